@@ -1,0 +1,50 @@
+# PersonaLab — `make` alone prints this help.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Where numba keeps compiled code between processes (UMAP/HDBSCAN JIT): see docs/performance.md.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,dask]"
+	touch $@
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: $(VENV)/.installed ## Create .venv and install PersonaLab with pinned dependencies
+
+.PHONY: demo
+demo: install ## Set up and run the whole pipeline on the bundled sample wave -> reports/sample/
+	$(BIN)/personalab run --config data/sample/study.yml
+
+.PHONY: test
+test: install ## Set up and run the whole test suite
+	$(BIN)/python -m pytest -n 2 -q
+
+.PHONY: bench
+bench: install ## Run the benchmarks (benches/) and print the results table
+	$(BIN)/python -m benches
+
+.PHONY: sample
+sample: install ## Regenerate data/sample/ from personalab.datasets (deterministic)
+	$(BIN)/python -m personalab.datasets data/sample
+
+.PHONY: lab
+lab: install ## Open JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks/
+
+.PHONY: clean
+clean: ## Remove generated reports and caches (keeps .venv)
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .cache .pytest_cache
