@@ -30,6 +30,9 @@ class InputError(PersonaLabError, ValueError):
         What the researcher can do about it.
     """
 
+    #: what ``column`` is called in messages (a config error names a parameter)
+    column_noun = "column"
+
     def __init__(self, problem, *, file=None, column=None, row=None, fix=None):
         self.problem = problem
         self.file = str(file) if file is not None else None
@@ -43,7 +46,7 @@ class InputError(PersonaLabError, ValueError):
         if self.file:
             where.append(f"file {self.file!s}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"{self.column_noun} {self.column!r}")
         if self.row is not None:
             rows = self.row if isinstance(self.row, (list, tuple)) else [self.row]
             shown = ", ".join(str(r) for r in rows[:10])
@@ -65,6 +68,8 @@ class CodebookError(InputError):
 
 class ConfigError(InputError):
     """A run configuration or parameter is invalid."""
+
+    column_noun = "parameter"
 
 
 def short_path(path) -> str:
