@@ -21,8 +21,17 @@ import yaml
 
 from .errors import ConfigError
 
-#: Pipeline steps, in order: each is one parameterized notebook in ``notebooks/``.
-STEPS = ("ingest", "segment", "quotes", "personas", "report")
+#: Pipeline steps, in order, and the parameterized notebook in ``notebooks/`` that runs each.
+NOTEBOOKS = {
+    "ingest": "01_ingest.ipynb",
+    "segment": "02_segment.ipynb",
+    "quotes": "03_quotes.ipynb",
+    "personas": "04_personas.ipynb",
+    "report": "05_report.ipynb",
+}
+STEPS = tuple(NOTEBOOKS)
+#: Steps a run does unless the config lists its own.
+DEFAULT_STEPS = ("ingest", "report")
 
 
 @dataclass
@@ -85,7 +94,7 @@ class StudyConfig:
     baseline: Path | None = None
     engine: str = "local"
     scheduler: str | None = None
-    steps: list[str] = field(default_factory=lambda: list(STEPS))
+    steps: list[str] = field(default_factory=lambda: list(DEFAULT_STEPS))
     #: the config file it was read from (not a parameter)
     source: Path | None = field(default=None, repr=False, compare=False)
 

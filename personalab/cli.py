@@ -1,0 +1,134 @@
+"""Command line: ``personalab run`` and the small tools around it.
+
+Examples
+--------
+Run the whole pipeline on the bundled sample::
+
+    personalab run --config data/sample/study.yml
+
+Run on your own wave with flags only::
+
+    personalab run --wave 2026-q4 --input exports/q4.csv --codebook study/codebook.yml
+
+Draft a codebook from a raw export, to edit by hand::
+
+    personalab codebook exports/q4.csv -o study/codebook.yml
+
+Check an export against its codebook (errors name file, column, row and the fix)::
+
+    personalab validate exports/q4.csv --codebook study/codebook.yml
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import PersonaLabError
+
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="run the pipeline notebooks for one wave",
+                       description="Validate every parameter, then run the pipeline notebooks "
+                                   "with papermill and write reports/<wave>/.")
+    p.add_argument("--config", type=Path, help="study/wave YAML (see data/sample/study.yml)")
+    p.add_argument("--wave", help="wave name (reports/<wave>/)")
+    p.add_argument("--input", help="raw export file")
+    p.add_argument("--codebook", help="survey codebook YAML")
+    p.add_argument("--themes", help="theme codebook YAML for open-text answers")
+    p.add_argument("--output", help="output folder (default reports/<wave>)")
+    p.add_argument("--format", help="export format (default: auto-detect)")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--baseline", help="an earlier wave's output folder, to track changes")
+    p.add_argument("--engine", choices=["local", "dask"], help="execution engine")
+    p.add_argument("--scheduler", help="Dask scheduler address (with --engine dask)")
+    p.add_argument("--steps", nargs="+", help="only these steps, in pipeline order")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args) -> int:
+    from .config import config_from_dict, load_config
+    from .pipeline import run_study
+
+    overrides = {k: getattr(args, k) for k in ("wave", "input", "codebook", "themes", "output",
+                                               "format", "seed", "baseline", "engine",
+                                               "scheduler", "steps")}
+    if args.config is not None:
+        config = load_config(args.config, **overrides)
+    else:
+        config = config_from_dict({k: v for k, v in overrides.items() if v is not None},
+                                  source="(command line)")
+    result = run_study(config, progress=not args.no_progress, log=None)
+    if result.report is not None:
+        print(f"Report written: {result.report}")
+    print(f"Run manifest:   {result.manifest}")
+    return 0
+
+
+def _add_codebook(sub):
+    p = sub.add_parser("codebook", help="draft a codebook from a raw export, to edit by hand")
+    p.add_argument("input", type=Path, help="raw export file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="codebook YAML to write")
+    p.add_argument("--format", default="auto", help="export format (default: auto-detect)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing codebook")
+    p.set_defaults(func=_cmd_codebook)
+
+
+def _cmd_codebook(args) -> int:
+    from .codebook import infer_codebook, save_codebook
+    from .loaders import load_export
+
+    if args.output.exists() and not args.force:
+        raise PersonaLabError(f"{args.output} exists: a codebook is edited by hand and is not "
+                              f"overwritten. Fix: choose another path or pass --force.")
+    raw = load_export(args.input, format=args.format)
+    cb = infer_codebook(raw)
+    save_codebook(cb, args.output)
+    print(f"Drafted {len(cb.questions)} questions from {args.input} ({raw.format}) -> "
+          f"{args.output}. Review types, scales, reverse-keyed items and roles before use.")
+    return 0
+
+
+def _add_validate(sub):
+    p = sub.add_parser("validate", help="check an export against its codebook")
+    p.add_argument("input", type=Path, help="raw export file")
+    p.add_argument("--codebook", type=Path, required=True, help="codebook YAML")
+    p.add_argument("--format", default="auto", help="export format (default: auto-detect)")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args) -> int:
+    from .codebook import load_codebook, validate_codebook
+    from .loaders import load_export
+
+    raw = load_export(args.input, format=args.format)
+    report = validate_codebook(load_codebook(args.codebook), raw)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="personalab",
+                                     description="From raw survey waves to data-driven personas.")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__import__('personalab').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_codebook(sub)
+    _add_validate(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PersonaLabError as exc:
+        print(f"personalab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
