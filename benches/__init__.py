@@ -1,0 +1,1 @@
+"""PersonaLab benchmarks: `make bench` (python -m benches). Results live in benches/README.md."""
