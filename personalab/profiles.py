@@ -1,0 +1,293 @@
+"""Profiles: describe each segment against the whole sample, with tests.
+
+:func:`profile_segments` returns one tidy row per segment x variable (x answer level),
+with weighted values, an index against the total (100 = average), a test of the segment
+against everyone else, a multiple-testing adjusted p-value and an effect size.
+:func:`top_traits` picks each segment's most distinguishing rows; :func:`segment_sizes`
+gives segment shares with confidence intervals.
+
+Decisions
+---------
+* The *total* is every respondent in the survey, unassigned ones included (they are
+  part of the population); each segment is tested against all other respondents.
+* Survey weights enter the tests through Kish's effective sample size: within each
+  group the weights are rescaled to sum to that group's effective n, so a strongly
+  weighted sample does not look more certain than it is. Unweighted, the tests reduce
+  to the textbook ones.
+* Proportions (single-choice levels, multi-select options): two-proportion z-test
+  (``statsmodels.stats.proportion.proportions_ztest``), Cohen's h. Means (Likert,
+  numeric): Welch t-test (``statsmodels.stats.weightstats.ttest_ind``), Cohen's d with
+  the weighted pooled standard deviation. ``likert_test="mannwhitney"`` uses
+  ``scipy.stats.mannwhitneyu`` (unweighted) with the rank-biserial correlation.
+* Missing answers are left out per variable: shares are among those who answered.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import (proportion_confint, proportion_effectsize,
+                                          proportions_ztest)
+from statsmodels.stats.weightstats import DescrStatsW, ttest_ind
+
+from personalab.errors import ConfigError, InputError
+from personalab.features import PersonaLabWarning, _qattr, question_blocks
+
+__all__ = ["profile_segments", "top_traits", "segment_sizes", "kish_n", "UNASSIGNED"]
+
+#: How the unassigned label (-1) is shown in tables.
+UNASSIGNED = "unassigned"
+
+PROFILE_COLUMNS = [
+    "segment", "question", "question_text", "variable", "level", "type", "measure",
+    "value", "total", "index", "test", "statistic", "p_value", "p_adjusted",
+    "effect_size", "effect_measure", "n", "n_eff", "significant",
+]
+
+
+def kish_n(weights) -> float:
+    """Kish's effective sample size, (sum w)^2 / sum w^2."""
+    w = np.asarray(weights, dtype=float)
+    w = w[np.isfinite(w)]
+    s2 = np.sum(w ** 2)
+    return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
+
+
+def _align(survey_index, values, what) -> pd.Series:
+    if isinstance(values, pd.Series) and values.index.equals(survey_index):
+        return values
+    if isinstance(values, pd.Series) and len(values.index.intersection(survey_index)) == len(
+            survey_index):
+        return values.reindex(survey_index)
+    arr = np.asarray(values)
+    if arr.ndim != 1 or len(arr) != len(survey_index):
+        raise InputError(f"{what} has {len(arr)} entries for {len(survey_index)} respondents",
+                         fix=f"pass one {what} per respondent, in the survey's row order "
+                         "(or a Series indexed by respondent id)")
+    return pd.Series(arr, index=survey_index)
+
+
+def _weights(survey, weights) -> pd.Series:
+    index = survey.data.index
+    if weights is True:
+        w = survey.weights().reindex(index)
+    elif weights is False or weights is None:
+        w = pd.Series(1.0, index=index)
+    else:
+        w = _align(index, weights, "weight").astype(float)
+    if (w < 0).any() or w.isna().any():
+        raise InputError("weights must be non-negative numbers with no missing values",
+                         column="weight", fix="check the weight column of the codebook")
+    return w.astype(float)
+
+
+def _effective(w: np.ndarray) -> np.ndarray:
+    """Weights rescaled to sum to their Kish effective n (see module doc)."""
+    total = w.sum()
+    return w * (kish_n(w) / total) if total > 0 else w
+
+
+def _mean_test(xs, ws, xr, wr, test):
+    if len(xs) < 2 or len(xr) < 2:
+        return np.nan, np.nan, np.nan
+    if test == "mannwhitney":
+        res = stats.mannwhitneyu(xs, xr, alternative="two-sided")
+        rank_biserial = 2.0 * res.statistic / (len(xs) * len(xr)) - 1.0
+        return float(res.statistic), float(res.pvalue), float(rank_biserial)
+    ws_e, wr_e = _effective(ws), _effective(wr)
+    ds, dr = DescrStatsW(xs, weights=ws_e, ddof=1), DescrStatsW(xr, weights=wr_e, ddof=1)
+    ns, nr = ws_e.sum(), wr_e.sum()
+    pooled = np.sqrt(((ns - 1) * ds.var + (nr - 1) * dr.var) / max(ns + nr - 2, 1))
+    d = (ds.mean - dr.mean) / pooled if pooled > 0 else 0.0
+    if ds.var == 0 and dr.var == 0:
+        return np.nan, (1.0 if ds.mean == dr.mean else 0.0), float(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstat, pvalue, _ = ttest_ind(xs, xr, usevar="unequal", weights=(ws_e, wr_e))
+    return float(tstat), float(pvalue), float(d)
+
+
+def _prop_test(ps, ns_eff, pr, nr_eff):
+    h = float(proportion_effectsize(ps, pr))
+    if ns_eff < 1 or nr_eff < 1:
+        return np.nan, np.nan, h
+    pooled = (ps * ns_eff + pr * nr_eff) / (ns_eff + nr_eff)
+    if pooled <= 0 or pooled >= 1:  # nobody (or everybody) chose it: nothing to test
+        return 0.0, 1.0, h
+    z, p = proportions_ztest([ps * ns_eff, pr * nr_eff], [ns_eff, nr_eff])
+    return float(z), float(p), h
+
+
+def _wmean(x, w):
+    return float(np.average(x, weights=w)) if w.sum() > 0 else np.nan
+
+
+def _variables(survey):
+    """(question, question_text, variable, level, type, measure, values) per variable."""
+    texts = {str(_qattr(q, "id")): _qattr(q, "text") or "" for q in survey.questions()}
+    for qid, qtype, frame in question_blocks(survey, role=None, include_text=False):
+        if frame is None:
+            continue
+        text = texts.get(qid, "")
+        if qtype in ("likert", "numeric"):
+            for col in frame.columns:
+                yield qid, text, col, None, qtype, "mean", frame[col].astype(float)
+        elif qtype == "multi":
+            for col in frame.columns:
+                level = col[len(qid) + 1:] if str(col).startswith(qid + ":") else col
+                yield qid, text, col, level, qtype, "share", frame[col].astype(float)
+        elif qtype == "single":
+            s = frame[frame.columns[0]]
+            levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
+                      else sorted(s.dropna().unique()))
+            for level in levels:
+                ind = (s == level).astype(float).where(s.notna())
+                yield qid, text, f"{qid}={level}", str(level), qtype, "share", ind
+
+
+def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fdr_bh",
+                     likert_test="welch") -> pd.DataFrame:
+    """Profile every segment on every non-ignored, non-text question.
+
+    Parameters
+    ----------
+    survey : Survey
+    labels : array-like of int or Series
+        Segment per respondent (survey row order, or a Series indexed by respondent id);
+        -1 = unassigned (not profiled, but part of the total).
+    weights : bool or array-like, default True
+        True: the survey's weights; False: unweighted; or explicit weights.
+    alpha : float, default 0.05
+        Significance level applied to the adjusted p-values.
+    correction : str or None, default "fdr_bh"
+        Any ``statsmodels.stats.multitest.multipletests`` method, over all rows at once;
+        None for no correction.
+    likert_test : {"welch", "mannwhitney"}, default "welch"
+
+    Returns
+    -------
+    DataFrame
+        One row per segment x variable (x level), columns: segment, question,
+        question_text, variable, level, type, measure ('share' or 'mean'), value
+        (segment, weighted), total (everyone, weighted), index (100 * value / total),
+        test, statistic, p_value, p_adjusted, effect_size, effect_measure ('cohen_h',
+        'cohen_d', 'rank_biserial'), n (segment respondents who answered), n_eff (their
+        Kish effective n), significant (p_adjusted < alpha).
+    """
+    if likert_test not in ("welch", "mannwhitney"):
+        raise ConfigError(f"likert_test={likert_test!r} is not 'welch' or 'mannwhitney'",
+                          fix="use likert_test='welch' (default) or 'mannwhitney'")
+    index = survey.data.index
+    lab = _align(index, labels, "label").to_numpy()
+    w_all = _weights(survey, weights).to_numpy()
+    if likert_test == "mannwhitney" and np.ptp(w_all) > 0:
+        warnings.warn("the Mann-Whitney test ignores survey weights; Likert values and "
+                      "shares are still weighted", PersonaLabWarning, stacklevel=2)
+    segments = sorted(s for s in pd.unique(lab) if s != -1)
+    rows = []
+    for qid, text, var, level, qtype, measure, values in _variables(survey):
+        x_all = values.to_numpy(dtype=float)
+        valid = np.isfinite(x_all) & (w_all > 0)
+        x, w, g = x_all[valid], w_all[valid], lab[valid]
+        total = _wmean(x, w) if len(x) else np.nan
+        for seg in segments:
+            ins = g == seg
+            xs, ws, xr, wr = x[ins], w[ins], x[~ins], w[~ins]
+            value = _wmean(xs, ws) if len(xs) else np.nan
+            n_eff = kish_n(ws)
+            if measure == "share":
+                test, em = "two_proportion_z", "cohen_h"
+                rest = _wmean(xr, wr) if len(xr) else np.nan
+                if len(xs) and len(xr):
+                    stat, p, eff = _prop_test(value, n_eff, rest, kish_n(wr))
+                else:
+                    stat = p = eff = np.nan
+            else:
+                test = "mann_whitney_u" if (qtype == "likert" and likert_test == "mannwhitney") \
+                    else "welch_t"
+                em = "rank_biserial" if test == "mann_whitney_u" else "cohen_d"
+                stat, p, eff = _mean_test(xs, ws, xr, wr,
+                                          "mannwhitney" if test == "mann_whitney_u" else "welch")
+            idx = 100.0 * value / total if total and np.isfinite(total) and total != 0 else np.nan
+            rows.append((seg, qid, text, var, level, qtype, measure, value, total, idx, test,
+                         stat, p, eff, em, int(ins.sum()), n_eff))
+    out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS
+                                      if c not in ("p_adjusted", "significant")])
+    out["p_adjusted"] = out["p_value"]
+    tested = out["p_value"].notna().to_numpy()
+    if correction and tested.any():
+        out.loc[tested, "p_adjusted"] = multipletests(
+            out.loc[tested, "p_value"].to_numpy(), alpha=alpha, method=correction)[1]
+    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    return out[PROFILE_COLUMNS]
+
+
+def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataFrame:
+    """Each segment's ``n`` most distinguishing rows of a profile, by absolute effect size.
+
+    Parameters
+    ----------
+    profile : DataFrame
+        From :func:`profile_segments`.
+    n : int
+        Traits per segment.
+    significant_only : bool
+        Keep only rows flagged significant.
+
+    Returns
+    -------
+    DataFrame
+        segment, rank (1 = strongest), direction ('over' or 'under' the total), then the
+        profile's columns.
+    """
+    rows = profile[profile["significant"]] if significant_only else profile
+    rows = rows[rows["effect_size"].notna()].copy()
+    rows["_strength"] = rows["effect_size"].abs()
+    rows = rows.sort_values(["segment", "_strength"], ascending=[True, False], kind="stable")
+    rows = rows.groupby("segment", sort=True).head(n).drop(columns="_strength")
+    rows.insert(1, "rank", rows.groupby("segment").cumcount() + 1)
+    rows.insert(2, "direction", np.where(rows["effect_size"] > 0, "over", "under"))
+    return rows.reset_index(drop=True)
+
+
+def segment_sizes(labels, weights=None, *, alpha=0.05, method="wilson") -> pd.DataFrame:
+    """Size of each segment, with a confidence interval for its weighted share.
+
+    The interval is ``statsmodels`` ``proportion_confint`` (Wilson by default) on the
+    weighted share with the Kish effective sample size as the number of observations;
+    without weights this is the ordinary Wilson interval.
+
+    Parameters
+    ----------
+    labels : array-like of int
+        -1 = unassigned, reported as the last row, segment ``"unassigned"``.
+    weights : array-like, optional
+    alpha : float
+    method : str
+        Any ``proportion_confint`` method.
+
+    Returns
+    -------
+    DataFrame
+        segment, n, share (unweighted), weighted_share, ci_low, ci_high.
+    """
+    lab = np.asarray(labels)
+    w = np.ones(len(lab)) if weights is None else np.asarray(weights, dtype=float)
+    if len(w) != len(lab):
+        raise InputError(f"{len(w)} weights for {len(lab)} labels",
+                         fix="pass one weight per respondent")
+    n_total, w_total, n_eff = len(lab), w.sum(), kish_n(w)
+    segments = sorted(s for s in pd.unique(lab) if s != -1)
+    if (lab == -1).any():
+        segments.append(-1)
+    rows = []
+    for seg in segments:
+        ins = lab == seg
+        share_w = w[ins].sum() / w_total if w_total > 0 else np.nan
+        low, high = proportion_confint(share_w * n_eff, n_eff, alpha=alpha, method=method)
+        rows.append((UNASSIGNED if seg == -1 else seg, int(ins.sum()), ins.sum() / n_total,
+                     share_w, float(low), float(high)))
+    return pd.DataFrame(rows, columns=["segment", "n", "share", "weighted_share",
+                                       "ci_low", "ci_high"])
