@@ -1,0 +1,1774 @@
+"""Codebook: what each column of a survey export means, as a human-editable YAML file.
+
+A codebook says, for every question, its type (likert, single, multi, numeric, text,
+weight, id, date, meta), its role in the analysis (segment, profile, ignore), its answer
+scale and the answers that mean "missing" (with the reason kept). The schema is in
+``docs/design.md``; this module reads and writes it, drafts one from a raw wave
+(:func:`infer_codebook`) and checks one against a wave (:func:`validate_codebook`).
+
+Examples
+--------
+>>> cb = infer_codebook(raw)                      # doctest: +SKIP
+>>> save_codebook(cb, "codebooks/wave1.yaml")     # edit it, then:
+>>> cb = load_codebook("codebooks/wave1.yaml")    # doctest: +SKIP
+>>> validate_codebook(cb, raw).to_frame()         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from personalab.errors import CodebookError, InputError, short_path
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "QUESTION_TYPES",
+    "ROLES",
+    "ScaleOption",
+    "MissingCode",
+    "Question",
+    "Codebook",
+    "Issue",
+    "ValidationReport",
+    "load_codebook",
+    "save_codebook",
+    "infer_codebook",
+    "validate_codebook",
+]
+
+SCHEMA_VERSION = 1
+QUESTION_TYPES = ("likert", "single", "multi", "numeric", "text", "weight", "id", "date", "meta")
+ROLES = ("segment", "profile", "ignore")
+#: Role a question gets when the codebook does not say.
+DEFAULT_ROLE = {
+    "likert": "segment", "single": "segment", "multi": "segment",
+    "numeric": "profile", "text": "profile",
+    "weight": "ignore", "id": "ignore", "date": "ignore", "meta": "ignore",
+}
+_TOP_KEYS = ("schema_version", "survey", "respondent_id", "weight", "questions")
+_QUESTION_KEYS = ("id", "text", "type", "role", "scale", "reverse", "ordered", "missing", "grid",
+                  "separator", "options", "columns", "attention_check", "min", "max")
+
+# Answers that mean "no substantive answer", by reason. Matched after _norm().
+_MISSING_VOCAB = {
+    "dont_know": ["don't know", "dont know", "do not know", "dk", "not sure", "unsure",
+                  "no opinion", "can't say", "cannot say", "don't know / not sure",
+                  "i don't know", "don't know/not sure"],
+    "not_applicable": ["n/a", "na", "not applicable", "does not apply", "doesn't apply",
+                       "n/a - not applicable", "not relevant"],
+    "prefer_not_to_say": ["prefer not to say", "prefer not to answer", "rather not say",
+                          "i'd rather not say", "i prefer not to say", "decline to state",
+                          "decline to answer", "prefer not to disclose"],
+    "refused": ["refused", "refuse", "refused to answer", "refusal"],
+}
+_MISSING_LOOKUP = {lab: reason for reason, labs in _MISSING_VOCAB.items() for lab in labs}
+
+
+# --------------------------------------------------------------------------- dataclasses
+@dataclass
+class ScaleOption:
+    """One answer option of a scale: the code stored in the data and its label."""
+
+    code: Any
+    label: str
+
+
+@dataclass
+class MissingCode:
+    """An answer that means "missing"; ``reason`` is kept (``dont_know``, ``refused``...)."""
+
+    code: Any
+    label: str
+    reason: str
+
+
+@dataclass
+class Question:
+    """One question of the codebook (one column, or one wide multi-select question).
+
+    Attributes follow the YAML schema in ``docs/design.md``. ``ordered`` is an extension:
+    whether the scale's categories are ordered (default: True for likert, False otherwise).
+    """
+
+    id: str
+    text: str = ""
+    type: str = "single"
+    role: str | None = None
+    scale: list[ScaleOption] = field(default_factory=list)
+    reverse: bool = False
+    missing: list[MissingCode] = field(default_factory=list)
+    grid: str | None = None
+    separator: str | None = None
+    options: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    attention_check: dict | None = None
+    min: float | None = None
+    max: float | None = None
+    ordered: bool | None = None
+
+    def __post_init__(self):
+        if self.role is None:
+            self.role = DEFAULT_ROLE.get(self.type, "profile")
+
+    @property
+    def data_columns(self) -> list[str]:
+        """The export columns this question reads (its option columns for wide multi)."""
+        return list(self.columns) if self.columns else [self.id]
+
+    @property
+    def is_ordered(self) -> bool:
+        return self.ordered if self.ordered is not None else self.type == "likert"
+
+    @property
+    def scale_codes(self) -> list:
+        return [o.code for o in self.scale]
+
+    @property
+    def scale_labels(self) -> list[str]:
+        return [o.label for o in self.scale]
+
+    @property
+    def multi_options(self) -> list[str]:
+        """Option labels of a multi-select question, in codebook order."""
+        return list(self.columns.values()) if self.columns else list(self.options)
+
+
+@dataclass
+class Codebook:
+    """A survey's codebook: respondent id and weight columns plus the questions.
+
+    ``notes`` (not saved as data) holds what :func:`infer_codebook` wants a researcher to
+    check; :func:`save_codebook` writes them as comments. ``source`` is the YAML file read.
+    """
+
+    survey: str = "survey"
+    respondent_id: str | None = None
+    weight: str | None = None
+    questions: list[Question] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    # lookup ------------------------------------------------------------------------
+    def __getitem__(self, qid: str) -> Question:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        close = difflib.get_close_matches(str(qid), self.ids, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"No question {qid!r} in the codebook.{hint}")
+
+    def __contains__(self, qid) -> bool:
+        return any(q.id == qid for q in self.questions)
+
+    def __iter__(self):
+        return iter(self.questions)
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    @property
+    def ids(self) -> list[str]:
+        return [q.id for q in self.questions]
+
+    def questions_of(self, type=None, role=None) -> list[Question]:
+        """Questions of the given type(s) and role(s); ``None`` means any.
+
+        Parameters
+        ----------
+        type, role : str or list of str, optional
+            E.g. ``questions_of(type="likert", role="segment")`` or
+            ``questions_of(type=["likert", "single"])``.
+        """
+        return [q for q in self.questions if _matches(q.type, type) and _matches(q.role, role)]
+
+    # dict <-> dataclass -----------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain dict in schema key order, leaving out empty optional keys."""
+        out = {"schema_version": self.schema_version, "survey": self.survey}
+        if self.respondent_id is not None:
+            out["respondent_id"] = self.respondent_id
+        if self.weight is not None:
+            out["weight"] = self.weight
+        out["questions"] = [_question_to_dict(q) for q in self.questions]
+        return out
+
+    @classmethod
+    def from_dict(cls, d, *, source=None) -> "Codebook":
+        """Build and check a codebook from a dict (as read from YAML).
+
+        Raises
+        ------
+        CodebookError
+            Naming the file, the question id and the fix for any schema problem.
+        """
+        return _codebook_from_dict(d, source)
+
+
+def _matches(value, wanted) -> bool:
+    if wanted is None:
+        return True
+    if isinstance(wanted, str):
+        return value == wanted
+    return value in set(wanted)
+
+
+def _clean_code(code):
+    """Codes as YAML shows them: 5 not 5.0, numpy scalars as Python scalars."""
+    if isinstance(code, (np.generic,)):
+        code = code.item()
+    if isinstance(code, float) and code.is_integer():
+        return int(code)
+    return code
+
+
+class _Flow(dict):
+    """A mapping written on one line: ``{code: 1, label: Strongly disagree}``."""
+
+
+class _FlowList(list):
+    """A list written on one line: ``[Email, Phone, Chat]``."""
+
+
+def _question_to_dict(q: Question) -> dict:
+    d = {"id": q.id, "text": q.text, "type": q.type, "role": q.role}
+    if q.scale:
+        d["scale"] = [_Flow(code=_clean_code(o.code), label=o.label) for o in q.scale]
+    if q.type == "likert" or q.reverse:
+        d["reverse"] = bool(q.reverse)
+    if q.ordered is not None:
+        d["ordered"] = bool(q.ordered)
+    if q.missing:
+        d["missing"] = [_Flow(code=_clean_code(m.code), label=m.label, reason=m.reason)
+                        for m in q.missing]
+    if q.grid is not None:
+        d["grid"] = q.grid
+    if q.separator is not None:
+        d["separator"] = q.separator
+    if q.options:
+        d["options"] = _FlowList(q.options)
+    if q.columns:
+        d["columns"] = dict(q.columns)
+    if q.attention_check is not None:
+        d["attention_check"] = _Flow(q.attention_check)
+    if q.min is not None:
+        d["min"] = _clean_code(q.min)
+    if q.max is not None:
+        d["max"] = _clean_code(q.max)
+    return d
+
+
+# --------------------------------------------------------------------------- schema checks
+def _fail(problem, source, qid=None, fix=None, row=None):
+    raise CodebookError(problem, file=source, column=qid, row=row, fix=fix)
+
+
+def _unknown_key_fix(key, allowed) -> str:
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"rename {key!r} to {close[0]!r} (allowed keys: {', '.join(allowed)})"
+    return f"remove {key!r}; allowed keys are {', '.join(allowed)}"
+
+
+def _codebook_from_dict(d, source) -> Codebook:
+    src = short_path(source) if source is not None else None
+    if not isinstance(d, dict):
+        kind = "empty" if d is None else f"a {type(d).__name__}"
+        _fail(f"the codebook must be a YAML mapping (schema_version, survey, questions), "
+              f"but it is {kind}", src,
+              fix="start the file with 'schema_version: 1' and list questions under 'questions:'; "
+                  "save_codebook(infer_codebook(raw), path) writes a template")
+    for key in d:
+        if key not in _TOP_KEYS:
+            _fail(f"unknown top-level key {key!r}", src, fix=_unknown_key_fix(key, _TOP_KEYS))
+    version = d.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        _fail(f"schema_version is {version!r}; this PersonaLab reads schema_version "
+              f"{SCHEMA_VERSION}", src, fix=f"set 'schema_version: {SCHEMA_VERSION}' at the top")
+    for key in ("respondent_id", "weight"):
+        if d.get(key) is not None and not isinstance(d[key], (str, int)):
+            _fail(f"{key} must be a column name, got {d[key]!r}", src,
+                  fix=f"write the column's name, e.g. '{key}: {'ResponseId' if key == 'respondent_id' else 'weight'}'")
+    raw_questions = d.get("questions") or []
+    if not isinstance(raw_questions, list):
+        _fail("'questions' must be a list of questions ('- id: ...')", src,
+              fix="write each question as a list item starting with '- id:'")
+    questions, seen_ids, seen_cols = [], {}, {}
+    for i, qd in enumerate(raw_questions):
+        q = _question_from_dict(qd, i, src)
+        if q.id in seen_ids:
+            _fail(f"question id {q.id!r} appears twice (questions {seen_ids[q.id] + 1} and {i + 1})",
+                  src, q.id, fix="give each question a unique id, or delete the duplicate")
+        seen_ids[q.id] = i
+        for col in q.columns:
+            if col in seen_cols and seen_cols[col] != q.id:
+                _fail(f"column {col!r} is used by questions {seen_cols[col]!r} and {q.id!r}", src,
+                      q.id, fix="a column belongs to one question; remove it from one of them")
+            seen_cols[col] = q.id
+        questions.append(q)
+    for qid in seen_ids:
+        if qid in seen_cols and seen_cols[qid] != qid:
+            _fail(f"{qid!r} is both a question id and an option column of {seen_cols[qid]!r}",
+                  src, qid, fix="rename the wide multi-select question id (e.g. add '_multi')")
+    return Codebook(
+        survey=str(d.get("survey") or "survey"),
+        respondent_id=None if d.get("respondent_id") is None else str(d["respondent_id"]),
+        weight=None if d.get("weight") is None else str(d["weight"]),
+        questions=questions,
+        schema_version=version,
+        source=src,
+    )
+
+
+def _question_from_dict(qd, i, src) -> Question:
+    if not isinstance(qd, dict):
+        _fail(f"question {i + 1} is not a mapping: {qd!r}", src,
+              fix="write each question as '- id: Q1' followed by indented keys")
+    qid = qd.get("id")
+    if qid is None or (isinstance(qid, str) and not qid.strip()):
+        _fail(f"question {i + 1} has no id", src, fix="add 'id: <column id in the export>'")
+    qid = str(qid)
+    for key in qd:
+        if key not in _QUESTION_KEYS:
+            _fail(f"unknown key {key!r} in question {qid!r}", src, qid,
+                  fix=_unknown_key_fix(key, _QUESTION_KEYS))
+    qtype = qd.get("type")
+    if qtype not in QUESTION_TYPES:
+        close = difflib.get_close_matches(str(qtype), QUESTION_TYPES, n=1, cutoff=0.5)
+        _fail(f"unknown type {qtype!r} for question {qid!r}", src, qid,
+              fix=(f"did you mean {close[0]!r}? " if close else "")
+              + f"type must be one of {', '.join(QUESTION_TYPES)}")
+    role = qd.get("role", DEFAULT_ROLE[qtype])
+    if role not in ROLES:
+        close = difflib.get_close_matches(str(role), ROLES, n=1, cutoff=0.5)
+        _fail(f"unknown role {role!r} for question {qid!r}", src, qid,
+              fix=(f"did you mean {close[0]!r}? " if close else "")
+              + f"role must be one of {', '.join(ROLES)}")
+    scale = _read_options(qd.get("scale"), "scale", ("code", "label"), qid, src)
+    if qtype == "likert":
+        if not scale:
+            _fail(f"likert question {qid!r} has no scale", src, qid,
+                  fix="list its answers low to high under 'scale:', e.g. "
+                      "'- {code: 1, label: Strongly disagree}'")
+        bad = [o["code"] for o in scale
+               if not isinstance(o["code"], (int, float)) or isinstance(o["code"], bool)]
+        if bad:
+            _fail(f"likert question {qid!r} has non-numeric scale code(s) {bad}", src, qid,
+                  fix="likert codes are numbers (1..5); use type 'single' for labelled categories")
+    missing = _read_options(qd.get("missing"), "missing", ("code", "label"), qid, src)
+    _check_unique([o["code"] for o in scale], "scale code", qid, src)
+    _check_unique([_norm(o["label"]) for o in scale], "scale label", qid, src)
+    _check_unique([o["code"] for o in missing], "missing code", qid, src)
+    clash = {_norm(o["code"]) for o in scale} & {_norm(o["code"]) for o in missing}
+    clash |= {_norm(o["label"]) for o in scale} & {_norm(o["label"]) for o in missing}
+    if clash:
+        _fail(f"question {qid!r}: {sorted(clash)} is both a scale answer and a missing code", src,
+              qid, fix="an answer is either on the scale or missing; remove it from one list")
+    options = qd.get("options") or []
+    columns = qd.get("columns") or {}
+    if not isinstance(options, list):
+        _fail(f"'options' of {qid!r} must be a list", src, qid, fix="write options: [A, B, C]")
+    if not isinstance(columns, dict):
+        _fail(f"'columns' of {qid!r} must map column -> option", src, qid,
+              fix="write columns: {Q5_1: Email, Q5_2: Phone}")
+    if qtype == "multi" and not options and not columns:
+        _fail(f"multi-select question {qid!r} lists neither 'options' (answers joined in one "
+              f"column) nor 'columns' (one column per option)", src, qid,
+              fix="add 'options: [...]' and 'separator:' or 'columns: {col: option}'")
+    _check_unique([str(o) for o in options], "option", qid, src)
+    _check_unique([str(o) for o in columns.values()], "option", qid, src)
+    lo, hi = qd.get("min"), qd.get("max")
+    for name, v in (("min", lo), ("max", hi)):
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+            _fail(f"{name} of {qid!r} must be a number, got {v!r}", src, qid,
+                  fix=f"write '{name}: 0' or delete the line")
+    if lo is not None and hi is not None and lo > hi:
+        _fail(f"question {qid!r} has min {lo} > max {hi}", src, qid, fix="swap min and max")
+    att = qd.get("attention_check")
+    if att is not None and (not isinstance(att, dict) or "expected" not in att):
+        _fail(f"attention_check of {qid!r} must be a mapping with 'expected'", src, qid,
+              fix="write attention_check: {expected: Strongly agree}")
+    sep = qd.get("separator")
+    if sep is not None and (not isinstance(sep, str) or not sep):
+        _fail(f"separator of {qid!r} must be a non-empty string", src, qid,
+              fix="write separator: \",\" (Qualtrics) or \";\" (Google Forms)")
+    if qtype == "multi" and options and sep is None:
+        sep = ","
+    ordered = qd.get("ordered")
+    for name, v in (("reverse", qd.get("reverse", False)), ("ordered", ordered)):
+        if v is not None and not isinstance(v, bool):
+            _fail(f"{name} of {qid!r} must be true or false, got {v!r}", src, qid,
+                  fix=f"write '{name}: true' or '{name}: false'")
+    return Question(
+        id=qid,
+        text="" if qd.get("text") is None else str(qd.get("text")),
+        type=qtype,
+        role=role,
+        scale=[ScaleOption(_clean_code(o["code"]), str(o["label"])) for o in scale],
+        reverse=bool(qd.get("reverse", False)),
+        missing=[MissingCode(_clean_code(o["code"]), str(o["label"]),
+                             str(o.get("reason") or _missing_reason(o["label"]) or "missing"))
+                 for o in missing],
+        grid=None if qd.get("grid") is None else str(qd["grid"]),
+        separator=sep,
+        options=[str(o) for o in options],
+        columns={str(k): str(v) for k, v in columns.items()},
+        attention_check=dict(att) if att is not None else None,
+        min=lo,
+        max=hi,
+        ordered=ordered,
+    )
+
+
+def _read_options(items, key, required, qid, src) -> list[dict]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        _fail(f"'{key}' of {qid!r} must be a list", src, qid,
+              fix=f"write each entry as '- {{code: 1, label: ...}}'")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or any(k not in item for k in required):
+            _fail(f"'{key}' entry {item!r} of {qid!r} needs {' and '.join(required)}", src, qid,
+                  fix=f"write it as {{code: 1, label: Strongly disagree}}"
+                  + (", reason: dont_know" if key == "missing" else ""))
+        allowed = ("code", "label", "reason") if key == "missing" else ("code", "label")
+        for k in item:
+            if k not in allowed:
+                _fail(f"unknown key {k!r} in '{key}' of {qid!r}", src, qid,
+                      fix=_unknown_key_fix(k, allowed))
+        if item["code"] is None:
+            _fail(f"'{key}' entry {item!r} of {qid!r} has an empty code", src, qid,
+                  fix="give it the value stored in the data, e.g. code: 99")
+        out.append(item)
+    return out
+
+
+def _check_unique(values, what, qid, src):
+    seen = set()
+    for v in values:
+        if v in seen:
+            _fail(f"question {qid!r} has duplicate {what} {v!r}", src, qid,
+                  fix=f"each {what} may appear once; renumber or delete the duplicate")
+        seen.add(v)
+
+
+# --------------------------------------------------------------------------- YAML I/O
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that writes scale entries and option lists on one line."""
+
+
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping(
+    "tag:yaml.org,2002:map", v.items(), flow_style=True))
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence(
+    "tag:yaml.org,2002:seq", v, flow_style=True))
+
+
+def _header(cb: Codebook) -> str:
+    lines = [
+        f"# PersonaLab codebook for survey '{cb.survey}' (schema_version {SCHEMA_VERSION}).",
+        "# Edit it by hand; PersonaLab checks it against each wave (validate_codebook).",
+        "#   type: likert | single | multi | numeric | text | weight | id | date | meta",
+        "#   role: segment (segmentation input) | profile (describe personas only) | ignore",
+        "#   scale: answers low -> high as {code, label}; data may hold either code or label",
+        "#   reverse: true flips a reverse-keyed likert item (min + max - code)",
+        "#   missing: answers that mean missing, with a reason (dont_know, refused, ...)",
+        "#   grid: battery id (straight-lining is checked per grid)",
+        "# See docs/design.md for every key.",
+    ]
+    if cb.notes:
+        lines.append("# Check these drafts:")
+        lines += [f"#   - {n}" for n in cb.notes]
+    return "\n".join(lines) + "\n"
+
+
+def save_codebook(cb: Codebook, path) -> Path:
+    """Write a codebook as clean, stable, human-editable YAML.
+
+    Keys come in schema order, scale entries one per line, and a comment header says how
+    to edit. Saving the same codebook twice gives byte-identical files.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = Path(path)
+    body = yaml.dump(cb.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_header(cb) + body, encoding="utf-8")
+    return path
+
+
+def load_codebook(path) -> Codebook:
+    """Read a codebook YAML file (``yaml.safe_load`` only) and check its schema.
+
+    Raises
+    ------
+    CodebookError
+        The file is not valid YAML, uses tags such as ``!!python/object`` (refused: a
+        codebook is data, never code), or breaks the schema. The message names the file,
+        the question id and the fix.
+    """
+    path = Path(path)
+    src = short_path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CodebookError("codebook file not found", file=src,
+                            fix="check the path, or draft one with "
+                                "save_codebook(infer_codebook(raw), path)") from None
+    try:
+        d = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise CodebookError(f"the codebook uses a YAML tag that is not plain data ({e.problem})",
+                            file=src, row=line,
+                            fix="remove the '!!python/...' or other '!' tag; a codebook holds "
+                                "only plain values") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise CodebookError(f"the codebook is not valid YAML: {getattr(e, 'problem', e)}",
+                            file=src, row=mark.line + 1 if mark is not None else None,
+                            fix="fix the indentation or quoting on that line (labels with ':' "
+                                "or '#' need quotes)") from None
+    try:
+        return Codebook.from_dict(d, source=path)
+    except CodebookError as e:
+        if e.row is None and e.column is not None:
+            # Point at the question's line so the researcher lands on it in the editor.
+            e.row = _question_line(text, e.column)
+            e.args = (e._format(),)
+        raise
+
+
+def _question_line(text: str, qid: str) -> int | None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for k, v in root.value:
+        if k.value == "questions" and isinstance(v, yaml.SequenceNode):
+            for item in v.value:
+                if isinstance(item, yaml.MappingNode):
+                    for ik, iv in item.value:
+                        if ik.value == "id" and str(iv.value) == str(qid):
+                            return item.start_mark.line + 1
+    return None
+
+
+# --------------------------------------------------------------------------- value helpers
+_WS = re.compile(r"\s+")
+
+
+def _norm(v) -> str | None:
+    """Comparison key of one cell: case- and space-insensitive; 5, 5.0 and '5' agree.
+
+    ``None`` for blank cells. Curly apostrophes match straight ones ("Don’t know").
+    """
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v)).casefold()
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() else repr(f)
+    s = str(v).replace("\u2019", "'").replace("\u2018", "'").replace("\xa0", " ")
+    s = _WS.sub(" ", s).strip().casefold()
+    if not s:
+        return None
+    if s[0].isdigit() or s[0] in "+-.":
+        try:
+            f = float(s)
+        except ValueError:
+            return s
+        if math.isfinite(f):
+            return str(int(f)) if f.is_integer() else repr(f)
+    return s
+
+
+def _missing_reason(label) -> str | None:
+    key = _norm(label)
+    if key is None:
+        return None
+    return _MISSING_LOOKUP.get(key.rstrip(".!"))
+
+
+def _factorize(s: pd.Series):
+    """(codes, uniques) with -1 for NA; uniques as a Python list."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return np.asarray(codes), list(uniques)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+# --------------------------------------------------------------------------- parsing
+# The parser turns one question's raw column(s) into typed values plus the problems found.
+# validate_codebook() keeps the problems; Survey.from_raw() keeps both. Work is done on the
+# distinct values of a column (pd.factorize), then spread back with one take: that keeps a
+# million-row wave fast however many rows repeat an answer.
+
+@dataclass
+class Issue:
+    """One problem found when checking a codebook against a wave.
+
+    Attributes
+    ----------
+    level : {'error', 'warning'}
+    kind : str
+        ``missing_column``, ``label_not_in_scale``, ``code_out_of_range``,
+        ``unknown_option``, ``not_numeric``, ``out_of_range``, ``duplicate_id``,
+        ``blank_id``, ``bad_weight``, ``all_missing``, ``bad_date``, ``unmentioned_column``.
+    problem, fix : str
+    column : str or None
+    rows : list of int
+        File line numbers (first 1,000) of the offending rows.
+    n_rows : int
+        How many rows are affected in all.
+    """
+
+    level: str
+    kind: str
+    problem: str
+    column: str | None = None
+    rows: list = field(default_factory=list)
+    fix: str | None = None
+    n_rows: int = 0
+
+    _CODEBOOK_KINDS = ("missing_column", "label_not_in_scale", "code_out_of_range",
+                       "unknown_option")
+
+    def to_error(self, file=None) -> InputError:
+        """The exception this issue raises: CodebookError for codebook/data mismatches."""
+        cls = CodebookError if self.kind in self._CODEBOOK_KINDS else InputError
+        rows = self.rows if len(self.rows) != 1 else self.rows[0]
+        return cls(self.problem, file=file, column=self.column, row=rows or None, fix=self.fix)
+
+
+_MAX_ROWS_KEPT = 1000
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`validate_codebook` found: errors block a Survey, warnings do not."""
+
+    issues: list[Issue] = field(default_factory=list)
+    file: str | None = None
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def of_kind(self, kind: str) -> list[Issue]:
+        return [i for i in self.issues if i.kind == kind]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: level, kind, column, rows, n_rows, problem, fix."""
+        cols = ["level", "kind", "column", "rows", "n_rows", "problem", "fix"]
+        return pd.DataFrame([{c: getattr(i, c) for c in cols} for i in self.issues], columns=cols)
+
+    def raise_if_errors(self) -> None:
+        """Raise the first error (InputError or CodebookError), mentioning how many more."""
+        errors = self.errors
+        if not errors:
+            return
+        first = errors[0]
+        if len(errors) > 1:
+            first = Issue(**{**first.__dict__, "problem": first.problem + f" (and {len(errors) - 1} "
+                             "more problem(s): validate_codebook(codebook, raw).to_frame() lists all)"})
+        raise first.to_error(self.file)
+
+    def __str__(self) -> str:
+        if not self.issues:
+            return "Codebook fits the wave: no problems found."
+        return "\n".join(f"[{i.level}] {i.column or '-'}: {i.problem}" for i in self.issues)
+
+
+@dataclass
+class _Parsed:
+    """Typed values of one question plus the problems found."""
+
+    values: dict          # output column name -> array/Series
+    reasons: dict         # reason -> row positions (int ndarray) of explicit missing codes
+    answered: np.ndarray  # bool per row: a substantive answer was given
+    issues: list
+
+
+class _Ctx:
+    """What the parser needs from the wave: file rows for messages."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.n = len(raw.data)
+        self.offset = raw.header_rows + 1
+
+    def rows(self, positions) -> list[int]:
+        positions = np.asarray(positions)[:_MAX_ROWS_KEPT]
+        return (positions + self.offset).astype(int).tolist()
+
+
+def _issue(ctx, level, kind, problem, column, positions=(), fix=None) -> Issue:
+    positions = np.asarray(positions, dtype=np.int64)
+    return Issue(level, kind, problem, column, ctx.rows(positions), fix, int(len(positions)))
+
+
+def _missing_keys(q: Question) -> dict:
+    keys = {}
+    for m in q.missing:
+        for k in (_norm(m.code), _norm(m.label)):
+            if k is not None:
+                keys[k] = m.reason
+    return keys
+
+
+def _show(values, k=5) -> str:
+    shown = ", ".join(repr(v) for v in values[:k])
+    return shown + (f" (+{len(values) - k} more)" if len(values) > k else "")
+
+
+def _classify_uniques(q: Question, uniques, target: dict, mkeys: dict):
+    """Map each distinct cell to (value index or -1, reason or None, bad flag)."""
+    vidx = np.full(len(uniques) + 1, -1, dtype=np.int64)   # last slot: NA cells
+    reason = [None] * (len(uniques) + 1)
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for j, u in enumerate(uniques):
+        k = _norm(u)
+        if k is None:
+            continue
+        if k in target:
+            vidx[j] = target[k]
+        elif k in mkeys:
+            reason[j] = mkeys[k]
+        else:
+            bad[j] = True
+    return vidx, reason, bad
+
+
+def _reasons_from(codes, reason_of_unique) -> dict:
+    out = {}
+    which = {}
+    for j, r in enumerate(reason_of_unique):
+        if r is not None:
+            which.setdefault(r, []).append(j if j < len(reason_of_unique) - 1 else -1)
+    for r, js in which.items():
+        out[r] = np.flatnonzero(np.isin(codes, js))
+    return out
+
+
+def _parse_scaled(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    """likert and single-with-scale: returns scale positions (int, -1 = no answer)."""
+    target = {}
+    for i, o in enumerate(q.scale):
+        for k in (_norm(o.code), _norm(o.label)):
+            target.setdefault(k, i)
+    codes, uniques = _factorize(s)
+    vidx, reason, bad = _classify_uniques(q, uniques, target, _missing_keys(q))
+    pos = vidx[codes]
+    issues = []
+    if bad.any():
+        bad_u = [uniques[j] for j in np.flatnonzero(bad[:-1])]
+        numeric = [u for u in bad_u if _is_number(u) or _looks_numeric(u)]
+        labels = [u for u in bad_u if u not in numeric]
+        scale_txt = ", ".join(f"{o.code}={o.label}" for o in q.scale)
+        for group, kind in ((labels, "label_not_in_scale"), (numeric, "code_out_of_range")):
+            if not group:
+                continue
+            js = [j for j in np.flatnonzero(bad[:-1]) if uniques[j] in group]
+            rows = np.flatnonzero(np.isin(codes, js))
+            if kind == "label_not_in_scale":
+                problem = (f"answer {_show(group)} is not in the scale of {q.id!r} "
+                           f"({scale_txt}) in {len(rows)} row(s)")
+                fix = ("add the label to the question's 'scale' (or to 'missing' if it means "
+                       "no answer), or correct the data")
+            else:
+                codes_txt = ", ".join(str(c) for c in q.scale_codes)
+                problem = (f"code {_show(group)} is out of range for {q.id!r} "
+                           f"(scale codes {codes_txt}) in {len(rows)} row(s)")
+                fix = ("add the code to 'scale' or 'missing' (e.g. 99 = Don't know), or check "
+                       "that the column holds this question")
+            issues.append(_issue(ctx, "error", kind, problem, q.id, rows, fix))
+    answered = pos >= 0
+    return _Parsed({q.id: pos}, _reasons_from(codes, reason), answered, issues)
+
+
+def _looks_numeric(u) -> bool:
+    k = _norm(u)
+    if k is None:
+        return False
+    try:
+        float(k)
+        return True
+    except ValueError:
+        return False
+
+
+def _parse_single_free(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    """single without a scale: categories are the answers seen (stripped)."""
+    codes, uniques = _factorize(s)
+    mkeys = _missing_keys(q)
+    labels, lab_index = [], {}
+    vidx = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    reason = [None] * (len(uniques) + 1)
+    for j, u in enumerate(uniques):
+        k = _norm(u)
+        if k is None:
+            continue
+        if k in mkeys:
+            reason[j] = mkeys[k]
+            continue
+        text = _WS.sub(" ", str(_clean_code(u))).strip()
+        if k not in lab_index:
+            lab_index[k] = len(labels)
+            labels.append(text)
+        vidx[j] = lab_index[k]
+    order = sorted(range(len(labels)), key=lambda i: _natural_key(labels[i]))
+    remap = np.empty(len(labels) + 1, dtype=np.int64)
+    remap[-1] = -1
+    remap[np.array(order, dtype=np.int64)] = np.arange(len(labels))
+    pos = remap[vidx[codes]] if labels else vidx[codes]
+    p = _Parsed({q.id: pos}, _reasons_from(codes, reason), pos >= 0, [])
+    p.categories = [labels[i] for i in order]
+    return p
+
+
+def _natural_key(text: str):
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(text).replace(",", "").casefold())
+    return [(0, float(p), "") if re.fullmatch(r"\d+(?:\.\d+)?", p) else (1, 0.0, p)
+            for p in parts if p]
+
+
+_NEGATIVE_TICKS = {"0", "false", "no", "not selected", "unchecked", "not checked"}
+
+
+def _parse_multi_wide(q: Question, df: pd.DataFrame, ctx: _Ctx) -> _Parsed:
+    n = ctx.n
+    chosen = np.zeros((n, len(q.columns)), dtype=bool)
+    seen = np.zeros(n, dtype=bool)
+    mkeys = _missing_keys(q)
+    reasons = {}
+    for c, col in enumerate(q.columns):
+        codes, uniques = _factorize(df[col])
+        is_chosen = np.zeros(len(uniques) + 1, dtype=bool)
+        is_seen = np.zeros(len(uniques) + 1, dtype=bool)
+        reason = [None] * (len(uniques) + 1)
+        for j, u in enumerate(uniques):
+            k = _norm(u)
+            if k is None:
+                continue
+            if k in mkeys:
+                reason[j] = mkeys[k]
+                continue
+            is_seen[j] = True
+            is_chosen[j] = k not in _NEGATIVE_TICKS
+        chosen[:, c] = is_chosen[codes]
+        seen |= is_seen[codes]
+        for r, rows in _reasons_from(codes, reason).items():
+            reasons[r] = np.union1d(reasons.get(r, np.array([], dtype=np.int64)), rows)
+    return _multi_result(q, chosen, seen, reasons, [])
+
+
+def _multi_result(q, chosen, answered, reasons, issues) -> _Parsed:
+    # A respondent who ticked nothing cannot be told apart from one who skipped the
+    # question, so their indicators are <NA> (unknown), not 0. fillna(0) if you know better.
+    values = {}
+    for c, opt in enumerate(q.multi_options):
+        arr = pd.array(chosen[:, c].astype(np.int8), dtype="Int8")
+        arr[~answered] = pd.NA
+        values[f"{q.id}:{opt}"] = arr
+    # A missing code in any option column makes the whole question missing for that row.
+    for rows in reasons.values():
+        answered[rows] = False
+        for v in values.values():
+            v[rows] = pd.NA
+    return _Parsed(values, reasons, answered, issues)
+
+
+def _split_options(text: str, sep: str, okeys: dict):
+    """Split a joined answer into option indices; options may contain the separator."""
+    parts = [p.strip() for p in text.split(sep)]
+    found, unknown, i = [], [], 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):   # longest run of parts that is one option
+            k = _norm(sep.join(parts[i:j]))
+            if k in okeys:
+                found.append(okeys[k])
+                i = j
+                break
+        else:
+            if _norm(parts[i]) is not None:
+                unknown.append(parts[i])
+            i += 1
+    return found, unknown
+
+
+def _parse_multi_joined(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    okeys = {_norm(o): i for i, o in enumerate(q.options)}
+    mkeys = _missing_keys(q)
+    codes, uniques = _factorize(s)
+    u_chosen = np.zeros((len(uniques) + 1, len(q.options)), dtype=bool)
+    u_answered = np.zeros(len(uniques) + 1, dtype=bool)
+    reason = [None] * (len(uniques) + 1)
+    bad_js, bad_tokens = [], []
+    for j, u in enumerate(uniques):
+        k = _norm(u)
+        if k is None:
+            continue
+        if k in mkeys:
+            reason[j] = mkeys[k]
+            continue
+        found, unknown = _split_options(str(_clean_code(u)), q.separator or ",", okeys)
+        unknown = [t for t in unknown if _norm(t) not in mkeys]
+        u_chosen[j, found] = True
+        u_answered[j] = bool(found)
+        if unknown:
+            bad_js.append(j)
+            bad_tokens += [t for t in unknown if t not in bad_tokens]
+    issues = []
+    if bad_js:
+        rows = np.flatnonzero(np.isin(codes, bad_js))
+        issues.append(_issue(
+            ctx, "error", "unknown_option",
+            f"answer(s) {_show(bad_tokens)} are not among the options of {q.id!r} "
+            f"({', '.join(q.options)}) in {len(rows)} row(s)", q.id, rows,
+            f"add them to 'options', or check the separator ({q.separator!r})"))
+    return _multi_result(q, u_chosen[codes], u_answered[codes], _reasons_from(codes, reason),
+                         issues)
+
+
+def _to_float(s: pd.Series, q: Question | None, ctx: _Ctx, column: str, kind="not_numeric"):
+    """Float values of a column; missing codes -> NaN with reason; junk -> issue."""
+    mkeys = _missing_keys(q) if q is not None else {}
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        reasons = {}
+        num_missing = {}
+        for m in (q.missing if q is not None else []):
+            if _is_number(m.code):
+                num_missing.setdefault(m.reason, []).append(float(m.code))
+        for r, cs in num_missing.items():
+            rows = np.flatnonzero(np.isin(vals, cs))
+            if len(rows):
+                reasons[r] = rows
+                vals[rows] = np.nan
+        return vals, reasons, []
+    codes, uniques = _factorize(s)
+    u_text = pd.Series([str(u) if u is not None else None for u in uniques], dtype=object)
+    u_vals = pd.to_numeric(u_text.str.strip().str.replace(",", "", regex=False),
+                           errors="coerce").to_numpy(dtype=float)
+    reason = [None] * (len(uniques) + 1)
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for j in np.flatnonzero(np.isnan(u_vals) | np.isin(u_vals, [])):
+        k = _norm(uniques[j])
+        if k is None:
+            continue
+        if k in mkeys:
+            reason[j] = mkeys[k]
+        else:
+            bad[j] = True
+    # numeric missing codes (e.g. 99 = Don't know) parse as numbers: catch them too.
+    for j in np.flatnonzero(~np.isnan(u_vals)):
+        k = _norm(uniques[j])
+        if k in mkeys:
+            reason[j] = mkeys[k]
+            u_vals[j] = np.nan
+    vals = np.append(u_vals, np.nan)[codes]
+    issues = []
+    if bad.any():
+        js = np.flatnonzero(bad[:-1])
+        rows = np.flatnonzero(np.isin(codes, js))
+        issues.append(_issue(
+            ctx, "error", kind,
+            f"{_show([uniques[j] for j in js])} in {column!r} is not a number "
+            f"({len(rows)} row(s))", column, rows,
+            "correct the value, declare it under 'missing' (e.g. {code: 'n/a', label: n/a, "
+            "reason: not_applicable}), or change the question's type"))
+    return vals, _reasons_from(codes, reason), issues
+
+
+def _parse_numeric(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    vals, reasons, issues = _to_float(s, q, ctx, q.id)
+    for bound, name, test in ((q.min, "min", lambda v, b: v < b), (q.max, "max", lambda v, b: v > b)):
+        if bound is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            rows = np.flatnonzero(test(vals, bound))
+        if len(rows):
+            shown = _show(sorted(set(vals[rows[:50]].tolist())))
+            issues.append(_issue(
+                ctx, "error", "out_of_range",
+                f"value(s) {shown} in {q.id!r} are outside its valid range "
+                f"[{q.min}, {q.max}] ({len(rows)} row(s))", q.id, rows,
+                f"correct the data, declare the code under 'missing', or widen '{name}'"))
+    return _Parsed({q.id: vals}, reasons, ~np.isnan(vals), issues)
+
+
+def _parse_text(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    text = s.astype("str") if not pd.api.types.is_string_dtype(s.dtype) else s
+    text = text.str.strip()
+    text = text.where(text.str.len() > 0)
+    mkeys = _missing_keys(q)
+    reasons = {}
+    if mkeys:
+        key = text.str.casefold().str.replace("\u2019", "'", regex=False)
+        for r in set(mkeys.values()):
+            labels = [k for k, rr in mkeys.items() if rr == r]
+            rows = np.flatnonzero(key.isin(labels).to_numpy(dtype=bool, na_value=False))
+            if len(rows):
+                reasons[r] = rows
+        if reasons:
+            all_rows = np.concatenate(list(reasons.values()))
+            arr = text.to_numpy(dtype=object)
+            arr[all_rows] = None
+            text = pd.Series(arr, dtype="str")
+    text = pd.Series(text.to_numpy(), dtype="str").reset_index(drop=True)
+    return _Parsed({q.id: text}, reasons, text.notna().to_numpy(), [])
+
+
+def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        vals = s.reset_index(drop=True)
+    else:
+        codes, uniques = _factorize(s)
+        u = pd.Series([None if _norm(x) is None else str(x).strip() for x in uniques], dtype=object)
+        try:
+            parsed = pd.to_datetime(u, errors="coerce", format="mixed")
+        except (ValueError, TypeError):
+            parsed = pd.Series(pd.NaT, index=u.index)
+        bad_js = [j for j in range(len(uniques)) if u[j] is not None and pd.isna(parsed[j])]
+        vals = pd.Series(np.append(parsed.to_numpy(dtype="datetime64[ns]"),
+                                   np.datetime64("NaT"))[codes])
+        if bad_js:
+            rows = np.flatnonzero(np.isin(codes, bad_js))
+            issue = _issue(ctx, "warning", "bad_date",
+                           f"{_show([uniques[j] for j in bad_js])} in {q.id!r} is not a date "
+                           f"({len(rows)} row(s)); read as missing", q.id, rows,
+                           "correct the value, or change the question's type to text")
+            return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [issue])
+    return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [])
+
+
+def _parse_asread(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
+    s = s.reset_index(drop=True)
+    answered = s.notna().to_numpy().copy()
+    if pd.api.types.is_string_dtype(s.dtype):
+        answered &= (s.str.strip().str.len() > 0).to_numpy(dtype=bool, na_value=False)
+    return _Parsed({q.id: s}, {}, answered, [])
+
+
+def _parse_question(q: Question, raw, ctx: _Ctx) -> _Parsed:
+    data = raw.data
+    if q.type == "multi":
+        if q.columns:
+            return _parse_multi_wide(q, data, ctx)
+        return _parse_multi_joined(q, data[q.id], ctx)
+    s = data[q.id]
+    if q.type == "likert" or (q.type == "single" and q.scale):
+        return _parse_scaled(q, s, ctx)
+    if q.type == "single":
+        return _parse_single_free(q, s, ctx)
+    if q.type in ("numeric", "weight"):
+        return _parse_numeric(q, s, ctx)
+    if q.type == "text":
+        return _parse_text(q, s, ctx)
+    if q.type == "date":
+        return _parse_date(q, s, ctx)
+    return _parse_asread(q, s, ctx)
+
+
+def _id_strings(s: pd.Series) -> pd.Series:
+    """Respondent ids as strings: 1001.0 -> '1001', stripped."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        vals = s.to_numpy()
+        whole = np.isfinite(vals) & (np.mod(vals, 1) == 0)
+        out = pd.Series(np.where(whole, np.nan_to_num(vals).astype(np.int64).astype(str),
+                                 vals.astype(str)), dtype="str")
+        return out.where(~np.isnan(vals))
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return s.astype("str").reset_index(drop=True)
+    out = s.astype("str").str.strip().reset_index(drop=True)
+    out = out.where(out.str.len() > 0)
+    # ids typed as 1001.0 in an object column (xlsx) read back as '1001'
+    return out.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
+def _check_ids(ids: pd.Series, column: str, ctx: _Ctx) -> list[Issue]:
+    issues = []
+    blank = np.flatnonzero(ids.isna().to_numpy())
+    if len(blank):
+        issues.append(_issue(ctx, "error", "blank_id",
+                             f"{len(blank)} row(s) have no respondent id in {column!r}", column,
+                             blank, "fill in the id, or remove 'respondent_id' from the codebook "
+                                    "to use row-based ids"))
+    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = ids.iloc[rows[0]]
+        same = np.flatnonzero((ids == first).to_numpy(dtype=bool, na_value=False))
+        n_ids = ids.iloc[rows].nunique()
+        issues.append(_issue(
+            ctx, "error", "duplicate_id",
+            f"{n_ids} respondent id(s) appear more than once, e.g. {first!r} on rows "
+            f"{', '.join(str(r) for r in ctx.rows(same)[:5])} ({len(rows)} row(s) in all)",
+            column, rows,
+            "remove the repeated responses from the export, or pass duplicate_ids='suffix' "
+            "to make ids unique (quality flags them as duplicate_id)"))
+    return issues
+
+
+def _check_weight(cb: Codebook, raw, ctx: _Ctx):
+    col = cb.weight
+    q = cb[col] if col in cb else None
+    vals, reasons, issues = _to_float(raw.data[col], None, ctx, col, kind="bad_weight")
+    for i in issues:
+        i.fix = "correct the weight (a non-negative number), or remove 'weight' from the codebook"
+    blank = np.flatnonzero(np.isnan(vals))
+    already = set(issues[0].rows) if issues else set()
+    blank = np.array([b for b in blank if b + ctx.offset not in already], dtype=np.int64)
+    if len(blank):
+        issues.append(_issue(ctx, "error", "bad_weight",
+                             f"{len(blank)} row(s) have no weight in {col!r}", col, blank,
+                             "fill in the weight, or remove 'weight' from the codebook"))
+    with np.errstate(invalid="ignore"):
+        neg = np.flatnonzero(vals < 0)
+    if len(neg):
+        issues.append(_issue(ctx, "error", "bad_weight",
+                             f"negative weight(s) {_show(sorted(set(vals[neg[:50]].tolist())))} in "
+                             f"{col!r} ({len(neg)} row(s))", col, neg,
+                             "weights must be >= 0; check the weighting step"))
+    del q
+    return vals, issues
+
+
+def _parse_wave(cb: Codebook, raw, only_check: bool = False):
+    """Parse every question. Returns (parsed by question id, ids, weights, report)."""
+    ctx = _Ctx(raw)
+    src = short_path(raw.path) if raw.path is not None else None
+    report = ValidationReport(file=src)
+    data_cols = list(raw.data.columns)
+    present = set(data_cols)
+    parsed = {}
+    for q in cb.questions:
+        missing_cols = [c for c in q.data_columns if c not in present]
+        if missing_cols:
+            for c in missing_cols:
+                close = difflib.get_close_matches(c, data_cols, n=3, cutoff=0.6)
+                report.issues.append(Issue(
+                    "error", "missing_column",
+                    f"codebook question {q.id!r} reads column {c!r}, which is not in the data",
+                    c, [], (f"the closest columns are {', '.join(map(repr, close))}; rename it in "
+                            "the codebook" if close else
+                            "check the export, or delete the question from the codebook")))
+            continue
+        p = _parse_question(q, raw, ctx)
+        report.issues += p.issues
+        if ctx.n and not p.answered.any():
+            level = "warning" if q.role == "ignore" else "error"
+            report.issues.append(Issue(
+                level, "all_missing", f"every answer to {q.id!r} is missing", q.id, [],
+                "check that the export holds this question, or set its role to 'ignore'",
+                ctx.n))
+        parsed[q.id] = p
+    ids = None
+    for key, what in ((cb.respondent_id, "respondent_id"), (cb.weight, "weight")):
+        if key is not None and key not in present:
+            close = difflib.get_close_matches(key, data_cols, n=3, cutoff=0.6)
+            report.issues.append(Issue(
+                "error", "missing_column", f"the codebook's {what} column {key!r} is not in the data",
+                key, [], (f"the closest columns are {', '.join(map(repr, close))}"
+                          if close else f"fix '{what}:' in the codebook or delete it")))
+    if cb.respondent_id is not None and cb.respondent_id in present:
+        ids = _id_strings(raw.data[cb.respondent_id])
+        report.issues += _check_ids(ids, cb.respondent_id, ctx)
+    weights = None
+    if cb.weight is not None and cb.weight in present:
+        weights, w_issues = _check_weight(cb, raw, ctx)
+        report.issues += w_issues
+    mentioned = {c for q in cb.questions for c in q.data_columns}
+    mentioned |= {cb.respondent_id, cb.weight}
+    for c in data_cols:
+        if c not in mentioned:
+            report.issues.append(Issue(
+                "warning", "unmentioned_column", f"column {c!r} is not in the codebook", c, [],
+                "add it to the codebook (role: ignore if it is not needed) to silence this"))
+    return parsed, ids, weights, report
+
+
+def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> ValidationReport:
+    """Check a codebook against a wave: columns, labels, codes, ids, weights, ranges.
+
+    Parameters
+    ----------
+    cb : Codebook
+    raw : RawWave
+    raise_errors : bool, default False
+        Raise the first error (``CodebookError`` for codebook/data mismatches, otherwise
+        ``InputError``) instead of returning the report.
+
+    Returns
+    -------
+    ValidationReport
+        Errors (missing columns, labels not in a scale, out-of-range codes, duplicate or
+        blank ids, bad weights, values outside min/max, all-missing columns) and warnings
+        (columns the codebook does not mention, unparsable dates, all-missing ignored
+        columns). Every issue names the column and the file rows.
+    """
+    _, _, _, report = _parse_wave(cb, raw, only_check=True)
+    if raise_errors:
+        report.raise_if_errors()
+    return report
+
+
+# --------------------------------------------------------------------------- inference
+# Known answer scales, low -> high. A column whose answers all fall in one of them gets the
+# whole scale (so an answer nobody chose in this wave is still on it); the shortest scale
+# that holds every answer wins.
+_LIKERT_TEMPLATES = [
+    ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"],
+    ["Strongly disagree", "Disagree", "Agree", "Strongly agree"],
+    ["Strongly disagree", "Somewhat disagree", "Neither agree nor disagree", "Somewhat agree",
+     "Strongly agree"],
+    ["Strongly disagree", "Disagree", "Somewhat disagree", "Neither agree nor disagree",
+     "Somewhat agree", "Agree", "Strongly agree"],
+    ["Strongly disagree", "Disagree", "Slightly disagree", "Slightly agree", "Agree",
+     "Strongly agree"],
+    ["Very dissatisfied", "Dissatisfied", "Neither satisfied nor dissatisfied", "Satisfied",
+     "Very satisfied"],
+    ["Very dissatisfied", "Somewhat dissatisfied", "Neither satisfied nor dissatisfied",
+     "Somewhat satisfied", "Very satisfied"],
+    ["Very dissatisfied", "Dissatisfied", "Somewhat dissatisfied",
+     "Neither satisfied nor dissatisfied", "Somewhat satisfied", "Satisfied", "Very satisfied"],
+    ["Extremely dissatisfied", "Moderately dissatisfied", "Slightly dissatisfied",
+     "Neither satisfied nor dissatisfied", "Slightly satisfied", "Moderately satisfied",
+     "Extremely satisfied"],
+    ["Not at all satisfied", "Slightly satisfied", "Moderately satisfied", "Very satisfied",
+     "Extremely satisfied"],
+    ["Very unlikely", "Unlikely", "Neither likely nor unlikely", "Likely", "Very likely"],
+    ["Very unlikely", "Somewhat unlikely", "Neither likely nor unlikely", "Somewhat likely",
+     "Very likely"],
+    ["Extremely unlikely", "Somewhat unlikely", "Neither likely nor unlikely", "Somewhat likely",
+     "Extremely likely"],
+    ["Not at all likely", "Slightly likely", "Moderately likely", "Very likely",
+     "Extremely likely"],
+    ["Never", "Rarely", "Sometimes", "Often", "Always"],
+    ["Never", "Rarely", "Sometimes", "Very often", "Always"],
+    ["Never", "Sometimes", "About half the time", "Most of the time", "Always"],
+    ["Never", "Rarely", "Occasionally", "Frequently", "Very frequently"],
+    ["Not at all important", "Slightly important", "Moderately important", "Very important",
+     "Extremely important"],
+    ["Not important", "Slightly important", "Moderately important", "Very important",
+     "Extremely important"],
+    ["Very unimportant", "Unimportant", "Neither important nor unimportant", "Important",
+     "Very important"],
+    ["Not at all important", "Not very important", "Somewhat important", "Very important"],
+    ["Very poor", "Poor", "Fair", "Good", "Excellent"],
+    ["Poor", "Fair", "Good", "Very good", "Excellent"],
+]
+_POLES = [("agree", "disagree"), ("satisfied", "dissatisfied"), ("satisfied", "unsatisfied"),
+          ("likely", "unlikely"), ("important", "unimportant"), ("helpful", "unhelpful"),
+          ("easy", "difficult"), ("useful", "useless"), ("happy", "unhappy"),
+          ("comfortable", "uncomfortable"), ("favorable", "unfavorable"),
+          ("favourable", "unfavourable"), ("confident", "unconfident"),
+          ("interested", "uninterested"), ("good", "bad")]
+_INTENSITY = {"extremely": 3, "completely": 3, "totally": 3, "strongly": 2, "very": 2,
+              "mostly": 1.5, "moderately": 1.25, "quite": 1.25, "fairly": 1, "somewhat": 0.5,
+              "slightly": 0.5, "mildly": 0.5, "partly": 0.5}
+_DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "country", "state",
+                "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
+                "zip", "postcode", "province", "language", "religion"}
+_COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "year", "years",
+                "hours", "hour", "minutes", "days", "times", "duration", "seconds", "amount",
+                "spend", "price", "cost", "salary"}
+_ID_NAMES = {"responseid", "respondentid", "respid", "id", "recordid", "record", "uuid",
+             "participantid", "pid", "caseid", "respondent", "responseuuid", "submissionid",
+             "networkid", "token"}
+_SAMPLE_ROWS = 20_000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?"
+                   r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
+_PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
+_REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
+
+
+def _tokens(name: str) -> list[str]:
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
+    return [t for t in re.split(r"[^a-z0-9]+", name.casefold()) if t]
+
+
+def _canon(label) -> str:
+    k = re.sub(r"[^\w' ]+", " ", _norm(label) or "")
+    k = _WS.sub(" ", k).strip()
+    if k.startswith("neither") or k in ("neutral", "undecided", "no preference"):
+        return "<neutral>"
+    return k
+
+
+def _match_likert(labels: list[str]) -> list[str] | None:
+    """Order answer labels low -> high when they form a known or recognisable scale."""
+    if len(labels) < 2:
+        return None
+    obs = {_canon(lab): lab for lab in labels}
+    best = None
+    for tpl in _LIKERT_TEMPLATES:
+        canon = [_canon(t) for t in tpl]
+        if set(obs) <= set(canon):
+            extra = len(canon) - len(obs)
+            if best is None or extra < best[0]:
+                best = (extra, [obs.get(c, t) for c, t in zip(canon, tpl)])
+    if best is not None:
+        return best[1]
+    if len(labels) < 3:
+        return None
+    for pos, neg in _POLES:
+        scores = {}
+        for lab in labels:
+            sc = _pole_score(_canon(lab), pos, neg)
+            if sc is None:
+                break
+            scores[lab] = sc
+        else:
+            if len(set(scores.values())) == len(scores):
+                return sorted(labels, key=scores.get)
+    return None
+
+
+def _pole_score(k: str, pos: str, neg: str) -> float | None:
+    words = k.split()
+    if k == "<neutral>":
+        return 0.0
+    intensity = next((_INTENSITY[w] for w in words if w in _INTENSITY), 1.0)
+    if neg in words:
+        return -intensity
+    if pos in words:
+        if "not at all" in k:
+            return -3.0
+        if "not very" in k:
+            return -0.5
+        if "not" in words:
+            return -1.0
+        return intensity
+    return None
+
+
+def _sample(data: pd.DataFrame) -> pd.DataFrame:
+    if len(data) <= _SAMPLE_ROWS:
+        return data
+    idx = np.sort(np.random.default_rng(0).choice(len(data), _SAMPLE_ROWS, replace=False))
+    return data.iloc[idx]
+
+
+class _ColStats:
+    """Distinct answers of one column (normalised key -> first text seen, count)."""
+
+    def __init__(self, s: pd.Series):
+        codes, uniques = _factorize(s)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        self.text, self.count = {}, {}
+        for u, c in zip(uniques, counts):
+            k = _norm(u)
+            if k is None or c == 0:
+                continue
+            if k not in self.text:
+                self.text[k] = u
+                self.count[k] = 0
+            self.count[k] += int(c)
+        self.n = int(sum(self.count.values()))
+
+    @property
+    def distinct(self) -> int:
+        return len(self.text)
+
+
+def _find_id_column(raw, sample) -> str | None:
+    data = raw.data
+    named = [c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _ID_NAMES]
+    others = [c for c in data.columns if c not in named]
+    for c in named + others:
+        s = sample[c]
+        if c not in named:
+            if pd.api.types.is_float_dtype(s.dtype) or len(data) < 2:
+                continue
+            st = _ColStats(s)
+            if st.n != len(sample) or st.distinct != st.n:
+                continue
+            texts = [str(t) for t in st.text.values()]
+            if any(" " in t.strip() or _EMAIL.match(t.casefold()) for t in texts[:2000]):
+                continue
+        full = _id_strings(data[c])
+        if full.notna().all() and full.is_unique:
+            return c
+    return None
+
+
+def _find_weight(raw, sample, exclude) -> str | None:
+    for c in raw.data.columns:
+        if c in exclude:
+            continue
+        toks = _tokens(c)
+        if not ("weight" in str(c).casefold() or "wt" in toks or "wgt" in toks):
+            continue
+        st = _ColStats(sample[c])
+        try:
+            vals = [float(k) for k in st.text]
+        except ValueError:
+            continue
+        if vals and st.n == len(sample) and min(vals) > 0:
+            return c
+    return None
+
+
+def _missing_from(keys, st: _ColStats, extra: dict | None = None) -> tuple[list, set]:
+    """MissingCode drafts for DK-style answers among ``keys``; returns (list, keys used).
+
+    Text answers get codes counting down from 99; numeric codes declared missing by the
+    export (``extra``, e.g. SPSS user-missing 99) keep their own code.
+    """
+    out, used, next_code = [], set(), 99
+    taken = {k for k in keys if _looks_numeric(k)}
+    for k in keys:
+        declared = (extra or {}).get(k)
+        reason = declared or _missing_reason(k)
+        if reason is None:
+            continue
+        if _looks_numeric(k):
+            code, label = _clean_code(float(k)), str(declared or k)
+        else:
+            while str(next_code) in taken:
+                next_code -= 1
+            code, label = next_code, str(st.text[k]).strip()
+            taken.add(str(next_code))
+        out.append(MissingCode(code, label, _slug(reason)))
+        used.add(k)
+    return out, used
+
+
+def _slug(reason) -> str:
+    r = _MISSING_LOOKUP.get(_norm(reason) or "", None)
+    return r or re.sub(r"[^a-z0-9]+", "_", str(reason).casefold()).strip("_") or "missing"
+
+
+def _multi_joined_options(st: _ColStats) -> tuple[str, list[str]] | None:
+    texts = {k: str(v) for k, v in st.text.items() if _missing_reason(k) is None}
+    if len(texts) < 2:
+        return None
+    for sep in (";", ","):
+        with_sep = sum(st.count[k] for k, t in texts.items() if sep in t)
+        if with_sep < 2 or with_sep < 0.05 * st.n:
+            continue
+        pos, freq, label = {}, {}, {}
+        for k, t in texts.items():
+            for i, tok in enumerate(p.strip() for p in t.split(sep)):
+                tk = _norm(tok)
+                if tk is None:
+                    continue
+                label.setdefault(tk, tok)
+                pos[tk] = pos.get(tk, 0.0) + i * st.count[k]
+                freq[tk] = freq.get(tk, 0) + st.count[k]
+        if len(label) > 40 or len(label) >= len(texts) + 1 and len(texts) > 10:
+            continue
+        if np.mean([len(t) for t in label.values()]) > 40:
+            continue
+        order = sorted(label, key=lambda tk: (pos[tk] / freq[tk], -freq[tk]))
+        return sep, [label[tk] for tk in order]
+    return None
+
+
+def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
+    """Draft the question for one column; returns (question, notes)."""
+    text = str(raw.labels.get(c, c))
+    toks = set(_tokens(c)) | set(_tokens(text if text != c else ""))
+    demographic = bool(toks & _DEMOGRAPHIC) or "how old" in text.casefold()
+    s = sample[c]
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return Question(c, text, "date", "ignore"), []
+    st = _ColStats(s)
+    if st.n == 0:
+        return Question(c, text, "text", "ignore"), [f"{c}: every answer is blank; set its type"]
+    mcodes = {_norm(k): v for k, v in (raw.missing_codes.get(c) or {}).items()}
+    vlabels = {_norm(k): str(v) for k, v in (raw.value_labels.get(c) or {}).items()}
+    seg = "profile" if demographic else "segment"
+    if vlabels:
+        return _from_value_labels(c, text, st, vlabels, mcodes, seg, full_data), []
+    small = st.distinct <= 60
+    if small and len(full_data) > len(sample):
+        st = _ColStats(full_data[c])     # every answer, not just the sampled ones
+    keys = list(st.text)
+    missing, used = _missing_from(keys, st, mcodes)
+    rest = [k for k in keys if k not in used]
+    numeric = []
+    for k in rest:
+        try:
+            numeric.append(float(k))
+        except ValueError:
+            break
+    if rest and len(numeric) == len(rest):
+        return _infer_numeric(c, text, st, numeric, missing, toks, demographic, seg, grid), []
+    texts = [str(st.text[k]).strip() for k in rest]
+    sample_texts = texts[:2000]
+    if sum(bool(_EMAIL.match(t.casefold())) for t in sample_texts) >= 0.9 * len(sample_texts):
+        return Question(c, text, "id", "ignore"), []
+    if sum(bool(_DATE.match(t.casefold())) for t in sample_texts) >= 0.95 * len(sample_texts):
+        return Question(c, text, "date", "ignore"), []
+    if small:
+        order = _match_likert(texts)
+        if order is not None:
+            q = Question(c, text, "likert", seg, [ScaleOption(i + 1, lab)
+                                                   for i, lab in enumerate(order)],
+                         missing=_renumber(missing, len(order)))
+            return q, []
+        joined = _multi_joined_options(st)
+        if joined is not None:
+            sep, options = joined
+            q = Question(c, text, "multi", seg, missing=missing, separator=sep, options=options)
+            return q, [f"{c}: multi-select joined by {sep!r}; check the option list"]
+    mean_len = float(np.mean([len(t) for t in sample_texts]))
+    unique = st.distinct == st.n and st.n >= 10
+    if unique and not any(" " in t for t in sample_texts) and mean_len <= 40:
+        return Question(c, text, "id", "ignore"), []
+    if small and (st.distinct <= 30 or st.distinct <= 0.05 * st.n) and mean_len <= 60:
+        labels = sorted(texts, key=_natural_key)
+        q = Question(c, text, "single", seg, [ScaleOption(i + 1, lab)
+                                              for i, lab in enumerate(labels)],
+                     missing=_renumber(missing, len(labels)))
+        return q, []
+    return Question(c, text, "text", "profile", missing=missing), []
+
+
+def _renumber(missing: list[MissingCode], n_scale: int) -> list[MissingCode]:
+    # Missing codes count down from 99; keep them clear of the scale codes 1..n.
+    return [m if int(m.code) > n_scale else MissingCode(n_scale + 90 + i, m.label, m.reason)
+            for i, m in enumerate(missing)]
+
+
+def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid) -> Question:
+    distinct = len(values)
+    ints = all(float(v).is_integer() for v in values)
+    lo, hi = min(values), max(values)
+    if ints and distinct == st.n and st.n >= 10 and (
+            hi - lo + 1 <= 2 * distinct or toks & {"id", "serial", "sn", "no"}):
+        return Question(c, text, "id", "ignore")
+    countlike = bool(toks & _COUNT_WORDS) or demographic
+    if ints and (3 <= distinct <= 11 or (grid and distinct >= 2)) and not countlike:
+        for a, b in ((1, 5), (1, 7), (0, 10), (1, 10)):
+            if lo >= a and hi <= b:
+                return Question(c, text, "likert", seg,
+                                [ScaleOption(v, str(v)) for v in range(a, b + 1)],
+                                missing=missing)
+    return Question(c, text, "numeric", "profile", missing=missing)
+
+
+def _from_value_labels(c, text, st, vlabels, mcodes, seg, full_data) -> Question:
+    """Qualtrics numeric / SPSS columns: codes in the data, labels alongside."""
+    def code_of(k):
+        f = float(k)
+        return int(f) if f.is_integer() else f
+    missing, scale = [], []
+    for k, lab in vlabels.items():
+        reason = mcodes.get(k) or _missing_reason(lab)
+        if reason is not None:
+            missing.append(MissingCode(code_of(k), lab, _slug(reason)))
+        else:
+            scale.append(ScaleOption(code_of(k), lab))
+    for k, reason in mcodes.items():
+        if k not in vlabels:
+            missing.append(MissingCode(code_of(k), str(reason), _slug(reason)))
+    scale.sort(key=lambda o: o.code)
+    order = _match_likert([o.label for o in scale])
+    if order is not None:
+        by_label = {o.label: o for o in scale}
+        ordered = [by_label[lab] for lab in order if lab in by_label]
+        return Question(c, text, "likert", seg, ordered, missing=missing)
+    # Only the end points labelled (0 = Not at all likely ... 10 = Extremely likely):
+    # fill in the codes seen between them.
+    seen = []
+    for k in st.text:
+        try:
+            seen.append(float(k))
+        except ValueError:
+            pass
+    miss_codes = {float(m.code) for m in missing if _is_number(m.code)}
+    seen = [v for v in seen if v not in miss_codes]
+    codes = sorted({o.code for o in scale} | {code_of(v) for v in seen})
+    if len(codes) > len(scale) and all(float(x).is_integer() for x in codes) and \
+            codes[-1] - codes[0] <= 10:
+        lab = {o.code: o.label for o in scale}
+        full = range(int(codes[0]), int(codes[-1]) + 1)
+        return Question(c, text, "likert", seg, [ScaleOption(v, lab.get(v, str(v))) for v in full],
+                        missing=missing)
+    return Question(c, text, "single", seg, scale, missing=missing)
+
+
+def _looks_indicators(raw, cols, sample) -> dict | None:
+    """Option label per column when ``cols`` are one-column-per-option multi-select."""
+    options, any_seen = {}, False
+    for c in cols:
+        st = _ColStats(sample[c])
+        keys = [k for k in st.text if k not in _NEGATIVE_TICKS]
+        if len(keys) > 1:
+            return None
+        any_seen |= bool(keys)
+        opt = raw.option_labels.get(c)
+        if opt is None and keys and keys[0] != "1" and not _looks_numeric(keys[0]):
+            opt = str(st.text[keys[0]]).strip()
+        if opt is None:
+            lab = str(raw.labels.get(c, c))
+            opt = lab.rsplit(" - ", 1)[-1].strip() if " - " in lab else lab
+        options[c] = opt
+    if not any_seen or len(set(options.values())) != len(options):
+        return None
+    return options
+
+
+def _common_text(raw, cols, default) -> str:
+    labs = [str(raw.labels.get(c, c)) for c in cols]
+    heads = {lab.rsplit(" - ", 1)[0].strip() for lab in labs if " - " in lab}
+    return heads.pop() if len(heads) == 1 else str(raw.labels.get(default, default))
+
+
+def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> None:
+    """Reverse keying: a name/label marker, or an item running against its battery."""
+    for q in questions:
+        if q.type == "likert" and (_REVERSE_MARK.search(q.id) or
+                                   re.search(r"\(r\)|revers", q.text, re.IGNORECASE)):
+            q.reverse = True
+            notes.append(f"{q.id}: marked reverse-keyed by its name/label; check")
+    grids = {}
+    for q in questions:
+        if q.type == "likert" and q.grid:
+            grids.setdefault(q.grid, []).append(q)
+    ctx = _Ctx(raw)
+    for items in grids.values():
+        if len(items) < 3:
+            continue
+        mat = np.column_stack([
+            _parse_scaled(q, sample[q.id].reset_index(drop=True), ctx).values[q.id]
+            .astype(float) for q in items])
+        mat[mat < 0] = np.nan
+        for j, q in enumerate(items):
+            if q.reverse:
+                continue
+            rest = np.nanmean(np.delete(mat, j, axis=1), axis=1)
+            ok = ~np.isnan(mat[:, j]) & ~np.isnan(rest)
+            if ok.sum() < 30 or np.std(mat[ok, j]) == 0 or np.std(rest[ok]) == 0:
+                continue
+            r = np.corrcoef(mat[ok, j], rest[ok])[0, 1]
+            if r < -0.2:
+                q.reverse = True
+                notes.append(f"{q.id}: runs against the rest of grid {q.grid!r} "
+                             f"(r = {r:.2f}); drafted as reverse-keyed, check")
+
+
+def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
+    """Draft a codebook from a raw wave, for a researcher to check and edit.
+
+    Detects the respondent id and weight columns, Likert items (text labels, numeric
+    1-5/1-7/0-10, value labels) with the scale ordered low to high, "Don't know"-style
+    answers as missing codes with reasons, multi-select (joined or one column per option),
+    single choice, numeric, free text, dates, metadata and id-like columns, and groups
+    batteries (Q3_1, Q3_2, ...) into grids. Types are decided on a sample of rows; answer
+    sets are read from the whole column so no rare answer is left off a scale.
+
+    Parameters
+    ----------
+    raw : RawWave
+    survey_name : str, optional
+        Defaults to the file's stem.
+
+    Returns
+    -------
+    Codebook
+        ``notes`` lists what deserves a second look (guessed reverse keying, etc.); they
+        are written as comments by :func:`save_codebook`.
+    """
+    data = raw.data
+    sample = _sample(data)
+    notes: list[str] = []
+    id_col = _find_id_column(raw, sample)
+    weight_col = _find_weight(raw, sample, exclude={id_col})
+    meta = set(raw.meta_columns)
+    cols = [c for c in data.columns]
+    consumed, wide, grid_of = set(), {}, {}
+    # Multi-select in wide form and batteries: the loader's groups first, then Q5_1, Q5_2...
+    candidate_groups = [(g, [c for c in cs if c in data.columns]) for g, cs in raw.groups.items()]
+    by_prefix = {}
+    grouped = {c for _, cs in candidate_groups for c in cs}
+    for c in cols:
+        m = _PREFIX.match(str(c))
+        if m and c not in grouped and c not in meta and c not in (id_col, weight_col):
+            by_prefix.setdefault(m.group(1), []).append(c)
+    candidate_groups += [(g, cs) for g, cs in by_prefix.items() if len(cs) >= 2]
+    for gid, gcols in candidate_groups:
+        if not gcols:
+            continue
+        options = _looks_indicators(raw, gcols, sample)
+        if options is not None:
+            qid = str(gid) if gid not in data.columns else f"{gid}_multi"
+            role = "profile" if set(_tokens(gid)) & _DEMOGRAPHIC else "segment"
+            wide[gcols[0]] = Question(qid, _common_text(raw, gcols, gid), "multi", role,
+                                      columns=options)
+            consumed.update(gcols)
+        else:
+            for c in gcols:
+                grid_of[c] = str(gid)
+    questions = []
+    for c in cols:
+        if c in wide:
+            questions.append(wide[c])
+        if c in consumed:
+            continue
+        text = str(raw.labels.get(c, c))
+        if c == id_col:
+            q = Question(c, text, "id", "ignore")
+        elif c == weight_col:
+            q = Question(c, text, "weight", "ignore")
+        elif c in meta:
+            q = Question(c, text, "meta", "ignore")
+        else:
+            q, more = _infer_column(c, raw, sample, data, grid_of.get(c))
+            notes += more
+        questions.append(q)
+    # Grids: likert items of one battery share a grid id and, where one holds the others'
+    # answers, the fullest scale (a 5-point item where nobody said "Neutral" stays 5-point).
+    members = {}
+    for q in questions:
+        if q.type == "likert" and q.id in grid_of:
+            members.setdefault(grid_of[q.id], []).append(q)
+    for gid, items in members.items():
+        if len(items) < 2:
+            continue
+        fullest = max(items, key=lambda q: len(q.scale))
+        full_keys = {_norm(o.label) for o in fullest.scale}
+        for q in items:
+            q.grid = gid
+            if q is not fullest and {_norm(o.label) for o in q.scale} <= full_keys \
+                    and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
+                q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
+                q.missing = _renumber(q.missing, len(q.scale))
+    _flag_reversed(questions, raw, sample, notes)
+    name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
+    return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
+                    notes=notes)
