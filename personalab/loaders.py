@@ -1,13 +1,116 @@
 """Loaders: read a raw survey export, as researchers really receive it, into a RawWave.
 
-The RawWave dataclass is the contract with the rest of the package (see docs/design.md).
+One public entry point, :func:`load_export`, reads any supported export and returns a
+:class:`RawWave` (the contract with the rest of the package, see docs/design.md).
+:func:`detect_format` says which export a file is without reading its responses.
+
+Supported exports, and the column ids each one gets:
+
+============================  ==================  =============================================
+format                        header lines        column ids
+============================  ==================  =============================================
+``csv`` / ``xlsx`` (plain)    1                   the header names
+``qualtrics``                 3 (ids, text, JSON) Qualtrics ids (``Q5_1``, ``Q7_TEXT``)
+``qualtrics_legacy``          2 (V1.., text)      row-1 ids (``V1``.. ``V10``, ``Q1``)
+``surveymonkey``              2 (question, opt)   ``q1``, ``q2_1``, ``q2_2``; metadata keep names
+``google_forms``              1                   ``q1``, grids ``q6_1``..; ``Timestamp`` kept
+``typeform``                  1 or 2              ``q1``, ``q2_1``..; ``#``, ``Network ID`` kept
+``spss`` (.sav)               none                SPSS variable names
+============================  ==================  =============================================
+
+Everything is read as text (``"01"`` stays ``"01"``), empty cells become missing; only
+SPSS and numeric XLSX cells arrive as numbers. Text files are decoded (UTF-8, UTF-8 with
+BOM, UTF-16 with BOM, cp1252 and whatever charset-normalizer recognises), their delimiter
+is sniffed, and ``.gz`` files are decompressed in memory. The source file is only ever
+read. Row numbers in errors, and :meth:`RawWave.file_row`, are the row numbers a
+spreadsheet shows for the file (1-based, header lines included); they equal text-editor
+line numbers unless an answer spans several lines.
 """
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from personalab.errors import FormatError, InputError, short_path
+
+#: Every value ``RawWave.format`` can take.
+FORMATS = (
+    "csv", "xlsx", "qualtrics", "qualtrics_legacy", "surveymonkey", "spss",
+    "google_forms", "typeform",
+)
+
+#: Qualtrics metadata columns (new export); any id starting ``Q_`` is Qualtrics' own too.
+QUALTRICS_META = frozenset({
+    "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)",
+    "Finished", "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName",
+    "RecipientEmail", "ExternalReference", "LocationLatitude", "LocationLongitude",
+    "DistributionChannel", "UserLanguage",
+})
+#: Legacy Qualtrics: the V-columns, named on the second header line.
+QUALTRICS_LEGACY_META = {
+    "V1": "ResponseID", "V2": "ResponseSet", "V3": "Name", "V4": "ExternalDataReference",
+    "V5": "EmailAddress", "V6": "IPAddress", "V7": "Status", "V8": "StartDate",
+    "V9": "EndDate", "V10": "Finished",
+}
+_QUALTRICS_LEGACY_EXTRA_META = frozenset(
+    {"LocationLatitude", "LocationLongitude", "LocationAccuracy"})
+SURVEYMONKEY_META = frozenset({
+    "Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address",
+    "Email Address", "First Name", "Last Name", "Custom Data 1", "Custom Data",
+})
+#: First header cell of a Google Forms export, in the languages seen most often.
+GOOGLE_FORMS_TIMESTAMP = frozenset({
+    "Timestamp", "Marca temporal", "Horodateur", "Zeitstempel", "Carimbo de data/hora",
+    "Informazioni cronologiche", "Tijdstempel", "Sygnatura czasowa",
+})
+GOOGLE_FORMS_META = frozenset({"Email Address", "Email address", "Score", "Username"})
+TYPEFORM_META = frozenset({
+    "#", "Network ID", "Start Date (UTC)", "Submit Date (UTC)", "Stage Date (UTC)",
+    "Response Type", "Tags", "Ending", "Score",
+})
+
+#: Metadata roles shared by every format: role -> the column names that play it.
+META_ROLES = {
+    "response_id": ("ResponseId", "ResponseID", "Respondent ID", "#", "Response ID"),
+    "start": ("StartDate", "Start Date", "Start Date (UTC)"),
+    "end": ("EndDate", "End Date", "Submit Date (UTC)", "Timestamp"),
+    "recorded": ("RecordedDate",),
+    "duration": ("Duration (in seconds)",),
+    "progress": ("Progress",),
+    "finished": ("Finished",),
+    "status": ("Status", "Response Type"),
+    "ip_address": ("IPAddress", "IP Address", "Network ID"),
+    "email": ("RecipientEmail", "EmailAddress", "Email Address", "Email address"),
+    "language": ("UserLanguage",),
+    "recaptcha": ("Q_RecaptchaScore",),
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls / .doc
+_SAV_MAGIC = (b"$FL2", b"$FL3")
+_DELIMITERS = (",", ";", "\t", "|")
+_PREFIX_BYTES = 1 << 20
+_NUMERIC = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
+_NUMERIC_LIST = re.compile(r"^\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)*\s*$")
+_GRID_HEADER = re.compile(r"^(?P<question>.*\S)\s*\[(?P<row>[^\[\]]+)\]\s*$", re.S)
+_PIPING = re.compile(r"\{\{\s*(?P<kind>[a-z_]+)\s*:\s*(?P<name>[^}]*?)\s*\}\}", re.I)
+_STEM = re.compile(r"^(?P<stem>.+)_(?P<k>\d+)$")
+_GOOGLE_TS = re.compile(
+    r"^(?P<stamp>\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}(?: [AP]M)?)"
+    r"(?: (?:GMT|UTC)(?P<sign>[+-])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?)?$"
+)
 
 
 @dataclass
@@ -43,6 +146,12 @@ class RawWave:
         What was detected (text formats only).
     export_values : str or None
         Qualtrics: 'choice_text' or 'numeric'.
+    separators : dict
+        Column -> the separator joining a multi-select answer in one cell (``","`` for
+        Qualtrics, ``";"`` or ``", "`` for Google Forms), where the loader recognised one.
+    row_numbers : ndarray or None
+        File row of each data row, only when they are not consecutive (blank lines in
+        the file were skipped); :meth:`file_row` uses it.
     """
 
     data: pd.DataFrame
@@ -59,11 +168,1032 @@ class RawWave:
     encoding: str | None = None
     delimiter: str | None = None
     export_values: str | None = None
+    separators: dict = field(default_factory=dict)
+    row_numbers: np.ndarray | None = field(default=None, repr=False)
 
     def file_row(self, i: int) -> int:
         """File line number (1-based, headers included) of data row ``i`` (0-based)."""
+        if self.row_numbers is not None:
+            return int(self.row_numbers[int(i)])
         return self.header_rows + int(i) + 1
+
+    def file_rows(self) -> np.ndarray:
+        """File line number of every data row, in order (see :meth:`file_row`)."""
+        if self.row_numbers is not None:
+            return np.asarray(self.row_numbers, dtype=np.int64)
+        return np.arange(len(self.data), dtype=np.int64) + self.header_rows + 1
 
     @property
     def n_responses(self) -> int:
         return len(self.data)
+
+    def question_text(self, qid: str) -> str:
+        """Question text of a column or of a group (its members' shared question).
+
+        Group members are labelled ``"<question> - <option>"``; the group's own text is
+        that label without the option.
+        """
+        if qid in self.groups:
+            texts = set()
+            for col in self.groups[qid]:
+                label, option = self.labels.get(col, col), self.option_labels.get(col)
+                suffix = f" - {option}" if option else None
+                texts.add(label[: -len(suffix)] if suffix and label.endswith(suffix) else label)
+            return texts.pop() if len(texts) == 1 else qid
+        return self.labels.get(qid, qid)
+
+    def meta_roles(self) -> dict[str, str]:
+        """Which metadata column plays which role, across formats.
+
+        Returns
+        -------
+        dict
+            Role (``response_id``, ``start``, ``end``, ``duration``, ``progress``,
+            ``finished``, ``status``, ...; see ``META_ROLES``) -> column id. A column is
+            matched by its id or, for legacy Qualtrics ``V1``..``V10``, by its label.
+        """
+        roles = {}
+        for role, names in META_ROLES.items():
+            for col in self.meta_columns:
+                if col in names or self.labels.get(col) in names:
+                    roles[role] = col
+                    break
+        return roles
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=None) -> RawWave:
+    """Read a raw survey export into a :class:`RawWave`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export: ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``), ``.xlsx`` or ``.sav``.
+    format : str, default "auto"
+        One of :data:`FORMATS`, or "auto" to detect it from the extension and the header.
+    encoding : str, optional
+        Text encoding; detected when omitted.
+    delimiter : str, optional
+        Field delimiter of a text file; sniffed among ``, ; TAB |`` when omitted.
+    sheet : str or int, optional
+        XLSX worksheet (name or 0-based position); the first one when omitted.
+
+    Returns
+    -------
+    RawWave
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty, has no data rows or a malformed row.
+    FormatError
+        The file is not a survey export this loader can read (unknown format, binary
+        data, undecodable text).
+
+    Examples
+    --------
+    >>> raw = load_export("data/sample/wave1_qualtrics.csv")   # doctest: +SKIP
+    >>> raw.format, raw.n_responses, raw.labels["Q3_1"]          # doctest: +SKIP
+    ('qualtrics', 400, 'How much do you agree? - The app saves me time')
+    """
+    src = _read_source(path)
+    fmt = _check_format_name(format, src)
+    container = _container(src)
+    if container == "spss":
+        if fmt not in ("auto", "spss"):
+            raise _wrong_format(src, fmt, "an SPSS .sav file")
+        return _load_spss(src)
+    if fmt == "spss":
+        raise _wrong_format(src, fmt, f"a {'XLSX workbook' if container == 'xlsx' else 'text'} file")
+
+    table = _read_xlsx(src, sheet) if container == "xlsx" else _read_text(src, encoding, delimiter)
+    detected, n_header = _classify(table.head)
+    if fmt in ("csv", "xlsx"):
+        detected, n_header = "csv", 1
+    elif fmt != "auto" and fmt != detected:
+        detected, n_header = fmt, _default_header_rows(fmt, table.head)
+    if detected == "csv" and container == "xlsx":
+        detected = "xlsx"
+    body, row_numbers = table.body(n_header)
+    header = [_pad(r, body.shape[1]) for r in table.head[:n_header]]
+    builder = _BUILDERS[detected]
+    spec = builder(header, body)
+    return _finish(src, detected, n_header, header, body, spec, table, row_numbers)
+
+
+def detect_format(path, *, encoding=None, delimiter=None, sheet=None) -> str:
+    """Say which export a file is, from its extension, magic bytes and header lines.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export file.
+    encoding, delimiter, sheet
+        As for :func:`load_export`, when detection needs help.
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+    """
+    src = _read_source(path)
+    container = _container(src)
+    if container == "spss":
+        return "spss"
+    table = _read_xlsx(src, sheet) if container == "xlsx" else _read_text(src, encoding, delimiter)
+    fmt, _ = _classify(table.head)
+    return "xlsx" if (fmt == "csv" and container == "xlsx") else fmt
+
+
+def parse_google_timestamp(values) -> pd.Series:
+    """Parse Google Forms timestamps (``2024/04/07 8:54:18 PM GMT+5:30``) to UTC.
+
+    Parameters
+    ----------
+    values : Series or sequence of str
+        Timestamps as exported; the ``GMT+h:mm`` offset is optional.
+
+    Returns
+    -------
+    Series
+        ``datetime64[ns, UTC]``; unparseable or missing values are ``NaT``.
+    """
+    s = pd.Series(values, dtype="str")
+    parts = s.str.strip().str.extract(_GOOGLE_TS)
+    fmt_ampm = "%Y/%m/%d %I:%M:%S %p"
+    stamp = pd.to_datetime(parts["stamp"], format=fmt_ampm, errors="coerce")
+    no_ampm = stamp.isna() & parts["stamp"].notna()
+    if no_ampm.any():
+        stamp[no_ampm] = pd.to_datetime(parts.loc[no_ampm, "stamp"], format="%Y/%m/%d %H:%M:%S",
+                                        errors="coerce")
+    sign = parts["sign"].map({"+": 1, "-": -1}).fillna(0).astype(float)
+    minutes = parts["h"].astype(float).fillna(0) * 60 + parts["m"].astype(float).fillna(0)
+    utc = stamp - pd.to_timedelta(sign * minutes, unit="min")
+    return utc.dt.tz_localize("UTC")
+
+
+# --------------------------------------------------------------------------- the source file
+
+
+@dataclass
+class _Source:
+    path: Path
+    data: bytes      # decompressed when the file is gzipped
+    sha256: str
+    name: str        # lower-case file name without ``.gz``
+    shown: str       # the path as shown in messages
+
+
+def _read_source(path) -> _Source:
+    p = Path(path)
+    shown = short_path(p)
+    if not p.exists():
+        raise InputError("file not found", file=shown,
+                         fix="check the path (relative paths start at the working directory "
+                             f"{Path.cwd()})")
+    if p.is_dir():
+        raise InputError("this is a folder, not an export file", file=shown,
+                         fix="pass the path of the export file inside it")
+    raw = p.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if not raw.strip():
+        raise InputError("the file is empty (0 bytes)" if not raw else "the file holds only blanks",
+                         file=shown, row=1,
+                         fix="export the survey again; the download may have been interrupted")
+    name = p.name.lower()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise FormatError(f"the gzip file is damaged ({err})", file=shown,
+                              fix="download or compress the export again") from err
+        name = name[:-3] if name.endswith(".gz") else name
+        if not raw.strip():
+            raise InputError("the file is empty once decompressed", file=shown, row=1,
+                             fix="export the survey again")
+    return _Source(p, raw, digest, name, shown)
+
+
+def _container(src: _Source) -> str:
+    """'spss', 'xlsx' or 'text', from magic bytes first and the extension second."""
+    head = src.data[:8]
+    suffix = Path(src.name).suffix
+    if head[:4] in _SAV_MAGIC or suffix in (".sav", ".zsav"):
+        return "spss"
+    if head[:4] == _ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(io.BytesIO(src.data)) as zf:
+                is_xlsx = "xl/workbook.xml" in zf.namelist()
+        except zipfile.BadZipFile:
+            is_xlsx = False
+        if is_xlsx:
+            return "xlsx"
+        raise FormatError("this is a ZIP archive, not a survey export", file=src.shown,
+                          fix="unzip it and load the CSV, XLSX or SAV file inside")
+    if head[:4] == _OLE_MAGIC or suffix == ".xls":
+        raise FormatError("old binary Excel (.xls) files are not supported", file=src.shown,
+                          fix="open it in Excel or LibreOffice and save it as .xlsx or CSV")
+    if head[:5] == b"%PDF-":
+        raise FormatError("this is a PDF document, not a survey export", file=src.shown,
+                          fix="download the responses as CSV, XLSX or SPSS (.sav) instead")
+    return "text"
+
+
+def _check_format_name(fmt, src: _Source) -> str:
+    if fmt == "auto" or fmt in FORMATS:
+        return fmt
+    raise InputError(f"unknown format {fmt!r}", file=src.shown,
+                     fix=f"use format='auto' or one of {', '.join(FORMATS)}")
+
+
+def _wrong_format(src: _Source, fmt: str, what: str) -> FormatError:
+    return FormatError(f"format={fmt!r} was asked for, but this is {what}", file=src.shown,
+                       fix="use format='auto' or the format the file really has")
+
+
+# --------------------------------------------------------------------------- text files
+
+
+@dataclass
+class _Table:
+    """The first lines of an export (as text cells) and a way to read its responses."""
+
+    head: list                 # first records, each a list of str
+    body: object               # callable: n_header -> (DataFrame c0.., row_numbers | None)
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def _decode(src: _Source, encoding: str | None) -> tuple[bytes, str]:
+    """Return the file as UTF-8 bytes (no BOM) and the name of its encoding."""
+    data = src.data
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as err:
+            raise InputError(f"unknown encoding {encoding!r}", file=src.shown,
+                             fix="use a Python codec name such as 'utf-8', 'cp1252' or "
+                                 "'utf-16', or leave encoding out to detect it") from err
+        return _transcode(src, data, encoding, explicit=True), encoding
+    if data[:3] == codecs.BOM_UTF8:
+        return _transcode(src, data, "utf-8-sig", explicit=False), "utf-8-sig"
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        # Excel's "Unicode text": UTF-16 with a byte-order mark (tab-separated).
+        return _transcode(src, data, "utf-16", explicit=False), "utf-16"
+    guess = _utf16_without_bom(data[:4096])
+    if guess:
+        return _transcode(src, data, guess, explicit=False), guess
+    if b"\x00" in data[:8192]:
+        raise FormatError("this is a binary file, not a text or spreadsheet export",
+                          file=src.shown,
+                          fix="export the responses as CSV, XLSX or SPSS (.sav)")
+    if _is_utf8(data):
+        return data, "utf-8"
+    return _guess_legacy_encoding(src)
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """UTF-16 text without a BOM still betrays itself: every other byte of ASCII is 0."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _is_utf8(data: bytes) -> bool:
+    # Chunked so that validating a large file never holds a second copy of it as str.
+    dec = codecs.getincrementaldecoder("utf-8")()
+    view, step = memoryview(data), 1 << 24
+    try:
+        for i in range(0, len(data), step):
+            dec.decode(view[i:i + step], final=i + step >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _guess_legacy_encoding(src: _Source) -> tuple[bytes, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(src.data).best()
+    if best is None:
+        raise FormatError("the file is neither text in a known encoding nor a spreadsheet",
+                          file=src.shown,
+                          fix="export the responses as CSV (UTF-8), XLSX or SPSS (.sav); if it "
+                              "is text, pass encoding='...' (e.g. 'cp1252')")
+    encoding = best.encoding
+    # On small Western files charset-normalizer often says cp1250 or latin-1 where the
+    # file is really Excel's Windows default cp1252, which decodes them identically or
+    # better (quotes, euro sign); prefer it whenever it decodes the whole file.
+    latin = {"cp1250", "cp1252", "cp1257", "latin_1", "iso8859_15", "iso8859_2",
+             "iso8859_4", "iso8859_10", "iso8859_13", "mac_latin2", "mac_roman", "cp775"}
+    if encoding in latin:
+        try:
+            src.data.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return _transcode(src, src.data, encoding, explicit=False), encoding
+
+
+def _transcode(src: _Source, data: bytes, encoding: str, *, explicit: bool) -> bytes:
+    if codecs.lookup(encoding).name == "utf-8" and encoding.lower() not in ("utf-8-sig", "utf_8_sig"):
+        if _is_utf8(data):
+            return data[3:] if data[:3] == codecs.BOM_UTF8 else data
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        how = "was given" if explicit else "was detected"
+        raise FormatError(
+            f"cannot decode byte {data[err.start:err.start + 1]!r} as {encoding} "
+            f"(the encoding that {how})", file=src.shown, row=line,
+            fix="leave encoding out to detect it, or pass the encoding the export really "
+                "uses (Excel on Windows writes 'cp1252'; 'Unicode text' is 'utf-16')",
+        ) from err
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _lines_with_offsets(text: str):
+    """Yield (line, end byte offset) of ``text``'s lines, keeping their line endings."""
+    offset = 0
+    for line in io.StringIO(text, newline=""):
+        offset += len(line.encode("utf-8"))
+        yield line, offset
+
+
+def _parse_records(text: str, delimiter: str, limit: int) -> tuple[list, list]:
+    """First ``limit`` csv records of ``text`` and the byte offset where each one ends."""
+    ends: list[int] = []
+    state = {"offset": 0}
+
+    def feed():
+        for line, offset in _lines_with_offsets(text):
+            state["offset"] = offset
+            yield line
+
+    records = []
+    reader = csv.reader(feed(), delimiter=delimiter)
+    try:
+        for record in reader:
+            records.append(record)
+            ends.append(state["offset"])
+            if len(records) >= limit:
+                break
+    except csv.Error:
+        pass  # a damaged record; the body reader reports it with its row number
+    return records, ends
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The candidate delimiter that splits the first records into the most consistent,
+    widest rows (csv.Sniffer guesses wrong on long free-text answers with commas)."""
+    best, best_score = ",", None
+    for cand in _DELIMITERS:
+        records, _ = _parse_records(text, cand, 30)
+        widths = [len(r) for r in records if r]
+        if not widths:
+            continue
+        mode = max(set(widths), key=widths.count)
+        score = (mode > 1, widths.count(mode) / len(widths), mode)
+        if best_score is None or score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+def _read_text(src: _Source, encoding, delimiter) -> _Table:
+    utf8, enc = _decode(src, encoding)
+    # Header lines are parsed from a prefix cut at a line end (never mid-character).
+    cut = len(utf8)
+    if cut > _PREFIX_BYTES:
+        cut = utf8.rfind(b"\n", 0, _PREFIX_BYTES) + 1 or len(utf8)
+    prefix = utf8[:cut].decode("utf-8")
+    if delimiter is None:
+        delimiter = _sniff_delimiter(prefix)
+    elif len(delimiter) != 1:
+        raise InputError(f"delimiter {delimiter!r} must be one character", file=src.shown,
+                         fix="pass one of ',', ';', '\\t', '|' or leave delimiter out")
+    head, ends = _parse_records(prefix, delimiter, 6)
+    if not head:
+        raise InputError("the file has no header line", file=src.shown, row=1,
+                         fix="export the survey again with its header")
+
+    def body(n_header: int):
+        return _read_body(src, utf8, head, ends, n_header, delimiter)
+
+    return _Table(head, body, enc, delimiter)
+
+
+def _read_body(src, utf8, head, ends, n_header, delimiter):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if len(head) <= n_header or ends[n_header - 1] >= len(utf8):
+        raise InputError(f"the file has {n_header} header line{'s' * (n_header > 1)} but no "
+                         "data rows", file=src.shown, row=n_header + 1,
+                         fix="export again with the responses included (check the export's "
+                             "filters and date range)")
+    width = max(len(r) for r in head[:n_header])
+    names = [f"c{j}" for j in range(width)]
+    body = memoryview(utf8)[ends[n_header - 1]:]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(body)),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                null_values=[""], quoted_strings_can_be_null=True),
+        )
+        df = table.to_pandas()
+    except pa.ArrowInvalid:
+        # Slow path, only for malformed files: find the bad rows and name them.
+        header_lines = utf8.count(b"\n", 0, ends[n_header - 1])
+        df = _read_body_slow(src, bytes(body), names, n_header, header_lines, delimiter)
+    if not len(df):
+        raise InputError("the file has a header but no data rows", file=src.shown,
+                         row=n_header + 1, fix="export again with the responses included")
+    row_numbers = None
+    if re.search(rb"\n[ \t]*\r?\n", body) or body[:1] in (b"\n", b"\r"):
+        row_numbers = _row_numbers_with_blanks(bytes(body), delimiter, n_header, len(df))
+    return df, row_numbers
+
+
+def _read_body_slow(src, body: bytes, names, n_header, header_lines, delimiter):
+    text = body.decode("utf-8")
+    long_rows, reader = [], csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    record = n_header
+    try:
+        for fields in reader:
+            record += 1
+            if len(fields) > len(names):
+                long_rows.append((record, header_lines + reader.line_num, len(fields)))
+    except csv.Error as err:
+        raise FormatError(f"the file cannot be parsed ({err})", file=src.shown,
+                          row=record + 1,
+                          fix="check for an unbalanced quote (\") around this row") from err
+    if long_rows:
+        rows = [r for r, _, _ in long_rows]
+        first, line, n = long_rows[0]
+        where = f"; it is line {line} in a text editor" if line != first else ""
+        raise InputError(
+            f"{len(long_rows)} row(s) have more fields than the header has columns (row "
+            f"{first} has {n} fields for {len(names)} columns{where})", file=src.shown,
+            column=f"#{len(names) + 1}, after the last column", row=rows,
+            fix="a value probably contains the delimiter without quotes; quote it or remove "
+                f"the extra {delimiter!r}, or pass delimiter= if the wrong one was sniffed",
+        )
+    # Rows shorter than the header (trailing empty cells dropped by an editor) are padded.
+    return pd.read_csv(io.BytesIO(body), sep=delimiter, header=None, names=names, dtype="str",
+                       keep_default_na=False, na_values=[""], engine="c", skip_blank_lines=True)
+
+
+def _row_numbers_with_blanks(body: bytes, delimiter: str, n_header: int, n_rows: int):
+    """File rows of the data rows when blank lines were skipped (rare, so a Python pass)."""
+    rows, record = [], n_header
+    for fields in csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=delimiter):
+        record += 1
+        if fields:
+            rows.append(record)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) != n_rows or np.array_equal(rows, np.arange(n_rows) + n_header + 1):
+        return None
+    return rows
+
+
+# --------------------------------------------------------------------------- XLSX and SPSS
+
+
+def _cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(src: _Source, sheet) -> _Table:
+    try:
+        book = pd.ExcelFile(io.BytesIO(src.data), engine="openpyxl")
+    except Exception as err:  # openpyxl raises many types on a damaged workbook
+        raise FormatError(f"the workbook cannot be opened ({err})", file=src.shown,
+                          fix="open it in Excel or LibreOffice and save it again as .xlsx") from err
+    names = book.sheet_names
+    if sheet is None:
+        sheet = 0
+    if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
+            isinstance(sheet, str) and sheet not in names):
+        raise InputError(f"no worksheet {sheet!r}", file=src.shown,
+                         fix=f"pass sheet= one of {names} (or its 0-based position)")
+    grid = book.parse(sheet, header=None, dtype=object)
+    grid = grid.dropna(axis=0, how="all") if grid.empty else grid
+    if grid.empty:
+        raise InputError(f"worksheet {sheet!r} is empty", file=src.shown, row=1,
+                         fix="pick the sheet that holds the responses with sheet=")
+    head = [[_cell_text(v) for v in grid.iloc[i].tolist()] for i in range(min(6, len(grid)))]
+
+    def body(n_header: int):
+        df = grid.iloc[n_header:].reset_index(drop=True)
+        # Trailing rows that only ever held formatting come back as all-empty rows.
+        filled = df.notna().any(axis=1).to_numpy()
+        df = df.iloc[: (np.flatnonzero(filled)[-1] + 1) if filled.any() else 0]
+        if not len(df):
+            raise InputError(f"the worksheet has {n_header} header row(s) but no data rows",
+                             file=src.shown, row=n_header + 1,
+                             fix="export again with the responses included")
+        df.columns = [f"c{j}" for j in range(df.shape[1])]
+        df = df.replace({"": np.nan})
+        for col in df.columns:
+            values = df[col].dropna()
+            if len(values) == 0 or values.map(type).eq(str).all():
+                df[col] = df[col].astype("str")
+        return df, None
+
+    return _Table(head, body)
+
+
+def _code(value):
+    """SPSS codes come back as floats; 98.0 reads better (and matches YAML) as 98."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _load_spss(src: _Source) -> RawWave:
+    import pyreadstat
+
+    if src.path.suffix.lower() == ".gz":
+        raise FormatError("gzipped .sav files are not supported", file=src.shown,
+                          fix="decompress it first (gunzip) and load the .sav")
+    try:
+        df, meta = pyreadstat.read_sav(str(src.path), user_missing=True)
+    except pyreadstat.ReadstatError as err:
+        raise FormatError(f"the SPSS file cannot be read ({err})", file=src.shown,
+                          fix="save it again from SPSS/PSPP as .sav, or export CSV") from err
+    if not len(df):
+        raise InputError("the SPSS file has variables but no cases", file=src.shown, row=1,
+                         fix="export again with the cases included")
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].replace({"": np.nan}).astype("str")
+    labels = {c: (meta.column_names_to_labels.get(c) or c) for c in df.columns}
+    value_labels = {
+        c: {_code(k): v for k, v in vl.items()} for c, vl in meta.variable_value_labels.items()
+    }
+    missing = {}
+    for col, ranges in (meta.missing_ranges or {}).items():
+        codes = {}
+        for rng in ranges:
+            lo, hi = _code(rng["lo"]), _code(rng["hi"])
+            found = [k for k in value_labels.get(col, {}) if _in_range(k, lo, hi)]
+            for code in sorted(set(found) | {lo, hi}, key=str):
+                codes[code] = value_labels.get(col, {}).get(code, "user-defined missing")
+        missing[col] = codes
+    return RawWave(
+        data=df.reset_index(drop=True), path=src.path, format="spss", sha256=src.sha256,
+        labels=labels, header_rows=0, value_labels=value_labels, missing_codes=missing,
+    )
+
+
+def _in_range(code, lo, hi) -> bool:
+    try:
+        return lo <= code <= hi
+    except TypeError:
+        return code == lo
+
+
+# --------------------------------------------------------------------------- which export is it
+
+
+def _classify(head: list) -> tuple[str, int]:
+    """(format, header lines) from the first records of a text file or worksheet."""
+    r1 = [c.strip() for c in head[0]]
+    r2 = [c.strip() for c in head[1]] if len(head) > 1 else []
+    r3 = [c.strip() for c in head[2]] if len(head) > 2 else []
+    if any(c.startswith('{"ImportId"') for c in r3):
+        return "qualtrics", 3
+    if r1[:2] == ["V1", "V2"] and "ResponseID" in r2:
+        return "qualtrics_legacy", 2
+    if "ResponseId" in r1 or {"StartDate", "EndDate", "Progress", "Finished"} <= set(r1):
+        return "qualtrics", _qualtrics_header_rows(r1, r2)
+    if {"Respondent ID", "Collector ID"} <= set(r1) or (
+            r2 and any(c in ("Response", "Open-Ended Response") for c in r2) and "" in r1):
+        return "surveymonkey", 2
+    if r1 and r1[0] in GOOGLE_FORMS_TIMESTAMP:
+        return "google_forms", 1
+    if r2 and (r2[0] == "#" or len(TYPEFORM_META & set(r2)) >= 2) and "" in r1:
+        return "typeform", 2
+    if len(TYPEFORM_META & set(r1)) >= 2 or (r1 and r1[0] == "#" and any(
+            _PIPING.search(c) for c in r1)):
+        return "typeform", 1
+    return "csv", 1
+
+
+def _qualtrics_header_rows(r1: list, r2: list) -> int:
+    if not r2:
+        return 1
+    if "ResponseId" in r1:
+        k = r1.index("ResponseId")
+        return 1 if k < len(r2) and re.match(r"^R_\w+$", r2[k]) else 2
+    return 2
+
+
+def _default_header_rows(fmt: str, head: list) -> int:
+    r1 = [c.strip() for c in head[0]]
+    r2 = [c.strip() for c in head[1]] if len(head) > 1 else []
+    if fmt == "qualtrics":
+        r3 = head[2] if len(head) > 2 else []
+        return 3 if any(c.strip().startswith('{"ImportId"') for c in r3) else (
+            _qualtrics_header_rows(r1, r2))
+    if fmt in ("qualtrics_legacy", "surveymonkey"):
+        return 2
+    if fmt == "typeform":
+        return 2 if r2 and (r2[0] == "#" or "" in r1) else 1
+    return 1
+
+
+# --------------------------------------------------------------------------- header builders
+
+
+@dataclass
+class _Spec:
+    """What a header says about each physical column (lists aligned with the columns)."""
+
+    ids: list
+    labels: list
+    options: list = None        # option text or None
+    group_of: list = None       # question id of the column's group or None
+    meta: list = None           # bool
+    export_values: str | None = None
+    separator_candidates: tuple = ()
+    separator_columns: list = None   # bool: columns worth a separator check
+
+    def __post_init__(self):
+        n = len(self.ids)
+        self.options = self.options or [None] * n
+        self.group_of = self.group_of or [None] * n
+        self.meta = self.meta or [False] * n
+        self.separator_columns = self.separator_columns or [False] * n
+
+
+def _clean_label(text: str) -> str:
+    """One-line label: piping placeholders made readable, whitespace runs collapsed."""
+    def placeholder(m):
+        kind, name = m.group("kind").lower(), m.group("name")
+        return "[earlier answer]" if kind == "field" else f"[{name}]"
+
+    return " ".join(_PIPING.sub(placeholder, text).split())
+
+
+def _pad(row: list, width: int) -> list:
+    return list(row[:width]) + [""] * (width - len(row))
+
+
+def _build_plain(header, body) -> _Spec:
+    ids = [c.strip() for c in header[0]]
+    return _Spec(ids=ids, labels=[_clean_label(c) or c for c in ids])
+
+
+def _build_qualtrics(header, body) -> _Spec:
+    ids = [c.strip() for c in header[0]]
+    labels = [_clean_label(c) for c in header[1]] if len(header) > 1 else list(ids)
+    import_ids = [_import_id(c) for c in header[2]] if len(header) > 2 else list(ids)
+    meta = [i in QUALTRICS_META or i.startswith("Q_") for i in ids]
+    is_text = [imp.endswith("_TEXT") or "_TEXT_" in imp or i.endswith("_TEXT")
+               for i, imp in zip(ids, import_ids)]
+    is_choice = [
+        not m and not t and (bool(re.match(r"^QID\d+", imp)) or len(header) < 3)
+        for m, t, imp in zip(meta, is_text, import_ids)
+    ]
+    spec = _Spec(ids=ids, labels=[lab or i for lab, i in zip(labels, ids)], meta=meta,
+                 separator_candidates=(",",), separator_columns=is_choice)
+    _qualtrics_groups(spec, skip=[m or t for m, t in zip(meta, is_text)])
+    spec.export_values = _export_values(body, is_choice)
+    return spec
+
+
+def _import_id(cell: str) -> str:
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        return cell.strip()
+    return str(value.get("ImportId", "")) if isinstance(value, dict) else cell.strip()
+
+
+def _qualtrics_groups(spec: _Spec, skip: list) -> None:
+    """Matrix rows and split multi-selects share a stem: Q5_1, Q5_2 -> group Q5."""
+    stems: dict[str, list[int]] = {}
+    for j, cid in enumerate(spec.ids):
+        m = _STEM.match(cid)
+        if m and not skip[j]:
+            stems.setdefault(m.group("stem"), []).append(j)
+    for stem, members in stems.items():
+        if len(members) < 2:
+            continue
+        labels = [spec.labels[j] for j in members]
+        prefix = _shared_question(labels)
+        for j in members:
+            spec.group_of[j] = stem
+            if prefix:
+                spec.options[j] = spec.labels[j][len(prefix) + 3:]
+
+
+def _shared_question(labels: list) -> str | None:
+    """The question text every ``"<question> - <option>"`` label starts with, if any."""
+    first = labels[0]
+    for pos in [m.start() for m in re.finditer(" - ", first)][::-1]:
+        prefix = first[:pos]
+        if all(lab.startswith(prefix + " - ") for lab in labels):
+            return prefix
+    return None
+
+
+def _export_values(body: pd.DataFrame, is_choice: list) -> str | None:
+    """'numeric' when most answered choice columns hold only codes, else 'choice_text'.
+
+    A column vote, so that a free-text or numeric-entry question (which legacy exports
+    cannot tell apart from choice questions) does not decide for the whole file.
+    """
+    numeric = text = 0
+    for col, ok in zip(body.columns, is_choice):
+        if not ok:
+            continue
+        values = body[col].head(2000).dropna()
+        if not len(values):
+            continue
+        if values.astype("str").str.match(_NUMERIC_LIST).all():
+            numeric += 1
+        else:
+            text += 1
+    if numeric + text == 0:
+        return None
+    return "numeric" if numeric >= text else "choice_text"
+
+
+def _build_qualtrics_legacy(header, body) -> _Spec:
+    ids = [c.strip() for c in header[0]]
+    labels = [_clean_label(c) or i for c, i in zip(header[1], ids)]
+    meta = [i in QUALTRICS_LEGACY_META or i in _QUALTRICS_LEGACY_EXTRA_META
+            or lab in QUALTRICS_META for i, lab in zip(ids, labels)]
+    is_choice = [not m and not i.endswith("_TEXT") and bool(i) for m, i in zip(meta, ids)]
+    spec = _Spec(ids=ids, labels=labels, meta=meta, separator_candidates=(",",),
+                 separator_columns=is_choice)
+    _qualtrics_groups(spec, skip=[m or i.endswith("_TEXT") for m, i in zip(meta, ids)])
+    spec.export_values = _export_values(body, is_choice)
+    return spec
+
+
+def _build_surveymonkey(header, body) -> _Spec:
+    top = [c.strip() for c in header[0]]
+    sub = [c.strip() for c in header[1]]
+    ids, labels, options, group_of, meta = [], [], [], [], []
+    questions: list[tuple[str, list[int]]] = []
+    for j, (t, s) in enumerate(zip(top, sub)):
+        if t in SURVEYMONKEY_META and not s:
+            questions.append((None, [j]))
+        elif t or not questions or questions[-1][0] is None:
+            questions.append((t, [j]))
+        else:
+            questions[-1][1].append(j)
+    n = 0
+    for text, cols in questions:
+        for j in cols:
+            ids.append(None), labels.append(None), options.append(None)
+            group_of.append(None), meta.append(False)
+        if text is None:
+            j = cols[0]
+            ids[j], labels[j], meta[j] = top[j], top[j], True
+            continue
+        n += 1
+        text = _clean_label(text)
+        if len(cols) == 1 and sub[cols[0]] in ("Response", "Open-Ended Response", ""):
+            ids[cols[0]], labels[cols[0]] = f"q{n}", text or f"q{n}"
+            continue
+        for k, j in enumerate(cols, start=1):
+            opt = _clean_label(sub[j])
+            ids[j], options[j], group_of[j] = f"q{n}_{k}", opt, f"q{n}"
+            labels[j] = f"{text} - {opt}" if opt else text
+    return _Spec(ids=ids, labels=labels, options=options, group_of=group_of, meta=meta)
+
+
+def _build_google_forms(header, body) -> _Spec:
+    cells = [c.strip() for c in header[0]]
+    ids, labels, options, group_of, meta, check = [], [], [], [], [], []
+    n, current, k = 0, None, 0
+    for cell in cells:
+        grid = _GRID_HEADER.match(cell)
+        if cell in GOOGLE_FORMS_TIMESTAMP or cell in GOOGLE_FORMS_META:
+            ids.append(cell), labels.append(cell), options.append(None)
+            group_of.append(None), meta.append(True), check.append(False)
+            current = None
+            continue
+        if grid:
+            question, row = _clean_label(grid["question"]), _clean_label(grid["row"])
+            if current != question:
+                n, current, k = n + 1, question, 0
+            k += 1
+            ids.append(f"q{n}_{k}"), labels.append(f"{question} - {row}")
+            options.append(row), group_of.append(f"q{n}"), check.append(False)
+        else:
+            n, current = n + 1, None
+            ids.append(f"q{n}"), labels.append(_clean_label(cell) or f"q{n}")
+            options.append(None), group_of.append(None), check.append(True)
+        meta.append(False)
+    return _Spec(ids=ids, labels=labels, options=options, group_of=group_of, meta=meta,
+                 separator_candidates=(";", ", "), separator_columns=check)
+
+
+def _is_option_column(values: pd.Series, option: str) -> bool:
+    """A checkbox option column holds its own option text (or nothing) in every row."""
+    filled = values.dropna()
+    if not len(filled):
+        return True
+    return bool(filled.astype("str").str.strip().str.casefold().eq(option.casefold()).all())
+
+
+def _looks_like_question(text: str) -> bool:
+    return text.rstrip().endswith("?")
+
+
+def _build_typeform(header, body) -> _Spec:
+    """Typeform-style wide export with two header lines (question / option).
+
+    The question line is blank both for the further options of a question and for a
+    question that has no options (whose text is then on the option line), so the
+    responses decide: a checkbox option column holds its own option text or nothing, and
+    a line ending in "?" starts a new question.
+    """
+    if len(header) == 1:
+        return _build_typeform_one_row(header[0], body)
+    top = [c.strip() for c in header[0]]
+    sub = [c.strip() for c in header[1]]
+    n = len(top)
+    ids, labels, options, group_of, meta = [None] * n, [None] * n, [None] * n, [None] * n, [False] * n
+    q, group, kind, last_single = 0, None, None, None
+    members: dict[str, list[int]] = {}
+    texts: dict[str, str] = {}
+
+    def add_member(j, option):
+        members[group].append(j)
+        ids[j], options[j], group_of[j] = f"{group}_{len(members[group])}", option, group
+        labels[j] = f"{texts[group]} - {option}" if texts[group] else option
+
+    for j in range(n):
+        t, s, col = top[j], sub[j], body.iloc[:, j]
+        name = t or s
+        if name in TYPEFORM_META and not (t and s):
+            ids[j], labels[j], meta[j] = name, name, True
+            group = last_single = None
+            continue
+        option = _clean_label(s)
+        option_like = _is_option_column(col, s) and not _looks_like_question(s)
+        if t:  # a new question, its first option or row under it
+            q += 1
+            group, last_single, members[f"q{q}"] = f"q{q}", None, []
+            texts[group] = _clean_label(t)
+            kind = "checkbox" if option_like else "grid"
+            add_member(j, option)
+            continue
+        if group is not None and (s.lower().startswith("other") or (
+                kind == "checkbox" and option_like) or (
+                kind == "grid" and not _looks_like_question(s))):
+            add_member(j, option)
+            continue
+        if last_single is not None and s.lower().startswith("other"):
+            # "Other" right after a single-choice question: its write-in text.
+            ids[j], labels[j] = f"{ids[last_single]}_other", f"{labels[last_single]} - {s}"
+            last_single = None
+            continue
+        if option_like and col.notna().any():
+            # Checkbox options whose question line the export left blank.
+            q += 1
+            group, kind, last_single, members[f"q{q}"] = f"q{q}", "checkbox", None, []
+            texts[group] = ""
+            add_member(j, option)
+            continue
+        q += 1
+        group = None
+        ids[j], labels[j] = f"q{q}", option or f"q{q}"
+        last_single = j
+    return _Spec(ids=ids, labels=labels, options=options, group_of=group_of, meta=meta)
+
+
+def _build_typeform_one_row(cells, body) -> _Spec:
+    cells = [c.strip() for c in cells]
+    n = len(cells)
+    ids, labels, options, group_of, meta = [None] * n, [None] * n, [None] * n, [None] * n, [False] * n
+    q, group, k = 0, None, 0
+    for j, cell in enumerate(cells):
+        if cell in TYPEFORM_META:
+            ids[j], labels[j], meta[j] = cell, cell, True
+            group = None
+            continue
+        if cell and not _looks_like_question(cell) and body.iloc[:, j].notna().any() and \
+                _is_option_column(body.iloc[:, j], cell):
+            if group is None:
+                q, k = q + 1, 0
+                group = f"q{q}"
+            k += 1
+            ids[j], labels[j], options[j], group_of[j] = f"{group}_{k}", _clean_label(cell), \
+                _clean_label(cell), group
+            continue
+        q, group = q + 1, None
+        ids[j], labels[j] = f"q{q}", _clean_label(cell) or f"q{q}"
+    return _Spec(ids=ids, labels=labels, options=options, group_of=group_of, meta=meta)
+
+
+_BUILDERS = {
+    "csv": _build_plain, "xlsx": _build_plain, "qualtrics": _build_qualtrics,
+    "qualtrics_legacy": _build_qualtrics_legacy, "surveymonkey": _build_surveymonkey,
+    "google_forms": _build_google_forms, "typeform": _build_typeform,
+}
+
+
+# --------------------------------------------------------------------------- assembling
+
+
+def _unique_ids(ids: list) -> tuple[list, dict]:
+    """Blank ids become ``column_<n>``; repeats get ``__2``, ``__3`` (first one keeps it)."""
+    taken = {i for i in ids if i}
+    out, notes, seen = [], {}, {}
+    for j, cid in enumerate(ids):
+        if not cid:
+            cid = f"column_{j + 1}"
+            notes[j] = f"(no header; column {j + 1})"
+        if cid in seen:
+            k = seen[cid] + 1
+            while f"{cid}__{k}" in taken:
+                k += 1
+            seen[cid] = k
+            new = f"{cid}__{k}"
+            notes[j] = f"(duplicate column name {cid!r}, occurrence {k}, file column {j + 1})"
+            cid = new
+        else:
+            seen[cid] = 1
+        taken.add(cid)
+        out.append(cid)
+    return out, notes
+
+
+def _detect_separator(values: pd.Series, candidates: tuple) -> str | None:
+    """The separator of a joined multi-select column: parts that recur as whole answers.
+
+    "Email;Phone" is a multi-select when someone else answered just "Email"; a single
+    option that happens to contain a comma ("Yes, definitely") never splits that way.
+    """
+    filled = values.dropna().astype("str").head(5000)
+    if len(filled) < 2:
+        return None
+    whole = set(filled.str.strip())
+    for sep in candidates:
+        joined = filled[filled.str.contains(sep, regex=False)]
+        if len(joined) < 1:
+            continue
+        parts = joined.str.split(sep, regex=False).explode().str.strip()
+        distinct = set(parts) - {""}
+        if 1 < len(distinct) <= 60 and len(distinct & whole) >= 1 and \
+                len(distinct) < 0.8 * len(parts):
+            return sep
+    return None
+
+
+def _finish(src, fmt, n_header, header, body, spec: _Spec, table: _Table, row_numbers):
+    # Trailing columns with no header and no data (a trailing delimiter on every line).
+    width = len(spec.ids)
+    while width and not any(r[width - 1].strip() for r in header) and \
+            body.iloc[:, width - 1].isna().all():
+        width -= 1
+    keep = range(width)
+    ids, notes = _unique_ids([spec.ids[j] for j in keep])
+    data = body.iloc[:, :width].copy()
+    data.columns = ids
+    labels, option_labels, groups, meta_columns = {}, {}, {}, []
+    for j, cid in enumerate(ids):
+        label = spec.labels[j] or cid
+        labels[cid] = f"{label} {notes[j]}" if j in notes else label
+        if spec.options[j]:
+            option_labels[cid] = spec.options[j]
+        if spec.group_of[j]:
+            groups.setdefault(spec.group_of[j], []).append(cid)
+        if spec.meta[j]:
+            meta_columns.append(cid)
+    separators = {}
+    if spec.separator_candidates:
+        for j, cid in enumerate(ids):
+            if spec.separator_columns[j] and not spec.group_of[j]:
+                sep = _detect_separator(data[cid], spec.separator_candidates)
+                if sep:
+                    separators[cid] = sep
+    return RawWave(
+        data=data.reset_index(drop=True), path=src.path, format=fmt, sha256=src.sha256,
+        labels=labels, header_rows=n_header, option_labels=option_labels, groups=groups,
+        meta_columns=meta_columns, encoding=table.encoding, delimiter=table.delimiter,
+        export_values=spec.export_values if fmt.startswith("qualtrics") else None,
+        separators=separators, row_numbers=row_numbers,
+    )
