@@ -1,0 +1,374 @@
+"""Golden questions: the few questions that type a new respondent into a segment.
+
+:func:`golden_questions` selects, by greedy forward selection, the smallest set of
+questions whose answers reproduce the segment assignment with a multinomial logistic
+regression, cross-validating every step. Every answer is one-hot encoded (numeric answers
+binned by quantile), so the fitted model *is* a points table: a respondent's score for a
+segment is the segment's constant plus the weights of the answers they gave, and the
+highest score wins. :meth:`GoldenQuestions.table` exports that table as
+(question, answer, segment, weight) rows, so a short typing quiz can be scored in any
+survey tool or spreadsheet.
+
+Example
+-------
+>>> gq = golden_questions(survey, model.labels_, max_questions=6)   # doctest: +SKIP
+>>> gq.steps_                      # question added per step with its CV accuracy
+>>> gq.table().to_csv("typing_tool.csv", index=False)
+>>> gq.predict(new_answers)        # new_answers: one column per golden question
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from threadpoolctl import threadpool_limits
+
+from personalab.errors import ConfigError, InputError
+from personalab.features import _qattr, question_blocks
+
+__all__ = ["golden_questions", "GoldenQuestions"]
+
+#: Row of :meth:`GoldenQuestions.table` that holds each segment's constant.
+CONSTANT = "(constant)"
+
+
+def _fmt(v) -> str:
+    f = float(v)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+@dataclass
+class _Coder:
+    """One question's answers as one-hot columns (the answer levels of the quiz)."""
+
+    question: str
+    type: str
+    text: str
+    keys: list            # the value each level stands for, as seen through the Survey
+    answers: list[str]    # the answer as a respondent sees it
+    codes: list           # the raw answer code (Likert), else None
+    columns: list = field(default_factory=list)   # multi: survey columns per level
+    edges: list = field(default_factory=list)     # numeric: bin edges
+    separator: str = ","
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{self.question}={a}" for a in self.answers]
+
+    def from_survey(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.type == "multi":
+            sub = frame.reindex(columns=self.columns).astype(float)
+            return np.nan_to_num(sub.to_numpy(), nan=0.0)
+        s = frame.iloc[:, 0]
+        if self.type == "numeric":
+            return self._bins(s.astype(float).to_numpy())
+        if self.type == "likert":
+            x = s.astype(float).to_numpy()
+            return np.column_stack([x == k for k in self.keys]).astype(float)
+        x = s.astype(object).map(lambda v: None if pd.isna(v) else str(v)).to_numpy()
+        return np.column_stack([x == k for k in self.keys]).astype(float)
+
+    def _bins(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(x), len(self.keys)))
+        ok = np.isfinite(x)
+        b = np.clip(np.searchsorted(self.edges, x[ok], side="right"), 0, len(self.keys) - 1)
+        out[np.flatnonzero(ok), b] = 1.0
+        return out
+
+    def from_answers(self, answers: pd.DataFrame) -> np.ndarray:
+        """Encode quiz answers given as in :meth:`GoldenQuestions.table`."""
+        n = len(answers)
+        if self.type == "multi":
+            wide = [f"{self.question}:{a}" for a in self.answers]
+            if all(c in answers.columns for c in wide):
+                sub = answers[wide].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+                return (sub.to_numpy(dtype=float) > 0).astype(float)
+            col = self._column(answers)
+            out = np.zeros((n, len(self.answers)))
+            lookup = {a.casefold(): j for j, a in enumerate(self.answers)}
+            for i, v in enumerate(col):
+                if isinstance(v, (list, tuple, set)):
+                    chosen = v
+                elif isinstance(v, str):
+                    chosen = v.split(self.separator)
+                else:
+                    chosen = []
+                for c in chosen:
+                    j = lookup.get(str(c).strip().casefold())
+                    if j is not None:
+                        out[i, j] = 1.0
+            return out
+        col = self._column(answers)
+        if self.type == "numeric":
+            return self._bins(pd.to_numeric(col, errors="coerce").to_numpy(dtype=float))
+        lookup = {a.casefold(): j for j, a in enumerate(self.answers)}
+        for j, c in enumerate(self.codes):
+            if c is not None:
+                lookup.setdefault(_fmt(c), j)
+        out = np.zeros((n, len(self.answers)))
+        for i, v in enumerate(col):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                continue
+            key = _fmt(v) if isinstance(v, (int, float, np.number)) else str(v).strip()
+            j = lookup.get(key.casefold())
+            if j is not None:
+                out[i, j] = 1.0
+        return out
+
+    def _column(self, answers: pd.DataFrame) -> pd.Series:
+        if self.question not in answers.columns:
+            raise InputError(f"the answers have no column for golden question {self.question!r}",
+                             column=self.question,
+                             fix="give one column per question listed in GoldenQuestions.table()")
+        return answers[self.question]
+
+
+def _make_coder(question, qtype, frame, numeric_bins) -> _Coder | None:
+    qid = str(_qattr(question, "id")) if question is not None else frame.columns[0]
+    text = (_qattr(question, "text") or "") if question is not None else ""
+    if qtype == "multi":
+        opts = [c[len(qid) + 1:] if str(c).startswith(qid + ":") else str(c) for c in frame.columns]
+        return _Coder(qid, qtype, text, list(frame.columns), opts, [None] * len(opts),
+                      columns=list(frame.columns),
+                      separator=(_qattr(question, "separator") or ",") if question else ",")
+    s = frame.iloc[:, 0]
+    if qtype == "likert":
+        keys = sorted(float(v) for v in s.dropna().unique())
+        scale = _qattr(question, "scale") or [] if question is not None else []
+        labels = {float(_qattr(o, "code")): str(_qattr(o, "label")) for o in scale
+                  if _qattr(o, "code") is not None}
+        codes_all = sorted(labels) or keys
+        lo, hi = (min(codes_all), max(codes_all)) if codes_all else (0, 0)
+        reverse = bool(_qattr(question, "reverse", False)) if question is not None else False
+        codes = [lo + hi - k if reverse else k for k in keys]
+        answers = [labels.get(c, _fmt(c)) for c in codes]
+        return _Coder(qid, qtype, text, keys, answers, codes)
+    if qtype == "numeric":
+        x = s.astype(float).dropna().to_numpy()
+        if len(x) == 0:
+            return None
+        qs = np.unique(np.quantile(x, np.linspace(0, 1, numeric_bins + 1)[1:-1]))
+        edges = list(qs)
+        bounds = [-np.inf] + edges + [np.inf]
+        answers = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if not np.isfinite(lo):
+                answers.append(f"under {_fmt(hi)}")
+            elif not np.isfinite(hi):
+                answers.append(f"{_fmt(lo)} or more")
+            else:
+                answers.append(f"{_fmt(lo)} to under {_fmt(hi)}")
+        return _Coder(qid, qtype, text, answers, answers, [None] * len(answers), edges=edges)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        keys = [str(c) for c in s.cat.categories if (s == c).any()]
+    else:
+        keys = sorted(s.dropna().astype(str).unique())
+    return _Coder(qid, qtype, text, keys, list(keys), [None] * len(keys))
+
+
+def _model(C, random_state):
+    return LogisticRegression(C=C, max_iter=2000, random_state=random_state)
+
+
+class GoldenQuestions:
+    """A fitted typing tool: selected questions and the points table that scores them.
+
+    Attributes
+    ----------
+    questions_ : list of str
+        Selected question ids, in the order they were added.
+    steps_ : DataFrame
+        step, question, cv_accuracy, cv_std, n_features: the selection path.
+    accuracy_ : float
+        Cross-validated accuracy of the final set (share of respondents typed into the
+        segment they were assigned).
+    classes_ : ndarray
+        Segment labels the tool can return.
+    model_ : LogisticRegression
+        Fitted on all assigned respondents with the selected questions.
+    """
+
+    def __init__(self, coders, model, steps, classes):
+        self._coders = coders
+        self.model_ = model
+        self.steps_ = steps
+        self.classes_ = classes
+        self.questions_ = [c.question for c in coders]
+        self.accuracy_ = float(steps["cv_accuracy"].iloc[-1]) if len(steps) else float("nan")
+
+    def __repr__(self):
+        return (f"GoldenQuestions(questions={self.questions_}, "
+                f"accuracy={self.accuracy_:.3f})")
+
+    # -- the points table ------------------------------------------------------------
+
+    def _weights(self):
+        coef, intercept = self.model_.coef_, self.model_.intercept_
+        if len(self.classes_) == 2:  # binary: the symmetric (softmax) form of one score
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return coef, intercept
+
+    def table(self) -> pd.DataFrame:
+        """The typing tool as rows (question, answer, segment, weight, code, question_text).
+
+        Score a respondent for each segment by adding the ``(constant)`` row's weight and
+        the weight of every answer they gave (for multi-select: every option they chose;
+        unanswered questions add nothing); the highest score is their segment.
+        """
+        coef, intercept = self._weights()
+        rows = []
+        for s, seg in enumerate(self.classes_):
+            rows.append((CONSTANT, "", seg, float(intercept[s]), None, ""))
+        j = 0
+        for coder in self._coders:
+            for answer, code in zip(coder.answers, coder.codes):
+                for s, seg in enumerate(self.classes_):
+                    rows.append((coder.question, answer, seg, float(coef[s, j]),
+                                 None if code is None else _fmt(code), coder.text))
+                j += 1
+        return pd.DataFrame(rows, columns=["question", "answer", "segment", "weight", "code",
+                                           "question_text"])
+
+    # -- typing ----------------------------------------------------------------------
+
+    def _encode(self, X) -> np.ndarray:
+        if hasattr(X, "likert") and hasattr(X, "questions"):
+            blocks = {qid: fr for qid, _, fr in question_blocks(X, role=None)}
+            parts = []
+            for coder in self._coders:
+                if coder.question not in blocks or blocks[coder.question] is None:
+                    raise InputError(f"golden question {coder.question!r} is not in this survey",
+                                     column=coder.question,
+                                     fix="use a survey whose codebook has that question")
+                parts.append(coder.from_survey(blocks[coder.question]))
+        else:
+            answers = pd.DataFrame(X)
+            parts = [coder.from_answers(answers) for coder in self._coders]
+        return np.hstack(parts)
+
+    def predict_proba(self, X) -> pd.DataFrame:
+        """Segment probabilities for new respondents (see :meth:`predict`)."""
+        index = X.data.index if hasattr(X, "likert") else pd.DataFrame(X).index
+        return pd.DataFrame(self.model_.predict_proba(self._encode(X)), index=index,
+                            columns=self.classes_)
+
+    def predict(self, X) -> pd.Series:
+        """Type respondents from their answers to the golden questions.
+
+        Parameters
+        ----------
+        X : DataFrame or Survey
+            DataFrame: one column per golden question holding the answer as written in
+            :meth:`table` (answer text, or the Likert code), numbers for numeric questions;
+            multi-select either as ``<question>:<option>`` 0/1 columns or one column with
+            a list or a separator-joined string of the chosen options. A Survey is read
+            through its accessors.
+
+        Returns
+        -------
+        Series
+            Segment per respondent, same index as ``X``.
+        """
+        index = X.data.index if hasattr(X, "likert") else pd.DataFrame(X).index
+        return pd.Series(self.model_.predict(self._encode(X)), index=index, name="segment")
+
+
+def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
+                     role="segment", target_accuracy=0.95, min_gain=0.005, C=1.0,
+                     numeric_bins=5) -> GoldenQuestions:
+    """Select the fewest questions that reproduce a segment assignment.
+
+    Greedy forward selection: at each step the question that most raises the
+    cross-validated accuracy of a multinomial logistic regression (on one-hot answers)
+    is added. Selection stops at ``max_questions``, once ``target_accuracy`` is reached,
+    or when the best addition gains less than ``min_gain``.
+
+    Parameters
+    ----------
+    survey : Survey
+    labels : array-like of int or Series
+        Assigned segment per respondent; -1 (unassigned) respondents are left out.
+    max_questions : int, default 8
+    cv : int, default 5
+        Stratified folds (lowered to the smallest segment's size when needed).
+    random_state : int, default 0
+    role : str or None, default "segment"
+        Candidate questions: the segmentation inputs; None for every non-ignored question.
+    target_accuracy : float, default 0.95
+    min_gain : float, default 0.005
+    C : float, default 1.0
+        Inverse L2 regularisation strength of the logistic regression.
+    numeric_bins : int, default 5
+        Quantile bins for numeric answers.
+
+    Returns
+    -------
+    GoldenQuestions
+    """
+    from personalab.profiles import _align
+
+    if max_questions < 1:
+        raise ConfigError(f"max_questions={max_questions} must be at least 1",
+                          fix="use max_questions=8 (default) or another positive number")
+    lab = _align(survey.data.index, labels, "label").to_numpy()
+    keep = lab != -1
+    y = lab[keep]
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise InputError("golden questions need at least two assigned segments",
+                         fix="segment the survey first; -1 (unassigned) is left out")
+    folds = int(min(cv, counts.min()))
+    if folds < 2:
+        raise InputError(f"segment {classes[counts.argmin()]} has a single respondent, too "
+                         "few to cross-validate", fix="merge or drop tiny segments first")
+    by_id = {str(_qattr(q, "id")): q for q in survey.questions(role=role)}
+    coders, matrices = [], {}
+    for qid, qtype, frame in question_blocks(survey, role=role):
+        if frame is None or qtype not in ("likert", "single", "multi", "numeric"):
+            continue
+        coder = _make_coder(by_id.get(qid), qtype, frame, numeric_bins)
+        if coder is None or not coder.keys:
+            continue
+        coders.append(coder)
+        matrices[qid] = coder.from_survey(frame)[keep]
+    if not coders:
+        raise InputError(f"the survey has no answerable questions with role {role!r}",
+                         fix="pass role=None to choose among every non-ignored question")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+
+    def score(qids):
+        X = np.hstack([matrices[q] for q in qids])
+        # Many tiny fits: BLAS threads only add overhead (and oversubscribe small machines).
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            s = cross_val_score(_model(C, random_state), X, y, cv=splitter)
+        return s.mean(), s.std()
+
+    chosen, steps, best_so_far = [], [], 0.0
+    remaining = [c.question for c in coders]
+    while remaining and len(chosen) < max_questions:
+        trials = [(score(chosen + [q]), q) for q in remaining]
+        (acc, sd), q = max(trials, key=lambda t: (t[0][0], -remaining.index(t[1])))
+        if chosen and acc - best_so_far < min_gain:
+            break
+        chosen.append(q)
+        remaining.remove(q)
+        width = sum(matrices[c].shape[1] for c in chosen)
+        steps.append((len(chosen), q, acc, sd, width))
+        best_so_far = acc
+        if acc >= target_accuracy:
+            break
+    steps = pd.DataFrame(steps, columns=["step", "question", "cv_accuracy", "cv_std",
+                                         "n_features"])
+    selected = [next(c for c in coders if c.question == q) for q in chosen]
+    X = np.hstack([matrices[q] for q in chosen])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = _model(C, random_state).fit(X, y)
+    return GoldenQuestions(selected, model, steps, model.classes_)
