@@ -60,6 +60,21 @@ def esc(text) -> str:
     return html.escape("" if text is None else str(text))
 
 
+def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = False) -> str:
+    """Persona cards as HTML: a fragment for the report, or a whole page (``standalone``)."""
+    from .personas import FACET_TITLES, FACETS
+
+    env = _env()
+    cards = env.get_template("persona_cards.html.j2").render(
+        personas=personas, facets=[(f, FACET_TITLES[f]) for f in FACETS])
+    if not standalone:
+        return cards
+    section = Section("personas", "Personas", Markup(cards))
+    return env.get_template("report.html.j2").render(
+        title=f"Persona cards{f' — {wave}' if wave else ''}", wave=wave or "", version=__version__,
+        generated=None, sections=[section], plotlyjs=None)
+
+
 # --------------------------------------------------------------------------- sections
 def quality_section(store: ArtifactStore) -> Section | None:
     """Data quality: who was kept, who was excluded and why (nobody silently dropped)."""
