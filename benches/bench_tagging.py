@@ -1,0 +1,166 @@
+"""Benchmark: tagging open-text answers (themes, negation, sentiment), PersonaLab vs plain spaCy.
+
+Run ``python -m benches.bench_tagging [--quick] [--n N]``. Prints one table:
+
+* ``plain spaCy``: ``spacy.blank("en")`` + sentencizer + lookup lemmatizer + ``PhraseMatcher``
+  and ``Matcher`` over ``nlp.pipe`` (tags only; no negation, no sentiment);
+* ``personalab``: :func:`personalab.themes.tag_answers` (tags + negation) plus
+  :func:`personalab.sentiment.sentiment_scores`, end to end;
+
+on generated answers of 10-40 words built from the sample's word banks
+(``personalab/resources/synthetic_text.yml``, the same banks ``personalab.datasets`` uses).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import time
+
+import pandas as pd
+import yaml
+
+from personalab.paths import RESOURCES_DIR
+
+_FALLBACK = {
+    "themes": [{"id": "price", "phrases": ["too expensive", "price", "cost"],
+                "patterns": [[{"LEMMA": "cost"}, {"LOWER": "too"}, {"LOWER": "much"}]],
+                "exclude": ["price match"]},
+               {"id": "sync", "phrases": ["sync", "bank connection"]}],
+    "sentences": {"Q9": {"price": ["The price went up again.", "It costs too much for me."],
+                         "sync": ["Transactions take days to sync.", "My bank connection drops."]}},
+    "negations": {"Q9": {"price": ["I don't mind the price."]}},
+    "fillers": {"Q9": ["Support was quick to reply.", "The colours are a bit loud."]},
+    "slots": {},
+}
+
+
+def word_banks() -> dict:
+    path = RESOURCES_DIR / "synthetic_text.yml"
+    if path.exists():
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return _FALLBACK
+
+
+def _fill(sentence: str, slots: dict, rng: random.Random) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(rng.choice(slots.get(m.group(1), ["it"]))),
+                  sentence)
+
+
+def generate_answers(n: int, seed: int = 0) -> pd.Series:
+    """``n`` answers of 10-40 words: theme sentences, negations and fillers, some typos."""
+    banks = word_banks()
+    rng = random.Random(seed)
+    slots = banks.get("slots", {})
+    pool = []
+    for q in banks["sentences"].values():
+        for sents in q.values():
+            pool += sents
+    for q in banks.get("negations", {}).values():
+        for sents in q.values():
+            pool += sents
+    for sents in banks.get("fillers", {}).values():
+        pool += sents
+    typos = banks.get("typos", {})
+    out = []
+    while len(out) < n:
+        parts, words = [], 0
+        target = rng.randint(10, 40)
+        while words < target:
+            s = _fill(rng.choice(pool), slots, rng)
+            parts.append(s)
+            words += len(s.split())
+        text = " ".join(parts)
+        if len(text.split()) > 40:
+            text = " ".join(text.split()[:40])
+        if typos and rng.random() < 0.3:
+            w = rng.choice(list(typos))
+            text = text.replace(f" {w} ", f" {typos[w]} ", 1)
+        out.append(text)
+    return pd.Series(out, name="answer")
+
+
+def codebook():
+    from personalab.themes import Theme, ThemeCodebook
+
+    banks = word_banks()
+    return ThemeCodebook([Theme(**{k: v for k, v in t.items()}) for t in banks["themes"]])
+
+
+def plain_pipeline(texts, cb) -> int:
+    """The plain spaCy way: nlp.pipe + PhraseMatcher(LEMMA) + Matcher; returns #matches."""
+    import spacy
+    from spacy.matcher import Matcher, PhraseMatcher
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    pm = PhraseMatcher(nlp.vocab, attr="LEMMA")
+    matcher = Matcher(nlp.vocab)
+    for t in cb.themes:
+        if t.phrases:
+            pm.add(t.id, list(nlp.pipe(t.phrases)))
+        if t.patterns:
+            matcher.add(t.id, t.patterns)
+    n = 0
+    for doc in nlp.pipe(texts, batch_size=1000):
+        n += len(pm(doc)) + len(matcher(doc))
+    return n
+
+
+def ours(texts, cb):
+    from personalab.sentiment import sentiment_scores
+    from personalab.themes import tag_answers
+
+    result = tag_answers(texts, cb)
+    scores = sentiment_scores(texts)
+    return result, scores
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="20,000 answers instead of 100,000")
+    ap.add_argument("--n", type=int, default=None)
+    args = ap.parse_args(argv)
+    n = args.n or (20_000 if args.quick else 100_000)
+    texts = generate_answers(n)
+    cb = codebook()
+    words = texts.str.split().str.len()
+    print(f"{n:,} answers, {words.min()}-{words.max()} words (mean {words.mean():.1f}), "
+          f"{texts.nunique():,} distinct; {len(cb)} themes; {os.cpu_count()} CPUs\n")
+    # warm caches (lemma table, spaCy vocab) outside the timings
+    ours(texts[:200], cb)
+    plain_pipeline(texts[:200], cb)
+    rows = []
+    t0 = time.perf_counter()
+    plain_pipeline(texts, cb)
+    t_plain = time.perf_counter() - t0
+    rows.append(("plain spaCy (blank + lookup + PhraseMatcher/Matcher; tags only)", t_plain))
+    t0 = time.perf_counter()
+    from personalab.themes import tag_answers
+
+    tag_answers(texts, cb)
+    t_tags = time.perf_counter() - t0
+    rows.append(("personalab tag_answers (tags + negation)", t_tags))
+    t0 = time.perf_counter()
+    from personalab.sentiment import sentiment_scores
+
+    sentiment_scores(texts)
+    t_sent = time.perf_counter() - t0
+    rows.append(("personalab sentiment_scores (VADER compound)", t_sent))
+    t0 = time.perf_counter()
+    ours(texts, cb)
+    t_ours = time.perf_counter() - t0
+    rows.append(("personalab end to end (tags + negation + sentiment)", t_ours))
+    print(f"| {'pipeline':<66} | {'seconds':>8} | {'answers/s':>10} |")
+    print(f"|{'-' * 68}|{'-' * 10}|{'-' * 12}|")
+    for name, t in rows:
+        print(f"| {name:<66} | {t:>8.2f} | {n / t:>10,.0f} |")
+    print(f"\nend to end vs plain: {t_plain / t_ours:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
