@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -697,6 +698,8 @@ class ValidationReport:
         errors = self.errors
         if not errors:
             return
+        # A missing column explains the other problems of its question: report it first.
+        errors.sort(key=lambda i: i.kind != "missing_column")
         first = errors[0]
         if len(errors) > 1:
             first = Issue(**{**first.__dict__, "problem": first.problem + f" (and {len(errors) - 1} "
@@ -725,11 +728,19 @@ class _Ctx:
     def __init__(self, raw):
         self.raw = raw
         self.n = len(raw.data)
-        self.offset = raw.header_rows + 1
+        self.file_rows = _file_rows(raw)
 
     def rows(self, positions) -> list[int]:
-        positions = np.asarray(positions)[:_MAX_ROWS_KEPT]
-        return (positions + self.offset).astype(int).tolist()
+        positions = np.asarray(positions, dtype=np.int64)[:_MAX_ROWS_KEPT]
+        return self.file_rows[positions].tolist()
+
+
+def _file_rows(raw) -> np.ndarray:
+    """File line of every data row (the loader's row_numbers when blank lines were skipped)."""
+    rn = getattr(raw, "row_numbers", None)
+    if rn is not None:
+        return np.asarray(rn, dtype=np.int64)
+    return np.arange(len(raw.data), dtype=np.int64) + raw.header_rows + 1
 
 
 def _issue(ctx, level, kind, problem, column, positions=(), fix=None) -> Issue:
@@ -769,6 +780,13 @@ def _classify_uniques(q: Question, uniques, target: dict, mkeys: dict):
     return vidx, reason, bad
 
 
+def _rows_with(codes, js) -> np.ndarray:
+    """Row positions whose factorize code is in ``js`` (-1 = NA cells), via a lookup table."""
+    lut = np.zeros(int(codes.max(initial=-1)) + 2, dtype=bool)
+    lut[np.asarray(js, dtype=np.int64)] = True
+    return np.flatnonzero(lut[codes])
+
+
 def _reasons_from(codes, reason_of_unique) -> dict:
     out = {}
     which = {}
@@ -776,7 +794,7 @@ def _reasons_from(codes, reason_of_unique) -> dict:
         if r is not None:
             which.setdefault(r, []).append(j if j < len(reason_of_unique) - 1 else -1)
     for r, js in which.items():
-        out[r] = np.flatnonzero(np.isin(codes, js))
+        out[r] = _rows_with(codes, js)
     return out
 
 
@@ -799,7 +817,7 @@ def _parse_scaled(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
             if not group:
                 continue
             js = [j for j in np.flatnonzero(bad[:-1]) if uniques[j] in group]
-            rows = np.flatnonzero(np.isin(codes, js))
+            rows = _rows_with(codes, js)
             if kind == "label_not_in_scale":
                 problem = (f"answer {_show(group)} is not in the scale of {q.id!r} "
                            f"({scale_txt}) in {len(rows)} row(s)")
@@ -950,7 +968,7 @@ def _parse_multi_joined(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
             bad_tokens += [t for t in unknown if t not in bad_tokens]
     issues = []
     if bad_js:
-        rows = np.flatnonzero(np.isin(codes, bad_js))
+        rows = _rows_with(codes, bad_js)
         issues.append(_issue(
             ctx, "error", "unknown_option",
             f"answer(s) {_show(bad_tokens)} are not among the options of {q.id!r} "
@@ -1000,7 +1018,7 @@ def _to_float(s: pd.Series, q: Question | None, ctx: _Ctx, column: str, kind="no
     issues = []
     if bad.any():
         js = np.flatnonzero(bad[:-1])
-        rows = np.flatnonzero(np.isin(codes, js))
+        rows = _rows_with(codes, js)
         issues.append(_issue(
             ctx, "error", kind,
             f"{_show([uniques[j] for j in js])} in {column!r} is not a number "
@@ -1042,10 +1060,10 @@ def _parse_text(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
                 reasons[r] = rows
         if reasons:
             all_rows = np.concatenate(list(reasons.values()))
-            arr = text.to_numpy(dtype=object)
-            arr[all_rows] = None
-            text = pd.Series(arr, dtype="str")
-    text = pd.Series(text.to_numpy(), dtype="str").reset_index(drop=True)
+            drop = np.zeros(len(text), dtype=bool)
+            drop[all_rows] = True
+            text = text.mask(drop)
+    text = text.reset_index(drop=True)
     return _Parsed({q.id: text}, reasons, text.notna().to_numpy(), [])
 
 
@@ -1063,7 +1081,7 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
         vals = pd.Series(np.append(parsed.to_numpy(dtype="datetime64[ns]"),
                                    np.datetime64("NaT"))[codes])
         if bad_js:
-            rows = np.flatnonzero(np.isin(codes, bad_js))
+            rows = _rows_with(codes, bad_js)
             issue = _issue(ctx, "warning", "bad_date",
                            f"{_show([uniques[j] for j in bad_js])} in {q.id!r} is not a date "
                            f"({len(rows)} row(s)); read as missing", q.id, rows,
@@ -1148,7 +1166,7 @@ def _check_weight(cb: Codebook, raw, ctx: _Ctx):
         i.fix = "correct the weight (a non-negative number), or remove 'weight' from the codebook"
     blank = np.flatnonzero(np.isnan(vals))
     already = set(issues[0].rows) if issues else set()
-    blank = np.array([b for b in blank if b + ctx.offset not in already], dtype=np.int64)
+    blank = np.array([b for b in blank if ctx.file_rows[b] not in already], dtype=np.int64)
     if len(blank):
         issues.append(_issue(ctx, "error", "bad_weight",
                              f"{len(blank)} row(s) have no weight in {col!r}", col, blank,
@@ -1176,7 +1194,7 @@ def _parse_wave(cb: Codebook, raw, only_check: bool = False):
         missing_cols = [c for c in q.data_columns if c not in present]
         if missing_cols:
             for c in missing_cols:
-                close = difflib.get_close_matches(c, data_cols, n=3, cutoff=0.6)
+                close = _close_columns(c, data_cols)
                 report.issues.append(Issue(
                     "error", "missing_column",
                     f"codebook question {q.id!r} reads column {c!r}, which is not in the data",
@@ -1196,7 +1214,7 @@ def _parse_wave(cb: Codebook, raw, only_check: bool = False):
     ids = None
     for key, what in ((cb.respondent_id, "respondent_id"), (cb.weight, "weight")):
         if key is not None and key not in present:
-            close = difflib.get_close_matches(key, data_cols, n=3, cutoff=0.6)
+            close = _close_columns(key, data_cols)
             report.issues.append(Issue(
                 "error", "missing_column", f"the codebook's {what} column {key!r} is not in the data",
                 key, [], (f"the closest columns are {', '.join(map(repr, close))}"
@@ -1216,6 +1234,18 @@ def _parse_wave(cb: Codebook, raw, only_check: bool = False):
                 "warning", "unmentioned_column", f"column {c!r} is not in the codebook", c, [],
                 "add it to the codebook (role: ignore if it is not needed) to silence this"))
     return parsed, ids, weights, report
+
+
+def _close_columns(name: str, columns: list[str]) -> list[str]:
+    """Columns a researcher may have meant: same name in another case, a shared stem,
+    or a close spelling."""
+    low = str(name).casefold()
+    out = [c for c in columns if str(c).casefold() == low]
+    out += [c for c in columns if c not in out and len(str(c)) >= 2
+            and (low.startswith(str(c).casefold()) or str(c).casefold().startswith(low))]
+    out += [c for c in difflib.get_close_matches(str(name), [str(c) for c in columns], n=3,
+                                                 cutoff=0.6) if c not in out]
+    return out[:3]
 
 
 def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> ValidationReport:
@@ -1471,13 +1501,19 @@ def _slug(reason) -> str:
     return r or re.sub(r"[^a-z0-9]+", "_", str(reason).casefold()).strip("_") or "missing"
 
 
-def _multi_joined_options(st: _ColStats) -> tuple[str, list[str]] | None:
+def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]] | None:
+    """(separator, options) when a column holds multi-select answers joined in one cell.
+
+    ``known_sep`` is the loader's word (RawWave.separators); otherwise ';' then ',' are
+    tried, and the column counts as multi-select when joined cells are common and their
+    parts form a short list of recurring options.
+    """
     texts = {k: str(v) for k, v in st.text.items() if _missing_reason(k) is None}
     if len(texts) < 2:
         return None
-    for sep in (";", ","):
+    for sep in ((known_sep.strip() or known_sep,) if known_sep else (";", ",")):
         with_sep = sum(st.count[k] for k, t in texts.items() if sep in t)
-        if with_sep < 2 or with_sep < 0.05 * st.n:
+        if not known_sep and (with_sep < 2 or with_sep < 0.05 * st.n):
             continue
         pos, freq, label = {}, {}, {}
         for k, t in texts.items():
@@ -1540,7 +1576,7 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
                                                    for i, lab in enumerate(order)],
                          missing=_renumber(missing, len(order)))
             return q, []
-        joined = _multi_joined_options(st)
+        joined = _multi_joined_options(st, raw.separators.get(c) if hasattr(raw, "separators") else None)
         if joined is not None:
             sep, options = joined
             q = Question(c, text, "multi", seg, missing=missing, separator=sep, options=options)
@@ -1671,7 +1707,9 @@ def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> 
         for j, q in enumerate(items):
             if q.reverse:
                 continue
-            rest = np.nanmean(np.delete(mat, j, axis=1), axis=1)
+            with warnings.catch_warnings():     # rows with no other answer: NaN is right
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rest = np.nanmean(np.delete(mat, j, axis=1), axis=1)
             ok = ~np.isnan(mat[:, j]) & ~np.isnan(rest)
             if ok.sum() < 30 or np.std(mat[ok, j]) == 0 or np.std(rest[ok]) == 0:
                 continue

@@ -26,6 +26,7 @@ import pandas as pd
 from personalab.codebook import (
     Codebook,
     Question,
+    _file_rows,
     _parse_wave,
     _matches,
     infer_codebook,
@@ -120,37 +121,59 @@ class Survey:
         report.raise_if_errors()
 
         n = len(raw.data)
-        file_rows = np.arange(n, dtype=np.int64) + raw.header_rows + 1
+        file_rows = _file_rows(raw)
         dups = _empty_duplicates()
         if ids is None:
-            ids = pd.Series([f"row-{r}" for r in file_rows], dtype="str")
+            ids = "row-" + pd.Series(file_rows).astype("str")
         elif duplicate_ids == "suffix":
             ids, dups = _suffix_duplicates(ids, file_rows)
         index = pd.Index(ids.to_numpy(), dtype="str", name="respondent_id")
 
-        columns, answered, reason_frames = {}, {}, []
-        for q in codebook.questions:
-            p = parsed.get(q.id)
-            if p is None:
-                continue
+        # Likert codes go straight into one float block (np.take(out=)), which spares a
+        # copy of the widest part of a million-row wave; other columns keep their dtypes.
+        present = [q for q in codebook.questions if q.id in parsed]
+        likert_qs = [q for q in present if q.type == "likert"]
+        block = np.empty((n, len(likert_qs)), dtype=float, order="F")
+        for j, q in enumerate(likert_qs):
+            codes = np.array([float(c) for c in q.scale_codes] + [np.nan])
+            # position -1 (no answer) wraps to the trailing NaN
+            np.take(codes, parsed[q.id].values[q.id], out=block[:, j], mode="wrap")
+        others, order, answered = {}, [], {}
+        pos_parts, q_parts, r_parts, reason_names = [], [], [], []
+        for qi, q in enumerate(present):
+            p = parsed[q.id]
             answered[q.id] = p.answered
-            for name, values in _typed_columns(q, p).items():
-                columns[name] = values
+            if q.type == "likert":
+                order.append(q.id)
+            else:
+                for name, values in _typed_columns(q, p).items():
+                    # .array keeps the dtype and drops the RangeIndex: nothing re-aligns.
+                    others[name] = values.array if isinstance(values, pd.Series) else values
+                    order.append(name)
             for reason, rows in p.reasons.items():
                 if len(rows):
-                    reason_frames.append(pd.DataFrame({
-                        "respondent_id": index.to_numpy()[rows], "question": q.id,
-                        "reason": reason}))
+                    if reason not in reason_names:
+                        reason_names.append(reason)
+                    pos_parts.append(rows)
+                    q_parts.append(np.full(len(rows), qi))
+                    r_parts.append(np.full(len(rows), reason_names.index(reason)))
         if weights is not None:
-            columns[codebook.weight] = weights
-        # .array keeps each column's dtype and drops the RangeIndex, so nothing re-aligns.
-        data = pd.DataFrame({k: (v.array if isinstance(v, pd.Series) else v)
-                             for k, v in columns.items()}, index=index)
-        if reason_frames:
-            missing = pd.concat(reason_frames, ignore_index=True)
-            missing = missing.astype({"respondent_id": "str", "question": "str", "reason": "str"})
-        else:
-            missing = None
+            others[codebook.weight] = weights
+            if codebook.weight not in order:
+                order.append(codebook.weight)
+        frames = [pd.DataFrame(block, columns=[q.id for q in likert_qs], index=index, copy=False),
+                  pd.DataFrame(others, index=index)]
+        data = pd.concat(frames, axis=1)[order]
+        missing = None
+        if pos_parts:
+            pos = np.concatenate(pos_parts)
+            missing = pd.DataFrame({
+                "respondent_id": index.take(pos),
+                "question": pd.Categorical.from_codes(np.concatenate(q_parts),
+                                                      categories=[q.id for q in present]),
+                "reason": pd.Categorical.from_codes(np.concatenate(r_parts),
+                                                    categories=reason_names),
+            })
         return cls(
             data, codebook,
             wave=wave or (Path(raw.path).stem if raw.path is not None else "wave"),
@@ -269,7 +292,7 @@ class Survey:
     def summary(self) -> pd.DataFrame:
         """Tidy per-question table: question, type, role, n_answered, n_missing,
         n_no_answer (blank), missing_reasons ("dont_know: 12, refused: 3")."""
-        counts = (self.missing_reasons.groupby(["question", "reason"]).size()
+        counts = (self.missing_reasons.groupby(["question", "reason"], observed=True).size()
                   if len(self.missing_reasons) else pd.Series(dtype=int))
         rows = []
         for q in self.codebook.questions:

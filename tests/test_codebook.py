@@ -1,0 +1,411 @@
+"""Codebook: YAML schema round trip, schema errors, inference and validation against a wave."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.codebook import (
+    Codebook,
+    MissingCode,
+    Question,
+    ScaleOption,
+    infer_codebook,
+    load_codebook,
+    save_codebook,
+    validate_codebook,
+)
+from personalab.errors import CodebookError, InputError
+from personalab.loaders import RawWave
+
+AGREE = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
+
+
+def make_raw(df, header_rows=1, name="wave1.csv", **kw):
+    df = pd.DataFrame(df)
+    return RawWave(data=df, path=Path(name), format="csv", sha256="0" * 64,
+                   labels={c: c for c in df.columns}, header_rows=header_rows, **kw)
+
+
+def agree_scale():
+    return [ScaleOption(i + 1, lab) for i, lab in enumerate(AGREE)]
+
+
+def full_codebook():
+    return Codebook(
+        survey="product_research", respondent_id="ResponseId", weight="wt",
+        questions=[
+            Question("ResponseId", "Response ID", "id", "ignore"),
+            Question("Q3_1", "The app saves me time", "likert", "segment", agree_scale(),
+                     reverse=True, missing=[MissingCode(99, "Don't know", "dont_know")],
+                     grid="Q3", attention_check={"expected": "Strongly agree"}),
+            Question("Q4", "Channels", "multi", "segment", separator=";",
+                     options=["Email", "Phone", "Chat, live"]),
+            Question("Q5", "Devices", "multi", "profile",
+                     columns={"Q5_1": "Laptop", "Q5_2": "Phone"}),
+            Question("age", "Age", "numeric", "profile", min=18, max=120),
+            Question("gender", "Gender", "single", "profile",
+                     [ScaleOption("F", "Female"), ScaleOption("M", "Male")], ordered=False),
+            Question("wt", "Weight", "weight", "ignore"),
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- round trip
+def test_save_load_round_trip_is_exact_and_stable(tmp_path):
+    cb = full_codebook()
+    p = save_codebook(cb, tmp_path / "cb.yaml")
+    back = load_codebook(p)
+    assert back == cb
+    assert back.to_dict() == cb.to_dict()
+    first = p.read_text()
+    save_codebook(back, tmp_path / "again.yaml")
+    assert (tmp_path / "again.yaml").read_text() == first
+
+
+def test_saved_yaml_is_human_editable(tmp_path):
+    text = save_codebook(full_codebook(), tmp_path / "cb.yaml").read_text()
+    lines = text.splitlines()
+    assert lines[0].startswith("# PersonaLab codebook")
+    body = [ln for ln in lines if not ln.startswith("#")]
+    assert body[:5] == ["schema_version: 1", "survey: product_research",
+                        "respondent_id: ResponseId", "weight: wt", "questions:"]
+    assert "  - {code: 1, label: Strongly disagree}" in lines
+    assert "  options: [Email, Phone, 'Chat, live']" in lines
+    # keys of a question in schema order
+    q = text[text.index("- id: Q3_1"):text.index("- id: Q4")]
+    keys = [ln.strip().split(":")[0] for ln in q.splitlines() if ln.startswith("  ") and
+            not ln.startswith("  -") and not ln.startswith("   ")]
+    assert keys == ["text", "type", "role", "scale", "reverse", "missing", "grid",
+                    "attention_check"]
+
+
+def test_lookup_and_questions_of():
+    cb = full_codebook()
+    assert cb["age"].max == 120
+    assert [q.id for q in cb.questions_of(type="multi")] == ["Q4", "Q5"]
+    assert [q.id for q in cb.questions_of(type="multi", role="segment")] == ["Q4"]
+    assert [q.id for q in cb.questions_of(role="ignore")] == ["ResponseId", "wt"]
+    assert cb["Q5"].data_columns == ["Q5_1", "Q5_2"]
+    with pytest.raises(KeyError, match="Did you mean 'age'"):
+        cb["agee"]
+
+
+def test_from_dict_defaults_role_and_missing_reason():
+    cb = Codebook.from_dict({"schema_version": 1, "survey": "s", "questions": [
+        {"id": 7, "type": "likert", "scale": [{"code": 1, "label": "No"}, {"code": 2, "label": "Yes"}],
+         "missing": [{"code": 9, "label": "Prefer not to say"}]},
+        {"id": "comments", "type": "text"}]})
+    assert cb.ids == ["7", "comments"]
+    assert cb["7"].role == "segment" and cb["comments"].role == "profile"
+    assert cb["7"].missing[0].reason == "prefer_not_to_say"
+
+
+# --------------------------------------------------------------------------- schema errors
+def _q(**kw):
+    q = {"id": "Q1", "type": "likert", "scale": [{"code": 1, "label": "Disagree"},
+                                                 {"code": 2, "label": "Agree"}]}
+    q.update(kw)
+    return q
+
+
+def _cb(*questions, **top):
+    d = {"schema_version": 1, "survey": "s", "questions": list(questions)}
+    d.update(top)
+    return d
+
+
+@pytest.mark.parametrize("doc, column, problem, fix", [
+    (["a", "b"], None, "must be a YAML mapping", "schema_version: 1"),
+    (None, None, "it is empty", "schema_version: 1"),
+    (_cb(_q(), questons=[]), None, "unknown top-level key 'questons'", "rename 'questons' to 'questions'"),
+    (_cb(_q(revers=True)), "Q1", "unknown key 'revers'", "rename 'revers' to 'reverse'"),
+    (_cb(_q(type="likret")), "Q1", "unknown type 'likret'", "did you mean 'likert'"),
+    (_cb(_q(role="segmnet")), "Q1", "unknown role 'segmnet'", "did you mean 'segment'"),
+    (_cb(_q(scale=None)), "Q1", "has no scale", "scale:"),
+    (_cb(_q(), _q()), "Q1", "appears twice", "unique id"),
+    (_cb(_q(scale=[{"code": 1, "label": "No"}, {"code": 1, "label": "Yes"}])), "Q1",
+     "duplicate scale code 1", "renumber"),
+    (_cb(_q(scale=[{"code": 1, "label": "No"}, {"code": 2, "label": "no"}])), "Q1",
+     "duplicate scale label", "renumber"),
+    (_cb(_q(), schema_version=2), None, "schema_version is 2", "schema_version: 1"),
+    ({"survey": "s", "questions": [_q()]}, None, "schema_version is None", "schema_version: 1"),
+    (_cb(_q(missing=[{"code": 2, "label": "Don't know"}])), "Q1",
+     "both a scale answer and a missing code", "remove it"),
+    (_cb({"id": "Q9", "type": "multi"}), "Q9", "lists neither 'options'", "columns"),
+    (_cb({"id": "age", "type": "numeric", "min": 99, "max": 18}), "age", "min 99 > max 18", "swap"),
+    (_cb(_q(scale=[{"code": "a", "label": "No"}, {"code": "b", "label": "Yes"}])), "Q1",
+     "non-numeric scale code", "type 'single'"),
+    (_cb({"id": "Q1"}), "Q1", "unknown type None", "type must be one of"),
+])
+def test_every_schema_error_names_file_question_and_fix(tmp_path, doc, column, problem, fix):
+    import yaml
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(CodebookError) as err:
+        load_codebook(path)
+    e = err.value
+    assert e.file.endswith("bad.yaml")
+    assert e.column == column
+    assert problem in e.problem
+    assert e.fix and fix in e.fix
+
+
+def test_schema_error_points_at_the_question_line(tmp_path):
+    path = tmp_path / "cb.yaml"
+    path.write_text("schema_version: 1\nsurvey: s\nquestions:\n"
+                    "  - id: Q1\n    type: text\n"
+                    "  - id: Q2\n    type: likert\n")
+    with pytest.raises(CodebookError) as err:
+        load_codebook(path)
+    assert err.value.column == "Q2" and err.value.row == 6
+    assert "row 6" in str(err.value)
+
+
+def test_python_object_tags_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.yaml"
+    path.write_text("schema_version: 1\nsurvey: !!python/object/apply:os.system "
+                    f"['touch {marker}']\nquestions: []\n")
+    with pytest.raises(CodebookError, match="tag") as err:
+        load_codebook(path)
+    assert not marker.exists()
+    assert err.value.row == 2 and "remove" in err.value.fix
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("schema_version: 1\nquestions:\n  - id: Q1\n   type: x\n")
+    with pytest.raises(CodebookError, match="not valid YAML"):
+        load_codebook(path)
+    with pytest.raises(CodebookError, match="not found"):
+        load_codebook(tmp_path / "nope.yaml")
+
+
+# --------------------------------------------------------------------------- inference
+def planted_wave(n=240, seed=3):
+    """Every column kind the inference must recognise, with known answers."""
+    rng = np.random.default_rng(seed)
+    trait = rng.integers(0, 5, n)
+
+    def likert(reverse=False):
+        v = np.clip(trait + rng.integers(-1, 2, n), 0, 4)
+        v = 4 - v if reverse else v
+        out = np.array(AGREE, dtype=object)[v]
+        out[rng.random(n) < 0.06] = "Don’t know"        # curly apostrophe, as exported
+        out[rng.random(n) < 0.03] = ""
+        return out
+
+    q3_1 = likert()
+    q3_1[q3_1 == "Strongly disagree"] = "Agree"           # nobody strongly disagrees here
+    df = pd.DataFrame({
+        "ResponseId": [f"R_{i:05x}z" for i in range(n)],
+        "Status": "IP Address",
+        "Q3_1": q3_1, "Q3_2": likert(), "Q3_3": likert(reverse=True), "Q3_4": likert(),
+        "Q4": rng.choice(["Email;Phone", "Chat", "Email;Chat;Phone", "Phone", ""], n),
+        "Q5_1": np.where(rng.random(n) < 0.5, "Laptop", ""),
+        "Q5_2": np.where(rng.random(n) < 0.5, "Tablet", ""),
+        "Q5_3": np.where(rng.random(n) < 0.5, "Desktop", ""),
+        "gender": rng.choice(["Woman", "Man", "Non-binary", "Prefer not to say"], n),
+        "region": rng.choice(["North", "South", "East", "West"], n),
+        "plan": rng.choice(["Free", "Pro", "Team"], n),
+        "age": rng.integers(18, 80, n).astype(str),
+        "spend": (rng.random(n) * 300).round(2).astype(str),
+        "sat": rng.choice(["Very satisfied", "Satisfied", "Dissatisfied", "Very dissatisfied",
+                           "Neither satisfied nor dissatisfied", "N/A"], n),
+        "often": rng.choice(["Never", "Always", "Rarely", "Often", "Sometimes"], n),
+        "rate": rng.integers(1, 6, n).astype(str),
+        "comments": [f"The app is {'great' if i % 3 else 'slow'} when I try feature {i}"
+                     for i in range(n)],
+        "serial": [f"SN-{100000 + i}" for i in range(n)],
+        "email": [f"user{i}@example.com" for i in range(n)],
+        "visited": pd.date_range("2024-03-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M"),
+        "weight": (rng.random(n) + 0.5).round(4).astype(str),
+    })
+    return make_raw(df, header_rows=3, meta_columns=["ResponseId", "Status"])
+
+
+@pytest.fixture(scope="module")
+def inferred():
+    raw = planted_wave()
+    return raw, infer_codebook(raw)
+
+
+def test_infer_id_weight_meta(inferred):
+    raw, cb = inferred
+    assert cb.survey == "wave1"
+    assert cb.respondent_id == "ResponseId" and cb["ResponseId"].type == "id"
+    assert cb.weight == "weight" and (cb["weight"].type, cb["weight"].role) == ("weight", "ignore")
+    assert (cb["Status"].type, cb["Status"].role) == ("meta", "ignore")
+    for col in ("serial", "email"):
+        assert (cb[col].type, cb[col].role) == ("id", "ignore"), col
+    assert (cb["visited"].type, cb["visited"].role) == ("date", "ignore")
+
+
+def test_infer_likert_scale_order_missing_grid_and_reverse(inferred):
+    raw, cb = inferred
+    for qid in ("Q3_1", "Q3_2", "Q3_3", "Q3_4"):
+        q = cb[qid]
+        assert (q.type, q.role, q.grid) == ("likert", "segment", "Q3")
+        # Q3_1 never shows "Strongly disagree"; the full 5-point scale is still drafted
+        assert q.scale == agree_scale(), qid
+        assert [(m.label, m.reason) for m in q.missing] == [("Don’t know", "dont_know")]
+        assert q.missing[0].code not in q.scale_codes
+    assert cb["Q3_3"].reverse and not any(cb[q].reverse for q in ("Q3_1", "Q3_2", "Q3_4"))
+    assert "Q3_3" in " ".join(cb.notes)
+    sat = cb["sat"]
+    assert sat.type == "likert" and sat.scale_labels == [
+        "Very dissatisfied", "Dissatisfied", "Neither satisfied nor dissatisfied", "Satisfied",
+        "Very satisfied"]
+    assert [(m.label, m.reason) for m in sat.missing] == [("N/A", "not_applicable")]
+    assert cb["often"].scale_labels == ["Never", "Rarely", "Sometimes", "Often", "Always"]
+    assert cb["rate"].type == "likert" and cb["rate"].scale_codes == [1, 2, 3, 4, 5]
+
+
+def test_infer_multi_single_numeric_text(inferred):
+    raw, cb = inferred
+    q4 = cb["Q4"]
+    assert (q4.type, q4.separator, set(q4.options)) == ("multi", ";", {"Email", "Phone", "Chat"})
+    q5 = cb["Q5"]
+    assert q5.type == "multi" and q5.columns == {"Q5_1": "Laptop", "Q5_2": "Tablet",
+                                                 "Q5_3": "Desktop"}
+    assert not any(q.id.startswith("Q5_") for q in cb)
+    assert (cb["gender"].type, cb["gender"].role) == ("single", "profile")
+    assert cb["gender"].scale_labels == ["Man", "Non-binary", "Woman"]
+    assert cb["gender"].missing[0].reason == "prefer_not_to_say"
+    assert (cb["region"].type, cb["region"].role) == ("single", "profile")
+    assert (cb["plan"].type, cb["plan"].role) == ("single", "segment")
+    assert (cb["age"].type, cb["age"].role) == ("numeric", "profile")
+    assert cb["spend"].type == "numeric"
+    assert (cb["comments"].type, cb["comments"].role) == ("text", "profile")
+
+
+def test_inferred_codebook_fits_its_wave_and_round_trips(inferred, tmp_path):
+    raw, cb = inferred
+    report = validate_codebook(cb, raw)
+    assert report.ok, str(report)
+    assert report.warnings == []
+    assert load_codebook(save_codebook(cb, tmp_path / "cb.yaml")) == cb
+
+
+def test_infer_from_value_labels_orders_scale_by_meaning():
+    # SPSS-style: codes in the data, 1 = Strongly agree (reversed coding), 9 = Don't know.
+    vl = {1: "Strongly agree", 2: "Agree", 3: "Neither agree nor disagree", 4: "Disagree",
+          5: "Strongly disagree", 9: "Don't know"}
+    raw = make_raw({"q1": [1.0, 2.0, 9.0, 5.0, 4.0, 3.0], "q2": [1.0, 2.0, 2.0, 1.0, 7.0, 2.0]},
+                   value_labels={"q1": vl, "q2": {1: "Yes", 2: "No"}},
+                   missing_codes={"q2": {7: "Refused"}})
+    cb = infer_codebook(raw, survey_name="spss")
+    q1 = cb["q1"]
+    assert q1.type == "likert"
+    assert q1.scale_labels == AGREE[::-1][::-1] and q1.scale_codes == [5, 4, 3, 2, 1]
+    assert [(m.code, m.reason) for m in q1.missing] == [(9, "dont_know")]
+    q2 = cb["q2"]
+    assert q2.type == "single" and q2.scale_labels == ["Yes", "No"]
+    assert [(m.code, m.reason) for m in q2.missing] == [(7, "refused")]
+    assert validate_codebook(cb, raw).ok
+
+
+def test_infer_is_sample_based_but_reads_every_answer():
+    # 60k rows: types come from a sample, but the rare label in the last row is on the scale.
+    n = 60_000
+    vals = np.array(["Never", "Sometimes", "Often"], dtype=object)[np.arange(n) % 3]
+    vals[-1] = "Rarely"
+    raw = make_raw({"id": np.arange(n).astype(str), "f": vals})
+    cb = infer_codebook(raw)
+    assert cb.respondent_id == "id"
+    assert "Rarely" in cb["f"].scale_labels
+    assert validate_codebook(cb, raw).ok
+
+
+# --------------------------------------------------------------------------- validation
+@pytest.fixture()
+def broken():
+    """A wave with one planted problem per check; header_rows=3 (Qualtrics-like)."""
+    cb = Codebook(survey="s", respondent_id="rid", weight="w", questions=[
+        Question("rid", type="id"),
+        Question("Q1", type="likert", scale=agree_scale(),
+                 missing=[MissingCode(99, "Don't know", "dont_know")]),
+        Question("Q2", type="likert", scale=agree_scale()),
+        Question("age", type="numeric", min=18, max=99),
+        Question("empty", type="text", role="profile"),
+        Question("Q7_typo", type="single"),
+        Question("w", type="weight"),
+    ])
+    raw = make_raw({
+        "rid": ["a", "b", "c", "b", "e"],
+        "Q1": ["Agree", "Agree strongly", "99", "Don't know", "5"],
+        "Q2": ["1", "2", "7", "", "Strongly agree"],
+        "age": ["30", "17", "45", "abc", "150"],
+        "empty": ["", " ", "", "", ""],
+        "Q7": ["x", "y", "x", "y", "x"],
+        "w": ["1.0", "-0.5", "1.2", "heavy", "0.8"],
+        "extra": ["", "", "", "", ""],
+    }, header_rows=3)
+    return cb, raw
+
+
+def _one(report, kind, column=None):
+    found = [i for i in report.issues if i.kind == kind and (column is None or i.column == column)]
+    assert len(found) == 1, (kind, column, str(report))
+    return found[0]
+
+
+def test_validation_finds_each_planted_problem_with_file_rows(broken):
+    cb, raw = broken
+    report = validate_codebook(cb, raw)
+    assert report.file == "wave1.csv"
+    # data row i is on file line header_rows + i + 1 = i + 4
+    lab = _one(report, "label_not_in_scale", "Q1")
+    assert lab.rows == [5] and "'Agree strongly'" in lab.problem
+    assert "Strongly disagree" in lab.problem and "Strongly agree" in lab.problem
+    code = _one(report, "code_out_of_range", "Q2")
+    assert code.rows == [6] and "'7'" in code.problem
+    dup = _one(report, "duplicate_id", "rid")
+    assert dup.rows == [5, 7] and "'b'" in dup.problem and "duplicate_ids='suffix'" in dup.fix
+    low = [i for i in report.of_kind("out_of_range") if "17" in i.problem]
+    high = [i for i in report.of_kind("out_of_range") if "150" in i.problem]
+    assert [i.rows for i in low] == [[5]] and [i.rows for i in high] == [[8]]
+    assert low[0].column == high[0].column == "age"
+    assert _one(report, "not_numeric", "age").rows == [7]
+    weights = [i for i in report.issues if i.kind == "bad_weight"]
+    assert sorted(r for i in weights for r in i.rows) == [5, 7]
+    assert any("'heavy'" in i.problem for i in weights) and any("negative" in i.problem for i in weights)
+    assert _one(report, "all_missing", "empty").level == "error"
+    miss = _one(report, "missing_column", "Q7_typo")
+    assert "'Q7'" in miss.fix
+    unmentioned = report.of_kind("unmentioned_column")
+    assert [(i.level, i.column) for i in unmentioned] == [("warning", "Q7"), ("warning", "extra")]
+    assert {i.column for i in report.errors} == {"Q1", "Q2", "rid", "age", "w", "empty", "Q7_typo"}
+    assert set(report.to_frame().columns) >= {"level", "kind", "column", "rows", "problem", "fix"}
+
+
+def test_a_matching_codebook_has_no_issues(broken):
+    cb, raw = broken
+    good = make_raw({"rid": ["a", "b"], "Q1": ["Agree", "99"], "Q2": ["1", "Strongly agree"],
+                     "age": ["30", "99"], "empty": ["hi", ""], "Q7_typo": ["x", "y"],
+                     "w": ["1", "0"]})
+    report = validate_codebook(cb, good)
+    assert report.ok and report.issues == []
+
+
+def test_all_missing_ignored_column_is_only_a_warning(broken):
+    cb, raw = broken
+    cb["empty"].role = "ignore"
+    assert _one(validate_codebook(cb, raw), "all_missing", "empty").level == "warning"
+
+
+def test_raising_mode_raises_first_error_with_column_and_row(broken):
+    cb, raw = broken
+    with pytest.raises(CodebookError) as err:
+        validate_codebook(cb, raw, raise_errors=True)
+    e = err.value
+    assert (e.column, e.row, e.file) == ("Q7_typo", None, "wave1.csv")
+    assert "more problem(s)" in e.problem
+    cb.questions = [q for q in cb.questions if q.id != "Q7_typo"]
+    with pytest.raises(CodebookError) as err:
+        validate_codebook(cb, raw, raise_errors=True)
+    assert (err.value.column, err.value.row) == ("Q1", 5)
+    assert isinstance(err.value, InputError)
