@@ -1,0 +1,152 @@
+"""Golden questions: recover the planted items, the table is the model, typing new answers."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _planted_survey import AGREE, LIKERT5, planted_survey, survey_from_frame
+from personalab.codebook import Question
+from personalab.errors import InputError
+from personalab.golden import CONSTANT, golden_questions
+
+
+@pytest.fixture(scope="module")
+def planted():
+    survey, labels = planted_survey(n=450, random_state=0)
+    return survey, labels, golden_questions(survey, labels, random_state=0)
+
+
+def test_recovers_the_planted_discriminating_items(planted):
+    _, _, gq = planted
+    assert set(gq.questions_[:2]) == {"L_a", "L_b"}
+    assert gq.accuracy_ >= 0.85
+    assert list(gq.steps_["question"]) == gq.questions_
+    assert gq.steps_["cv_accuracy"].is_monotonic_increasing
+    assert gq.accuracy_ == gq.steps_["cv_accuracy"].iloc[-1]
+
+
+def _score_with_table(table, answers: pd.DataFrame):
+    """Score respondents by hand from the exported table, as a survey tool would."""
+    segments = sorted(table["segment"].unique())
+    constant = table[table["question"] == CONSTANT].set_index("segment")["weight"]
+    scores = np.tile(constant.reindex(segments).to_numpy(), (len(answers), 1))
+    points = {}
+    for row in table[table["question"] != CONSTANT].itertuples():
+        points.setdefault((row.question, row.answer), {})[row.segment] = row.weight
+    for qid in answers.columns:
+        for i, answer in enumerate(answers[qid]):
+            given = points.get((qid, answer), {})
+            scores[i] += [given.get(seg, 0.0) for seg in segments]
+    return np.asarray(segments)[scores.argmax(axis=1)]
+
+
+def test_the_exported_table_reproduces_predict(planted):
+    survey, labels, gq = planted
+    table = gq.table()
+    assert list(table.columns[:4]) == ["question", "answer", "segment", "weight"]
+    assert set(table["segment"]) == {0, 1, 2}
+    assert set(table.loc[table["question"] == "L_a", "answer"]) == set(AGREE)
+    answers = survey.categorical()[gq.questions_].astype(str)   # answer texts, as asked
+    by_hand = _score_with_table(table, answers)
+    predicted = gq.predict(survey)
+    np.testing.assert_array_equal(by_hand, predicted.to_numpy())
+    assert predicted.index.equals(survey.data.index)
+    assert (predicted.to_numpy() == labels).mean() >= 0.85
+    proba = gq.predict_proba(survey)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(proba.columns) == [0, 1, 2]
+
+
+def test_predict_from_answer_texts_or_codes(planted):
+    survey, _, gq = planted
+    texts = survey.categorical()[gq.questions_].astype(str).iloc[:30]
+    codes = survey.likert()[gq.questions_].iloc[:30].astype(int)
+    expected = gq.predict(survey).iloc[:30]
+    pd.testing.assert_series_equal(gq.predict(texts), expected)
+    pd.testing.assert_series_equal(gq.predict(codes), expected)
+    quiz = pd.DataFrame({"L_a": ["strongly agree", "Strongly disagree"],
+                         "L_b": ["Strongly disagree", 5]}, index=["new1", "new2"])
+    assert list(gq.predict(quiz)) == [0, 1]
+    with pytest.raises(InputError, match="L_b"):
+        gq.predict(quiz[["L_a"]])
+
+
+def test_reverse_keyed_answers_are_shown_and_read_as_asked():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 150)
+    # segment 0 *disagrees* with a reverse-keyed item, i.e. scores high once flipped
+    raw = np.clip(np.round(rng.normal(np.where(labels == 0, 1.5, 4.5), 0.7)), 1, 5)
+    frame = pd.DataFrame({"ResponseId": [f"r{i}" for i in range(300)], "R": raw,
+                          "noise": rng.integers(1, 6, 300)})
+    survey = survey_from_frame(frame, [
+        Question("R", type="likert", role="segment", scale=LIKERT5, reverse=True),
+        Question("noise", type="likert", role="segment", scale=LIKERT5)])
+    gq = golden_questions(survey, labels, random_state=0)
+    assert gq.questions_ == ["R"]
+    t = gq.table().set_index(["question", "answer", "segment"])["weight"]
+    assert t[("R", "Strongly disagree", 0)] > t[("R", "Strongly agree", 0)]
+    assert gq.table().set_index(["question", "answer"]).loc[("R", "Strongly agree"), "code"].iloc[0] == "5"
+    quiz = pd.DataFrame({"R": ["Strongly disagree", "Strongly agree", 1, 5]})
+    assert list(gq.predict(quiz)) == [0, 1, 0, 1]
+
+
+def test_single_multi_and_numeric_questions():
+    survey, _ = planted_survey(n=300, random_state=5, extra_noise_items=1)
+    plan = survey.categorical()["plan"].astype(str).to_numpy()
+    by_plan = np.select([plan == "Basic", plan == "Plus"], [0, 1], 2)
+    gq = golden_questions(survey, by_plan, random_state=0)
+    assert gq.questions_ == ["plan"] and gq.accuracy_ == 1.0
+    assert list(gq.predict(pd.DataFrame({"plan": ["Pro", "Basic", "plus"]}))) == [2, 0, 1]
+
+    chat = survey.multi()["channel:Chat"]
+    by_chat = chat.fillna(-1).astype(int).to_numpy()     # skipped -> unassigned
+    gq = golden_questions(survey, by_chat, random_state=0)
+    assert gq.questions_ == ["channel"] and -1 not in gq.classes_
+    joined = pd.DataFrame({"channel": ["Email,Chat", "Phone", ["Chat"], None]})
+    assert list(gq.predict(joined)) == [1, 0, 1, 0]
+    wide = pd.DataFrame({"channel:Email": [1, 0], "channel:Phone": [0, 1],
+                         "channel:Chat": [1, 0]})
+    assert list(gq.predict(wide)) == [1, 0]
+
+    spend = survey.numeric()["spend"]
+    by_spend = (spend > spend.quantile(0.6)).astype(int).to_numpy()
+    gq = golden_questions(survey, by_spend, random_state=0)
+    assert gq.questions_ == ["spend"] and gq.accuracy_ >= 0.97
+    answers = gq.table().query("question == 'spend'")["answer"].unique()
+    assert len(answers) == 5 and answers[0].startswith("under ")
+    low, high = spend.quantile(0.1), spend.quantile(0.95)
+    assert list(gq.predict(pd.DataFrame({"spend": [low, high]}))) == [0, 1]
+
+
+def test_max_questions_and_bad_input(planted):
+    survey, labels, _ = planted
+    gq = golden_questions(survey, labels, max_questions=1, random_state=0)
+    assert len(gq.questions_) == 1 and gq.questions_[0] in {"L_a", "L_b"}
+    with pytest.raises(InputError, match="two assigned segments"):
+        golden_questions(survey, np.zeros(len(labels), dtype=int))
+    with pytest.raises(InputError, match="label"):
+        golden_questions(survey, labels[:10])
+
+
+@pytest.mark.slow
+def test_sample_wave_typing_accuracy_reaches_target():
+    """On the synthetic sample wave, 8 golden questions type >= 85% of respondents right."""
+    from pathlib import Path
+
+    from personalab.codebook import Codebook
+    from personalab.datasets import make_survey
+    from personalab.loaders import RawWave
+    from personalab.survey import Survey
+
+    wave = make_survey(1500, random_state=0, with_pii=False)
+    raw = RawWave(data=wave.raw, path=Path("sample.csv"), format="csv", sha256="0" * 64,
+                  labels=wave.labels)
+    survey = Survey.from_raw(raw, Codebook.from_dict(wave.codebook), wave="sample",
+                             duplicate_ids="suffix")
+    truth = wave.truth.set_index("ResponseId")["segment"].reindex(survey.data.index)
+    codes = {name: i for i, name in enumerate(sorted(truth.dropna().unique()))}
+    labels = truth.map(codes).fillna(-1).astype(int).to_numpy()
+    gq = golden_questions(survey, labels, max_questions=8, random_state=0)
+    assert gq.accuracy_ >= 0.85
+    assert len(gq.questions_) <= 8
