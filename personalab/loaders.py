@@ -616,6 +616,10 @@ def _read_body(src, utf8, head, ends, n_header, delimiter):
         # Slow path, only for malformed files: find the bad rows and name them.
         header_lines = utf8.count(b"\n", 0, ends[n_header - 1])
         df = _read_body_slow(src, bytes(body), names, n_header, header_lines, delimiter)
+    if body.obj.count(b'"', ends[n_header - 1]) % 2:
+        # Quotes come in pairs in a well-formed CSV; an odd count may be a quote that was
+        # never closed, which swallows every later row into one answer.
+        _check_quotes(src, bytes(body), n_header, delimiter)
     if not len(df):
         raise InputError("the file has a header but no data rows", file=src.shown,
                          row=n_header + 1, fix="export again with the responses included")
@@ -645,13 +649,31 @@ def _read_body_slow(src, body: bytes, names, n_header, header_lines, delimiter):
         raise InputError(
             f"{len(long_rows)} row(s) have more fields than the header has columns (row "
             f"{first} has {n} fields for {len(names)} columns{where})", file=src.shown,
-            column=f"#{len(names) + 1}, after the last column", row=rows,
+            column=f"#{len(names) + 1}, after the last column",
+            row=rows if len(rows) > 1 else rows[0],
             fix="a value probably contains the delimiter without quotes; quote it or remove "
                 f"the extra {delimiter!r}, or pass delimiter= if the wrong one was sniffed",
         )
     # Rows shorter than the header (trailing empty cells dropped by an editor) are padded.
     return pd.read_csv(io.BytesIO(body), sep=delimiter, header=None, names=names, dtype="str",
                        keep_default_na=False, na_values=[""], engine="c", skip_blank_lines=True)
+
+
+def _check_quotes(src, body: bytes, n_header: int, delimiter: str) -> None:
+    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=delimiter,
+                        strict=True)
+    record = n_header
+    try:
+        for _ in reader:
+            record += 1
+    except csv.Error as err:
+        # A stray quote inside an unquoted answer (5'8") is legal; only report real damage.
+        if "unexpected end of data" in str(err) or "expected" in str(err):
+            raise InputError(
+                "a quoted answer is never closed: it runs on to the end of the file",
+                file=src.shown, row=record + 1,
+                fix='add the missing closing quote (") in this row, or remove the opening one',
+            ) from err
 
 
 def _row_numbers_with_blanks(body: bytes, delimiter: str, n_header: int, n_rows: int):
@@ -691,7 +713,8 @@ def _read_xlsx(src: _Source, sheet) -> _Table:
             isinstance(sheet, str) and sheet not in names):
         raise InputError(f"no worksheet {sheet!r}", file=src.shown,
                          fix=f"pass sheet= one of {names} (or its 0-based position)")
-    grid = book.parse(sheet, header=None, dtype=object)
+    with book:
+        grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     grid = grid.dropna(axis=0, how="all") if grid.empty else grid
     if grid.empty:
         raise InputError(f"worksheet {sheet!r} is empty", file=src.shown, row=1,
@@ -1142,23 +1165,30 @@ def _unique_ids(ids: list) -> tuple[list, dict]:
 
 
 def _detect_separator(values: pd.Series, candidates: tuple) -> str | None:
-    """The separator of a joined multi-select column: parts that recur as whole answers.
+    """The separator of a joined multi-select column: its parts recur as options.
 
-    "Email;Phone" is a multi-select when someone else answered just "Email"; a single
-    option that happens to contain a comma ("Yes, definitely") never splits that way.
+    A part is option-like when it is also a whole answer ("Email" alone) or turns up in
+    two or more different answers. "Email;Phone" next to "Email" is a multi-select; free
+    text with commas, or one option that contains a comma ("Pro, annual"), never splits
+    that way. Numeric exports join codes ("1,3"), which are multi-selects whenever found.
     """
-    filled = values.dropna().astype("str").head(5000)
-    if len(filled) < 2:
+    filled = values.head(20000).dropna().astype("str").head(5000).str.strip()
+    distinct = pd.Series(filled.unique(), dtype="str")
+    if len(distinct) < 2:
         return None
-    whole = set(filled.str.strip())
+    whole = set(distinct)
     for sep in candidates:
-        joined = filled[filled.str.contains(sep, regex=False)]
-        if len(joined) < 1:
+        joined = distinct[distinct.str.contains(sep, regex=False)]
+        if not len(joined):
             continue
+        if sep == "," and distinct.str.match(_NUMERIC_LIST).all():
+            return sep
         parts = joined.str.split(sep, regex=False).explode().str.strip()
-        distinct = set(parts) - {""}
-        if 1 < len(distinct) <= 60 and len(distinct & whole) >= 1 and \
-                len(distinct) < 0.8 * len(parts):
+        parts = parts[parts != ""]
+        answers_with = parts.groupby(parts).size()
+        option_like = {p for p, n in answers_with.items() if p in whole or n >= 2}
+        if len(option_like) >= 2 and len(option_like) >= 0.5 * len(answers_with) and \
+                len(answers_with) <= 60:
             return sep
     return None
 
