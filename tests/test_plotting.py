@@ -1,0 +1,144 @@
+"""Plots hold the data they claim to show, never call show(), and escape respondent text."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from personalab.plotting import (UNASSIGNED_COLOR, segment_colors, visualize_overlap,
+                                 visualize_profile_heatmap, visualize_segment_map,
+                                 visualize_sizes)
+from personalab.profiles import segment_sizes
+
+
+@pytest.fixture(autouse=True)
+def no_show(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("visualize_* must not call show()")
+    monkeypatch.setattr(go.Figure, "show", refuse)
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 60 + [1] * 30 + [-1] * 10)
+    xy = rng.normal(size=(100, 2)) + labels[:, None] * 3
+    hover = pd.DataFrame({"respondent_id": [f"R_{i}" for i in range(100)],
+                          "answer": ["fine"] * 99 + ["<script>alert('x')</script> & more"]})
+    return xy, labels, hover
+
+
+def test_segment_map_has_one_webgl_trace_per_segment_with_the_points(points):
+    xy, labels, hover = points
+    fig = visualize_segment_map(xy, labels, hover=hover)
+    assert [t.name for t in fig.data] == ["Segment 0", "Segment 1", "unassigned"]
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    for trace, seg in zip(fig.data, [0, 1, -1]):
+        rows = np.flatnonzero(labels == seg)
+        np.testing.assert_array_equal(trace.customdata, rows)
+        np.testing.assert_allclose(trace.x, xy[rows, 0])
+        np.testing.assert_allclose(trace.y, xy[rows, 1])
+    assert fig.data[2].marker.color == UNASSIGNED_COLOR
+    assert fig.data[0].marker.color != fig.data[1].marker.color != UNASSIGNED_COLOR
+    assert fig.data[0].hovertext[0] == "respondent_id: R_0<br>answer: fine"
+
+
+def test_segment_map_escapes_hover_text(points):
+    xy, labels, hover = points
+    fig = visualize_segment_map(xy, labels, hover=hover)
+    text = fig.data[2].hovertext[-1]
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in text
+    assert "<script>" not in fig.to_json()
+    named = visualize_segment_map(xy, labels, names={0: "<b>Planners</b>"})
+    assert named.data[0].name == "&lt;b&gt;Planners&lt;/b&gt;"
+
+
+def test_segment_map_downsamples_deterministically_and_proportionally(points):
+    xy, labels, hover = points
+    a = visualize_segment_map(xy, labels, hover=hover, max_points=20, random_state=1)
+    b = visualize_segment_map(xy, labels, hover=hover, max_points=20, random_state=1)
+    counts = [len(t.x) for t in a.data]
+    assert counts == [12, 6, 2]
+    for ta, tb in zip(a.data, b.data):
+        np.testing.assert_array_equal(ta.customdata, tb.customdata)
+    for trace, seg in zip(a.data, [0, 1, -1]):
+        assert (labels[trace.customdata] == seg).all()
+        np.testing.assert_allclose(trace.x, xy[trace.customdata, 0])
+        assert list(trace.hovertext) == [f"respondent_id: R_{i}<br>answer: " + (
+            "fine" if i < 99 else "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more")
+            for i in trace.customdata]
+    assert "showing 20 of 100" in a.layout.title.text
+    c = visualize_segment_map(xy, labels, max_points=20, random_state=2)
+    assert any(not np.array_equal(x.customdata, y.customdata) for x, y in zip(a.data, c.data))
+
+
+def test_sizes_bars_and_confidence_intervals():
+    sizes = segment_sizes(np.array([0] * 50 + [1] * 30 + [-1] * 20))
+    fig = visualize_sizes(sizes)
+    (bar,) = fig.data
+    assert list(bar.x) == ["Segment 0", "Segment 1", "unassigned"]
+    np.testing.assert_allclose(bar.y, [50, 30, 20])
+    np.testing.assert_allclose(bar.error_y.array, sizes["ci_high"] * 100 - [50, 30, 20])
+    np.testing.assert_allclose(bar.error_y.arrayminus, [50, 30, 20] - sizes["ci_low"] * 100)
+    assert bar.marker.color[2] == UNASSIGNED_COLOR
+    assert list(bar.customdata[:, 0]) == [50, 30, 20]
+
+
+def _profile():
+    rows = []
+    for seg in [0, 1]:
+        rows.append(dict(segment=seg, question="Q1", variable="Q1", level=None,
+                         value=4.0 if seg == 0 else 2.0, total=3.0,
+                         index=133.3 if seg == 0 else 66.7, significant=True,
+                         p_adjusted=0.001, effect_size=1.2 if seg == 0 else -1.2))
+        rows.append(dict(segment=seg, question="plan", variable="plan=<i>Pro</i>",
+                         level="<i>Pro</i>", value=0.3, total=0.3, index=100.0,
+                         significant=False, p_adjusted=0.9, effect_size=0.01))
+        rows.append(dict(segment=seg, question="Q2", variable="Q2", level=None,
+                         value=3.1, total=3.0, index=103.3 if seg == 0 else 96.7,
+                         significant=seg == 0, p_adjusted=0.04, effect_size=0.3))
+    return pd.DataFrame(rows)
+
+
+def test_profile_heatmap_holds_index_values_and_marks_significance():
+    fig = visualize_profile_heatmap(_profile())
+    (hm,) = fig.data
+    assert list(hm.x) == ["Segment 0", "Segment 1"]
+    assert list(hm.y) == ["Q1", "plan: &lt;i&gt;Pro&lt;/i&gt;", "Q2"]
+    np.testing.assert_allclose(np.asarray(hm.z, dtype=float),
+                               [[133.3, 66.7], [100.0, 100.0], [103.3, 96.7]])
+    text = np.asarray(hm.text)
+    assert text[0, 0] == "133*" and text[0, 1] == "67*"
+    assert text[1, 0] == "100" and text[2, 0] == "103*" and text[2, 1] == "97"
+    assert hm.zmid == 100
+    assert "<i>" not in "".join(np.asarray(hm.hovertext).ravel())
+    top = visualize_profile_heatmap(_profile(), top_n=1)
+    assert list(top.data[0].y) == ["Q1"]
+    only = visualize_profile_heatmap(_profile(), questions=["Q2"])
+    assert list(only.data[0].y) == ["Q2"]
+
+
+def test_overlap_mean_membership_and_hybrid_counts():
+    membership = pd.DataFrame({0: [0.9, 0.6, 0.7, 0.1, 0.3],
+                               1: [0.1, 0.4, 0.1, 0.8, 0.6],
+                               2: [0.0, 0.0, 0.2, 0.1, 0.1]})
+    fig = visualize_overlap(membership, hybrid_threshold=0.3)
+    mean, hybrids = fig.data
+    assert list(mean.y) == ["Segment 0", "Segment 1"]
+    assert list(mean.x) == ["Segment 0", "Segment 1", "Segment 2"]
+    np.testing.assert_allclose(np.asarray(mean.z), [[0.7333333, 0.2, 0.0666667],
+                                                    [0.2, 0.7, 0.1]], atol=1e-6)
+    # respondent 1 (0.6 / 0.4) and respondent 4 (0.6 / 0.3) are hybrids
+    np.testing.assert_array_equal(np.asarray(hybrids.z), [[0, 1, 0], [1, 0, 0]])
+    assert "2" in fig.layout.annotations[1].text
+    labelled = visualize_overlap(membership, labels=[0, 0, -1, 1, 1], hybrid_threshold=0.3)
+    assert list(labelled.data[0].y) == ["Segment 0", "Segment 1", "unassigned"]
+
+
+def test_segment_colours_are_stable_and_grey_for_unassigned():
+    colors = segment_colors([2, 0, 1, -1, 10])
+    assert colors[-1] == UNASSIGNED_COLOR
+    assert len({colors[s] for s in [0, 1, 2, 10]}) == 4
+    assert segment_colors([0, 1, 2, 10])[10] == colors[10]
