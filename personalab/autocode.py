@@ -1,0 +1,807 @@
+"""Auto-coding: learn a theme codebook from a few answers a researcher has coded.
+
+Rules (:func:`personalab.themes.tag_answers`) are precise but miss paraphrases; a
+researcher codes a handful of answers per theme and :class:`AutoCoder` learns the rest.
+
+How an answer gets a theme
+--------------------------
+* a non-negated rule hit for the theme, **or**
+* the theme's model gives probability ``>= threshold``,
+* **unless** the only rule hits for that theme in the answer are negated ("not too
+  expensive"): then the theme stays out, whatever the model says;
+* answers the researcher coded keep the researcher's codes.
+
+The model per theme is a one-vs-rest ``LogisticRegression(class_weight="balanced")`` on
+TF-IDF word (1-2) and character (2-5) n-grams, plus sentence embeddings when the optional
+``sentence-transformers`` extra is importable and its model is on disk (never downloaded).
+Probabilities are calibrated with ``CalibratedClassifierCV`` (sigmoid) only for themes with
+at least ``min_calibration_examples`` coded answers on *each* side; with fewer, calibration
+would be fit on a handful of answers and is worse than none, so the balanced logistic
+probabilities are used as they are (``AutoCoder.calibrated_`` says which is which).
+
+Active learning: :meth:`AutoCoder.uncertain` lists the answers the model is least sure
+about, diverse among themselves; code them (in a notebook with :func:`coding_widget`),
+:meth:`AutoCoder.add_examples`, and the model refits.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import normalize
+
+from .errors import ConfigError, InputError, short_path
+
+__all__ = [
+    "AutoCoder",
+    "CodingSession",
+    "coding_widget",
+    "load_coded_examples",
+    "save_coded_examples",
+    "theme_ids",
+]
+
+#: Column names accepted for the answer id in a coded-examples CSV (first found wins).
+ID_COLUMNS = ("answer_id", "respondent_id", "id")
+THEME_SEPARATOR = ";"
+
+
+# --------------------------------------------------------------------------- codebook
+def theme_ids(codebook) -> list[str]:
+    """Theme ids of a theme codebook, in codebook order.
+
+    Accepts a :class:`personalab.themes.ThemeCodebook` (anything with ``.themes``), a
+    list of theme objects, dicts or ids, a ``{id: ...}`` mapping, or ``None`` (no themes).
+    """
+    if codebook is None:
+        return []
+    if hasattr(codebook, "theme_ids"):
+        ids = codebook.theme_ids() if callable(codebook.theme_ids) else codebook.theme_ids
+        return [str(t) for t in ids]
+    items = getattr(codebook, "themes", codebook)
+    if isinstance(items, dict):
+        if "themes" in items:  # the YAML mapping itself
+            items = items["themes"]
+        else:
+            return [str(k) for k in items]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.append(str(item["id"]))
+        else:
+            out.append(str(item.id))
+    return out
+
+
+# --------------------------------------------------------------------------- examples
+def load_coded_examples(path, codebook=None) -> pd.DataFrame:
+    """Read answers a researcher has coded by hand.
+
+    The CSV has a column ``answer_id`` (or ``respondent_id`` / ``id``) and a column
+    ``themes`` with theme ids joined by ``;``. An empty ``themes`` cell means the answer
+    was read and has none of the themes (a useful negative example). Other columns
+    (the answer text, a coder's note) are ignored.
+
+    Parameters
+    ----------
+    path : str or Path
+    codebook : ThemeCodebook or list of str, optional
+        When given, every theme id must be in it, and every codebook theme gets a column.
+
+    Returns
+    -------
+    DataFrame
+        Answer id (index ``answer_id``, strings) x theme, 0/1 - the same shape as
+        ``TagResult.matrix``.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the column, the file line(s) and the fix.
+    """
+    path = Path(path)
+    where = short_path(path)
+    if not path.exists():
+        raise InputError("coded-examples file not found", file=where,
+                         fix="check the path; the file is a CSV with columns answer_id,themes")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"could not read the coded examples as CSV ({exc})", file=where,
+                         fix="save the file as UTF-8 CSV with a header line answer_id,themes") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    id_col = next((c for c in ID_COLUMNS if c in raw.columns), None)
+    if id_col is None:
+        raise InputError(f"no answer id column (found: {', '.join(raw.columns) or 'none'})",
+                         file=where, fix="add a header line with columns answer_id,themes")
+    if "themes" not in raw.columns:
+        raise InputError(f"no 'themes' column (found: {', '.join(raw.columns)})", file=where,
+                         fix="add a column 'themes' with theme ids joined by ';' "
+                             "(leave it empty for an answer with none of the themes)")
+    ids = raw[id_col].str.strip()
+    file_line = pd.Series(np.arange(len(raw)) + 2, index=raw.index)  # line 1 is the header
+    blank = ids == ""
+    if blank.any():
+        raise InputError("answer id is empty", file=where, column=id_col,
+                         row=file_line[blank].tolist(), fix="fill in the id of the coded answer")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise InputError(f"answer id coded more than once ({', '.join(sorted(set(ids[dup])))})",
+                         file=where, column=id_col, row=file_line[dup].tolist(),
+                         fix="keep one row per answer, with all its themes joined by ';'")
+    coded = {a: _split_themes(t) for a, t in zip(ids, raw["themes"])}
+    known = theme_ids(codebook)
+    if known:
+        unknown = [(line, t) for line, themes in zip(file_line, coded.values())
+                   for t in themes if t not in known]
+        if unknown:
+            names = sorted({t for _, t in unknown})
+            raise InputError(f"unknown theme id(s): {', '.join(names)}", file=where,
+                             column="themes", row=sorted({line for line, _ in unknown}),
+                             fix=f"use ids from the theme codebook: {', '.join(known)}")
+    return _to_matrix(coded, known)
+
+
+def save_coded_examples(examples, path) -> Path:
+    """Write coded examples (a 0/1 matrix or ``{id: themes}``) as :func:`load_coded_examples` reads them."""
+    matrix = _as_label_matrix(examples, [])
+    rows = [(a, THEME_SEPARATOR.join(c for c in matrix.columns if matrix.at[a, c]))
+            for a in matrix.index]
+    path = Path(path)
+    pd.DataFrame(rows, columns=["answer_id", "themes"]).to_csv(path, index=False)
+    return path
+
+
+def _split_themes(cell) -> list[str]:
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return []
+    if isinstance(cell, str):
+        return [t.strip() for t in cell.split(THEME_SEPARATOR) if t.strip()]
+    return [str(t).strip() for t in cell if str(t).strip()]
+
+
+def _to_matrix(coded: dict, themes: list[str]) -> pd.DataFrame:
+    columns = list(themes) + sorted({t for ts in coded.values() for t in ts} - set(themes))
+    matrix = pd.DataFrame(0, index=pd.Index(list(coded), name="answer_id", dtype=object),
+                          columns=pd.Index(columns, name="theme", dtype=object), dtype=int)
+    for answer, ts in coded.items():
+        for t in ts:
+            matrix.at[answer, t] = 1
+    return matrix
+
+
+def _as_label_matrix(examples, themes: list[str]) -> pd.DataFrame:
+    """Coded examples in any accepted form -> answer x theme 0/1 DataFrame."""
+    if isinstance(examples, pd.DataFrame):
+        matrix = examples.fillna(0).astype(int).clip(0, 1)
+        missing = [t for t in themes if t not in matrix.columns]
+        for t in missing:
+            matrix[t] = 0
+        matrix.columns = matrix.columns.astype(object)
+        return matrix[list(themes) + [c for c in matrix.columns if c not in themes]]
+    if isinstance(examples, pd.Series):
+        examples = examples.to_dict()
+    if isinstance(examples, dict):
+        return _to_matrix({a: _split_themes(t) for a, t in examples.items()}, themes)
+    raise ConfigError("coded examples must be a 0/1 DataFrame, a Series or a dict "
+                      f"{{answer_id: themes}}, not {type(examples).__name__}",
+                      fix="use load_coded_examples(path) to read a CSV")
+
+
+def _match_ids(ids, index: pd.Index, *, what="coded example") -> list:
+    """Map ids (possibly read from a CSV as strings) onto the labels of ``index``."""
+    by_str = {str(i): i for i in index}
+    out, missing = [], []
+    for i in ids:
+        if i in index:
+            out.append(i)
+        elif str(i) in by_str:
+            out.append(by_str[str(i)])
+        else:
+            missing.append(str(i))
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
+        raise InputError(f"{len(missing)} {what}(s) not among the answers: {shown}",
+                         fix="code answers by the ids of the texts passed to fit "
+                             "(the index of the texts Series)")
+    return out
+
+
+def _as_text_series(texts) -> pd.Series:
+    if isinstance(texts, pd.DataFrame):
+        raise ConfigError("AutoCoder codes one question at a time; pass one text column",
+                          fix="e.g. autocoder.fit(survey.text()['Q7'], examples)")
+    s = pd.Series(texts) if not isinstance(texts, pd.Series) else texts
+    if s.index.has_duplicates:
+        dup = s.index[s.index.duplicated()].unique()[:5].tolist()
+        raise InputError(f"answer ids are not unique ({dup})",
+                         fix="index the texts by a unique answer id")
+    return s.astype(object).where(s.notna(), "").map(str)
+
+
+def _rule_frames(tags, index: pd.Index, themes: list[str]):
+    """(non-negated hit matrix, negated-only matrix) aligned to ``index`` x ``themes``."""
+    hits = pd.DataFrame(0, index=index, columns=themes, dtype=int)
+    veto = pd.DataFrame(False, index=index, columns=themes)
+    if tags is None:
+        return hits, veto
+    matrix = getattr(tags, "matrix", None)
+    if matrix is not None and len(matrix):
+        m = matrix.reindex(index=index, columns=themes).fillna(0).astype(int)
+        hits = m.clip(0, 1)
+    tidy = getattr(tags, "tags", None)
+    if tidy is not None and len(tidy) and "negated" in tidy.columns:
+        neg = tidy[tidy["negated"].astype(bool) & tidy["theme"].isin(themes)]
+        if len(neg):
+            lookup = {str(i): i for i in index}
+            for answer, theme in zip(neg["answer_id"], neg["theme"]):
+                key = answer if answer in veto.index else lookup.get(str(answer))
+                if key is not None and not hits.at[key, theme]:
+                    veto.at[key, theme] = True
+    return hits, veto
+
+
+# --------------------------------------------------------------------------- features
+class _TextFeatures:
+    """TF-IDF word + char n-grams, optionally hstacked with sentence embeddings."""
+
+    def __init__(self, embeddings="auto", embedding_model="all-MiniLM-L6-v2"):
+        self.embeddings = embeddings
+        self.embedding_model = embedding_model
+
+    def fit(self, texts: pd.Series):
+        self.word_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                     strip_accents="unicode", lowercase=True)
+        self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                     min_df=2, strip_accents="unicode", lowercase=True)
+        docs = texts.tolist()
+        self.word_.fit(docs)
+        try:
+            self.char_.fit(docs)
+        except ValueError:  # too few documents for min_df=2
+            self.char_.set_params(min_df=1).fit(docs)
+        self.embed_ = _load_embedder(self.embeddings, self.embedding_model)
+        return self
+
+    def transform(self, texts: pd.Series):
+        docs = texts.tolist()
+        parts = [self.word_.transform(docs), self.char_.transform(docs)]
+        if self.embed_ is not None:
+            dense = normalize(np.asarray(self.embed_(docs), dtype=float))
+            parts.append(sparse.csr_matrix(dense))
+        # each block is unit-length per row; scale so the whole row is unit length
+        return sparse.hstack(parts, format="csr") / math.sqrt(len(parts))
+
+    def words(self, texts: pd.Series):
+        return self.word_.transform(texts.tolist())
+
+
+def _load_embedder(embeddings, model_name):
+    """A callable list[str] -> array, or None. Never downloads anything."""
+    if embeddings is None or embeddings is False:
+        return None
+    if callable(embeddings):
+        return embeddings
+    if embeddings not in ("auto", True):
+        raise ConfigError(f"embeddings must be 'auto', True, False or a callable, not {embeddings!r}")
+    try:
+        from sentence_transformers import SentenceTransformer  # optional extra
+    except ImportError as exc:
+        if embeddings is True:
+            raise ImportError("sentence embeddings need the optional extra: "
+                              "pip install 'personalab[embeddings]' (sentence-transformers)") from exc
+        return None
+    try:
+        model = SentenceTransformer(model_name, local_files_only=True)
+    except Exception as exc:  # not on disk: we never download at run time
+        if embeddings is True:
+            raise ImportError(f"sentence-transformers model {model_name!r} is not on disk; "
+                              "download it once before the run") from exc
+        warnings.warn(f"sentence-transformers model {model_name!r} not available locally "
+                      f"({exc}); auto-coding uses TF-IDF only", stacklevel=3)
+        return None
+    return lambda docs: model.encode(docs, show_progress_bar=False)
+
+
+# --------------------------------------------------------------------------- model
+class AutoCoder:
+    """Learn theme codes from a few coded answers, combined with the codebook's rules.
+
+    Parameters
+    ----------
+    codebook : ThemeCodebook, list of str or None
+        Themes to code. Its rules run through :func:`personalab.themes.tag_answers` unless
+        ``fit`` is given precomputed ``tags``. ``None``: themes are those in the examples,
+        and there are no rules unless ``tags`` are passed.
+    threshold : float, default 0.5
+        Model probability at or above which the model alone assigns a theme.
+    C : float, default 10.0
+        Inverse regularisation of the logistic regressions. TF-IDF rows are unit length,
+        so with a few dozen examples a weak penalty is needed for probabilities to leave 0.5.
+    calibrate : {'auto', True, False}, default 'auto'
+        'auto': calibrate a theme when it has ``min_calibration_examples`` coded answers
+        on each side (with and without it); True: whenever each side has
+        ``calibration_folds`` answers; False: never.
+    min_calibration_examples : int, default 30
+    calibration_folds : int, default 3
+    use_rules : bool, default True
+        False: model only (rule hits and vetoes ignored) - for comparisons.
+    embeddings : {'auto', True, False} or callable, default 'auto'
+        'auto' uses sentence-transformers when installed and its model is on disk.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    themes_ : list of str
+    examples_ : DataFrame
+        Coded answers x themes, 0/1 (the researcher's codes).
+    probabilities_ : DataFrame
+        Every answer x theme: the model's probability (NaN for a theme without a model).
+    rule_hits_ : DataFrame
+        Every answer x theme: 1 where a non-negated rule matched.
+    labels_ : DataFrame
+        Every answer x theme: the final 0/1 codes (see the module docstring).
+    calibrated_ : dict
+        Theme -> whether its probabilities are calibrated; absent when it has no model.
+    models_ : dict
+        Theme -> fitted classifier, or None when the examples had one class only.
+
+    Examples
+    --------
+    >>> coder = AutoCoder(codebook).fit(texts, load_coded_examples("coded.csv"))  # doctest: +SKIP
+    >>> coder.cross_validate()          # per-theme precision / recall / F1      # doctest: +SKIP
+    >>> coder.uncertain(10)             # what to code next                      # doctest: +SKIP
+    """
+
+    def __init__(self, codebook=None, *, threshold=0.5, C=10.0, calibrate="auto",
+                 min_calibration_examples=30, calibration_folds=3, use_rules=True,
+                 embeddings="auto", random_state=0):
+        self.codebook = codebook
+        self.threshold = threshold
+        self.C = C
+        self.calibrate = calibrate
+        self.min_calibration_examples = min_calibration_examples
+        self.calibration_folds = calibration_folds
+        self.use_rules = use_rules
+        self.embeddings = embeddings
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, texts, examples, tags=None):
+        """Fit on all answers to one question and the coded subset.
+
+        Parameters
+        ----------
+        texts : Series
+            Every answer (coded or not), indexed by answer id. The TF-IDF vocabulary is
+            learnt from all of them; the classifiers from the coded ones.
+        examples : DataFrame, Series or dict
+            The researcher's codes (see :func:`load_coded_examples`).
+        tags : TagResult, optional
+            Rule tags for ``texts``; computed with ``tag_answers`` when omitted and a
+            codebook with rules is given.
+
+        Returns
+        -------
+        self
+        """
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")
+        self.texts_ = _as_text_series(texts)
+        codebook_themes = theme_ids(self.codebook)
+        matrix = _as_label_matrix(examples, codebook_themes)
+        matrix.index = pd.Index(_match_ids(matrix.index, self.texts_.index), name="answer_id")
+        if codebook_themes:
+            extra = [c for c in matrix.columns if c not in codebook_themes]
+            if extra:
+                raise InputError(f"coded theme(s) not in the codebook: {', '.join(extra)}",
+                                 fix=f"use ids from the codebook: {', '.join(codebook_themes)}")
+        self.themes_ = list(matrix.columns)
+        if not self.themes_:
+            raise ConfigError("no themes to code: the codebook and the examples name none")
+        self.examples_ = matrix
+        self._tags = tags
+        self.features_ = _TextFeatures(self.embeddings).fit(self.texts_)
+        self._X = self.features_.transform(self.texts_)
+        self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)
+        self.rule_hits_, self._veto = self._rules(self.texts_, tags)
+        X_coded = self._X[self._pos[matrix.index].to_numpy()]
+        self.models_, self.calibrated_ = {}, {}
+        for theme in self.themes_:
+            model, calibrated = self._fit_theme(X_coded, matrix[theme].to_numpy())
+            self.models_[theme] = model
+            if model is not None:
+                self.calibrated_[theme] = calibrated
+        self.probabilities_ = self._proba(self._X, self.texts_.index)
+        labels = self._combine(self.probabilities_, self.rule_hits_, self._veto)
+        labels.loc[matrix.index, self.themes_] = matrix[self.themes_].to_numpy()
+        self.labels_ = labels
+        return self
+
+    def add_examples(self, examples, tags=None):
+        """Add (or correct) coded answers and refit. Later codes replace earlier ones.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        new = _as_label_matrix(examples, self.themes_)
+        new.index = pd.Index(_match_ids(new.index, self.texts_.index), name="answer_id")
+        old = self.examples_.drop(index=new.index, errors="ignore")
+        merged = pd.concat([old, new]).fillna(0).astype(int)
+        return self.fit(self.texts_, merged, tags=self._tags if tags is None else tags)
+
+    def _rules(self, texts: pd.Series, tags):
+        if not self.use_rules:
+            return _rule_frames(None, texts.index, self.themes_)
+        if tags is None and self.codebook is not None and not _is_plain_list(self.codebook):
+            from .themes import tag_answers
+            tags = tag_answers(texts, self.codebook)
+        return _rule_frames(tags, texts.index, self.themes_)
+
+    def _fit_theme(self, X, y):
+        n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+        if n_pos == 0 or n_neg == 0:
+            return None, False
+        base = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
+                                  solver="liblinear", random_state=self.random_state)
+        smallest = min(n_pos, n_neg)
+        if self.calibrate == "auto":
+            calibrate = smallest >= self.min_calibration_examples
+        else:
+            calibrate = bool(self.calibrate) and smallest >= self.calibration_folds
+        if calibrate:
+            cv = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.random_state)
+            model = CalibratedClassifierCV(base, method="sigmoid", cv=cv).fit(X, y)
+        else:
+            model = base.fit(X, y)
+        return model, calibrate
+
+    def _proba(self, X, index) -> pd.DataFrame:
+        out = pd.DataFrame(np.nan, index=index, columns=self.themes_)
+        for theme, model in self.models_.items():
+            if model is not None:
+                out[theme] = model.predict_proba(X)[:, 1]
+        return out
+
+    def _combine(self, proba, hits, veto) -> pd.DataFrame:
+        model_yes = (proba >= self.threshold).fillna(False)
+        combined = (model_yes & ~veto) | hits.astype(bool)
+        return combined.astype(int)
+
+    # ------------------------------------------------------------------ predicting
+    def predict_proba(self, texts=None) -> pd.DataFrame:
+        """Model probabilities, answer x theme (the fitted answers when ``texts`` is None)."""
+        self._check_fitted()
+        if texts is None:
+            return self.probabilities_.copy()
+        texts = _as_text_series(texts)
+        return self._proba(self.features_.transform(texts), texts.index)
+
+    def predict(self, texts=None, tags=None) -> pd.DataFrame:
+        """Final 0/1 codes, answer x theme: rules OR model, negated rule hits vetoing.
+
+        With ``texts`` None, the fitted answers (coded ones keep the researcher's codes).
+        """
+        self._check_fitted()
+        if texts is None:
+            return self.labels_.copy()
+        texts = _as_text_series(texts)
+        hits, veto = self._rules(texts, tags)
+        return self._combine(self.predict_proba(texts), hits, veto)
+
+    # ------------------------------------------------------------------ evaluation
+    def cross_validate(self, n_splits=5) -> pd.DataFrame:
+        """Stratified k-fold cross-validation over the coded answers.
+
+        For each theme, folds are stratified on that theme; each held-out answer is
+        scored by a model fitted without it. Rules need no fitting, so the ``rules`` rows
+        are the rules' own accuracy on the same answers.
+
+        Returns
+        -------
+        DataFrame
+            Tidy: theme, method ('rules', 'model', 'combined'), precision, recall, f1,
+            support (coded answers with the theme), n_coded, n_splits. A theme whose
+            examples have fewer than 2 answers on either side is reported with NaN scores.
+            Rows with theme '(macro)' average the themes.
+        """
+        self._check_fitted()
+        Y = self.examples_
+        ids = Y.index
+        X = self._X[self._pos[ids].to_numpy()]
+        rows = []
+        for theme in self.themes_:
+            y = Y[theme].to_numpy()
+            k = min(n_splits, int(y.sum()), int(len(y) - y.sum()))
+            hits = self.rule_hits_.loc[ids, theme].to_numpy().astype(bool)
+            veto = self._veto.loc[ids, theme].to_numpy()
+            if k < 2:
+                for method in ("rules", "model", "combined"):
+                    rows.append(dict(theme=theme, method=method, precision=np.nan, recall=np.nan,
+                                     f1=np.nan, support=int(y.sum()), n_coded=len(y), n_splits=0))
+                continue
+            proba = np.zeros(len(y))
+            folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+            for train, test in folds.split(np.zeros(len(y)), y):
+                model, _ = self._fit_theme(X[train], y[train])
+                proba[test] = model.predict_proba(X[test])[:, 1]
+            model_yes = proba >= self.threshold
+            preds = {"rules": hits, "model": model_yes, "combined": (model_yes & ~veto) | hits}
+            for method, pred in preds.items():
+                p, r, f, _ = precision_recall_fscore_support(y, pred.astype(int), average="binary",
+                                                             zero_division=0)
+                rows.append(dict(theme=theme, method=method, precision=p, recall=r, f1=f,
+                                 support=int(y.sum()), n_coded=len(y), n_splits=k))
+        report = pd.DataFrame(rows)
+        macro = (report.groupby("method", sort=False)[["precision", "recall", "f1"]].mean()
+                 .reset_index().assign(theme="(macro)", support=int(Y.to_numpy().sum()),
+                                       n_coded=len(Y), n_splits=n_splits))
+        return pd.concat([report, macro[report.columns]], ignore_index=True)
+
+    # ------------------------------------------------------------------ active learning
+    def uncertain(self, n=10, *, diversity=0.3, include_coded=False) -> pd.DataFrame:
+        """The answers the model is least sure about, diverse among themselves.
+
+        Uncertainty of an answer is the highest binary entropy (in bits: 1 at p = 0.5)
+        over the themes' probabilities. Answers are then picked greedily by maximal
+        marginal relevance: ``(1 - diversity) * uncertainty - diversity * max cosine
+        similarity`` (word TF-IDF) to those already picked. Ties go to the smaller id.
+
+        Returns
+        -------
+        DataFrame
+            answer_id, text, uncertainty, theme (the theme it is least sure about),
+            probability (for that theme), suggested (themes the coder would assign now).
+        """
+        self._check_fitted()
+        proba = self.probabilities_.dropna(axis=1, how="all")
+        if proba.shape[1] == 0:
+            raise ConfigError("no theme has a model yet: code answers with and without each theme")
+        if not include_coded:
+            proba = proba.drop(index=self.examples_.index, errors="ignore")
+        p = proba.to_numpy().clip(1e-12, 1 - 1e-12)
+        entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+        score = pd.Series(np.nanmax(entropy, axis=1), index=proba.index)
+        order = _sort_desc(score)
+        pool = order[: max(20 * n, 200)]
+        W = normalize(self.features_.words(self.texts_.loc[pool]))
+        picked = _mmr(score.loc[pool].to_numpy(), W, n, diversity)
+        ids = [pool[i] for i in picked]
+        worst = np.nanargmax(entropy, axis=1)
+        theme_of = pd.Series(proba.columns[worst], index=proba.index)
+        return pd.DataFrame({
+            "answer_id": ids,
+            "text": self.texts_.loc[ids].to_numpy(),
+            "uncertainty": score.loc[ids].to_numpy(),
+            "theme": theme_of.loc[ids].to_numpy(),
+            "probability": [proba.at[i, theme_of[i]] for i in ids],
+            "suggested": [tuple(t for t in self.themes_ if self.labels_.at[i, t]) for i in ids],
+        })
+
+    def _check_fitted(self):
+        if not hasattr(self, "labels_"):
+            raise ConfigError("this AutoCoder is not fitted yet", fix="call .fit(texts, examples) first")
+
+
+def _is_plain_list(codebook) -> bool:
+    return isinstance(codebook, (list, tuple)) and all(isinstance(t, str) for t in codebook)
+
+
+def _sort_desc(score: pd.Series) -> list:
+    """Ids by descending score, ties by ascending id (as strings, so mixed ids sort)."""
+    frame = pd.DataFrame({"s": score.to_numpy(), "k": [str(i) for i in score.index]},
+                         index=range(len(score)))
+    order = frame.sort_values(["s", "k"], ascending=[False, True], kind="mergesort").index
+    return [score.index[i] for i in order]
+
+
+def _mmr(relevance: np.ndarray, W, n: int, diversity: float) -> list[int]:
+    """Greedy maximal marginal relevance over rows of unit-normed ``W``; positions in order.
+
+    ``relevance`` is assumed already sorted best-first, so ``argmax`` ties go to the
+    earlier (better-ranked, smaller-id) row.
+    """
+    n = min(n, len(relevance))
+    chosen: list[int] = []
+    max_sim = np.zeros(len(relevance))
+    available = np.ones(len(relevance), dtype=bool)
+    for _ in range(n):
+        score = (1 - diversity) * relevance - diversity * max_sim
+        score[~available] = -np.inf
+        best = int(np.argmax(score))
+        chosen.append(best)
+        available[best] = False
+        sims = W @ W[best].T
+        sims = np.asarray(sims.todense()).ravel() if sparse.issparse(sims) else np.ravel(sims)
+        max_sim = np.maximum(max_sim, sims)
+    return chosen
+
+
+# --------------------------------------------------------------------------- coding UI
+class CodingSession:
+    """The logic behind :func:`coding_widget`: a queue of answers to code, and the codes.
+
+    Parameters
+    ----------
+    autocoder : AutoCoder
+        Fitted.
+    n : int, default 20
+        How many answers to queue (from :meth:`AutoCoder.uncertain`).
+    refit_every : int, default 5
+        Refit after this many saved answers (0: only on :meth:`finish`).
+    path : str or Path, optional
+        CSV that every save rewrites with all codes so far (examples + new ones), in
+        the :func:`load_coded_examples` format, so no coding is lost with the kernel.
+
+    Attributes
+    ----------
+    queue : list
+        Answer ids to code, in order.
+    position : int
+        Index into ``queue`` of the answer shown now.
+    coded : dict
+        Answer id -> tuple of themes, saved in this session.
+    """
+
+    def __init__(self, autocoder, *, n=20, refit_every=5, path=None):
+        autocoder._check_fitted()
+        self.autocoder = autocoder
+        self.refit_every = refit_every
+        self.path = Path(path) if path is not None else None
+        self.queue = autocoder.uncertain(n)["answer_id"].tolist()
+        self.position = 0
+        self.coded: dict = {}
+        self._pending: dict = {}
+
+    @property
+    def themes(self) -> list[str]:
+        return list(self.autocoder.themes_)
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.queue)
+
+    def current(self) -> dict | None:
+        """The answer to code now: answer_id, text, suggested themes, probabilities."""
+        if self.done:
+            return None
+        a = self.queue[self.position]
+        coder = self.autocoder
+        return {
+            "answer_id": a,
+            "text": coder.texts_.at[a],
+            "suggested": tuple(t for t in self.themes if coder.labels_.at[a, t]),
+            "probabilities": coder.probabilities_.loc[a].to_dict(),
+            "position": self.position,
+            "total": len(self.queue),
+        }
+
+    def save(self, themes) -> dict | None:
+        """Record the current answer's themes, move on; returns the next answer."""
+        if self.done:
+            raise ConfigError("nothing left to code in this session")
+        themes = tuple(_split_themes(themes))
+        unknown = [t for t in themes if t not in self.themes]
+        if unknown:
+            raise ConfigError(f"unknown theme(s): {', '.join(unknown)}",
+                              fix=f"use one of: {', '.join(self.themes)}")
+        a = self.queue[self.position]
+        self.coded[a] = themes
+        self._pending[a] = themes
+        self.position += 1
+        if self.path is not None:
+            save_coded_examples(self._all_codes(), self.path)
+        if self.refit_every and len(self._pending) >= self.refit_every:
+            self._flush()
+        return self.current()
+
+    def skip(self) -> dict | None:
+        """Leave the current answer uncoded and move on."""
+        if not self.done:
+            self.position += 1
+        return self.current()
+
+    def finish(self):
+        """Refit with everything saved; returns the autocoder."""
+        self._flush()
+        return self.autocoder
+
+    def _flush(self):
+        if self._pending:
+            self.autocoder.add_examples(dict(self._pending))
+            self._pending = {}
+
+    def _all_codes(self) -> pd.DataFrame:
+        new = _to_matrix(dict(self.coded), self.themes)
+        old = self.autocoder.examples_.drop(index=new.index, errors="ignore")
+        return pd.concat([old, new]).fillna(0).astype(int)
+
+
+def coding_widget(autocoder, texts=None, *, n=20, refit_every=5, path=None):
+    """An ipywidgets panel to code the answers the model is least sure about.
+
+    Shows one answer, a checkbox per theme (pre-ticked with the current suggestion) and
+    *Save & next* / *Skip* / *Finish* buttons. Needs a live kernel; the codes also reach
+    ``path`` (CSV) on every save, so nothing depends on the widget state.
+
+    Parameters
+    ----------
+    autocoder : AutoCoder
+        Fitted (or give ``texts`` to refit it on new answers with its current examples).
+    texts : Series, optional
+    n, refit_every, path
+        See :class:`CodingSession`.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With the :class:`CodingSession` as its ``session`` attribute.
+    """
+    try:
+        import ipywidgets as w
+    except ImportError as exc:  # pragma: no cover - ipywidgets is a runtime dependency
+        raise ImportError("coding_widget needs ipywidgets: pip install ipywidgets") from exc
+    if texts is not None:
+        autocoder.fit(texts, autocoder.examples_)
+    session = CodingSession(autocoder, n=n, refit_every=refit_every, path=path)
+    header = w.HTML()
+    answer = w.HTML(layout=w.Layout(border="1px solid #ccc", padding="8px"))
+    boxes = {t: w.Checkbox(description=t, indent=False) for t in session.themes}
+    save_btn = w.Button(description="Save & next", button_style="primary")
+    skip_btn = w.Button(description="Skip")
+    finish_btn = w.Button(description="Finish (refit)")
+    status = w.HTML()
+
+    def show(item):
+        if item is None:
+            header.value = f"<b>Done:</b> {len(session.coded)} answers coded."
+            answer.value = ""
+            for b in (save_btn, skip_btn):
+                b.disabled = True
+            return
+        header.value = (f"<b>Answer {item['position'] + 1} of {item['total']}</b> "
+                        f"(id {_html(item['answer_id'])})")
+        answer.value = _html(item["text"])
+        for t, box in boxes.items():
+            box.value = t in item["suggested"]
+            p = item["probabilities"].get(t)
+            box.description = t if p is None or p != p else f"{t} ({p:.2f})"
+
+    def on_save(_):
+        show(session.save([t for t, b in boxes.items() if b.value]))
+
+    def on_skip(_):
+        show(session.skip())
+
+    def on_finish(_):
+        session.finish()
+        status.value = f"Refitted on {len(autocoder.examples_)} coded answers."
+
+    save_btn.on_click(on_save)
+    skip_btn.on_click(on_skip)
+    finish_btn.on_click(on_finish)
+    show(session.current())
+    panel = w.VBox([header, answer, w.HBox(list(boxes.values())),
+                    w.HBox([save_btn, skip_btn, finish_btn]), status])
+    panel.session = session
+    panel.checkboxes = boxes
+    panel.buttons = {"save": save_btn, "skip": skip_btn, "finish": finish_btn}
+    return panel
+
+
+def _html(text) -> str:
+    import html
+    return html.escape(str(text))

@@ -1,0 +1,255 @@
+"""AutoCoder on planted answers: rules know one or two phrasings per theme, people use eight."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+import numpy as np, pandas as pd
+
+EXPRESSIONS = {
+    "price": ["it is too expensive", "the price went up again", "it costs a fortune",
+              "the plan is overpriced", "it is not worth the money", "the monthly fee is steep",
+              "they charge way too much", "honestly quite pricey"],
+    "speed": ["the app is slow", "pages are slow to open", "it takes ages to load",
+              "everything feels laggy", "it keeps freezing", "screens load forever",
+              "the whole thing is sluggish", "I wait minutes for a report"],
+    "support": ["customer service was useless", "customer service never called back",
+                "nobody answered my emails", "the help desk never replied", "the agents were rude",
+                "I waited on hold for hours", "the support team ignored me", "my ticket was closed unanswered"],
+}
+RULES = {"price": ["too expensive", "price"], "speed": ["slow"], "support": ["customer service"]}
+FILLER = ["I use it every morning", "my sister recommended it", "overall it is fine",
+          "I like the colours", "the layout is clean", "I mostly use it on my phone",
+          "we use it at work for planning", "I have had it for two years", "the icons are cute",
+          "I share lists with my partner"]
+NEGATED = {"price": "it is not too expensive", "speed": "it is not slow at all"}
+
+def make(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    texts, truth = {}, {}
+    themes = list(EXPRESSIONS)
+    for i in range(n):
+        k = rng.choice([0, 1, 1, 2], p=[0.25, 0.3, 0.25, 0.2])
+        chosen = list(rng.choice(themes, size=k, replace=False)) if k else []
+        parts = [EXPRESSIONS[t][rng.integers(len(EXPRESSIONS[t]))] for t in chosen]
+        if rng.random() < 0.15:
+            t = rng.choice([t for t in NEGATED])
+            if t not in chosen:
+                parts.append(NEGATED[t])
+        parts.append(FILLER[rng.integers(len(FILLER))])
+        rng.shuffle(parts)
+        aid = f"R{i:04d}"
+        texts[aid] = ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+        truth[aid] = {t: int(t in chosen) for t in themes}
+    return pd.Series(texts, name="Q7"), pd.DataFrame.from_dict(truth, orient="index")[themes]
+
+def keyword_tags(texts):
+    rows = []
+    for aid, text in texts.items():
+        low = text.lower()
+        for theme, phrases in RULES.items():
+            for ph in phrases:
+                for m in re.finditer(re.escape(ph), low):
+                    neg = low[max(0, m.start() - 4):m.start()] == "not "
+                    rows.append(dict(answer_id=aid, theme=theme, start_char=m.start(), end_char=m.end(),
+                                     matched_text=text[m.start():m.end()], negated=neg, sentence=""))
+    tags = pd.DataFrame(rows, columns=["answer_id", "theme", "start_char", "end_char", "matched_text", "negated", "sentence"])
+    pos = tags[~tags.negated]
+    matrix = pd.crosstab(pos.answer_id, pos.theme).clip(0, 1).reindex(index=texts.index, columns=list(RULES), fill_value=0)
+    return SimpleNamespace(tags=tags, matrix=matrix)
+
+
+import pytest
+from sklearn.metrics import f1_score
+
+from personalab.autocode import (AutoCoder, CodingSession, coding_widget, load_coded_examples,
+                                 save_coded_examples)
+from personalab.errors import InputError
+
+
+def coded_sample(truth, per_theme=10, seed=1):
+    """Ten answers per theme, coded with all their true themes (as a researcher would)."""
+    rng = np.random.default_rng(seed)
+    coded = []
+    for t in truth.columns:
+        ids = [i for i in truth.index[truth[t] == 1] if i not in coded]
+        coded += list(rng.choice(ids, per_theme, replace=False))
+    return truth.loc[coded]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    texts, truth = make()
+    return texts, truth, keyword_tags(texts), coded_sample(truth)
+
+
+@pytest.fixture(scope="module")
+def coder(planted):
+    texts, truth, tags, examples = planted
+    return AutoCoder(list(truth.columns), embeddings=False).fit(texts, examples, tags=tags)
+
+
+def test_beats_rules_with_ten_examples_per_theme(planted, coder):
+    texts, truth, tags, examples = planted
+    rest = truth.index.difference(examples.index)
+    rules_f1 = f1_score(truth.loc[rest], tags.matrix.loc[rest], average="macro")
+    auto_f1 = f1_score(truth.loc[rest], coder.labels_.loc[rest], average="macro")
+    assert rules_f1 < 0.55                 # the rules miss most phrasings (planted)
+    assert auto_f1 >= rules_f1 + 0.15      # measured: 0.475 -> 0.709
+    for t in truth.columns:                # and on every theme, not just on average
+        assert f1_score(truth.loc[rest, t], coder.labels_.loc[rest, t]) > \
+            f1_score(truth.loc[rest, t], tags.matrix.loc[rest, t])
+
+
+def test_rule_hits_kept_and_negated_hits_veto(planted, coder):
+    texts, truth, tags, examples = planted
+    hits = tags.matrix.astype(bool)
+    assert (coder.labels_[hits] == 1).sum().sum() >= hits.drop(index=examples.index).sum().sum()
+    negated = tags.tags[tags.tags["negated"]]
+    vetoed = [(a, t) for a, t in zip(negated["answer_id"], negated["theme"])
+              if not tags.matrix.at[a, t] and a not in examples.index]
+    assert vetoed                                             # planted: "it is not too expensive"
+    assert all(coder.labels_.at[a, t] == 0 for a, t in vetoed)
+    # the veto is doing work: the model alone says yes to some of them
+    assert any(coder.probabilities_.at[a, t] >= 0.5 for a, t in vetoed)
+
+
+def test_coded_answers_keep_the_researchers_codes(planted, coder):
+    _, _, _, examples = planted
+    assert (coder.labels_.loc[examples.index, examples.columns] == examples).all().all()
+    assert coder.calibrated_ == {"price": False, "speed": False, "support": False}  # too few to calibrate
+
+
+def test_calibration_when_enough_examples(planted):
+    texts, truth, tags, _ = planted
+    many = coded_sample(truth, per_theme=60, seed=2)
+    coder = AutoCoder(list(truth.columns), embeddings=False).fit(texts, many, tags=tags)
+    assert all(coder.calibrated_.values())
+    p = coder.probabilities_.to_numpy()
+    assert np.nanmin(p) >= 0 and np.nanmax(p) <= 1
+
+
+def test_cross_validate_reports_per_theme(coder):
+    report = coder.cross_validate(n_splits=5)
+    assert set(report["theme"]) == {"price", "speed", "support", "(macro)"}
+    assert set(report["method"]) == {"rules", "model", "combined"}
+    assert {"precision", "recall", "f1", "support", "n_splits"} <= set(report.columns)
+    per_theme = report[report["theme"] != "(macro)"]
+    assert per_theme[["precision", "recall", "f1"]].apply(lambda c: c.between(0, 1)).all().all()
+    rules = per_theme[per_theme["method"] == "rules"].set_index("theme")
+    combined = per_theme[per_theme["method"] == "combined"].set_index("theme")
+    assert (rules["precision"] == 1.0).all()          # planted rules never fire wrongly
+    assert (combined["recall"] >= rules["recall"]).all()
+    assert (combined["recall"] > rules["recall"]).any()
+    assert (rules["support"] == 10).all() | (rules["support"] > 10).all()
+
+
+def test_uncertain_returns_ambiguous_items():
+    clear_yes = [f"the delivery was late again and again {i}" for i in range(12)]
+    clear_no = [f"the colours of the packaging are pretty {i}" for i in range(12)]
+    mixed = ["the delivery was late but the colours are pretty",
+             "late delivery pretty colours packaging",
+             "pretty colours yet the delivery was late"]
+    pool_yes = [f"late delivery again sadly {i}" for i in range(5)]
+    pool_no = [f"pretty packaging colours indeed {i}" for i in range(5)]
+    texts = pd.Series(clear_yes + clear_no + mixed + pool_yes + pool_no)
+    texts.index = [f"A{i:02d}" for i in range(len(texts))]
+    examples = {a: ("late" if k < 12 else "") for k, a in enumerate(texts.index[:24])}
+    coder = AutoCoder(["late"], embeddings=False).fit(texts, examples)
+    top = coder.uncertain(3, diversity=0.0)
+    assert set(top["answer_id"]) == {"A24", "A25", "A26"}           # the mixed ones
+    assert (top["uncertainty"] > coder.uncertain(13)["uncertainty"].min()).all()
+    assert not set(coder.uncertain(13)["answer_id"]) & set(examples)  # never re-asks coded ones
+    assert top["probability"].between(0.2, 0.8).all()
+
+
+def test_uncertain_is_diverse(planted, coder):
+    texts = planted[0]
+    picked = coder.uncertain(8, diversity=0.5)
+    assert picked["text"].nunique() == 8
+    again = coder.uncertain(8, diversity=0.5)
+    pd.testing.assert_frame_equal(picked, again)
+
+
+def test_add_examples_refits(planted):
+    texts, truth, tags, examples = planted
+    coder = AutoCoder(list(truth.columns), embeddings=False).fit(texts, examples, tags=tags)
+    before = coder.uncertain(5)
+    rest = truth.index.difference(examples.index)
+    rest_f1 = f1_score(truth.loc[rest], coder.labels_.loc[rest], average="macro")
+    new = truth.loc[before["answer_id"]]
+    coder.add_examples(new)
+    assert len(coder.examples_) == len(examples) + 5
+    assert (coder.labels_.loc[new.index] == new).all().all()
+    assert not set(coder.uncertain(5)["answer_id"]) & set(new.index)
+    more = truth.loc[coder.uncertain(40)["answer_id"]]
+    coder.add_examples(more)
+    rest2 = truth.index.difference(coder.examples_.index)
+    assert f1_score(truth.loc[rest2], coder.labels_.loc[rest2], average="macro") > rest_f1
+
+
+def test_load_coded_examples_roundtrip_and_errors(tmp_path, planted):
+    _, truth, _, examples = planted
+    path = save_coded_examples(examples, tmp_path / "coded.csv")
+    back = load_coded_examples(path, codebook=list(truth.columns))
+    assert (back.loc[examples.index, list(truth.columns)].to_numpy() == examples.to_numpy()).all()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("answer_id,themes\nR0001,price\nR0002,prise;speed\n")
+    with pytest.raises(InputError) as err:
+        load_coded_examples(bad, codebook=["price", "speed"])
+    msg = str(err.value)
+    assert "bad.csv" in msg and "row 3" in msg and "prise" in msg and "Fix:" in msg
+    bad.write_text("answer_id,themes\nR0001,price\nR0001,speed\n")
+    with pytest.raises(InputError, match=r"rows 2, 3"):
+        load_coded_examples(bad)
+    bad.write_text("id,codes\nR0001,price\n")
+    with pytest.raises(InputError, match="themes"):
+        load_coded_examples(bad)
+    bad.write_text("answer_id,themes\n,price\n")
+    with pytest.raises(InputError, match="row 2"):
+        load_coded_examples(bad)
+
+
+def test_unknown_answer_ids_are_named(planted):
+    texts, truth, tags, _ = planted
+    with pytest.raises(InputError, match="NOPE"):
+        AutoCoder(list(truth.columns), embeddings=False).fit(texts, {"NOPE": "price"}, tags=tags)
+
+
+def test_coding_session_logic(tmp_path, planted):
+    texts, truth, tags, examples = planted
+    coder = AutoCoder(list(truth.columns), embeddings=False).fit(texts, examples, tags=tags)
+    session = CodingSession(coder, n=4, refit_every=2, path=tmp_path / "codes.csv")
+    first = session.current()
+    assert first["answer_id"] == session.queue[0] and first["text"] == texts[first["answer_id"]]
+    session.save(["price"])
+    assert len(coder.examples_) == len(examples)          # not refitted yet
+    session.skip()
+    session.save("speed;support")                          # refit after the second save
+    assert len(coder.examples_) == len(examples) + 2
+    assert coder.labels_.loc[session.queue[0]].to_dict() == {"price": 1, "speed": 0, "support": 0}
+    on_disk = load_coded_examples(tmp_path / "codes.csv")
+    assert len(on_disk) == len(examples) + 2
+    with pytest.raises(ValueError, match="unknown theme"):
+        session.save(["nope"])
+    session.save([])
+    assert session.done and session.current() is None
+    session.finish()
+    assert coder.labels_.loc[session.queue[3]].sum() == 0
+
+
+def test_coding_widget_clicks(planted):
+    pytest.importorskip("ipywidgets")
+    texts, truth, tags, examples = planted
+    coder = AutoCoder(list(truth.columns), embeddings=False).fit(texts, examples, tags=tags)
+    panel = coding_widget(coder, n=3, refit_every=0)
+    shown = panel.session.current()["answer_id"]
+    for t, box in panel.checkboxes.items():
+        box.value = t == "support"
+    panel.buttons["save"].click()
+    assert panel.session.coded == {shown: ("support",)}
+    panel.buttons["skip"].click()
+    panel.buttons["save"].click()
+    assert panel.session.done and panel.buttons["save"].disabled
+    panel.buttons["finish"].click()
+    assert coder.examples_.loc[shown, "support"] == 1
