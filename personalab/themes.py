@@ -32,6 +32,9 @@ Matching rules
   "not bad" ("the price is not an issue"). So "not too expensive", "I don't mind
   the price" and "never had a problem with sync" do not count. Negated matches
   stay in ``tags`` (``negated=True``) for review but are not counted.
+  The rule cannot tell "not syncing" (a complaint about syncing) from "not
+  expensive": when a theme's word names something that fails, add the negated
+  form as a phrase ("not sync", "doesn't sync"); a cue inside a match never negates it.
 
 Speed
 -----
@@ -793,8 +796,7 @@ class _FastTagger:
         self.anchor_lower = compiled.anchor_lower
         self.anchor_orth = compiled.anchor_orth
         self.lemma_keys = frozenset(self.first) | frozenset(self.anchor_lemma)
-        self.need_lower = bool(compiled.anchor_lower or compiled.anchor_orth
-                               or compiled.unanchored or compiled.has_patterns)
+        self.need_lower = bool(compiled.simple_patterns or compiled.has_patterns)
         self.lower_keys = frozenset(compiled.anchor_lower)
         self.orth_keys = frozenset(compiled.anchor_orth)
         self.complex_lemmas = frozenset().union(*(r[1] for r in compiled.pattern_requirements)) \
@@ -828,7 +830,7 @@ class _FastTagger:
         chunks = text.split(" ")
         entries = [cache.get(c) or self._chunk(c) for c in chunks]
         hits = [ci for ci, e in enumerate(entries) if e[5]]
-        complex_hit = self.c.has_patterns and any(e[6] for e in entries)
+        complex_hit = self.c.has_patterns
         if not hits and not complex_hit and not self.c.unanchored:
             return []
         lemmas = list(chain.from_iterable(e[0] for e in entries))

@@ -1,0 +1,348 @@
+"""Theme codebooks and tagging: planted themes, negation, exclusions, hierarchy, formats."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.errors import CodebookError
+from personalab.text import get_nlp, lemmatize_word, normalize_series
+from personalab.themes import Theme, ThemeCodebook, load_themes, tag_answers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CODEBOOK_YAML = """\
+schema_version: 1
+themes:
+  - id: price
+    label: Price and cost
+    description: Complaints about price
+    parent: null
+    polarity: negative
+    phrases: ["too expensive", "price", "subscription fee"]
+    patterns: [[{LEMMA: cost}, {LOWER: too}, {LOWER: much}]]
+    exclude: ["price match"]
+  - id: reliability
+    label: Reliability
+    polarity: negative
+    phrases: ["crash", "freeze"]
+  - id: sync
+    label: Sync problems
+    parent: reliability
+    polarity: negative
+    phrases: ["sync", "bank connection"]
+    patterns: [[{LEMMA: disconnect}]]
+  - id: design
+    label: Design
+    polarity: positive
+    phrases: ["design", "look great"]
+  - id: shared
+    label: Shared money
+    phrases: ["my partner", "joint account"]
+    patterns: [[{LEMMA: split}, {LOWER: the, OP: "?"}, {LEMMA: bill}]]
+"""
+
+# Planted sentences: the themes each one must get (children imply parents).
+PLANTED = {
+    "price": ["The subscription fee is too expensive for what it does.",
+              "Prices keep going up.", "It costs too much for a budgeting app.",
+              "TOO EXPENSIVE once the trial ends."],
+    "sync": ["My bank connection keeps dropping.", "Transactions take days to sync.",
+             "The app disconnects every week.", "Syncing with my bank is flaky."],
+    "reliability": ["It crashes when I open it.", "The screen froze twice today."],
+    "design": ["The design is lovely.", "Charts look great on my phone."],
+    "shared": ["Split the bills with my housemates.", "We split bills every month.",
+               "My partner and I share a joint account."],
+}
+NEGATED = {
+    "price": ["It's not too expensive, to be fair.", "I don't mind the price.",
+              "The price is not an issue for me.", "Honestly the subscription fee is not a problem.",
+              "Never complained about the price."],
+    "sync": ["Never had a problem with sync.", "The bank connection has never been a problem.",
+             "No sync issues at all."],
+    "design": ["I'm not a fan of the design."],
+}
+FILLERS = ["Overall the app is fine.", "Support was quick to reply.", "Keep up the good work.",
+           "My supermarket does a price match which is nice.", "Thanks!"]
+
+
+@pytest.fixture(scope="module")
+def codebook(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cb") / "themes.yml"
+    path.write_text(CODEBOOK_YAML, encoding="utf-8")
+    return ThemeCodebook.load(path)
+
+
+def planted_corpus(n=600, seed=1):
+    """Answers of 1-4 sentences with their true theme sets (ancestors included)."""
+    rng = random.Random(seed)
+    parents = {"sync": "reliability"}
+    texts, truth = [], []
+    for _ in range(n):
+        parts, themes = [], set()
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            if r < 0.5:
+                theme = rng.choice(sorted(PLANTED))
+                parts.append(rng.choice(PLANTED[theme]))
+                themes.add(theme)
+                if theme in parents:
+                    themes.add(parents[theme])
+            elif r < 0.7:
+                parts.append(rng.choice(NEGATED[rng.choice(sorted(NEGATED))]))
+            else:
+                parts.append(rng.choice(FILLERS))
+        texts.append(" ".join(parts))
+        truth.append(themes)
+    return pd.Series(texts, index=[f"R{i:04d}" for i in range(n)]), truth
+
+
+def precision_recall(matrix: pd.DataFrame, truth: list[set], theme: str):
+    pred = matrix[theme].to_numpy().astype(bool)
+    true = np.array([theme in t for t in truth])
+    tp = (pred & true).sum()
+    return tp / max(pred.sum(), 1), tp / max(true.sum(), 1)
+
+
+# ----------------------------------------------------------------------------- text pipeline
+def test_default_pipeline_is_offline_blank_with_lower_lemmas():
+    nlp = get_nlp("blank")
+    doc = nlp("Prices were TOO expensive. Meetings ran late!")
+    assert [t.lemma_ for t in doc][:4] == ["price", "be", "too", "expensive"]
+    assert doc[5].lemma_ == "meeting"
+    assert len(list(doc.sents)) == 2
+    assert get_nlp("blank") is nlp  # cached
+    assert lemmatize_word("Problems") == "problem"
+
+
+def test_normalize_series_blank_to_nan_and_keeps_emoji():
+    s = normalize_series(pd.Series(["  great 👍🏽 ", "", None, "\ufeffok", "n/a"], index=list("abcde")),
+                         na_values=["N/A"])
+    assert s["a"] == "great 👍🏽"
+    assert s[["b", "c", "e"]].isna().all()
+    assert s["d"] == "ok"
+
+
+# ----------------------------------------------------------------------------- tagging
+def test_planted_themes_precision_recall(codebook):
+    texts, truth = planted_corpus()
+    result = tag_answers(texts, codebook)
+    for theme in codebook.ids:
+        p, r = precision_recall(result.matrix, truth, theme)
+        assert p >= 0.85 and r >= 0.85, (theme, p, r)
+
+
+@pytest.mark.parametrize("theme,text", [(t, s) for t, ss in NEGATED.items() for s in ss])
+def test_negated_mentions_do_not_count(codebook, theme, text):
+    result = tag_answers(pd.Series([text]), codebook)
+    assert result.matrix.loc[0, theme] == 0
+    rows = result.tags[result.tags.theme == theme]
+    assert len(rows) >= 1 and rows.negated.all()  # kept for review, flagged
+
+
+def test_negation_stays_in_its_clause(codebook):
+    result = tag_answers(pd.Series(["I don't use it much, but the price is too high.",
+                                    "Not sure why. The price went up again.",
+                                    "Syncing is slow and not fixed yet.",
+                                    "The app is not syncing"]), codebook)
+    assert result.matrix.loc[0, "price"] == 1
+    assert result.matrix.loc[1, "price"] == 1
+    assert result.matrix.loc[2, "sync"] == 1  # a cue after the match: still a complaint
+    assert result.matrix.loc[3, "sync"] == 0  # the documented limit of the rule...
+
+
+def test_phrase_holding_the_cue_is_not_negated(codebook):
+    # ...and its remedy: a phrase that holds the cue itself ("not sync", "doesn't sync")
+    cb = ThemeCodebook([Theme(id=t.id, parent=t.parent, phrases=t.phrases + (
+        ["not sync", "do n't sync"] if t.id == "sync" else []), patterns=t.patterns)
+        for t in codebook.themes]).validate()
+    result = tag_answers(pd.Series(["The app is not syncing", "It doesn't sync with my bank."]), cb)
+    assert result.matrix["sync"].tolist() == [1, 1]
+
+
+def test_exclusion_vetoes_overlapping_match_only(codebook):
+    result = tag_answers(pd.Series(["They do a price match.",
+                                    "They do a price match but the price is too high."]), codebook)
+    assert result.matrix.loc[0, "price"] == 0
+    assert result.matrix.loc[1, "price"] == 1
+    assert "price match" not in result.tags.matched_text.str.lower().tolist()
+
+
+def test_child_theme_implies_parent(codebook):
+    result = tag_answers(pd.Series(["Transactions take days to sync.", "It crashes."]), codebook)
+    assert result.matrix.loc[0, ["sync", "reliability"]].tolist() == [1, 1]
+    assert result.matrix.loc[1, ["sync", "reliability"]].tolist() == [0, 1]
+    assert set(result.tags[result.tags.answer_id == 0].theme) == {"sync"}  # tags: direct only
+
+
+def test_tags_point_at_the_words(codebook):
+    texts, _ = planted_corpus(200)
+    result = tag_answers(texts, codebook)
+    assert list(result.tags.columns) == ["answer_id", "theme", "start_char", "end_char",
+                                         "matched_text", "negated", "sentence", "rule"]
+    for row in result.tags.itertuples():
+        text = texts[row.answer_id]
+        assert text[row.start_char:row.end_char] == row.matched_text
+        assert row.sentence in text and row.matched_text in row.sentence
+    assert set(result.tags.answer_id) <= set(texts.index)
+    assert list(result.matrix.index) == list(texts.index)
+
+
+def test_multiple_themes_and_pattern_with_optional_token(codebook):
+    result = tag_answers(pd.Series(["Split the bill with my partner, and the design is nice.",
+                                    "We split bills. Costs too much."]), codebook)
+    assert result.matrix.loc[0, ["shared", "design"]].tolist() == [1, 1]
+    assert result.matrix.loc[1, ["shared", "price"]].tolist() == [1, 1]
+
+
+def test_blank_answers_and_shares(codebook):
+    texts = pd.Series(["The price is too high.", None, "  ", "Lovely design.", "It crashes."],
+                      index=["a", "b", "c", "d", "e"])
+    result = tag_answers(texts, codebook)
+    assert result.answered.tolist() == [True, False, False, True, True]
+    assert result.matrix.loc[["b", "c"]].to_numpy().sum() == 0
+    overall = result.shares()
+    assert overall.loc["all", "price"] == pytest.approx(1 / 3)
+    by = result.shares(by=pd.Series(["x", "x", "x", "y", "y"], index=texts.index))
+    assert by.loc["x", "price"] == 1.0 and by.loc["y", "price"] == 0.0
+    assert by.loc["y", "design"] == 0.5
+    assert result.counts().loc["all", "reliability"] == 1
+
+
+def test_same_input_same_tags_and_order_independent(codebook):
+    texts, _ = planted_corpus(300, seed=5)
+    a = tag_answers(texts, codebook)
+    b = tag_answers(texts, codebook)
+    pd.testing.assert_frame_equal(a.tags, b.tags)
+    shuffled = texts.sample(frac=1.0, random_state=3)
+    c = tag_answers(shuffled, codebook)
+    key = ["answer_id", "start_char", "theme"]
+    pd.testing.assert_frame_equal(
+        a.tags.sort_values(key).reset_index(drop=True), c.tags.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.matrix, c.matrix.loc[texts.index])
+
+
+def tricky_corpus(n=1500, seed=7) -> pd.Series:
+    """Answers with odd whitespace, contractions, unicode, emoji, URLs, numbers, caps."""
+    rng = random.Random(seed)
+    pieces = [s for ss in PLANTED.values() for s in ss] + [s for ss in NEGATED.values() for s in ss]
+    pieces += FILLERS + [
+        "I can't believe the price!!", "DON'T mind the PRICE", "e-mail sync... broken?", "U.S. prices",
+        "sync’s fine—mostly", "(price) [sync]", "price/cost ratio", "too-expensive", "wi-fi sync",
+        "costs   too much", "costs\ttoo much", "split   the bill", "💸 price 😩", "Ünïcödé sync",
+        "price.Sync", "don't.", "It's 3:00pm, sync at 5.", "$9.99 price", "Not!! the price",
+        "dont like the price", "cannot sync", "no: price", "😅", "n't", "Splitting the bills",
+        "https://example.com/price sync", "price\n\nsync", " leading space price",
+    ]
+    out = []
+    for _ in range(n):
+        parts = [rng.choice(pieces) for _ in range(rng.randint(1, 4))]
+        sep = rng.choice([" ", " ", " ", "  ", "\n", ""])
+        out.append(sep.join(parts))
+    return pd.Series(out)
+
+
+def test_fast_path_equals_spacy_matcher_path(codebook):
+    texts = tricky_corpus()
+    fast = tag_answers(texts, codebook, engine="fast")
+    slow = tag_answers(texts, codebook, engine="spacy")
+    assert len(fast.tags) > 500
+    pd.testing.assert_frame_equal(fast.tags, slow.tags)
+    pd.testing.assert_frame_equal(fast.matrix, slow.matrix)
+
+
+def test_fast_path_equals_spacy_with_complex_patterns():
+    cb = ThemeCodebook([
+        Theme(id="slow", phrases=["slow"], patterns=[[{"LOWER": "takes"}, {"IS_DIGIT": True},
+                                                      {"LEMMA": {"IN": ["day", "week"]}}]]),
+        Theme(id="fee", phrases=["fee"], patterns=[[{"LEMMA": "pay"}, {"OP": "*"}, {"LOWER": "fee"}]]),
+        Theme(id="any", patterns=[[{"IS_UPPER": True, "OP": "+"}, {"LOWER": "app"}]]),
+    ]).validate()
+    texts = pd.Series(["It takes 3 days to load.", "Sync takes 2 weeks, slow!", "I pay a big fee.",
+                       "GREAT BIG app", "Pay the monthly fee. Slow app."] * 3 + list(tricky_corpus(300)))
+    fast = tag_answers(texts, cb, engine="fast")
+    slow = tag_answers(texts, cb, engine="spacy")
+    pd.testing.assert_frame_equal(fast.tags, slow.tags)
+    assert fast.matrix.iloc[:5].to_numpy().sum() >= 5
+
+
+def test_duplicate_index_refused(codebook):
+    with pytest.raises(ValueError, match="duplicate"):
+        tag_answers(pd.Series(["a", "b"], index=[1, 1]), codebook)
+
+
+# ----------------------------------------------------------------------------- formats
+def test_yaml_round_trip(codebook, tmp_path):
+    path = codebook.save(tmp_path / "out.yml")
+    again = ThemeCodebook.load(path)
+    assert [t.__dict__ for t in again.themes] == [t.__dict__ for t in codebook.themes]
+
+
+def test_csv_round_trip(codebook, tmp_path):
+    path = codebook.to_csv(tmp_path / "themes.csv")
+    header = path.read_text().splitlines()[0]
+    assert header.startswith("id,label,description,parent,polarity,phrases,exclude")
+    again = load_themes(path)
+    assert [t.__dict__ for t in again.themes] == [t.__dict__ for t in codebook.themes]
+    # spreadsheet form without patterns
+    plain = ThemeCodebook([Theme(id="a", label="A", phrases=["x y", "z"], exclude=["x y z"])])
+    text = plain.to_csv()
+    assert text.splitlines()[1] == "a,A,,,,x y;z,x y z"
+    assert ThemeCodebook.from_csv(text).themes[0].phrases == ["x y", "z"]
+
+
+def test_csv_accepts_taguette_tag_column():
+    cb = ThemeCodebook.from_csv("tag,description,phrases\nprice,Price talk,price;cost\n")
+    assert cb.ids == ["price"] and cb["price"].phrases == ["price", "cost"]
+
+
+def test_yaml_with_python_tag_refused(tmp_path):
+    path = tmp_path / "evil.yml"
+    path.write_text("schema_version: 1\nthemes:\n  - id: !!python/object/apply:os.system ['echo hi']\n"
+                    "    phrases: [x]\n")
+    with pytest.raises(CodebookError, match="tag") as err:
+        ThemeCodebook.load(path)
+    assert "evil.yml" in str(err.value) and "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("  - id: a\n    phrases: [x]\n    parent: nope\n", "'a'"),
+    ("  - id: a\n    phrases: [x]\n  - id: a\n    phrases: [y]\n", "more than one"),
+    ("  - id: a\n    phrases: [x]\n    polarity: angry\n", "polarity"),
+    ("  - id: a\n    phrase: [x]\n", "unknown key"),
+    ("  - id: a\n    phrases: []\n", "no phrases"),
+    ("  - id: a\n    patterns: [[{NOT_AN_ATTR: x}]]\n", "pattern"),
+    ("  - id: a b\n    phrases: [x]\n", "valid id"),
+])
+def test_codebook_errors_name_file_theme_and_fix(tmp_path, body, needle):
+    path = tmp_path / "themes.yml"
+    path.write_text("schema_version: 1\nthemes:\n" + body)
+    with pytest.raises(CodebookError) as err:
+        ThemeCodebook.load(path)
+    msg = str(err.value)
+    assert needle in msg and "themes.yml" in msg and "Fix:" in msg
+
+
+def test_codebook_error_gives_the_theme_line(tmp_path):
+    path = tmp_path / "themes.yml"
+    path.write_text("schema_version: 1\nthemes:\n  - id: a\n    phrases: [x]\n"
+                    "  - id: b\n    phrases: [y]\n    polarity: angry\n")
+    with pytest.raises(CodebookError) as err:
+        ThemeCodebook.load(path)
+    assert err.value.row == 5 and "'b'" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- the sample
+SAMPLE_THEMES = ROOT / "data" / "sample" / "themes.yml"
+
+
+@pytest.mark.skipif(not SAMPLE_THEMES.exists(), reason="data/sample/themes.yml not generated yet")
+def test_sample_codebook_loads_and_tags():
+    cb = ThemeCodebook.load(SAMPLE_THEMES)
+    assert len(cb) >= 5
+    texts = pd.Series([s for t in cb.themes for s in t.phrases])
+    result = tag_answers(texts, cb)
+    assert result.matrix.to_numpy().sum(axis=1).min() >= 1  # every phrase tags itself
