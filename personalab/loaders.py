@@ -358,7 +358,8 @@ def _read_source(path) -> _Source:
                          fix="pass the path of the export file inside it")
     raw = p.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    if not raw.strip():
+    # Only a file that starts blank can be all blank; never copy a large file to check.
+    if not raw or (not raw[:4096].strip() and not raw.strip()):
         raise InputError("the file is empty (0 bytes)" if not raw else "the file holds only blanks",
                          file=shown, row=1,
                          fix="export the survey again; the download may have been interrupted")
@@ -370,7 +371,7 @@ def _read_source(path) -> _Source:
             raise FormatError(f"the gzip file is damaged ({err})", file=shown,
                               fix="download or compress the export again") from err
         name = name[:-3] if name.endswith(".gz") else name
-        if not raw.strip():
+        if not raw[:4096].strip() and not raw.strip():
             raise InputError("the file is empty once decompressed", file=shown, row=1,
                              fix="export the survey again")
     return _Source(p, raw, digest, name, shown)
@@ -424,6 +425,7 @@ class _Table:
     body: object               # callable: n_header -> (DataFrame c0.., row_numbers | None)
     encoding: str | None = None
     delimiter: str | None = None
+    lead: int = 0              # lines before the header (Excel's "sep=;" hint line)
 
 
 def _decode(src: _Source, encoding: str | None) -> tuple[bytes, str]:
@@ -574,29 +576,35 @@ def _read_text(src: _Source, encoding, delimiter) -> _Table:
     if cut > _PREFIX_BYTES:
         cut = utf8.rfind(b"\n", 0, _PREFIX_BYTES) + 1 or len(utf8)
     prefix = utf8[:cut].decode("utf-8")
+    # Excel writes and honours a first line "sep=;" naming the delimiter.
+    hint = re.match(r"sep=(.)\r?\n", prefix)
+    lead, skip = (1, len(hint.group(0).encode("utf-8"))) if hint else (0, 0)
+    prefix = prefix[len(hint.group(0)):] if hint else prefix
     if delimiter is None:
-        delimiter = _sniff_delimiter(prefix)
+        delimiter = hint.group(1) if hint else _sniff_delimiter(prefix)
     elif len(delimiter) != 1:
         raise InputError(f"delimiter {delimiter!r} must be one character", file=src.shown,
                          fix="pass one of ',', ';', '\\t', '|' or leave delimiter out")
     head, ends = _parse_records(prefix, delimiter, 6)
+    ends = [e + skip for e in ends]
     if not head:
         raise InputError("the file has no header line", file=src.shown, row=1,
                          fix="export the survey again with its header")
 
     def body(n_header: int):
-        return _read_body(src, utf8, head, ends, n_header, delimiter)
+        return _read_body(src, utf8, head, ends, n_header, delimiter, lead)
 
-    return _Table(head, body, enc, delimiter)
+    return _Table(head, body, enc, delimiter, lead)
 
 
-def _read_body(src, utf8, head, ends, n_header, delimiter):
+def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    before = n_header + lead   # file rows before the first data row
     if len(head) <= n_header or ends[n_header - 1] >= len(utf8):
         raise InputError(f"the file has {n_header} header line{'s' * (n_header > 1)} but no "
-                         "data rows", file=src.shown, row=n_header + 1,
+                         "data rows", file=src.shown, row=before + 1,
                          fix="export again with the responses included (check the export's "
                              "filters and date range)")
     width = max(len(r) for r in head[:n_header])
@@ -608,24 +616,24 @@ def _read_body(src, utf8, head, ends, n_header, delimiter):
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
                 null_values=[""], quoted_strings_can_be_null=True),
         )
         df = table.to_pandas()
     except pa.ArrowInvalid:
         # Slow path, only for malformed files: find the bad rows and name them.
         header_lines = utf8.count(b"\n", 0, ends[n_header - 1])
-        df = _read_body_slow(src, bytes(body), names, n_header, header_lines, delimiter)
+        df = _read_body_slow(src, bytes(body), names, before, header_lines, delimiter)
     if body.obj.count(b'"', ends[n_header - 1]) % 2:
         # Quotes come in pairs in a well-formed CSV; an odd count may be a quote that was
         # never closed, which swallows every later row into one answer.
-        _check_quotes(src, bytes(body), n_header, delimiter)
+        _check_quotes(src, bytes(body), before, delimiter)
     if not len(df):
         raise InputError("the file has a header but no data rows", file=src.shown,
-                         row=n_header + 1, fix="export again with the responses included")
+                         row=before + 1, fix="export again with the responses included")
     row_numbers = None
     if re.search(rb"\n[ \t]*\r?\n", body) or body[:1] in (b"\n", b"\r"):
-        row_numbers = _row_numbers_with_blanks(bytes(body), delimiter, n_header, len(df))
+        row_numbers = _row_numbers_with_blanks(bytes(body), delimiter, before, len(df))
     return df, row_numbers
 
 
@@ -1222,7 +1230,8 @@ def _finish(src, fmt, n_header, header, body, spec: _Spec, table: _Table, row_nu
                     separators[cid] = sep
     return RawWave(
         data=data.reset_index(drop=True), path=src.path, format=fmt, sha256=src.sha256,
-        labels=labels, header_rows=n_header, option_labels=option_labels, groups=groups,
+        labels=labels, header_rows=n_header + table.lead, option_labels=option_labels,
+        groups=groups,
         meta_columns=meta_columns, encoding=table.encoding, delimiter=table.delimiter,
         export_values=spec.export_values if fmt.startswith("qualtrics") else None,
         separators=separators, row_numbers=row_numbers,

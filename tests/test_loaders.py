@@ -128,6 +128,15 @@ def test_semicolon_file_with_commas_in_answers_is_not_read_as_comma(tmp_path):
     assert raw.data["answer"].tolist() == ["good, fast, cheap", "slow, but ok", "fine"]
 
 
+def test_excel_sep_hint_line(tmp_path):
+    raw = load_export(write(tmp_path, "x.csv", "sep=;\nid;q1\n1;a,b\n2;c\n"))
+    assert raw.delimiter == ";" and raw.header_rows == 2 and raw.file_row(0) == 3
+    assert raw.data["q1"].tolist() == ["a,b", "c"]
+    with pytest.raises(InputError) as err:
+        load_export(write(tmp_path, "y.csv", "sep=;\nid;q1\n1;a\n2;c;d\n"))
+    assert err.value.row == 4
+
+
 def test_explicit_delimiter_wins(tmp_path):
     path = write(tmp_path, "x.csv", "a;b,c\n1;2,3\n")
     assert list(load_export(path, delimiter=",").data.columns) == ["a;b", "c"]
@@ -316,6 +325,7 @@ def test_plain_xlsx_keeps_text_codes_and_numbers(tmp_path):
         sheet.append(row)
     path = tmp_path / "plain.xlsx"
     book.save(path)
+    assert detect_format(path) == "xlsx"       # the first sheet holds a one-line note
     raw = load_export(path, sheet="Responses")
     assert raw.format == "xlsx" and raw.header_rows == 1
     assert raw.data["code"].tolist() == ["01", "02"]
@@ -484,6 +494,10 @@ def test_empty_file(tmp_path):
     with pytest.raises(InputError, match="empty") as err:
         load_export(write(tmp_path, "empty.csv", b""))
     assert err.value.row == 1 and err.value.fix
+    with pytest.raises(InputError, match="only blanks"):
+        load_export(write(tmp_path, "blank.csv", b"\n \r\n\n"))
+    with pytest.raises(InputError, match="empty once decompressed"):
+        load_export(write(tmp_path, "empty.csv.gz", gzip.compress(b"")))
 
 
 @pytest.mark.parametrize("name, text, data_row", [
