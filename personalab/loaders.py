@@ -723,30 +723,35 @@ def _read_xlsx(src: _Source, sheet) -> _Table:
                          fix=f"pass sheet= one of {names} (or its 0-based position)")
     with book:
         grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
-    grid = grid.dropna(axis=0, how="all") if grid.empty else grid
-    if grid.empty:
+    grid = grid.replace({"": np.nan})
+    filled = grid.notna().to_numpy().any(axis=1)
+    if not filled.any():
         raise InputError(f"worksheet {sheet!r} is empty", file=src.shown, row=1,
                          fix="pick the sheet that holds the responses with sheet=")
+    # Blank rows above the header are kept by the reader; they count in the row numbers.
+    lead = int(np.argmax(filled))
+    grid, filled = grid.iloc[lead:], filled[lead:]
     head = [[_cell_text(v) for v in grid.iloc[i].tolist()] for i in range(min(6, len(grid)))]
 
     def body(n_header: int):
-        df = grid.iloc[n_header:].reset_index(drop=True)
-        # Trailing rows that only ever held formatting come back as all-empty rows.
-        filled = df.notna().any(axis=1).to_numpy()
-        df = df.iloc[: (np.flatnonzero(filled)[-1] + 1) if filled.any() else 0]
-        if not len(df):
+        # Blank rows between responses (and formatting-only rows at the end) are dropped,
+        # keeping the worksheet row of every response.
+        kept = np.flatnonzero(filled[n_header:])
+        if not len(kept):
             raise InputError(f"the worksheet has {n_header} header row(s) but no data rows",
-                             file=src.shown, row=n_header + 1,
+                             file=src.shown, row=lead + n_header + 1,
                              fix="export again with the responses included")
+        df = grid.iloc[n_header:].iloc[kept].reset_index(drop=True)
         df.columns = [f"c{j}" for j in range(df.shape[1])]
-        df = df.replace({"": np.nan})
         for col in df.columns:
             values = df[col].dropna()
             if len(values) == 0 or values.map(type).eq(str).all():
                 df[col] = df[col].astype("str")
-        return df, None
+        rows = kept + lead + n_header + 1
+        consecutive = rows[-1] - rows[0] == len(rows) - 1 and rows[0] == lead + n_header + 1
+        return df, (None if consecutive else rows)
 
-    return _Table(head, body)
+    return _Table(head, body, lead=lead)
 
 
 def _code(value):
@@ -1042,7 +1047,7 @@ def _build_google_forms(header, body) -> _Spec:
 
 def _is_option_column(values: pd.Series, option: str) -> bool:
     """A checkbox option column holds its own option text (or nothing) in every row."""
-    filled = values.dropna()
+    filled = values.head(50000).dropna()
     if not len(filled):
         return True
     return bool(filled.astype("str").str.strip().str.casefold().eq(option.casefold()).all())

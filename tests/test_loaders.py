@@ -337,6 +337,20 @@ def test_plain_xlsx_keeps_text_codes_and_numbers(tmp_path):
     assert "Responses" in err.value.fix
 
 
+def test_xlsx_blank_rows_above_and_between_keep_worksheet_rows(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for ref, value in {"A3": "id", "B3": "q1", "A4": "r1", "B4": "x", "A6": "r2", "B6": "y"}.items():
+        sheet[ref] = value
+    path = tmp_path / "gaps.xlsx"
+    book.save(path)
+    raw = load_export(path)
+    assert raw.data["id"].tolist() == ["r1", "r2"]
+    assert raw.header_rows == 3
+    assert [raw.file_row(0), raw.file_row(1)] == [4, 6]
+
+
 # --------------------------------------------------------------------------- SPSS
 
 
