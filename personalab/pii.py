@@ -18,7 +18,8 @@ Found and replaced by visible placeholders:
 Names: with ``en_core_web_sm`` installed its PERSON entities are used too; without
 it (the default) names come from rules over a first-name list
 (``resources/first_names.txt``: US Census 1990 names plus common international
-ones):
+ones) and a surname list (``resources/last_names.txt``, the 1,000 commonest 1990 US
+surnames):
 
 * a capitalised known first name, with a capitalised surname after it when there is
   one ("Sarah", "Sarah Okafor");
@@ -57,6 +58,9 @@ harmony trinity love page sky star storm river rocky rusty dusty buddy junior ca
 mercy patience charity constance prudence verity sage willow hazel lily poppy ginny
 marshall baker carter mason cooper fletcher foster porter tanner walker parker
 gene jean jay lee kay van del sol sang hung long dong chi sung wong else
+america virginia georgia carolina dakota florence paris india asia china israel jordan austin
+dallas houston phoenix savannah sydney brooklyn lincoln madison chelsea kent york orlando
+denver cleveland memphis tyler trinity mercedes lexus
 """.split())
 
 _RELATIONS = (r"manager|boss|supervisor|accountant|adviser|advisor|sister|brother|wife|husband|"
@@ -87,7 +91,7 @@ _URL = re.compile(
     rf"(?:/[^\s<>\"']*)?(?![\w@]))", re.IGNORECASE)
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(0?\d{1,4}\)[\s.-]?)?|\(\d{2,5}\)[\s.-]?)?"
-    r"\d{2,6}(?:[\s.-]\d{2,8}){1,4}(?![\w])"
+    r"\d{1,6}(?:[\s.-]\d{2,8}){1,5}(?![\w])"
     r"|(?<![\w+])\+\d{8,15}(?!\w)|(?<![\w+$£€.,])\d{10,11}(?![\w.,]\d)")
 _STREET_TYPES = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|"
                  r"Place|Pl|Terrace|Close|Crescent|Grove|Square|Sq|Parkway|Pkwy|Highway|Hwy|"
@@ -114,6 +118,19 @@ def first_names() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def last_names() -> frozenset[str]:
+    """Common surnames, lower case (``resources/last_names.txt``)."""
+    path = RESOURCES_DIR / "last_names.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(n.strip().lower() for n in lines if n.strip() and not n.startswith("#"))
+
+
+def _is_surname(word: str) -> bool:
+    low = word.lower()
+    return low in last_names() or low not in _common_words()
+
+
+@functools.lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -130,6 +147,7 @@ def _common_words() -> frozenset[str]:
     table = lemma_table()
     names = first_names()
     words = set(STOP_WORDS) | {w for w in table if w.isalpha() and w not in names}
+    words |= {w for w in table.values() if w.isalpha() and w not in names}
     return frozenset(words)
 
 
@@ -182,7 +200,7 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
             s, e = _trim_name(text, m.start("name"), m.end("name"))
             if e > s:
                 out.append(("name", s, e))
-    names, common = first_names(), None
+    names = first_names()
     for m in _CAP_WORD.finditer(text):
         low = m.group().lower()
         if low not in names:
@@ -190,9 +208,7 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
         s, e = m.start(), m.end()
         # a capitalised surname right after it
         nxt = _CAP_WORD.match(text, e + 1) if text[e:e + 1] == " " else None
-        if common is None:
-            common = _common_words()
-        surname = nxt is not None and nxt.group().lower() not in common
+        surname = nxt is not None and _is_surname(nxt.group())
         if (low in AMBIGUOUS_NAMES or low in _stop_words()) and not surname:
             continue
         out.append(("name", s, nxt.end() if surname else e))
@@ -202,7 +218,7 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
 def _trim_name(text, s, e):
     """Drop a trailing word of a context match that is an ordinary word ("Sarah said")."""
     words = list(re.finditer(_CAP, text[s:e]))
-    if len(words) == 2 and words[1].group().lower() in _common_words() \
+    if len(words) == 2 and not _is_surname(words[1].group()) \
             and words[1].group().lower() not in first_names():
         e = s + words[0].end()
     if text[s:e].lower() in _NOT_NAMES:
