@@ -137,8 +137,10 @@ def _id_like_reason(values: pd.Series, kind: str) -> str | None:
     if kind == "numeric":
         x = s.astype(float).to_numpy()
         integral = np.all(np.isfinite(x)) and np.allclose(x, np.round(x))
-        if integral and n_unique == n:
-            return "every respondent has a different whole number"
+        # Unique whole numbers packed densely (a range under 3n) are serial numbers; unique
+        # whole numbers spread widely may be real amounts (income in dollars), so pass.
+        if integral and n_unique == n and np.ptp(x) < 3 * n:
+            return "every respondent has a different whole number, like a serial number"
         d = np.diff(x)
         if n_unique == n and (np.all(d > 0) or np.all(d < 0)):
             return "its values rise (or fall) strictly with the row order, like a serial number"

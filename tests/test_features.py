@@ -213,6 +213,8 @@ def _with(column, values, qtype, **kw):
 
 @pytest.mark.parametrize("column,values,qtype", [
     ("customer_no", np.arange(1000, 1060), "numeric"),                 # serial number
+    ("member_no", np.random.default_rng(0).permutation(np.arange(5000, 5120))[:60],
+     "numeric"),                                                        # shuffled serials
     ("panel_code", [f"P{i * 7919 % 100000:05d}" for i in range(60)], "single"),  # unique codes
     ("store", [f"S{i % 40}" for i in range(60)], "single"),            # high cardinality
     ("ts", np.linspace(0.5, 90.25, 60), "numeric"),                     # monotonic floats
@@ -236,6 +238,8 @@ def test_real_answers_are_not_mistaken_for_ids():
     rng = np.random.default_rng(5)
     survey = _with("income", np.round(rng.gamma(2, 20000, 60), 2), "numeric")  # unique floats
     assert "income" in FeatureBuilder().fit(survey).feature_names_out_
+    dollars = rng.choice(np.arange(1000, 90000), 60, replace=False)          # unique, spread
+    assert "spend" in FeatureBuilder().fit(_with("spend", dollars, "numeric")).feature_names_out_
     survey = _with("store", [f"S{i % 8}" for i in range(60)], "single")       # 8 levels
     assert "store=S0" in FeatureBuilder().fit(survey).feature_names_out_
 
