@@ -54,7 +54,8 @@ import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
+from itertools import accumulate, chain, compress
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -410,13 +411,15 @@ def _theme_from_mapping(item: dict) -> Theme:
         return list(v) if isinstance(v, (list, tuple)) else v  # non-lists fail validation
 
     parent = item.get("parent")
+    phrases = as_list(item.get("phrases"))
+    if isinstance(phrases, list):  # numbers in YAML lists ("3 months" is fine, 2024 too)
+        phrases = [str(p) if isinstance(p, (int, float)) else p for p in phrases]
     return Theme(
         id=str(item["id"]), label=str(item.get("label") or item["id"]),
         description=str(item.get("description") or ""),
         parent=str(parent) if parent is not None else None,
         polarity=item.get("polarity"),
-        phrases=[str(p) if isinstance(p, (int, float)) else p for p in as_list(item.get("phrases"))]
-        if isinstance(as_list(item.get("phrases")), list) else item.get("phrases"),
+        phrases=phrases,
         patterns=as_list(item.get("patterns")),
         exclude=as_list(item.get("exclude")))
 
@@ -584,8 +587,18 @@ def _simple_pattern(pattern: list[dict]):
 def _match_simple(simple, j, lemmas, lowers, orths) -> list[int]:
     """Ends of every match of a simple pattern starting at token j (all optional branches)."""
     n = len(lemmas)
-    ends: list[int] = []
     cols = {"lemma": lemmas, "lower": lowers, "orth": orths}
+    if all(op is None for _, op in simple):
+        i = j
+        for conds, _ in simple:
+            if i >= n:
+                return []
+            for a, vals in conds:
+                if cols[a][i] not in vals:
+                    return []
+            i += 1
+        return [i]
+    ends: list[int] = []
 
     def step(p, i):
         if p == len(simple):
@@ -631,7 +644,6 @@ F_PUNCT = 2        # token.is_punct
 F_CUE = 4          # a negation cue
 F_BREAK = 8        # ends a clause for negation
 F_PSEUDO = 16      # after a cue, makes it a pseudo-negation ("not only")
-_SENT_MASK = F_SENT_PUNCT | F_PUNCT
 
 
 def _token_flags(text: str, lemma: str, is_punct: bool, punct_chars) -> int:
@@ -647,21 +659,6 @@ def _token_flags(text: str, lemma: str, is_punct: bool, punct_chars) -> int:
     if lemma in PSEUDO_NEGATION_NEXT:
         f |= F_PSEUDO
     return f
-
-
-def _is_sent_start(flags, i) -> bool:
-    """The sentencizer's rule, read locally: a word token right after a run of punctuation
-    that holds a sentence-final mark (spacy/pipeline/sentencizer.pyx, ``predict``)."""
-    if i == 0:
-        return True
-    if flags[i] & _SENT_MASK:
-        return False
-    j = i - 1
-    while j >= 0 and flags[j] & _SENT_MASK:
-        if flags[j] & F_SENT_PUNCT:
-            return True
-        j -= 1
-    return False
 
 
 #: Token kinds w(ord), p(unct), s(entence punct): a sentence starts at the word after a run
@@ -773,6 +770,9 @@ def _analyse_doc(doc, compiled, window, punct_chars):
                     lambda i: doc[i].idx + len(doc[i].text), sent_bounds, compiled, window)
 
 
+_GET0, _GET1, _GET2, _GET3, _GET5, _GET7, _GET8 = (itemgetter(i) for i in (0, 1, 2, 3, 5, 7, 8))
+
+
 class _FastTagger:
     """Tags texts with the blank pipeline's exact tokens, without building Docs.
 
@@ -821,7 +821,8 @@ class _FastTagger:
             if lem in self.lemma_keys or low in self.lower_keys or t.text in self.orth_keys:
                 anchors.append(j)
         entry = (tuple(lemmas), tuple(lowers), tuple(orths), tuple(flags), tuple(rel),
-                 tuple(anchors), bool(self.complex_lemmas.intersection(lemmas)), "".join(kinds))
+                 tuple(anchors), bool(self.complex_lemmas.intersection(lemmas)), "".join(kinds),
+                 len(lemmas))
         self.cache[chunk] = entry
         return entry
 
@@ -829,16 +830,15 @@ class _FastTagger:
         cache = self.cache
         chunks = text.split(" ")
         entries = [cache.get(c) or self._chunk(c) for c in chunks]
-        hits = [ci for ci, e in enumerate(entries) if e[5]]
+        hits = list(compress(range(len(entries)), map(_GET5, entries)))
         complex_hit = self.c.has_patterns
         if not hits and not complex_hit and not self.c.unanchored:
             return []
-        lemmas = list(chain.from_iterable(e[0] for e in entries))
-        sizes = [len(e[0]) for e in entries]
-        tok_base = list(accumulate(sizes, initial=0))       # first token of each chunk
+        lemmas = list(chain.from_iterable(map(_GET0, entries)))
+        tok_base = list(accumulate(map(_GET8, entries), initial=0))  # first token of each chunk
         need_lower = self.need_lower
-        lowers = list(chain.from_iterable(e[1] for e in entries)) if need_lower else None
-        orths = list(chain.from_iterable(e[2] for e in entries)) if need_lower else None
+        lowers = list(chain.from_iterable(map(_GET1, entries))) if need_lower else None
+        orths = list(chain.from_iterable(map(_GET2, entries))) if need_lower else None
         n = len(lemmas)
         matches = []
         first, a_lem, a_low, a_orth = self.first, self.anchor_lemma, self.anchor_lower, \
@@ -867,7 +867,7 @@ class _FastTagger:
                     matches.append((k, j, e))
         flags = None
         if complex_hit and self._may_match_pattern(lemmas, lowers):
-            flags = list(chain.from_iterable(e[3] for e in entries))
+            flags = list(chain.from_iterable(map(_GET3, entries)))
             matches += self._spacy_patterns(text, entries, tok_base, lemmas, flags)
         if not matches:
             return []
@@ -875,24 +875,21 @@ class _FastTagger:
         if not kept:
             return []
         if flags is None:
-            flags = list(chain.from_iterable(e[3] for e in entries))
-        char_base = list(accumulate((len(c) + 1 for c in chunks), initial=0))
-
-        def locate(i):
-            ci = bisect_right(tok_base, i) - 1
-            return ci, i - tok_base[ci]
+            flags = list(chain.from_iterable(map(_GET3, entries)))
+        char_base = list(accumulate(map(len, chunks), initial=0))  # + chunk index = offset
 
         def char_start(i):
-            ci, local = locate(i)
-            return char_base[ci] + entries[ci][4][local]
+            ci = bisect_right(tok_base, i) - 1
+            return char_base[ci] + ci + entries[ci][4][i - tok_base[ci]]
 
         def char_end(i):
-            ci, local = locate(i)
-            return char_base[ci] + entries[ci][4][local] + len(entries[ci][2][local])
+            ci = bisect_right(tok_base, i) - 1
+            local = i - tok_base[ci]
+            return char_base[ci] + ci + entries[ci][4][local] + len(entries[ci][2][local])
 
         # sentence starts: the sentencizer's rule as a regex over token kinds
         sent_starts = [0]
-        sent_starts += [m.end() for m in _SENT_RE.finditer("".join(e[7] for e in entries))]
+        sent_starts += [m.end() for m in _SENT_RE.finditer("".join(map(_GET7, entries)))]
 
         def sent_bounds(i):
             si = bisect_right(sent_starts, i)
@@ -904,7 +901,7 @@ class _FastTagger:
     def _spacy_patterns(self, text, entries, tok_base, lemmas, flags):
         from spacy.tokens import Doc
 
-        words = list(chain.from_iterable(e[2] for e in entries))
+        words = list(chain.from_iterable(map(_GET2, entries)))
         n = len(words)
         spaces = [False] * n
         for ci in range(len(entries) - 1):
@@ -913,7 +910,7 @@ class _FastTagger:
         sent_starts = [False] * n
         if n:
             sent_starts[0] = True
-        for m in _SENT_RE.finditer("".join(e[7] for e in entries)):
+        for m in _SENT_RE.finditer("".join(map(_GET7, entries))):
             sent_starts[m.end()] = True
         doc = Doc(self.nlp.vocab, words=words, spaces=spaces, lemmas=lemmas,
                   sent_starts=sent_starts if n else None)
