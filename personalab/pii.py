@@ -10,8 +10,8 @@ Found and replaced by visible placeholders:
                ``+1 ...``, ``+49 (0)30 ...``, with spaces, dashes, dots, brackets
 ``[address]``  street addresses (number + street + St/Ave/Road/Lane...), with
                the city, state and ZIP or postcode that follow them
-``[postcode]`` UK postcodes (``LS1 4AP``); US ZIP codes after a state code or the
-               words zip/postcode
+``[postcode]`` UK postcodes (``LS1 4AP``); US ZIP codes after a state code, after
+               zip/postcode, or after near/around/live in/based in/area
 ``[name]``     person names
 =============  ==============================================================
 
@@ -104,7 +104,8 @@ _ADDRESS = re.compile(
     rf"(?:,?\s*[A-Z]{{2}}(?=[\s,.]|$))?"
     rf"(?:,?\s*(?:\d{{5}}(?:-\d{{4}})?|{_UK_POSTCODE}))?")
 _POSTCODE = re.compile(rf"\b{_UK_POSTCODE}\b")
-_ZIP = re.compile(r"(?:\b[A-Z]{2}|\b(?i:zip|zip\s+code|zipcode|postcode|postal\s+code)\s*:?)"
+_ZIP = re.compile(r"(?:\b[A-Z]{2}|\b(?i:zip|zip\s+code|zipcode|postcode|postal\s+code)\s*:?"
+                  r"|\b(?i:near|around|live\s+in|living\s+in|based\s+in|located\s+in|area))"
                   r"\s(?P<zip>\d{5}(?:-\d{4})?)\b")
 _DIGITS = re.compile(r"\d")
 
@@ -218,8 +219,8 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
 def _trim_name(text, s, e):
     """Drop a trailing word of a context match that is an ordinary word ("Sarah said")."""
     words = list(re.finditer(_CAP, text[s:e]))
-    if len(words) == 2 and not _is_surname(words[1].group()) \
-            and words[1].group().lower() not in first_names():
+    # in a name context a second capitalised word is a surname unless it is a stop word
+    if len(words) == 2 and words[1].group().lower() in _stop_words():
         e = s + words[0].end()
     if text[s:e].lower() in _NOT_NAMES:
         return s, s

@@ -26,7 +26,10 @@ Matching rules
   a sentence start, at punctuation (, ; : . ! ? brackets, dashes) and at a clause
   word (but, although, though, however, yet, whereas, except). A cue followed
   by ``only``, ``just``, ``sure``, ``doubt``, ``wonder``, ``believe``, ``mention``
-  or ``matter`` ("not only", "no doubt", "can't believe") is not a negation.
+  or ``matter`` ("not only", "no doubt", "can't believe") is not a negation; nor
+  is a cue that opens a post-negation ("... is not an issue") or one with another
+  theme's match between it and the match ("not into investing, track my spending":
+  the cue belongs to "investing").
   A match is also negated when, within 3 tokens after it in the same clause, the
   answer goes on with "not/never/no + (a) problem/issue/concern/big deal" or
   "not bad" ("the price is not an issue"). So "not too expensive", "I don't mind
@@ -666,7 +669,9 @@ def _token_flags(text: str, lemma: str, is_punct: bool, punct_chars) -> int:
 _SENT_RE = re.compile(r"s[ps]*(?=w)")
 
 
-def _negated(lemmas, flags, start, end, sent_start, sent_end, window) -> bool:
+def _negated(lemmas, flags, start, end, sent_start, sent_end, window, others=()) -> bool:
+    """Whether a match (tokens start:end) is negated; ``others`` are (start, end) token
+    spans of the answer's matches of *other* themes (a cue negates the nearest one)."""
     n = len(flags)
     i = start - 1
     lo = max(sent_start, start - window)
@@ -674,7 +679,10 @@ def _negated(lemmas, flags, start, end, sent_start, sent_end, window) -> bool:
         f = flags[i]
         if f & F_BREAK:
             break
-        if f & F_CUE and not (i + 1 < n and flags[i + 1] & F_PSEUDO):
+        if any(i < o_start and o_end <= start for o_start, o_end in others):
+            break  # another theme's match stands between: the cue belongs to it
+        if f & F_CUE and not (i + 1 < n and flags[i + 1] & F_PSEUDO) \
+                and not _post_negation_at(lemmas, i, sent_end):
             return True
         i -= 1
     # post-negation: "<match> is not a problem"
@@ -683,12 +691,18 @@ def _negated(lemmas, flags, start, end, sent_start, sent_end, window) -> bool:
         f = flags[j]
         if f & F_BREAK:
             break
-        if f & F_CUE:
-            lem = lemmas[j]
-            k = j + 1 if j + 1 < sent_end and lemmas[j + 1] != "be" else j + 2
-            for tail in _post_negations().get("not" if lem.endswith("n't") else lem, ()):
-                if k + len(tail) <= sent_end and tuple(lemmas[k:k + len(tail)]) == tail:
-                    return True
+        if f & F_CUE and _post_negation_at(lemmas, j, sent_end):
+            return True
+    return False
+
+
+def _post_negation_at(lemmas, j, sent_end) -> bool:
+    """Does a post-negation ("not a problem", "never been an issue") start at cue j?"""
+    lem = lemmas[j]
+    k = j + 1 if j + 1 < sent_end and lemmas[j + 1] != "be" else j + 2
+    for tail in _post_negations().get("not" if lem.endswith("n't") else lem, ()):
+        if k + len(tail) <= sent_end and tuple(lemmas[k:k + len(tail)]) == tail:
+            return True
     return False
 
 
@@ -742,7 +756,8 @@ def _resolve(text, kept, lemmas, flags, char_start, char_end, sent_bounds, compi
     out = []
     for ti, s, e, k in kept:
         ss, se = sent_bounds(s)
-        negated = _negated(lemmas, flags, s, e, ss, se, window)
+        others = [(m[1], m[2]) for m in kept if m[0] != ti and m[1] < s] if len(kept) > 1 else ()
+        negated = _negated(lemmas, flags, s, e, ss, se, window, others)
         a, b = char_start(s), char_end(e - 1)
         out.append((ti, a, b, text[a:b], negated, text[char_start(ss):char_end(se - 1)],
                     rules[k].text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,30 @@ def test_first_name_list_is_loaded():
     names = first_names()
     assert len(names) > 4000
     assert {"sarah", "james", "priya"} <= names
+
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+TRUTH_DIR = Path(__file__).resolve().parent / "fixtures" / "sample_truth"
+
+
+@pytest.mark.skipif(not (TRUTH_DIR / "sample_wave_pii.csv").exists(), reason="sample not generated")
+@pytest.mark.parametrize("wave", ["sample_wave", "wave2"])
+def test_sample_planted_pii_recall_and_false_positives(wave):
+    from personalab.loaders import load_export
+
+    data = load_export(SAMPLE_DIR / f"{wave}.csv").data.set_index("ResponseId")
+    pii = pd.read_csv(TRUTH_DIR / f"{wave}_pii.csv", keep_default_na=False)
+    planted = {}
+    for row in pii.itertuples():
+        planted.setdefault((row.ResponseId, row.question), []).append((row.start, row.end))
+    hits, false_pos, words = [], 0, 0
+    for q in ("Q8", "Q9"):
+        for rid, text in data[q].dropna().items():
+            spans = find_pii(text)
+            words += len(text.split())
+            truth = planted.get((rid, q), [])
+            hits += [covered(spans, s, e) for s, e in truth]
+            false_pos += sum(1 for _, s, e in spans if not any(s < te and ts < e for ts, te in truth))
+    assert len(hits) == len(pii) and len(hits) > 20
+    assert np.mean(hits) >= 0.95
+    assert false_pos / words <= 0.002

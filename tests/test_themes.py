@@ -337,12 +337,40 @@ def test_codebook_error_gives_the_theme_line(tmp_path):
 
 # ----------------------------------------------------------------------------- the sample
 SAMPLE_THEMES = ROOT / "data" / "sample" / "themes.yml"
+TRUTH_DIR = ROOT / "tests" / "fixtures" / "sample_truth"
+WAVES = ["sample_wave", "wave2"]
+
+
+def sample_answers(wave):
+    """(answers by question, truth) of a bundled sample wave; truth themes include ancestors."""
+    from personalab.loaders import load_export
+
+    data = load_export(ROOT / "data" / "sample" / f"{wave}.csv").data.set_index("ResponseId")
+    truth = pd.read_csv(TRUTH_DIR / f"{wave}_truth.csv", dtype=str,
+                        keep_default_na=False).set_index("ResponseId")
+    return data, truth
 
 
 @pytest.mark.skipif(not SAMPLE_THEMES.exists(), reason="data/sample/themes.yml not generated yet")
-def test_sample_codebook_loads_and_tags():
+@pytest.mark.parametrize("wave", WAVES)
+def test_sample_planted_themes_precision_recall(wave):
     cb = ThemeCodebook.load(SAMPLE_THEMES)
-    assert len(cb) >= 5
-    texts = pd.Series([s for t in cb.themes for s in t.phrases])
-    result = tag_answers(texts, cb)
-    assert result.matrix.to_numpy().sum(axis=1).min() >= 1  # every phrase tags itself
+    data, truth = sample_answers(wave)
+    checked = 0
+    for q in ("Q8", "Q9"):
+        result = tag_answers(data[q], cb)
+        # the truth lists the planted (direct) themes; a child theme implies its parent
+        planted = [set(t.split(";")) - {""} for t in truth.loc[data.index, f"{q}_themes"]]
+        expected = [ts.union(*(cb.ancestors(t) for t in ts)) for ts in planted]
+        for theme in cb.ids:
+            if not any(theme in e for e in expected):
+                continue
+            p, r = precision_recall(result.matrix, expected, theme)
+            assert p >= 0.85 and r >= 0.85, (wave, q, theme, p, r)
+            checked += 1
+        # planted negations never count as their theme
+        for rid, negs in truth.loc[data.index, f"{q}_negated"].items():
+            for theme in filter(None, negs.split(";")):
+                if theme not in planted[data.index.get_loc(rid)]:
+                    assert result.matrix.loc[rid, theme] == 0, (rid, theme, data.loc[rid, q])
+    assert checked >= 10
