@@ -1,0 +1,1099 @@
+"""Response quality: flag speeders, straight-liners, duplicates, test rows and the like.
+
+Nothing is dropped silently. :func:`check_quality` returns a :class:`QualityResult` that
+holds one row per (respondent, flag) with a human-readable detail, the list of excluded
+respondents with their reasons, and the ids that are kept. Every respondent is either kept
+or excluded with at least one reason (``n_total == n_kept + n_excluded``; checked every time).
+A check whose metadata is missing (no ``Duration`` column, no grid in the codebook, ...) is
+*skipped* and ``QualityResult.skipped`` says why; it never raises.
+
+Examples
+--------
+>>> result = check_quality(survey)                       # doctest: +SKIP
+>>> result.summary()                                     # doctest: +SKIP
+>>> clean = result.apply(survey)                         # doctest: +SKIP
+>>> strict = check_quality(survey, QualityRules(exclude=QualityRules.ALL_FLAGS))  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from personalab.errors import ConfigError, InputError
+
+#: Every flag, in the order they are reported (the order reasons are listed in).
+FLAGS = (
+    "test_response",
+    "duplicate_id",
+    "duplicate_answers",
+    "incomplete",
+    "speeder",
+    "straightliner",
+    "attention_check",
+)
+
+#: One sentence per flag, for reports.
+FLAG_DESCRIPTIONS = {
+    "test_response": "Preview, test or spam response (Status, DistributionChannel) "
+                     "or an open answer that is only a test phrase",
+    "duplicate_id": "Respondent id that occurs more than once in the raw file",
+    "duplicate_answers": "Same answers as an earlier respondent (the earlier one is kept)",
+    "incomplete": "Did not finish the survey (Progress below the threshold or Finished is false)",
+    "speeder": "Completed the survey much faster than the median respondent",
+    "straightliner": "Gave the same answer to every item of a Likert grid",
+    "attention_check": "Failed an attention-check question",
+}
+
+# Qualtrics `Status` (response type): labels in choice-text exports, codes in numeric ones.
+# 0 IP Address and 4 Imported are real responses; 16 Offline is a real response too.
+_TEST_STATUS = (
+    "survey preview", "survey test", "spam", "preview spam", "imported spam",
+    "offline survey preview", "preview", "test",
+    "1", "2", "8", "9", "12", "17",
+)
+# An open answer made *only* of test words, with at least one of the core ones ("test",
+# "testing 123", "Test response, ignore", "asdf", "lorem ipsum") is what people type when
+# they click through their own survey. "I tested it with my bank" does not match.
+_TEST_CORE = r"(?:test(?:s|ing|ed)?|asdf\w*|qwerty\w*|lorem|dummy)"
+_TEST_WORD = (r"(?:test(?:s|ing|ed)?|asdf\w*|qwerty\w*|lorem|ipsum|dolor|dummy|ignore|please|"
+              r"this|is|a|just|only|response|entry|answer|run|submission|survey|\d+)")
+_TEST_TEXT = rf"[\W_]*(?:{_TEST_WORD}[\W_]+)*{_TEST_CORE}(?:[\W_]+{_TEST_WORD})*[\W_]*"
+
+
+@dataclass
+class QualityRules:
+    """Thresholds of the response-quality checks, with defaults a methodologist can defend.
+
+    Parameters
+    ----------
+    speeder_ratio : float, default 1/3
+        A *completed* response is a speeder when its duration is below
+        ``speeder_ratio × median duration`` of the completed, non-test responses. One third
+        of the median is the common practice in online-panel cleaning and the more
+        conservative of the two usual cut-offs (1/3 and 1/2 of the median; see Greszki,
+        Meyer & Schoen 2015, *Public Opinion Quarterly* 79(2), who compare 30-50 % rules).
+        At one half, careful but fast readers — often the most experienced users, whom a
+        persona study wants to keep — start to be flagged; at one third a respondent has had
+        too little time to read the questions. The median, not the mean, because durations
+        are heavy-tailed (respondents leave a tab open for hours).
+    speeder_min_responses : int, default 10
+        Fewest completed responses with a duration needed to trust their median; below it the
+        check is skipped.
+    min_grid_items : int, default 5
+        A grid (the codebook's ``grid:`` battery) is checked for straight-lining only when the
+        respondent answered at least this many of its items. With fewer items, identical
+        answers are too likely from genuine respondents (Kim et al. 2019, *Social Science
+        Computer Review* 37(2); Reuning & Plutzer 2020, *Survey Research Methods* 14(5)).
+        Answers are compared as given (reverse keying not undone: the sign is clicking the
+        same column); a "Don't know" (a missing code) on one item is a different answer; and
+        an attention-check item inside the grid counts as one of its items: whoever answers
+        it as instructed while giving one answer elsewhere has shown that they read the grid.
+    straightline_max_sd : float or None, default None
+        Also flag *near* straight-lining: a grid whose answers have a standard deviation at or
+        below this value (e.g. 0.3 on a 5-point scale). ``None`` (default) flags only
+        identical answers, which is the definition nobody disputes.
+    duplicate_min_items : int, default 10
+        Respondents are compared only when they answered at least this many items; two people
+        who skipped everything are not duplicates of each other.
+    duplicate_near_share : float or None, default 0.9
+        Near-duplicates: at least this share of equal answers, over every item either of the
+        two answered (each multi-select option and each open answer is an item). The usual
+        signature of one person, or a bot, submitting twice with a few edits. Why 0.9: two
+        distinct respondents agree on far fewer items (on the bundled sample the closest
+        genuine pair agrees on 78 %), while a copy with two answers changed out of 40 still
+        agrees on 95 %; 0.95 would sit on top of such copies. ``None``: exact duplicates only.
+        Exact duplicates are found among everyone (by hashing rows); near-duplicates among
+        respondents who share the same IP address (when the export has one) or the same open
+        answer of at least ``duplicate_min_text_chars`` characters — comparing every pair of
+        a million respondents is not possible, and without such a key near-identical closed
+        answers are as likely a coincidence as a copy.
+    duplicate_min_text_chars : int, default 20
+        Open text shorter than this ("no", "n/a", "nothing to add") is too common to
+        pair respondents on.
+    duplicate_max_block : int, default 50
+        An IP address or open answer shared by more respondents than this (an office behind
+        one address, a stock phrase) identifies nobody and is not used to pair respondents.
+    duplicate_id_keep : {'first', 'none'}, default 'first'
+        When a respondent id occurs more than once in the raw file (read with
+        ``duplicate_ids="suffix"``): ``'first'`` flags the later occurrences and keeps the
+        first, as for duplicate answers (a second attempt has seen the questions before);
+        ``'none'`` flags every occurrence, for when you cannot tell which one is genuine.
+    min_progress : float, default 100
+        A response with ``Progress`` below this (percent) is incomplete; so is one whose
+        ``Finished`` is false.
+    attention_min_failures : int, default 1
+        Failed attention checks needed for the flag. With several checks, 2 is a common,
+        more lenient choice (one slip is forgiven).
+    attention_missing_fails : bool, default False
+        Whether an unanswered attention check counts as failed. Off by default: most
+        unanswered checks belong to respondents who left before reaching them, who are
+        already flagged ``incomplete``.
+    test_statuses : tuple of str
+        ``Status`` values (labels and Qualtrics numeric codes) that mark a test response.
+    test_channels : tuple of str
+        ``DistributionChannel`` values that mark a test response.
+    test_text_pattern : str
+        Regular expression an open answer must match *entirely* (case-insensitive) to mark
+        a test response.
+    exclude : tuple of str
+        Flags that exclude a respondent. Default: every flag except ``straightliner``.
+        Straight-lining alone is weak evidence: on a grid whose items are all keyed the same
+        way, identical answers are often a genuine, consistent opinion (the enthusiastic
+        user answering "Strongly agree" throughout), and excluding them removes real
+        respondents from the extremes of the persona space (Reuning & Plutzer 2020). It is
+        flagged and reported; straight-liners who also speed or fail an attention check are
+        excluded for those reasons. Add it with ``exclude=QualityRules.ALL_FLAGS``.
+    """
+
+    ALL_FLAGS = FLAGS
+
+    speeder_ratio: float = 1 / 3
+    speeder_min_responses: int = 10
+    min_grid_items: int = 5
+    straightline_max_sd: float | None = None
+    duplicate_min_items: int = 10
+    duplicate_near_share: float | None = 0.9
+    duplicate_min_text_chars: int = 20
+    duplicate_max_block: int = 50
+    duplicate_id_keep: str = "first"
+    min_progress: float = 100.0
+    attention_min_failures: int = 1
+    attention_missing_fails: bool = False
+    test_statuses: tuple = _TEST_STATUS
+    test_channels: tuple = ("preview", "test")
+    test_text_pattern: str = _TEST_TEXT
+    exclude: tuple = tuple(f for f in FLAGS if f != "straightliner")
+
+    def __post_init__(self):
+        if isinstance(self.exclude, str):
+            self.exclude = (self.exclude,)
+        self.exclude = tuple(self.exclude)
+        unknown = [f for f in self.exclude if f not in FLAGS]
+        if unknown:
+            raise ConfigError("unknown quality flag(s) in exclude: "
+                              + ", ".join(map(repr, unknown)),
+                              fix=f"use some of: {', '.join(FLAGS)}")
+        if not 0 < self.speeder_ratio <= 1:
+            raise ConfigError(f"speeder_ratio must be in (0, 1], got {self.speeder_ratio!r}",
+                              fix="1/3 (default) or 0.5 are the usual choices")
+        for name in ("speeder_min_responses", "min_grid_items", "duplicate_min_items",
+                     "duplicate_max_block", "attention_min_failures"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.min_grid_items < 2:
+            raise ConfigError(f"min_grid_items must be at least 2, got {self.min_grid_items!r}",
+                              fix="one answered item is always 'the same answer'")
+        if self.duplicate_near_share is not None and not 0 < self.duplicate_near_share <= 1:
+            raise ConfigError("duplicate_near_share must be in (0, 1] or None, "
+                              f"got {self.duplicate_near_share!r}")
+        if self.duplicate_id_keep not in ("first", "none"):
+            raise ConfigError("duplicate_id_keep must be 'first' or 'none', "
+                              f"got {self.duplicate_id_keep!r}")
+        try:
+            re.compile(self.test_text_pattern)
+        except re.error as exc:
+            raise ConfigError(f"test_text_pattern is not a valid regular expression: {exc}",
+                              fix="check the pattern, or leave the default") from None
+
+    def threshold(self, flag: str) -> str:
+        """The rule of one flag in words, as written in reports."""
+        ratio = _fraction(self.speeder_ratio)
+        channels = "/".join(self.test_channels)
+        sd = ("" if self.straightline_max_sd is None
+              else f" (or SD ≤ {self.straightline_max_sd:g})")
+        near = ("" if self.duplicate_near_share is None
+                else f", or ≥ {self.duplicate_near_share:.0%} of answers equal")
+        blank = " or left blank" if self.attention_missing_fails else ""
+        return {
+            "test_response": "Status in preview/test/spam; DistributionChannel in "
+                             f"{channels}; open answer that is only a test phrase",
+            "duplicate_id": "respondent id seen more than once in the raw file",
+            "duplicate_answers": "identical answers on every item "
+                                 f"(≥ {self.duplicate_min_items} answered){near}",
+            "incomplete": f"Progress < {self.min_progress:g}% or Finished is false",
+            "speeder": f"duration < {ratio} × median duration of completed responses",
+            "straightliner": "same answer on every item of a grid, "
+                             f"≥ {self.min_grid_items} items answered{sd}",
+            "attention_check": f"≥ {self.attention_min_failures} attention check(s) answered "
+                               f"other than expected{blank}",
+        }[flag]
+
+
+
+@dataclass
+class QualityResult:
+    """What :func:`check_quality` found. Nothing is dropped until :meth:`apply`.
+
+    Attributes
+    ----------
+    flags : DataFrame
+        Tidy, one row per (respondent, flag): ``respondent_id``, ``flag``, ``detail``,
+        ``excludes`` (whether this flag excludes under the rules used).
+    exclusions : DataFrame
+        One row per excluded respondent: ``respondent_id``, ``reasons`` (excluding flags,
+        joined with ``"; "`` in :data:`FLAGS` order).
+    kept : Index
+        Ids of the respondents kept, in the survey's order.
+    skipped : dict
+        Flag -> why the check could not run (missing metadata). Skipped checks flag nobody.
+    thresholds : dict
+        Flag -> the rule as applied, with the numbers found in this wave (e.g. the median).
+    rules : QualityRules
+        The rules used.
+    respondent_ids : Index
+        Every respondent checked, in the survey's order.
+    """
+
+    flags: pd.DataFrame
+    exclusions: pd.DataFrame
+    kept: pd.Index
+    skipped: dict
+    thresholds: dict
+    rules: QualityRules
+    respondent_ids: pd.Index = field(repr=False)
+    _excluded_pos: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_total(self) -> int:
+        return len(self.respondent_ids)
+
+    @property
+    def n_kept(self) -> int:
+        return len(self.kept)
+
+    @property
+    def n_excluded(self) -> int:
+        return len(self.exclusions)
+
+    @property
+    def excluded(self) -> pd.Index:
+        """Ids of the excluded respondents."""
+        return pd.Index(self.exclusions["respondent_id"], name="respondent_id")
+
+    def __repr__(self) -> str:
+        counts = self.flags["flag"].value_counts()
+        shown = ", ".join(f"{f}={counts.get(f, 0)}" for f in FLAGS if f not in self.skipped)
+        skipped = f"; skipped: {', '.join(self.skipped)}" if self.skipped else ""
+        return (f"QualityResult(n_total={self.n_total}, kept={self.n_kept}, "
+                f"excluded={self.n_excluded}; {shown}{skipped})")
+
+    def check_accounting(self) -> dict:
+        """Check that every respondent is kept or excluded with reasons, exactly once.
+
+        Returns
+        -------
+        dict
+            ``{"n_total": ..., "n_kept": ..., "n_excluded": ...}``.
+
+        Raises
+        ------
+        RuntimeError
+            When the books do not balance (a bug, never a property of the data).
+        """
+        ids, kept, excluded = self.respondent_ids, self.kept, self.excluded
+        problems = []
+        if not ids.is_unique:
+            problems.append("respondent ids are not unique")
+        if not excluded.is_unique:
+            problems.append("an excluded respondent is listed twice")
+        where = self._excluded_pos
+        if where is None or len(where) != len(excluded) \
+                or not ids[where].equals(pd.Index(excluded)):
+            where = ids.get_indexer(excluded)    # no valid position witness: look them up
+        if (where < 0).any():
+            problems.append("an excluded id is not a respondent of this survey")
+        is_out = np.zeros(len(ids), dtype=bool)
+        is_out[where[where >= 0]] = True
+        if not kept.equals(ids[~is_out]):
+            problems.append("kept is not exactly the respondents who are not excluded")
+        if (self.exclusions["reasons"].fillna("").str.len() == 0).any():
+            problems.append("an excluded respondent has no reason")
+        flagged_out = set(self.flags.loc[self.flags["excludes"], "respondent_id"])
+        if flagged_out != set(excluded):
+            problems.append("exclusions do not match the excluding flags")
+        if problems:
+            raise RuntimeError("quality accounting failed: " + "; ".join(problems))
+        return {"n_total": self.n_total, "n_kept": self.n_kept, "n_excluded": self.n_excluded}
+
+    def summary(self) -> pd.DataFrame:
+        """Counts per flag, and for any flag.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``flag`` (:data:`FLAGS` then ``"any"``): ``n_flagged`` (respondents),
+            ``share`` (of all respondents), ``excludes`` (whether the flag excludes),
+            ``n_excluded`` (of the flagged, how many are excluded, for any reason),
+            ``checked`` (False when the check was skipped). The ``any`` row counts every
+            flagged respondent; its ``n_excluded`` is the total excluded.
+        """
+        # a flagged respondent is excluded when any of their flags excludes
+        who = pd.factorize(self.flags["respondent_id"])[0]
+        any_excluding = np.bincount(who, weights=self.flags["excludes"].to_numpy(float)) > 0
+        out = any_excluding[who] if len(who) else np.zeros(0, dtype=bool)
+        n_flagged = self.flags["flag"].value_counts()
+        n_out = self.flags.loc[out, "flag"].value_counts()
+        rows = [{"flag": flag, "n_flagged": int(n_flagged.get(flag, 0)),
+                 "excludes": flag in self.rules.exclude, "n_excluded": int(n_out.get(flag, 0)),
+                 "checked": flag not in self.skipped} for flag in FLAGS]
+        anyone = self.flags["respondent_id"].unique()
+        rows.append({"flag": "any", "n_flagged": len(anyone), "excludes": None,
+                     "n_excluded": self.n_excluded, "checked": None})
+        out = pd.DataFrame(rows).set_index("flag")
+        out.insert(1, "share", out["n_flagged"] / self.n_total if self.n_total else np.nan)
+        return out
+
+    def apply(self, survey):
+        """The survey without the excluded respondents (``survey.subset(result.kept)``)."""
+        ids = survey.data.index
+        if len(ids) != self.n_total or not ids.equals(self.respondent_ids):
+            raise InputError("this quality result was computed on a different survey "
+                             f"({self.n_total} respondents checked, the survey has {len(ids)})",
+                             fix="run check_quality(survey) on this survey first")
+        return survey.subset(self.kept)
+
+
+
+# --------------------------------------------------------------------------------------------
+# Reading what the survey offers, defensively: a missing column means "skip", never a crash.
+# Everything below works on positions (0..n-1 in survey order) and numpy arrays: string
+# operations on a million arrow-backed strings are the slow part, so they are done on the
+# *unique* values of a column (a Status column has a handful) and mapped back by code.
+
+class _Skip(Exception):
+    """A check cannot run on this survey; the message says why."""
+
+
+class _Details:
+    """Detail text per respondent position; several findings of one check join with '; '."""
+
+    def __init__(self, n: int):
+        self._text = np.full(n, "", dtype=object)
+
+    def add(self, where, text) -> None:
+        where = np.asarray(where)
+        pos = np.flatnonzero(where) if where.dtype == bool else where.astype(np.int64)
+        if not len(pos):
+            return
+        new = np.asarray(text, dtype=object)
+        if new.ndim == 0:
+            new = np.full(len(pos), new.item(), dtype=object)
+        cur = self._text[pos]
+        self._text[pos] = np.where(cur == "", new, cur + "; " + new)
+
+    def hits(self) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.flatnonzero(self._text != "")
+        return pos, self._text[pos]
+
+
+@dataclass
+class _Ctx:
+    survey: object
+    meta: pd.DataFrame
+    rules: QualityRules
+    n: int
+    found: dict = field(default_factory=dict)     # flag -> positions flagged so far
+
+
+def _attr(obj, name, default=None):
+    """Attribute or mapping key of a codebook object (Question, scale option, ...)."""
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _norm_name(name) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _meta_frame(survey) -> pd.DataFrame:
+    try:
+        meta = survey.meta()
+    except Exception:  # noqa: BLE001 - a survey without metadata is a survey without metadata
+        meta = None
+    return meta if isinstance(meta, pd.DataFrame) else pd.DataFrame(index=survey.data.index)
+
+
+def _find(ctx, *names) -> pd.Series | None:
+    """The first metadata (then data) column whose name matches one of ``names``, loosely
+    (case, spaces and punctuation ignored: 'Duration (in seconds)' == 'durationinseconds')."""
+    wanted = [_norm_name(n) for n in names]
+    for frame in (ctx.meta, ctx.survey.data):
+        by_norm = {}
+        for col in frame.columns:
+            by_norm.setdefault(_norm_name(col), col)
+        for w in wanted:
+            if w in by_norm:
+                col = frame[by_norm[w]]
+                if isinstance(col, pd.DataFrame):      # duplicated column name: first one
+                    col = col.iloc[:, 0]
+                if not col.index.equals(ctx.survey.data.index):
+                    col = col.reindex(ctx.survey.data.index)
+                return col
+    return None
+
+
+def _key(v):
+    """One value as a comparable string: trimmed, case-folded, 5.0 -> '5'; None if missing."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        f = float(v)
+        if f != f:
+            return None
+        return str(int(f)) if f.is_integer() else repr(f)
+    s = str(v).strip().casefold()
+    s = re.sub(r"^(-?\d+)\.0+$", r"\1", s)
+    return s or None
+
+
+def _per_unique(s: pd.Series, fn, missing, dtype=object) -> np.ndarray:
+    """``fn(_key(value))`` for every value, computed once per unique value."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    vals = [fn(_key(v)) for v in np.asarray(uniques, dtype=object)]
+    return np.array(vals + [missing], dtype=dtype)[codes]
+
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _as_bool(s: pd.Series) -> np.ndarray:
+    """1.0 true, 0.0 false, NaN unknown."""
+    return _per_unique(s, lambda k: 1.0 if k in _TRUE else 0.0 if k in _FALSE else np.nan,
+                       np.nan, float)
+
+
+def _as_number(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_timedelta64_dtype(s):
+        return s.dt.total_seconds().to_numpy(float)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    # numbers read as text: convert each distinct value once (Progress has a handful)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    values = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce")
+    return np.append(values.to_numpy(dtype=float, na_value=np.nan), np.nan)[codes]
+
+
+def _as_time(s: pd.Series | None) -> pd.Series | None:
+    if s is None:
+        return None
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)    # "could not infer format"
+            out = pd.to_datetime(s, errors="coerce")
+            if out.isna().mean() > 0.5 and s.notna().any():
+                out = pd.to_datetime(s, errors="coerce", format="mixed")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out if out.notna().any() else None
+
+
+def _questions(survey, **kw) -> list:
+    try:
+        return list(survey.questions(**kw))
+    except Exception:  # noqa: BLE001 - a stand-in without questions() has none
+        return []
+
+
+def _columns_of(survey, questions) -> list[str]:
+    """Data columns of questions: the id, or ``<id>:<option>`` columns of a multi-select."""
+    data_cols = list(survey.data.columns)
+    out = []
+    for q in questions:
+        qid = _attr(q, "id")
+        if qid in survey.data.columns:
+            out.append(qid)
+        else:
+            out += [c for c in data_cols if str(c).startswith(f"{qid}:")]
+    return list(dict.fromkeys(out))
+
+
+def _text_frame(survey) -> pd.DataFrame:
+    """Open-text answers (every role), NaN for blank."""
+    t = None
+    for kw in ({"role": "all"}, {}):
+        try:
+            t = survey.text(**kw)
+            break
+        except Exception:  # noqa: BLE001
+            continue
+    if isinstance(t, pd.Series):
+        t = t.to_frame()
+    if not isinstance(t, pd.DataFrame) or t.shape[1] == 0:
+        return pd.DataFrame(index=survey.data.index)
+    if not t.index.equals(survey.data.index):
+        t = t.reindex(survey.data.index)
+    return t
+
+
+def _file_order(survey) -> np.ndarray:
+    """Position of each respondent in the raw file (survey order when unknown)."""
+    rows = getattr(survey, "file_rows", None)
+    if isinstance(rows, pd.Series) and len(rows) == len(survey.data):
+        if not rows.index.equals(survey.data.index):
+            rows = rows.reindex(survey.data.index)
+        r = pd.to_numeric(rows, errors="coerce").to_numpy(float)
+        if np.isfinite(r).all():
+            return r
+    return np.arange(len(survey.data), dtype=float)
+
+
+def _response_rank(ctx) -> np.ndarray:
+    """Rank of each respondent in time: start time (when known), then file row."""
+    t = _as_time(_find(ctx, "StartDate", "Start Date (UTC)", "Started", "RecordedDate",
+                       "Timestamp", "EndDate", "Submit Date (UTC)"))
+    file_order = _file_order(ctx.survey)
+    if t is None:
+        order = np.argsort(file_order, kind="stable")
+    else:
+        ns = t.to_numpy("datetime64[ns]").astype("int64").astype(float)
+        ns[t.isna().to_numpy()] = np.inf
+        order = np.lexsort((file_order, ns))        # last key is the primary one
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _completed(ctx) -> np.ndarray | None:
+    """True for completed responses; None when the survey says nothing about completion."""
+    progress = _find(ctx, "Progress")
+    finished = _find(ctx, "Finished", "Completed", "Complete")
+    if progress is None and finished is None:
+        return None
+    done = np.ones(ctx.n, dtype=bool)
+    if progress is not None:
+        done &= ~(_as_number(progress) < ctx.rules.min_progress)
+    if finished is not None:
+        done &= _as_bool(finished) != 0.0
+    return done
+
+
+def _strings(values) -> np.ndarray:
+    return np.asarray(pd.Series(values).astype("str").to_numpy(dtype=object), dtype=object)
+
+
+def _numbers(values, fmt: str = "{:g}") -> np.ndarray:
+    return np.array([fmt.format(v) for v in np.asarray(values, dtype=float)], dtype=object)
+
+
+def _secs(x: float) -> str:
+    return f"{x:.0f} s" if x >= 10 else f"{x:.1f} s"
+
+
+def _fraction(x: float) -> str:
+    f = Fraction(x).limit_denominator(10)
+    if abs(float(f) - x) < 1e-9 and f.denominator > 1:
+        return f"{f.numerator}/{f.denominator}"
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# The checks: each fills a _Details and returns it with its threshold in words (with this
+# wave's numbers), or raises _Skip(reason).
+
+def _check_test_response(ctx):
+    rules, d, used = ctx.rules, _Details(ctx.n), []
+    status = _find(ctx, "Status", "ResponseType")
+    if status is not None:
+        used.append("Status")
+        bad = {str(v).casefold() for v in rules.test_statuses}
+        hit = _per_unique(status, lambda k: k in bad, False, bool)
+        d.add(hit, "Status = " + _strings(status[hit]))
+    channel = _find(ctx, "DistributionChannel", "Channel")
+    if channel is not None:
+        used.append("DistributionChannel")
+        bad = {str(v).casefold() for v in rules.test_channels}
+        hit = _per_unique(channel, lambda k: k in bad, False, bool)
+        d.add(hit, "DistributionChannel = " + _strings(channel[hit]))
+    texts = _text_frame(ctx.survey)
+    if texts.shape[1]:
+        used.append("open text")
+        for col in texts.columns:
+            t = texts[col]
+            short = (t.str.len() <= 60).fillna(False).to_numpy(bool)   # test phrases are short
+            if not short.any():
+                continue
+            pos = np.flatnonzero(short)
+            match = (t.iloc[pos].str.fullmatch(rules.test_text_pattern, flags=re.IGNORECASE)
+                     .fillna(False).to_numpy(bool))
+            pos = pos[match]
+            d.add(pos, f"{col} = " + np.array([repr(v) for v in t.iloc[pos]], dtype=object))
+    if not used:
+        raise _Skip("no Status or DistributionChannel column and no open-text question")
+    return d, rules.threshold("test_response") + f" (looked at: {', '.join(used)})"
+
+
+def _check_duplicate_id(ctx):
+    table = getattr(ctx.survey, "duplicate_ids", None)
+    if table is None:
+        raise _Skip("the survey does not record which respondent ids were duplicated "
+                    "in the raw file")
+    if not isinstance(table, pd.DataFrame):      # a plain list of ids
+        table = pd.DataFrame({"respondent_id": pd.Index(list(table)).astype("str")})
+    d = _Details(ctx.n)
+    if len(table):
+        table = table.copy()
+        if "original_id" not in table:
+            table["original_id"] = table["respondent_id"]
+        if "occurrence" not in table:
+            table["occurrence"] = table.groupby("original_id").cumcount() + 1
+        if "file_row" not in table:
+            table["file_row"] = np.nan
+        table = table.sort_values(["original_id", "occurrence"])
+        rows = table.groupby("original_id", sort=False)["file_row"].agg(
+            lambda r: ", ".join(f"{x:g}" for x in r if pd.notna(x)))
+        times = table.groupby("original_id", sort=False).size()
+        if ctx.rules.duplicate_id_keep == "first":
+            table = table[table["occurrence"] > 1]
+        pos = ctx.survey.data.index.get_indexer(table["respondent_id"].astype("str"))
+        ok = pos >= 0
+        table, pos = table[ok], pos[ok]
+        orig = table["original_id"].astype("str").to_numpy(dtype=object)
+        text = [f"id {o!r} occurs {times[o]} times in the raw file"
+                + (f" (rows {rows[o]})" if rows[o] else "")
+                + (f"; occurrence {k}, the first is kept" if ctx.rules.duplicate_id_keep == "first"
+                   else f"; occurrence {k}")
+                for o, k in zip(orig, table["occurrence"].to_numpy())]
+        d.add(pos, np.array(text, dtype=object))
+    keep = ("later occurrences flagged, the first kept" if ctx.rules.duplicate_id_keep == "first"
+            else "every occurrence flagged")
+    return d, ctx.rules.threshold("duplicate_id") + f" ({keep})"
+
+
+def _answer_frame(ctx) -> pd.DataFrame:
+    """Every answer column (metadata, ids, weights and dates left out)."""
+    survey = ctx.survey
+    qs = [q for q in _questions(survey, role="all")
+          if _attr(q, "type") not in ("id", "weight", "date", "meta")]
+    cols = _columns_of(survey, qs)
+    if not qs:      # a survey without a codebook: everything that is not metadata
+        cols = [c for c in survey.data.columns if c not in set(ctx.meta.columns)]
+    weight = _attr(getattr(survey, "codebook", None), "weight")
+    return survey.data[[c for c in cols if c != weight]]
+
+
+def _check_duplicate_answers(ctx):
+    rules, survey = ctx.rules, ctx.survey
+    answers = _answer_frame(ctx)
+    if answers.shape[1] == 0:
+        raise _Skip("the survey has no answer columns to compare")
+    ids = survey.data.index.to_numpy(dtype=object)
+    n_answered = answers.notna().to_numpy().sum(axis=1)
+    eligible = n_answered >= min(rules.duplicate_min_items, answers.shape[1])
+    rank = _response_rank(ctx)
+    d = _Details(ctx.n)
+
+    # Exact duplicates: hash each row; in time order every repeat of a hash duplicates the
+    # first respondent with it. Hash hits are verified value by value before flagging.
+    try:
+        h = pd.util.hash_pandas_object(answers, index=False).to_numpy()
+    except TypeError:
+        h = pd.util.hash_pandas_object(answers.astype("str"), index=False).to_numpy()
+    order = np.argsort(rank, kind="stable")
+    order = order[eligible[order]]
+    hs = h[order]
+    repeat = pd.Series(hs).duplicated(keep="first").to_numpy()
+    first = pd.Series(order).groupby(hs, sort=False).transform("first").to_numpy()
+    later, earlier = order[repeat], first[repeat]
+    if len(later):
+        a = answers.iloc[later].to_numpy(dtype=object)
+        b = answers.iloc[earlier].to_numpy(dtype=object)
+        same = ((a == b) | (pd.isna(a) & pd.isna(b))).all(axis=1)
+        later, earlier = later[same], earlier[same]
+        d.add(later, np.array([f"same answers as {ids[j]} (all {n_answered[i]} answered items "
+                               "identical)" for i, j in zip(later, earlier)], dtype=object))
+    blocks = []
+    if rules.duplicate_near_share is not None:
+        # Near-duplicates: comparing every pair of a million respondents is out of reach, so
+        # candidates are respondents who share a blocking key (record linkage's "blocking"):
+        # the same IP address, or the same long open answer. Pairs are then compared on
+        # every answer.
+        live = eligible.copy()
+        live[later] = False
+        keys = []
+        ip = _find(ctx, "IPAddress", "IP Address", "IP")
+        if ip is not None:
+            keys.append(("IP address", ip))
+            blocks.append("IP address")
+        texts = _text_frame(survey)
+        for col in texts.columns:
+            t = texts[col]
+            long_enough = (t.str.len() >= rules.duplicate_min_text_chars).fillna(False)
+            keys.append((col, t.where(long_enough)))
+        if texts.shape[1]:
+            blocks.append("open text")
+        i, j = _candidate_pairs(keys, live, rank, max_block=rules.duplicate_max_block)
+        if len(i):
+            share, n_items, n_equal = _pair_similarity(answers, i, j)
+            hit = share >= rules.duplicate_near_share
+            i, j, share, n_items, n_equal = i[hit], j[hit], share[hit], n_items[hit], n_equal[hit]
+            # each later respondent is paired with its earliest match
+            by = np.lexsort((rank[i], rank[j]))
+            i, j, share, n_items, n_equal = i[by], j[by], share[by], n_items[by], n_equal[by]
+            firsts = np.unique(j, return_index=True)[1]
+            i, j, share, n_items, n_equal = (i[firsts], j[firsts], share[firsts],
+                                             n_items[firsts], n_equal[firsts])
+            d.add(j, np.array([f"near-duplicate of {ids[a]}: {e} of {k} answers equal ({s:.0%})"
+                               for a, e, k, s in zip(i, n_equal, n_items, share)], dtype=object))
+    via = f"; near-duplicates looked for among respondents sharing {' or '.join(blocks)}" \
+        if blocks else ""
+    return d, rules.threshold("duplicate_answers") + via
+
+
+def _candidate_pairs(keys, live, rank, max_block) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (earlier, later) of live respondents sharing a key value held by at most
+    ``max_block`` respondents. Vectorised: after sorting by key, pairs are offsets 1, 2, ..."""
+    pairs = []
+    for _, values in keys:
+        codes = pd.factorize(values, use_na_sentinel=True)[0]
+        ok = live & (codes >= 0)
+        if ok.sum() < 2:
+            continue
+        size = np.bincount(codes[ok])
+        ok &= size[np.maximum(codes, 0)] <= max_block
+        pos = np.flatnonzero(ok)
+        pos = pos[np.lexsort((rank[pos], codes[pos]))]       # by key, then by time
+        c = codes[pos]
+        for k in range(1, max_block):
+            same = c[k:] == c[:-k]
+            if not same.any():
+                break
+            pairs.append(np.column_stack([pos[:-k][same], pos[k:][same]]))
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    p = np.unique(np.concatenate(pairs), axis=0)
+    return p[:, 0], p[:, 1]
+
+
+def _pair_similarity(answers, i, j, chunk=200_000):
+    """Share of equal answers over the items either respondent answered."""
+    rows = np.unique(np.concatenate([i, j]))
+    sub = answers.iloc[rows]
+    codes = np.column_stack([pd.factorize(sub[c], use_na_sentinel=True)[0]
+                             for c in sub.columns]).astype(np.int32)
+    ri, rj = np.searchsorted(rows, i), np.searchsorted(rows, j)
+    n_items = np.empty(len(i), np.int64)
+    n_equal = np.empty(len(i), np.int64)
+    for s in range(0, len(i), chunk):
+        a, b = codes[ri[s:s + chunk]], codes[rj[s:s + chunk]]
+        either = (a >= 0) | (b >= 0)
+        n_items[s:s + chunk] = either.sum(axis=1)
+        n_equal[s:s + chunk] = ((a == b) & either).sum(axis=1)
+    return n_equal / np.maximum(n_items, 1), n_items, n_equal
+
+
+def _check_incomplete(ctx):
+    progress = _find(ctx, "Progress")
+    finished = _find(ctx, "Finished", "Completed", "Complete")
+    if progress is None and finished is None:
+        raise _Skip("no Progress or Finished column")
+    d = _Details(ctx.n)
+    if progress is not None:
+        p = _as_number(progress)
+        hit = p < ctx.rules.min_progress
+        d.add(hit, "Progress " + _numbers(p[hit]) + "%")
+    if finished is not None:
+        d.add(_as_bool(finished) == 0.0, "Finished = false")
+    return d, ctx.rules.threshold("incomplete")
+
+
+def _durations(ctx) -> tuple[np.ndarray, str]:
+    col = _find(ctx, "Duration (in seconds)", "Duration", "Duration (seconds)", "DurationSeconds",
+                "Duration_sec", "Time taken")
+    if col is not None:
+        d = _as_number(col)
+        if np.isfinite(d).any():
+            return d, "Duration"
+    start = _as_time(_find(ctx, "StartDate", "Start Date (UTC)", "Started"))
+    end = _as_time(_find(ctx, "EndDate", "Submit Date (UTC)", "Submitted", "Finished At"))
+    if start is not None and end is not None:
+        d = (end - start).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+        if np.isfinite(d).any():
+            return d, "EndDate − StartDate"
+    raise _Skip("no Duration column and no StartDate/EndDate pair")
+
+
+def _check_speeder(ctx):
+    rules = ctx.rules
+    duration, source = _durations(ctx)
+    done = _completed(ctx)
+    if done is None:
+        done = np.ones(ctx.n, dtype=bool)
+    # The median of genuine completes: test rows are often clicked through in seconds.
+    base = done & np.isfinite(duration) & (duration > 0)
+    base[ctx.found.get("test_response", [])] = False
+    if base.sum() < rules.speeder_min_responses:
+        raise _Skip(f"only {int(base.sum())} completed responses with a duration "
+                    f"(need {rules.speeder_min_responses} for a stable median)")
+    median = float(np.median(duration[base]))
+    cutoff = rules.speeder_ratio * median
+    hit = done & (duration < cutoff)
+    ratio = _fraction(rules.speeder_ratio)
+    d = _Details(ctx.n)
+    d.add(hit, "completed in " + np.array([_secs(x) for x in duration[hit]], dtype=object)
+          + f"; cutoff {_secs(cutoff)} = {ratio} × median {_secs(median)}")
+    return d, (f"{rules.threshold('speeder')} ({source}): median {_secs(median)}, "
+               f"cutoff {_secs(cutoff)}")
+
+
+def _grids(survey) -> dict:
+    """Grid id -> its Likert items: every role but 'ignore', plus attention checks."""
+    grids: dict = {}
+    for q in _questions(survey, type="likert", role="all"):
+        g = _attr(q, "grid")
+        if g and (_attr(q, "role") != "ignore" or _attr(q, "attention_check")):
+            grids.setdefault(str(g), []).append(q)
+    return grids
+
+
+def _answered_codes(survey, questions) -> np.ndarray:
+    """Likert codes *as answered* (reverse keying not undone: identical clicks are the sign)."""
+    cols, flipped = [], None
+    for q in questions:
+        col = survey.data.get(_attr(q, "id")) if hasattr(survey.data, "get") else None
+        if col is not None and pd.api.types.is_numeric_dtype(col):
+            cols.append(col.to_numpy(dtype=float, na_value=np.nan))
+            continue
+        if flipped is None:      # data holds no codes: undo likert()'s reverse flip
+            flipped = survey.likert(role="all")
+        v = flipped[_attr(q, "id")].to_numpy(dtype=float, na_value=np.nan)
+        if _attr(q, "reverse", False):
+            codes = [float(_attr(o, "code")) for o in _attr(q, "scale") or []]
+            v = min(codes) + max(codes) - v
+        cols.append(v)
+    return np.column_stack(cols)
+
+
+def _missing_code_answers(survey, grids) -> dict:
+    """Grid -> bool per respondent: answered an item of it with a missing code (Don't know)."""
+    reasons = getattr(survey, "missing_reasons", None)
+    if not isinstance(reasons, pd.DataFrame) or not len(reasons):
+        return {}
+    grid_of = {_attr(q, "id"): g for g, qs in grids.items() for q in qs}
+    rows = reasons[reasons["question"].isin(list(grid_of))]
+    if not len(rows):
+        return {}
+    pos = survey.data.index.get_indexer(rows["respondent_id"])
+    grid = rows["question"].map(grid_of).to_numpy(dtype=object)
+    out = {}
+    for g in set(grid):
+        mask = np.zeros(len(survey.data), dtype=bool)
+        mask[pos[(grid == g) & (pos >= 0)]] = True
+        out[g] = mask
+    return out
+
+
+def _check_straightliner(ctx):
+    rules, survey = ctx.rules, ctx.survey
+    grids = _grids(survey)
+    if not grids:
+        raise _Skip("the codebook marks no Likert grid (set `grid:` on the items of a battery)")
+    d, checked = _Details(ctx.n), []
+    coded = _missing_code_answers(survey, grids)
+    for grid, questions in grids.items():
+        if len(questions) < rules.min_grid_items:
+            continue
+        checked.append(grid)
+        x = _answered_codes(survey, questions)
+        n = np.isfinite(x).sum(axis=1)
+        enough = n >= rules.min_grid_items
+        lo = np.where(np.isfinite(x), x, np.inf).min(axis=1)
+        hi = np.where(np.isfinite(x), x, -np.inf).max(axis=1)
+        # "Don't know" on one item is a different column clicked: not a straight line
+        if grid in coded:
+            enough &= ~coded[grid]
+        same = enough & (lo == hi)
+        reverse = any(_attr(q, "reverse", False) for q in questions)
+        note = " (grid has reverse-keyed items)" if reverse else ""
+        d.add(same, f"{grid}: answered " + _numbers(lo[same]) + " on all " + _numbers(n[same])
+              + f" items{note}")
+        if rules.straightline_max_sd is not None:
+            mean = np.where(np.isfinite(x), x, 0).sum(axis=1) / np.maximum(n, 1)
+            dev = np.where(np.isfinite(x), x - mean[:, None], 0.0)
+            sd = np.sqrt((dev ** 2).sum(axis=1) / np.maximum(n, 1))
+            near = enough & ~same & (sd <= rules.straightline_max_sd)
+            d.add(near, f"{grid}: nearly the same answer, SD " + _numbers(sd[near], "{:.2f}")
+                  + " over " + _numbers(n[near]) + " items")
+    if not checked:
+        raise _Skip(f"no grid has {rules.min_grid_items} or more Likert items")
+    return d, rules.threshold("straightliner") + f" (grids: {', '.join(checked)})"
+
+
+def _check_attention(ctx):
+    rules, survey = ctx.rules, ctx.survey
+    checks = [q for q in _questions(survey, role="all") if _attr(q, "attention_check")]
+    if not checks:
+        raise _Skip("the codebook has no attention_check question")
+    failures = np.zeros(ctx.n, dtype=np.int64)
+    d, used = _Details(ctx.n), []
+    for q in checks:
+        qid = _attr(q, "id")
+        if qid not in survey.data.columns:
+            continue
+        used.append(qid)
+        expected = _attr(_attr(q, "attention_check"), "expected")
+        expected = list(expected) if isinstance(expected, (list, tuple, set)) else [expected]
+        ok = {_key(e) for e in expected} - {None}
+        # The expected answer may be written as a label or as a code: accept either.
+        labels = {}
+        for opt in _attr(q, "scale") or []:
+            code, label = _key(_attr(opt, "code")), _key(_attr(opt, "label"))
+            labels[code] = str(_attr(opt, "label"))
+            if {code, label} & ok:
+                ok |= {code, label} - {None}
+        answer = survey.data[qid]
+        status = _per_unique(answer, lambda k: "ok" if k in ok else "fail", "blank")
+        failed = (status == "fail") | ((status == "blank") & rules.attention_missing_fails)
+        failures += failed
+        shown = _per_unique(answer[failed], lambda k: labels.get(k, k), "(blank)")
+        d.add(failed, f"{qid}: answered " + np.array([repr(s) for s in shown], dtype=object)
+              + f", expected {expected[0]!r}")
+    if not used:
+        raise _Skip("the attention-check questions are not in the data")
+    pos, text = d.hits()
+    keep = failures[pos] >= rules.attention_min_failures
+    out = _Details(ctx.n)
+    out.add(pos[keep], text[keep])
+    return out, rules.threshold("attention_check") + f" ({', '.join(used)})"
+
+
+_CHECKS = {
+    "test_response": _check_test_response,
+    "duplicate_id": _check_duplicate_id,
+    "duplicate_answers": _check_duplicate_answers,
+    "incomplete": _check_incomplete,
+    "speeder": _check_speeder,
+    "straightliner": _check_straightliner,
+    "attention_check": _check_attention,
+}
+
+
+def check_quality(survey, rules: QualityRules | None = None) -> QualityResult:
+    """Flag low-quality responses and decide, by the rules, who is excluded.
+
+    Parameters
+    ----------
+    survey : Survey
+        The wave to check. It is not modified.
+    rules : QualityRules, optional
+        Thresholds and which flags exclude; the defaults are documented on
+        :class:`QualityRules`.
+
+    Returns
+    -------
+    QualityResult
+        Flags, exclusions with reasons, kept ids, skipped checks with reasons. A check whose
+        metadata is missing is skipped (see ``result.skipped``), never an error.
+
+    Examples
+    --------
+    >>> result = check_quality(survey, QualityRules(speeder_ratio=0.5))   # doctest: +SKIP
+    >>> result.exclusions.head()                                          # doctest: +SKIP
+    """
+    rules = QualityRules() if rules is None else rules
+    if not isinstance(rules, QualityRules):
+        raise ConfigError(f"rules must be a QualityRules, got {type(rules).__name__}")
+    ids = survey.data.index
+    if ids.name != "respondent_id":
+        ids = ids.rename("respondent_id")
+    if not ids.is_unique:
+        raise InputError("respondent ids are not unique; quality checks need one row per "
+                         "respondent", fix="read the wave with duplicate_ids='suffix' so that "
+                         "repeats are flagged")
+    ctx = _Ctx(survey=survey, meta=_meta_frame(survey), rules=rules, n=len(ids))
+    skipped, thresholds, parts = {}, {}, []
+    for f, (flag, check) in enumerate(_CHECKS.items()):
+        try:
+            details, threshold = check(ctx)
+        except _Skip as why:
+            skipped[flag] = str(why)
+            thresholds[flag] = f"skipped: {why}"
+            continue
+        pos, text = details.hits()
+        ctx.found[flag] = pos
+        thresholds[flag] = threshold
+        parts.append((pos, np.full(len(pos), FLAGS.index(flag)), text))
+
+    pos = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.int64)])
+    code = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
+    text = np.concatenate([p[2] for p in parts] + [np.zeros(0, object)])
+    order = np.lexsort((code, pos))           # respondents in survey order, flags in FLAGS order
+    pos, code, text = pos[order], code[order], text[order]
+    excluding = np.array([f in rules.exclude for f in FLAGS])
+    id_values = ids.to_numpy(dtype=object)
+    flags = pd.DataFrame({"respondent_id": pd.array(id_values[pos], dtype="str"),
+                          "flag": pd.array(np.array(FLAGS, dtype=object)[code], dtype="str"),
+                          "detail": pd.array(text, dtype="str"),
+                          "excludes": excluding[code]})
+
+    reasons = np.full(len(ids), "", dtype=object)
+    for flag, p in ctx.found.items():        # found is filled in FLAGS order
+        if flag in rules.exclude and len(p):
+            cur = reasons[p]
+            reasons[p] = np.where(cur == "", flag, cur + "; " + flag)
+    out = reasons != ""
+    exclusions = pd.DataFrame({"respondent_id": pd.array(id_values[out], dtype="str"),
+                               "reasons": pd.array(reasons[out], dtype="str")})
+    result = QualityResult(flags=flags, exclusions=exclusions, kept=ids[~out], skipped=skipped,
+                           thresholds=thresholds, rules=rules, respondent_ids=ids,
+                           _excluded_pos=np.flatnonzero(out))
+    result.check_accounting()
+    return result
+
+
+def quality_report_table(result: QualityResult, survey=None) -> pd.DataFrame:
+    """One row per check, for reports: what it means, the rule used, how many, excluded?
+
+    Parameters
+    ----------
+    result : QualityResult
+    survey : Survey, optional
+        When given, the table is checked to belong to it (same respondents).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``flag``, ``description``, ``threshold`` (the rule with this wave's numbers,
+        or why the check was skipped), ``n_flagged``, ``share``, ``excludes``, ``n_excluded``
+        (respondents excluded for this reason, possibly among others), ``status``
+        (``"checked"`` or ``"skipped"``). A last row ``total`` counts every excluded
+        respondent, so the reader sees ``n_total = n_kept + n_excluded``.
+    """
+    if survey is not None and len(survey.data.index) != result.n_total:
+        raise InputError("this quality result was computed on a different survey",
+                         fix="run check_quality(survey) on this survey first")
+    summary = result.summary()
+    excluded_for = result.flags.loc[result.flags["excludes"], "flag"].value_counts()
+    rows = []
+    for flag in FLAGS:
+        s = summary.loc[flag]
+        rows.append({"flag": flag, "description": FLAG_DESCRIPTIONS[flag],
+                     "threshold": result.thresholds.get(flag, result.rules.threshold(flag)),
+                     "n_flagged": int(s["n_flagged"]), "share": float(s["share"]),
+                     "excludes": bool(s["excludes"]),
+                     "n_excluded": int(excluded_for.get(flag, 0)),
+                     "status": "skipped" if flag in result.skipped else "checked"})
+    rows.append({"flag": "total", "description":
+                 f"{result.n_total} respondents: {result.n_kept} kept, "
+                 f"{result.n_excluded} excluded",
+                 "threshold": "excluded when any flag marked 'excludes' applies",
+                 "n_flagged": int(summary.loc["any", "n_flagged"]),
+                 "share": float(summary.loc["any", "share"]), "excludes": None,
+                 "n_excluded": result.n_excluded, "status": ""})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["FLAGS", "FLAG_DESCRIPTIONS", "QualityRules", "QualityResult", "check_quality",
+           "quality_report_table"]
