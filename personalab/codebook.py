@@ -874,10 +874,16 @@ def _parse_single_free(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
     return p
 
 
+_LOW_END = re.compile(r"^(under|less than|below|up to|fewer than|younger than|<)")
+
+
 def _natural_key(text: str):
-    parts = re.split(r"(\d+(?:\.\d+)?)", str(text).replace(",", "").casefold())
-    return [(0, float(p), "") if re.fullmatch(r"\d+(?:\.\d+)?", p) else (1, 0.0, p)
-            for p in parts if p]
+    """Sort key: numbers by value ("$25k" < "$100k"), "Under 25k" before "25k to 49k"."""
+    low = str(text).replace(",", "").casefold().strip()
+    parts = re.split(r"(\d+(?:\.\d+)?)", low)
+    return [(0 if _LOW_END.match(low) else 1,)] + [
+        (0, float(p), "") if re.fullmatch(r"\d+(?:\.\d+)?", p) else (1, 0.0, p)
+        for p in parts if p]
 
 
 _NEGATIVE_TICKS = {"0", "false", "no", "not selected", "unchecked", "not checked"}
@@ -928,7 +934,7 @@ def _multi_result(q, chosen, answered, reasons, issues) -> _Parsed:
 
 def _split_options(text: str, sep: str, okeys: dict):
     """Split a joined answer into option indices; options may contain the separator."""
-    parts = [p.strip() for p in text.split(sep)]
+    parts = text.split(sep)      # unstripped, so "Chat, live" rejoins exactly
     found, unknown, i = [], [], 0
     while i < len(parts):
         for j in range(len(parts), i, -1):   # longest run of parts that is one option
@@ -939,7 +945,7 @@ def _split_options(text: str, sep: str, okeys: dict):
                 break
         else:
             if _norm(parts[i]) is not None:
-                unknown.append(parts[i])
+                unknown.append(parts[i].strip())
             i += 1
     return found, unknown
 
@@ -982,7 +988,7 @@ def _to_float(s: pd.Series, q: Question | None, ctx: _Ctx, column: str, kind="no
     """Float values of a column; missing codes -> NaN with reason; junk -> issue."""
     mkeys = _missing_keys(q) if q is not None else {}
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        vals = s.to_numpy(dtype=float, na_value=np.nan).copy()   # CoW: never write into raw
         reasons = {}
         num_missing = {}
         for m in (q.missing if q is not None else []):
@@ -997,10 +1003,10 @@ def _to_float(s: pd.Series, q: Question | None, ctx: _Ctx, column: str, kind="no
     codes, uniques = _factorize(s)
     u_text = pd.Series([str(u) if u is not None else None for u in uniques], dtype=object)
     u_vals = pd.to_numeric(u_text.str.strip().str.replace(",", "", regex=False),
-                           errors="coerce").to_numpy(dtype=float)
+                           errors="coerce").to_numpy(dtype=float).copy()
     reason = [None] * (len(uniques) + 1)
     bad = np.zeros(len(uniques) + 1, dtype=bool)
-    for j in np.flatnonzero(np.isnan(u_vals) | np.isin(u_vals, [])):
+    for j in np.flatnonzero(np.isnan(u_vals)):
         k = _norm(uniques[j])
         if k is None:
             continue
@@ -1072,12 +1078,10 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
         vals = s.reset_index(drop=True)
     else:
         codes, uniques = _factorize(s)
-        u = pd.Series([None if _norm(x) is None else str(x).strip() for x in uniques], dtype=object)
-        try:
-            parsed = pd.to_datetime(u, errors="coerce", format="mixed")
-        except (ValueError, TypeError):
-            parsed = pd.Series(pd.NaT, index=u.index)
-        bad_js = [j for j in range(len(uniques)) if u[j] is not None and pd.isna(parsed[j])]
+        u = pd.Series([str(x).strip() for x in uniques], dtype=object)
+        u = u.where(u.str.len() > 0)
+        parsed = _to_datetime(u)
+        bad_js = np.flatnonzero((u.notna() & parsed.isna()).to_numpy()).tolist()
         vals = pd.Series(np.append(parsed.to_numpy(dtype="datetime64[ns]"),
                                    np.datetime64("NaT"))[codes])
         if bad_js:
@@ -1088,6 +1092,21 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
                            "correct the value, or change the question's type to text")
             return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [issue])
     return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [])
+
+
+def _to_datetime(u: pd.Series) -> pd.Series:
+    # One format guessed from the first value parses fast; fall back to per-value parsing
+    # only when that leaves answers unparsed (mixed formats in one column).
+    try:
+        parsed = pd.to_datetime(u, errors="coerce")
+    except (ValueError, TypeError):
+        parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
+    if (u.notna() & parsed.isna()).any():
+        try:
+            parsed = pd.to_datetime(u, errors="coerce", format="mixed")
+        except (ValueError, TypeError):
+            pass
+    return parsed
 
 
 def _parse_asread(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
@@ -1330,12 +1349,23 @@ _INTENSITY = {"extremely": 3, "completely": 3, "totally": 3, "strongly": 2, "ver
 _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "country", "state",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
                 "zip", "postcode", "province", "language", "religion"}
+_DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
+                                 r"identify as|born in|highest level")
 _COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "year", "years",
                 "hours", "hour", "minutes", "days", "times", "duration", "seconds", "amount",
                 "spend", "price", "cost", "salary"}
 _ID_NAMES = {"responseid", "respondentid", "respid", "id", "recordid", "record", "uuid",
              "participantid", "pid", "caseid", "respondent", "responseuuid", "submissionid",
              "networkid", "token"}
+# Metadata columns by name (Qualtrics, SurveyMonkey, Google Forms, Typeform), for waves
+# whose loader did not list them in RawWave.meta_columns.
+_META_NAMES = {"startdate", "enddate", "status", "ipaddress", "progress", "durationinseconds",
+               "duration", "finished", "recordeddate", "recipientlastname",
+               "recipientfirstname", "recipientemail", "externalreference",
+               "externaldatareference", "locationlatitude", "locationlongitude",
+               "distributionchannel", "userlanguage", "collectorid", "customdata",
+               "customdata1", "timestamp", "submitdate", "submittedat", "networkid",
+               "startdateutc", "submitdateutc", "qrecaptchascore", "qrelevantidduplicate"}
 _SAMPLE_ROWS = 20_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?"
@@ -1536,8 +1566,12 @@ def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]
 def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
     """Draft the question for one column; returns (question, notes)."""
     text = str(raw.labels.get(c, c))
-    toks = set(_tokens(c)) | set(_tokens(text if text != c else ""))
-    demographic = bool(toks & _DEMOGRAPHIC) or "how old" in text.casefold()
+    toks = set(_tokens(c))
+    # A short label ("What is your age?") names a demographic; a long statement that
+    # happens to say "income" does not, nor does a battery item ("... - <item>").
+    if text != c and len(text.split()) <= 14 and " - " not in text:
+        toks |= set(_tokens(text))
+    demographic = bool(toks & _DEMOGRAPHIC) or bool(_DEMOGRAPHIC_PHRASE.search(text.casefold()))
     s = sample[c]
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return Question(c, text, "date", "ignore"), []
@@ -1549,7 +1583,7 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     seg = "profile" if demographic else "segment"
     if vlabels:
         return _from_value_labels(c, text, st, vlabels, mcodes, seg, full_data), []
-    small = st.distinct <= 60
+    small = st.distinct <= 200
     if small and len(full_data) > len(sample):
         st = _ColStats(full_data[c])     # every answer, not just the sampled ones
     keys = list(st.text)
@@ -1570,7 +1604,13 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     if sum(bool(_DATE.match(t.casefold())) for t in sample_texts) >= 0.95 * len(sample_texts):
         return Question(c, text, "date", "ignore"), []
     if small:
-        order = _match_likert(texts)
+        # Some exports mix labels and codes in one column ("Agree", "2"): codes within the
+        # scale's 1..k are fine once the labels have fixed the scale.
+        words = [t for t in texts if not _looks_numeric(t)]
+        nums = [float(_norm(t)) for t in texts if _looks_numeric(t)]
+        order = _match_likert(words)
+        if order is not None and not all(v.is_integer() and 1 <= v <= len(order) for v in nums):
+            order = None
         if order is not None:
             q = Question(c, text, "likert", seg, [ScaleOption(i + 1, lab)
                                                    for i, lab in enumerate(order)],
@@ -1714,7 +1754,7 @@ def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> 
             if ok.sum() < 30 or np.std(mat[ok, j]) == 0 or np.std(rest[ok]) == 0:
                 continue
             r = np.corrcoef(mat[ok, j], rest[ok])[0, 1]
-            if r < -0.2:
+            if r < -0.3:
                 q.reverse = True
                 notes.append(f"{q.id}: runs against the rest of grid {q.grid!r} "
                              f"(r = {r:.2f}); drafted as reverse-keyed, check")
@@ -1747,7 +1787,8 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     notes: list[str] = []
     id_col = _find_id_column(raw, sample)
     weight_col = _find_weight(raw, sample, exclude={id_col})
-    meta = set(raw.meta_columns)
+    meta = set(raw.meta_columns) | {
+        c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _META_NAMES}
     cols = [c for c in data.columns]
     consumed, wide, grid_of = set(), {}, {}
     # Multi-select in wide form and batteries: the loader's groups first, then Q5_1, Q5_2...

@@ -409,3 +409,20 @@ def test_raising_mode_raises_first_error_with_column_and_row(broken):
         validate_codebook(cb, raw, raise_errors=True)
     assert (err.value.column, err.value.row) == ("Q1", 5)
     assert isinstance(err.value, InputError)
+
+
+def test_infer_meta_by_name_demographic_labels_and_band_order():
+    raw = make_raw({
+        "StartDate": ["2024-01-01 10:00:00", "2024-01-02 11:00:00", "2024-01-03 12:00:00"],
+        "Duration (in seconds)": ["100", "250", "75"],
+        "Q14": ["25k to 49k", "Under 25k", "100k or more"],
+        "Q13": ["North", "South", "North"],
+    })
+    raw.labels.update({"Q14": "What is your household's yearly income?",
+                       "Q13": "Where do you live?"})
+    cb = infer_codebook(raw)
+    assert [(cb[c].type, cb[c].role) for c in ("StartDate", "Duration (in seconds)")] == \
+        [("meta", "ignore")] * 2
+    assert (cb["Q14"].type, cb["Q14"].role) == ("single", "profile")
+    assert cb["Q14"].scale_labels == ["Under 25k", "25k to 49k", "100k or more"]
+    assert cb["Q13"].role == "profile"
