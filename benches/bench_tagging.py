@@ -7,8 +7,8 @@ Run ``python -m benches.bench_tagging [--quick] [--n N]``. Prints one table:
 * ``personalab``: :func:`personalab.themes.tag_answers` (tags + negation) plus
   :func:`personalab.sentiment.sentiment_scores`, end to end;
 
-on generated answers of 10-40 words built from the sample's word banks
-(``personalab/resources/synthetic_text.yml``, the same banks ``personalab.datasets`` uses).
+on answers of 10-40 words from ``personalab.datasets.make_survey`` (or, without it,
+from the word banks in ``personalab/resources/synthetic_text.yml``).
 """
 from __future__ import annotations
 
@@ -49,35 +49,39 @@ def _fill(sentence: str, slots: dict, rng: random.Random) -> str:
 
 
 def generate_answers(n: int, seed: int = 0) -> pd.Series:
-    """``n`` answers of 10-40 words: theme sentences, negations and fillers, some typos."""
-    banks = word_banks()
+    """``n`` answers of 10-40 words.
+
+    From :func:`personalab.datasets.make_survey` (its Q8/Q9 answers, with planted
+    themes, negations, typos and PII; short ones joined up to 10-40 words) when that
+    module exists, else from the word banks directly.
+    """
     rng = random.Random(seed)
-    slots = banks.get("slots", {})
-    pool = []
-    for q in banks["sentences"].values():
-        for sents in q.values():
+    try:
+        from personalab.datasets import make_survey
+    except ImportError:
+        make_survey = None
+    if make_survey is not None:
+        wave = make_survey(max(200, n // 2), random_state=seed)
+        pool = [a for q in ("Q8", "Q9") for a in wave.raw[q].dropna().tolist() if len(a.split()) > 2]
+    else:
+        banks = word_banks()
+        slots = banks.get("slots", {})
+        pool = []
+        for section in ("sentences", "negations"):
+            for q in banks.get(section, {}).values():
+                for sents in q.values():
+                    pool += [_fill(s, slots, rng) for s in sents for _ in range(3)]
+        for sents in banks.get("fillers", {}).values():
             pool += sents
-    for q in banks.get("negations", {}).values():
-        for sents in q.values():
-            pool += sents
-    for sents in banks.get("fillers", {}).values():
-        pool += sents
-    typos = banks.get("typos", {})
     out = []
     while len(out) < n:
         parts, words = [], 0
         target = rng.randint(10, 40)
         while words < target:
-            s = _fill(rng.choice(pool), slots, rng)
+            s = rng.choice(pool)
             parts.append(s)
             words += len(s.split())
-        text = " ".join(parts)
-        if len(text.split()) > 40:
-            text = " ".join(text.split()[:40])
-        if typos and rng.random() < 0.3:
-            w = rng.choice(list(typos))
-            text = text.replace(f" {w} ", f" {typos[w]} ", 1)
-        out.append(text)
+        out.append(" ".join(" ".join(parts).split(" ")[:40]))
     return pd.Series(out, name="answer")
 
 
