@@ -1356,7 +1356,7 @@ _COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "y
                 "spend", "price", "cost", "salary"}
 _ID_NAMES = {"responseid", "respondentid", "respid", "id", "recordid", "record", "uuid",
              "participantid", "pid", "caseid", "respondent", "responseuuid", "submissionid",
-             "networkid", "token"}
+             "networkid", "token", "rid", "respno", "respondentnumber", "caseno"}
 # Metadata columns by name (Qualtrics, SurveyMonkey, Google Forms, Typeform), for waves
 # whose loader did not list them in RawWave.meta_columns.
 _META_NAMES = {"startdate", "enddate", "status", "ipaddress", "progress", "durationinseconds",
@@ -1463,14 +1463,15 @@ class _ColStats:
         return len(self.text)
 
 
-def _find_id_column(raw, sample) -> str | None:
+def _find_id_column(raw, sample, meta) -> str | None:
+    """A column named like an id, else the first unique serial-like column (10+ rows)."""
     data = raw.data
     named = [c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _ID_NAMES]
-    others = [c for c in data.columns if c not in named]
+    others = [c for c in data.columns if c not in named and c not in meta]
     for c in named + others:
         s = sample[c]
         if c not in named:
-            if pd.api.types.is_float_dtype(s.dtype) or len(data) < 2:
+            if pd.api.types.is_float_dtype(s.dtype) or len(data) < 10:
                 continue
             st = _ColStats(s)
             if st.n != len(sample) or st.distinct != st.n:
@@ -1478,6 +1479,13 @@ def _find_id_column(raw, sample) -> str | None:
             texts = [str(t) for t in st.text.values()]
             if any(" " in t.strip() or _EMAIL.match(t.casefold()) for t in texts[:2000]):
                 continue
+            keys = list(st.text)[:2000]
+            if all(_looks_numeric(k) for k in keys):
+                vals = [float(k) for k in keys]
+                # durations and amounts are unique too; serial numbers are dense
+                if not all(v.is_integer() for v in vals) or \
+                        max(vals) - min(vals) + 1 > 2 * len(vals):
+                    continue
         full = _id_strings(data[c])
         if full.notna().all() and full.is_unique:
             return c
@@ -1785,10 +1793,10 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     data = raw.data
     sample = _sample(data)
     notes: list[str] = []
-    id_col = _find_id_column(raw, sample)
-    weight_col = _find_weight(raw, sample, exclude={id_col})
     meta = set(raw.meta_columns) | {
         c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _META_NAMES}
+    id_col = _find_id_column(raw, sample, meta)
+    weight_col = _find_weight(raw, sample, exclude={id_col})
     cols = [c for c in data.columns]
     consumed, wide, grid_of = set(), {}, {}
     # Multi-select in wide form and batteries: the loader's groups first, then Q5_1, Q5_2...
