@@ -237,17 +237,19 @@ def _largest_remainder(shares: np.ndarray, n: int) -> np.ndarray:
 
 
 def _response_ids(rng, n: int) -> np.ndarray:
-    """Qualtrics-style ids: ``R_`` and 15 letters or digits, unique."""
+    """Qualtrics-style ids, ``R_`` and 15 letters or digits, unique; a bytes (S17) array."""
     alphabet = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                              dtype=np.uint8)
-    codes = alphabet[rng.integers(0, 62, size=(n, 15))]
-    ids = np.char.add("R_", codes.view("S15").ravel().astype(str)).astype(object)
-    # 62**15 makes a clash practically impossible; the check keeps it impossible
-    _, first = np.unique(ids, return_index=True)
-    if len(first) != n:  # pragma: no cover
-        dup = np.setdiff1d(np.arange(n), first)
-        ids[dup] = [f"R_{i:015d}" for i in dup]
-    return ids
+    while True:
+        digits = rng.integers(0, 62, size=(n, 15))
+        # the first 10 characters as one base-62 number: unique numbers, unique ids
+        key = (digits[:, :10] * 62 ** np.arange(10, dtype=np.int64)).sum(1)
+        if len(np.unique(key)) == n:
+            break  # 62**10 makes another round practically impossible
+    codes = np.empty((n, 17), dtype=np.uint8)
+    codes[:, :2] = np.frombuffer(b"R_", dtype=np.uint8)
+    codes[:, 2:] = alphabet[digits]
+    return codes.view("S17").ravel()
 
 
 def _str_series(values: pa.Array) -> pd.Series:
@@ -710,16 +712,22 @@ n_attention_failures : int, optional
     seg_all = stack(seg, np.full(n_test, -1))
     progress_all = stack(progress, np.full(n_test, 100))
 
-    # nobody straight-lines a grid by accident: planted straight-liners are the only ones
+    # nobody straight-lines a grid by accident: planted straight-liners are the only ones.
+    # "Same answer" is judged on the answered items only (blanks and "Don't know" skipped),
+    # attention check aside, which covers every usual definition; a genuine respondent whose
+    # answers are all equal gets one answer nudged by a point.
     straight_all = stack(straight, np.zeros(n_test, bool))
     for g in grids:
-        cols = [j for j, gg in enumerate(grid_of) if gg == g["id"]]
+        cols = np.array([j for j, gg in enumerate(grid_of) if gg == g["id"] and j != att_pos])
         blk = lik_all[:, cols]
-        same = (blk == blk[:, :1]).all(1) & (blk[:, 0] > 0) & ~straight_all
-        # change a non-attention item so the attention answer stays as planted
-        j = next(c for c in cols if c != att_pos)
-        v = lik_all[same, j]
-        lik_all[same, j] = np.where(v == 6, 3, np.where(v <= 3, v + 1, v - 1))
+        valid = (blk >= 1) & (blk <= 5)
+        lo = np.where(valid, blk, 99).min(1)
+        hi = np.where(valid, blk, -1).max(1)
+        same = (valid.sum(1) >= 2) & (lo == hi) & ~straight_all
+        rows = np.flatnonzero(same)
+        j = cols[valid[rows].argmax(1)]
+        v = lik_all[rows, j]
+        lik_all[rows, j] = np.where(v <= 3, v + 1, v - 1)
 
     # ---- metadata
     is_test = np.arange(n_rows) >= n_gen + n_dup
@@ -742,11 +750,8 @@ n_attention_failures : int, optional
     duration[incomplete_all] = 7 * 86400 + r_meta.integers(0, 3600, int(incomplete_all.sum()))
     end = start + duration
     octets = r_meta.integers(0, 256, (n_gen, 3))
-    # 100.64.0.0/10 is shared address space: realistic-looking, never a real person's IP
-    part = np.array([str(i) for i in range(256)], dtype=object)
-    ip_g = ("100." + part[64 + octets[:, 0] % 64] + "." + part[octets[:, 1]] + "."
-            + part[octets[:, 2]])
-    ip = np.concatenate([ip_g, ip_g[dup_src], np.full(n_test, None, dtype=object)])
+    # near-duplicates come from the same address as their source; test rows have none
+    ip_octets = np.concatenate([octets, octets[dup_src], np.zeros((n_test, 3), int)])
     ids = _response_ids(r_meta, n_rows)
     region_all = demo_all["region"]
     uk = spec["region"]["options"].index("United Kingdom")
@@ -784,24 +789,31 @@ n_attention_failures : int, optional
         return pc.cast(pa.array(np.asarray(values)[order], mask=mask), pa.large_string())
 
     def dates(sec):
-        return pc.strftime(pa.array(sec[order].astype("datetime64[s]")),
-                           format="%Y-%m-%d %H:%M:%S")
+        # Arrow writes timestamps as "2024-03-04 10:15:32", the Qualtrics format
+        return pa.array(sec[order].astype("datetime64[s]")).cast(pa.large_string())
 
     def strings(values):
         return pa.array(np.asarray(values, dtype=object)[order], type=pa.large_string(),
                         from_pandas=True)
 
+    id_strings = pa.array(ids[order]).cast(pa.large_string())
+    # 100.64.0.0/10 is shared address space: realistic-looking, never a real person's IP
+    ip = pc.binary_join_element_wise(
+        *[numbers(v) for v in (np.full(n_rows, 100), 64 + ip_octets[:, 0] % 64,
+                               ip_octets[:, 1], ip_octets[:, 2])],
+        pa.scalar(".", pa.large_string()))
+    ip = pc.if_else(pa.array(is_test[order]), pa.scalar(None, pa.large_string()), ip)
     preview = np.arange(n_rows) % 2 == 0
     status = np.where(is_test, np.where(preview, 1, 2), 0)
     cols: dict[str, pa.Array] = {
         "StartDate": dates(start), "EndDate": dates(end),
         "Status": labelled(["IP Address", "Survey Preview", "Survey Test"], status),
-        "IPAddress": strings(ip),
+        "IPAddress": ip,
         "Progress": numbers(progress_all),
         "Duration (in seconds)": numbers(duration),
         "Finished": labelled(["False", "True"], progress_all == 100),
         "RecordedDate": dates(end),
-        "ResponseId": strings(ids),
+        "ResponseId": id_strings,
         "DistributionChannel": labelled(["anonymous", "preview", "test"], status),
         "UserLanguage": labelled(["EN", "EN-GB"], region_all == uk),
     }
@@ -837,10 +849,10 @@ n_attention_failures : int, optional
     seg_ids = np.array([s["id"] for s in segments] + [None], dtype=object)
     att_col = lik_all[:, att_pos]
     dup_of = np.full(n_rows, None, dtype=object)
-    dup_of[is_dup] = ids[dup_src]
+    dup_of[is_dup] = ids[dup_src].astype(str)
     truth = pd.DataFrame({
-        "ResponseId": _str_series(strings(ids)),
-        "segment": _str_series(strings(seg_ids[seg_all])),
+        "ResponseId": _str_series(id_strings),
+        "segment": _str_series(labelled(seg_ids[:-1], seg_all, seg_all < 0)),
         "is_test": is_test[order],
         "is_duplicate": is_dup[order],
         "duplicate_of": _str_series(strings(dup_of)),
@@ -863,7 +875,7 @@ n_attention_failures : int, optional
     recs = []
     for i, q, s0, s1, kind, value in pii_rows:
         for r in [i] + rows_of.get(i, []):
-            recs.append((inv[r], ids[r], q, s0, s1, kind, value))
+            recs.append((inv[r], ids[r].decode(), q, s0, s1, kind, value))
     recs.sort(key=lambda t: (t[0], t[2], t[3]))
     pii = pd.DataFrame([t[1:] for t in recs], columns=pii_cols)
     pii = pii.astype({"start": "int64", "end": "int64"})
@@ -1011,15 +1023,29 @@ def _flow(value) -> str:
                           allow_unicode=True, sort_keys=False).strip().removesuffix("\n...")
 
 
-def _yaml_entry(d: dict, indent: str = "  ") -> str:
+def _yaml_entry(d: dict, indent: str = "  ", anchors: dict | None = None,
+                seen: set | None = None) -> str:
+    """One list item of a mapping, block style, with flow-style values.
+
+    ``anchors`` maps an anchor name to a value: its first occurrence is written out with
+    ``&name`` and later ones as ``*name``, so that a scale shared by 20 items is read once.
+    """
     lines = []
     for i, (key, value) in enumerate(d.items()):
         lead = indent + ("- " if i == 0 else "  ")
+        name = next((a for a, v in (anchors or {}).items() if v == value), None)
+        if name is not None and name in seen:
+            lines.append(f"{lead}{key}: *{name}")
+            continue
+        tag = ""
+        if name is not None:
+            seen.add(name)
+            tag = f" &{name}"
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            lines.append(f"{lead}{key}:")
+            lines.append(f"{lead}{key}:{tag}")
             lines += [f"{indent}    - {_flow(v)}" for v in value]
         else:
-            lines.append(f"{lead}{key}: {_flow(value)}")
+            lines.append(f"{lead}{key}:{tag} {_flow(value)}")
     return "\n".join(lines)
 
 
@@ -1035,6 +1061,7 @@ _CODEBOOK_HEADER = """\
 # Likert items use the same 5-point agree scale; "Don't know" is missing (reason dont_know),
 # never a scale point. reverse: true marks items worded against their construct; they are
 # flipped by Survey.likert() so that higher always means the same thing.
+# `&agree5` names the scale where it is first written; `*agree5` reuses it (plain YAML).
 """
 
 _CODEBOOK_COMMENTS = {
@@ -1063,10 +1090,15 @@ def codebook_yaml(codebook: dict) -> str:
            f"respondent_id: {codebook['respondent_id']}   # Qualtrics response id",
            f"weight: {codebook['weight']}",
            "questions:"]
+    likert = next(q for q in codebook["questions"] if q["type"] == "likert")
+    anchors = {"agree5": likert["scale"],
+               "dont_know": next(q["missing"] for q in codebook["questions"]
+                                 if q["type"] == "likert" and "missing" in q)}
+    seen: set = set()
     for q in codebook["questions"]:
         if q["id"] in _CODEBOOK_COMMENTS:
-            out.append(_CODEBOOK_COMMENTS[q["id"]])
-        out.append(_yaml_entry(q))
+            out += ["  " + c.strip() for c in _CODEBOOK_COMMENTS[q["id"]].splitlines()]
+        out.append(_yaml_entry(q, anchors=anchors, seen=seen))
     return "\n".join(out) + "\n"
 
 
@@ -1092,7 +1124,7 @@ def themes_yaml(themes: dict) -> str:
     """The theme codebook as a commented YAML document."""
     out = [_THEMES_HEADER, f"schema_version: {themes['schema_version']}", "themes:"]
     for t in themes["themes"]:
-        out.append(_yaml_entry(t))
+        out.append(_yaml_entry(t, seen=set()))
     return "\n".join(out) + "\n"
 
 
@@ -1109,73 +1141,68 @@ output: reports/sample
 
 
 def _readme(w1: SyntheticWave, w2: SyntheticWave) -> str:
-    def seg_lines(w):
-        return "\n".join(f"| `{r.segment}` | {r.name} | {r.planted_share:.1%} | {r.n} |"
-                         for r in w.segments.itertuples())
-
     p1, p2 = w1.planted, w2.planted
-    shift = _shifts(w1, w2)
-    shift_lines = "\n".join(f"| `{s}` | {v['wave1']:.1%} | {v['wave2']:.1%} | {v['shift_pp']:+.1f} |"
-                            for s, v in shift.items())
+    k1 = len(w1.segments)
+    small = w1.segments["planted_share"].min()
+    max_shift = max(abs(v["shift_pp"]) for s, v in _shifts(w1, w2).items()
+                    if s in set(w1.segments["segment"]))
+    new = w2.segments.loc[~w2.segments["segment"].isin(w1.segments["segment"]), "planted_share"]
     return f"""\
 # Sample data: a synthetic survey for trying PersonaLab
 
-**Everything here is synthetic.** No real person answered this survey; the names, emails,
-phone numbers and addresses in the open text are made up (RFC 2606 `example.*` domains,
-US 555-01xx and UK Ofcom drama numbers, shared-address-space IPs).
+**Everything here is synthetic.** No real person answered this survey. The names, emails,
+phone numbers and addresses in the open text are made up: RFC 2606 `example.*` domains,
+US 555-01xx and UK Ofcom drama numbers, IPs from the 100.64.0.0/10 shared address space.
 
 The survey is a product-research study for *Coinpath*, a fictional budgeting app: three
-5-point Likert grids (22 items, 6 reverse-keyed, one attention check), two multi-selects
-(tools used today, where people heard of Coinpath), spend and tenure, two open-text
-questions (goals, frustrations) and demographics, with a post-stratification `weight`.
+5-point Likert grids (22 items, 6 of them reverse-keyed, plus one attention check), two
+multi-selects (tools used today; where people heard of Coinpath), monthly spend and tenure,
+two open-text questions (goals; frustrations), demographics and a post-stratification `weight`.
 
 | File | What it is |
 |---|---|
-| `sample_wave.csv` | Wave 1: {p1['n_rows']:,} responses, a Qualtrics choice-text export (3 header rows) |
-| `wave2.csv` | Wave 2: the same survey six months later, {p2['n_rows']:,} new responses |
-| `codebook.yml` | The codebook: type, role and scale of every column (edit to taste) |
+| `sample_wave.csv` | Wave 1: {p1['n_rows']:,} responses, a Qualtrics choice-text export (3 header rows, UTF-8 with BOM) |
+| `wave2.csv` | Wave 2: the same survey six months later, {p2['n_rows']:,} new respondents |
+| `codebook.yml` | The codebook: type, role and scale of every column |
 | `themes.yml` | The theme codebook for the open-text questions Q8 and Q9 |
 | `study.yml` | The run configuration: `personalab run --config data/sample/study.yml` |
 
-## What is planted in it
+## What is in it, for you to find
 
-Respondents belong to segments that differ in the Likert grids and the tools they use
-(demographics, channels and spend differ too, but only as profile). Wave 1:
+- {k1} segments of unequal size (the smallest about {small:.1%}), planted in the segmentation
+  items (the Likert grids and the tools people use). Demographics, channels and spend differ
+  between segments too, but only as profile.
+- Wave 2: segment shares move by up to {max_shift:.0f} points, and a new segment of about
+  {float(new.sum()):.0%} appears that wave 1 does not have.
+- Data-quality problems, as real exports have them (wave 1 / wave 2):
 
-| Segment | Name | Planted share | Respondents |
-|---|---|---|---|
-{seg_lines(w1)}
+  | Problem | Wave 1 | Wave 2 |
+  |---|---|---|
+  | survey previews and tests | {p1['test_rows']} | {p2['test_rows']} |
+  | near-duplicate respondents | {p1['duplicates']} | {p2['duplicates']} |
+  | speeders | {p1['speeders']} | {p2['speeders']} |
+  | straight-liners | {p1['straightliners']} | {p2['straightliners']} |
+  | incomplete responses | {p1['incomplete']} | {p2['incomplete']} |
+  | failed attention checks | {p1['attention_failures_total']} | {p2['attention_failures_total']} |
+- Open text with blanks, one-word answers, typos, emoji, negations that must not count as a
+  theme ("I don't mind the price") and personal data to redact.
 
-Wave 2 shifts every segment and adds an emerging segment that wave 1 does not have:
-
-| Segment | Wave 1 | Wave 2 | Shift (points) |
-|---|---|---|---|
-{shift_lines}
-
-Data-quality problems, as a real export has them (wave 1 / wave 2): survey previews and
-tests {p1['test_rows']}/{p2['test_rows']}, near-duplicate respondents {p1['duplicates']}/{p2['duplicates']},
-speeders {p1['speeders']}/{p2['speeders']}, straight-liners {p1['straightliners']}/{p2['straightliners']},
-incomplete responses {p1['incomplete']}/{p2['incomplete']}, attention-check failures
-{p1['attention_failures_total']}/{p2['attention_failures_total']}. The open text has blanks,
-one-word answers, typos, emoji, negations that must not count as a theme ("I don't mind the
-price") and personal data to redact ({p1['pii_spans']}/{p2['pii_spans']} spans).
-
-The answers (segment of every respondent, every planted problem, theme and PII span) are kept
-away from the pipeline, in `tests/fixtures/sample_truth/`, where only the tests read them.
+The answers (every respondent's segment, every planted problem, theme, negation and PII span)
+are kept out of this folder, in `tests/fixtures/sample_truth/`, where only the tests read them.
 
 ## Regenerate
 
-Deterministic: the command below rewrites these files byte for byte.
+Deterministic: this command rewrites every file here byte for byte (and the ground truth).
 
 ```
 python -m personalab.datasets data/sample        # or: make sample
 ```
 
-Or make your own, of any size, in Python:
+Make your own wave, of any size, in Python:
 
 ```python
 from personalab.datasets import make_survey, write_qualtrics_csv
-wave = make_survey(5000, random_state=7)        # wave.raw, wave.codebook, wave.truth, ...
+wave = make_survey(5000, random_state=7)   # wave.raw, .codebook, .themes, .truth, .pii
 write_qualtrics_csv(wave, "my_wave.csv")
 ```
 """
