@@ -946,7 +946,7 @@ def _tag_frames(tags, index):
             m, ans = t, pd.Series(True, index=t.index)
         m = m.set_axis(m.index.astype(str)).reindex(index)
         ans = ans.set_axis(ans.index.astype(str)).reindex(index).fillna(False).astype(bool)
-        out[q] = (m.fillna(0).astype(float).clip(0, 1), ans.to_numpy() & m.notna().all(1).to_numpy())
+        out[q] = (m.fillna(0).astype(float).clip(0, 1), ans.to_numpy() & m.notna().all(axis=1).to_numpy())
     return out
 
 
@@ -1023,23 +1023,24 @@ def _correspondence(refit_labels, category, baseline, min_part=0.2) -> pd.DataFr
     C = table.reindex(columns=personas, fill_value=0).to_numpy()
     r_idx, c_idx = linear_sum_assignment(-C) if C.size else ([], [])
     match = {segs[r]: int(personas[c]) for r, c in zip(r_idx, c_idx) if C[r, c] > 0}
-    comp = table.div(table.sum(1), axis=0)
+    comp = table.div(table.sum(axis=1), axis=0)
     dominant = comp.idxmax(axis=1)
+    fresh = ("emerging", "unassigned")
+    kinds = {}
+    for s in segs:
+        big = [p for p in comp.columns[comp.loc[s] >= min_part] if p not in fresh]
+        if dominant.loc[s] in fresh:
+            kinds[s] = "new"
+        elif len(big) >= 2:
+            kinds[s] = "merge"
+    # a split: two or more refit segments (not merges) made up mostly of one persona
+    plain = [s for s in segs if s not in kinds]
+    for s in plain:
+        twins = sum(dominant.loc[t] == dominant.loc[s] for t in plain)
+        kinds[s] = "split" if twins >= 2 else ("same" if s in match else "new")
     rows = []
     for s in segs:
-        parts = comp.loc[s][comp.loc[s] >= min_part]
-        big = [p for p in parts.index if p not in ("emerging", "unassigned")]
-        dom = dominant.loc[s]
-        if dom in ("emerging", "unassigned"):
-            kind = "new"
-        elif len(big) >= 2:
-            kind = "merge"
-        elif (dominant == dom).sum() >= 2:
-            kind = "split"
-        elif s not in match:
-            kind = "new"
-        else:
-            kind = "same"
+        kind = kinds[s]
         m = match.get(s)
         describe = ", ".join(
             f"{baseline.name(int(k)) if k.lstrip('-').isdigit() else k} {v:.0%}"

@@ -1,0 +1,411 @@
+"""waves: known answers on the bundled sample (wave 1 as baseline, ``wave2`` as the new wave).
+
+``wave2`` plants a size shift for every wave-1 segment and an emerging segment
+(``investors``) that wave 1 does not have; its ground truth lives in
+``tests/fixtures/sample_truth``. When the bundled files are not there yet they are written,
+byte for byte the same (``write_sample`` is deterministic), into a temporary folder.
+
+The baseline model is fitted once per module (PCA + GMM with 6 segments: seconds, and it
+recovers the six planted wave-1 segments).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from personalab import paths
+from personalab.codebook import Codebook, load_codebook
+from personalab.errors import CodebookError, ConfigError
+from personalab.loaders import RawWave, load_export
+from personalab.quality import check_quality
+from personalab.segmentation import PersonaModel
+from personalab.survey import Survey
+from personalab.waves import (BASELINE_ARTIFACTS, Baseline, WaveComparison, _correspondence,
+                              compare_codebooks, track_wave, visualize_drift,
+                              visualize_size_shift)
+
+SEED = 0
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """(data folder, truth folder) of the bundled sample, written when not bundled yet."""
+    data, truth = paths.SAMPLE_DIR, paths.TESTS_DIR / "fixtures" / "sample_truth"
+    if not ((data / "wave2.csv").exists() and (truth / "summary.json").exists()):
+        from personalab.datasets import write_sample
+
+        root = tmp_path_factory.mktemp("sample")
+        data, truth = root / "sample", root / "truth"
+        write_sample(data, truth)
+    return data, truth
+
+
+def _kept(raw, codebook, wave):
+    survey = Survey.from_raw(raw, codebook, wave=wave)
+    return check_quality(survey).apply(survey)
+
+
+@pytest.fixture(scope="module")
+def waves(sample):
+    data, truth = sample
+    cb = load_codebook(data / "codebook.yml")
+    raw1, raw2 = load_export(data / "sample_wave.csv"), load_export(data / "wave2.csv")
+    s1, s2 = _kept(raw1, cb, "sample"), _kept(raw2, cb, "wave2")
+    t1 = pd.read_csv(truth / "sample_wave_truth.csv").set_index("ResponseId")["segment"]
+    t2 = pd.read_csv(truth / "wave2_truth.csv").set_index("ResponseId")["segment"]
+    summary = json.loads((truth / "summary.json").read_text(encoding="utf-8"))
+    return dict(s1=s1, s2=s2, raw2=raw2, cb=cb, t1=t1.reindex(s1.data.index),
+                t2=t2.reindex(s2.data.index), summary=summary)
+
+
+@pytest.fixture(scope="module")
+def baseline(waves):
+    model = PersonaModel(reducer="pca", clusterer="gmm", n_segments=6, random_state=SEED)
+    model.fit(waves["s1"])
+    # persona names from the planted truth, so failures read in the planted segments' terms
+    truth_of = pd.crosstab(model.labels_, waves["t1"].to_numpy()).idxmax(axis=1).to_dict()
+    return Baseline(model=model, survey=waves["s1"], personas=truth_of)
+
+
+@pytest.fixture(scope="module")
+def comparison(baseline, waves):
+    return track_wave(baseline, waves["s2"], random_state=SEED)
+
+
+def _variant(waves, *, rename=None, relabel=None):
+    """wave2 with a question renamed ({old: new}) and/or Likert labels changed
+    ({qid: {old_label: new_label}}), in the raw export and its codebook alike."""
+    raw = waves["raw2"]
+    data = raw.data.copy()
+    d = copy.deepcopy(waves["cb"].to_dict())
+    labels = dict(raw.labels)
+    for qid, new_labels in (relabel or {}).items():
+        data[qid] = data[qid].map(lambda v: new_labels.get(v, v) if isinstance(v, str) else v)
+        q = next(q for q in d["questions"] if q["id"] == qid)
+        for opt in q["scale"]:
+            opt["label"] = new_labels.get(opt["label"], opt["label"])
+    for old, new in (rename or {}).items():
+        data = data.rename(columns={old: new})
+        labels[new] = labels.pop(old)
+        next(q for q in d["questions"] if q["id"] == old)["id"] = new
+    raw = RawWave(data=data, path=Path("wave2_variant.csv"), format="csv", sha256="0" * 64,
+                  labels=labels)
+    return _kept(raw, Codebook.from_dict(d), "wave2")
+
+
+# --------------------------------------------------------------------------- known answers
+def test_emerging_segment_is_one_candidate_with_most_planted_members(comparison, waves):
+    planted = set(waves["summary"]["emerging_members"]) & set(waves["s2"].data.index)
+    assert len(planted) > 50
+    cands = comparison.candidates
+    assert len(cands) == 1, cands.drop(columns="respondent_ids")
+    members = set(cands.loc[0, "respondent_ids"])
+    recall = len(members & planted) / len(planted)
+    precision = len(members & planted) / len(members)
+    assert recall >= 0.80, recall
+    assert precision >= 0.80, precision
+    assert set(comparison.members(0)) == members
+    # the candidate's profile is its own: the planted investment-tracking item stands out
+    prof = comparison.candidate_profiles
+    top = prof[(prof["segment"] == 0) & prof["significant"]].sort_values(
+        "effect_size", key=abs, ascending=False)
+    assert "Q3_2" in set(top["variable"].head(3))
+
+
+def _planted_shift(waves):
+    return {s: v["shift_pp"] for s, v in waves["summary"]["wave2_shift"].items()}
+
+
+def test_every_persona_size_shift_is_within_3_points_of_the_planted_shift(comparison, waves):
+    planted = _planted_shift(waves)
+    sizes = comparison.sizes.copy()
+    sizes["truth"] = [comparison.persona_names.get(s, "investors" if s == "emerging" else s)
+                      for s in sizes["segment"]]
+    assert set(planted) <= set(sizes["truth"])
+    err = sizes.set_index("truth")["unweighted_shift"] - pd.Series(planted)
+    assert err.dropna().abs().max() <= 3.0, err
+    # the check has teeth: counting everyone in the persona they are typed into (no
+    # emerging row) misses the planted shifts by more than 3 points
+    a = comparison.assignments
+    naive = 100 * a["segment"].map(comparison.persona_names).value_counts(normalize=True)
+    base = sizes.set_index("truth")["share_baseline"] * 100
+    naive_err = (naive - base.reindex(naive.index)) - pd.Series(planted).reindex(naive.index)
+    assert naive_err.abs().max() > 3.0
+    # the shares of each wave sum to one (emerging and unassigned are rows of their own)
+    assert sizes["share_baseline"].sum() == pytest.approx(1.0)
+    assert sizes["share_new"].sum() == pytest.approx(1.0)
+
+
+def test_weighted_size_shift_matches_the_truth_labels_weighted_shift(comparison, waves):
+    """Weighted shares estimate the population; their known answer is the weighted shift of
+    the planted labels themselves."""
+    s1, s2 = waves["s1"], waves["s2"]
+    w1, w2 = s1.weights(), s2.weights()
+    true1 = w1.groupby(waves["t1"].fillna("none")).sum() / w1.sum()
+    true2 = w2.groupby(waves["t2"].fillna("none")).sum() / w2.sum()
+    true_shift = 100 * (true2.reindex(true1.index.union(true2.index), fill_value=0)
+                        - true1.reindex(true1.index.union(true2.index), fill_value=0))
+    sizes = comparison.sizes
+    names = [comparison.persona_names.get(s, "investors" if s == "emerging" else s)
+             for s in sizes["segment"]]
+    err = pd.Series(sizes["shift"].to_numpy(), index=names) - true_shift.reindex(names)
+    assert err.dropna().abs().max() <= 3.0, err
+    # the emerging segment's growth is significant; its CI holds the true shift
+    row = sizes.set_index("segment").loc["emerging"]
+    assert row["significant"] and row["ci_low"] <= true_shift["investors"] <= row["ci_high"]
+
+
+def test_size_shift_ci_and_test_agree_with_statsmodels(comparison, baseline, waves):
+    from statsmodels.stats.proportion import proportions_ztest
+
+    from personalab.profiles import kish_n
+
+    row = comparison.sizes.iloc[0]
+    w1, w2 = waves["s1"].weights().to_numpy(), waves["s2"].weights().to_numpy()
+    in1 = baseline.labels.to_numpy() == row["segment"]
+    in2 = (comparison.assignments["category"] == str(row["segment"])).to_numpy()
+    p1, p2 = w1[in1].sum() / w1.sum(), w2[in2].sum() / w2.sum()
+    n1, n2 = kish_n(w1), kish_n(w2)
+    z, p = proportions_ztest([p2 * n2, p1 * n1], [n2, n1])
+    assert row["share_baseline"] == pytest.approx(p1) and row["share_new"] == pytest.approx(p2)
+    assert row["statistic"] == pytest.approx(z) and row["p_value"] == pytest.approx(p)
+    half = 1.959964 * np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    assert row["ci_high"] - row["shift"] == pytest.approx(100 * half, rel=1e-4)
+    assert (comparison.sizes["p_adjusted"] >= comparison.sizes["p_value"] - 1e-12).all()
+
+
+def test_every_new_respondent_is_typed_with_a_membership(comparison, waves):
+    a = comparison.assignments
+    assert a.index.equals(waves["s2"].data.index)
+    assert a["membership"].between(0, 1).all()
+    fits = (a["candidate"] == -1) & (a["segment"] >= 0)
+    truth = waves["t2"][fits]
+    agree = pd.Series(a.loc[fits, "segment"].map(comparison.persona_names).to_numpy(),
+                      index=truth.index) == truth
+    assert agree.mean() >= 0.95
+
+
+def test_no_drift_where_none_is_planted_and_planted_drift_is_found(baseline, waves,
+                                                                   comparison):
+    # the generator keeps every persona's answers fixed between waves
+    d = comparison.drift
+    assert not d[d["type"] == "likert"]["significant"].any(), comparison.top_drift(3)
+    # plant drift: one persona spends three times as much in wave 2 (a profile variable)
+    s2 = waves["s2"]
+    planners = waves["t2"] == "planners"
+    data = s2.data.copy()
+    data.loc[planners.to_numpy(), "Q6"] *= 3
+    drifted = Survey(data, s2.codebook, wave="wave2", source=s2.source,
+                     file_rows=s2.file_rows, missing_reasons=s2.missing_reasons,
+                     no_answer=s2._answered)
+    cmp = track_wave(baseline, drifted, refit=False, random_state=SEED)
+    top = cmp.top_drift(1)
+    planner_seg = next(s for s, n in comparison.persona_names.items() if n == "planners")
+    assert top.loc[top["segment"] == planner_seg, "variable"].tolist() == ["Q6"]
+    assert set(top["variable"]) == {"Q6"}  # no other persona drifted
+
+
+def test_theme_shifts_per_persona(baseline, waves):
+    """A theme planted in wave 2's tags for one persona only is the one significant shift."""
+    s1, s2 = waves["s1"], waves["s2"]
+    rng = np.random.default_rng(0)
+    m1 = pd.DataFrame({"price": rng.random(len(s1)) < 0.2, "trust": rng.random(len(s1)) < 0.3},
+                      index=s1.data.index).astype(int)
+    m2 = pd.DataFrame({"price": rng.random(len(s2)) < 0.2, "trust": rng.random(len(s2)) < 0.3},
+                      index=s2.data.index).astype(int)
+    goal = (waves["t2"] == "goal_savers").to_numpy()
+    m2.loc[goal, "price"] = (rng.random(goal.sum()) < 0.6).astype(int)
+    b = Baseline(model=baseline.model, survey=s1, personas=baseline.personas, tags={"Q9": m1})
+    cmp = track_wave(b, s2, new_tags={"Q9": m2}, refit=False, random_state=SEED)
+    t = cmp.theme_shifts
+    sig = t[t["significant"]]
+    assert set(zip(sig["persona"], sig["theme"])) == {("goal_savers", "price")}
+    assert sig["diff"].iloc[0] == pytest.approx(0.4, abs=0.1)
+
+
+def test_refit_correspondence_on_the_sample(comparison):
+    corr = comparison.correspondence
+    assert len(corr) == comparison.refit_model.n_segments_
+    assert set(corr["kind"]) <= {"same", "split", "merge", "new"}
+    same = corr[corr["kind"] == "same"]
+    # the stable personas come back: each matched once, mostly the same respondents
+    assert same["matched_segment"].is_unique
+    assert (same["overlap_share"] >= 0.6).all()
+    assert len(same) >= 5
+
+
+def test_correspondence_kinds_known_answers():
+    base = Baseline.__new__(Baseline)
+    base.personas, base.model = {0: "A", 1: "B", 2: "C"}, type("M", (), {"n_segments_": 3})()
+    base.labels = pd.Series([0, 1, 2])
+    # refit 0 = persona A; refits 1 and 2 split persona B; refit 3 merges C and A;
+    # refit 4 = respondents who fit no persona (emerging)
+    refit = np.array([0] * 50 + [1] * 30 + [2] * 30 + [3] * 40 + [4] * 25)
+    cat = np.array(["0"] * 50 + ["1"] * 30 + ["1"] * 30 + ["2"] * 20 + ["0"] * 20
+                   + ["emerging"] * 25, dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    assert corr.loc[0, "kind"] == "same" and corr.loc[0, "persona"] == "A"
+    assert corr.loc[1, "kind"] == "split" and corr.loc[2, "kind"] == "split"
+    assert corr.loc[3, "kind"] == "merge"
+    assert corr.loc[4, "kind"] == "new"
+    # Hungarian: each persona is matched at most once
+    matched = corr["matched_segment"][corr["matched_segment"] >= 0]
+    assert matched.is_unique
+
+
+# --------------------------------------------------------------------------- codebooks
+def test_identical_codebooks_are_all_same(waves):
+    diff = compare_codebooks(waves["cb"], waves["cb"])
+    assert set(diff.table()["status"]) == {"same"}
+    assert diff.ok and diff.check() is diff
+
+
+def test_renamed_question_is_reported_not_silently_dropped(waves, baseline, comparison):
+    # a profile question renamed: the comparison runs, and says so
+    new = _variant(waves, rename={"Q6": "Q6_spend"})
+    diff = compare_codebooks(waves["cb"], new.codebook)
+    row = diff.table().set_index("baseline_id").loc["Q6"]
+    assert row["status"] == "renamed" and row["new_id"] == "Q6_spend"
+    assert row["similarity"] == 1.0
+    assert diff.suggested_mapping == {"Q6_spend": "Q6"}
+    assert "Q6_spend" not in set(diff.table().loc[diff.table()["status"] == "added", "new_id"])
+    with pytest.warns(UserWarning, match="Q6"):
+        cmp = track_wave(baseline, new, refit=False, random_state=SEED)
+    assert any("'Q6'" in n and "Q6_spend" in n for n in cmp.notes)
+    assert "Q6" not in set(cmp.drift["question"])
+    # mapped, it is used again
+    cmp = track_wave(baseline, new, mapping={"Q6_spend": "Q6"}, refit=False, random_state=SEED)
+    assert "Q6" in set(cmp.drift["question"])
+    assert compare_codebooks(waves["cb"], new.codebook, {"Q6_spend": "Q6"}).table() \
+        .set_index("baseline_id").loc["Q6", "status"] == "mapped"
+
+
+def test_renamed_segmentation_input_is_refused_until_mapped(waves, baseline, comparison):
+    new = _variant(waves, rename={"Q3_2": "Q3_2b"})
+    with pytest.raises(CodebookError, match=r"(?s)'Q3_2'.*renamed.*mapping=\{'Q3_2b': 'Q3_2'\}"):
+        track_wave(baseline, new, refit=False)
+    cmp = track_wave(baseline, new, mapping={"Q3_2b": "Q3_2"}, refit=False, random_state=SEED)
+    pd.testing.assert_frame_equal(cmp.assignments, comparison.assignments)
+
+
+def test_similar_text_suggests_a_rename(waves):
+    d = copy.deepcopy(waves["cb"].to_dict())
+    q = next(q for q in d["questions"] if q["id"] == "Q1_1")
+    q["id"], q["text"] = "Q1_1x", "I track every single purchase I make"
+    diff = compare_codebooks(waves["cb"], Codebook.from_dict(d))
+    row = diff.table().set_index("baseline_id").loc["Q1_1"]
+    assert row["status"] == "renamed" and 0.8 <= row["similarity"] < 1
+    assert diff.suggested_mapping == {"Q1_1x": "Q1_1"}
+
+
+def test_dropped_and_added_questions(waves):
+    d = copy.deepcopy(waves["cb"].to_dict())
+    d["questions"] = [q for q in d["questions"] if q["id"] != "Q1_8"]
+    d["questions"].append({"id": "Q15", "text": "How did you hear about the new pricing?",
+                           "type": "text", "role": "profile"})
+    diff = compare_codebooks(waves["cb"], Codebook.from_dict(d))
+    t = diff.table()
+    assert t.set_index("baseline_id").loc["Q1_8", "status"] == "dropped"
+    assert t.set_index("new_id").loc["Q15", "status"] == "added"
+    with pytest.raises(CodebookError, match=r"'Q1_8' dropped"):
+        diff.check()
+    with pytest.warns(UserWarning, match="Q1_8"):
+        diff.check(strict=False)
+
+
+def test_changed_scale_is_refused_with_a_clear_message_unless_mapped(waves, baseline,
+                                                                     comparison):
+    relabel = {"Q1_1": {"Somewhat agree": "Agree", "Somewhat disagree": "Disagree"}}
+    new = _variant(waves, relabel=relabel)
+    diff = compare_codebooks(waves["cb"], new.codebook)
+    row = diff.table().set_index("baseline_id").loc["Q1_1"]
+    assert row["status"] == "changed_scale"
+    assert "'Agree'" in row["detail"] and "'Somewhat agree'" in row["detail"]
+    with pytest.raises(CodebookError) as err:
+        track_wave(baseline, new, refit=False)
+    msg = str(err.value)
+    assert "'Q1_1'" in msg and "scale changed" in msg and "scale_mapping" in msg
+    # mapped back, the new wave reads exactly as the original
+    back = {"Q1_1": {"Agree": "Somewhat agree", "Disagree": "Somewhat disagree"}}
+    assert compare_codebooks(waves["cb"], new.codebook, scale_mapping=back).table() \
+        .set_index("baseline_id").loc["Q1_1", "status"] == "scale_mapped"
+    cmp = track_wave(baseline, new, scale_mapping=back, refit=False, random_state=SEED)
+    pd.testing.assert_frame_equal(cmp.assignments, comparison.assignments)
+
+
+def test_reordered_scale_and_changed_type_are_changes(waves):
+    d = copy.deepcopy(waves["cb"].to_dict())
+    q = next(q for q in d["questions"] if q["id"] == "Q2_1")
+    q["scale"] = q["scale"][::-1]
+    q2 = next(q for q in d["questions"] if q["id"] == "Q2_3")
+    q2["type"], q2.pop("scale"), q2.pop("missing", None), q2.pop("reverse", None)
+    q2.pop("grid", None)
+    q2["type"] = "numeric"
+    t = compare_codebooks(waves["cb"], Codebook.from_dict(d)).table().set_index("baseline_id")
+    assert t.loc["Q2_1", "status"] == "changed_scale"
+    assert t.loc["Q2_3", "status"] == "changed_type"
+
+
+def test_bad_mapping_is_a_config_error(waves):
+    with pytest.raises(ConfigError, match="not in the new codebook"):
+        compare_codebooks(waves["cb"], waves["cb"], mapping={"nope": "Q1_1"})
+    with pytest.raises(ConfigError, match="not in the baseline codebook"):
+        compare_codebooks(waves["cb"], waves["cb"], mapping={"Q1_1": "nope"})
+
+
+# --------------------------------------------------------------------------- runs, figures
+def test_same_inputs_and_seed_give_identical_output(baseline, waves, comparison):
+    again = track_wave(baseline, waves["s2"], random_state=SEED)
+    for name in ("assignments", "sizes", "drift", "candidate_profiles", "correspondence"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(comparison, name))
+    pd.testing.assert_frame_equal(again.candidates, comparison.candidates)
+    assert again.notes == comparison.notes
+
+
+def test_baseline_from_run_reads_the_documented_artifacts(tmp_path, baseline, waves):
+    from personalab.artifacts import ArtifactStore
+    from personalab.persistence import save_model
+
+    store = ArtifactStore(tmp_path)
+    full = Survey.from_raw(load_export(waves["s1"].source), waves["cb"], wave="sample")
+    store.save("survey", full)
+    store.save("quality", check_quality(full))
+    save_model(baseline.model, store.path("model"))
+    store.save("personas", baseline.personas)
+    store.save_table("sizes", pd.DataFrame({"segment": [0], "n": [1]}))
+    b = Baseline.from_run(tmp_path)
+    assert b.survey.data.index.equals(waves["s1"].data.index)
+    assert (b.labels.to_numpy() == baseline.model.labels_).all()
+    assert b.personas == baseline.personas and b.sizes is not None and b.tags is None
+    assert {"survey", "model", "quality", "labels", "profile", "sizes", "tags",
+            "personas"} == set(BASELINE_ARTIFACTS)
+    with pytest.raises(Exception, match="'model'"):
+        Baseline.from_run(tmp_path / "nothing")
+
+
+def test_figures_hold_the_numbers_and_never_show(comparison, monkeypatch):
+    monkeypatch.setattr(go.Figure, "show", lambda *a, **k: pytest.fail("show() called"))
+    fig = visualize_size_shift(comparison)
+    assert isinstance(fig, go.Figure)
+    shift = next(t for t in fig.data if t.name == "shift")
+    assert sorted(np.round(shift.x, 6)) == sorted(np.round(comparison.sizes["shift"], 6))
+    assert any("emerging" in str(y) for t in fig.data for y in (t.y or []))
+    fig = visualize_drift(comparison, n=3)
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) == 2 * comparison.sizes["segment"].map(
+        lambda s: isinstance(s, (int, np.integer))).sum()
+
+
+def test_comparison_is_a_plain_dataclass_of_tidy_tables(comparison):
+    assert isinstance(comparison, WaveComparison)
+    for name in ("assignments", "sizes", "drift", "candidates", "candidate_profiles",
+                 "correspondence", "theme_shifts"):
+        assert isinstance(getattr(comparison, name), pd.DataFrame)
+    assert comparison.theme_shifts.empty  # no tags given
