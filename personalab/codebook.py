@@ -21,7 +21,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1179,7 +1179,6 @@ def _check_ids(ids: pd.Series, column: str, ctx: _Ctx) -> list[Issue]:
 
 def _check_weight(cb: Codebook, raw, ctx: _Ctx):
     col = cb.weight
-    q = cb[col] if col in cb else None
     vals, reasons, issues = _to_float(raw.data[col], None, ctx, col, kind="bad_weight")
     for i in issues:
         i.fix = "correct the weight (a non-negative number), or remove 'weight' from the codebook"
@@ -1197,11 +1196,10 @@ def _check_weight(cb: Codebook, raw, ctx: _Ctx):
                              f"negative weight(s) {_show(sorted(set(vals[neg[:50]].tolist())))} in "
                              f"{col!r} ({len(neg)} row(s))", col, neg,
                              "weights must be >= 0; check the weighting step"))
-    del q
     return vals, issues
 
 
-def _parse_wave(cb: Codebook, raw, only_check: bool = False):
+def _parse_wave(cb: Codebook, raw):
     """Parse every question. Returns (parsed by question id, ids, weights, report)."""
     ctx = _Ctx(raw)
     src = short_path(raw.path) if raw.path is not None else None
@@ -1286,7 +1284,7 @@ def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> Valid
         (columns the codebook does not mention, unparsable dates, all-missing ignored
         columns). Every issue names the column and the file rows.
     """
-    _, _, _, report = _parse_wave(cb, raw, only_check=True)
+    _, _, _, report = _parse_wave(cb, raw)
     if raise_errors:
         report.raise_if_errors()
     return report

@@ -300,7 +300,7 @@ def test_infer_from_value_labels_orders_scale_by_meaning():
     cb = infer_codebook(raw, survey_name="spss")
     q1 = cb["q1"]
     assert q1.type == "likert"
-    assert q1.scale_labels == AGREE[::-1][::-1] and q1.scale_codes == [5, 4, 3, 2, 1]
+    assert q1.scale_labels == AGREE and q1.scale_codes == [5, 4, 3, 2, 1]
     assert [(m.code, m.reason) for m in q1.missing] == [(9, "dont_know")]
     q2 = cb["q2"]
     assert q2.type == "single" and q2.scale_labels == ["Yes", "No"]
