@@ -1,0 +1,803 @@
+"""Segmentation: respondents -> segments (the model behind the personas).
+
+`PersonaModel` is one scikit-learn estimator with three swappable stages::
+
+    encoder  (Survey -> numeric features; pass-through for arrays/DataFrames)
+      -> reducer   ("umap" | "pca" | "identity"/None | any object with fit/transform)
+      -> clusterer ("gmm" | "hdbscan" | "kmeans" | "kprototypes" | any object with fit)
+
+Every respondent gets a hard label (``-1`` = unassigned, HDBSCAN noise; reported in
+``unassigned_share_``, never hidden) and a soft membership row (``membership_``).
+Segments are renumbered by size, 0 = largest, so reruns read the same.
+
+Operations on a fitted model are free functions, hdbscan-style:
+`hybrid_respondents(model)` and `assign_wave(model, new_survey)`.
+
+Why the defaults are what they are: ``docs/segmentation_defaults.md`` (measured on the
+synthetic generator and on five real public surveys).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import sys
+import warnings
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from personalab.errors import ConfigError
+
+__all__ = [
+    "UNASSIGNED",
+    "PersonaModel",
+    "hybrid_respondents",
+    "assign_wave",
+    "IdentityReducer",
+]
+
+#: Label given to respondents no segment claims (HDBSCAN noise).
+UNASSIGNED = -1
+
+_REDUCERS = ("umap", "pca", "identity")
+_CLUSTERERS = ("gmm", "hdbscan", "kmeans", "kprototypes")
+
+# Defaults chosen from measurements; see docs/segmentation_defaults.md.
+_DEFAULT_N_NEIGHBORS = 30
+_DEFAULT_N_COMPONENTS = 5
+_DEFAULT_FIT_SAMPLE_SIZE = 20_000
+_MAX_AUTO_SEGMENTS = 12
+_BIC_SAMPLE_SIZE = 5000
+
+
+# --------------------------------------------------------------------------- lazy imports
+def _import_umap():
+    """Import umap-learn, turning on numba's on-disk cache for its jitted functions.
+
+    umap-learn decorates almost none of its functions with ``cache=True``, so every fresh
+    process spends ~30-45 s compiling them. Enabling the cache on its module-level
+    dispatchers (before their first call) cuts a fresh-process fit by that much on the
+    second run. Set ``PERSONALAB_NUMBA_CACHE=0`` to opt out. The cache lives where numba
+    puts it: ``NUMBA_CACHE_DIR`` when set (the Makefile sets ``.cache/numba``).
+    """
+    try:
+        import umap  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - umap-learn is a dependency
+        raise ConfigError(
+            "reducer='umap' needs the umap-learn package.",
+            fix="pip install umap-learn, or use reducer='pca'.",
+        ) from exc
+    if os.environ.get("PERSONALAB_NUMBA_CACHE", "1") != "0":
+        _enable_numba_cache(("umap", "pynndescent"))
+    return umap
+
+
+_CACHE_ENABLED: set[str] = set()
+
+
+def _enable_numba_cache(packages):
+    try:
+        from numba.core.registry import CPUDispatcher
+    except ImportError:  # pragma: no cover
+        return
+    for name, module in list(sys.modules.items()):
+        if module is None or name in _CACHE_ENABLED or name.split(".")[0] not in packages:
+            continue
+        _CACHE_ENABLED.add(name)
+        for obj in list(vars(module).values()):
+            if (
+                isinstance(obj, CPUDispatcher)
+                and type(obj._cache).__name__ == "NullCache"
+                and not obj.signatures  # only before the first compilation
+            ):
+                try:
+                    obj.enable_caching()
+                except Exception:  # pragma: no cover - a function numba cannot cache
+                    pass
+
+
+def _import_hdbscan():
+    try:
+        import hdbscan
+        import hdbscan.prediction  # noqa: F401
+    except ImportError as exc:  # pragma: no cover
+        raise ConfigError(
+            "clusterer='hdbscan' needs the hdbscan package.",
+            fix="pip install hdbscan, or use clusterer='gmm' or 'kmeans'.",
+        ) from exc
+    return hdbscan
+
+
+def _is_survey(X) -> bool:
+    """A personalab Survey, recognised without importing personalab.survey."""
+    return type(X).__name__ == "Survey" and hasattr(X, "codebook") and hasattr(X, "data")
+
+
+# --------------------------------------------------------------------------- stand-ins
+class IdentityReducer(TransformerMixin, BaseEstimator):
+    """The "no reduction" stage: passes features through unchanged."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float)
+
+
+# --------------------------------------------------------------------------- the model
+class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Segment respondents: encoder -> reducer -> clusterer, each stage swappable.
+
+    Parameters
+    ----------
+    encoder : "auto", None or transformer, default="auto"
+        "auto": a personalab ``Survey`` goes through ``personalab.features.FeatureBuilder()``;
+        arrays and DataFrames pass through unchanged (scale them yourself). None: pass
+        through. Any object with ``fit_transform``/``transform``: used (cloned) as is.
+    reducer : {"umap", "pca", "identity"}, None or transformer, default="umap"
+        Dimension reduction before clustering. UMAP is run with ``min_dist=0`` (dense,
+        clusterable embeddings). None/"identity" clusters the features directly.
+    clusterer : {"hdbscan", "gmm", "kmeans", "kprototypes"} or estimator, default="hdbscan"
+        "gmm": Gaussian mixture, posteriors are the soft membership; the number of
+        segments is chosen by BIC unless ``n_segments`` is set. "hdbscan": density
+        clusters with ``prediction_data=True``; respondents in no dense region are
+        unassigned (-1). "kmeans": KMeans (k by BIC as for gmm), soft membership from a
+        distance softmax. "kprototypes": k-prototypes on the encoded features (integer
+        columns with few levels are treated as categorical), for categorical-dominated
+        inputs; needs ``n_segments``. Any object with ``fit`` and ``labels_`` or
+        ``predict`` (``predict_proba`` is used for membership when present).
+    min_segment_share : float, default=0.05
+        Smallest segment worth a persona, as a share of respondents. HDBSCAN:
+        ``min_cluster_size = ceil(min_segment_share * n)``; gmm/kmeans: caps the number
+        of segments BIC may pick at ``1 / min_segment_share`` (and at 12).
+    n_neighbors : int, default=30
+        UMAP neighbourhood size (capped at n - 1).
+    n_components : int, default=5
+        Dimensions of the reduced space (umap, pca).
+    min_samples : int or None, default=5
+        HDBSCAN ``min_samples``. None means HDBSCAN's default (= min_cluster_size),
+        which leaves far more respondents unassigned.
+    n_segments : int or None, default=None
+        Fixed number of segments for gmm/kmeans/kprototypes; None chooses it (BIC).
+    attach_unassigned : bool, default=False
+        Attach each unassigned respondent to the segment with its highest soft
+        membership. ``unassigned_share_`` still reports how many were unassigned, and
+        ``confidence_`` holds that membership (a value in (0, 1]; HDBSCAN membership
+        vectors sum to 1 over segments, so 1/k means "no preference") so weak
+        attachments can be filtered.
+    fit_sample_size : int or None, default=20000
+        Above this many respondents the reducer and clusterer are fitted on a random
+        sample of this size and the rest are assigned through ``transform``/``predict``
+        (recorded in ``notes_``). None fits on everyone.
+    random_state : int, RandomState or None, default=None
+        Seed for UMAP, sampling, k-means and GMM. Same data + same int -> same labels.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_respondents,)
+        Segment per respondent, 0 = largest; -1 = unassigned.
+    membership_ : DataFrame (respondents x segments)
+        Soft membership; rows sum to 1 when the model has at least one segment.
+    probabilities_ : ndarray
+        Strength of each respondent's hard assignment (HDBSCAN: its ``probabilities_``;
+        otherwise the largest membership).
+    confidence_ : ndarray
+        Largest soft membership per respondent.
+    embedding_ : ndarray (n_respondents, n_components)
+        Respondents in the reduced space.
+    n_segments_ : int
+    unassigned_share_ : float
+        Share of respondents labelled -1 by the clusterer (before any attaching).
+    segment_sizes_ : DataFrame
+        Indexed by segment (-1 last when present): ``n`` and ``share``.
+    respondent_ids_ : Index
+        Row labels of the input (respondent ids for a Survey/DataFrame).
+    encoder_, reducer_, clusterer_ : the fitted stages.
+    fit_indices_ : ndarray
+        Rows the reducer and clusterer were fitted on (all rows unless sampled).
+    notes_ : list of str
+        What was resolved and how (k chosen by BIC, weights not honoured, sampling...).
+    warnings_ : list of str
+        Things a researcher must read: many unassigned, tiny segments, one segment.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, _ = make_blobs(600, centers=3, random_state=0)
+    >>> model = PersonaModel(reducer="pca", clusterer="kmeans", n_segments=3, random_state=0)
+    >>> model.fit(X).n_segments_
+    3
+    """
+
+    def __init__(
+        self,
+        encoder="auto",
+        reducer="umap",
+        clusterer="hdbscan",
+        min_segment_share=0.05,
+        n_neighbors=_DEFAULT_N_NEIGHBORS,
+        n_components=_DEFAULT_N_COMPONENTS,
+        min_samples=5,
+        n_segments=None,
+        attach_unassigned=False,
+        fit_sample_size=_DEFAULT_FIT_SAMPLE_SIZE,
+        random_state=None,
+    ):
+        self.encoder = encoder
+        self.reducer = reducer
+        self.clusterer = clusterer
+        self.min_segment_share = min_segment_share
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.min_samples = min_samples
+        self.n_segments = n_segments
+        self.attach_unassigned = attach_unassigned
+        self.fit_sample_size = fit_sample_size
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ scikit-learn tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the encoder, reducer and clusterer and label every respondent.
+
+        Parameters
+        ----------
+        X : Survey, DataFrame or array-like of shape (n_respondents, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_respondents,), optional
+            Honoured where the clusterer supports it (kmeans, kprototypes, custom
+            clusterers whose ``fit`` takes ``sample_weight``); otherwise recorded in
+            ``notes_``. A Survey's codebook weights are used when none are given.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self.notes_, self.warnings_ = [], []
+        rng = check_random_state(self.random_state)
+        seed = self._seed(rng)
+
+        if sample_weight is None and _is_survey(X):
+            w = np.asarray(X.weights(), dtype=float)
+            if not np.allclose(w, w[0]):
+                sample_weight = w
+                self.notes_.append("Used the survey's weight column as sample_weight.")
+        self.encoder_ = self._make_encoder(X)
+        F, ids = self._encode(X, fit=True)
+        n = F.shape[0]
+        if n < 2:
+            raise ValueError(f"PersonaModel needs at least 2 respondents; got n_samples = {n}.")
+        self.respondent_ids_ = ids
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float).ravel()
+            if sample_weight.shape[0] != n:
+                raise ValueError(
+                    f"sample_weight has {sample_weight.shape[0]} values for {n} respondents."
+                )
+
+        # Fit on a representative random sample when the wave is large.
+        if self.fit_sample_size is not None and n > self.fit_sample_size:
+            fit_idx = np.sort(rng.choice(n, self.fit_sample_size, replace=False))
+            self.notes_.append(
+                f"Fitted the reducer and clusterer on a random sample of {len(fit_idx):,} "
+                f"of {n:,} respondents; the rest were assigned with predict()."
+            )
+        else:
+            fit_idx = np.arange(n)
+        rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
+        self.fit_indices_ = fit_idx
+        F_fit = F[fit_idx]
+        w_fit = None if sample_weight is None else sample_weight[fit_idx]
+
+        self.reducer_ = self._make_reducer(len(fit_idx), F.shape[1], seed)
+        Z_fit = np.asarray(self.reducer_.fit_transform(F_fit), dtype=float)
+        if w_fit is not None:
+            self.notes_.append(
+                f"The reducer ({type(self.reducer_).__name__}) does not take weights: "
+                "the reduced space is unweighted."
+            )
+        Z = np.empty((n, Z_fit.shape[1]))
+        Z[fit_idx] = Z_fit
+        if len(rest):
+            Z[rest] = self.reducer_.transform(F[rest])
+        self.embedding_ = Z
+
+        cluster_input = F if self._clusters_features() else Z
+        self.clusterer_ = self._make_clusterer(cluster_input[fit_idx], seed)
+        raw_fit = self._fit_clusterer(cluster_input[fit_idx], w_fit)
+        raw = np.empty(n, dtype=int)
+        raw[fit_idx] = raw_fit
+        strength = np.empty(n)
+        strength[fit_idx] = self._raw_strength(training=True, labels=raw_fit)
+        if len(rest):
+            raw[rest], strength[rest] = self._predict_raw(cluster_input[rest])
+
+        self._set_label_order(raw)
+        labels = self._relabel(raw)
+        member = np.zeros((n, self.n_segments_))
+        member[fit_idx] = self._membership(cluster_input[fit_idx], training=True)
+        if len(rest):
+            member[rest] = self._membership(cluster_input[rest], training=False)
+
+        if type(self.clusterer_).__name__ != "HDBSCAN" and self.n_segments_:
+            strength = np.where(labels != UNASSIGNED, member.max(axis=1), 0.0)
+        unassigned = labels == UNASSIGNED
+        self.unassigned_share_ = float(unassigned.mean())
+        self.confidence_ = member.max(axis=1) if self.n_segments_ else np.zeros(n)
+        if self.attach_unassigned and unassigned.any() and self.n_segments_:
+            labels[unassigned] = member[unassigned].argmax(axis=1)
+            strength[unassigned] = self.confidence_[unassigned]
+            self.notes_.append(
+                f"Attached {int(unassigned.sum()):,} unassigned respondents to the segment "
+                "with their highest membership (see confidence_)."
+            )
+        self.labels_ = labels
+        self.probabilities_ = strength
+        self.membership_ = pd.DataFrame(
+            member, index=ids, columns=pd.RangeIndex(self.n_segments_, name="segment")
+        )
+        self.segment_sizes_ = _segment_sizes(labels, raw_labels=None)
+        if self.attach_unassigned:
+            self.unassigned_mask_ = unassigned
+        self._collect_warnings(labels)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    # ------------------------------------------------------------------ use a fitted model
+    def transform(self, X):
+        """Respondents in the reduced space (what the clusterer sees, for umap/pca)."""
+        check_is_fitted(self, "labels_")
+        F, _ = self._encode(X, fit=False)
+        return np.asarray(self.reducer_.transform(F), dtype=float)
+
+    def predict(self, X):
+        """Segment of new respondents (-1 = unassigned unless ``attach_unassigned``).
+
+        HDBSCAN uses ``hdbscan.approximate_predict``; gmm/kmeans their ``predict``.
+        """
+        check_is_fitted(self, "labels_")
+        F, _ = self._encode(X, fit=False)
+        C = F if self._clusters_features() else np.asarray(self.reducer_.transform(F), dtype=float)
+        raw, _ = self._predict_raw(C)
+        labels = self._relabel(raw)
+        if self.attach_unassigned and self.n_segments_:
+            miss = labels == UNASSIGNED
+            if miss.any():
+                labels[miss] = self._membership(C[miss], training=False).argmax(axis=1)
+        return labels
+
+    def predict_proba(self, X):
+        """Soft membership of new respondents, ndarray (n, n_segments_)."""
+        check_is_fitted(self, "labels_")
+        F, _ = self._encode(X, fit=False)
+        C = F if self._clusters_features() else np.asarray(self.reducer_.transform(F), dtype=float)
+        return self._membership(C, training=False)
+
+    def membership(self, X):
+        """Soft membership of new respondents as a DataFrame (respondents x segments)."""
+        proba = self.predict_proba(X)
+        ids = X.data.index if _is_survey(X) else getattr(X, "index", None)
+        if ids is None or len(ids) != len(proba):
+            ids = pd.RangeIndex(len(proba))
+        return pd.DataFrame(proba, index=ids, columns=pd.RangeIndex(self.n_segments_, name="segment"))
+
+    # ------------------------------------------------------------------ internals: params
+    def _check_params(self):
+        share = self.min_segment_share
+        if not (isinstance(share, (float, int)) and 0 < share < 1):
+            raise ConfigError(
+                f"min_segment_share must be a share between 0 and 1; got {share!r}.",
+                fix="Use e.g. 0.05 for 'a segment needs at least 5% of respondents'.",
+            )
+        if self.n_segments is not None and not (
+            isinstance(self.n_segments, Integral) and self.n_segments >= 1
+        ):
+            raise ConfigError(f"n_segments must be a positive integer or None; got {self.n_segments!r}.")
+        if self.fit_sample_size is not None and not (
+            isinstance(self.fit_sample_size, Integral) and self.fit_sample_size >= 10
+        ):
+            raise ConfigError(f"fit_sample_size must be an integer >= 10 or None; got {self.fit_sample_size!r}.")
+        if isinstance(self.reducer, str) and self.reducer not in _REDUCERS:
+            raise ConfigError(
+                f"Unknown reducer {self.reducer!r}.",
+                fix=f"Use one of {', '.join(_REDUCERS)}, None, or an object with fit/transform.",
+            )
+        if isinstance(self.clusterer, str) and self.clusterer not in _CLUSTERERS:
+            raise ConfigError(
+                f"Unknown clusterer {self.clusterer!r}.",
+                fix=f"Use one of {', '.join(_CLUSTERERS)} or an object with fit and labels_/predict.",
+            )
+
+    @staticmethod
+    def _seed(rng):
+        return int(rng.randint(np.iinfo(np.int32).max))
+
+    def _family(self):
+        return self.clusterer if isinstance(self.clusterer, str) else "custom"
+
+    def _clusters_features(self):
+        return self.clusterer == "kprototypes"
+
+    # ------------------------------------------------------------------ internals: encoder
+    def _make_encoder(self, X):
+        enc = self.encoder
+        if enc is None or enc == "passthrough":
+            return None
+        if isinstance(enc, str):
+            if enc != "auto":
+                raise ConfigError(f"Unknown encoder {enc!r}.", fix="Use 'auto', None or a transformer.")
+            if not _is_survey(X):
+                return None
+            try:
+                from personalab.features import FeatureBuilder
+            except ImportError as exc:  # pragma: no cover - during development only
+                raise ConfigError(
+                    "encoder='auto' on a Survey needs personalab.features.FeatureBuilder.",
+                    fix="Pass a numeric feature DataFrame instead, or encoder=<your transformer>.",
+                ) from exc
+            return FeatureBuilder()
+        return clone(enc) if hasattr(enc, "get_params") else enc
+
+    def _encode(self, X, fit):
+        if self.encoder_ is not None:
+            F = self.encoder_.fit_transform(X) if fit else self.encoder_.transform(X)
+        else:
+            if _is_survey(X):
+                raise ConfigError(
+                    "This model has no encoder, so it cannot read a Survey.",
+                    fix="Fit with encoder='auto' or pass the feature matrix.",
+                )
+            F = X
+        ids = getattr(F, "index", None)
+        if F is X and not isinstance(X, pd.DataFrame):
+            ids = None
+        if self._clusters_features() and isinstance(F, pd.DataFrame):
+            F = _codes_for_categoricals(F)
+        F = validate_data(self, F, reset=fit, dtype=np.float64, ensure_min_samples=2 if fit else 1)
+        if ids is None or len(ids) != F.shape[0]:
+            ids = pd.RangeIndex(F.shape[0], name="respondent")
+        return F, ids
+
+    # ------------------------------------------------------------------ internals: reducer
+    def _make_reducer(self, n, p, seed):
+        r = self.reducer
+        if r is None or r == "identity":
+            return IdentityReducer()
+        if r == "pca":
+            from sklearn.decomposition import PCA
+
+            return PCA(n_components=max(1, min(self.n_components, p, n)), random_state=seed)
+        if r == "umap":
+            umap = _import_umap()
+            nn = max(2, min(self.n_neighbors, n - 1))
+            if nn != self.n_neighbors:
+                self.notes_.append(f"n_neighbors lowered to {nn} (only {n} respondents).")
+            return umap.UMAP(
+                n_neighbors=nn,
+                n_components=max(1, min(self.n_components, p)),
+                min_dist=0.0,
+                random_state=seed if self.random_state is not None else None,
+                # no parallel threads when seeded: UMAP is only reproducible single-threaded
+                n_jobs=1 if self.random_state is not None else -1,
+                # below 4096 rows umap-learn otherwise computes all pairwise distances
+                # through a Python-called numba metric: ~40 s at 1,000 rows
+                force_approximation_algorithm=True,
+                # umap-learn's own choice above 10,000 rows; 500 below buys no stability
+                n_epochs=200,
+            )
+        if not (hasattr(r, "fit") and hasattr(r, "transform")):
+            raise ConfigError(
+                f"reducer {type(r).__name__} has no fit/transform.",
+                fix="Use 'umap', 'pca', None or an object with fit and transform.",
+            )
+        return clone(r) if hasattr(r, "get_params") else r
+
+    # ------------------------------------------------------------------ internals: clusterer
+    def _k_max(self, n):
+        return max(1, min(_MAX_AUTO_SEGMENTS, int(math.floor(1 / self.min_segment_share)), n - 1))
+
+    def _choose_k(self, Z, seed):
+        """Number of segments by BIC of a full-covariance Gaussian mixture."""
+        from sklearn.mixture import GaussianMixture
+
+        from threadpoolctl import threadpool_limits
+
+        if len(Z) > _BIC_SAMPLE_SIZE:  # BIC's choice is stable long before this many rows
+            rows = np.random.default_rng(seed).choice(len(Z), _BIC_SAMPLE_SIZE, replace=False)
+            Z = Z[rows]
+        bics = {}
+        # small dense matrices: BLAS threads only add overhead (and contend on 2 cores)
+        with threadpool_limits(1, user_api="blas"):
+            for k in range(1, self._k_max(len(Z)) + 1):
+                gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-5)
+                try:
+                    bics[k] = gm.fit(Z).bic(Z)
+                except ValueError:  # too few points for that many components
+                    break
+        k = min(bics, key=bics.get)
+        self.bic_ = pd.Series(bics, name="bic").rename_axis("n_segments")
+        self.notes_.append(f"Chose {k} segments by BIC over k = 1..{max(bics)}.")
+        if k == 1:
+            self.warnings_.append(
+                "BIC prefers a single segment: the data shows no distinct segments."
+            )
+        return k
+
+    def _make_clusterer(self, C, seed):
+        c = self.clusterer
+        n = len(C)
+        if c == "hdbscan":
+            hdbscan = _import_hdbscan()
+            mcs = max(2, int(math.ceil(self.min_segment_share * n)))
+            ms = None if self.min_samples is None else max(1, min(self.min_samples, n - 1))
+            return hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
+        if c in ("gmm", "kmeans"):
+            k = self.n_segments if self.n_segments is not None else self._choose_k(C, seed)
+            k = min(k, n)
+            if c == "gmm":
+                from sklearn.mixture import GaussianMixture
+
+                return GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed, reg_covar=1e-5)
+            from sklearn.cluster import KMeans
+
+            return KMeans(k, n_init=10, random_state=seed)
+        if c == "kprototypes":
+            if self.n_segments is None:
+                raise ConfigError(
+                    "clusterer='kprototypes' needs n_segments.",
+                    fix="Set n_segments, or pick it with personalab.diagnostics.sweep.",
+                )
+            from kmodes.kmodes import KModes
+            from kmodes.kprototypes import KPrototypes
+
+            self._categorical_ = _categorical_columns(C)
+            k = min(self.n_segments, n)
+            if len(self._categorical_) == C.shape[1]:
+                self.notes_.append("All features look categorical: used k-modes.")
+                return KModes(k, init="Cao", n_init=3, random_state=seed)
+            if not len(self._categorical_):
+                self.notes_.append("No feature looks categorical: k-prototypes ran as k-means on numbers.")
+                from sklearn.cluster import KMeans
+
+                return KMeans(k, n_init=10, random_state=seed)
+            return KPrototypes(k, init="Cao", n_init=3, random_state=seed)
+        if not hasattr(c, "fit"):
+            raise ConfigError(f"clusterer {type(c).__name__} has no fit method.")
+        est = clone(c) if hasattr(c, "get_params") else c
+        return est
+
+    def _fit_clusterer(self, C, w):
+        est = self.clusterer_
+        kwargs = {}
+        if type(est).__name__ == "KPrototypes":
+            kwargs["categorical"] = list(self._categorical_)
+        if w is not None:
+            if "sample_weight" in inspect.signature(est.fit).parameters:
+                kwargs["sample_weight"] = w
+                self.notes_.append(f"Weights honoured by {type(est).__name__}.")
+            else:
+                self.notes_.append(
+                    f"Weights not honoured: {type(est).__name__} does not take sample_weight; "
+                    "segments are found unweighted (weight the profiles instead)."
+                )
+        est.fit(C, **kwargs)
+        labels = getattr(est, "labels_", None)
+        if labels is None:
+            labels = est.predict(C)
+        labels = np.asarray(labels, dtype=int)
+        if type(est).__name__ == "KMeans":
+            within = float(est.inertia_) / (len(C) * C.shape[1]) if len(C) else 1.0
+            self._kmeans_var_ = max(within, 1e-12)
+        if not hasattr(est, "predict") and self._family() == "custom":
+            from sklearn.neighbors import KNeighborsClassifier
+
+            keep = labels != UNASSIGNED
+            self._knn_ = KNeighborsClassifier(n_neighbors=min(15, max(1, int(keep.sum())))).fit(
+                C[keep], labels[keep]
+            )
+            self.notes_.append(
+                f"{type(est).__name__} cannot predict: new respondents get the segment of "
+                "their nearest fitted neighbours."
+            )
+        return labels
+
+    def _raw_strength(self, training, labels):
+        est = self.clusterer_
+        if training and hasattr(est, "probabilities_"):
+            return np.asarray(est.probabilities_, dtype=float)
+        return (labels != UNASSIGNED).astype(float)  # replaced by membership below when known
+
+    def _predict_raw(self, C):
+        est = self.clusterer_
+        name = type(est).__name__
+        if name == "HDBSCAN":
+            hdbscan = _import_hdbscan()
+            if est.labels_.max() < 0:
+                return np.full(len(C), UNASSIGNED), np.zeros(len(C))
+            lab, strength = hdbscan.prediction.approximate_predict(est, C)
+            return np.asarray(lab, dtype=int), np.asarray(strength, dtype=float)
+        if name == "KPrototypes":
+            lab = est.predict(C, categorical=list(self._categorical_))
+        elif hasattr(est, "predict"):
+            lab = est.predict(C)
+        else:
+            lab = self._knn_.predict(C)
+        lab = np.asarray(lab, dtype=int)
+        return lab, (lab != UNASSIGNED).astype(float)
+
+    def _raw_membership(self, C, training):
+        """Soft membership in the clusterer's own cluster order."""
+        est = self.clusterer_
+        name = type(est).__name__
+        k_raw = len(self._order_)
+        if k_raw == 0:
+            return np.zeros((len(C), 0))
+        if name == "HDBSCAN":
+            hdbscan = _import_hdbscan()
+            if k_raw == 1:
+                return np.ones((len(C), 1))
+            m = (
+                hdbscan.prediction.all_points_membership_vectors(est)
+                if training
+                else hdbscan.prediction.membership_vector(est, C)
+            )
+            m = np.nan_to_num(np.asarray(m, dtype=float).reshape(len(C), -1))
+            return m
+        if name == "KMeans":
+            d2 = est.transform(C) ** 2
+            logits = -d2 / (2.0 * self._kmeans_var_ * C.shape[1])
+            return _softmax(logits)
+        if hasattr(est, "predict_proba"):
+            return np.asarray(est.predict_proba(C), dtype=float)
+        lab, _ = self._predict_raw(C)
+        out = np.zeros((len(C), k_raw))
+        pos = {r: i for i, r in enumerate(np.sort(self._order_))}
+        for i, r in enumerate(lab):
+            if r in pos:
+                out[i, pos[r]] = 1.0
+        return out
+
+    def _membership(self, C, training):
+        m = self._raw_membership(C, training)
+        if m.shape[1] == 0:
+            return m
+        # raw column j is the clusterer's j-th cluster (sorted raw ids); reorder by size
+        cols = np.searchsorted(np.sort(self._order_), self._order_)
+        m = m[:, cols]
+        s = m.sum(axis=1, keepdims=True)
+        return np.divide(m, s, out=np.full_like(m, 1.0 / m.shape[1]), where=s > 0)
+
+    # ------------------------------------------------------------------ internals: labels
+    def _set_label_order(self, raw):
+        ids, counts = np.unique(raw[raw != UNASSIGNED], return_counts=True)
+        order = sorted(zip(-counts, ids))  # largest first; ties by the clusterer's id
+        self._order_ = np.array([i for _, i in order], dtype=int)
+        self.n_segments_ = len(self._order_)
+
+    def _relabel(self, raw):
+        lookup = {int(r): new for new, r in enumerate(self._order_)}
+        return np.array([lookup.get(int(r), UNASSIGNED) for r in raw], dtype=int)
+
+    def _collect_warnings(self, labels):
+        if self.n_segments_ == 0:
+            self.warnings_.append("No segments found: every respondent is unassigned.")
+        elif self.n_segments_ == 1:
+            self.warnings_.append("Only one segment found: there is no segmentation to report.")
+        if self.unassigned_share_ > 0.10:
+            self.warnings_.append(
+                f"{self.unassigned_share_:.0%} of respondents are unassigned (label -1); "
+                "see diagnostics.sweep for settings that assign more, or attach_unassigned=True."
+            )
+        sizes = self.segment_sizes_
+        small = sizes[(sizes.index != UNASSIGNED) & (sizes["share"] < self.min_segment_share)]
+        for seg, row in small.iterrows():
+            self.warnings_.append(
+                f"Segment {seg} holds {row['share']:.1%} of respondents "
+                f"(less than min_segment_share = {self.min_segment_share:.0%})."
+            )
+
+
+# --------------------------------------------------------------------------- free functions
+def hybrid_respondents(model, threshold=0.6, X=None):
+    """Respondents no single segment clearly claims.
+
+    A respondent is *hybrid* when their largest soft membership is below ``threshold``
+    (they sit between personas).
+
+    Parameters
+    ----------
+    model : fitted PersonaModel
+    threshold : float, default=0.6
+    X : Survey, DataFrame or array, optional
+        New respondents; default: the respondents the model was fitted on.
+
+    Returns
+    -------
+    DataFrame indexed by respondent with ``segment``, ``top_segment``,
+    ``top_membership``, ``second_segment``, ``second_membership``; weakest first.
+    """
+    check_is_fitted(model, "labels_")
+    if X is None:
+        member, labels = model.membership_, model.labels_
+    else:
+        member, labels = model.membership(X), model.predict(X)
+    cols = ["segment", "top_segment", "top_membership", "second_segment", "second_membership"]
+    if member.shape[1] == 0:
+        return pd.DataFrame(columns=cols, index=member.index[:0])
+    values = member.to_numpy()
+    order = np.argsort(-values, axis=1, kind="stable")
+    top = order[:, 0]
+    second = order[:, 1] if values.shape[1] > 1 else np.full(len(values), UNASSIGNED)
+    rows = np.arange(len(values))
+    out = pd.DataFrame(
+        {
+            "segment": labels,
+            "top_segment": top,
+            "top_membership": values[rows, top],
+            "second_segment": second,
+            "second_membership": values[rows, second] if values.shape[1] > 1 else 0.0,
+        },
+        index=member.index,
+    )
+    out = out[out["top_membership"] < threshold]
+    return out.sort_values("top_membership", kind="stable")
+
+
+def assign_wave(model, X):
+    """Assign a new wave's respondents to a fitted model's segments.
+
+    Returns a DataFrame indexed by respondent: ``segment`` (-1 = unassigned) and
+    ``confidence`` (largest soft membership).
+    """
+    labels = model.predict(X)
+    member = model.membership(X)
+    conf = member.max(axis=1).to_numpy() if member.shape[1] else np.zeros(len(labels))
+    return pd.DataFrame({"segment": labels, "confidence": conf}, index=member.index)
+
+
+# --------------------------------------------------------------------------- helpers
+def _softmax(logits):
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _segment_sizes(labels, raw_labels=None):
+    seg, n = np.unique(labels, return_counts=True)
+    sizes = pd.DataFrame({"n": n, "share": n / n.sum()}, index=pd.Index(seg, name="segment"))
+    if UNASSIGNED in sizes.index:
+        sizes = pd.concat([sizes.drop(index=UNASSIGNED), sizes.loc[[UNASSIGNED]]])
+    return sizes
+
+
+def _codes_for_categoricals(df):
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) or isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = pd.Categorical(out[col]).codes.astype(float)
+    return out
+
+
+def _categorical_columns(C, max_levels=12):
+    """Integer-valued columns with few levels (codes, Likert items, 0/1 flags)."""
+    idx = []
+    for j in range(C.shape[1]):
+        col = C[:, j]
+        if np.all(np.equal(np.mod(col, 1), 0)) and len(np.unique(col)) <= max_levels:
+            idx.append(j)
+    return np.array(idx, dtype=int)
