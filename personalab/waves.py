@@ -42,8 +42,10 @@ Decisions
   are not candidates: they are familiar.
 * **The refit is independent.** The new wave is segmented again on its own with a clone of
   the baseline model (same parameters, same seed); refit segments are matched to personas
-  with the Hungarian algorithm on the overlap table, and each is called ``same``, ``split``,
-  ``merge`` or ``new``.
+  with the Hungarian algorithm on the overlap table, and each is called ``new`` (mostly
+  respondents who fit no persona), ``merge`` (at least 20% from each of two or more personas,
+  the emerging respondents counting as one), ``split`` (one of several refit segments made
+  up mostly of the same persona) or ``same``.
 
 Examples
 --------
@@ -753,8 +755,11 @@ def _wts(survey, weights) -> np.ndarray:
 def _features(model, survey) -> np.ndarray:
     """The model's encoded features of a survey (what its reducer sees)."""
     enc = getattr(model, "encoder_", None)
-    F = enc.transform(survey) if enc is not None else survey
-    F = np.asarray(F, dtype=float)
+    if enc is None:
+        raise ConfigError(
+            "The baseline model has no encoder, so it cannot read the new wave's Survey.",
+            fix="Fit the baseline PersonaModel on the Survey itself (encoder='auto').")
+    F = np.asarray(enc.transform(survey), dtype=float)
     return np.nan_to_num(F)
 
 
@@ -1028,7 +1033,8 @@ def _correspondence(refit_labels, category, baseline, min_part=0.2) -> pd.DataFr
     fresh = ("emerging", "unassigned")
     kinds = {}
     for s in segs:
-        big = [p for p in comp.columns[comp.loc[s] >= min_part] if p not in fresh]
+        # a refit segment that takes in emerging respondents too merges them into a persona
+        big = [p for p in comp.columns[comp.loc[s] >= min_part] if p != "unassigned"]
         if dominant.loc[s] in fresh:
             kinds[s] = "new"
         elif len(big) >= 2:

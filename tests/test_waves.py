@@ -239,6 +239,10 @@ def test_refit_correspondence_on_the_sample(comparison):
     assert same["matched_segment"].is_unique
     assert (same["overlap_share"] >= 0.6).all()
     assert len(same) >= 5
+    # six refit segments cannot hold six personas and the emerging one: the emerging
+    # respondents show up as a new segment or merged into a persona, never hidden
+    odd = corr[corr["kind"].isin(["new", "merge"])]
+    assert len(odd) >= 1 and odd["composition"].str.contains("emerging").any()
 
 
 def test_correspondence_kinds_known_answers():
