@@ -79,6 +79,222 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
                         drafted_codebook=drafted)
 
 
+@dataclass
+class SegmentResult:
+    """What the segment step produced."""
+
+    model: object
+    labels: object
+    profile: object
+    sizes: object
+    stability: object
+    recommendation: object | None
+    sweep: object | None
+    golden: object | None
+
+
+def _kept(store: ArtifactStore):
+    survey = store.load("survey")
+    quality = store.load("quality")
+    return survey, quality, quality.apply(survey)
+
+
+def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clusterer="auto",
+            n_neighbors=None, n_boot=10, sweep_grid=None, golden=True) -> SegmentResult:
+    """Segment the kept respondents, check stability, profile the segments.
+
+    With ``reducer`` or ``clusterer`` set to ``"auto"``, a sweep over the settings in
+    :data:`personalab.diagnostics.DEFAULT_GRID` (or ``sweep_grid``) measures every
+    candidate and :func:`personalab.diagnostics.recommend` picks the finest solution that
+    reproduces across subsamples; otherwise the given stages are used as they are.
+
+    Saves: ``model.joblib`` (for typing the next wave), and the artifacts ``labels``,
+    ``membership``, ``embedding``, ``map2d``, ``profile``, ``sizes``, ``stability``,
+    ``sweep``, ``recommendation``, ``golden``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .diagnostics import recommend, stability, sweep
+    from .persistence import save_model
+    from .profiles import profile_segments, segment_sizes
+    from .segmentation import PersonaModel
+
+    out = Path(output_dir)
+    store = ArtifactStore(out)
+    survey, quality, kept = _kept(store)
+    fixed = {"min_segment_share": min_segment_share, "random_state": seed}
+    if n_neighbors is not None:
+        fixed["n_neighbors"] = n_neighbors
+    table = rec = None
+    if reducer == "auto" or clusterer == "auto":
+        grid = sweep_grid
+        if grid is None:
+            from .diagnostics import DEFAULT_GRID
+
+            grid = [{k: v for k, v in g.items()
+                     if not ((k == "reducer" and reducer != "auto")
+                             or (k == "clusterer" and clusterer != "auto"))}
+                    for g in DEFAULT_GRID]
+            for g in grid:
+                if reducer != "auto":
+                    g["reducer"] = [reducer]
+                if clusterer != "auto":
+                    g["clusterer"] = [clusterer]
+        table = sweep(kept, grid, model=PersonaModel(**fixed), random_state=seed)
+        rec = recommend(table)
+        model = rec.model(**{k: v for k, v in fixed.items() if k not in rec.params
+                             or k == "random_state"})
+    else:
+        model = PersonaModel(reducer=reducer, clusterer=clusterer, **fixed)
+    weights = kept.weights()
+    model.fit(kept, sample_weight=weights.to_numpy())
+    ids = kept.data.index
+    labels = pd.Series(model.labels_, index=ids, name="segment")
+    membership = pd.DataFrame(model.membership_).set_axis(ids, axis=0)
+    embedding = pd.DataFrame(model.embedding_, index=ids)
+    # a 2-D view of the segmentation space for the map: PCA of the embedding is cheap,
+    # deterministic and keeps the segments' separation
+    emb = np.asarray(model.embedding_, dtype=float)
+    if emb.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        emb = PCA(n_components=2, random_state=seed).fit_transform(emb)
+    map2d = pd.DataFrame(emb[:, :2], index=ids, columns=["x", "y"])
+    profile = profile_segments(kept, labels)
+    sizes = segment_sizes(labels.to_numpy(), weights.to_numpy())
+    stab = stability(model, kept, n_boot=n_boot, random_state=seed) if n_boot else None
+    gq = None
+    if golden and model.n_segments_ >= 2:
+        from .golden import golden_questions
+
+        assigned = labels[labels >= 0]
+        gq = golden_questions(kept.subset(assigned.index), assigned, random_state=seed)
+    save_model(model, out / "model.joblib")
+    for name, obj in [("labels", labels), ("membership", membership), ("embedding", embedding),
+                      ("map2d", map2d), ("profile", profile), ("sizes", sizes),
+                      ("stability", stab), ("sweep", table), ("recommendation", rec),
+                      ("golden", gq)]:
+        store.save(name, obj)
+    from .exports import to_safe_csv
+
+    to_safe_csv(labels.reset_index(), out / "segments.csv")
+    to_safe_csv(profile, out / "segment_profiles.csv")
+    if gq is not None:
+        to_safe_csv(gq.table(), out / "golden_questions.csv")
+    return SegmentResult(model=model, labels=labels, profile=profile, sizes=sizes,
+                         stability=stab, recommendation=rec, sweep=table, golden=gq)
+
+
+@dataclass
+class QuotesResult:
+    """What the quotes step produced."""
+
+    texts: object
+    tags: dict
+    theme_shares: object
+    theme_profile: object
+    quotes: object
+    sentiment: object
+
+
+def _flagged_ids(quality):
+    flags = quality.flags
+    return set(flags["respondent_id"].astype(str)) if len(flags) else set()
+
+
+def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42) -> QuotesResult:
+    """Tag open-text answers with themes, score sentiment, pick representative quotes.
+
+    Quotes never come from excluded or flagged respondents and are PII-redacted. Saves the
+    artifacts ``tags`` ({question: TagResult}), ``theme_shares``, ``theme_profile``,
+    ``quotes``, ``sentiment``, ``theme_info``.
+    """
+    import pandas as pd
+
+    from .discovery import distinctive_themes
+    from .quotes import representative_quotes
+    from .sentiment import sentiment_scores
+
+    out = Path(output_dir)
+    store = ArtifactStore(out)
+    survey, quality, kept = _kept(store)
+    labels = store.load("labels")
+    embedding = store.load("embedding")
+    texts = kept.text()
+    tags, matrices, shares = {}, {}, []
+    theme_profile, theme_info = None, {}
+    if themes_path is not None and texts.shape[1]:
+        from .themes import load_themes, tag_answers
+
+        codebook = load_themes(themes_path)
+        theme_info = {t.id: {"label": t.label, "polarity": t.polarity,
+                             "facet": getattr(t, "facet", None)} for t in codebook.themes}
+        for q in texts.columns:
+            result = tag_answers(texts[q], codebook)
+            tags[q], matrices[q] = result, result.matrix
+            sh = result.shares(by=labels.reindex(result.matrix.index))
+            sh = sh.rename_axis("segment").reset_index().melt(id_vars="segment",
+                                                                 var_name="theme",
+                                                                 value_name="share")
+            sh.insert(0, "question", q)
+            shares.append(sh)
+        combined = None
+        for q, m in matrices.items():
+            answered = tags[q].answered.reindex(m.index).fillna(False).to_numpy()
+            m = m[answered]
+            combined = m if combined is None else combined.add(m, fill_value=0).clip(upper=1)
+        if combined is not None and len(combined):
+            seg = labels.reindex(combined.index)
+            theme_profile = distinctive_themes(combined.astype(int), seg)
+    sentiment = pd.DataFrame({q: sentiment_scores(texts[q]) for q in texts.columns},
+                             index=texts.index)
+    quotes_df = representative_quotes(
+        texts, labels, n=n_quotes, embedding=embedding, tag_matrix=matrices or None,
+        sentiment=sentiment, exclude_ids=quality.exclusions, flagged_ids=_flagged_ids(quality),
+        redact=True, random_state=seed)
+    theme_shares = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame()
+    for name, obj in [("tags", tags), ("theme_shares", theme_shares),
+                      ("theme_profile", theme_profile), ("quotes", quotes_df),
+                      ("sentiment", sentiment), ("theme_info", theme_info)]:
+        store.save(name, obj)
+    return QuotesResult(texts=texts, tags=tags, theme_shares=theme_shares,
+                        theme_profile=theme_profile, quotes=quotes_df, sentiment=sentiment)
+
+
+def personas(output_dir, *, wave=None, not_a_fit=None, n_quotes=5) -> list:
+    """Draft one persona per segment from the saved evidence and write the exports.
+
+    Writes ``personas.json`` (versioned schema), ``personas.md``, ``persona_cards.html``,
+    and CSV/XLSX of evidence, quotes and profiles (formulas neutralised) to
+    ``<output_dir>/personas/``; saves the artifact ``personas``.
+    """
+    from .personas import draft_personas, write_persona_exports
+
+    out = Path(output_dir)
+    store = ArtifactStore(out)
+    survey, quality, kept = _kept(store)
+    labels = store.load("labels")
+    profile, sizes = store.load("profile"), store.load("sizes")
+    stab = store.load("stability")
+    stability = None
+    if stab is not None:
+        seg = stab.segments
+        stability = {int(s): float(v) for s, v in zip(seg.index if "segment" not in seg
+                                                       else seg["segment"], seg["jaccard_mean"])}
+    unassigned = float((labels == -1).mean())
+    quotes_df = store.load("quotes") if store.has("quotes") else None
+    theme_profile = store.load("theme_profile") if store.has("theme_profile") else None
+    theme_info = store.load("theme_info") if store.has("theme_info") else {}
+    drafted = draft_personas(kept, labels, profile, sizes, quotes=quotes_df,
+                             theme_profile=theme_profile, theme_info=theme_info,
+                             stability=stability, unassigned_share=unassigned,
+                             not_a_fit=not_a_fit, n_quotes=n_quotes)
+    store.save("personas", drafted)
+    write_persona_exports(drafted, out / "personas", wave=wave, profile=profile)
+    return drafted
+
+
 def report(output_dir, *, wave=None, seed=None) -> Path:
     """Render the stakeholder report from whatever steps have run."""
     from .report import build_report
