@@ -79,7 +79,8 @@ _DEFAULT_RATES = {"n_speeders": 0.01, "n_straightliners": 0.008, "n_duplicates":
 _LIKERT_NOISE = 0.85      # sd of an answer around the segment mean, on the 1..5 scale
 _RESPONDENT_SHIFT = 0.30  # sd of a respondent's overall lean (acquiescence), same scale
 _MEDIAN_DURATION = 560    # seconds an ordinary complete response takes (median)
-_NEGATION_WORDS = re.compile(r"\b(not|no|never|none|nothing|nor|neither)\b|n't\b", re.I)
+# a full stop that ends a sentence (not the one in "£7.99"), dropped by hurried typists
+_FULL_STOP = re.compile(r"\.(\s|$)")
 
 # Answer-style rates of the open-text questions.
 _TEXT_RATES = {"blank": {"Q8": 0.07, "Q9": 0.09}, "one_word": 0.04, "second_theme": 0.22,
@@ -372,7 +373,7 @@ def _answers(rng, q: str, seg: np.ndarray, segments: list[dict]):
     # styles: all lower case without full stops; an emoji at the end
     style = u[:, 9]
     low = np.flatnonzero(style < rates["lower"])
-    text[low] = [s.lower().replace(".", "") for s in text[low]]
+    text[low] = [_FULL_STOP.sub(r"\1", s.lower()) for s in text[low]]
     emo = (style > 1 - rates["emoji"])
     emojis = np.array(_text_spec()["emoji"], dtype=object)
     text[emo] = text[emo] + " " + emojis[rng.integers(0, len(emojis), n)[emo]]
@@ -405,18 +406,27 @@ class _Draws:
         return lo + int(next(self.u) * (hi - lo))
 
 
+@functools.lru_cache(maxsize=None)
+def _pii_templates() -> tuple:
+    """Each PII template split once into text pieces and slot names: (template, pieces)."""
+    out = []
+    for tpl in _text_spec()["pii"]["templates"]:
+        pieces = [(p[1:-1], True) if re.fullmatch(r"\{\w+\}", p) else (p, False)
+                  for p in re.split(r"(\{\w+\})", tpl) if p]
+        out.append((tpl, tuple(pieces)))
+    return tuple(out)
+
+
 def _pii_sentence(d: _Draws, spec: dict):
     """One PII sentence and its spans [(start, end, kind, text)], from a random template."""
-    tpl = d.pick(spec["templates"])
+    tpl, pieces = d.pick(_pii_templates())
     out, spans = "", []
-    for piece in re.split(r"(\{\w+\})", tpl):
-        m = re.fullmatch(r"\{(\w+)\}", piece)
-        if not m:
+    for piece, is_slot in pieces:
+        if not is_slot:
             out += piece
             continue
-        kind = m.group(1)
-        value = _pii_value(d, kind, spec, tpl)
-        spans.append((len(out), len(out) + len(value), kind, value))
+        value = _pii_value(d, piece, spec, tpl)
+        spans.append((len(out), len(out) + len(value), piece, value))
         out += value
     return out, spans
 
