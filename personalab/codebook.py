@@ -56,7 +56,10 @@ DEFAULT_ROLE = {
 }
 _TOP_KEYS = ("schema_version", "survey", "respondent_id", "weight", "questions")
 _QUESTION_KEYS = ("id", "text", "type", "role", "scale", "reverse", "ordered", "missing", "grid",
-                  "separator", "options", "columns", "attention_check", "min", "max")
+                  "separator", "options", "columns", "attention_check", "min", "max", "facet",
+                  "descriptor")
+#: Which part of a persona a question speaks to (optional; see personalab.personas).
+FACETS = ("goal", "pain_point", "motivation", "behaviour", "objection", "demographic")
 
 # Answers that mean "no substantive answer", by reason. Matched after _norm().
 _MISSING_VOCAB = {
@@ -114,6 +117,11 @@ class Question:
     min: float | None = None
     max: float | None = None
     ordered: bool | None = None
+    #: persona facet this question speaks to: goal, pain_point, motivation, behaviour,
+    #: objection or demographic (optional)
+    facet: str | None = None
+    #: words for a persona's name: {high: ..., low: ...} for scales, {option: ...} for choices
+    descriptor: dict | None = None
 
     def __post_init__(self):
         if self.role is None:
@@ -264,6 +272,10 @@ def _question_to_dict(q: Question) -> dict:
         d["min"] = _clean_code(q.min)
     if q.max is not None:
         d["max"] = _clean_code(q.max)
+    if q.facet is not None:
+        d["facet"] = q.facet
+    if q.descriptor:
+        d["descriptor"] = _Flow(q.descriptor)
     return d
 
 
@@ -403,6 +415,16 @@ def _question_from_dict(qd, i, src) -> Question:
               fix="write separator: \",\" (Qualtrics) or \";\" (Google Forms)")
     if qtype == "multi" and options and sep is None:
         sep = ","
+    facet = qd.get("facet")
+    if facet is not None and facet not in FACETS:
+        close = difflib.get_close_matches(str(facet), FACETS, n=1)
+        _fail(f"facet of {qid!r} must be one of {', '.join(FACETS)}, got {facet!r}", src, qid,
+              fix=f"did you mean {close[0]!r}?" if close else "delete the line")
+    descriptor = qd.get("descriptor")
+    if descriptor is not None and (not isinstance(descriptor, dict) or not all(
+            isinstance(v, str) for v in descriptor.values())):
+        _fail(f"descriptor of {qid!r} must map 'high'/'low' (or option labels) to words", src,
+              qid, fix="write descriptor: {high: Budget-minded, low: Free-spending}")
     ordered = qd.get("ordered")
     for name, v in (("reverse", qd.get("reverse", False)), ("ordered", ordered)):
         if v is not None and not isinstance(v, bool):
@@ -426,6 +448,8 @@ def _question_from_dict(qd, i, src) -> Question:
         min=lo,
         max=hi,
         ordered=ordered,
+        facet=facet,
+        descriptor={str(k): v for k, v in descriptor.items()} if descriptor else None,
     )
 
 

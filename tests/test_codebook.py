@@ -426,3 +426,18 @@ def test_infer_meta_by_name_demographic_labels_and_band_order():
     assert (cb["Q14"].type, cb["Q14"].role) == ("single", "profile")
     assert cb["Q14"].scale_labels == ["Under 25k", "25k to 49k", "100k or more"]
     assert cb["Q13"].role == "profile"
+
+
+def test_persona_facet_and_descriptor_round_trip_and_are_checked(tmp_path):
+    doc = {"schema_version": 1, "survey": "s", "questions": [
+        {"id": "Q1", "text": "I track every purchase", "type": "likert", "role": "segment",
+         "scale": [{"code": 1, "label": "No"}, {"code": 2, "label": "Yes"}],
+         "facet": "behaviour", "descriptor": {"high": "Meticulous", "low": "Laid-back"}}]}
+    cb = Codebook.from_dict(doc)
+    assert cb["Q1"].facet == "behaviour"
+    assert cb["Q1"].descriptor == {"high": "Meticulous", "low": "Laid-back"}
+    path = save_codebook(cb, tmp_path / "cb.yml")
+    assert load_codebook(path)["Q1"].descriptor == {"high": "Meticulous", "low": "Laid-back"}
+    doc["questions"][0]["facet"] = "goals-ish"
+    with pytest.raises(CodebookError, match="facet of 'Q1'"):
+        Codebook.from_dict(doc)
