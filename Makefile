@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Debian's chromium, for the report's browser tests (tests/browser.py looks in the same place).
+CHROMIUM := /usr/bin/chromium
 # Where numba keeps compiled code between processes (UMAP/HDBSCAN JIT): see docs/performance.md.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -28,9 +30,25 @@ install: $(VENV)/.installed ## Create .venv and install PersonaLab with pinned d
 demo: install ## Set up and run the whole pipeline on the bundled sample wave -> reports/sample/
 	$(BIN)/personalab run --config data/sample/study.yml
 
+.PHONY: browser
+browser: ## Install headless Chromium (Debian's package) for the report's browser tests
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  mkdir -p .cache; echo "Installing Debian's chromium for the browser tests (apt-get, once)..."; \
+	  export DEBIAN_FRONTEND=noninteractive; apt_opts="-qq -o Acquire::Retries=2 -o Acquire::http::Timeout=60"; \
+	  if ! { apt-get update $$apt_opts && apt-get install -y $$apt_opts --no-install-recommends chromium; } \
+	       >.cache/browser-install.log 2>&1 || [ ! -x $(CHROMIUM) ]; then \
+	    echo "!!! BROWSER TESTS WILL BE SKIPPED: 'apt-get install chromium' failed; last lines of .cache/browser-install.log:"; \
+	    tail -n 3 .cache/browser-install.log | sed 's/^/!!!   /'; \
+	  fi; \
+	else \
+	  echo "!!! BROWSER TESTS WILL BE SKIPPED: $(CHROMIUM) is missing and this is not root with apt-get;"; \
+	  echo "!!! install it with: sudo apt-get install --no-install-recommends chromium"; \
+	fi
+
 .PHONY: test
-test: install ## Set up and run the whole test suite
-	$(BIN)/python -m pytest -n 2 -q
+test: install browser ## Set up and run the whole test suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 .PHONY: bench
 bench: install ## Run the benchmarks (benches/) and print the results table
