@@ -5,9 +5,7 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -102,6 +100,9 @@ def test_segment_shares_argument():
     counts = w.truth.loc[~w.truth["is_test"] & ~w.truth["is_duplicate"], "segment"].value_counts()
     g = counts.sum()
     assert counts["planners"] == round(0.5 * g) and len(counts) == 3
+    e = make_survey(1000, emerging_segment=True, random_state=1).segments
+    assert e["segment"].tolist()[-1] == "investors" and e["planted_share"].iloc[-1] == 0.08
+    assert e["planted_share"].sum() == pytest.approx(1)
     with pytest.raises(ValueError, match="sum to 1"):
         make_survey(500, n_segments=3, segment_shares=[0.5, 0.3, 0.3])
     with pytest.raises(ValueError, match="3 values"):
