@@ -127,11 +127,149 @@ def questions_section(store: ArtifactStore) -> Section | None:
     return Section("questions", "Questions", Markup(intro + str(table_html(summary))))
 
 
+def _load(store: ArtifactStore, name: str):
+    return store.load(name) if store.has(name) else None
+
+
+def _persona_names(store: ArtifactStore) -> dict:
+    personas = _load(store, "personas") or []
+    return {p.segment: p.name for p in personas}
+
+
+def summary_section(store: ArtifactStore) -> Section | None:
+    """Executive summary: who the personas are, how big, how sure, in a few lines."""
+    personas = _load(store, "personas")
+    survey, quality = _load(store, "survey"), _load(store, "quality")
+    if survey is None:
+        return None
+    n_total = len(survey.data)
+    n_excl = len(quality.exclusions) if quality is not None else 0
+    parts = [f"<p class='lead'>{n_total - n_excl:,} of {n_total:,} respondents were analysed "
+             f"(the others are listed under data quality with their reasons).</p>"]
+    labels = _load(store, "labels")
+    rec, stab = _load(store, "recommendation"), _load(store, "stability")
+    if labels is not None:
+        unassigned = float((labels == -1).mean())
+        parts.append(f"<p>{int(labels.max()) + 1 if len(labels) else 0} segments were found; "
+                     f"{unassigned:.1%} of analysed respondents fit none of them "
+                     f"(“unassigned”).</p>")
+    if stab is not None:
+        parts.append(f"<p><b>Stability.</b> {esc(stab.verdict)}</p>")
+    elif rec is not None:
+        parts.append(f"<p><b>Stability.</b> {esc(rec.verdict)}</p>")
+    if personas:
+        rows = []
+        for p in personas:
+            rows.append({"persona": p.name + (" (not a fit)" if p.negative else ""),
+                         "share": f"{p.size['weighted_share']:.0%}",
+                         "95% CI": f"{p.size['ci_low']:.0%}–{p.size['ci_high']:.0%}",
+                         "n": p.size["n"], "confidence": p.confidence,
+                         "stands out for": p.headline.text.split(". ", 1)[-1]})
+        parts.append(str(table_html(pd.DataFrame(rows))))
+    return Section("summary", "Executive summary", Markup("\n".join(parts)))
+
+
+def segments_section(store: ArtifactStore) -> Section | None:
+    """The segment map, sizes with confidence intervals, and how much segments overlap."""
+    labels, map2d, sizes = _load(store, "labels"), _load(store, "map2d"), _load(store, "sizes")
+    if labels is None or map2d is None or sizes is None:
+        return None
+    from .plotting import visualize_overlap, visualize_segment_map, visualize_sizes
+
+    names = _persona_names(store)
+    hover = pd.DataFrame({"respondent": labels.index.astype(str)}, index=labels.index)
+    fig_map = visualize_segment_map(map2d[["x", "y"]].to_numpy(), labels.to_numpy(),
+                                    hover=hover, names=names or None, random_state=0)
+    fig_sizes = visualize_sizes(sizes, names=names or None)
+    parts = ["<p>Each dot is a respondent, placed by how they answered the segmentation "
+             "questions; colours are segments, grey is unassigned. Hover for the respondent "
+             "id.</p>", f"<div class='figure'>{figure_html(fig_map, 'fig-segment-map')}</div>",
+             "<h3>Sizes</h3><p>Weighted share of respondents in each segment, with its 95% "
+             "confidence interval.</p>",
+             f"<div class='figure'>{figure_html(fig_sizes, 'fig-segment-sizes')}</div>"]
+    membership = _load(store, "membership")
+    if membership is not None and membership.shape[1] >= 2:
+        fig_overlap = visualize_overlap(membership, labels.to_numpy(), names=names or None)
+        parts += ["<h3>Overlap</h3><p>People do not fall neatly into one persona: the mean "
+                  "soft membership of each segment's respondents in every segment, and how "
+                  "many are hybrids.</p>",
+                  f"<div class='figure'>{figure_html(fig_overlap, 'fig-overlap')}</div>"]
+    return Section("segments", "Segments", Markup("\n".join(parts)))
+
+
+def profiles_section(store: ArtifactStore) -> Section | None:
+    """Profile heatmap and each segment's top distinguishing traits."""
+    profile = _load(store, "profile")
+    if profile is None or profile.empty:
+        return None
+    from .plotting import visualize_profile_heatmap
+    from .profiles import top_traits
+
+    names = _persona_names(store)
+    fig = visualize_profile_heatmap(profile, top_n=30, names=names or None)
+    top = top_traits(profile, n=5)
+    top = top.assign(persona=top["segment"].map(lambda s: names.get(s, f"Segment {s}")))
+    cols = ["persona", "rank", "question_text", "level", "direction", "value", "total",
+            "index", "p_adjusted"]
+    parts = ["<p>Index against the whole sample (100 = average): how much more (or less) "
+             "common an answer is in each segment. * marks differences that are significant "
+             "after correcting for multiple comparisons (Benjamini–Hochberg).</p>",
+             f"<div class='figure'>{figure_html(fig, 'fig-profile-heatmap')}</div>",
+             "<h3>Top distinguishing traits</h3>", str(table_html(top[cols]))]
+    golden = _load(store, "golden")
+    if golden is not None:
+        parts += [f"<h3>Golden questions</h3><p>{len(golden.questions_)} questions reproduce "
+                  f"the segment assignment with {golden.accuracy_:.0%} cross-validated "
+                  f"accuracy: a short typing quiz for future surveys "
+                  f"(<code>golden_questions.csv</code>).</p>"]
+    return Section("profiles", "Profiles", Markup("\n".join(parts)))
+
+
+def themes_section(store: ArtifactStore) -> Section | None:
+    """Theme shares per segment in the open-text answers."""
+    shares, info = _load(store, "theme_shares"), _load(store, "theme_info") or {}
+    if shares is None or len(shares) == 0:
+        return None
+    import plotly.graph_objects as go
+
+    names = _persona_names(store)
+    survey = _load(store, "survey")
+    parts = ["<p>Share of each segment's answers that mention a theme (themes from the "
+             "theme codebook; negated mentions such as “not too expensive” do not count).</p>"]
+    for i, (q, block) in enumerate(shares.groupby("question", sort=True)):
+        block = block[block["segment"].isin([s for s in block["segment"].unique()
+                                             if s not in ("all", -1)])]
+        pivot = block.pivot_table(index="theme", columns="segment", values="share")
+        text = survey.codebook[q].text if survey is not None and q in survey.codebook else q
+        fig = go.Figure()
+        for seg in pivot.columns:
+            fig.add_bar(name=names.get(seg, f"Segment {seg}"),
+                        x=[info.get(t, {}).get("label", t) for t in pivot.index],
+                        y=pivot[seg].to_numpy())
+        fig.update_layout(barmode="group", title=f"{q}: {text}", yaxis_tickformat=".0%",
+                          height=420, margin=dict(t=60, b=120))
+        parts.append(f"<div class='figure'>{figure_html(fig, f'fig-themes-{i}')}</div>")
+    return Section("themes", "Themes in their own words", Markup("\n".join(parts)))
+
+
+def personas_section(store: ArtifactStore) -> Section | None:
+    personas = _load(store, "personas")
+    if not personas:
+        return None
+    intro = ("<p>Drafted from the evidence only: every sentence carries a numbered mark — "
+             "hover it, or read the footnotes — pointing to the profile row, theme or quote "
+             "it stands on. Quotes are real answers with personal data redacted. A "
+             "<span class='badge neg'>not a fit</span> persona matches the “not a fit” "
+             "criteria of this study.</p>")
+    return Section("personas", "Personas", Markup(intro + persona_cards_html(personas)))
+
+
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
-    """Methods and caveats: sample, exclusions, weights, parameters."""
+    """Methods and caveats: sample, exclusions, weights, unassigned, stability, parameters."""
     rows = []
-    if store.has("survey"):
-        s = store.load("survey")
+    notes = []
+    s = _load(store, "survey")
+    if s is not None:
         w = s.weights()
         rows += [("Source file", Path(str(s.source)).name), ("Source SHA-256", s.sha256),
                  ("Export format", s.format), ("Responses read", f"{len(s.data):,}"),
@@ -140,13 +278,49 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         if s.codebook.weight:
             kish = float(w.sum() ** 2 / (w ** 2).sum()) if len(w) else 0.0
             rows.append(("Effective sample size (Kish)", f"{kish:,.0f}"))
-    if store.has("quality"):
-        q = store.load("quality")
-        rows.append(("Excluded responses", f"{len(q.exclusions):,}"))
+        seg_q = [q.id for q in s.codebook.questions_of(role="segment")]
+        rows.append(("Segmentation questions", f"{len(seg_q)}: " + ", ".join(seg_q)))
+    q = _load(store, "quality")
+    if q is not None:
+        rows.append(("Excluded responses", f"{len(q.exclusions):,} (see Data quality)"))
+    labels = _load(store, "labels")
+    if labels is not None:
+        rows.append(("Unassigned respondents", f"{int((labels == -1).sum()):,} "
+                     f"({float((labels == -1).mean()):.1%})"))
+    model = None
+    mpath = store.output_dir / "model.joblib"
+    if mpath.exists():
+        from .persistence import load_model
+
+        try:
+            model = load_model(mpath)
+        except Exception:  # a model from another version is reported, not fatal here
+            model = None
+    if model is not None:
+        params = {k: v for k, v in model.get_params(deep=False).items()
+                  if k not in ("encoder",) and not hasattr(v, "fit")}
+        rows.append(("Segmentation model", ", ".join(f"{k}={v}" for k, v in params.items())))
+        notes += list(getattr(model, "notes_", []) or [])
+        notes += list(getattr(model, "warnings_", []) or [])
+    rec = _load(store, "recommendation")
+    if rec is not None:
+        rows.append(("Why this solution", rec.verdict + " " + " ".join(rec.reasons)))
+    stab = _load(store, "stability")
+    if stab is not None:
+        rows.append(("Stability", stab.verdict))
     if run_info and run_info.get("seed") is not None:
         rows.append(("Random seed", str(run_info["seed"])))
     table = pd.DataFrame(rows, columns=["item", "value"])
-    return Section("methods", "Methods and caveats", Markup(str(table_html(table))))
+    html_parts = [str(table_html(table))]
+    if stab is not None:
+        seg = stab.segments.reset_index()
+        html_parts += ["<h3>Per-segment reproducibility</h3><p>Clusterwise Jaccard across "
+                       "subsample refits (Hennig 2007): below 0.6 a segment dissolves.</p>",
+                       str(table_html(seg))]
+    if notes:
+        html_parts += ["<h3>Notes from the model</h3><ul>"
+                       + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"]
+    return Section("methods", "Methods and caveats", Markup("\n".join(html_parts)))
 
 
 def build_report(output_dir, *, wave: str | None = None, title: str | None = None,
@@ -172,18 +346,26 @@ def build_report(output_dir, *, wave: str | None = None, title: str | None = Non
     output_dir = Path(output_dir)
     store = ArtifactStore(output_dir)
     wave = wave or output_dir.name
-    builders = [quality_section, questions_section]
+    builders = [summary_section, personas_section, segments_section, profiles_section,
+                themes_section, quality_section, questions_section]
     sections = [s for s in (b(store) for b in builders) if s is not None]
     sections.append(methods_section(store, run_info))
+    out = output_dir / "index.html"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_page(sections, title=title or f"PersonaLab report — {wave}",
+                               wave=wave), encoding="utf-8")
+    return out
+
+
+def render_page(sections: list[Section], *, title: str, wave: str) -> str:
+    """The whole HTML page for ``sections``, with plotly.js embedded once if any section
+    holds a figure (and not at all otherwise)."""
     needs_plotly = "Plotly.newPlot" in "".join(str(s.html) for s in sections)
     plotlyjs = None
     if needs_plotly:
         from plotly.offline import get_plotlyjs
 
         plotlyjs = Markup(get_plotlyjs())
-    html_text = _env().get_template("report.html.j2").render(
-        title=title or f"PersonaLab report — {wave}", wave=wave, version=__version__,
-        generated=None, sections=sections, plotlyjs=plotlyjs)
-    out = output_dir / "index.html"
-    out.write_text(html_text, encoding="utf-8")
-    return out
+    return _env().get_template("report.html.j2").render(
+        title=title, wave=wave, version=__version__, generated=None, sections=sections,
+        plotlyjs=plotlyjs)
