@@ -31,7 +31,7 @@ NOTEBOOKS = {
 }
 STEPS = tuple(NOTEBOOKS)
 #: Steps a run does unless the config lists its own.
-DEFAULT_STEPS = ("ingest", "report")
+DEFAULT_STEPS = STEPS
 
 
 @dataclass

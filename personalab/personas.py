@@ -349,8 +349,8 @@ def _segment_sex(survey, labels, seg, qid) -> str:
     if qid is None:
         return "F" if seg % 2 == 0 else "M"
     col = survey.categorical()[qid].reindex(labels.index[labels == seg]).dropna().astype(str)
-    fem = col.str.contains(r"^\s*(f|female|woman|women)\b", case=False, regex=True).mean()
-    male = col.str.contains(r"^\s*(m|male|man|men)\b", case=False, regex=True).mean()
+    fem = col.str.contains(r"^\s*(?:f|female|woman|women)\b", case=False, regex=True).mean()
+    male = col.str.contains(r"^\s*(?:m|male|man|men)\b", case=False, regex=True).mean()
     if _isnan(fem) or _isnan(male):
         return "F" if seg % 2 == 0 else "M"
     if fem == male:

@@ -1,0 +1,159 @@
+"""Persona drafts: every statement traceable to the profile, a theme or a quote."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _planted_survey import LIKERT5, survey_from_frame
+from personalab.codebook import Question, ScaleOption
+from personalab.errors import ConfigError
+from personalab.personas import (PERSONA_SCHEMA, draft_personas, personas_to_json,
+                                 personas_to_markdown, write_persona_exports)
+from personalab.profiles import profile_segments, segment_sizes
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Three segments: 0 loves tracking (L_track high), 1 finds the app hard (reverse-keyed
+    L_easy answered low = 'agree it is hard'), 2 is older; gender and age are profile-only."""
+    rng = np.random.default_rng(0)
+    n = 450
+    seg = np.repeat([0, 1, 2], n // 3)
+
+    def likert(mean):
+        return np.clip(np.round(rng.normal(mean, 0.7)), 1, 5).astype(int)
+
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        "L_track": likert(np.where(seg == 0, 4.6, 2.2)),
+        # reverse-keyed: "The app is hard to use"; segment 1 agrees (5), others disagree
+        "L_hard": likert(np.where(seg == 1, 4.6, 1.8)),
+        "L_noise": likert(np.full(n, 3.0)),
+        "gender": np.where(rng.random(n) < np.where(seg == 2, 0.85, 0.4), "Woman", "Man"),
+        "age": np.where(seg == 2, rng.integers(60, 75, n), rng.integers(22, 40, n)),
+    })
+    questions = [
+        Question("L_track", "I track every purchase", "likert", "segment", LIKERT5,
+                 descriptor={"high": "Meticulous", "low": "Relaxed"}, facet="behaviour"),
+        Question("L_hard", "The app is hard to use", "likert", "segment", LIKERT5,
+                 reverse=True, facet="pain_point"),
+        Question("L_noise", "I like the colour blue", "likert", "segment", LIKERT5),
+        Question("gender", "How do you describe yourself?", "single", "profile",
+                 [ScaleOption(1, "Woman"), ScaleOption(2, "Man")]),
+        Question("age", "What is your age in years?", "numeric", "profile"),
+    ]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    profile = profile_segments(survey, labels)
+    sizes = segment_sizes(labels.to_numpy())
+    return survey, labels, profile, sizes
+
+
+def _draft(planted, **kw):
+    survey, labels, profile, sizes = planted
+    return draft_personas(survey, labels, profile, sizes, **kw)
+
+
+def test_one_persona_per_segment_with_unique_remembered_names(planted):
+    personas = _draft(planted)
+    assert [p.segment for p in personas] == [0, 1, 2]
+    assert len({p.first_name for p in personas}) == 3
+    # the descriptor comes from the strongest trait's codebook words, alliterating if it can
+    assert personas[0].descriptor == "Meticulous"
+    assert personas[0].first_name.startswith("M")
+
+
+def test_names_follow_age_band_and_gender_mix(planted):
+    from personalab.personas import name_table
+
+    p2 = _draft(planted)[2]  # older, mostly women: a name popular for women born ~1950-60s
+    t = name_table()
+    decades = set(t[(t["name"] == p2.first_name) & (t["sex"] == "F")]["decade"])
+    assert decades & {1940, 1950, 1960, 1970}, (p2.first_name, decades)
+
+
+def test_every_statement_has_evidence_that_exists_in_the_profile(planted):
+    survey, labels, profile, sizes = planted
+    personas = _draft(planted)
+    checked = 0
+    for p in personas:
+        for st in p.statements():
+            assert st.evidence, st.text
+            for ev in st.evidence:
+                if ev.kind != "profile":
+                    continue
+                row = profile[(profile["segment"] == p.segment)
+                              & (profile["variable"] == ev.variable)]
+                assert len(row) == 1, ev
+                assert row["value"].iloc[0] == pytest.approx(ev.value)
+                assert row["significant"].iloc[0]
+                checked += 1
+    assert checked >= 6
+
+
+def test_reverse_keyed_items_are_worded_as_respondents_answered(planted):
+    p1 = _draft(planted)[1]
+    texts = [s.text for s in p1.pain_points]
+    hard = [t for t in texts if "hard to use" in t]
+    assert hard and hard[0].startswith("Agree more than most"), texts
+    # the mean quoted is on the scale they saw (they agreed: about 4.6), not the flipped one
+    assert "mean 4." in hard[0]
+
+
+def test_facets_from_the_codebook_place_statements(planted):
+    p0 = _draft(planted)[0]
+    assert any("track every purchase" in s.text for s in p0.behaviours)
+    assert not any("colour blue" in s.text for p in _draft(planted) for s in p.statements())
+
+
+def test_negative_persona_from_not_a_fit_rules(planted):
+    personas = _draft(planted, not_a_fit={"question": "L_hard", "below": 2.0})
+    assert [p.negative for p in personas] == [False, True, False]
+    assert "L_hard" in personas[1].negative_statement.text
+    with pytest.raises(ConfigError, match="not in the profile"):
+        _draft(planted, not_a_fit={"question": "nope", "above": 1})
+    with pytest.raises(ConfigError, match="needs a 'question'"):
+        _draft(planted, not_a_fit={"question": "L_hard"})
+
+
+def test_quotes_and_themes_enter_with_their_evidence(planted):
+    survey, labels, profile, sizes = planted
+    quotes = pd.DataFrame({"segment": [0, 0, 1], "rank": [2, 1, 1],
+                           "respondent_id": ["R_0001", "R_0002", "R_0151"],
+                           "question": ["Q8"] * 3, "text": ["b", "a", "=cmd|' /C calc'!A0"],
+                           "themes": [("t1",), (), ("t2",)], "sentiment": [0.1, 0.2, -0.5]})
+    theme_profile = pd.DataFrame({"segment": [1], "theme": ["price"], "n": [150],
+                                  "share": [0.4], "share_rest": [0.1], "index": [200.0],
+                                  "test": ["z"], "p_adjusted": [0.001], "over": [True]})
+    personas = _draft(planted, quotes=quotes, theme_profile=theme_profile,
+                      theme_info={"price": {"label": "Price and cost", "polarity": "negative"}})
+    assert [q.text for q in personas[0].quotes] == ["a", "b"]  # by rank
+    price = [s for s in personas[1].pain_points if "Price and cost" in s.text]
+    assert price and price[0].evidence[0].ref == "theme:price"
+
+
+def test_json_is_versioned_deterministic_and_strict(planted, tmp_path):
+    a = json.dumps(personas_to_json(_draft(planted), wave="w"), sort_keys=True)
+    b = json.dumps(personas_to_json(_draft(planted), wave="w"), sort_keys=True)
+    assert a == b
+    doc = json.loads(a)
+    assert doc["schema"] == PERSONA_SCHEMA and len(doc["personas"]) == 3
+    paths = write_persona_exports(_draft(planted), tmp_path, wave="w")
+    # strict JSON: no NaN/Infinity tokens
+    json.loads(paths["json"].read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert "## Meticulous" in paths["markdown"].read_text()
+    assert "[^1]:" in personas_to_markdown(_draft(planted))
+
+
+def test_exports_neutralise_formulas_and_escape_html(planted, tmp_path):
+    survey, labels, profile, sizes = planted
+    quotes = pd.DataFrame({"segment": [0], "rank": [1], "respondent_id": ["R_0001"],
+                           "question": ["Q8"], "text": ["=HYPERLINK(\"x\") <script>x()</script>"],
+                           "themes": [()], "sentiment": [0.0]})
+    paths = write_persona_exports(_draft(planted, quotes=quotes), tmp_path, profile=profile)
+    assert "'=HYPERLINK" in paths["quotes_csv"].read_text(encoding="utf-8-sig")
+    html = paths["html"].read_text()
+    assert "<script>x()" not in html and "&lt;script&gt;x()" in html
