@@ -74,6 +74,9 @@ def _import_umap():
         ) from exc
     if os.environ.get("PERSONALAB_NUMBA_CACHE", "1") != "0":
         _enable_numba_cache(("umap", "pynndescent"))
+        # a few pynndescent functions hold dynamic globals and stay uncached; numba says
+        # so once per process, which is noise to a researcher
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function")
     return umap
 
 
@@ -281,11 +284,11 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"PersonaModel needs at least 2 respondents; got n_samples = {n}.")
         self.respondent_ids_ = ids
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=float).ravel()
-            if sample_weight.shape[0] != n:
-                raise ValueError(
-                    f"sample_weight has {sample_weight.shape[0]} values for {n} respondents."
-                )
+            from sklearn.utils.validation import _check_sample_weight
+
+            sample_weight = _check_sample_weight(sample_weight, F, ensure_non_negative=True)
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight sums to zero: every respondent would be ignored.")
 
         # Fit on a representative random sample when the wave is large.
         if self.fit_sample_size is not None and n > self.fit_sample_size:

@@ -1,0 +1,123 @@
+"""diagnostics: sweep / recommend / stability on data with a known answer."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from personalab.diagnostics import recommend, stability, sweep, visualize_stability, visualize_sweep
+from personalab.segmentation import PersonaModel
+
+
+def blobs(n=600, k=4, p=6, seed=0, spread=8.0):
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(-spread, spread, size=(k, p))
+    y = rng.integers(0, k, n)
+    return centers[y] + rng.normal(size=(n, p)), y
+
+
+FAST_GRID = [
+    {"reducer": ["pca"], "n_components": [3], "clusterer": ["gmm", "kmeans"], "n_segments": [2, 3, 4, 5, 6]},
+    {"reducer": [None], "clusterer": ["hdbscan"], "min_segment_share": [0.05, 0.1]},
+]
+
+
+@pytest.fixture(scope="module")
+def known_k_table():
+    X, y = blobs()
+    return sweep(X, FAST_GRID, n_boot=3, random_state=0, truth=y)
+
+
+def test_sweep_measures_every_setting(known_k_table):
+    t = known_k_table
+    assert len(t) == 12
+    for col in ["n_segments", "silhouette", "dbcv", "bic", "smallest_share", "unassigned_share",
+                "stability_ari", "stability_ari_min", "truth_ari", "clusterer", "reducer"]:
+        assert col in t.columns
+    gmm = t[t["clusterer"] == "gmm"].set_index("n_segments")
+    assert gmm["bic"].notna().all() and gmm["bic"].idxmin() == 4  # BIC knows k
+    assert t.loc[t["clusterer"] == "kmeans", "bic"].isna().all()  # BIC only where it applies
+    assert (t["unassigned_share"].between(0, 1)).all()
+    four = t[(t["n_segments"] == 4) & (t["clusterer"] == "kmeans")].iloc[0]
+    assert four["stability_ari"] >= 0.95 and four["truth_ari"] >= 0.95
+
+
+def test_recommend_finds_the_known_number_of_segments(known_k_table):
+    rec = recommend(known_k_table)
+    assert rec.stable
+    assert rec.row["n_segments"] == 4
+    assert rec.row["truth_ari"] >= 0.95
+    assert rec.verdict.startswith("Stable segmentation: 4 segments")
+    assert any("subsamples" in r for r in rec.reasons)
+    # the recommendation is directly usable
+    X, y = blobs()
+    model = rec.model(random_state=0).fit(X)
+    assert model.n_segments_ == 4
+
+
+def test_recommend_says_plainly_when_nothing_is_stable():
+    table = pd.DataFrame(
+        {
+            "clusterer": ["kmeans", "kmeans", "hdbscan"],
+            "n_segments": [2, 3, 4],
+            "unassigned_share": [0.0, 0.0, 0.45],
+            "smallest_share": [0.4, 0.2, 0.05],
+            "silhouette": [0.3, 0.2, 0.1],
+            "dbcv": [0.1, 0.1, 0.2],
+            "bic": [np.nan] * 3,
+            "stability_ari": [0.62, 0.48, 0.93],
+            "stability_ari_min": [0.5, 0.3, 0.9],
+        }
+    )
+    rec = recommend(table)
+    assert not rec.stable
+    assert rec.verdict.startswith("No stable segments")
+    # the closest setting is the most stable multi-segment one, unassigned considered only as a bar
+    assert rec.row["n_segments"] == 4
+    assert "45% unassigned" in str(rec)
+
+
+def test_stability_of_a_good_model_on_known_segments():
+    X, _ = blobs()
+    res = stability(PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4), X, n_boot=4)
+    assert res.stable and res.mean_ari >= 0.95
+    assert res.n_segments == 4 and res.unstable_segments == []
+    assert (res.segments["jaccard_mean"] >= 0.9).all()
+    assert len(res.ari) == 4
+    assert res.verdict.startswith("Stable: 4 segments")
+
+
+def test_stability_flags_random_noise_as_no_stable_segments():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(600, 10))
+    # forcing 4 k-means segments on structureless data: the split is arbitrary
+    res = stability(PersonaModel(reducer=None, clusterer="kmeans", n_segments=4), noise, n_boot=4)
+    assert not res.stable
+    assert res.verdict.startswith("No stable segments")
+    assert res.mean_ari < 0.9
+    # the default model on the same noise
+    default = stability(PersonaModel(), noise, n_boot=3)
+    assert not default.stable and default.verdict.startswith("No stable segments")
+
+
+def test_stability_flags_the_one_segment_that_does_not_reproduce():
+    rng = np.random.default_rng(3)
+    tight = rng.normal(size=(300, 2)) * 0.5 + [20, 0]
+    diffuse = rng.normal(size=(600, 2)) * 3  # one Gaussian blob split in two by k-means
+    X = np.vstack([tight, diffuse])
+    res = stability(PersonaModel(reducer=None, clusterer="kmeans", n_segments=3), X, n_boot=5)
+    tight_seg = int(pd.Series(PersonaModel(reducer=None, clusterer="kmeans", n_segments=3, random_state=0)
+                              .fit_predict(X)[:300]).mode()[0])
+    assert res.segments.loc[tight_seg, "jaccard_mean"] >= 0.95
+    assert tight_seg not in res.unstable_segments
+
+
+def test_figures_are_plotly_figures(known_k_table):
+    fig = visualize_sweep(known_k_table)
+    assert isinstance(fig, go.Figure) and len(fig.data) >= 2
+    X, _ = blobs()
+    res = stability(PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4), X, n_boot=2)
+    fig2 = visualize_stability(res)
+    assert isinstance(fig2, go.Figure)
+    assert list(fig2.data[0].x) == [f"Segment {i}" for i in range(4)]
