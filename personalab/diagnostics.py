@@ -254,7 +254,7 @@ class Recommendation:
         return "\n".join([self.verdict, *("- " + r for r in self.reasons)])
 
 
-def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_share=0.01):
+def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_share=0.02):
     """Pick a setting from a `sweep` table, with reasons.
 
     Rule: keep the settings with at least 2 segments, mean stability ARI >= ``min_ari``,
@@ -289,7 +289,7 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         if len(by_bic) and red_cols:
             # BICs are only comparable on the same embedding: use the reducer setting with
             # the most stable mixtures
-            key = by_bic[red_cols].astype(str).agg("|".join, axis=1)
+            key = by_bic[red_cols].apply(lambda r: repr(tuple(r)), axis=1)
             by_bic = by_bic[key == key.value_counts().index[0]]
         if len(by_bic):
             k_bic = int(by_bic.loc[by_bic["bic"].idxmin(), "n_segments"])
