@@ -295,9 +295,9 @@ def _expected_failed(estimator):
     failed = {}
     if estimator.reducer is not None:
         failed["check_sample_weight_equivalence_on_dense_data"] = _UNWEIGHTED_REDUCER
-    if estimator.clusterer in ("gmm", "hdbscan"):
+    if estimator.clusterer == "hdbscan":
         failed["check_sample_weight_equivalence_on_dense_data"] = (
-            "GaussianMixture and HDBSCAN take no sample_weight (recorded in notes_)."
+            "HDBSCAN takes no sample_weight (recorded in notes_)."
         )
     return failed
 
