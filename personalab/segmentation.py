@@ -177,8 +177,9 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         attachments can be filtered.
     fit_sample_size : int or None, default=10000
         Above this many respondents the reducer and clusterer are fitted on a random
-        sample of this size and the rest are assigned through ``transform``/``predict``
-        (recorded in ``notes_``). None fits on everyone.
+        sample of this size; every other respondent takes the (inverse-distance weighted)
+        embedding, membership and segment of its 15 nearest fitted respondents in feature
+        space (recorded in ``notes_``). None fits on everyone.
     random_state : int, RandomState or None, default=None
         Seed for UMAP, sampling, k-means and GMM. Same data + same int -> same labels.
 
