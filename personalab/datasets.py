@@ -85,7 +85,7 @@ _FULL_STOP = re.compile(r"\.(\s|$)")
 # Answer-style rates of the open-text questions.
 _TEXT_RATES = {"blank": {"Q8": 0.07, "Q9": 0.09}, "one_word": 0.04, "second_theme": 0.22,
                "negation": 0.05, "filler": 0.10, "typo": 0.10, "lower": 0.12, "emoji": 0.06,
-               "pii": 0.04}
+               "pii": 0.04, "unlisted": 0.12}
 
 
 @dataclass
@@ -111,7 +111,9 @@ class SyntheticWave:
         ``is_speeder``, ``is_straightliner``, ``is_incomplete``, ``fails_attention``),
         ``is_emerging`` and, per open-text question, the planted themes (``Q8_themes``,
         ``';'``-joined theme ids, child themes without their parent) and the negated theme
-        (``Q8_negated``: a theme that is mentioned under a negation and must not count).
+        (``Q8_negated``: a theme that is mentioned under a negation and must not count) and
+        the themes said in words the theme codebook does not list (``Q8_unlisted``: a
+        paraphrase that rules cannot find, but that still counts as the theme).
     pii : DataFrame
         Every planted piece of personal data in the open text: ``ResponseId``, ``question``,
         ``start``, ``end`` (Python string offsets: ``text[start:end]`` is the span), ``kind``
@@ -191,12 +193,19 @@ def _banks() -> dict:
     out = {"theme_ids": theme_ids}
     for q in ("Q8", "Q9"):
         qthemes = [t for t in theme_ids if t in spec["sentences"][q]]
-        sents, offs, sizes = [], [], []
-        for t in qthemes:
-            expanded = [s for tpl in spec["sentences"][q][t] for s in _expand(tpl, spec["slots"])]
-            offs.append(len(sents))
-            sizes.append(len(expanded))
-            sents.extend(expanded)
+
+        def flat(section):
+            sents, offs, sizes = [], [], []
+            for t in qthemes:
+                expanded = [s for tpl in section[t] for s in _expand(tpl, spec["slots"])]
+                offs.append(len(sents))
+                sizes.append(len(expanded))
+                sents.extend(expanded)
+            return sents, offs, sizes
+
+        sents, offs, sizes = flat(spec["sentences"][q])
+        # phrasings the theme codebook does not list, for every theme of the question
+        usents, uoffs, usizes = flat(spec["unlisted"][q])
         neg_themes = [t for t in theme_ids if t in spec["negations"].get(q, {})]
         negs, neg_theme = [], []
         for t in neg_themes:
@@ -209,6 +218,10 @@ def _banks() -> dict:
             "sentences": np.array(sents, dtype=object),
             "typos": np.array([_typo(s, spec["typos"], protected) for s in sents], dtype=object),
             "offsets": np.array(offs), "sizes": np.array(sizes),
+            "unlisted": np.array(usents, dtype=object),
+            "unlisted_typos": np.array([_typo(s, spec["typos"], protected) for s in usents],
+                                       dtype=object),
+            "unlisted_offsets": np.array(uoffs), "unlisted_sizes": np.array(usizes),
             "negations": np.array(negs, dtype=object),
             "negation_theme": np.array(neg_theme, dtype=object),
             "fillers": np.array(spec["fillers"][q], dtype=object),
@@ -328,6 +341,7 @@ def _answers(rng, q: str, seg: np.ndarray, segments: list[dict]):
     """Open-text answers of one question, with their planted themes and negations.
 
     Returns text (object array, None = blank), themes (';'-joined ids), negated theme id,
+    unlisted themes (';'-joined ids of the themes said in words the codebook does not list)
     and kind (0 blank, 1 one-word, 2 sentence).
     """
     bank = _banks()[q]
@@ -343,19 +357,48 @@ def _answers(rng, q: str, seg: np.ndarray, segments: list[dict]):
             probs[k, qthemes.index(t)] += p
     names = np.array(qthemes, dtype=object)
 
-    def sentence(t, u_pick, u_typo):
+    def sentence(t, u_pick, u_typo, unlisted):
         i = bank["offsets"][t] + np.floor(u_pick * bank["sizes"][t]).astype(int)
-        return np.where(u_typo < rates["typo"], bank["typos"][i], bank["sentences"][i])
+        out = np.where(u_typo < rates["typo"], bank["typos"][i], bank["sentences"][i])
+        j = bank["unlisted_offsets"][t] + np.floor(u_pick * bank["unlisted_sizes"][t]).astype(int)
+        return np.where(unlisted, np.where(u_typo < rates["typo"], bank["unlisted_typos"][j],
+                                           bank["unlisted"][j]), out)
 
-    u = rng.random((n, 10))
+    u = rng.random((n, 12))
     t1 = _draw(rng, probs, seg)
     t2 = _draw(rng, probs, seg)
-    text = sentence(t1, u[:, 0], u[:, 1])
+    # blanks and one-word answers replace the sentence (decided first: see `unlisted` below)
+    kind_u = rng.random(n)
+    blank = kind_u < rates["blank"][q]
+    one = (kind_u >= rates["blank"][q]) & (kind_u < rates["blank"][q] + rates["one_word"])
     two = (u[:, 2] < rates["second_theme"]) & (t1 != t2)
-    text[two] = text[two] + " " + sentence(t2[two], u[two, 3], u[two, 4])
+    # unlisted phrasings: exactly round(rate * mentions) of each theme's sentence mentions,
+    # those with the smallest uniforms, so that every theme has the same share of them
+    said = ~blank & ~one
+    m_theme = np.concatenate([t1[said], t2[said & two]])
+    m_u = np.concatenate([u[said, 10], u[said & two, 11]])
+    order = np.lexsort((m_u, m_theme))
+    per_theme = np.bincount(m_theme, minlength=len(qthemes))
+    first = np.concatenate([[0], np.cumsum(per_theme)[:-1]])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - first[m_theme[order]]
+    chosen = rank < np.rint(rates["unlisted"] * per_theme[m_theme])
+    un1 = np.zeros(n, bool)
+    un2 = np.zeros(n, bool)
+    un1[said] = chosen[:said.sum()]
+    un2[said & two] = chosen[said.sum():]
+    text = sentence(t1, u[:, 0], u[:, 1], un1)
+    text[two] = text[two] + " " + sentence(t2[two], u[two, 3], u[two, 4], un2[two])
     # themes in codebook order (qthemes is), so the truth string is canonical
     themes = np.where(two, names[np.minimum(t1, t2)] + ";" + names[np.maximum(t1, t2)],
                       names[t1])
+    # the unlisted ones among them, in the same order
+    swap = two & (t2 < t1)
+    un_a, un_b = np.where(swap, un2, un1), two & np.where(swap, un1, un2)
+    name_a, name_b = names[np.where(swap, t2, t1)], names[np.where(swap, t1, t2)]
+    unlisted = np.where(un_a, name_a, "").astype(object)
+    unlisted[un_a & un_b] = unlisted[un_a & un_b] + ";"
+    unlisted[un_b] = unlisted[un_b] + name_b[un_b]
     negated = np.full(n, "", dtype=object)
     if len(bank["negations"]):
         j = np.floor(u[:, 5] * len(bank["negations"])).astype(int)
@@ -378,19 +421,17 @@ def _answers(rng, q: str, seg: np.ndarray, segments: list[dict]):
     emojis = np.array(_text_spec()["emoji"], dtype=object)
     text[emo] = text[emo] + " " + emojis[rng.integers(0, len(emojis), n)[emo]]
     # one-word answers and blanks replace the sentence
-    kind_u = rng.random(n)
-    blank = kind_u < rates["blank"][q]
-    one = (kind_u >= rates["blank"][q]) & (kind_u < rates["blank"][q] + rates["one_word"])
     wi = rng.integers(0, len(bank["one_word"]), n)
     text[one] = bank["one_word"][wi[one]]
     themes[one] = bank["one_word_theme"][wi[one]]
     negated[one | blank] = ""
+    unlisted[one | blank] = ""
     text[blank] = None
     themes[blank] = ""
     kind = np.full(n, 2, dtype=np.int8)
     kind[one] = 1
     kind[blank] = 0
-    return text, themes, negated, kind
+    return text, themes, negated, unlisted, kind
 
 
 class _Draws:
@@ -623,10 +664,10 @@ n_attention_failures : int, optional
     tenure = np.minimum(np.floor(r_demo.exponential(ten)), 60).astype(int)
 
     # ---- open text
-    text, themes_t, negated, kinds = {}, {}, {}, {}
+    text, themes_t, negated, unlisted, kinds = {}, {}, {}, {}, {}
     for q, rng in (("Q8", r_text8), ("Q9", r_text9)):
         if with_text:
-            t, th, ng, kinds[q] = _answers(rng, q, seg, segments)
+            t, th, ng, ul, kinds[q] = _answers(rng, q, seg, segments)
             # speeders write next to nothing: a blank or a word
             sp = np.flatnonzero(speeder)
             bank = _banks()[q]
@@ -635,12 +676,14 @@ n_attention_failures : int, optional
             t[sp] = np.where(has, bank["one_word"][wi], None)
             th[sp] = np.where(has, bank["one_word_theme"][wi], "")
             ng[sp] = ""
+            ul[sp] = ""
         else:
             t = np.full(n_gen, None, dtype=object)
             th = np.full(n_gen, "", dtype=object)
             ng = np.full(n_gen, "", dtype=object)
+            ul = np.full(n_gen, "", dtype=object)
             kinds[q] = np.zeros(n_gen, np.int8)
-        text[q], themes_t[q], negated[q] = t, th, ng
+        text[q], themes_t[q], negated[q], unlisted[q] = t, th, ng, ul
 
     # ---- incomplete responses: answered pages up to a point, then left
     # pages in survey order; Progress after page b is round(100 * b / 8)
@@ -664,6 +707,7 @@ n_attention_failures : int, optional
         text[q][gone] = None
         themes_t[q][gone] = ""
         negated[q][gone] = ""
+        unlisted[q][gone] = ""
     demo_blank = ~shown("Q10")
 
     # ---- planted personal data, appended to some genuine answers
@@ -712,13 +756,14 @@ n_attention_failures : int, optional
     demo_blank_all = stack(demo_blank, np.zeros(n_test, bool))
     tests_text = np.array(["test", "asdf", "testing 123", None, "Test response, ignore"],
                           dtype=object)
-    text_all, themes_all, neg_all = {}, {}, {}
+    text_all, themes_all, neg_all, unl_all = {}, {}, {}, {}
     for q in ("Q8", "Q9"):
         tt = tests_text[r_test.integers(0, len(tests_text), n_test)] if with_text else \
             np.full(n_test, None, dtype=object)
         text_all[q] = stack(text[q], tt)
         themes_all[q] = stack(themes_t[q], np.full(n_test, "", dtype=object))
         neg_all[q] = stack(negated[q], np.full(n_test, "", dtype=object))
+        unl_all[q] = stack(unlisted[q], np.full(n_test, "", dtype=object))
     seg_all = stack(seg, np.full(n_test, -1))
     progress_all = stack(progress, np.full(n_test, 100))
 
@@ -873,8 +918,10 @@ n_attention_failures : int, optional
         "fails_attention": ((att_col > 0) & (att_col != labels5.index(att_expected) + 1))[order],
         "is_emerging": (seg_all == seg_ids.tolist().index("investors"))[order]
         if "investors" in seg_ids.tolist() else np.zeros(n_rows, bool),
-        "Q8_themes": _str_series(strings(themes_all["Q8"])), "Q8_negated": _str_series(strings(neg_all["Q8"])),
-        "Q9_themes": _str_series(strings(themes_all["Q9"])), "Q9_negated": _str_series(strings(neg_all["Q9"])),
+        **{f"{q}_{what}": _str_series(strings(values[q]))
+           for q in ("Q8", "Q9")
+           for what, values in (("themes", themes_all), ("negated", neg_all),
+                                ("unlisted", unl_all))},
     })
 
     # PII spans, for genuine rows and the near-duplicates that copied them
@@ -906,6 +953,8 @@ n_attention_failures : int, optional
         "attention_failures_total": int(truth["fails_attention"].sum()),
         "pii_spans": len(pii),
         "negations": int((truth["Q8_negated"] != "").sum() + (truth["Q9_negated"] != "").sum()),
+        "unlisted_mentions": int(sum(truth[f"{q}_unlisted"].str.count(r"[^;]+").sum()
+                                     for q in ("Q8", "Q9"))),
     }
     params = dict(n_respondents=n, n_segments=n_segments, random_state=random_state,
                   wave=wave, segment_shares=[float(s) for s in shares],
@@ -991,6 +1040,10 @@ def _codebook(spec: dict) -> dict:
                  "scale": [{"code": i + 1, "label": o} for i, o in enumerate(options)]}
             if refused:
                 q["missing"] = [{"code": 99, **_REFUSED}]
+        # persona facet and name adjective, as the resource gives them
+        for key in ("facet", "descriptor"):
+            if key in e:
+                q[key] = copy.deepcopy(e[key])
         qs.append(q)
     qs.append({"id": "weight", "text": "Post-stratification weight (age band x gender)",
                "type": "weight", "role": "ignore"})
@@ -1072,6 +1125,10 @@ _CODEBOOK_HEADER = """\
 # never a scale point. reverse: true marks items worded against their construct; they are
 # flipped by Survey.likert() so that higher always means the same thing.
 # `&agree5` names the scale where it is first written; `*agree5` reuses it (plain YAML).
+# facet: which part of a persona a question speaks to (goal, pain_point, motivation,
+# behaviour, objection, demographic); descriptor: the adjective it lends a persona's name,
+# {high: ..., low: ...} for scales (high = agreeing with the statement as worded, reverse-keyed
+# or not) or {option: ...} for choices.
 """
 
 _CODEBOOK_COMMENTS = {
@@ -1147,6 +1204,10 @@ codebook: codebook.yml
 themes: themes.yml
 seed: 42
 output: reports/sample
+# The negative persona ("who is not a fit"): Coinpath syncs with the bank, so a segment whose
+# mean agreement with Q2_1 "I am comfortable linking my bank account to an app" is below 2.5
+# (1 = Strongly disagree ... 5 = Strongly agree) will not use it as built.
+not_a_fit: {question: Q2_1, below: 2.5}
 """
 
 
@@ -1173,7 +1234,7 @@ two open-text questions (goals; frustrations), demographics and a post-stratific
 |---|---|
 | `sample_wave.csv` | Wave 1: {p1['n_rows']:,} responses, a Qualtrics choice-text export (3 header rows, UTF-8 with BOM) |
 | `wave2.csv` | Wave 2: the same survey six months later, {p2['n_rows']:,} new respondents |
-| `codebook.yml` | The codebook: type, role and scale of every column |
+| `codebook.yml` | The codebook: type, role, scale, persona facet and descriptor of every column |
 | `themes.yml` | The theme codebook for the open-text questions Q8 and Q9 |
 | `study.yml` | The run configuration: `personalab run --config data/sample/study.yml` |
 
@@ -1195,9 +1256,16 @@ two open-text questions (goals; frustrations), demographics and a post-stratific
   | incomplete responses | {p1['incomplete']} | {p2['incomplete']} |
   | failed attention checks | {p1['attention_failures_total']} | {p2['attention_failures_total']} |
 - Open text with blanks, one-word answers, typos, emoji, negations that must not count as a
-  theme ("I don't mind the price") and personal data to redact.
+  theme ("I don't mind the price") and personal data to redact. About 12% of each theme's
+  mentions use words that `themes.yml` does not list ("The premium tier is overpriced"), as
+  in any real code frame: rules miss them, a few coded examples let auto-coding find some.
+- Persona hints in the codebook: every segmentation item says which part of a persona it
+  speaks to (`facet`) and the adjective it lends a persona's name (`descriptor`).
+- A negative persona in `study.yml` (`not_a_fit`): the segment that will not link a bank
+  account to an app.
 
-The answers (every respondent's segment, every planted problem, theme, negation and PII span)
+The answers (every respondent's segment, every planted problem, theme, negation, unlisted
+phrasing and PII span)
 are kept out of this folder, in `tests/fixtures/sample_truth/`, where only the tests read them.
 
 ## Regenerate

@@ -148,6 +148,35 @@ def test_codebook_matches_raw_columns(wave):
     assert (w > 0).all() and w.mean() == pytest.approx(1, abs=0.002) and w.std() > 0.1
 
 
+def test_codebook_gives_persona_facets_and_descriptors(wave):
+    persona_facets = {"goal", "pain_point", "motivation", "behaviour", "objection"}
+    by_id = {q["id"]: q for q in wave.codebook["questions"]}
+    for q in wave.codebook["questions"]:
+        if q["role"] == "segment":
+            assert q["facet"] in persona_facets, q["id"]
+            d = q["descriptor"]
+            if q["type"] == "likert":
+                assert set(d) == {"high", "low"} and d["high"] != d["low"], q["id"]
+            else:
+                assert set(d) == set(q["options"]), q["id"]
+            words = list(d.values())
+            assert all(w[:1].isupper() and " " not in w for w in words), (q["id"], words)
+        elif q["type"] in ("single", "numeric") and q["role"] == "profile" and \
+                q["id"] not in ("Q6", "Q7"):
+            assert q["facet"] == "demographic", q["id"]
+        elif q["role"] == "ignore":
+            assert "facet" not in q and "descriptor" not in q, q["id"]
+    assert by_id["Q5"]["facet"] == by_id["Q6"]["facet"] == by_id["Q7"]["facet"] == "behaviour"
+    assert set(by_id["Q5"]["descriptor"]) <= set(by_id["Q5"]["options"])
+    assert by_id["Q2_2"]["reverse"] and by_id["Q2_2"]["descriptor"]["high"] == "Privacy-wary"
+    # the codebook loader reads them back
+    from personalab.codebook import load_codebook
+    cb = load_codebook(paths.SAMPLE_DIR / "codebook.yml")
+    q = next(q for q in cb.questions if q.id == "Q3_4")
+    assert q.facet == "motivation" and q.descriptor == {"high": "Goal-driven",
+                                                        "low": "Goal-indifferent"}
+
+
 def test_codebook_and_themes_yaml_round_trip(wave):
     assert yaml.safe_load(codebook_yaml(wave.codebook)) == wave.codebook
     assert yaml.safe_load(themes_yaml(wave.themes)) == wave.themes
@@ -309,6 +338,10 @@ def test_text_banks_keep_their_contract():
             assert found(s) == set() and not negation.search(s), s
         for s, theme in zip(bank["negations"], bank["negation_theme"]):
             assert found(s) == {theme} and negation.search(s), s
+        # unlisted phrasings: every theme has some, and no codebook phrase finds them
+        assert (bank["unlisted_sizes"] >= 4).all()
+        for s in list(bank["unlisted"]) + list(bank["unlisted_typos"]):
+            assert found(s) == set() and not negation.search(s), s
     for tpl in _text_spec()["pii"]["templates"]:
         assert not found(tpl) and not negation.search(tpl), tpl
 
@@ -316,21 +349,35 @@ def test_text_banks_keep_their_contract():
 def test_planted_themes_and_negations_in_answers(wave):
     found = _theme_finder()
     t, raw = wave.truth, wave.raw
+    def ids(cell):
+        return set(cell.split(";")) - {""} if isinstance(cell, str) else set()
+
     n_neg = 0
     for q in ("Q8", "Q9"):
-        for text, themes, neg in zip(raw[q], t[f"{q}_themes"], t[f"{q}_negated"]):
-            planted = set(themes.split(";")) - {""} if isinstance(themes, str) else set()
+        for text, themes, neg, unl in zip(raw[q], t[f"{q}_themes"], t[f"{q}_negated"],
+                                          t[f"{q}_unlisted"]):
+            planted, unlisted = ids(themes), ids(unl)
             negated = neg if isinstance(neg, str) and neg else None
             if not isinstance(text, str):
-                assert not planted and negated is None
+                assert not planted and not unlisted and negated is None
                 continue
             hits = found(text)
-            assert planted <= hits, (text, planted)
+            assert unlisted <= planted, (text, planted, unlisted)
+            # the codebook finds every planted theme but those said in unlisted words
+            assert planted - unlisted <= hits and not unlisted & hits, (text, planted)
             assert hits - planted <= ({negated} if negated else set()), (text, planted)
             if negated:
                 n_neg += 1
                 assert negated not in planted
+        # every theme: about 12% of its mentions in words the codebook does not list
+        mentions = t[f"{q}_themes"].str.split(";").explode().value_counts()
+        mentions = mentions.drop("", errors="ignore")
+        unl = t[f"{q}_unlisted"].str.split(";").explode().value_counts()
+        share = unl.reindex(mentions.index, fill_value=0) / mentions
+        assert share.between(0.08, 0.15).all(), share.round(3).to_dict()
     assert n_neg >= 30
+    assert wave.planted["unlisted_mentions"] == sum(
+        t[f"{q}_unlisted"].str.count(r"[^;]+").sum() for q in ("Q8", "Q9"))
     # segments differ in what they write about
     q9 = t.assign(theme=t["Q9_themes"].str.split(";")).explode("theme")
     top = q9.groupby("segment")["theme"].agg(lambda s: s.value_counts().index[0])
@@ -416,7 +463,8 @@ def test_sample_truth_files():
         assert raw.at[r.ResponseId, r.question][r.start:r.end] == r.text
     study = yaml.safe_load((paths.SAMPLE_DIR / "study.yml").read_text(encoding="utf-8"))
     assert study == {"wave": "sample", "input": "sample_wave.csv", "codebook": "codebook.yml",
-                     "themes": "themes.yml", "seed": 42, "output": "reports/sample"}
+                     "themes": "themes.yml", "seed": 42, "output": "reports/sample",
+                     "not_a_fit": {"question": "Q2_1", "below": 2.5}}
     assert "synthetic" in (paths.SAMPLE_DIR / "README.md").read_text(encoding="utf-8").lower()
 
 
@@ -447,3 +495,27 @@ def test_large_waves_are_fast():
     w = make_survey(250_000, random_state=0)
     assert len(w.raw) == 250_000 and w.planted["speeders"] == 2500
     assert time.process_time() - start < 12
+
+
+def test_sample_not_a_fit_rule_marks_only_the_segment_that_will_not_link_a_bank():
+    """study.yml's not_a_fit holds on privacy_first's profile (true labels) and no other's."""
+    from personalab.profiles import profile_segments
+    from personalab.survey import read_survey
+
+    rule = yaml.safe_load((paths.SAMPLE_DIR / "study.yml").read_text(encoding="utf-8"))[
+        "not_a_fit"]
+    for stem in ("sample_wave", "wave2"):
+        s = read_survey(paths.SAMPLE_DIR / f"{stem}.csv",
+                        codebook=paths.SAMPLE_DIR / "codebook.yml")
+        t = pd.read_csv(TRUTH_DIR / f"{stem}_truth.csv").set_index("ResponseId")
+        names = sorted(t["segment"].dropna().unique())
+        seg = t["segment"].reindex(s.data.index)
+        labels = pd.Series([names.index(v) if isinstance(v, str) else -1 for v in seg],
+                           index=s.data.index)
+        prof = profile_segments(s, labels)
+        value = prof[prof["question"] == rule["question"]].set_index("segment")["value"]
+        value.index = [names[i] for i in value.index]
+        # measured (sample_wave): privacy_first 1.57; the others 3.07 (overwhelmed) to 4.02
+        fits = value < rule["below"]
+        assert fits.sum() == 1 and fits["privacy_first"], value.round(2).to_dict()
+        assert value.drop("privacy_first").min() > rule["below"] + 0.5
