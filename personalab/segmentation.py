@@ -39,6 +39,7 @@ __all__ = [
     "hybrid_respondents",
     "assign_wave",
     "IdentityReducer",
+    "KnnUMAP",
 ]
 
 #: Label given to respondents no segment claims (HDBSCAN noise).
@@ -135,6 +136,76 @@ class IdentityReducer(TransformerMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- the model
+class KnnUMAP(TransformerMixin, BaseEstimator):
+    """UMAP on an exact k-nearest-neighbour graph computed by scikit-learn.
+
+    umap-learn finds neighbours with pynndescent, several of whose numba functions cannot be
+    cached: every fresh process (each notebook kernel) spends 20-40 s compiling them before
+    the first fit. An exact neighbour graph from ``sklearn.neighbors.NearestNeighbors``
+    costs well under a second at the sizes PersonaModel fits (at most ``fit_sample_size``
+    rows) and is at least as good as the approximate one, so UMAP gets it through its
+    ``precomputed_knn`` argument and pynndescent is never compiled.
+
+    New respondents are placed at the inverse-distance-weighted mean embedding of their
+    ``transform_neighbors`` nearest fitted respondents (umap-learn's own ``transform``
+    needs pynndescent's search index); a fitted respondent maps onto itself.
+
+    Parameters
+    ----------
+    n_neighbors, n_components, min_dist, n_epochs, random_state, n_jobs
+        As for ``umap.UMAP``.
+    transform_neighbors : int, default=15
+
+    Attributes
+    ----------
+    embedding_ : ndarray (n_fitted, n_components)
+    nn_ : fitted NearestNeighbors
+    umap_ : the fitted ``umap.UMAP``
+    """
+
+    def __init__(self, n_neighbors=30, n_components=5, min_dist=0.0, n_epochs=200,
+                 random_state=None, n_jobs=1, transform_neighbors=15):
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.min_dist = min_dist
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.transform_neighbors = transform_neighbors
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        from sklearn.neighbors import NearestNeighbors
+
+        X = np.asarray(X, dtype=float)
+        k = max(2, min(self.n_neighbors, len(X) - 1))
+        self.nn_ = NearestNeighbors(n_neighbors=k).fit(X)
+        dists, idx = self.nn_.kneighbors(X)
+        umap = _import_umap()
+        with warnings.catch_warnings():
+            # "precomputed_knn without a search index: transform unavailable" - we place new
+            # respondents ourselves (see transform)
+            warnings.simplefilter("ignore", UserWarning)
+            self.umap_ = umap.UMAP(n_neighbors=k, n_components=self.n_components,
+                                   min_dist=self.min_dist, n_epochs=self.n_epochs,
+                                   random_state=self.random_state, n_jobs=self.n_jobs,
+                                   precomputed_knn=(idx, dists, None))
+            self.embedding_ = np.asarray(self.umap_.fit_transform(X), dtype=float)
+        return self.embedding_
+
+    def transform(self, X):
+        check_is_fitted(self, "embedding_")
+        X = np.asarray(X, dtype=float)
+        k = max(1, min(self.transform_neighbors, len(self.embedding_)))
+        dists, idx = self.nn_.kneighbors(X, n_neighbors=k)
+        w = 1.0 / np.maximum(dists, 1e-12)
+        w /= w.sum(axis=1, keepdims=True)
+        return np.einsum("ij,ijk->ik", w, self.embedding_[idx])
+
+
 class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
     """Segment respondents: encoder -> reducer -> clusterer, each stage swappable.
 
@@ -492,20 +563,16 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
 
             return PCA(n_components=max(1, min(self.n_components, p, n)), random_state=seed)
         if r == "umap":
-            umap = _import_umap()
             nn = max(2, min(self.n_neighbors, n - 1))
             if nn != self.n_neighbors:
                 self.notes_.append(f"n_neighbors lowered to {nn} (only {n} respondents).")
-            return umap.UMAP(
+            return KnnUMAP(
                 n_neighbors=nn,
                 n_components=max(1, min(self.n_components, p)),
                 min_dist=0.0,
                 random_state=seed if self.random_state is not None else None,
                 # no parallel threads when seeded: UMAP is only reproducible single-threaded
                 n_jobs=1 if self.random_state is not None else -1,
-                # below 4096 rows umap-learn otherwise computes all pairwise distances
-                # through a Python-called numba metric: ~40 s at 1,000 rows
-                force_approximation_algorithm=True,
                 # umap-learn's own choice above 10,000 rows; 500 below buys no stability
                 n_epochs=200,
             )
