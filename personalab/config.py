@@ -60,7 +60,10 @@ class StudyConfig:
     min_segment_share : float
         Smallest segment, as a share of respondents (drives HDBSCAN's minimum cluster size).
     reducer, clusterer : str
-        Segmentation stages (``"auto"`` lets the diagnostics choose).
+        Segmentation stages. The defaults (UMAP + HDBSCAN) come from the diagnostics in
+        docs/segmentation_defaults.md and are checked for stability on every run;
+        ``"auto"`` runs the full sweep and lets :func:`personalab.diagnostics.recommend`
+        choose (slower: dozens of fits).
     n_neighbors : int, optional
         UMAP neighbours (default chosen by PersonaModel).
     n_quotes : int
@@ -86,8 +89,8 @@ class StudyConfig:
     seed: int = 42
     exclude_flags: list[str] | None = None
     min_segment_share: float = 0.05
-    reducer: str = "auto"
-    clusterer: str = "auto"
+    reducer: str = "umap"
+    clusterer: str = "hdbscan"
     n_neighbors: int | None = None
     n_quotes: int = 5
     not_a_fit: dict | None = None

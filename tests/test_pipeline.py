@@ -1,0 +1,171 @@
+"""End to end: `personalab run` on the bundled sample, as `make demo` runs it.
+
+One real run (papermill, a fresh kernel per notebook) in a module fixture; every test reads
+what it wrote. Known answers come from the sample's ground truth (planted PII) and from the
+run's own tables (sizes, profiles).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from personalab.cli import main
+from personalab.pipeline import PipelineError, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+TRUTH = ROOT / "tests" / "fixtures" / "sample_truth"
+
+pytestmark = pytest.mark.slow
+
+
+def _hashes(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "sample"
+    before = _hashes(SAMPLE)
+    rc = main(["run", "--config", str(SAMPLE / "study.yml"), "--output", str(out),
+               "--no-progress"])
+    assert rc == 0
+    return {"out": out, "before": before}
+
+
+def test_run_writes_report_exports_model_and_manifest(run):
+    out = run["out"]
+    for rel in ["index.html", "manifest.json", "model.joblib", "exclusions.csv",
+                "personas/personas.json", "personas/personas.md", "personas/persona_cards.html",
+                "personas/persona_quotes.csv", "personas/personas.xlsx",
+                "notebooks/01_ingest.ipynb", "notebooks/05_report.ipynb"]:
+        assert (out / rel).is_file(), rel
+    manifest = json.loads((out / "manifest.json").read_text())
+    sample = SAMPLE / "sample_wave.csv"
+    assert manifest["input"]["sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
+    assert manifest["seed"] == 42
+    assert set(manifest["timings_s"]) >= {"ingest", "segment", "quotes", "personas",
+                                          "report", "total"}
+    assert manifest["packages"]["pandas"] and manifest["packages"]["personalab"]
+
+
+def test_segments_recover_the_planted_truth(run):
+    from sklearn.metrics import adjusted_rand_score
+
+    from personalab.artifacts import ArtifactStore
+
+    labels = ArtifactStore(run["out"]).load("labels")
+    truth = pd.read_csv(TRUTH / "sample_wave_truth.csv").set_index("ResponseId")["segment"]
+    truth = truth.reindex(labels.index)
+    assert truth.notna().all()
+    assert adjusted_rand_score(truth, labels) >= 0.90
+    assert (labels == -1).mean() < 0.10
+    small = truth.value_counts().idxmin()  # the ~5% segment is found as its own persona
+    found = labels[truth == small].value_counts(normalize=True)
+    assert found.index[0] != -1 and found.iloc[0] >= 0.8
+
+
+def test_raw_files_are_never_modified(run):
+    assert _hashes(SAMPLE) == run["before"]
+
+
+def test_persona_sizes_equal_the_model(run):
+    from personalab.artifacts import ArtifactStore
+
+    out = run["out"]
+    labels = ArtifactStore(out).load("labels")
+    doc = json.loads((out / "personas" / "personas.json").read_text())
+    counts = labels[labels >= 0].value_counts()
+    assert {p["segment"]: p["size"]["n"] for p in doc["personas"]} == counts.to_dict()
+    html = (out / "index.html").read_text()
+    for p in doc["personas"]:
+        assert f"{p['size']['n']:,} respondents" in html
+
+
+def test_every_persona_statement_is_backed_by_the_profile_table(run):
+    out = run["out"]
+    profile = pd.read_csv(out / "segment_profiles.csv")
+    doc = json.loads((out / "personas" / "personas.json").read_text())
+    n = 0
+    for p in doc["personas"]:
+        statements = [p["headline"], p["size_statement"], p["confidence_statement"]]
+        for key in ("demographics", "goals", "pain_points", "motivations", "behaviours",
+                    "objections", "distinctive"):
+            statements += p[key]
+        for st in statements:
+            assert st["evidence"], st["text"]
+            for ev in st["evidence"]:
+                if ev["kind"] == "profile":
+                    rows = profile[(profile["segment"] == p["segment"])
+                                   & (profile["variable"] == ev["variable"])]
+                    assert len(rows) == 1 and rows["significant"].iloc[0], ev
+                    assert rows["value"].iloc[0] == pytest.approx(ev["value"])
+                    n += 1
+        assert 3 <= len(p["quotes"]) <= 5
+    assert n > 10
+
+
+def test_no_planted_pii_reaches_anything_meant_for_stakeholders(run):
+    pii = pd.read_csv(TRUTH / "sample_wave_pii.csv")
+    out = run["out"]
+    shared = [out / "index.html", *sorted((out / "personas").iterdir())]
+    texts = {p.name: p.read_text(encoding="utf-8", errors="ignore") for p in shared
+             if p.suffix in (".html", ".md", ".json", ".csv")}
+    # a lone planted first name ("Sarah") may rightly be a persona's name: look for those in
+    # the quotes only; every other span (emails, phones, full names...) nowhere at all
+    lone = (pii["kind"] == "person") & ~pii["text"].str.contains(" ")
+    # digit boundaries: a planted ZIP code must not "match" the digits of a long float
+    leaks = [(name, s) for s in pii.loc[~lone, "text"].unique()
+             for name, t in texts.items()
+             if re.search(rf"(?<![\d.]){re.escape(s)}(?![\d])", t)]
+    doc = json.loads((out / "personas" / "personas.json").read_text())
+    quotes = " ".join(q["text"] for p in doc["personas"] for q in p["quotes"])
+    leaks += [("quotes", s) for s in pii.loc[lone, "text"].unique()
+              if re.search(rf"\b{re.escape(s)}\b", quotes)]
+    assert not leaks, leaks[:5]
+
+
+def test_same_seed_gives_byte_identical_personas(run, tmp_path):
+    from personalab import steps
+
+    again = tmp_path / "again"
+    shutil.copytree(run["out"] / "artifacts", again / "artifacts")
+    for name in list((again / "artifacts").iterdir()):
+        if name.stem not in ("survey", "quality"):
+            name.unlink()
+    cfg = json.loads((run["out"] / "manifest.json").read_text())["config"]
+    steps.segment(again, seed=cfg["seed"], min_segment_share=cfg["min_segment_share"],
+                  reducer=cfg["reducer"], clusterer=cfg["clusterer"],
+                  n_neighbors=cfg["n_neighbors"])
+    steps.quotes(again, themes_path=cfg["themes"], n_quotes=cfg["n_quotes"], seed=cfg["seed"])
+    steps.personas(again, wave=cfg["wave"], not_a_fit=cfg["not_a_fit"], n_quotes=cfg["n_quotes"])
+    first = (run["out"] / "personas" / "personas.json").read_bytes()
+    assert (again / "personas" / "personas.json").read_bytes() == first
+
+
+def test_report_is_safe_in_a_real_browser(run):
+    from browser import assert_report_is_safe
+
+    assert_report_is_safe(run["out"] / "index.html", min_figures=4)
+
+
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
+    from personalab.config import config_from_dict
+
+    bad = tmp_path / "codebook.yml"
+    text = (SAMPLE / "codebook.yml").read_text().replace("id: Q1_1", "id: Q1_1x")
+    bad.write_text(text)
+    cfg = config_from_dict({"wave": "bad", "input": str(SAMPLE / "sample_wave.csv"),
+                            "codebook": str(bad), "output": str(tmp_path / "out"),
+                            "steps": ["ingest"]})
+    with pytest.raises(PipelineError) as err:
+        run_study(cfg, progress=False, log=None)
+    msg = str(err.value)
+    assert "01_ingest.ipynb" in msg and "cell" in msg and "Q1_1x" in msg
