@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian's chromium, for the report's browser tests (tests/browser.py looks in the same place).
 CHROMIUM := /usr/bin/chromium
-# Where numba keeps compiled code between processes (UMAP/HDBSCAN JIT): see docs/performance.md.
+# Where numba keeps compiled code between processes (UMAP/HDBSCAN JIT): see docs/segmentation_defaults.md.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -118,6 +118,11 @@ def test_no_planted_pii_reaches_anything_meant_for_stakeholders(run):
     shared = [out / "index.html", *sorted((out / "personas").iterdir())]
     texts = {p.name: p.read_text(encoding="utf-8", errors="ignore") for p in shared
              if p.suffix in (".html", ".md", ".json", ".csv")}
+    from plotly.offline import get_plotlyjs
+
+    # the embedded plotly.js library is code, not respondent text (its numbers can look
+    # like a planted postcode)
+    texts["index.html"] = texts["index.html"].replace(get_plotlyjs(), "")
     # a lone planted first name ("Sarah") may rightly be a persona's name: look for those in
     # the quotes only; every other span (emails, phones, full names...) nowhere at all
     lone = (pii["kind"] == "person") & ~pii["text"].str.contains(" ")
