@@ -27,6 +27,7 @@ NOTEBOOKS = {
     "segment": "02_segment.ipynb",
     "quotes": "03_quotes.ipynb",
     "personas": "04_personas.ipynb",
+    "waves": "06_waves.ipynb",
     "report": "05_report.ipynb",
 }
 STEPS = tuple(NOTEBOOKS)

@@ -346,8 +346,10 @@ def build_report(output_dir, *, wave: str | None = None, title: str | None = Non
     output_dir = Path(output_dir)
     store = ArtifactStore(output_dir)
     wave = wave or output_dir.name
-    builders = [summary_section, personas_section, segments_section, profiles_section,
-                themes_section, quality_section, questions_section]
+    from .wave_report import changes_section
+
+    builders = [summary_section, changes_section, personas_section, segments_section,
+                profiles_section, themes_section, quality_section, questions_section]
     sections = [s for s in (b(store) for b in builders) if s is not None]
     sections.append(methods_section(store, run_info))
     out = output_dir / "index.html"
