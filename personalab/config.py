@@ -73,6 +73,10 @@ class StudyConfig:
         Criteria that mark a segment as a negative persona ("who is not a fit").
     baseline : Path, optional
         Folder of an earlier wave's run, to track personas across waves.
+    mapping : dict, optional
+        Renamed questions, ``{new_id: baseline_id}`` (with ``baseline``).
+    scale_mapping : dict, optional
+        Changed answer labels, ``{baseline_id: {new_label: baseline_label}}``.
     engine : str
         ``"local"`` or ``"dask"``.
     scheduler : str, optional
@@ -96,6 +100,8 @@ class StudyConfig:
     n_quotes: int = 5
     not_a_fit: dict | None = None
     baseline: Path | None = None
+    mapping: dict | None = None
+    scale_mapping: dict | None = None
     engine: str = "local"
     scheduler: str | None = None
     steps: list[str] = field(default_factory=lambda: list(DEFAULT_STEPS))

@@ -83,6 +83,8 @@ def notebook_parameters(config: StudyConfig) -> dict:
         "n_quotes": config.n_quotes,
         "not_a_fit": config.not_a_fit,
         "baseline_dir": p(config.baseline),
+        "mapping": config.mapping,
+        "scale_mapping": config.scale_mapping,
         "engine": config.engine,
         "scheduler": config.scheduler,
     }
