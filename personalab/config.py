@@ -78,9 +78,10 @@ class StudyConfig:
     scale_mapping : dict, optional
         Changed answer labels, ``{baseline_id: {new_label: baseline_label}}``.
     engine : str
-        ``"local"`` or ``"dask"``.
+        ``"local"``. (``"dask"`` and ``scheduler`` are reserved for the planned Dask engine
+        and refused with a clear message until it exists.)
     scheduler : str, optional
-        Address of an existing Dask scheduler (with ``engine: dask``).
+        Reserved: address of a Dask scheduler.
     steps : list of str
         Which pipeline steps to run (default: all, in order).
     """
@@ -138,8 +139,15 @@ class StudyConfig:
         if self.n_neighbors is not None and self.n_neighbors < 2:
             raise ConfigError("n_neighbors must be at least 2", file=src, column="n_neighbors",
                               fix="leave it out to let PersonaModel choose")
-        if self.engine not in ("local", "dask"):
-            raise ConfigError(f"engine must be 'local' or 'dask', got {self.engine!r}", file=src,
+        if self.engine == "dask" or self.scheduler is not None:
+            # refused rather than silently run on one machine: the Dask engine is planned
+            # (issue "Scale") but not built yet
+            raise ConfigError("the Dask engine is not available in this version of PersonaLab",
+                              file=src, column="engine" if self.engine == "dask" else "scheduler",
+                              fix="use engine: local (PersonaModel fits a sample and assigns "
+                                  "the rest, so large single-machine waves work)")
+        if self.engine != "local":
+            raise ConfigError(f"engine must be 'local', got {self.engine!r}", file=src,
                               column="engine", fix="engine: local")
         unknown = [s for s in self.steps if s not in STEPS]
         if unknown:

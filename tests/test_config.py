@@ -37,6 +37,7 @@ def test_sample_config_loads_with_paths_relative_to_its_folder():
     ("wave: w\ninput: wave.csv\nsteps: [ingest, segmnt]\n", "steps", "did you mean 'segment'"),
     ("wave: w\ninput: wave.csv\nengine: spark\n", "engine", "engine: local"),
     ("wave: w\ninput: wave.csv\nn_quotes: true\n", "n_quotes", "n_quotes: 42"),
+    ("wave: w\ninput: wave.csv\nengine: dask\n", "engine", "use engine: local"),
 ])
 def test_bad_parameters_are_refused_naming_file_key_and_fix(tmp_path, text, key, fix):
     p = _write(tmp_path, text)
