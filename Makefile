@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install -q -c constraints.txt -e ".[test,dask]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
 .PHONY: help
