@@ -245,6 +245,10 @@ def _long_answers(texts) -> pd.DataFrame:
             col = texts[q]
             frames.append(pd.DataFrame({"respondent_id": texts.index.to_list(), "question": str(q),
                                         "text": col.astype(object).where(col.notna(), "").map(str).to_list()}))
+        if not frames:  # a survey without open questions has nothing to quote
+            return pd.DataFrame({"respondent_id": pd.Series([], dtype=object),
+                                 "question": pd.Series([], dtype=object),
+                                 "text": pd.Series([], dtype=object)})
         return pd.concat(frames, ignore_index=True)
     s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts))
     if s.index.has_duplicates:

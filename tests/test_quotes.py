@@ -247,3 +247,9 @@ def test_bad_input_errors(data):
         representative_quotes(texts, labels.to_numpy()[:-1], redact=False)
     with pytest.raises(ValueError, match="min_words"):
         representative_quotes(texts, labels, min_words=10, max_words=5, redact=False)
+
+
+def test_a_survey_without_open_questions_gives_no_quotes():
+    texts = pd.DataFrame(index=pd.Index(["a", "b"], name="respondent_id"))
+    out = representative_quotes(texts, pd.Series([0, 1], index=texts.index))
+    assert out.empty and list(out.columns) == QUOTE_COLUMNS
