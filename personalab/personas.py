@@ -84,6 +84,8 @@ class Statement:
 
     text: str
     evidence: list[Evidence] = field(default_factory=list)
+    #: 'over' or 'under' the total, as the respondent answered (reverse keying undone)
+    direction: str | None = None
 
 
 @dataclass
@@ -164,8 +166,8 @@ TEMPLATES = {
                      "overall.",
     "theme_over": "{{ value|pct }} bring up “{{ label }}” in their own words, against "
                   "{{ total|pct }} of other respondents.",
-    "demo_share": "{{ text }}: mostly “{{ level }}” ({{ value|pct }}, against {{ total|pct }} "
-                  "overall).",
+    "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
+                  "overall.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
     "size": "{{ n }} respondents, {{ share|pct }} of the weighted sample (95% CI "
             "{{ low|pct }}–{{ high|pct }}).",
@@ -275,18 +277,19 @@ def _statement_for(row, q) -> Statement:
             # back to the answer scale the respondent saw
             value, total, over = lo + hi - value, lo + hi - total, not over
         key = "likert_over" if over else "likert_under"
-        return Statement(render(key, text=text, value=value, total=total, lo=lo, hi=hi), [ev])
+        return Statement(render(key, text=text, value=value, total=total, lo=lo, hi=hi), [ev],
+                         "over" if over else "under")
     if qtype == "multi":
         key = "multi_over" if over else "multi_under"
         return Statement(render(key, text=text, level=row["level"], value=row["value"],
-                                total=row["total"]), [ev])
+                                total=row["total"]), [ev], "over" if over else "under")
     if qtype == "numeric" or row.get("measure") == "mean":
         key = "numeric_over" if over else "numeric_under"
         return Statement(render(key, text=text.rstrip("?").lower(), value=row["value"],
-                                total=row["total"]), [ev])
+                                total=row["total"]), [ev], "over" if over else "under")
     key = "share_over" if over else "share_under"
     return Statement(render(key, text=text, level=row["level"], value=row["value"],
-                            total=row["total"]), [ev])
+                            total=row["total"]), [ev], "over" if over else "under")
 
 
 def _descriptor(row, q) -> str | None:
@@ -562,6 +565,11 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 demographics.append(Statement(st, [_profile_evidence(row)]))
                 continue
             st = _statement_for(row, q)
+            if facet in ("goals", "pain_points", "motivations", "objections") \
+                    and st.direction == "under":
+                # "agrees less than most that X is a goal" is not one of their goals: it is
+                # still a finding, listed with what sets them apart
+                facet = "distinctive"
             if lead is None:
                 lead = st
             if descriptor is None:

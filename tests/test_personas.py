@@ -157,3 +157,13 @@ def test_exports_neutralise_formulas_and_escape_html(planted, tmp_path):
     assert "'=HYPERLINK" in paths["quotes_csv"].read_text(encoding="utf-8-sig")
     html = paths["html"].read_text()
     assert "<script>x()" not in html and "&lt;script&gt;x()" in html
+
+
+def test_a_pain_point_they_do_not_share_is_not_listed_as_theirs(planted):
+    p0 = _draft(planted)[0]  # segment 0 finds the app easy: "agree less that it is hard"
+    assert not any("hard to use" in s.text for s in p0.pain_points)
+    assert any(s.text.startswith("Agree less than most that “The app is hard to use”")
+               for s in p0.distinctive)
+    for p in _draft(planted):
+        for facet in ("goals", "pain_points", "motivations", "objections"):
+            assert all(s.direction == "over" for s in getattr(p, facet) if s.direction)
