@@ -410,7 +410,9 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
 
     Parameters
     ----------
-    model : PersonaModel (fitted or not; only its parameters are used)
+    model : PersonaModel
+        Only its parameters are used for the refits. When it is already fitted on ``X``
+        with a fixed ``random_state``, its labels are the reference (no second full fit).
     X : Survey, DataFrame or array-like
     n_boot : int, default=10
     sample_frac : float, default=0.8
@@ -431,8 +433,12 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
     seeds = list(seeds) if seeds is not None else [random_state + 1 + b for b in range(n_boot)]
     if not seeds:
         raise ConfigError("stability needs at least one subsample (n_boot >= 1).")
-    ref = clone(base).fit(F)
-    labels = ref.labels_
+    fitted_here = (getattr(model, "labels_", None) is not None and len(model.labels_) == n
+                   and model.random_state is not None)
+    # a model already fitted on these respondents with a fixed seed would refit to the same
+    # labels: it is the reference fit itself
+    ref = model if fitted_here else clone(base).fit(F)
+    labels = np.asarray(ref.labels_)
     segs = np.arange(ref.n_segments_)
     jacc = np.full((len(seeds), len(segs)), np.nan)
     aris, boot_k = [], []
