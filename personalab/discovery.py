@@ -50,7 +50,9 @@ def join_questions(texts, sep=" . ") -> pd.Series:
     return s.astype(object).where(s.notna(), "").map(str)
 
 
-def _align_labels(labels, index: pd.Index, *, what="labels") -> pd.Series:
+def align_labels(labels, index: pd.Index, *, what="labels") -> pd.Series:
+    """Segment labels aligned to answers: a Series by id (string ids match too; missing ids
+    become unassigned), an array by position. Shared with :mod:`personalab.quotes`."""
     if isinstance(labels, pd.Series):
         aligned = labels.reindex(index)
         if aligned.isna().all() and len(index):
@@ -375,7 +377,7 @@ def distinctive_terms(texts, labels, n=10, *, method="log_odds", prior=1.0, min_
         doc_share (share of the segment's answers using it), doc_share_rest.
     """
     texts = join_questions(texts)
-    seg = _align_labels(labels, texts.index)
+    seg = align_labels(labels, texts.index)
     keep = (seg != UNASSIGNED) & (texts.str.strip() != "")
     texts, seg = texts[keep], seg[keep]
     segments = sorted(seg.unique(), key=lambda s: (str(type(s)), s))
@@ -461,7 +463,7 @@ def distinctive_themes(tag_matrix: pd.DataFrame, labels, *, alpha=0.05, min_expe
     from statsmodels.stats.proportion import proportions_ztest
 
     matrix = tag_matrix.fillna(0).astype(int).clip(0, 1)
-    seg = _align_labels(labels, matrix.index)
+    seg = align_labels(labels, matrix.index)
     keep = seg != UNASSIGNED
     matrix, seg = matrix[keep.to_numpy()], seg[keep]
     segments = sorted(seg.unique(), key=lambda s: (str(type(s)), s))

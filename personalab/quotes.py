@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .discovery import UNASSIGNED, distinctive_themes
+from .discovery import UNASSIGNED, align_labels, distinctive_themes
 from .errors import ConfigError, InputError
 
 __all__ = ["QUOTE_COLUMNS", "pii_share", "representative_quotes"]
@@ -108,7 +108,7 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
     redactor = _redactor(redact)
     answers = _long_answers(texts)
     respondents = _respondent_index(texts)
-    seg = _labels(labels, respondents)
+    seg = align_labels(labels, respondents, what="labels")
     blocked = _id_set(exclude_ids) | _id_set(flagged_ids)
 
     answers["segment"] = answers["respondent_id"].map(seg)
@@ -261,23 +261,6 @@ def _long_answers(texts) -> pd.DataFrame:
 
 def _respondent_index(texts) -> pd.Index:
     return texts.index if isinstance(texts, (pd.Series, pd.DataFrame)) else pd.RangeIndex(len(texts))
-
-
-def _labels(labels, respondents: pd.Index) -> pd.Series:
-    if isinstance(labels, pd.Series):
-        aligned = labels.reindex(respondents)
-        if aligned.isna().all() and len(respondents):
-            by_str = {str(k): v for k, v in labels.items()}
-            aligned = pd.Series([by_str.get(str(i), np.nan) for i in respondents], index=respondents)
-        if aligned.isna().all() and len(respondents):
-            raise InputError("none of the respondents in the answers have a segment label",
-                             fix="index the labels by the same respondent ids as the answers")
-        return aligned.fillna(UNASSIGNED)
-    arr = np.asarray(labels)
-    if len(arr) != len(respondents):
-        raise InputError(f"{len(arr)} labels for {len(respondents)} respondents",
-                         fix="pass one label per respondent, or a Series indexed by respondent id")
-    return pd.Series(arr, index=respondents)
 
 
 def _embedding_rows(embedding, respondents: pd.Index, labels) -> pd.DataFrame | None:
