@@ -197,5 +197,8 @@ def visualize_overlap(membership_df: pd.DataFrame, labels=None, *, hybrid_thresh
         hovertemplate="assigned %{y}, also %{x}: %{z}<extra></extra>",
         colorbar=dict(x=1.0, len=0.9, title="count")), row=1, col=2)
     fig.update_yaxes(autorange="reversed")
+    # both panels share their rows: labels once, so the second panel's labels cannot run
+    # into the first panel's colour bar
+    fig.update_yaxes(showticklabels=False, row=1, col=2)
     fig.update_layout(title=escape(title), template="plotly_white")
     return fig
