@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from personalab.errors import ConfigError, InputError
@@ -191,14 +192,18 @@ class GoldenQuestions:
     classes_ : ndarray
         Segment labels the tool can return.
     model_ : LogisticRegression
-        Fitted on all assigned respondents with the selected questions.
+        Fitted with the selected questions on the respondents in ``respondents_``.
+    respondents_ : Index
+        Ids of the assigned respondents the selection was cross-validated and the model
+        fitted on: all of them, or a stratified sample of ``max_respondents``.
     """
 
-    def __init__(self, coders, model, steps, classes):
+    def __init__(self, coders, model, steps, classes, respondents=None):
         self._coders = coders
         self.model_ = model
         self.steps_ = steps
         self.classes_ = classes
+        self.respondents_ = respondents
         self.questions_ = [c.question for c in coders]
         self.accuracy_ = float(steps["cv_accuracy"].iloc[-1]) if len(steps) else float("nan")
 
@@ -282,7 +287,7 @@ class GoldenQuestions:
 
 def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
                      role="segment", target_accuracy=0.95, min_gain=0.005, C=1.0,
-                     numeric_bins=5, screen=5) -> GoldenQuestions:
+                     numeric_bins=5, screen=5, max_respondents=10_000) -> GoldenQuestions:
     """Select the fewest questions that reproduce a segment assignment.
 
     Greedy forward selection: at each step the question that most raises the
@@ -291,6 +296,13 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
     or when the best addition gains less than ``min_gain``. To keep this fast on long
     questionnaires, each step first screens every candidate on one train/test split and
     cross-validates only the ``screen`` best (``screen=None`` cross-validates all).
+
+    On a large wave the selection, its cross-validation and the final model use a sample
+    of ``max_respondents`` assigned respondents, stratified by segment (each segment in
+    its share of the wave, and never fewer than ``cv`` of its respondents): the cost of every
+    step grows with the respondents, while the accuracy of a points table with a few
+    dozen weights is settled well before 10,000. Answer levels and numeric bins are
+    still read from every respondent.
 
     Parameters
     ----------
@@ -311,6 +323,10 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
         Quantile bins for numeric answers.
     screen : int or None, default 5
         Candidates cross-validated per step after the one-split screening.
+    max_respondents : int or None, default 10000
+        Select and cross-validate on a stratified random sample (drawn with
+        ``random_state``) of at most this many assigned respondents; None uses all.
+        Waves with fewer assigned respondents are used whole.
 
     Returns
     -------
@@ -332,6 +348,16 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
     if folds < 2:
         raise InputError(f"segment {classes[counts.argmin()]} has a single respondent, too "
                          "few to cross-validate", fix="merge or drop tiny segments first")
+    if max_respondents is not None and max_respondents < 2 * len(classes):
+        raise ConfigError(f"max_respondents={max_respondents} leaves too few respondents for "
+                          f"{len(classes)} segments",
+                          fix="use max_respondents=10000 (default) or None for everyone")
+    rows = np.flatnonzero(keep)
+    if max_respondents is not None and len(y) > max_respondents:
+        picked = _stratified_sample(y, max_respondents, min_per_segment=folds,
+                                    random_state=random_state)
+        rows, y = rows[picked], y[picked]
+        folds = int(min(folds, np.unique(y, return_counts=True)[1].min()))
     by_id = {str(_qattr(q, "id")): q for q in survey.questions(role=role)}
     coders, matrices = [], {}
     for qid, qtype, frame in question_blocks(survey, role=role):
@@ -341,7 +367,7 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
         if coder is None or not coder.keys:
             continue
         coders.append(coder)
-        matrices[qid] = coder.from_survey(frame)[keep]
+        matrices[qid] = coder.from_survey(frame.iloc[rows])
     if not coders:
         raise InputError(f"the survey has no answerable questions with role {role!r}",
                          fix="pass role=None to choose among every non-ignored question")
@@ -391,4 +417,26 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
                                          "n_features"])
     selected = [next(c for c in coders if c.question == q) for q in chosen]
     model = fit_quietly(design(chosen), y)
-    return GoldenQuestions(selected, model, steps, model.classes_)
+    return GoldenQuestions(selected, model, steps, model.classes_,
+                           respondents=survey.data.index[rows])
+
+
+def _stratified_sample(y, size, *, min_per_segment, random_state):
+    """Positions of ``size`` elements of ``y``, each label in its share (largest remainder),
+    every label with at least ``min_per_segment`` (or all it has); sorted."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    exact = size * counts / len(y)
+    quota = np.minimum(counts, np.maximum(np.floor(exact).astype(int), min_per_segment))
+    # hand out what is left by largest remainder, or take back from the largest quotas
+    for c in np.argsort(-(exact - np.floor(exact)), kind="stable"):
+        if quota.sum() >= size:
+            break
+        if quota[c] < counts[c]:
+            quota[c] += 1
+    while quota.sum() > size:
+        c = int(np.argmax(quota - min_per_segment))
+        quota[c] -= 1
+    rng = check_random_state(random_state)
+    picked = [rng.choice(np.flatnonzero(inverse == c), quota[c], replace=False)
+              for c in range(len(classes))]
+    return np.sort(np.concatenate(picked))

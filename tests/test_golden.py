@@ -7,7 +7,7 @@ import pytest
 
 from _planted_survey import AGREE, LIKERT5, planted_survey, survey_from_frame
 from personalab.codebook import Question
-from personalab.errors import InputError
+from personalab.errors import ConfigError, InputError
 from personalab.golden import CONSTANT, golden_questions
 
 
@@ -150,3 +150,50 @@ def test_sample_wave_typing_accuracy_reaches_target():
     gq = golden_questions(survey, labels, max_questions=8, random_state=0)
     assert gq.accuracy_ >= 0.85
     assert len(gq.questions_) <= 8
+
+
+def test_below_the_cap_every_respondent_is_used_as_before(planted):
+    survey, labels, gq = planted
+    assert gq.respondents_.equals(survey.data.index)
+    uncapped = golden_questions(survey, labels, random_state=0, max_respondents=None)
+    assert uncapped.questions_ == gq.questions_
+    pd.testing.assert_frame_equal(uncapped.steps_, gq.steps_)
+    pd.testing.assert_frame_equal(uncapped.table(), gq.table())
+
+
+def test_a_capped_selection_recovers_the_planted_items_from_a_sample():
+    survey, labels = planted_survey(n=3000, random_state=2)
+    gq = golden_questions(survey, labels, random_state=0, max_respondents=600)
+    assert len(gq.respondents_) == 600
+    assert set(gq.questions_[:2]) == {"L_a", "L_b"}
+    assert gq.accuracy_ >= 0.85
+    # the sampled model types the whole wave about as well as it cross-validated
+    assert (gq.predict(survey).to_numpy() == labels).mean() >= gq.accuracy_ - 0.03
+    again = golden_questions(survey, labels, random_state=0, max_respondents=600)
+    assert again.respondents_.equals(gq.respondents_)
+    assert again.questions_ == gq.questions_
+    pd.testing.assert_frame_equal(again.table(), gq.table())
+
+
+def test_the_sample_is_stratified_by_segment_and_set_by_random_state():
+    survey, labels = planted_survey(n=3000, random_state=2)
+    labels = labels.copy()
+    rng = np.random.default_rng(0)
+    # segment 2 shrinks to ~3% of the assigned; 300 respondents unassigned
+    two = np.flatnonzero(labels == 2)
+    labels[two[:900]] = 0
+    labels[rng.choice(np.flatnonzero(labels == 1), 300, replace=False)] = -1
+    lab = pd.Series(labels, index=survey.data.index)
+    assigned = lab[lab != -1]
+    gq = golden_questions(survey, labels, random_state=0, max_respondents=400)
+    sample = lab[gq.respondents_]
+    assert len(sample) == 400 and (sample != -1).all()
+    expected = assigned.value_counts(normalize=True) * 400
+    counts = sample.value_counts().reindex(expected.index)
+    assert (counts - expected).abs().max() < 1.0
+    assert counts[2] >= 5
+    other = golden_questions(survey, labels, random_state=1, max_respondents=400)
+    assert not other.respondents_.equals(gq.respondents_)
+    assert (lab[other.respondents_].value_counts() == sample.value_counts()).all()
+    with pytest.raises(ConfigError, match="max_respondents"):
+        golden_questions(survey, labels, max_respondents=4)
