@@ -36,7 +36,8 @@ from statsmodels.stats.weightstats import DescrStatsW, ttest_ind
 from personalab.errors import ConfigError, InputError
 from personalab.features import PersonaLabWarning, _qattr, question_blocks
 
-__all__ = ["profile_segments", "top_traits", "segment_sizes", "kish_n", "UNASSIGNED"]
+__all__ = ["profile_segments", "profile_statistics", "merge_profile_statistics",
+           "profile_from_statistics", "top_traits", "segment_sizes", "kish_n", "UNASSIGNED"]
 
 #: How the unassigned label (-1) is shown in tables.
 UNASSIGNED = "unassigned"
@@ -147,6 +148,206 @@ def _variables(survey):
                 yield qid, text, f"{qid}={level}", str(level), qtype, "share", ind
 
 
+#: Columns of a :func:`profile_statistics` table.
+STAT_COLUMNS = ["order", "question", "question_text", "variable", "level", "type", "measure",
+                "group", "n", "w", "w2", "mean", "m2"]
+
+
+def profile_statistics(survey, labels, *, weights=True) -> pd.DataFrame:
+    """Mergeable sufficient statistics behind :func:`profile_segments`.
+
+    For every variable (as :func:`profile_segments` lists them) and every label (segments
+    and -1), over the respondents who answered it with a positive weight: ``n`` (count),
+    ``w`` (sum of weights), ``w2`` (sum of squared weights), ``mean`` (weighted mean) and
+    ``m2`` (weighted sum of squared deviations from ``mean``). Tables of disjoint sets of
+    respondents (partitions of a wave) combine exactly with :func:`merge_profile_statistics`
+    and give the profile with :func:`profile_from_statistics`; that is how the Dask engine
+    profiles a wave partition by partition (see docs/scale.md).
+
+    Parameters
+    ----------
+    survey : Survey
+    labels : array-like of int or Series
+        Segment per respondent; -1 = unassigned.
+    weights : bool or array-like, default True
+        As in :func:`profile_segments`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`STAT_COLUMNS`; ``order`` numbers the variables in profile order.
+    """
+    index = survey.data.index
+    lab = _align(index, labels, "label").to_numpy()
+    w_all = _weights(survey, weights).to_numpy()
+    groups, codes = np.unique(lab, return_inverse=True)
+    k = len(groups)
+    parts = []
+    for order, (qid, text, var, level, qtype, measure, values) in enumerate(_variables(survey)):
+        x_all = values.to_numpy(dtype=float)
+        valid = np.isfinite(x_all) & (w_all > 0)
+        x, w, g = x_all[valid], w_all[valid], codes[valid]
+        n = np.bincount(g, minlength=k)
+        sw = np.bincount(g, weights=w, minlength=k)
+        sw2 = np.bincount(g, weights=w * w, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(g, weights=w * x, minlength=k) / sw
+        dev = x - mean[g]
+        m2 = np.bincount(g, weights=w * dev * dev, minlength=k)
+        # every label gets a row, answered or not, so segments are listed as the labels say
+        parts.append(pd.DataFrame({
+            "order": order, "question": qid, "question_text": text, "variable": var,
+            "level": level, "type": qtype, "measure": measure, "group": groups,
+            "n": n, "w": sw, "w2": sw2, "mean": mean, "m2": m2}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    out["group"] = out["group"].astype(int)
+    return out[STAT_COLUMNS]
+
+
+def _merge_moments(a, b):
+    """Chan et al.'s pairwise update of (n, w, w2, mean, m2), weighted."""
+    n = a[0] + b[0]
+    w = a[1] + b[1]
+    w2 = a[2] + b[2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = b[3] - a[3]
+        mean = np.where(a[1] == 0, b[3], np.where(b[1] == 0, a[3], a[3] + delta * b[1] / w))
+        m2 = a[4] + b[4] + np.where((a[1] > 0) & (b[1] > 0), delta * delta * a[1] * b[1] / w, 0.0)
+    return n, w, w2, mean, m2
+
+
+def merge_profile_statistics(tables) -> pd.DataFrame:
+    """Combine :func:`profile_statistics` tables of disjoint sets of respondents.
+
+    The result is the table the whole set would give (to floating-point rounding):
+    counts and weight sums add; means and squared deviations combine by Chan et al.'s
+    parallel formula, so no respondent-level data is needed.
+    """
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
+    if len(tables) == 1:
+        return tables[0].reset_index(drop=True)
+    keys = ["variable", "group"]
+    describe = ["order", "question", "question_text", "level", "type", "measure"]
+    # variables are numbered per table; the first table that has a variable names its order
+    all_rows = pd.concat(tables, ignore_index=True)
+    first = all_rows.drop_duplicates("variable", keep="first")
+    order_of = dict(zip(first["variable"], range(len(first))))
+    acc = None
+    for t in tables:
+        t = t.set_index(keys)
+        if acc is None:
+            acc = t
+            continue
+        both = acc.index.intersection(t.index, sort=False)
+        only_new = t.index.difference(acc.index, sort=False)
+        a = acc.loc[both, ["n", "w", "w2", "mean", "m2"]].to_numpy(float).T
+        b = t.loc[both, ["n", "w", "w2", "mean", "m2"]].to_numpy(float).T
+        merged = _merge_moments(a, b)
+        acc.loc[both, ["n", "w", "w2", "mean", "m2"]] = np.column_stack(merged)
+        if len(only_new):
+            acc = pd.concat([acc, t.loc[only_new]])
+    out = acc.reset_index()
+    out["order"] = out["variable"].map(order_of)
+    out["n"] = out["n"].astype(int)
+    out = out.sort_values(["order", "group"], kind="stable").reset_index(drop=True)
+    return out[STAT_COLUMNS]
+
+
+def _welch_from_moments(s, r):
+    """Welch t-test and Cohen's d, as :func:`_mean_test` with weights, from moments.
+
+    ``s`` and ``r`` are (n, w, w2, mean, m2) of the segment and the rest. Within each group
+    weights are rescaled to sum to Kish's effective n (module doc), as statsmodels'
+    ``DescrStatsW``/``ttest_ind`` receive them in :func:`_mean_test`.
+    """
+    n_s, w_s, q_s, mean_s, m2_s = s
+    n_r, w_r, q_r, mean_r, m2_r = r
+    if n_s < 2 or n_r < 2:
+        return np.nan, np.nan, np.nan
+    ns, nr = w_s * w_s / q_s, w_r * w_r / q_r          # effective n = sum of rescaled weights
+    ss, sr = (w_s / q_s) * m2_s, (w_r / q_r) * m2_r      # rescaled sums of squared deviations
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_s, var_r = ss / (ns - 1), sr / (nr - 1)      # ddof=1, as DescrStatsW(ddof=1).var
+        pooled = np.sqrt(((ns - 1) * var_s + (nr - 1) * var_r) / max(ns + nr - 2, 1))
+        d = (mean_s - mean_r) / pooled if pooled > 0 else 0.0
+        # exactly constant groups (rounding in merged moments aside)
+        tiny_s = m2_s <= 1e-12 * w_s * max(1.0, mean_s * mean_s)
+        tiny_r = m2_r <= 1e-12 * w_r * max(1.0, mean_r * mean_r)
+        if tiny_s and tiny_r:
+            return np.nan, (1.0 if np.isclose(mean_s, mean_r, rtol=1e-12, atol=0) else 0.0), float(d)
+        # statsmodels CompareMeans: ddof=0 variances over (nobs - 1), Satterthwaite dof
+        sem_s, sem_r = (ss / ns) / (ns - 1), (sr / nr) / (nr - 1)
+        stdm = np.sqrt(sem_s + sem_r)
+        t = (mean_s - mean_r) / stdm
+        dof = 1.0 / ((sem_s / (sem_s + sem_r)) ** 2 / (ns - 1)
+                     + (sem_r / (sem_s + sem_r)) ** 2 / (nr - 1))
+        p = 2 * stats.t.sf(np.abs(t), dof)
+    return float(t), float(p), float(d)
+
+
+def profile_from_statistics(table, *, alpha=0.05, correction="fdr_bh") -> pd.DataFrame:
+    """The :func:`profile_segments` table from (merged) :func:`profile_statistics`.
+
+    Each segment is compared with the merged moments of every other label (unassigned
+    included); the total merges every label. Welch t-tests for means, two-proportion
+    z-tests for shares, multiple-testing correction over all rows.
+    """
+    rows = []
+    cols = ["n", "w", "w2", "mean", "m2"]
+    segments = [g for g in table_groups(table) if g != -1] if len(table) else []
+    for _, block in table.groupby("order", sort=True):
+        first = block.iloc[0]
+        level = None if pd.isna(first["level"]) else first["level"]
+        moments = {int(g): tuple(v) for g, v in zip(block["group"], block[cols].to_numpy(float))}
+        total_m = None
+        for m in moments.values():
+            total_m = m if total_m is None else _merge_moments(total_m, m)
+        total = float(total_m[3]) if total_m is not None and total_m[1] > 0 else np.nan
+        for seg in segments:
+            s = moments.get(seg, (0, 0.0, 0.0, np.nan, 0.0))
+            rest = None
+            for g, m in moments.items():
+                if g != seg:
+                    rest = m if rest is None else _merge_moments(rest, m)
+            r = rest if rest is not None else (0, 0.0, 0.0, np.nan, 0.0)
+            value = float(s[3]) if s[0] and s[1] > 0 else np.nan
+            n_eff = float(s[1] ** 2 / s[2]) if s[2] > 0 else 0.0
+            if first["measure"] == "share":
+                test, em = "two_proportion_z", "cohen_h"
+                if s[0] and r[0]:
+                    rest_v = float(r[3]) if r[1] > 0 else np.nan
+                    n_eff_r = float(r[1] ** 2 / r[2]) if r[2] > 0 else 0.0
+                    stat, p, eff = _prop_test(value, n_eff, rest_v, n_eff_r)
+                else:
+                    stat = p = eff = np.nan
+            else:
+                test, em = "welch_t", "cohen_d"
+                stat, p, eff = _welch_from_moments(tuple(float(v) for v in s),
+                                                   tuple(float(v) for v in r))
+            idx = 100.0 * value / total if total and np.isfinite(total) and total != 0 else np.nan
+            rows.append((seg, first["question"], first["question_text"], first["variable"],
+                         level, first["type"], first["measure"], value, total, idx,
+                         test, stat, p, eff, em, int(s[0]), n_eff))
+    out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS
+                                      if c not in ("p_adjusted", "significant")])
+    out["p_adjusted"] = out["p_value"]
+    tested = out["p_value"].notna().to_numpy()
+    if correction and tested.any():
+        out.loc[tested, "p_adjusted"] = multipletests(
+            out.loc[tested, "p_value"].to_numpy(), alpha=alpha, method=correction)[1]
+    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    return out[PROFILE_COLUMNS]
+
+
+def table_groups(table) -> list[int]:
+    """The labels present anywhere in a statistics table (sorted)."""
+    return sorted(int(g) for g in pd.unique(table["group"]))
+
+
 def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fdr_bh",
                      likert_test="welch") -> pd.DataFrame:
     """Profile every segment on every non-ignored, non-text question.
@@ -175,46 +376,37 @@ def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fd
         test, statistic, p_value, p_adjusted, effect_size, effect_measure ('cohen_h',
         'cohen_d', 'rank_biserial'), n (segment respondents who answered), n_eff (their
         Kish effective n), significant (p_adjusted < alpha).
+
+    Notes
+    -----
+    Computed from :func:`profile_statistics` (weighted moments per segment), so a wave
+    profiled partition by partition and merged gives the same table. The Welch test and
+    Cohen's d equal statsmodels' ``ttest_ind``/``DescrStatsW`` on the rescaled weights
+    (tests/test_profiles.py checks it).
     """
     if likert_test not in ("welch", "mannwhitney"):
         raise ConfigError(f"likert_test={likert_test!r} is not 'welch' or 'mannwhitney'",
                           fix="use likert_test='welch' (default) or 'mannwhitney'")
-    index = survey.data.index
-    lab = _align(index, labels, "label").to_numpy()
+    table = profile_statistics(survey, labels, weights=weights)
+    if likert_test == "welch":
+        return profile_from_statistics(table, alpha=alpha, correction=correction)
+    # Mann-Whitney needs every answer (ranks do not merge): Likert rows are tested here
     w_all = _weights(survey, weights).to_numpy()
-    if likert_test == "mannwhitney" and np.ptp(w_all) > 0:
+    if np.ptp(w_all) > 0:
         warnings.warn("the Mann-Whitney test ignores survey weights; Likert values and "
                       "shares are still weighted", PersonaLabWarning, stacklevel=2)
-    segments = sorted(s for s in pd.unique(lab) if s != -1)
-    rows = []
-    for qid, text, var, level, qtype, measure, values in _variables(survey):
-        x_all = values.to_numpy(dtype=float)
+    out = profile_from_statistics(table, alpha=alpha, correction=None)
+    lab = _align(survey.data.index, labels, "label").to_numpy()
+    likert = {var: values for _, _, var, _, qtype, _, values in _variables(survey)
+              if qtype == "likert"}
+    for i in np.flatnonzero((out["type"] == "likert").to_numpy()):
+        x_all = likert[out.at[i, "variable"]].to_numpy(dtype=float)
         valid = np.isfinite(x_all) & (w_all > 0)
-        x, w, g = x_all[valid], w_all[valid], lab[valid]
-        total = _wmean(x, w) if len(x) else np.nan
-        for seg in segments:
-            ins = g == seg
-            xs, ws, xr, wr = x[ins], w[ins], x[~ins], w[~ins]
-            value = _wmean(xs, ws) if len(xs) else np.nan
-            n_eff = kish_n(ws)
-            if measure == "share":
-                test, em = "two_proportion_z", "cohen_h"
-                rest = _wmean(xr, wr) if len(xr) else np.nan
-                if len(xs) and len(xr):
-                    stat, p, eff = _prop_test(value, n_eff, rest, kish_n(wr))
-                else:
-                    stat = p = eff = np.nan
-            else:
-                test = "mann_whitney_u" if (qtype == "likert" and likert_test == "mannwhitney") \
-                    else "welch_t"
-                em = "rank_biserial" if test == "mann_whitney_u" else "cohen_d"
-                stat, p, eff = _mean_test(xs, ws, xr, wr,
-                                          "mannwhitney" if test == "mann_whitney_u" else "welch")
-            idx = 100.0 * value / total if total and np.isfinite(total) and total != 0 else np.nan
-            rows.append((seg, qid, text, var, level, qtype, measure, value, total, idx, test,
-                         stat, p, eff, em, int(ins.sum()), n_eff))
-    out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS
-                                      if c not in ("p_adjusted", "significant")])
+        x, g = x_all[valid], lab[valid]
+        ins = g == out.at[i, "segment"]
+        stat, p, eff = _mean_test(x[ins], None, x[~ins], None, "mannwhitney")
+        out.loc[i, ["test", "statistic", "p_value", "effect_size", "effect_measure"]] = [
+            "mann_whitney_u", stat, p, eff, "rank_biserial"]
     out["p_adjusted"] = out["p_value"]
     tested = out["p_value"].notna().to_numpy()
     if correction and tested.any():

@@ -191,3 +191,54 @@ def test_segment_sizes_weighted_by_hand():
     assert sizes.loc[0, "ci_low"] == pytest.approx(low)
     assert sizes.loc[0, "ci_high"] == pytest.approx(high)
     assert sizes["weighted_share"].sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------- mergeable statistics
+
+
+def test_weighted_welch_from_moments_equals_statsmodels(planted):
+    """The moment-based Welch test reproduces statsmodels on Kish-rescaled weights."""
+    from statsmodels.stats.weightstats import DescrStatsW, ttest_ind
+
+    survey, labels, _ = planted
+    w = np.random.default_rng(3).gamma(2.0, 0.5, len(labels))
+    prof = profile_segments(survey, labels, weights=w).set_index(["segment", "variable"])
+    x = survey.data["L_a"].to_numpy(float)
+    ok = np.isfinite(x)
+    for seg in (0, 2):
+        ins = (labels == seg) & ok
+        rest = (labels != seg) & ok
+        ws, wr = w[ins] * kish_n(w[ins]) / w[ins].sum(), w[rest] * kish_n(w[rest]) / w[rest].sum()
+        t, p, _ = ttest_ind(x[ins], x[rest], usevar="unequal", weights=(ws, wr))
+        ds, dr = DescrStatsW(x[ins], weights=ws, ddof=1), DescrStatsW(x[rest], weights=wr, ddof=1)
+        ns, nr = ws.sum(), wr.sum()
+        d = (ds.mean - dr.mean) / np.sqrt(((ns - 1) * ds.var + (nr - 1) * dr.var) / (ns + nr - 2))
+        row = prof.loc[(seg, "L_a")]
+        assert row["statistic"] == pytest.approx(t, rel=1e-9)
+        assert row["p_value"] == pytest.approx(p, rel=1e-6, abs=1e-300)
+        assert row["effect_size"] == pytest.approx(d, rel=1e-9)
+        assert row["value"] == pytest.approx(np.average(x[ins], weights=w[ins]), rel=1e-12)
+
+
+def test_partition_statistics_merge_to_the_whole_profile(planted):
+    """Profiling partitions and merging their moments gives the whole wave's profile."""
+    from personalab.profiles import (merge_profile_statistics, profile_from_statistics,
+                                     profile_statistics)
+
+    survey, labels, profile = planted
+    lab = pd.Series(labels, index=survey.data.index)
+    # uneven partitions; the last has no respondent of segment 2
+    order = np.argsort(labels == 2, kind="stable")
+    cuts = np.split(order, [50, 260, len(order) - int((labels == 2).sum())])
+    tables = [profile_statistics(survey.subset(survey.data.index[i]), lab.iloc[i])
+              for i in cuts if len(i)]
+    merged = profile_from_statistics(merge_profile_statistics(tables))
+    num = [c for c in PROFILE_COLUMNS if profile[c].dtype.kind == "f"]
+    pd.testing.assert_frame_equal(merged.drop(columns=num), profile.drop(columns=num))
+    for c in num:
+        np.testing.assert_allclose(merged[c].to_numpy(float), profile[c].to_numpy(float),
+                                   rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=c)
+    # one partition alone is not the whole: the merge really combines them
+    alone = profile_from_statistics(tables[0])
+    assert not np.allclose(alone["value"].to_numpy(float)[:20], profile["value"].to_numpy(float)[:20],
+                           equal_nan=True)
