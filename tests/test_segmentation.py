@@ -198,6 +198,25 @@ def test_large_waves_are_fitted_on_a_sample_and_the_rest_assigned():
     assert any("random sample of 1,000" in note for note in m.notes_)
 
 
+def test_place_puts_respondents_exactly_where_fit_put_the_unsampled_rest():
+    """place() is fit's own placement: any split of the unsampled rows gets fit's labels."""
+    X, y = planted(n=3000, seed=4)
+    m = PersonaModel(fit_sample_size=1000, random_state=0).fit(X)
+    rest = np.setdiff1d(np.arange(3000), m.fit_indices_)
+    parts = [m.place(X.iloc[rest[i::3]]) for i in range(3)]       # three interleaved parts
+    for i, p in enumerate(parts):
+        np.testing.assert_array_equal(p.labels, m.labels_[rest[i::3]])
+        np.testing.assert_allclose(p.embedding, m.embedding_[rest[i::3]], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(p.membership, m.membership_.to_numpy()[rest[i::3]], atol=1e-12)
+        np.testing.assert_allclose(p.confidence, m.confidence_[rest[i::3]], atol=1e-12)
+    # fitted respondents are placed on themselves
+    np.testing.assert_array_equal(m.place(X.iloc[m.fit_indices_]).labels, m.labels_[m.fit_indices_])
+    # and the placed respondents are in their planted segments
+    placed = np.concatenate([p.labels for p in parts])
+    truth = np.concatenate([y[rest[i::3]] for i in range(3)])
+    assert adjusted_rand_score(truth, placed) >= 0.90
+
+
 def test_survey_input_goes_through_the_feature_builder():
     from _planted_survey import planted_survey
 
