@@ -399,7 +399,7 @@ class StabilityResult:
         return self.verdict
 
 
-def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
+def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, n_jobs=None):
     """Refit ``model`` on random subsamples and measure how its segments reproduce.
 
     The reference is ``model`` refitted on all of ``X`` (with its own random_state, or
@@ -419,6 +419,13 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
     seeds : list of int, optional
         Seeds of the subsample refits (overrides n_boot).
     random_state : int, default=0
+    n_jobs : int or None, default=None
+        Worker processes for the refits (joblib's loky backend), as in scikit-learn:
+        ``-1`` uses every core. None uses every core when the subsamples have at least
+        5,000 respondents (each refit then takes several seconds, more than starting a
+        worker), else runs them one after the other. Every refit keeps its own seed, so
+        the result does not depend on ``n_jobs``. Workers inherit ``NUMBA_CACHE_DIR``,
+        so they load umap-learn's compiled code instead of compiling it again.
 
     Returns
     -------
@@ -442,12 +449,18 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
     segs = np.arange(ref.n_segments_)
     jacc = np.full((len(seeds), len(segs)), np.nan)
     aris, boot_k = [], []
-    for b, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(n, max(2, int(round(sample_frac * n))), replace=False))
-        mb = clone(base).set_params(random_state=seed).fit(F[idx])
-        lb = mb.labels_
-        boot_k.append(int(mb.n_segments_))
+    n_sub = max(2, int(round(sample_frac * n)))
+    if n_jobs is None:
+        n_jobs = -1 if n_sub >= _PARALLEL_MIN_ROWS and len(seeds) > 1 else 1
+    if n_jobs == 1:
+        refits = (_subsample_refit(base, F, n_sub, seed) for seed in seeds)
+    else:
+        from joblib import Parallel, delayed
+
+        refits = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_subsample_refit)(base, F, n_sub, seed) for seed in seeds)
+    for b, (idx, lb, k_b) in enumerate(refits):
+        boot_k.append(k_b)
         ref_b = labels[idx]
         aris.append(adjusted_rand_score(ref_b, lb))
         for s in segs:
@@ -518,6 +531,19 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0):
         stable=stable,
         verdict=verdict,
     )
+
+
+#: `stability` runs its refits in parallel (n_jobs=None) from this many respondents per
+#: subsample: a refit then takes longer than starting a worker process.
+_PARALLEL_MIN_ROWS = 5000
+
+
+def _subsample_refit(base, F, n_sub, seed):
+    """One refit of `stability`: the subsample and the model both come from ``seed``."""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(F), n_sub, replace=False))
+    mb = clone(base).set_params(random_state=seed).fit(F[idx])
+    return idx, np.asarray(mb.labels_), int(mb.n_segments_)
 
 
 # --------------------------------------------------------------------------- figures

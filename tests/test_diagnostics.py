@@ -121,3 +121,21 @@ def test_figures_are_plotly_figures(known_k_table):
     fig2 = visualize_stability(res)
     assert isinstance(fig2, go.Figure)
     assert list(fig2.data[0].x) == [f"Segment {i}" for i in range(4)]
+
+
+@pytest.mark.parametrize("model", [
+    PersonaModel(reducer=None, clusterer="kmeans", n_segments=4),
+    PersonaModel(n_neighbors=15),  # UMAP + HDBSCAN, the pipeline's default
+], ids=["kmeans", "umap-hdbscan"])
+def test_stability_in_parallel_gives_the_same_result_as_one_after_the_other(model):
+    rng = np.random.default_rng(0)
+    # structureless data: every refit's labels depend on its own seed and subsample
+    X = rng.normal(size=(500, 6))
+    one = stability(model, X, n_boot=4, n_jobs=1)
+    two = stability(model, X, n_boot=4, n_jobs=2)
+    pd.testing.assert_series_equal(one.ari, two.ari)
+    pd.testing.assert_frame_equal(one.segments, two.segments)
+    assert one.boot_n_segments == two.boot_n_segments
+    assert one.verdict == two.verdict
+    if model.clusterer == "kmeans":
+        assert one.ari.nunique() == 4   # the check above would see a mixed-up seed
