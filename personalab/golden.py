@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
@@ -287,7 +287,8 @@ class GoldenQuestions:
 
 def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
                      role="segment", target_accuracy=0.95, min_gain=0.005, C=1.0,
-                     numeric_bins=5, screen=5, max_respondents=10_000) -> GoldenQuestions:
+                     numeric_bins=5, screen=5, max_respondents=10_000,
+                     n_jobs=None) -> GoldenQuestions:
     """Select the fewest questions that reproduce a segment assignment.
 
     Greedy forward selection: at each step the question that most raises the
@@ -327,6 +328,10 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
         Select and cross-validate on a stratified random sample (drawn with
         ``random_state``) of at most this many assigned respondents; None uses all.
         Waves with fewer assigned respondents are used whole.
+    n_jobs : int or None, default None
+        Worker processes for the candidate fits (joblib's loky backend), as in
+        scikit-learn: ``-1`` uses every core. None uses every core from 5,000
+        respondents, else fits one after the other. The result does not depend on it.
 
     Returns
     -------
@@ -372,38 +377,37 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
         raise InputError(f"the survey has no answerable questions with role {role!r}",
                          fix="pass role=None to choose among every non-ignored question")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    first_train, first_test = next(splitter.split(np.zeros(len(y)), y))
+    splits = list(splitter.split(np.zeros(len(y)), y))
+    if n_jobs is None:
+        n_jobs = -1 if len(y) >= _PARALLEL_MIN_ROWS else 1
+    if n_jobs == 1:
+        def run(tasks):
+            return [_score(*t) for t in tasks]
+    else:
+        from joblib import Parallel, delayed
 
-    def fit_quietly(X, yy):
-        # Many tiny fits: BLAS threads only add overhead (and oversubscribe small machines).
-        with threadpool_limits(limits=1), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return _model(C, random_state).fit(X, yy)
+        def run(tasks):
+            return Parallel(n_jobs=n_jobs, backend="loky")(delayed(_score)(*t) for t in tasks)
+
+    def scores(candidates, on_splits):
+        """Accuracy of ``chosen + [q]`` for every candidate q (rows) on every split."""
+        tasks = [(matrices, chosen + [q], y, train, test, C, random_state)
+                 for q in candidates for train, test in on_splits]
+        return np.asarray(run(tasks), dtype=float).reshape(len(candidates), len(on_splits))
 
     def design(qids):
         return np.hstack([matrices[q] for q in qids])
-
-    def holdout(qids):
-        X = design(qids)
-        model = fit_quietly(X[first_train], y[first_train])
-        return model.score(X[first_test], y[first_test])
-
-    def cross_validated(qids):
-        X = design(qids)
-        with threadpool_limits(limits=1), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            s = cross_val_score(_model(C, random_state), X, y, cv=splitter)
-        return s.mean(), s.std()
 
     chosen, steps, best_so_far = [], [], 0.0
     remaining = [c.question for c in coders]
     while remaining and len(chosen) < max_questions:
         shortlist = remaining
         if screen is not None and len(remaining) > screen:
-            quick = [holdout(chosen + [q]) for q in remaining]
-            order = np.argsort(-np.asarray(quick), kind="stable")[:screen]
+            quick = scores(remaining, splits[:1])[:, 0]
+            order = np.argsort(-quick, kind="stable")[:screen]
             shortlist = [remaining[i] for i in sorted(order)]
-        trials = [(cross_validated(chosen + [q]), q) for q in shortlist]
+        trials = [((row.mean(), row.std()), q)
+                  for row, q in zip(scores(shortlist, splits), shortlist)]
         (acc, sd), q = max(trials, key=lambda t: (t[0][0], -remaining.index(t[1])))
         if chosen and acc - best_so_far < min_gain:
             break
@@ -416,9 +420,27 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
     steps = pd.DataFrame(steps, columns=["step", "question", "cv_accuracy", "cv_std",
                                          "n_features"])
     selected = [next(c for c in coders if c.question == q) for q in chosen]
-    model = fit_quietly(design(chosen), y)
+    model = _fit_quietly(design(chosen), y, C, random_state)
     return GoldenQuestions(selected, model, steps, model.classes_,
                            respondents=survey.data.index[rows])
+
+
+#: `golden_questions` fits its candidates in parallel (n_jobs=None) from this many
+#: respondents: each fit then takes long enough to repay starting worker processes.
+_PARALLEL_MIN_ROWS = 5000
+
+
+def _fit_quietly(X, y, C, random_state):
+    # Many tiny fits: BLAS threads only add overhead (and oversubscribe small machines).
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _model(C, random_state).fit(X, y)
+
+
+def _score(matrices, qids, y, train, test, C, random_state):
+    """Accuracy on ``test`` of the model fitted on ``train`` with the questions ``qids``."""
+    X = np.hstack([matrices[q] for q in qids])
+    return _fit_quietly(X[train], y[train], C, random_state).score(X[test], y[test])
 
 
 def _stratified_sample(y, size, *, min_per_segment, random_state):

@@ -197,3 +197,10 @@ def test_the_sample_is_stratified_by_segment_and_set_by_random_state():
     assert (lab[other.respondents_].value_counts() == sample.value_counts()).all()
     with pytest.raises(ConfigError, match="max_respondents"):
         golden_questions(survey, labels, max_respondents=4)
+
+
+def test_parallel_candidate_fits_select_the_same_questions_and_weights(planted):
+    survey, labels, gq = planted
+    two = golden_questions(survey, labels, random_state=0, n_jobs=2)
+    pd.testing.assert_frame_equal(two.steps_, gq.steps_, check_exact=True)
+    pd.testing.assert_frame_equal(two.table(), gq.table(), check_exact=True)
