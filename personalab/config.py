@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import glob
 import types
 import typing
 from dataclasses import dataclass, field
@@ -77,11 +78,12 @@ class StudyConfig:
         Renamed questions, ``{new_id: baseline_id}`` (with ``baseline``).
     scale_mapping : dict, optional
         Changed answer labels, ``{baseline_id: {new_label: baseline_label}}``.
-    engine : str
-        ``"local"``. (``"dask"`` and ``scheduler`` are reserved for the planned Dask engine
-        and refused with a clear message until it exists.)
+    engine : {"local", "dask"}
+        ``"local"`` runs every step in this process. ``"dask"`` spreads reading, placing,
+        profiling, tagging and sentiment over a Dask cluster (a LocalCluster with one
+        worker per core, or ``scheduler``); see docs/scale.md.
     scheduler : str, optional
-        Reserved: address of a Dask scheduler.
+        Address of a running Dask scheduler (``tcp://host:8786``), with ``engine: dask``.
     steps : list of str
         Which pipeline steps to run (default: all, in order).
     """
@@ -120,8 +122,18 @@ class StudyConfig:
         if not str(self.wave).strip() or any(c in str(self.wave) for c in "/\\"):
             raise ConfigError(f"wave name {self.wave!r} must be a plain folder name",
                               file=src, column="wave", fix="use letters, digits, '-' or '_'")
+        from .dask_engine import is_pattern
+
+        if is_pattern(self.input):
+            if not Path(self.input).is_dir() and not glob.glob(str(self.input)):
+                raise ConfigError(f"no file matches the input pattern {str(self.input)!r}",
+                                  file=src, column="input",
+                                  fix="check the folder and the pattern, e.g. "
+                                      "wave3/part-*.csv (relative to the config file)")
         for key in ("input", "codebook", "themes"):
             p = getattr(self, key)
+            if key == "input" and is_pattern(p):
+                continue
             if p is not None and not Path(p).exists():
                 raise ConfigError(f"{key} file {str(p)!r} does not exist", file=src, column=key,
                                   fix="check the path; relative paths are read from the "
@@ -139,16 +151,12 @@ class StudyConfig:
         if self.n_neighbors is not None and self.n_neighbors < 2:
             raise ConfigError("n_neighbors must be at least 2", file=src, column="n_neighbors",
                               fix="leave it out to let PersonaModel choose")
-        if self.engine == "dask" or self.scheduler is not None:
-            # refused rather than silently run on one machine: the Dask engine is planned
-            # (issue "Scale") but not built yet
-            raise ConfigError("the Dask engine is not available in this version of PersonaLab",
-                              file=src, column="engine" if self.engine == "dask" else "scheduler",
-                              fix="use engine: local (PersonaModel fits a sample and assigns "
-                                  "the rest, so large single-machine waves work)")
-        if self.engine != "local":
-            raise ConfigError(f"engine must be 'local', got {self.engine!r}", file=src,
-                              column="engine", fix="engine: local")
+        if self.engine not in ("local", "dask"):
+            raise ConfigError(f"engine must be 'local' or 'dask', got {self.engine!r}", file=src,
+                              column="engine", fix=_suggest(self.engine, ("local", "dask")))
+        if self.scheduler is not None and self.engine != "dask":
+            raise ConfigError("a Dask scheduler address needs engine: dask", file=src,
+                              column="scheduler", fix="add 'engine: dask' (or --engine dask)")
         unknown = [s for s in self.steps if s not in STEPS]
         if unknown:
             raise ConfigError(f"unknown step(s) {unknown}; the steps are {list(STEPS)}",

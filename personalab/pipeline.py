@@ -106,37 +106,11 @@ def package_versions() -> dict:
     return out
 
 
-def run_study(config: StudyConfig, *, progress: bool = True, kernel_name: str | None = None,
-              log=print) -> RunResult:
-    """Execute the pipeline notebooks for one wave.
-
-    Parameters
-    ----------
-    config : StudyConfig
-        A validated config (see :func:`personalab.config.load_config`).
-    progress : bool
-        Show a progress bar over the steps.
-    kernel_name : str, optional
-        Jupyter kernel to run the notebooks in (default: the notebook's own, ``python3``).
-
-    Returns
-    -------
-    RunResult
-    """
+def _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, written):
+    """Execute each step's notebook in a fresh kernel, recording timings."""
     import papermill
     from tqdm.auto import tqdm
 
-    config.validate()
-    out = Path(config.output).resolve()
-    nb_out = out / "notebooks"
-    nb_out.mkdir(parents=True, exist_ok=True)
-    params = notebook_parameters(config)
-    # Notebooks run in notebooks/ so their relative defaults (../data/sample) still resolve,
-    # and share one numba cache so JIT-compiled UMAP/HDBSCAN code is reused across kernels.
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT_ROOT / ".cache" / "numba"))
-    timings, written = {}, []
-    steps = list(config.steps)
-    started = time.perf_counter()
     bar = tqdm(steps, desc=f"personalab run {config.wave}", unit="step", disable=not progress,
                file=sys.stderr)
     for step in bar:
@@ -161,15 +135,63 @@ def run_study(config: StudyConfig, *, progress: bool = True, kernel_name: str | 
                 evalue=exc.evalue) from None
         timings[step] = round(time.perf_counter() - t0, 2)
         written.append(target)
+
+
+def run_study(config: StudyConfig, *, progress: bool = True, kernel_name: str | None = None,
+              log=print) -> RunResult:
+    """Execute the pipeline notebooks for one wave.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        A validated config (see :func:`personalab.config.load_config`).
+    progress : bool
+        Show a progress bar over the steps.
+    kernel_name : str, optional
+        Jupyter kernel to run the notebooks in (default: the notebook's own, ``python3``).
+
+    Returns
+    -------
+    RunResult
+    """
+    config.validate()
+    out = Path(config.output).resolve()
+    nb_out = out / "notebooks"
+    nb_out.mkdir(parents=True, exist_ok=True)
+    params = notebook_parameters(config)
+    # Notebooks run in notebooks/ so their relative defaults (../data/sample) still resolve,
+    # and share one numba cache so JIT-compiled UMAP/HDBSCAN code is reused across kernels.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT_ROOT / ".cache" / "numba"))
+    timings, written = {}, []
+    steps = list(config.steps)
+    started = time.perf_counter()
+    cluster = None
+    if config.engine == "dask" and not config.scheduler:
+        # one LocalCluster for the whole run: every step's kernel connects to it
+        from .dask_engine import start_local_cluster
+
+        cluster = start_local_cluster()
+        params["scheduler"] = cluster.scheduler_address
+        timings["cluster_start"] = round(time.perf_counter() - started, 2)
+    try:
+        _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, written)
+    finally:
+        if cluster is not None:
+            cluster.close()
     timings["total"] = round(time.perf_counter() - started, 2)
     report = out / "index.html"
+    from .dask_engine import input_partitions, is_pattern
+
+    files = input_partitions(config.input) if is_pattern(config.input) else [Path(config.input)]
+    inputs = [{"path": str(Path(f).resolve()), "sha256": file_sha256(f)} for f in files]
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "wave": config.wave,
         "config": config.to_dict(),
         "config_file": str(config.source) if config.source else None,
-        "input": {"path": str(Path(config.input).resolve()),
-                  "sha256": file_sha256(config.input)},
+        "input": inputs[0] if len(inputs) == 1 else {"path": str(config.input),
+                                                      "partitions": inputs},
+        "engine": config.engine,
         "seed": config.seed,
         "packages": package_versions(),
         "platform": {"machine": platform.machine(), "system": platform.system(),

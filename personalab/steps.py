@@ -25,7 +25,7 @@ class IngestResult:
 
 
 def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format="auto",
-           exclude_flags=None) -> IngestResult:
+           exclude_flags=None, engine="local", scheduler=None) -> IngestResult:
     """Load a raw export, validate it against its codebook, and check data quality.
 
     Parameters
@@ -43,6 +43,12 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         Export format or ``"auto"``.
     exclude_flags : list of str, optional
         Quality flags that exclude a respondent (default: ``QualityRules`` default).
+    engine : {"local", "dask"}
+        ``"dask"`` reads, validates and types the partitions on a Dask cluster (see
+        :mod:`personalab.dask_engine`); a glob pattern or folder as ``input_path`` is a
+        partitioned wave for either engine.
+    scheduler : str, optional
+        Dask scheduler address (``engine="dask"``); default a LocalCluster.
 
     Returns
     -------
@@ -57,16 +63,38 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = ArtifactStore(out)
-    raw = load_export(input_path, format=file_format)
+    from . import dask_engine as de
+
+    partitioned = engine == "dask" or de.is_pattern(input_path)
+    files = de.input_partitions(input_path) if partitioned else [Path(input_path)]
+    raw = None
     drafted = None
     if codebook_path is None:
+        raw = de.read_raw(files[0], file_format) if partitioned else \
+            load_export(input_path, format=file_format)
         codebook = infer_codebook(raw)
         drafted = out / "codebook_draft.yml"
         save_codebook(codebook, drafted)
     else:
         codebook = load_codebook(codebook_path)
-    validation = validate_codebook(codebook, raw)
-    survey = Survey.from_raw(raw, codebook, wave=wave)
+    typed = None
+    if not partitioned:
+        raw = raw if raw is not None else load_export(input_path, format=file_format)
+        validation = validate_codebook(codebook, raw)
+        survey = Survey.from_raw(raw, codebook, wave=wave)
+    else:
+        wave = wave or files[0].parent.name
+        if engine == "dask":
+            with de.dask_client(scheduler) as client:
+                parts, validation, typed = de.ingest_partitions(
+                    client, files, codebook, output_dir=out, wave=wave, file_format=file_format)
+        else:
+            parts, validation = de.read_partitions(files, codebook, wave=wave,
+                                                   file_format=file_format)
+        survey = de.concat_surveys(parts, wave=wave, source=Path(str(input_path)))
+    store.save("partitions", {"files": [str(f) for f in files], "typed": typed,
+                              "engine": engine,
+                              "partition_of": getattr(survey, "partition_of", None)})
     rules = QualityRules() if exclude_flags is None else QualityRules(exclude=tuple(exclude_flags))
     quality = check_quality(survey, rules)
     store.save("survey", survey)
@@ -100,13 +128,20 @@ def _kept(store: ArtifactStore):
 
 
 def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clusterer="auto",
-            n_neighbors=None, n_boot=10, sweep_grid=None, golden=True) -> SegmentResult:
+            n_neighbors=None, n_boot=10, sweep_grid=None, golden=True, engine="local",
+            scheduler=None, fit_sample_size=None) -> SegmentResult:
     """Segment the kept respondents, check stability, profile the segments.
 
     With ``reducer`` or ``clusterer`` set to ``"auto"``, a sweep over the settings in
     :data:`personalab.diagnostics.DEFAULT_GRID` (or ``sweep_grid``) measures every
     candidate and :func:`personalab.diagnostics.recommend` picks the finest solution that
     reproduces across subsamples; otherwise the given stages are used as they are.
+
+    With ``engine="dask"`` the model is fitted on a stratified sample of the kept
+    respondents (in proportion to each partition's) and every partition is placed and
+    profiled on the Dask cluster (see :mod:`personalab.dask_engine`).
+    ``fit_sample_size`` (default: PersonaModel's, 10,000) caps the respondents the
+    reducer and clusterer are fitted on, for either engine.
 
     Saves: ``model.joblib`` (for typing the next wave), and the artifacts ``labels``,
     ``membership``, ``embedding``, ``map2d``, ``profile``, ``sizes``, ``stability``,
@@ -123,7 +158,23 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     out = Path(output_dir)
     store = ArtifactStore(out)
     survey, quality, kept = _kept(store)
+    fit_on = kept
+    if engine == "dask":
+        from .dask_engine import stratified_sample
+
+        parts = store.load("partitions") if store.has("partitions") else None
+        if not parts or not parts.get("typed"):
+            from .errors import ConfigError
+
+            raise ConfigError("the ingest step did not run with the Dask engine, so there "
+                              "are no typed partitions to place", column="engine",
+                              fix="run the whole pipeline with engine: dask")
+        fit_on = kept.subset(stratified_sample(
+            kept, fit_sample_size or PersonaModel().fit_sample_size,
+            strata=parts.get("partition_of"), random_state=seed))
     fixed = {"min_segment_share": min_segment_share, "random_state": seed}
+    if fit_sample_size is not None:
+        fixed["fit_sample_size"] = fit_sample_size
     if n_neighbors is not None:
         fixed["n_neighbors"] = n_neighbors
     table = rec = None
@@ -141,29 +192,45 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
                     g["reducer"] = [reducer]
                 if clusterer != "auto":
                     g["clusterer"] = [clusterer]
-        table = sweep(kept, grid, model=PersonaModel(**fixed), random_state=seed)
+        table = sweep(fit_on, grid, model=PersonaModel(**fixed), random_state=seed)
         rec = recommend(table)
         model = rec.model(**{k: v for k, v in fixed.items() if k not in rec.params
                              or k == "random_state"})
     else:
         model = PersonaModel(reducer=reducer, clusterer=clusterer, **fixed)
     weights = kept.weights()
-    model.fit(kept, sample_weight=weights.to_numpy())
+    model.fit(fit_on, sample_weight=fit_on.weights().to_numpy())
     ids = kept.data.index
-    labels = pd.Series(model.labels_, index=ids, name="segment")
-    membership = pd.DataFrame(model.membership_).set_axis(ids, axis=0)
-    embedding = pd.DataFrame(model.embedding_, index=ids)
+    stats = None
+    if engine == "dask":
+        from .dask_engine import dask_client, place_partitions
+
+        fitted = pd.Series(model.labels_, index=fit_on.data.index)
+        with dask_client(scheduler) as client:
+            placed, stats = place_partitions(client, parts["typed"], ids, model, fitted)
+        labels = placed["labels"].reindex(ids).rename("segment")
+        membership = placed["membership"].reindex(ids)
+        embedding = placed["embedding"].reindex(ids)
+    else:
+        labels = pd.Series(model.labels_, index=ids, name="segment")
+        membership = pd.DataFrame(model.membership_).set_axis(ids, axis=0)
+        embedding = pd.DataFrame(model.embedding_, index=ids)
     # a 2-D view of the segmentation space for the map: PCA of the embedding is cheap,
     # deterministic and keeps the segments' separation
-    emb = np.asarray(model.embedding_, dtype=float)
+    emb = embedding.to_numpy(dtype=float)
     if emb.shape[1] > 2:
         from sklearn.decomposition import PCA
 
         emb = PCA(n_components=2, random_state=seed).fit_transform(emb)
     map2d = pd.DataFrame(emb[:, :2], index=ids, columns=["x", "y"])
-    profile = profile_segments(kept, labels)
+    if stats is not None:       # merged exactly from the partitions' moments
+        from .profiles import profile_from_statistics
+
+        profile = profile_from_statistics(stats)
+    else:
+        profile = profile_segments(kept, labels)
     sizes = segment_sizes(labels.to_numpy(), weights.to_numpy())
-    stab = stability(model, kept, n_boot=n_boot, random_state=seed) if n_boot else None
+    stab = stability(model, fit_on, n_boot=n_boot, random_state=seed) if n_boot else None
     gq = None
     if golden and model.n_segments_ >= 2:
         from .golden import golden_questions
@@ -203,8 +270,12 @@ def _flagged_ids(quality):
     return set(flags["respondent_id"].astype(str)) if len(flags) else set()
 
 
-def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42) -> QuotesResult:
+def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
+           scheduler=None) -> QuotesResult:
     """Tag open-text answers with themes, score sentiment, pick representative quotes.
+
+    With ``engine="dask"`` tagging and sentiment run partition by partition on the Dask
+    cluster and theme shares are merged exactly from the partitions' counts.
 
     Quotes never come from excluded or flagged respondents and are PII-redacted. Saves the
     artifacts ``tags`` ({question: TagResult}), ``theme_shares``, ``theme_profile``,
@@ -224,16 +295,34 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42) -> QuotesResult
     texts = kept.text()
     tags, matrices, shares = {}, {}, []
     theme_profile, theme_info = None, {}
+    codebook = None
     if themes_path is not None and texts.shape[1]:
-        from .themes import load_themes, tag_answers
+        from .themes import load_themes
 
         codebook = load_themes(themes_path)
         theme_info = {t.id: {"label": t.label, "polarity": t.polarity,
                              "facet": getattr(t, "facet", None)} for t in codebook.themes}
+    sentiment = merged_shares = None
+    if engine == "dask" and texts.shape[1]:
+        from .dask_engine import dask_client, tag_partitions
+
+        parts = store.load("partitions")
+        with dask_client(scheduler) as client:
+            dtags, sentiment, merged_shares = tag_partitions(
+                client, parts["typed"], kept.data.index, codebook, labels)
+        sentiment = sentiment.reindex(texts.index)
+        if codebook is not None:
+            tags = {q: dtags[q] for q in texts.columns}
+    elif codebook is not None:
+        from .themes import tag_answers
+
+        tags = {q: tag_answers(texts[q], codebook) for q in texts.columns}
+    if codebook is not None:
         for q in texts.columns:
-            result = tag_answers(texts[q], codebook)
-            tags[q], matrices[q] = result, result.matrix
-            sh = result.shares(by=labels.reindex(result.matrix.index))
+            result = tags[q]
+            matrices[q] = result.matrix
+            sh = merged_shares[q] if merged_shares is not None else \
+                result.shares(by=labels.reindex(result.matrix.index))
             sh = sh.rename_axis("segment").reset_index().melt(id_vars="segment",
                                                                  var_name="theme",
                                                                  value_name="share")
@@ -247,8 +336,9 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42) -> QuotesResult
         if combined is not None and len(combined):
             seg = labels.reindex(combined.index)
             theme_profile = distinctive_themes(combined.astype(int), seg)
-    sentiment = pd.DataFrame({q: sentiment_scores(texts[q]) for q in texts.columns},
-                             index=texts.index)
+    if sentiment is None:
+        sentiment = pd.DataFrame({q: sentiment_scores(texts[q]) for q in texts.columns},
+                                 index=texts.index)
     quotes_df = representative_quotes(
         texts, labels, n=n_quotes, embedding=embedding, tag_matrix=matrices or None,
         sentiment=sentiment, exclude_ids=quality.exclusions, flagged_ids=_flagged_ids(quality),

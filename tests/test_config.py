@@ -35,9 +35,10 @@ def test_sample_config_loads_with_paths_relative_to_its_folder():
     ("wave: w\ninput: missing.csv\n", "input", "config file's folder"),
     ("input: wave.csv\n", "wave", "wave: ..."),
     ("wave: w\ninput: wave.csv\nsteps: [ingest, segmnt]\n", "steps", "did you mean 'segment'"),
-    ("wave: w\ninput: wave.csv\nengine: spark\n", "engine", "engine: local"),
+    ("wave: w\ninput: wave.csv\nengine: spark\n", "engine", "valid names: local, dask"),
     ("wave: w\ninput: wave.csv\nn_quotes: true\n", "n_quotes", "n_quotes: 42"),
-    ("wave: w\ninput: wave.csv\nengine: dask\n", "engine", "use engine: local"),
+    ("wave: w\ninput: wave.csv\nscheduler: tcp://h:8786\n", "scheduler", "engine: dask"),
+    ("wave: w\ninput: parts/part-*.csv\nengine: dask\n", "input", "wave3/part-*.csv"),
 ])
 def test_bad_parameters_are_refused_naming_file_key_and_fix(tmp_path, text, key, fix):
     p = _write(tmp_path, text)
@@ -80,3 +81,14 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
 def test_config_from_flags_needs_wave_and_input():
     with pytest.raises(ConfigError, match="required parameter 'input'"):
         config_from_dict({"wave": "w"})
+
+
+def test_a_partitioned_input_and_the_dask_engine_are_accepted(tmp_path):
+    (tmp_path / "parts").mkdir()
+    for i in range(2):
+        (tmp_path / "parts" / f"part-{i}.csv").write_text("a\n1\n")
+    p = _write(tmp_path, "wave: w\ninput: parts/part-*.csv\nengine: dask\n"
+                         "scheduler: tcp://127.0.0.1:8786\n")
+    cfg = load_config(p)
+    assert cfg.engine == "dask" and cfg.scheduler == "tcp://127.0.0.1:8786"
+    assert cfg.input == tmp_path / "parts" / "part-*.csv"

@@ -1,0 +1,436 @@
+"""The Dask engine: the same pipeline, with the heavy work spread over a Dask cluster.
+
+``personalab run --engine dask`` (or ``engine: dask`` in a study config) runs the same
+notebooks and steps; only the steps that touch every respondent change how they work:
+
+* **ingest** — every partition of the wave (one file of a glob such as
+  ``exports/wave-3/part-*.csv`` or ``*.parquet``) is read, validated against the codebook
+  and typed on a worker, and saved to ``<output>/partitions/``. The quality checks compare
+  respondents across partitions (duplicate ids, duplicate and near-duplicate answers,
+  speeders against the wave's median duration), so they run once on the typed wave,
+  exactly as on one machine.
+* **segment** — the model is fitted on a stratified, representative sample (each partition
+  contributes in proportion to its kept respondents, at most ``fit_sample_size`` in all);
+  then every partition is placed on a worker with :meth:`PersonaModel.place` (the sampled
+  respondents keep the labels the fit gave them) and profiled there;
+  the profile is merged exactly from the partitions' weighted moments
+  (:func:`personalab.profiles.merge_profile_statistics`), and sizes are counted over every
+  respondent.
+* **quotes** — theme tagging and sentiment run on the workers, partition by partition;
+  theme shares are merged exactly from per-partition weighted counts.
+
+The cluster is a ``distributed.LocalCluster`` on this machine unless ``scheduler`` names
+an existing scheduler (``tcp://host:8786``). On a real cluster the workers must be able to
+read the input files and the run's output folder (a shared filesystem), and run the same
+PersonaLab and package versions as the client. See docs/scale.md.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InputError
+
+__all__ = ["input_partitions", "read_partition", "read_partitions", "concat_surveys",
+           "dask_client", "stratified_sample", "place_partitions", "tag_partitions",
+           "PARTITION_DIR"]
+
+#: Where the ingest step keeps the typed partitions, inside the run's output folder.
+PARTITION_DIR = "partitions"
+_GLOB_CHARS = set("*?[")
+_FILE_TYPES = (".csv", ".tsv", ".txt", ".csv.gz", ".xlsx", ".sav", ".parquet", ".pq")
+
+
+def is_pattern(path) -> bool:
+    """True when ``path`` is a glob pattern or a folder (a partitioned wave)."""
+    text = str(path)
+    return bool(_GLOB_CHARS & set(text)) or Path(text).is_dir()
+
+
+def input_partitions(path) -> list[Path]:
+    """The files of a partitioned wave, in a stable (sorted) order.
+
+    Parameters
+    ----------
+    path : str or Path
+        A glob pattern (``exports/q4/part-*.csv``), a folder (every survey file in it), or
+        one file (a wave of one partition).
+
+    Returns
+    -------
+    list of Path
+    """
+    text = str(path)
+    if Path(text).is_dir():
+        files = sorted(p for p in Path(text).iterdir()
+                       if p.is_file() and p.name.lower().endswith(_FILE_TYPES))
+        if not files:
+            raise InputError(f"the folder {text} holds no survey files",
+                             file=text, fix=f"put the partitions there (one of {_FILE_TYPES})")
+        return files
+    if _GLOB_CHARS & set(text):
+        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not files:
+            raise InputError(f"no file matches the pattern {text!r}", file=text,
+                             fix="check the folder and the pattern, e.g. 'wave3/part-*.csv'")
+        return files
+    if not Path(text).is_file():
+        raise InputError(f"input file {text!r} does not exist", file=text,
+                         fix="check the path")
+    return [Path(text)]
+
+
+def _read_parquet(path):
+    """A Parquet partition as a RawWave: every value as the text a CSV would hold."""
+    import pyarrow.parquet as pq
+
+    from .loaders import RawWave
+
+    table = pq.read_table(path)
+    if table.num_rows == 0:
+        raise InputError("the file has no rows", file=path,
+                         fix="remove empty partitions from the input")
+    data = {}
+    for name, col in zip(table.column_names, table.columns):
+        s = col.to_pandas()
+        if pd.api.types.is_float_dtype(s) and np.all(np.isnan(s) | (s == np.round(s))):
+            # whole numbers written as floats (because of missing values): no ".0"
+            s = s.astype("Int64")
+        data[str(name)] = s.astype("str").where(s.notna())
+    frame = pd.DataFrame(data)
+    return RawWave(data=frame, path=Path(path), format="parquet", sha256=_sha256(path),
+                   labels={c: c for c in frame.columns}, header_rows=1)
+
+
+def _sha256(path, chunk=1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_raw(path, file_format="auto"):
+    """One partition as a RawWave (Parquet here, every other format via load_export)."""
+    from .loaders import load_export
+
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq") or file_format == "parquet":
+        return _read_parquet(path)
+    return load_export(path, format=file_format)
+
+
+def read_partition(path, codebook, *, wave=None, file_format="auto"):
+    """Load, validate and type one partition (CSV/XLSX/SPSS/... via load_export, or Parquet).
+
+    Returns ``(survey, report)``: the typed Survey and the codebook's ValidationReport
+    (its issues prefixed with the partition's file name). Errors name the partition's
+    file and its row, as for a single export.
+    """
+    import dataclasses
+
+    from .codebook import ValidationReport, validate_codebook
+    from .survey import Survey
+
+    path = Path(path)
+    raw = read_raw(path, file_format)
+    report = validate_codebook(codebook, raw)
+    survey = Survey.from_raw(raw, codebook, wave=wave)
+    report = ValidationReport(issues=[dataclasses.replace(i, problem=f"{path.name}: {i.problem}")
+                                      for i in report.issues])
+    return survey, report
+
+
+def read_partitions(files, codebook, *, wave=None, file_format="auto"):
+    """Read every partition in this process (the local engine): ``(surveys, report)``."""
+    from .codebook import ValidationReport
+
+    surveys, issues = [], []
+    for f in files:
+        survey, report = read_partition(f, codebook, wave=wave, file_format=file_format)
+        surveys.append(survey)
+        issues += report.issues
+    return surveys, ValidationReport(issues=issues)
+
+
+def concat_surveys(parts, *, wave=None, source=None):
+    """One Survey from the typed partitions of a wave, in partition order.
+
+    Respondent ids must be unique across partitions (an id in two partitions is an
+    error naming both files). ``file_rows`` keeps each respondent's line in its own file
+    and ``partition_of`` says which file that is; ``sha256`` is a hash of the partitions'
+    hashes, in order.
+    """
+    from .survey import Survey
+
+    parts = list(parts)
+    if not parts:
+        raise InputError("no partitions to combine", fix="give at least one input file")
+    if len(parts) == 1 and source is None:
+        return parts[0]
+    seen = {}
+    for k, p in enumerate(parts):
+        dup = p.data.index[p.data.index.isin(list(seen))] if seen else []
+        if len(dup):
+            rid = dup[0]
+            first = parts[seen[rid]]
+            raise InputError(
+                f"respondent id {rid!r} occurs in two partitions: {first.source} (row "
+                f"{first.file_rows.get(rid)}) and {p.source} (row {p.file_rows.get(rid)})",
+                file=p.source, column="respondent id", row=p.file_rows.get(rid),
+                fix="remove the duplicate rows, or give each partition distinct ids")
+        seen.update(dict.fromkeys(p.data.index, k))
+    data = pd.concat([p.data for p in parts], axis=0)
+    file_rows = pd.concat([p.file_rows for p in parts]) if all(
+        p.file_rows is not None for p in parts) else None
+    missing = pd.concat([p.missing_reasons for p in parts], ignore_index=True)
+    dups = pd.concat([p.duplicate_ids for p in parts], ignore_index=True)
+    answered = {}
+    for q in parts[0]._answered:
+        if all(q in p._answered for p in parts):
+            answered[q] = np.concatenate([np.asarray(p._answered[q]) for p in parts])
+    h = hashlib.sha256("".join(str(p.sha256) for p in parts).encode()).hexdigest()
+    out = Survey(data, parts[0].codebook, wave=wave or parts[0].wave, source=source,
+                 sha256=h, format=parts[0].format, file_rows=file_rows,
+                 missing_reasons=missing, duplicate_ids=dups, no_answer=answered)
+    out.partition_of = pd.Series(
+        np.repeat(np.arange(len(parts)), [len(p.data) for p in parts]), index=data.index,
+        name="partition")
+    out.partition_files = [str(p.source) for p in parts]
+    return out
+
+
+# ----------------------------------------------------------------------------- the cluster
+@contextmanager
+def dask_client(scheduler=None, *, n_workers=None):
+    """A ``distributed.Client``: to ``scheduler`` when given, else to a new LocalCluster.
+
+    The LocalCluster has one single-threaded worker process per core (at most
+    ``n_workers``; default all cores), so numba and BLAS code is not oversubscribed.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - the dask extra is part of the install
+        raise ConfigError("the Dask engine needs the 'dask' extra",
+                          fix="pip install -c constraints.txt -e '.[dask]'") from None
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1]
+                                                 / ".cache" / "numba"))
+    if scheduler:
+        client = Client(scheduler, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = n_workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=40) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def start_local_cluster(n_workers=None):
+    """Start a LocalCluster that outlives one notebook (``personalab run`` uses it).
+
+    Returns the cluster; its ``scheduler_address`` goes to every step. Close it when done.
+    """
+    from distributed import LocalCluster
+
+    n = n_workers or os.cpu_count() or 1
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=40)
+
+
+# ----------------------------------------------------------------------------- tasks
+def _task_ingest(path, codebook, wave, file_format, out_file):
+    import joblib
+
+    survey, report = read_partition(path, codebook, wave=wave, file_format=file_format)
+    joblib.dump(survey, out_file, compress=0)
+    return survey, report
+
+
+def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_format="auto"):
+    """Read, validate and type every partition on the workers, saving each typed partition
+    to ``<output_dir>/partitions/``.
+
+    Returns ``(surveys, report, partition_files)`` in input order.
+    """
+    from .codebook import ValidationReport
+
+    folder = Path(output_dir) / PARTITION_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.joblib"):
+        old.unlink()
+    targets = [str(folder / f"part-{k:05d}.joblib") for k in range(len(files))]
+    futures = [client.submit(_task_ingest, str(f), codebook, wave, file_format, t, pure=False)
+               for f, t in zip(files, targets)]
+    done = client.gather(futures)
+    surveys = [s for s, _ in done]
+    report = ValidationReport(issues=[i for _, r in done for i in r.issues])
+    return surveys, report, targets
+
+
+def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    share = weights / weights.sum() * total
+    base = np.floor(share).astype(int)
+    rest = total - base.sum()
+    order = np.argsort(-(share - base), kind="stable")
+    base[order[:rest]] += 1
+    return base
+
+
+def stratified_sample(kept, size, *, strata=None, random_state=0) -> pd.Index:
+    """Respondent ids of a proportional stratified sample of ``kept``.
+
+    Strata are ``strata`` (a Series of stratum per respondent, e.g. the partition
+    each came from), else ``kept.partition_of`` when present, else one stratum; each stratum gets its share of ``size`` by largest
+    remainders, drawn without replacement with a seeded generator, in wave order.
+    Everyone when ``size`` is at least the number of respondents.
+    """
+    ids = kept.data.index
+    if size is None or size >= len(ids):
+        return ids
+    if strata is None:
+        strata = getattr(kept, "partition_of", None)
+    if strata is None:
+        strata = pd.Series(0, index=ids)
+    codes, uniques = pd.factorize(strata.reindex(ids), sort=True)
+    counts = np.bincount(codes, minlength=len(uniques))
+    take = np.minimum(_largest_remainder(counts.astype(float), size), counts)
+    rng = np.random.default_rng(random_state)
+    chosen = []
+    for k in range(len(uniques)):
+        pos = np.flatnonzero(codes == k)
+        chosen.append(rng.choice(pos, take[k], replace=False))
+    return ids[np.sort(np.concatenate(chosen))]
+
+
+def _load_kept(part_file, kept_ids):
+    import joblib
+
+    survey = joblib.load(part_file)
+    keep = survey.data.index.isin(kept_ids)
+    return survey if keep.all() else survey.subset(survey.data.index[keep])
+
+
+def _task_place(part_file, kept_ids, model, sample_labels):
+    from .profiles import profile_statistics
+
+    survey = _load_kept(part_file, kept_ids)
+    if len(survey.data) == 0:
+        return None
+    placed = model.place(survey)
+    labels = pd.Series(placed.labels, index=survey.data.index, name="segment")
+    # respondents of the fit sample keep the labels the fit gave them (as fit does)
+    own = sample_labels.reindex(survey.data.index)
+    has = own.notna().to_numpy()
+    if has.any():
+        labels[has] = own[has].astype(int).to_numpy()
+    return {"labels": labels,
+            "membership": pd.DataFrame(placed.membership, index=survey.data.index),
+            "embedding": pd.DataFrame(placed.embedding, index=survey.data.index),
+            "weights": survey.weights(),
+            "stats": profile_statistics(survey, labels)}
+
+
+def place_partitions(client, part_files, kept_ids, model, sample_labels):
+    """Place and profile every partition on the workers.
+
+    Returns labels, membership, embedding and weights in partition order, and the merged
+    profile statistics.
+    """
+    from .profiles import merge_profile_statistics
+
+    kept_ids = pd.Index(kept_ids)
+    model_f = client.scatter(model, broadcast=True)
+    sample_f = client.scatter(sample_labels, broadcast=True)
+    ids_f = client.scatter(kept_ids, broadcast=True)
+    futures = [client.submit(_task_place, f, ids_f, model_f, sample_f, pure=False)
+               for f in part_files]
+    results = [r for r in client.gather(futures) if r is not None]
+    stats = merge_profile_statistics([r["stats"] for r in results])
+    cat = {k: pd.concat([r[k] for r in results]) for k in ("labels", "membership",
+                                                              "embedding", "weights")}
+    return cat, stats
+
+
+def _task_tag(part_file, kept_ids, codebook, labels):
+    from .sentiment import sentiment_scores
+    from .themes import tag_answers
+
+    survey = _load_kept(part_file, kept_ids)
+    if len(survey.data) == 0:
+        return None
+    texts = survey.text()
+    # one process per worker: the cluster is the parallelism
+    out = {"tags": {}, "sums": {}, "sentiment": pd.DataFrame(
+        {q: _one_process(sentiment_scores, texts[q]) for q in texts.columns},
+        index=texts.index)}
+    if codebook is not None:
+        seg = labels.reindex(texts.index)
+        for q in texts.columns:
+            result = _one_process(tag_answers, texts[q], codebook)
+            out["tags"][q] = result
+            # unweighted, as TagResult.shares in the local engine
+            out["sums"][q] = theme_share_sums(result, seg)
+    return out
+
+
+def _one_process(fn, *args):
+    import inspect
+
+    if "n_jobs" in inspect.signature(fn).parameters:
+        return fn(*args, n_jobs=1)
+    return fn(*args)
+
+
+def theme_share_sums(result, labels, weights=None):
+    """Weighted theme counts and weight totals per segment, for exact merging.
+
+    ``sums[0] / sums[1]`` (aligned on segment) is ``result.shares(by=labels)``.
+    """
+    keep = result.answered.to_numpy()
+    m = result.matrix[keep]
+    w = pd.Series(1.0, index=m.index) if weights is None else \
+        weights.reindex(result.matrix.index).astype(float)[keep]
+    groups = labels.reindex(m.index)
+    return (m.mul(w, axis=0).groupby(groups, sort=True).sum(),
+            w.groupby(groups, sort=True).sum())
+
+
+def tag_partitions(client, part_files, kept_ids, codebook, labels):
+    """Tag and score every partition's open answers on the workers.
+
+    Returns ``{question: TagResult}`` over all partitions, the sentiment table, and
+    ``{question: shares per segment}`` merged exactly from the partitions' counts.
+    """
+    from .themes import TagResult
+
+    kept_ids = pd.Index(kept_ids)
+    ids_f = client.scatter(kept_ids, broadcast=True)
+    cb_f = client.scatter(codebook, broadcast=True)
+    futures = [client.submit(_task_tag, f, ids_f, cb_f, labels, pure=False)
+               for f in part_files]
+    results = [r for r in client.gather(futures) if r is not None]
+    sentiment = pd.concat([r["sentiment"] for r in results]) if results else pd.DataFrame()
+    tags, shares = {}, {}
+    for q in (results[0]["tags"] if results else {}):
+        parts = [r["tags"][q] for r in results]
+        tags[q] = TagResult(tags=pd.concat([p.tags for p in parts], ignore_index=True),
+                            matrix=pd.concat([p.matrix for p in parts]),
+                            answered=pd.concat([p.answered for p in parts]),
+                            codebook=parts[0].codebook)
+        num = den = None
+        for r in results:
+            a, b = r["sums"][q]
+            num = a if num is None else num.add(a, fill_value=0)
+            den = b if den is None else den.add(b, fill_value=0)
+        shares[q] = num.div(den, axis=0).sort_index()
+    return tags, sentiment, shares

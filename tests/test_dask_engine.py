@@ -1,0 +1,165 @@
+"""The Dask engine agrees with the local engine on the same partitioned wave.
+
+A LocalCluster with 2 worker processes (module fixture); the wave is a generated survey
+with planted segments and themes, split into 3 Qualtrics CSV partitions.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab import steps
+from personalab.artifacts import ArtifactStore
+from personalab.codebook import load_codebook
+from personalab.dask_engine import (concat_surveys, input_partitions, read_partitions,
+                                    stratified_sample)
+from personalab.datasets import codebook_yaml, make_survey, themes_yaml, write_qualtrics_csv
+from personalab.errors import InputError
+from personalab.persistence import load_model
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask")]
+N = 1200
+
+
+@pytest.fixture(scope="module")
+def wave(tmp_path_factory):
+    d = tmp_path_factory.mktemp("partitioned")
+    w = make_survey(N, random_state=3)
+    write_qualtrics_csv(w, d / "whole.csv")
+    cuts = np.split(np.arange(len(w.raw)), [300, 750])       # uneven partitions
+    for i, idx in enumerate(cuts):
+        part = dataclasses.replace(w, raw=w.raw.iloc[idx].reset_index(drop=True))
+        write_qualtrics_csv(part, d / f"part-{i}.csv")
+    (d / "codebook.yml").write_text(codebook_yaml(w.codebook), encoding="utf-8")
+    (d / "themes.yml").write_text(themes_yaml(w.themes), encoding="utf-8")
+    return d, w
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def _run(wave_dir, out, engine, scheduler=None, **segment_kw):
+    steps.ingest(str(wave_dir / "part-*.csv"), output_dir=out,
+                 codebook_path=wave_dir / "codebook.yml", wave="w", engine=engine,
+                 scheduler=scheduler)
+    steps.segment(out, reducer="umap", clusterer="hdbscan", n_boot=2, golden=False,
+                  engine=engine, scheduler=scheduler, **segment_kw)
+    steps.quotes(out, themes_path=wave_dir / "themes.yml", engine=engine, scheduler=scheduler)
+    return ArtifactStore(out)
+
+
+@pytest.fixture(scope="module")
+def runs(wave, scheduler, tmp_path_factory):
+    d, _ = wave
+    local = _run(d, tmp_path_factory.mktemp("local"), "local")
+    dask = _run(d, tmp_path_factory.mktemp("dask"), "dask", scheduler)
+    return local, dask
+
+
+def test_partitions_are_found_in_order_and_read_like_the_whole_file(wave):
+    d, w = wave
+    files = input_partitions(d / "part-*.csv")
+    assert [f.name for f in files] == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    cb = load_codebook(d / "codebook.yml")
+    parts, report = read_partitions(files, cb, wave="w")
+    whole, _ = read_partitions([d / "whole.csv"], cb, wave="w")
+    survey = concat_surveys(parts, wave="w")
+    pd.testing.assert_frame_equal(survey.data, whole[0].data)
+    assert list(survey.partition_of.value_counts(sort=False)) == [300, 450, len(w.raw) - 750]
+    assert report.ok
+    with pytest.raises(InputError, match="no file matches"):
+        input_partitions(d / "nothing-*.csv")
+
+
+def test_an_id_in_two_partitions_is_an_error_naming_both_files(wave):
+    d, _ = wave
+    cb = load_codebook(d / "codebook.yml")
+    parts, _ = read_partitions([d / "part-0.csv", d / "part-0.csv"], cb)
+    with pytest.raises(InputError, match=r"part-0\.csv.*part-0\.csv"):
+        concat_surveys(parts)
+
+
+def test_dask_engine_gives_the_local_engines_results(runs):
+    local, dask = runs
+    pd.testing.assert_frame_equal(dask.load("survey").data, local.load("survey").data)
+    pd.testing.assert_frame_equal(dask.load("quality").exclusions,
+                                  local.load("quality").exclusions)
+    # fewer kept respondents than the fit sample: both engines fit the same model on everyone
+    pd.testing.assert_series_equal(dask.load("labels"), local.load("labels"))
+    assert dask.load("labels").nunique() >= 4
+    pd.testing.assert_frame_equal(dask.load("sizes"), local.load("sizes"))
+    pl, pd_ = local.load("profile"), dask.load("profile")
+    num = [c for c in pl.columns if pl[c].dtype.kind == "f"]
+    pd.testing.assert_frame_equal(pd_.drop(columns=num), pl.drop(columns=num))
+    for c in num:
+        np.testing.assert_allclose(pd_[c].to_numpy(float), pl[c].to_numpy(float), rtol=1e-9,
+                                   atol=1e-12, equal_nan=True, err_msg=c)
+    keys = ["question", "segment", "theme"]
+    sl = local.load("theme_shares").sort_values(keys).reset_index(drop=True)
+    sd = dask.load("theme_shares").sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(sd[keys], sl[keys])
+    np.testing.assert_allclose(sd["share"], sl["share"], rtol=1e-12)
+    pd.testing.assert_frame_equal(dask.load("sentiment"), local.load("sentiment"))
+    for q, tags in local.load("tags").items():
+        other = dask.load("tags")[q]
+        pd.testing.assert_frame_equal(other.matrix, tags.matrix)
+        pd.testing.assert_frame_equal(other.tags, tags.tags)
+    pd.testing.assert_frame_equal(dask.load("quotes"), local.load("quotes"))
+
+
+def test_sampled_fit_places_every_partition_as_the_fitted_model_does(wave, scheduler, tmp_path):
+    """With a fit sample smaller than the wave: stratified sample, exact placement, exact
+    profile merged from the partitions."""
+    from personalab.profiles import profile_segments
+
+    d, _ = wave
+    store = _run(d, tmp_path, "dask", scheduler, fit_sample_size=400)
+    model = load_model(tmp_path / "model.joblib")
+    survey, quality = store.load("survey"), store.load("quality")
+    kept = quality.apply(survey)
+    labels = store.load("labels")
+    sample = model.respondent_ids_
+    assert len(sample) == 400
+    # stratified: each partition gives its share of the sample (largest remainders)
+    per_part = store.load("partitions")["partition_of"].reindex(sample).value_counts().sort_index()
+    kept_per_part = store.load("partitions")["partition_of"].reindex(kept.data.index) \
+        .value_counts().sort_index()
+    np.testing.assert_allclose(per_part / 400, kept_per_part / len(kept.data), atol=1 / 400)
+    # fitted respondents keep their fit labels; everyone else is placed as place() does
+    np.testing.assert_array_equal(labels.reindex(sample).to_numpy(), model.labels_)
+    rest = kept.data.index.difference(sample, sort=False)
+    placed = model.place(kept.subset(rest))
+    np.testing.assert_array_equal(labels.reindex(rest).to_numpy(), placed.labels)
+    # the profile merged from partitions equals the profile of all kept respondents
+    whole = profile_segments(kept, labels)
+    merged = store.load("profile")
+    num = [c for c in whole.columns if whole[c].dtype.kind == "f"]
+    for c in num:
+        np.testing.assert_allclose(merged[c].to_numpy(float), whole[c].to_numpy(float),
+                                   rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=c)
+    # the same seed gives the same sample
+    again = stratified_sample(kept, 400, strata=store.load("partitions")["partition_of"],
+                              random_state=42)
+    assert set(again) == set(sample)
+
+
+def test_parquet_partitions_are_read_like_csv(wave, tmp_path):
+    from personalab.loaders import load_export
+
+    d, _ = wave
+    cb = load_codebook(d / "codebook.yml")
+    for i in range(3):
+        load_export(d / f"part-{i}.csv").data.to_parquet(tmp_path / f"part-{i}.parquet")
+    from_pq, report = read_partitions(input_partitions(tmp_path), cb, wave="w")
+    from_csv, _ = read_partitions(input_partitions(d / "part-*.csv"), cb, wave="w")
+    assert report.ok
+    pd.testing.assert_frame_equal(concat_surveys(from_pq).data, concat_surveys(from_csv).data)
