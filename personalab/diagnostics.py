@@ -399,7 +399,8 @@ class StabilityResult:
         return self.verdict
 
 
-def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, n_jobs=None):
+def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, n_jobs=None,
+              max_respondents=50_000):
     """Refit ``model`` on random subsamples and measure how its segments reproduce.
 
     The reference is ``model`` refitted on all of ``X`` (with its own random_state, or
@@ -407,6 +408,13 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     the ARI covers both sampling and algorithm randomness (UMAP, k-means starts).
     Subsamples are drawn without replacement (bootstrap duplicates distort density
     clusterers). The encoder is fitted once on everyone.
+
+    On a large wave a subsample holds at most ``max_respondents``: a PersonaModel fits
+    on its own sample of ``fit_sample_size`` and places the rest of a subsample by their
+    nearest fitted neighbours, so a larger subsample changes no refit, it only adds
+    respondents to place and compare (the cost that grows with the wave). The ARI and
+    Jaccard of 50,000 random respondents differ from those of all of them by sampling
+    error only.
 
     Parameters
     ----------
@@ -426,6 +434,8 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
         worker), else runs them one after the other. Every refit keeps its own seed, so
         the result does not depend on ``n_jobs``. Workers inherit ``NUMBA_CACHE_DIR``,
         so they load umap-learn's compiled code instead of compiling it again.
+    max_respondents : int or None, default=50000
+        Largest subsample; None: always ``sample_frac`` of the respondents.
 
     Returns
     -------
@@ -450,6 +460,8 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     jacc = np.full((len(seeds), len(segs)), np.nan)
     aris, boot_k = [], []
     n_sub = max(2, int(round(sample_frac * n)))
+    if max_respondents is not None and n_sub > max_respondents:
+        n_sub = max(2, int(max_respondents))
     if n_jobs is None:
         n_jobs = -1 if n_sub >= _PARALLEL_MIN_ROWS and len(seeds) > 1 else 1
     if n_jobs == 1:
@@ -498,6 +510,9 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     unassigned = float(ref.unassigned_share_)
     stable = k >= 2 and mean_ari >= MIN_ARI and unassigned <= MAX_UNASSIGNED and not unstable
     runs = f"{len(seeds)} refits on random {sample_frac:.0%} subsamples"
+    if n_sub < round(sample_frac * n):
+        runs = (f"{len(seeds)} refits on random subsamples of {n_sub:,} of the {n:,} "
+                f"respondents ({n_sub / n:.0%})")
     if stable:
         verdict = (
             f"Stable: {k} segments reproduce across {runs} (mean ARI {mean_ari:.2f}; "

@@ -139,3 +139,17 @@ def test_stability_in_parallel_gives_the_same_result_as_one_after_the_other(mode
     assert one.verdict == two.verdict
     if model.clusterer == "kmeans":
         assert one.ari.nunique() == 4   # the check above would see a mixed-up seed
+
+
+def test_stability_caps_the_subsamples_of_a_large_wave():
+    X, _ = blobs(n=2000)
+    model = PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4)
+    res = stability(model, X, n_boot=3, max_respondents=300)
+    assert res.stable and res.mean_ari >= 0.95
+    assert "3 refits on random subsamples of 300 of the 2,000 respondents (15%)" in res.verdict
+    assert res.segments["n"].sum() == 2000          # sizes still count everyone
+    full = stability(model, X, n_boot=3, max_respondents=None)
+    assert "3 refits on random 80% subsamples" in full.verdict
+    below = stability(model, X, n_boot=3, max_respondents=1600)   # 80% of 2,000: no cap
+    pd.testing.assert_series_equal(below.ari, full.ari)
+    assert below.verdict == full.verdict
