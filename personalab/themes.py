@@ -41,12 +41,15 @@ Matching rules
 
 Speed
 -----
-With the default blank pipeline, :func:`tag_answers` tags identical answers once,
-tokenizes each distinct whitespace-separated chunk once with spaCy's own tokenizer
-(so tokens are exactly spaCy's) and matches phrases on a lemma index; answers only
-go through a spaCy ``Doc`` when a token pattern may match them, or when their
-whitespace is unusual. ``engine="spacy"`` runs the plain ``nlp.pipe`` +
-``PhraseMatcher``/``Matcher`` path, which gives the same tags (tests check this).
+With the default blank pipeline, :func:`tag_answers` tags identical answers once and
+tokenizes each distinct space-separated chunk once with spaCy's own tokenizer (so the
+tokens are exactly spaCy's). Arrow splits the answers into chunks; matching, the
+overlap rules, sentence starts and negation are array operations over the tokens of
+20,000 answers at a time. Answers only go through a spaCy ``Doc`` when a complex
+token pattern may match them, or when their whitespace is unusual. ``engine="spacy"``
+runs the plain ``nlp.pipe`` + ``PhraseMatcher``/``Matcher`` path, which gives the same
+tags (tests check this). With ``n_jobs`` (by default from 20,000 distinct answers on)
+forked worker processes share the distinct answers; the tags do not depend on it.
 """
 from __future__ import annotations
 
@@ -55,10 +58,8 @@ import functools
 import io
 import json
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress
-from operator import itemgetter
+from itertools import accumulate, chain
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,8 @@ import pandas as pd
 import yaml
 
 from .errors import CodebookError, ConfigError, InputError, short_path
-from .text import get_nlp, is_lookup_pipeline, lemmatize_word
+from .text import (distinct_texts, effective_n_jobs, get_nlp, is_lookup_pipeline,
+                   lemmatize_word, map_blocks, pa_indices, split_even)
 
 SCHEMA_VERSION = 1
 POLARITIES = ("negative", "positive", "neutral")
@@ -664,11 +666,6 @@ def _token_flags(text: str, lemma: str, is_punct: bool, punct_chars) -> int:
     return f
 
 
-#: Token kinds w(ord), p(unct), s(entence punct): a sentence starts at the word after a run
-#: of punctuation that holds a sentence mark (the sentencizer's rule).
-_SENT_RE = re.compile(r"s[ps]*(?=w)")
-
-
 def _negated(lemmas, flags, start, end, sent_start, sent_end, window, others=()) -> bool:
     """Whether a match (tokens start:end) is negated; ``others`` are (start, end) token
     spans of the answer's matches of *other* themes (a cue negates the nearest one)."""
@@ -746,21 +743,16 @@ def _select(matches, compiled):
     return theme_m
 
 
-def _resolve(text, kept, lemmas, flags, char_start, char_end, sent_bounds, compiled, window):
-    """Selected matches -> tag tuples (theme, start, end, matched, negated, sentence, rule).
-
-    Shared by the spaCy and the fast path, so both give the same tags from the same
-    tokens and raw matches.
-    """
-    rules = compiled.rules
+def _resolve(kept, lemmas, flags, char_start, char_end, sent_bounds, window):
+    """Selected matches of one answer -> tag rows of the spaCy path:
+    (theme, start_char, end_char, negated, sentence start_char, sentence end_char, rule)."""
     out = []
     for ti, s, e, k in kept:
         ss, se = sent_bounds(s)
         others = [(m[1], m[2]) for m in kept if m[0] != ti and m[1] < s] if len(kept) > 1 else ()
         negated = _negated(lemmas, flags, s, e, ss, se, window, others)
-        a, b = char_start(s), char_end(e - 1)
-        out.append((ti, a, b, text[a:b], negated, text[char_start(ss):char_end(se - 1)],
-                    rules[k].text))
+        out.append((ti, char_start(s), char_end(e - 1), negated, char_start(ss), char_end(se - 1),
+                    k))
     return out
 
 
@@ -781,160 +773,597 @@ def _analyse_doc(doc, compiled, window, punct_chars):
                 return a, b
         return 0, len(doc)
 
-    return _resolve(doc.text, kept, lemmas, flags, lambda i: doc[i].idx,
-                    lambda i: doc[i].idx + len(doc[i].text), sent_bounds, compiled, window)
+    return _resolve(kept, lemmas, flags, lambda i: doc[i].idx,
+                    lambda i: doc[i].idx + len(doc[i].text), sent_bounds, window)
 
 
-_GET0, _GET1, _GET2, _GET3, _GET5, _GET7, _GET8 = (itemgetter(i) for i in (0, 1, 2, 3, 5, 7, 8))
+# --------------------------------------------------------------------------- the fast path
+#: Token kinds for the sentencizer's rule: a sentence starts at the word after a run of
+#: punctuation that holds a sentence mark.
+_WORD, _PUNCT, _SENT_MARK = 0, 1, 2
+#: Answers per block of the fast path: bounds the memory of its token arrays.
+_BLOCK = 20_000
+#: Distinct chunks per tokenizer call (a call per chunk is slow, and so is one huge call).
+_TOKENIZE_BATCH = 1_000
+#: Columns of the tag rows both paths produce, before strings are cut from the answers:
+#: the distinct answer, theme and rule (indexes), character offsets of the match and its
+#: sentence, and the same offsets in UTF-8 bytes (``b...``, for cutting Arrow strings).
+_ROW_COLUMNS = ("u", "theme", "start", "end", "negated", "sent_start", "sent_end", "rule",
+                "bstart", "bend", "bsent_start", "bsent_end")
+
+
+def _expand_optional(simple) -> list[tuple]:
+    """The token sequences a simple pattern stands for (each ``OP: "?"`` token in or out)."""
+    seqs: list[tuple] = [()]
+    for conds, op in simple:
+        seqs = [s + (conds,) for s in seqs] + (seqs if op == "?" else [])
+    return list(dict.fromkeys(s for s in seqs if s))
 
 
 class _FastTagger:
-    """Tags texts with the blank pipeline's exact tokens, without building Docs.
+    """Tags plain answers with the blank pipeline's exact tokens, a block of answers at once.
 
     spaCy tokenizes each space-separated chunk independently, so tokenizing every
-    distinct chunk once (and caching it) gives exactly the tokens of ``nlp(text)``.
-    Sentence starts follow the sentencizer's rule; lemmas come from the same lookup.
-    Phrases and simple token patterns are matched on lemma/lower-form indexes, only
-    from chunks that hold an index word; other patterns run spaCy's ``Matcher`` on a
-    ``Doc`` built from these tokens, only for answers that hold every word the
-    pattern requires.
+    distinct chunk once gives exactly the tokens of ``nlp(text)``. Arrow splits the
+    answers into chunks; the chunks' tokens become one integer array over the block,
+    and matching, the overlap rules, sentence starts (the sentencizer's rule) and
+    negation are array operations that look only at the tokens near candidate
+    matches. Answers that a complex token pattern may match go through a spaCy
+    ``Doc`` and ``Matcher``. The rules are those of :func:`_select`, :func:`_negated`
+    and :func:`_resolve`; tests check that both paths give the same tags.
+
+    "Plain" answers only: single spaces between chunks, no other whitespace, no
+    leading or trailing space (see :meth:`personalab.text.DistinctTexts.plain`).
     """
 
     def __init__(self, compiled: _Compiled, window: int):
+        from .text import lemma_table
+
         self.c = compiled
         self.nlp = compiled.nlp
         self.window = window
-        self.cache: dict[str, tuple] = {}
-        self.punct_chars = set(self.nlp.get_pipe("sentencizer").punct_chars)
-        self.first = compiled.first_index
-        self.anchor_lemma = compiled.anchor_lemma
-        self.anchor_lower = compiled.anchor_lower
-        self.anchor_orth = compiled.anchor_orth
-        self.lemma_keys = frozenset(self.first) | frozenset(self.anchor_lemma)
-        self.need_lower = bool(compiled.simple_patterns or compiled.has_patterns)
-        self.lower_keys = frozenset(compiled.anchor_lower)
-        self.orth_keys = frozenset(compiled.anchor_orth)
-        self.complex_lemmas = frozenset().union(*(r[1] for r in compiled.pattern_requirements)) \
-            if compiled.has_patterns else frozenset()
+        self.punct_chars = frozenset(self.nlp.get_pipe("sentencizer").punct_chars)
+        self.table = lemma_table()
+        self.rule_theme = np.array([r.theme for r in compiled.rules] or [0], dtype=np.int64)
+        self.rule_excl = np.array([r.exclusion for r in compiled.rules] or [False], dtype=bool)
+        self.n_themes = len(compiled.codebook.themes)
+        # this tagger's vocabulary: distinct token texts ("orths") and lemmas, as ids
+        self.orth_id: dict[str, int] = {}
+        self.orth_text: list[str] = []
+        self.lemma_id: dict[str, int] = {}
+        self.lemma_text: list[str] = []
+        self.chunks: dict[str, tuple] = {}
+        # token conditions (attr, values) of every rule; cond_rows[c, orth]: does it hold
+        self.cond_ids: dict[tuple, int] = {}
+        self.cond_by_value: dict[tuple[str, str], list[int]] = {}
+        alts = []  # (rule, positions); a position is a tuple of conditions that must all hold
+        for seqs in compiled.first_index.values():
+            for seq, k in seqs:
+                alts.append((k, tuple((self._cond("lemma", frozenset([lem])),) for lem in seq)))
+        for k, simple in compiled.simple_patterns:
+            for v in _expand_optional(simple):
+                alts.append((k, tuple(tuple(self._cond(a, vals) for a, vals in conds)
+                                      for conds in v)))
+        groups: dict[tuple, list] = {}  # first position -> [(rule, other positions)]
+        for k, positions in alts:
+            groups.setdefault(positions[0], []).append((k, positions[1:]))
+        self.groups = list(groups.items())
+        self.group_orths: list[list[int]] = [[] for _ in self.groups]  # orths that open one
+        self.groups_of_cond: dict[int, list[int]] = {}
+        for g, (first, _) in enumerate(self.groups):
+            for ci in first:
+                self.groups_of_cond.setdefault(ci, []).append(g)
+        self.requirements = [
+            tuple(self._cond("lemma", frozenset([w])) for w in sorted(req_l))
+            + tuple(self._cond("lower", frozenset([w])) for w in sorted(req_w))
+            for _, req_l, req_w in compiled.pattern_requirements]
+        self.be = self._lemma("be")
+        self.lemma_not = self._lemma("not")
+        self.post = [(self._lemma(key), [tuple(self._lemma(w) for w in tail) for tail in tails])
+                     for key, tails in _post_negations().items()]
+        self.cap = 0
+        self.o_lemma = self.o_flags = self.o_kind = self.o_len = self.o_blen = None
+        self.o_pnkey = self.o_anchor = self.cond_rows = None
+        self._grow(4096)
 
-    def _chunk(self, chunk: str) -> tuple:
-        """(lemmas, lowers, orths, flags, rel_starts, anchors, complex_hit) of one chunk."""
-        from .text import lemma_table
+    # -- vocabulary
+    def _cond(self, attr: str, values: frozenset) -> int:
+        key = (attr, values)
+        if key not in self.cond_ids:
+            self.cond_ids[key] = len(self.cond_ids)
+            for v in values:
+                self.cond_by_value.setdefault((attr, v), []).append(self.cond_ids[key])
+        return self.cond_ids[key]
 
-        table = lemma_table()
-        lemmas, lowers, orths, flags, rel, anchors, kinds = [], [], [], [], [], [], []
-        for j, t in enumerate(self.nlp.tokenizer(chunk)):
-            low = t.lower_
-            lem = table.get(low, low)
-            lemmas.append(lem)
-            lowers.append(low)
-            orths.append(t.text)
-            f = _token_flags(t.text, lem, t.is_punct, self.punct_chars)
-            flags.append(f)
-            kinds.append("s" if f & F_SENT_PUNCT else ("p" if f & F_PUNCT else "w"))
-            rel.append(t.idx)
-            if lem in self.lemma_keys or low in self.lower_keys or t.text in self.orth_keys:
-                anchors.append(j)
-        entry = (tuple(lemmas), tuple(lowers), tuple(orths), tuple(flags), tuple(rel),
-                 tuple(anchors), bool(self.complex_lemmas.intersection(lemmas)), "".join(kinds),
-                 len(lemmas))
-        self.cache[chunk] = entry
-        return entry
+    def _lemma(self, lemma: str) -> int:
+        i = self.lemma_id.get(lemma)
+        if i is None:
+            i = self.lemma_id[lemma] = len(self.lemma_text)
+            self.lemma_text.append(lemma)
+        return i
 
-    def tag(self, text: str):
-        cache = self.cache
-        chunks = text.split(" ")
-        entries = [cache.get(c) or self._chunk(c) for c in chunks]
-        hits = list(compress(range(len(entries)), map(_GET5, entries)))
-        complex_hit = self.c.has_patterns
-        if not hits and not complex_hit and not self.c.unanchored:
-            return []
-        lemmas = list(chain.from_iterable(map(_GET0, entries)))
-        tok_base = list(accumulate(map(_GET8, entries), initial=0))  # first token of each chunk
-        need_lower = self.need_lower
-        lowers = list(chain.from_iterable(map(_GET1, entries))) if need_lower else None
-        orths = list(chain.from_iterable(map(_GET2, entries))) if need_lower else None
-        n = len(lemmas)
-        matches = []
-        first, a_lem, a_low, a_orth = self.first, self.anchor_lemma, self.anchor_lower, \
-            self.anchor_orth
-        for ci in hits:
-            base = tok_base[ci]
-            for local in entries[ci][5]:
-                j = base + local
-                lem = lemmas[j]
-                cands = first.get(lem)
-                if cands:
-                    for seq, k in cands:
-                        m = len(seq)
-                        if m == 1 or (j + m <= n and tuple(lemmas[j:j + m]) == seq):
-                            matches.append((k, j, j + m))
-                for pats in (a_lem.get(lem),
-                             a_low.get(lowers[j]) if a_low else None,
-                             a_orth.get(orths[j]) if a_orth else None):
-                    if pats:
-                        for k, simple in pats:
-                            for e in _match_simple(simple, j, lemmas, lowers, orths):
-                                matches.append((k, j, e))
-        for k, simple in self.c.unanchored:
-            for j in range(n):
-                for e in _match_simple(simple, j, lemmas, lowers, orths):
-                    matches.append((k, j, e))
-        flags = None
-        if complex_hit and self._may_match_pattern(lemmas, lowers):
-            flags = list(chain.from_iterable(map(_GET3, entries)))
-            matches += self._spacy_patterns(text, entries, tok_base, lemmas, flags)
-        if not matches:
-            return []
-        kept = _select(matches, self.c)
-        if not kept:
-            return []
-        if flags is None:
-            flags = list(chain.from_iterable(map(_GET3, entries)))
-        char_base = list(accumulate(map(len, chunks), initial=0))  # + chunk index = offset
+    def _grow(self, need: int) -> None:
+        if need <= self.cap:
+            return
+        cap = max(need, 2 * self.cap)
+        n = len(self.orth_text)
 
-        def char_start(i):
-            ci = bisect_right(tok_base, i) - 1
-            return char_base[ci] + ci + entries[ci][4][i - tok_base[ci]]
+        def grown(old, dtype):
+            new = np.zeros(cap, dtype=dtype)
+            if old is not None:
+                new[:n] = old[:n]
+            return new
 
-        def char_end(i):
-            ci = bisect_right(tok_base, i) - 1
-            local = i - tok_base[ci]
-            return char_base[ci] + ci + entries[ci][4][local] + len(entries[ci][2][local])
+        self.o_lemma = grown(self.o_lemma, np.int64)
+        self.o_pnkey = grown(self.o_pnkey, np.int64)
+        self.o_flags = grown(self.o_flags, np.int64)
+        self.o_kind = grown(self.o_kind, np.int8)
+        self.o_len = grown(self.o_len, np.int64)
+        self.o_blen = grown(self.o_blen, np.int64)
+        self.o_anchor = grown(self.o_anchor, bool)
+        rows = np.zeros((max(len(self.cond_ids), 1), cap), dtype=bool)
+        if self.cond_rows is not None:
+            rows[:, :n] = self.cond_rows[:, :n]
+        self.cond_rows = rows
+        self.cap = cap
 
-        # sentence starts: the sentencizer's rule as a regex over token kinds
-        sent_starts = [0]
-        sent_starts += [m.end() for m in _SENT_RE.finditer("".join(map(_GET7, entries)))]
+    def _orth(self, token) -> int:
+        text = token.text
+        j = self.orth_id.get(text)
+        if j is not None:
+            return j
+        j = self.orth_id[text] = len(self.orth_text)
+        self.orth_text.append(text)
+        self._grow(j + 1)
+        low = token.lower_
+        lem = self.table.get(low, low)
+        lid = self._lemma(lem)
+        f = _token_flags(text, lem, token.is_punct, self.punct_chars)
+        self.o_lemma[j] = lid
+        self.o_pnkey[j] = self.lemma_not if lem.endswith("n't") else lid
+        self.o_flags[j] = f
+        self.o_kind[j] = _SENT_MARK if f & F_SENT_PUNCT else (_PUNCT if f & F_PUNCT else _WORD)
+        self.o_len[j] = len(text)
+        self.o_blen[j] = len(text) if text.isascii() else len(text.encode("utf-8"))
+        held = set()
+        for key in (("lemma", lem), ("lower", low), ("orth", text)):
+            held.update(self.cond_by_value.get(key, ()))
+        if held:
+            self.cond_rows[list(held), j] = True
+            opened = {g for ci in held for g in self.groups_of_cond.get(ci, ())
+                      if held.issuperset(self.groups[g][0])}
+            for g in opened:
+                self.group_orths[g].append(j)
+            self.o_anchor[j] = bool(opened)
+        return j
 
-        def sent_bounds(i):
-            si = bisect_right(sent_starts, i)
-            return sent_starts[si - 1], sent_starts[si] if si < len(sent_starts) else n
+    def _tokenize(self, chunks: list[str]) -> None:
+        """Tokens of new distinct chunks: (orth ids, character offsets, UTF-8 byte offsets
+        or None for an ASCII chunk), with spaCy's tokenizer on a batch of chunks joined by
+        spaces (it tokenizes each alone)."""
+        tokenizer = self.nlp.tokenizer
+        for i in range(0, len(chunks), _TOKENIZE_BATCH):
+            batch = chunks[i:i + _TOKENIZE_BATCH]
+            starts = list(accumulate((len(c) + 1 for c in batch[:-1]), initial=0))
+            entries = [([], []) for _ in batch]
+            ci, nxt = 0, starts[1] if len(batch) > 1 else None
+            for t in tokenizer(" ".join(batch)):
+                idx = t.idx
+                while nxt is not None and idx >= nxt:
+                    ci += 1
+                    nxt = starts[ci + 1] if ci + 1 < len(batch) else None
+                entries[ci][0].append(self._orth(t))
+                entries[ci][1].append(idx - starts[ci])
+            for chunk, (orths, rel) in zip(batch, entries):
+                brel = None if chunk.isascii() else [len(chunk[:r].encode("utf-8")) for r in rel]
+                self.chunks[chunk] = (orths, rel, brel)
 
-        return _resolve(text, kept, lemmas, flags, char_start, char_end, sent_bounds, self.c,
-                        self.window)
+    # -- tagging
+    def tag_texts(self, texts) -> dict[str, np.ndarray]:
+        """Tag rows (see ``_ROW_COLUMNS``; ``u`` = position in ``texts``) of plain texts,
+        a pyarrow large_string array."""
+        parts = []
+        for i in range(0, len(texts), _BLOCK):
+            part = self._tag_block(texts.slice(i, _BLOCK))
+            part["u"] += i
+            parts.append(part)
+        return _concat_rows(parts)
 
-    def _spacy_patterns(self, text, entries, tok_base, lemmas, flags):
+    def _tag_block(self, texts) -> dict[str, np.ndarray]:
+        import pyarrow.compute as pc
+
+        if not len(texts):
+            return _empty_rows()
+        lists = pc.split_pattern(texts, " ")
+        encoded = pc.dictionary_encode(lists.flatten())
+        occ_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        distinct = encoded.dictionary.to_pylist()
+        list_off = lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        list_off -= list_off[0]
+        chunks = self.chunks
+        new = [c for c in distinct if c not in chunks]
+        if new:
+            self._tokenize(new)
+        b = _Block(self, [chunks[c] for c in distinct], distinct, occ_code, list_off,
+                   encoded.dictionary)
+        k, s, e = self._match(b)
+        if self.requirements:
+            ck, cs, ce = self._complex_matches(b)
+            k, s, e = np.concatenate([k, ck]), np.concatenate([s, cs]), np.concatenate([e, ce])
+        if not len(k):
+            return _empty_rows()
+        ka, kt, ks, ke, kk = _select_arrays(b.answer_of(s), k, s, e, self.rule_theme,
+                                            self.rule_excl, self.n_themes)
+        if not len(ka):
+            return _empty_rows()
+        ss, se = b.sentence_of(ks)
+        negated = self._negated(b, ka, kt, ks, ke, ss, se)
+        start, end = b.char_span(ks, ke - 1)
+        sent_start, sent_end = b.char_span(ss, se - 1)
+        bstart, bend = b.char_span(ks, ke - 1, in_bytes=True)
+        bsent_start, bsent_end = b.char_span(ss, se - 1, in_bytes=True)
+        return {"u": ka, "theme": kt, "start": start, "end": end, "negated": negated,
+                "sent_start": sent_start, "sent_end": sent_end, "rule": kk,
+                "bstart": bstart, "bend": bend, "bsent_start": bsent_start,
+                "bsent_end": bsent_end}
+
+    def _match(self, b: "_Block"):
+        """(rule, start, end) token spans of every phrase and simple-pattern match."""
+        empty = (np.zeros(0, np.int64),) * 3
+        cand = np.flatnonzero(self.o_anchor[b.tok_orth])
+        if not len(cand):
+            return empty
+        cand_orth = b.tok_orth[cand]
+        order = np.argsort(cand_orth, kind="stable")
+        cand, cand_orth = cand[order], cand_orth[order]
+        cand_end = b.answer_end(cand)
+        rows, tok_orth = self.cond_rows, b.tok_orth
+        out_k, out_s, out_len = [], [], []
+        for g, (_, alts) in enumerate(self.groups):
+            orths = self.group_orths[g]
+            if not orths:
+                continue
+            lo = np.searchsorted(cand_orth, orths, side="left")
+            hi = np.searchsorted(cand_orth, orths, side="right")
+            if len(orths) == 1:
+                p0, end0 = cand[lo[0]:hi[0]], cand_end[lo[0]:hi[0]]
+            else:
+                sel = np.concatenate([np.arange(a, z) for a, z in zip(lo, hi)])
+                p0, end0 = cand[sel], cand_end[sel]
+            if not len(p0):
+                continue
+            for k, rest in alts:
+                length = len(rest) + 1
+                p = p0[p0 + length <= end0] if rest else p0
+                for q, conds in enumerate(rest, start=1):
+                    if not len(p):
+                        break
+                    o = tok_orth[p + q]
+                    m = rows[conds[0]][o]
+                    for ci in conds[1:]:
+                        m &= rows[ci][o]
+                    p = p[m]
+                if len(p):
+                    out_k.append(np.full(len(p), k, dtype=np.int64))
+                    out_s.append(p)
+                    out_len.append(np.full(len(p), length, dtype=np.int64))
+        if not out_k:
+            return empty
+        # two variants of an optional-token pattern may find one span twice:
+        # _select_arrays keeps a span once
+        k, s = np.concatenate(out_k), np.concatenate(out_s)
+        return k, s, s + np.concatenate(out_len)
+
+    def _complex_matches(self, b: "_Block"):
+        """Matches of the patterns left to spaCy's Matcher, on a Doc of each answer that
+        holds every word one of them requires."""
         from spacy.tokens import Doc
 
-        words = list(chain.from_iterable(map(_GET2, entries)))
-        n = len(words)
-        spaces = [False] * n
-        for ci in range(len(entries) - 1):
-            if tok_base[ci + 1] > tok_base[ci]:
-                spaces[tok_base[ci + 1] - 1] = True
-        sent_starts = [False] * n
-        if n:
-            sent_starts[0] = True
-        for m in _SENT_RE.finditer("".join(map(_GET7, entries))):
-            sent_starts[m.end()] = True
-        doc = Doc(self.nlp.vocab, words=words, spaces=spaces, lemmas=lemmas,
-                  sent_starts=sent_starts if n else None)
-        return [(self.c.key_to_rule[m], s, e) for m, s, e in self.c.complex_matcher(doc)]
+        n_ans = b.n_answers
+        cand = np.zeros(n_ans, dtype=bool)
+        for conds in self.requirements:
+            has = np.ones(n_ans, dtype=bool)
+            for ci in conds:
+                present = np.zeros(n_ans, dtype=bool)
+                present[b.answer_of(np.flatnonzero(self.cond_rows[ci][b.tok_orth]))] = True
+                has &= present
+            cand |= has
+        out = []
+        vocab, orth_text, lemma_text = self.nlp.vocab, self.orth_text, self.lemma_text
+        for a in np.flatnonzero(cand).tolist():
+            t0, t1 = int(b.ans_tok0[a]), int(b.ans_tok0[a + 1])
+            pos = np.arange(t0, t1)
+            orths = b.tok_orth[t0:t1]
+            start, end = b.char_span(pos, pos)
+            starts = b.sent_starts[(b.sent_starts >= t0) & (b.sent_starts < t1)] - t0
+            sent_starts = np.zeros(t1 - t0, dtype=bool)
+            sent_starts[starts] = True
+            doc = Doc(vocab, words=[orth_text[o] for o in orths.tolist()],
+                      spaces=(start[1:] > end[:-1]).tolist() + [False],
+                      lemmas=[lemma_text[i] for i in self.o_lemma[orths].tolist()],
+                      sent_starts=sent_starts.tolist())
+            out += [(self.c.key_to_rule[m], s + t0, e + t0)
+                    for m, s, e in self.c.complex_matcher(doc)]
+        if not out:
+            return (np.zeros(0, np.int64),) * 3
+        k, s, e = (np.array(col, dtype=np.int64) for col in zip(*out))
+        return k, s, e
 
-    def _may_match_pattern(self, lemmas, lowers) -> bool:
-        lem_set, low_set = set(lemmas), set(lowers)
-        return any(req_l <= lem_set and req_w <= low_set
-                   for _, req_l, req_w in self.c.pattern_requirements)
+    def _negated(self, b: "_Block", ka, kt, ks, ke, ss, se) -> np.ndarray:
+        """:func:`_negated` for every kept match at once: the same walks, a step at a time
+        for all matches."""
+        flags_at = lambda pos: self.o_flags[b.tok_orth[pos]]  # noqa: E731
+        n = len(ks)
+        negated = np.zeros(n, dtype=bool)
+        # look back from the match to a cue: stop at a clause break, the sentence start,
+        # the window's end, or another theme's match in between (that one takes the cue)
+        low = np.maximum(ss, _others_start(ka, kt, ks, ke))
+        alive = np.ones(n, dtype=bool)
+        for d in range(1, self.window + 1):
+            idx = np.flatnonzero(alive & (ks - d >= low))
+            if not len(idx):
+                break
+            alive[:] = False
+            i = ks[idx] - d
+            f = flags_at(i)
+            go_on = (f & F_BREAK) == 0
+            alive[idx[go_on]] = True
+            cue = go_on & ((f & F_CUE) != 0)
+            if cue.any():
+                ci, c_idx = i[cue], idx[cue]
+                real = (flags_at(ci + 1) & F_PSEUDO) == 0
+                real[real] = ~self._post_negation_at(b, ci[real], se[c_idx[real]])
+                negated[c_idx[real]] = True
+                alive[c_idx[real]] = False
+        # look ahead: "<match> is not a problem", within 3 tokens and the clause
+        alive = ~negated
+        for d in range(3):
+            idx = np.flatnonzero(alive & (ke + d < se))
+            if not len(idx):
+                break
+            alive[:] = False
+            j = ke[idx] + d
+            f = flags_at(j)
+            go_on = (f & F_BREAK) == 0
+            alive[idx[go_on]] = True
+            cue = go_on & ((f & F_CUE) != 0)
+            if cue.any():
+                hit = self._post_negation_at(b, j[cue], se[idx[cue]])
+                negated[idx[cue][hit]] = True
+                alive[idx[cue][hit]] = False
+        return negated
+
+    def _post_negation_at(self, b: "_Block", cue, sent_end) -> np.ndarray:
+        """:func:`_post_negation_at` at each cue token (with its sentence's end)."""
+        out = np.zeros(len(cue), dtype=bool)
+        if not len(cue):
+            return out
+        last = len(b.tok_orth) - 1
+        lemma_at = lambda pos: self.o_lemma[b.tok_orth[np.minimum(pos, last)]]  # noqa: E731
+        k0 = np.where((cue + 1 < sent_end) & (lemma_at(cue + 1) != self.be), cue + 1, cue + 2)
+        key = self.o_pnkey[b.tok_orth[cue]]
+        for key_id, tails in self.post:
+            sel = key == key_id
+            if not sel.any():
+                continue
+            for tail in tails:
+                ok = sel & (k0 + len(tail) <= sent_end)
+                for q, lem in enumerate(tail):
+                    ok &= lemma_at(k0 + q) == lem
+                out |= ok
+        return out
+
+
+class _Block:
+    """The tokens of a block of answers, as arrays over all its tokens.
+
+    Built from Arrow's split of the answers into chunks (``occ_code``: distinct chunk of
+    each chunk occurrence; ``list_off``: first occurrence of each answer) and the tokens
+    of the distinct chunks: each token's orth id, answer, offset in its answer
+    (characters and UTF-8 bytes) and sentence.
+    """
+
+    def __init__(self, tagger: _FastTagger, entries, distinct, occ_code, list_off, dictionary):
+        import pyarrow.compute as pc
+
+        self.tagger = tagger
+        d_ntok = np.fromiter((len(e[0]) for e in entries), dtype=np.int64, count=len(entries))
+        n_dtok = int(d_ntok.sum())
+        d_orth = np.fromiter(chain.from_iterable(e[0] for e in entries), np.int64, n_dtok)
+        d_rel = np.fromiter(chain.from_iterable(e[1] for e in entries), np.int64, n_dtok)
+        nt = d_ntok[occ_code]
+        self.n_tok = n_tok = int(nt.sum())
+        occ_tok0 = np.cumsum(nt) - nt
+        # token -> its entry among the distinct chunks' tokens, and its chunk occurrence
+        src = np.repeat((np.cumsum(d_ntok) - d_ntok)[occ_code] - occ_tok0, nt) + np.arange(n_tok)
+        tok_occ = np.repeat(np.arange(len(occ_code)), nt)
+        self.tok_orth = d_orth[src]
+        self.n_answers = len(list_off) - 1
+        occ_ans = np.repeat(np.arange(self.n_answers), np.diff(list_off))
+        self.tok_ans = occ_ans[tok_occ]
+        self.ans_tok0 = np.append(occ_tok0, n_tok)[list_off]  # + the block's end
+
+        def token_offsets(chunk_len, rel):  # offset of each token in its answer
+            width = chunk_len[occ_code] + 1
+            occ_start = np.cumsum(width) - width
+            occ_start -= occ_start[list_off[:-1]][occ_ans]
+            return occ_start[tok_occ] + rel[src]
+
+        self.tok_char = token_offsets(
+            np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct)), d_rel)
+        if any(e[2] is not None for e in entries):  # some bytes differ from characters
+            self.tok_byte = token_offsets(
+                pc.binary_length(dictionary).to_numpy(zero_copy_only=False).astype(np.int64),
+                np.fromiter(chain.from_iterable(e[2] if e[2] is not None else e[1]
+                                                for e in entries), np.int64, n_dtok))
+        else:
+            self.tok_byte = self.tok_char
+        self.sent_starts = self._sentence_starts()
+        is_start = np.zeros(n_tok, dtype=bool)
+        is_start[self.sent_starts] = True
+        self.tok_sent = np.cumsum(is_start) - 1
+
+    def answer_of(self, pos) -> np.ndarray:
+        return self.tok_ans[pos]
+
+    def answer_end(self, pos) -> np.ndarray:
+        return self.ans_tok0[self.tok_ans[pos] + 1]
+
+    def char_span(self, first, last, in_bytes=False):
+        """Offsets (in the answer) of the start of token ``first`` and the end of ``last``."""
+        offset, length = ((self.tok_byte, self.tagger.o_blen) if in_bytes
+                          else (self.tok_char, self.tagger.o_len))
+        return offset[first], offset[last] + length[self.tok_orth[last]]
+
+    def _sentence_starts(self) -> np.ndarray:
+        """Sorted token positions where sentences start (the sentencizer's rule): each
+        answer's first token, and the first word after a sentence mark (. ! ? ...) when
+        only punctuation stands between them in the same answer."""
+        kind = self.tagger.o_kind
+        marks = np.flatnonzero(kind[self.tok_orth] == _SENT_MARK)
+        q, end = marks + 1, self.ans_tok0[self.tok_ans[marks] + 1]
+        starts = [self.ans_tok0[:-1]]
+        while len(q):
+            inside = q < end
+            q, end = q[inside], end[inside]
+            is_word = kind[self.tok_orth[q]] == _WORD
+            starts.append(q[is_word])
+            q, end = q[~is_word] + 1, end[~is_word]
+        return np.unique(np.concatenate(starts))
+
+    def sentence_of(self, pos):
+        """(start, end) token positions of the sentence holding each token."""
+        i = self.tok_sent[pos]
+        ends = np.append(self.sent_starts, self.n_tok)
+        return ends[i], ends[i + 1]
+
+
+def _others_start(ka, kt, ks, ke) -> np.ndarray:
+    """Per kept match (sorted by answer, start): the latest start of a match of another
+    theme in the same answer that lies wholly before it (-1 if none)."""
+    n = len(ka)
+    out = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return out
+    new_answer = np.append(True, ka[1:] != ka[:-1])
+    group_first = np.maximum.accumulate(np.where(new_answer, np.arange(n), 0))
+    rank = np.arange(n) - group_first
+    active = np.flatnonzero(rank >= 1)
+    d = 1
+    while len(active):
+        j = active - d
+        ok = (kt[j] != kt[active]) & (ks[j] < ks[active]) & (ke[j] <= ks[active])
+        hit = active[ok]
+        out[hit] = np.maximum(out[hit], ks[j[ok]])
+        d += 1
+        active = active[rank[active] >= d]
+    return out
+
+
+def _select_arrays(ans, k, s, e, rule_theme, rule_excl, n_themes):
+    """:func:`_select` over arrays of matches (token spans ``s:e`` numbered across a
+    block, so ``s`` orders answers too).
+
+    Returns (answer, theme, start, end, rule) of the kept matches, sorted by start
+    (so by answer), theme, end.
+    """
+    key = ans * n_themes + rule_theme[k]  # one answer's matches of one theme
+    excl = rule_excl[k]
+    if excl.any():  # an exclusion phrase vetoes the matches of its theme it overlaps
+        keep = ~excl
+        order = np.argsort(key[excl], kind="stable")
+        ex_key, ex_s, ex_e = key[excl][order], s[excl][order], e[excl][order]
+        tm = np.flatnonzero(keep)
+        lo = np.searchsorted(ex_key, key[tm], side="left")
+        n_ex = np.searchsorted(ex_key, key[tm], side="right") - lo
+        for d in range(int(n_ex.max(initial=0))):
+            sel = np.flatnonzero(n_ex > d)
+            j = lo[sel] + d
+            hit = sel[(ex_s[j] < e[tm[sel]]) & (s[tm[sel]] < ex_e[j])]
+            keep[tm[hit]] = False
+        key, k, s, e = key[keep], k[keep], s[keep], e[keep]
+    if not len(s):
+        return key, key, s, e, k
+    span = int(e.max()) + 1
+    # spans that overlap an earlier one (by start) of their group: resolve that group
+    # greedily; the other groups keep every span
+    order = np.argsort(key * span + s, kind="stable")
+    key, k, s, e = key[order], k[order], s[order], e[order]
+    reach = np.maximum.accumulate(key * span + e)
+    overlap = np.append(False, (key[1:] == key[:-1]) & (key[1:] * span + s[1:] < reach[:-1]))
+    if overlap.any():
+        bad = np.flatnonzero(np.isin(key, key[overlap]))
+        # greedy order: longest, then earliest, then codebook order
+        g = bad[np.lexsort((k[bad], s[bad], s[bad] - e[bad], key[bad]))]
+        keep = np.ones(len(key), dtype=bool)
+        keep[g] = _greedy_keep(key[g], s[g], e[g])
+        key, k, s, e = key[keep], k[keep], s[keep], e[keep]
+    theme = key % n_themes
+    order = np.argsort((s * n_themes + theme) * span + e, kind="stable")
+    return key[order] // n_themes, theme[order], s[order], e[order], k[order]
+
+
+def _greedy_keep(key, s, e) -> np.ndarray:
+    """Which spans the greedy rule keeps: in the given order (groups of equal ``key``,
+    each in greedy order), a span is kept unless it overlaps a kept span of its group.
+
+    Decided in rounds: a span whose earlier overlapping spans are all dropped is kept,
+    one that overlaps a kept span is dropped; each round settles at least the first
+    open span of every group.
+    """
+    n = len(key)
+    new_group = np.append(True, key[1:] != key[:-1])
+    rank = np.arange(n) - np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
+    before, after = [], []  # overlapping pairs, earlier -> later
+    active, d = np.flatnonzero(rank >= 1), 1
+    while len(active):
+        i = active - d
+        hit = (s[i] < e[active]) & (s[active] < e[i])
+        before.append(i[hit])
+        after.append(active[hit])
+        d += 1
+        active = active[rank[active] >= d]
+    before, after = np.concatenate(before), np.concatenate(after)
+    OPEN, KEPT, DROPPED = 0, 1, 2
+    status = np.zeros(n, dtype=np.int8)
+    while True:
+        is_open = status == OPEN
+        if not is_open.any():
+            return status == KEPT
+        by_kept = np.zeros(n, dtype=bool)
+        by_kept[after[status[before] == KEPT]] = True
+        by_open = np.zeros(n, dtype=bool)
+        by_open[after[status[before] == OPEN]] = True
+        status[is_open & by_kept] = DROPPED
+        status[is_open & ~by_kept & ~by_open] = KEPT
+
+
+def _empty_rows() -> dict[str, np.ndarray]:
+    return {c: np.zeros(0, dtype=bool if c == "negated" else np.int64) for c in _ROW_COLUMNS}
+
+
+def _concat_rows(parts: list[dict]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if len(p["u"])]
+    if not parts:
+        return _empty_rows()
+    return {c: np.concatenate([p[c] for p in parts]) for c in _ROW_COLUMNS}
+
+
+def _rows_from_tuples(u_list, texts, per_text) -> dict[str, np.ndarray]:
+    """Rows of the spaCy path ((theme, start, end, negated, sent_start, sent_end, rule) per
+    tag, a list per text) as columns."""
+    u = [u for u, rows in zip(u_list, per_text) for _ in rows]
+    flat = [r for rows in per_text for r in rows]
+    if not flat:
+        return _empty_rows()
+    out = {"u": np.array(u, dtype=np.int64)}
+    for name, col in zip(_ROW_COLUMNS[1:8], zip(*flat)):
+        out[name] = np.array(col, dtype=bool if name == "negated" else np.int64)
+    text_of = [t for t, rows in zip(texts, per_text) for _ in rows]
+    for name in ("start", "end", "sent_start", "sent_end"):
+        out["b" + name] = np.array([c if t.isascii() else len(t[:c].encode("utf-8", "replace"))
+                                    for t, c in zip(text_of, out[name].tolist())], dtype=np.int64)
+    return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -1026,7 +1455,8 @@ def _align(values, index, name) -> pd.Series:
 
 
 def tag_answers(texts, codebook, *, nlp=None, engine: str = "auto",
-                negation_window: int = DEFAULT_NEGATION_WINDOW) -> TagResult:
+                negation_window: int = DEFAULT_NEGATION_WINDOW,
+                n_jobs: int | None = None) -> TagResult:
     """Tag open-text answers with the themes of a codebook.
 
     Parameters
@@ -1041,6 +1471,12 @@ def tag_answers(texts, codebook, *, nlp=None, engine: str = "auto",
         Both give the same tags.
     negation_window : int
         How many tokens before a match a negation cue may stand (see module doc).
+    n_jobs : int or None
+        Processes sharing the distinct answers. ``None``: one below
+        :data:`personalab.text.PARALLEL_MIN_TEXTS` distinct answers, every core from
+        there; ``-1``: every core. Workers are forked, so only on Linux from a main
+        thread, and never inside a daemon worker (Dask's, multiprocessing's): there it
+        is always 1. The tags are the same for any ``n_jobs``.
 
     Returns
     -------
@@ -1051,44 +1487,58 @@ def tag_answers(texts, codebook, *, nlp=None, engine: str = "auto",
     if engine not in ("auto", "fast", "spacy"):
         raise ConfigError(f"unknown engine {engine!r}", fix="use 'auto', 'fast' or 'spacy'")
     nlp = nlp or get_nlp()
-    s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts))
+    s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
     if not s.index.is_unique:
         raise InputError("the answers' index has duplicate ids",
                          fix="index the answers by respondent id (one answer per respondent)")
-    values = s.to_numpy(dtype=object)
-    answered = np.array([isinstance(v, str) and bool(v.strip()) for v in values], dtype=bool)
-    clean = np.where(answered, values, "")
-    codes, uniques = pd.factorize(clean)
-    uniques = list(uniques)
+    distinct = distinct_texts(s)
     compiled = _Compiled(codebook, nlp)
     use_fast = engine == "fast" or (engine == "auto" and is_lookup_pipeline(nlp))
     if use_fast and not is_lookup_pipeline(nlp):
         raise ConfigError("the fast engine reproduces only the blank lookup pipeline",
                           fix="use engine='spacy' with this nlp")
-    per_unique = _tag_unique(uniques, compiled, nlp, use_fast, negation_window)
-    return _build_result(s.index, codes, per_unique, answered, codebook)
+    rows = _tag_distinct(distinct, compiled, use_fast, negation_window, n_jobs)
+    return _build_result(s.index, distinct, rows, compiled)
 
 
-def _tag_unique(uniques, compiled, nlp, use_fast, window) -> list[list[tuple]]:
-    out: list[list[tuple]] = [[] for _ in uniques]
-    if use_fast:
-        fast = _FastTagger(compiled, window)
-        slow_idx = []
-        for u, text in enumerate(uniques):
-            if not text:
-                continue
-            if "  " in text or text != text.strip() or _odd_space(text):
-                slow_idx.append(u)
-                continue
-            out[u] = fast.tag(text)
-    else:
-        slow_idx = [u for u, t in enumerate(uniques) if t]
-    if slow_idx:
+def _tag_distinct(distinct, compiled, use_fast, window, n_jobs) -> dict[str, np.ndarray]:
+    """Tag rows of the distinct answers (``u`` indexes them), sorted by ``u``, each
+    answer's rows in tag order; in worker processes when ``n_jobs`` asks for them."""
+    n = len(distinct)
+    plain = distinct.plain() if use_fast and distinct.arrow is not None else np.zeros(n, bool)
+    ranges = split_even(distinct.sizes(), effective_n_jobs(n_jobs, n))
+
+    def block(i):
+        a, b = ranges[i]
+        return _tag_range(distinct, a, b, plain, compiled, window)
+
+    return _concat_rows(map_blocks(block, len(ranges)))
+
+
+def _tag_range(distinct, a, b, plain, compiled, window) -> dict[str, np.ndarray]:
+    """Tag rows of distinct answers a..b-1: plain ones on the fast path, others with spaCy."""
+    nlp = compiled.nlp
+    parts = []
+    fast = np.flatnonzero(plain[a:b]) + a
+    if len(fast):
+        arr = distinct.arrow.slice(a, b - a) if len(fast) == b - a else \
+            distinct.arrow.take(pa_indices(fast))
+        rows = _FastTagger(compiled, window).tag_texts(arr)
+        rows["u"] = fast[rows["u"]]
+        parts.append(rows)
+    slow = np.flatnonzero(~plain[a:b]) + a
+    if len(slow):
+        texts = distinct.take(slow)
         punct_chars = (set(nlp.get_pipe("sentencizer").punct_chars)
                        if "sentencizer" in nlp.pipe_names else _default_punct_chars())
-        for u, doc in zip(slow_idx, nlp.pipe((uniques[u] for u in slow_idx), batch_size=1000)):
-            out[u] = _analyse_doc(doc, compiled, window, punct_chars)
-    return out
+        per_text = [_analyse_doc(doc, compiled, window, punct_chars)
+                    for doc in nlp.pipe(texts, batch_size=1000)]
+        parts.append(_rows_from_tuples(slow.tolist(), texts, per_text))
+    rows = _concat_rows(parts)
+    if len(parts) > 1:
+        order = np.argsort(rows["u"], kind="stable")
+        rows = {c: v[order] for c, v in rows.items()}
+    return rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -1098,59 +1548,91 @@ def _default_punct_chars() -> frozenset:
     return frozenset(Sentencizer.default_punct_chars)
 
 
-_ODD_SPACE = re.compile(r"[^\S ]")
-
-
-def _odd_space(text: str) -> bool:
-    return bool(_ODD_SPACE.search(text))
-
-
-def _build_result(index, codes, per_unique, answered, codebook) -> TagResult:
+def _build_result(index, distinct, rows, compiled) -> TagResult:
+    codebook = compiled.codebook
     ids = codebook.ids
     n_themes = len(ids)
-    # unique-level tags -> answer-level by repeating each unique's rows
-    counts = np.fromiter((len(r) for r in per_unique), dtype=np.int64, count=len(per_unique))
-    flat = [row for rows in per_unique for row in rows]
-    per_answer = counts[codes] * answered
+    codes, answered = distinct.codes, distinct.answered
+    # rows of distinct answers -> rows of answers (each answer repeats its text's rows)
+    u = rows["u"]
+    counts = np.append(np.bincount(u, minlength=len(distinct)), 0)  # [-1]: unanswered
+    per_answer = counts[codes]
     answer_pos = np.repeat(np.arange(len(codes)), per_answer)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    if len(answer_pos):
-        starts_u = offsets[codes[answer_pos]]
-        # position of each row within its answer
-        first_row = np.concatenate([[0], np.cumsum(per_answer)])[answer_pos]
-        within = np.arange(len(answer_pos)) - first_row
-        take = starts_u + within
-    else:
-        take = np.array([], dtype=np.int64)
-    cols = list(zip(*flat)) if flat else [[] for _ in range(7)]
-    theme_idx = np.asarray(cols[0], dtype=np.int64)[take]
-    obj = lambda c: np.asarray(cols[c], dtype=object)[take]  # noqa: E731
+    offsets = np.cumsum(counts) - counts
+    first_row = (np.cumsum(per_answer) - per_answer)[answer_pos]
+    take = offsets[codes[answer_pos]] + np.arange(len(answer_pos)) - first_row
+    rule = rows["rule"][take]
     tags = pd.DataFrame({
         "answer_id": index[answer_pos] if len(answer_pos) else index[:0],
-        "theme": np.asarray(ids, dtype=object)[theme_idx] if len(take) else np.array([], object),
-        "start_char": np.asarray(cols[1], dtype=np.int64)[take],
-        "end_char": np.asarray(cols[2], dtype=np.int64)[take],
-        "matched_text": obj(3),
-        "negated": np.asarray(cols[4], dtype=bool)[take],
-        "sentence": obj(5),
-        "rule": obj(6),
+        "theme": np.asarray(ids + [None], dtype=object)[rows["theme"][take]],
+        "start_char": rows["start"][take],
+        "end_char": rows["end"][take],
+        "matched_text": _cut(distinct, rows, take, "start", "end"),
+        "negated": rows["negated"][take],
+        "sentence": _cut(distinct, rows, take, "sent_start", "sent_end"),
+        "rule": (_string_column(_pa().array([r.text for r in compiled.rules],
+                                             type=_pa().large_string()).take(rule))
+                 if len(take) else np.array([], dtype=object)),
     })
     tags["theme"] = tags["theme"].astype(object)
-    # matrix on uniques, then rows per answer
-    um = np.zeros((len(per_unique), n_themes), dtype=np.int64)
-    for u, rows in enumerate(per_unique):
-        for r in rows:
-            if not r[4]:
-                um[u, r[0]] = 1
+    # matrix on distinct answers, then a row per answer
+    um = np.zeros((len(distinct) + 1, n_themes), dtype=np.int64)  # last row: unanswered
+    counted = ~rows["negated"]
+    um[u[counted], rows["theme"][counted]] = 1
     pos = {tid: i for i, tid in enumerate(ids)}
     depth = {tid: len(codebook.ancestors(tid)) for tid in ids}
     for tid in sorted(ids, key=lambda t: -depth[t]):
         parent = codebook[tid].parent
         if parent is not None:
             um[:, pos[parent]] |= um[:, pos[tid]]
-    mat = um[codes] * answered[:, None]
-    matrix = pd.DataFrame(mat, index=index, columns=pd.Index(ids, name="theme"))
+    matrix = pd.DataFrame(um[codes], index=index, columns=pd.Index(ids, name="theme"))
     matrix.index.name = "answer_id"
     return TagResult(tags=tags, matrix=matrix,
                      answered=pd.Series(answered, index=index, name="answered"),
                      codebook=codebook)
+
+
+def _pa():
+    import pyarrow
+
+    return pyarrow
+
+
+def _cut(distinct, rows, take, start, end):
+    """The strings ``text[start:end]`` of each row in ``take``, as a string column."""
+    if not len(take):
+        return np.array([], dtype=object)
+    pa = _pa()
+    src = distinct.arrow
+    if src is None or not hasattr(pa, "string_view") or src.nbytes >= 2**31:
+        values = distinct.values()
+        return np.array([values[i][a:b] for i, a, b in zip(
+            rows["u"][take].tolist(), rows[start][take].tolist(), rows[end][take].tolist())]
+            + [None], dtype=object)[:-1]
+    # Arrow string views into the answers' own UTF-8 buffer: no Python string per row
+    bounds = np.frombuffer(src.buffers()[1], dtype=np.int64)[src.offset:src.offset + len(src) + 1]
+    data = src.buffers()[2]
+    u = rows["u"][take]
+    first = bounds[u] + rows["b" + start][take]
+    length = rows["b" + end][take] - rows["b" + start][take]
+    n = len(take)
+    views = np.zeros((n, 16), dtype=np.uint8)
+    views[:, :4] = length.astype("<i4").view(np.uint8).reshape(n, 4)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    short = length <= 12  # short strings live in the view itself
+    pos = first[short, None] + np.arange(12)
+    views[short, 4:] = np.where(np.arange(12) < length[short, None],
+                                raw[np.minimum(pos, len(raw) - 1)], 0)
+    long_ = ~short
+    views[long_, 4:8] = raw[first[long_, None] + np.arange(4)]
+    views[long_, 12:] = first[long_].astype("<i4").view(np.uint8).reshape(-1, 4)
+    arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), data])
+    return _string_column(arr.cast(pa.large_string()))
+
+
+def _string_column(arr):
+    """A pyarrow string array as pandas would store a column of these strings."""
+    dtype = pd.Series(["x"]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.arrays.ArrowStringArray(arr, dtype=dtype)
+    return arr.to_numpy(zero_copy_only=False)
