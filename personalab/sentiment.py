@@ -5,8 +5,10 @@
 with the package; nothing is downloaded), with VADER's own rules for negation ("not
 good"), intensifiers ("very good", "kind of good"), capitals, "but" and "!"/"?".
 It is a faster re-implementation of that algorithm: identical answers are scored once,
-each whitespace-separated word is looked up once, and only words of VADER's lexicon go
-through the rules. ``tests/test_sentiment.py`` checks equality with vaderSentiment.
+Arrow splits the answers into words, each distinct word is looked up once, and VADER's
+rules run as array operations over all the lexicon words of many answers at once
+(same floating-point operations in the same order, so the same scores).
+``tests/test_sentiment.py`` checks equality with vaderSentiment.
 
 A different scorer (for instance a transformer model you have installed) can be passed
 as ``model=``: any callable taking a list of strings and returning one score per text
@@ -15,13 +17,20 @@ in [-1, 1]. None is ever required.
 from __future__ import annotations
 
 import functools
-import math
+import string
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from .text import distinct_texts, effective_n_jobs, map_blocks, split_even
+
 _CODE_PLAIN, _CODE_BOOSTER, _CODE_LEXICON = 0, 1, 2
+#: Distinct answers scored per block (bounds the memory of the word arrays).
+_BLOCK = 20_000
+#: Lower-case words VADER's rules test for by name.
+_RULE_WORDS = ("kind", "of", "no", "or", "nor", "never", "so", "this", "without", "doubt",
+               "least", "at", "very", "but")
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,18 +42,42 @@ def _vader():
 
 
 @functools.lru_cache(maxsize=1)
-def _negate_words() -> frozenset:
-    vs, _ = _vader()
-    return frozenset(vs.NEGATE)
+def _emoji_chars() -> frozenset:
+    _, analyzer = _vader()
+    return frozenset(e for e in analyzer.emojis if len(e) == 1)
 
 
-def _is_negation(word_lower: str) -> bool:
-    # vaderSentiment.negated([word]) for one lower-case word
-    return word_lower in _negate_words() or "n't" in word_lower
+def _replace_emoji(text: str, emojis) -> str:
+    """Emoji -> their descriptions, as ``SentimentIntensityAnalyzer.polarity_scores`` does:
+    a space goes before a description unless the emoji starts the text or follows a space."""
+    found = _emoji_chars().intersection(text)
+    if not found:
+        return text
+    at = []
+    for ch in found:
+        i = text.find(ch)
+        while i >= 0:
+            at.append(i)
+            i = text.find(ch, i + 1)
+    out, last = [], 0
+    for i in sorted(at):
+        out.append(text[last:i])
+        if i > 0 and text[i - 1] != " ":
+            out.append(" ")
+        out.append(emojis[text[i]])
+        last = i + 1
+    out.append(text[last:])
+    return "".join(out)
 
 
 class _Scorer:
-    """VADER's compound score, with a per-word cache."""
+    """VADER's compound score of many texts, as array operations.
+
+    Each distinct word (VADER's ``text.split()``, punctuation stripped as VADER does)
+    gets an id and its attributes once; every rule of ``sentiment_valence`` then runs
+    on arrays over the lexicon words of a block of texts, and the "but" rule and the
+    final sum in Python per text, so every score equals VADER's exactly.
+    """
 
     def __init__(self):
         vs, analyzer = _vader()
@@ -52,191 +85,243 @@ class _Scorer:
         self.lexicon = analyzer.lexicon
         self.emojis = analyzer.emojis
         self.booster = vs.BOOSTER_DICT
-        self.special = vs.SPECIAL_CASES
-        self.cache: dict[str, tuple] = {}
-        self.punct = __import__("string").punctuation
+        self.negate = frozenset(vs.NEGATE)
+        self.punct = string.punctuation
+        self.word_ids: dict[bytes, int] = {}
+        self.low_ids: dict[str, int] = {}
+        # per word id: lower-case id, ALL CAPS, code, in the lexicon, valence, booster
+        # value, booster, negation
+        self.w_low, self.w_upper, self.w_code, self.w_inlex = [], [], [], []
+        self.w_val, self.w_boost, self.w_isboost, self.w_neg = [], [], [], []
+        self.id = {w: self._low(w) for w in _RULE_WORDS}
+        self.special = [(tuple(self._low(w) for w in k.split(" ")), float(v))
+                        for k, v in vs.SPECIAL_CASES.items() if " " in k]
+        self.booster_ngrams = [(tuple(self._low(w) for w in k.split(" ")), float(v))
+                               for k, v in vs.BOOSTER_DICT.items() if " " in k]
 
-    def _word(self, raw: str) -> tuple:
-        stripped = raw.strip(self.punct)
-        word = raw if len(stripped) <= 2 else stripped
+    def _low(self, low: str) -> int:
+        i = self.low_ids.get(low)
+        if i is None:
+            i = self.low_ids[low] = len(self.low_ids)
+        return i
+
+    def _word(self, raw: bytes) -> int:
+        text = raw.decode("utf-8", "surrogatepass")
+        stripped = text.strip(self.punct)
+        word = text if len(stripped) <= 2 else stripped
         low = word.lower()
-        code = (_CODE_BOOSTER if low in self.booster
-                else _CODE_LEXICON if low in self.lexicon else _CODE_PLAIN)
-        entry = (word, low, word.isupper(), code)
-        self.cache[raw] = entry
-        return entry
+        self.w_low.append(self._low(low))
+        self.w_upper.append(word.isupper())
+        self.w_code.append(_CODE_BOOSTER if low in self.booster
+                           else _CODE_LEXICON if low in self.lexicon else _CODE_PLAIN)
+        self.w_inlex.append(low in self.lexicon)
+        self.w_val.append(float(self.lexicon.get(low, 0.0)))
+        self.w_boost.append(float(self.booster.get(low, 0.0)))
+        self.w_isboost.append(low in self.booster)
+        self.w_neg.append(low in self.negate or "n't" in low)
+        i = self.word_ids[raw] = len(self.word_ids)
+        return i
 
-    def _replace_emoji(self, text: str) -> str:
-        # as SentimentIntensityAnalyzer.polarity_scores does
-        out = []
-        prev_space = True
-        emojis = self.emojis
-        for ch in text:
-            if ch in emojis:
-                if not prev_space:
-                    out.append(" ")
-                out.append(emojis[ch])
-                prev_space = False
-            else:
-                out.append(ch)
-                prev_space = ch == " "
-        return "".join(out)
+    def scores(self, texts, plain=None) -> np.ndarray:
+        """Compound scores of non-blank texts: a pyarrow large_string array (``plain``:
+        which have single spaces only, see :meth:`DistinctTexts.plain`) or a list."""
+        out = [self._block(texts[i:i + _BLOCK], None if plain is None else plain[i:i + _BLOCK])
+               for i in range(0, len(texts), _BLOCK)]
+        return np.concatenate(out) if out else np.zeros(0)
 
-    def compound(self, text: str) -> float:
-        if not text.isascii():
-            text = self._replace_emoji(text)
-        text = text.strip()
-        cache = self.cache
-        entries = [cache.get(w) or self._word(w) for w in text.split()]
-        n = len(entries)
-        if n == 0:
-            return 0.0
-        lex_pos = [i for i, e in enumerate(entries) if e[3] == _CODE_LEXICON]
-        sentiments = [0] * n
-        if lex_pos:
-            words = [e[0] for e in entries]
-            lowers = [e[1] for e in entries]
-            n_upper = sum(1 for e in entries if e[2])
-            is_cap_diff = 0 < n - n_upper < n
-            for i in lex_pos:
-                if i < n - 1 and lowers[i] == "kind" and lowers[i + 1] == "of":
-                    continue
-                sentiments[i] = self._valence(i, words, lowers, entries, is_cap_diff)
-            if "but" in lowers:
-                sentiments = _but_check(lowers, sentiments)
+    def _block(self, texts, plain) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # VADER: emoji -> their descriptions, strip, split on whitespace. A text that is
+        # already single-spaced ASCII splits on " " into the same words; others are
+        # rewritten that way first (same words, same "!" and "?" counts).
+        if isinstance(texts, list):
+            redo = np.arange(len(texts))
+            binary = pa.nulls(0, pa.large_binary())
         else:
-            lowers = None
-        total = float(sum(sentiments))
-        if total == 0.0:
-            return 0.0
-        ep = min(text.count("!"), 4) * 0.292
-        qm_count = text.count("?")
-        qm = 0
-        if qm_count > 1:
-            qm = qm_count * 0.18 if qm_count <= 3 else 0.96
-        amp = ep + qm
-        total = total + amp if total > 0 else total - amp
-        score = total / math.sqrt(total * total + 15)
-        return round(max(-1.0, min(1.0, score)), 4)
+            redo = np.flatnonzero(~plain | ~pc.string_is_ascii(texts).to_numpy(
+                zero_copy_only=False).astype(bool))
+            binary = texts.cast(pa.large_binary())
+        if len(redo):
+            fixed = [" ".join((t if t.isascii() else _replace_emoji(t, self.emojis)).split())
+                     .encode("utf-8", "surrogatepass")
+                     for t in (texts.take(redo).to_pylist() if not isinstance(texts, list)
+                               else texts)]
+            where = np.arange(len(texts))
+            where[redo] = len(binary) + np.arange(len(redo))
+            binary = pa.concat_arrays([binary, pa.array(fixed, type=pa.large_binary())]).take(
+                pa.array(where))
+        lists = pc.split_pattern(binary, b" ")
+        n_words = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+        encoded = pc.dictionary_encode(lists.flatten())
+        ids = self.word_ids
+        local = np.fromiter((ids[w] if w in ids else self._word(w)
+                             for w in encoded.dictionary.to_pylist()), dtype=np.int64)
+        wid = local[encoded.indices.to_numpy(zero_copy_only=False)]
+        total = self._totals(wid, n_words)
+        ep = np.minimum(pc.count_substring(binary, b"!").to_numpy(zero_copy_only=False), 4)
+        qm = pc.count_substring(binary, b"?").to_numpy(zero_copy_only=False)
+        # as score_valence: the same float operations in the same order
+        amp = ep * 0.292 + np.where(qm > 1, np.where(qm <= 3, qm * 0.18, 0.96), 0)
+        total = np.where(total > 0, total + amp, np.where(total < 0, total - amp, total))
+        score = np.clip(total / np.sqrt(total * total + 15), -1.0, 1.0)
+        return np.array([round(x, 4) if x else 0.0 for x in score.tolist()], dtype=float)
 
-    def _valence(self, i, words, lowers, entries, is_cap_diff) -> float:
-        # vaderSentiment.SentimentIntensityAnalyzer.sentiment_valence, one lexicon word
-        lex = self.lexicon
-        n = len(words)
-        low = lowers[i]
-        valence = lex[low]
-        if low == "no" and i != n - 1 and lowers[i + 1] in lex:
-            valence = 0.0
-        if (i > 0 and lowers[i - 1] == "no") or (i > 1 and lowers[i - 2] == "no") or (
-                i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor")):
-            valence = lex[low] * self.vs.N_SCALAR
-        if entries[i][2] and is_cap_diff:
-            valence = valence + self.vs.C_INCR if valence > 0 else valence - self.vs.C_INCR
+    def _totals(self, wid, n_words) -> np.ndarray:
+        """Sum of VADER's sentiments of each text's words (after the "but" rule)."""
+        n_texts = len(n_words)
+        total = np.zeros(n_texts)
+        w_code = np.asarray(self.w_code, dtype=np.int8)
+        lex = np.flatnonzero(w_code[wid] == _CODE_LEXICON)
+        if not len(lex):
+            return total
+        first = np.cumsum(n_words) - n_words  # first word of each text
+        text = np.repeat(np.arange(n_texts), n_words)
+        low = np.asarray(self.w_low, dtype=np.int64)[wid]
+        upper = np.asarray(self.w_upper, dtype=bool)[wid]
+        inlex = np.asarray(self.w_inlex, dtype=bool)[wid]
+        n_upper = np.bincount(text, weights=upper, minlength=n_texts)
+        cap_diff = ((n_upper > 0) & (n_upper < n_words))[text]
+        ID = self.id
+        # "kind of": VADER skips "kind"
+        pos = lex - first[text[lex]]
+        n = n_words[text[lex]]
+        nxt = np.minimum(lex + 1, len(wid) - 1)
+        lex = lex[~((low[lex] == ID["kind"]) & (pos < n - 1) & (low[nxt] == ID["of"]))]
+        valence = self._valence(lex, wid, low, upper, inlex, cap_diff, first[text[lex]],
+                                n_words[text[lex]])
+        # per text: the "but" rule, then sum() as VADER does (in Python, so exactly)
+        lex_text = text[lex]
+        has_but = np.zeros(n_texts, dtype=bool)
+        has_but[text[low == ID["but"]]] = True
+        bounds = np.searchsorted(lex_text, np.arange(n_texts + 1))
+        values = valence.tolist()
+        positions = (lex - first[lex_text]).tolist()
+        for t in np.flatnonzero(np.diff(bounds)).tolist():
+            a, b = bounds[t], bounds[t + 1]
+            vals = values[a:b]
+            if has_but[t]:
+                words = low[first[t]:first[t] + n_words[t]]
+                vals = _but_check(vals, positions[a:b], int(np.argmax(words == ID["but"])))
+            total[t] = float(sum(vals))
+        return total
+
+    def _valence(self, i, wid, low, upper, inlex, cap_diff, first, n) -> np.ndarray:
+        """``SentimentIntensityAnalyzer.sentiment_valence`` for the lexicon words at
+        positions ``i`` (``first``/``n``: their text's first word and length)."""
+        vs, ID = self.vs, self.id
+        last = len(wid) - 1
+        pos = i - first
+        at = lambda off: np.clip(i + off, 0, last)  # noqa: E731
+        low_at = lambda off: low[at(off)]  # noqa: E731
+        w_val = np.asarray(self.w_val)
+        lex_val = w_val[wid[i]]
+        v = lex_val.copy()
+        # "no" before another lexicon word is a negation, not a sentiment
+        v = np.where((low[i] == ID["no"]) & (pos < n - 1) & inlex[at(1)], 0.0, v)
+        no_before = ((pos > 0) & (low_at(-1) == ID["no"])) | ((pos > 1) & (low_at(-2) == ID["no"])) \
+            | ((pos > 2) & (low_at(-3) == ID["no"]) & np.isin(low_at(-1), [ID["or"], ID["nor"]]))
+        v = np.where(no_before, lex_val * vs.N_SCALAR, v)
+        caps = upper[i] & cap_diff[i]
+        v = np.where(caps, np.where(v > 0, v + vs.C_INCR, v - vs.C_INCR), v)
+        w_boost = np.asarray(self.w_boost)
+        w_isboost = np.asarray(self.w_isboost, dtype=bool)
+        neg = np.asarray(self.w_neg, dtype=bool)[wid]
+        so_this = lambda off: np.isin(low_at(off), [ID["so"], ID["this"]])  # noqa: E731
         for start_i in range(3):
-            if i > start_i and lowers[i - (start_i + 1)] not in lex:
-                prev = i - (start_i + 1)
-                s = self._scalar_inc_dec(lowers[prev], entries[prev][2], valence, is_cap_diff)
-                if start_i == 1 and s != 0:
-                    s = s * 0.95
-                if start_i == 2 and s != 0:
-                    s = s * 0.9
-                valence = valence + s
-                valence = _negation_check(valence, lowers, start_i, i)
-                if start_i == 2:
-                    valence = self._special_idioms_check(valence, lowers, i)
-        return _least_check(valence, lowers, i, lex)
+            off = -(start_i + 1)
+            cond = (pos > start_i) & ~inlex[at(off)]
+            prev = at(off)
+            is_b = w_isboost[wid[prev]]
+            s = np.where(v < 0, w_boost[wid[prev]] * -1, w_boost[wid[prev]])
+            s = np.where(is_b & upper[prev] & cap_diff[prev],
+                         np.where(v > 0, s + vs.C_INCR, s - vs.C_INCR), s)
+            s = np.where(is_b, s, 0.0)
+            if start_i == 1:
+                s = np.where(s != 0, s * 0.95, s)
+            elif start_i == 2:
+                s = np.where(s != 0, s * 0.9, s)
+            v = np.where(cond, v + s, v)
+            # _negation_check
+            if start_i == 0:
+                v = np.where(cond & neg[at(-1)], v * vs.N_SCALAR, v)
+            elif start_i == 1:
+                boost = (low_at(-2) == ID["never"]) & so_this(-1)
+                keep = (low_at(-2) == ID["without"]) & (low_at(-1) == ID["doubt"])
+                v = np.where(cond & boost, v * 1.25,
+                             np.where(cond & ~boost & ~keep & neg[at(-2)], v * vs.N_SCALAR, v))
+            else:
+                boost = ((low_at(-3) == ID["never"]) & so_this(-2)) | so_this(-1)
+                keep = (low_at(-3) == ID["without"]) & (
+                    (low_at(-2) == ID["doubt"]) | (low_at(-1) == ID["doubt"]))
+                v = np.where(cond & boost, v * 1.25,
+                             np.where(cond & ~boost & ~keep & neg[at(-3)], v * vs.N_SCALAR, v))
+                v = np.where(cond, self._special_idioms(v, i, pos, n, low_at), v)
+        # _least_check
+        least = ~inlex[at(-1)] & (low_at(-1) == ID["least"])
+        first_case = (pos > 1) & least
+        v = np.where(first_case & (low_at(-2) != ID["at"]) & (low_at(-2) != ID["very"]),
+                     v * vs.N_SCALAR, v)
+        return np.where(~first_case & (pos > 0) & least, v * vs.N_SCALAR, v)
 
-    def _scalar_inc_dec(self, low, is_upper, valence, is_cap_diff) -> float:
-        scalar = 0.0
-        if low in self.booster:
-            scalar = self.booster[low]
-            if valence < 0:
-                scalar *= -1
-            if is_upper and is_cap_diff:
-                if valence > 0:
-                    scalar += self.vs.C_INCR
-                else:
-                    scalar -= self.vs.C_INCR
-        return scalar
+    def _special_idioms(self, v, i, pos, n, low_at) -> np.ndarray:
+        """``_special_idioms_check`` (called where the word has three words before it)."""
+        def seq_is(offsets, words):
+            if len(offsets) != len(words):
+                return np.zeros(len(i), dtype=bool)
+            ok = np.ones(len(i), dtype=bool)
+            for off, w in zip(offsets, words):
+                ok &= low_at(off) == w
+            return ok
 
-    def _special_idioms_check(self, valence, w, i) -> float:
-        special, booster = self.special, self.booster
-        onezero = f"{w[i - 1]} {w[i]}"
-        twoonezero = f"{w[i - 2]} {w[i - 1]} {w[i]}"
-        twoone = f"{w[i - 2]} {w[i - 1]}"
-        threetwoone = f"{w[i - 3]} {w[i - 2]} {w[i - 1]}"
-        threetwo = f"{w[i - 3]} {w[i - 2]}"
-        for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
-            if seq in special:
-                valence = special[seq]
-                break
-        if len(w) - 1 > i:
-            zeroone = f"{w[i]} {w[i + 1]}"
-            if zeroone in special:
-                valence = special[zeroone]
-        if len(w) - 1 > i + 1:
-            zeroonetwo = f"{w[i]} {w[i + 1]} {w[i + 2]}"
-            if zeroonetwo in special:
-                valence = special[zeroonetwo]
-        for n_gram in (threetwoone, threetwo, twoone):
-            if n_gram in booster:
-                valence = valence + booster[n_gram]
-        return valence
+        def special_value(offsets):
+            found, value = np.zeros(len(i), dtype=bool), np.zeros(len(i))
+            for words, val in self.special:
+                hit = seq_is(offsets, words) & ~found
+                found |= hit
+                value = np.where(hit, val, value)
+            return found, value
 
-
-def _negation_check(valence, w, start_i, i):
-    n_scalar = _vader()[0].N_SCALAR
-    if start_i == 0:
-        if _is_negation(w[i - 1]):
-            valence = valence * n_scalar
-    if start_i == 1:
-        if w[i - 2] == "never" and (w[i - 1] == "so" or w[i - 1] == "this"):
-            valence = valence * 1.25
-        elif w[i - 2] == "without" and w[i - 1] == "doubt":
-            pass
-        elif _is_negation(w[i - 2]):
-            valence = valence * n_scalar
-    if start_i == 2:
-        if w[i - 3] == "never" and (w[i - 2] == "so" or w[i - 2] == "this") or (
-                w[i - 1] == "so" or w[i - 1] == "this"):
-            valence = valence * 1.25
-        elif w[i - 3] == "without" and (w[i - 2] == "doubt" or w[i - 1] == "doubt"):
-            pass
-        elif _is_negation(w[i - 3]):
-            valence = valence * n_scalar
-    return valence
+        # the first of these sequences that is a special case sets the valence
+        seqs = [(-1, 0), (-2, -1, 0), (-2, -1), (-3, -2, -1), (-3, -2)]
+        for offsets in reversed(seqs):
+            found, value = special_value(offsets)
+            v = np.where(found, value, v)
+        found, value = special_value((0, 1))
+        v = np.where(found & (pos < n - 1), value, v)
+        found, value = special_value((0, 1, 2))
+        v = np.where(found & (pos < n - 2), value, v)
+        for offsets in ((-3, -2, -1), (-3, -2), (-2, -1)):
+            for words, val in self.booster_ngrams:
+                v = np.where(seq_is(offsets, words), v + val, v)
+        return v
 
 
-def _least_check(valence, w, i, lex):
-    n_scalar = _vader()[0].N_SCALAR
-    if i > 1 and w[i - 1] not in lex and w[i - 1] == "least":
-        if w[i - 2] != "at" and w[i - 2] != "very":
-            valence = valence * n_scalar
-    elif i > 0 and w[i - 1] not in lex and w[i - 1] == "least":
-        valence = valence * n_scalar
-    return valence
+def _but_check(values, positions, but_at) -> list:
+    """VADER's "but" rule on a text's non-zero sentiments (``positions``: their words).
 
-
-def _but_check(lowers, sentiments):
-    # VADER's rule, kept as written (it finds each value's *first* position)
-    bi = lowers.index("but")
-    for sentiment in sentiments:
-        si = sentiments.index(sentiment)
-        if si < bi:
-            sentiments.pop(si)
-            sentiments.insert(si, sentiment * 0.5)
-        elif si > bi:
-            sentiments.pop(si)
-            sentiments.insert(si, sentiment * 1.5)
-    return sentiments
+    Kept as VADER writes it: each value's *first* equal value is the one scaled (zeros
+    never equal a non-zero value, so they can be left out).
+    """
+    values = list(values)
+    for p in range(len(values)):
+        x = values[p]
+        c = values.index(x)
+        if positions[c] < but_at:
+            values[c] = x * 0.5
+        elif positions[c] > but_at:
+            values[c] = x * 1.5
+    return values
 
 
 def sentiment_score(text: str) -> float:
     """VADER compound score of one text (NaN for a blank or missing one)."""
-    return float(sentiment_scores(pd.Series([text])).iloc[0])
+    return float(sentiment_scores(pd.Series([text], dtype=object)).iloc[0])
 
 
-def sentiment_scores(texts, *, model: Callable | None = None) -> pd.Series:
+def sentiment_scores(texts, *, model: Callable | None = None,
+                     n_jobs: int | None = None) -> pd.Series:
     """Sentiment of each answer, in [-1, 1] (VADER compound; 0 = neutral).
 
     Parameters
@@ -246,18 +331,23 @@ def sentiment_scores(texts, *, model: Callable | None = None) -> pd.Series:
     model : callable, optional
         A scorer to use instead of VADER: ``model(list_of_str) -> sequence of float``
         in [-1, 1].
+    n_jobs : int or None
+        Processes sharing the distinct answers (VADER only), as in
+        :func:`personalab.themes.tag_answers`: ``None`` is one below
+        :data:`personalab.text.PARALLEL_MIN_TEXTS` distinct answers and every core
+        from there, ``-1`` every core; always 1 where workers cannot be forked. The
+        scores are the same for any ``n_jobs``.
 
     Returns
     -------
     Series of float, named ``sentiment``. Deterministic: the same text always
     gets the same score.
     """
-    s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts))
-    values = s.to_numpy(dtype=object)
-    answered = np.array([isinstance(v, str) and bool(v.strip()) for v in values], dtype=bool)
-    codes, uniques = pd.factorize(np.where(answered, values, ""))
+    s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    distinct = distinct_texts(s)
     if model is not None:
-        scored = np.asarray(model([str(u) for u in uniques]), dtype=float)
+        uniques = distinct.values()
+        scored = np.asarray(model(list(uniques)), dtype=float) if uniques else np.zeros(0)
         if scored.shape != (len(uniques),):
             from .errors import ConfigError
 
@@ -265,9 +355,15 @@ def sentiment_scores(texts, *, model: Callable | None = None) -> pd.Series:
                               f"{len(uniques)} texts", fix="return one score per text")
         scored = np.clip(scored, -1.0, 1.0)
     else:
-        scorer = _Scorer()
-        scored = np.fromiter((scorer.compound(u) if u else 0.0 for u in uniques),
-                             dtype=float, count=len(uniques))
-    out = scored[codes] if len(codes) else np.array([], dtype=float)
-    out = np.where(answered, out, np.nan)
+        ranges = split_even(distinct.sizes(), effective_n_jobs(n_jobs, len(distinct)))
+        plain = distinct.plain() if distinct.arrow is not None else None
+
+        def block(i):
+            a, b = ranges[i]
+            if distinct.arrow is None:
+                return _Scorer().scores(distinct.values()[a:b])
+            return _Scorer().scores(distinct.arrow.slice(a, b - a), plain[a:b])
+
+        scored = np.concatenate(map_blocks(block, len(ranges)))
+    out = np.append(scored, np.nan)[distinct.codes]
     return pd.Series(out, index=s.index, name="sentiment")
