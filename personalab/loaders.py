@@ -268,7 +268,20 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
     if fmt == "spss":
         raise _wrong_format(src, fmt, f"a {'XLSX workbook' if container == 'xlsx' else 'text'} file")
 
-    table = _read_xlsx(src, sheet) if container == "xlsx" else _read_text(src, encoding, delimiter)
+    if container == "xlsx":
+        return _load_table(src, fmt, container, _read_xlsx(src, sheet))
+    try:
+        # UTF-8 is checked on the first megabyte here and on the rest by the CSV parser
+        # as it reads the responses, which spares a pass over a large file.
+        return _load_table(src, fmt, container,
+                           _read_text(src, encoding, delimiter, check_whole=False))
+    except _NotUtf8:
+        # Not the UTF-8 its beginning promised: detect the encoding from the whole file.
+        return _load_table(src, fmt, container, _read_text(src, encoding, delimiter))
+
+
+def _load_table(src, fmt, container, table) -> RawWave:
+    """The rest of :func:`load_export` for a text file or worksheet read into ``table``."""
     detected, n_header = _classify(table.head)
     if fmt in ("csv", "xlsx"):
         detected, n_header = "csv", 1
@@ -428,8 +441,19 @@ class _Table:
     lead: int = 0              # lines before the header (Excel's "sep=;" hint line)
 
 
-def _decode(src: _Source, encoding: str | None) -> tuple[bytes, str]:
-    """Return the file as UTF-8 bytes (no BOM) and the name of its encoding."""
+class _NotUtf8(Exception):
+    """The file's first megabyte is UTF-8 but the rest is not (see ``check_whole``)."""
+
+
+def _decode(src: _Source, encoding: str | None, *, check_whole=True) -> tuple[bytes, int, str]:
+    """Return the file as UTF-8 bytes, where its text starts in them, and its encoding.
+
+    UTF-8 files are returned as they are, the text starting after the BOM if there is
+    one (copying a large file to drop three bytes costs a second). With
+    ``check_whole=False`` such a file is only checked on its first ``_PREFIX_BYTES``: the
+    caller must check the rest (the CSV parser does) and raise :class:`_NotUtf8` where it
+    fails, to read the file again with ``check_whole=True``.
+    """
     data = src.data
     if encoding is not None:
         try:
@@ -438,21 +462,23 @@ def _decode(src: _Source, encoding: str | None) -> tuple[bytes, str]:
             raise InputError(f"unknown encoding {encoding!r}", file=src.shown,
                              fix="use a Python codec name such as 'utf-8', 'cp1252' or "
                                  "'utf-16', or leave encoding out to detect it") from err
-        return _transcode(src, data, encoding, explicit=True), encoding
+        return (*_transcode(src, data, encoding, explicit=True, check_whole=check_whole),
+                encoding)
     if data[:3] == codecs.BOM_UTF8:
-        return _transcode(src, data, "utf-8-sig", explicit=False), "utf-8-sig"
+        return (*_transcode(src, data, "utf-8-sig", explicit=False, check_whole=check_whole),
+                "utf-8-sig")
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # Excel's "Unicode text": UTF-16 with a byte-order mark (tab-separated).
-        return _transcode(src, data, "utf-16", explicit=False), "utf-16"
+        return (*_transcode(src, data, "utf-16", explicit=False), "utf-16")
     guess = _utf16_without_bom(data[:4096])
     if guess:
-        return _transcode(src, data, guess, explicit=False), guess
+        return (*_transcode(src, data, guess, explicit=False), guess)
     if b"\x00" in data[:8192]:
         raise FormatError("this is a binary file, not a text or spreadsheet export",
                           file=src.shown,
                           fix="export the responses as CSV, XLSX or SPSS (.sav)")
-    if _is_utf8(data):
-        return data, "utf-8"
+    if (_is_utf8(data) if check_whole else _starts_utf8(data, 0)):
+        return data, 0, "utf-8"
     return _guess_legacy_encoding(src)
 
 
@@ -468,7 +494,19 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     return None
 
 
-def _is_utf8(data: bytes) -> bool:
+def _starts_utf8(data: bytes, start: int) -> bool:
+    """Whether the first ``_PREFIX_BYTES`` from ``start`` are UTF-8 (a character cut at
+    the end of them is no error)."""
+    dec = codecs.getincrementaldecoder("utf-8")()
+    try:
+        dec.decode(data[start:start + _PREFIX_BYTES],
+                   final=start + _PREFIX_BYTES >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_utf8(data) -> bool:
     # Chunked so that validating a large file never holds a second copy of it as str.
     dec = codecs.getincrementaldecoder("utf-8")()
     view, step = memoryview(data), 1 << 24
@@ -501,15 +539,18 @@ def _guess_legacy_encoding(src: _Source) -> tuple[bytes, str]:
             encoding = "cp1252"
         except UnicodeDecodeError:
             pass
-    return _transcode(src, src.data, encoding, explicit=False), encoding
+    return (*_transcode(src, src.data, encoding, explicit=False), encoding)
 
 
-def _transcode(src: _Source, data: bytes, encoding: str, *, explicit: bool) -> bytes:
+def _transcode(src: _Source, data: bytes, encoding: str, *, explicit: bool,
+               check_whole=True) -> tuple[bytes, int]:
+    """The file as UTF-8 bytes and the offset where its text starts (see :func:`_decode`)."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
-        # UTF-8 (with or without BOM) needs no transcoding: validate it and drop the BOM,
+        # UTF-8 (with or without BOM) needs no transcoding: validate it and skip the BOM,
         # instead of decoding and re-encoding the whole file (a 1 GB export costs seconds)
-        if _is_utf8(data):
-            return data[3:] if data[:3] == codecs.BOM_UTF8 else data
+        start = 3 if data[:3] == codecs.BOM_UTF8 else 0
+        if (_is_utf8(data) if check_whole else _starts_utf8(data, start)):
+            return data, start
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -521,7 +562,7 @@ def _transcode(src: _Source, data: bytes, encoding: str, *, explicit: bool) -> b
             fix="leave encoding out to detect it, or pass the encoding the export really "
                 "uses (Excel on Windows writes 'cp1252'; 'Unicode text' is 'utf-16')",
         ) from err
-    return text.lstrip("\ufeff").encode("utf-8")
+    return text.lstrip("\ufeff").encode("utf-8"), 0
 
 
 def _lines_with_offsets(text: str):
@@ -571,13 +612,21 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_text(src: _Source, encoding, delimiter) -> _Table:
-    utf8, enc = _decode(src, encoding)
+def _read_text(src: _Source, encoding, delimiter, *, check_whole=True) -> _Table:
+    """Header records of a text export and a reader of its responses.
+
+    With ``check_whole=False`` the file is assumed to be UTF-8 when its first megabyte is,
+    and the body reader raises :class:`_NotUtf8` when the rest proves it wrong.
+    """
+    utf8, start, enc = _decode(src, encoding, check_whole=check_whole)
     # Header lines are parsed from a prefix cut at a line end (never mid-character).
     cut = len(utf8)
-    if cut > _PREFIX_BYTES:
-        cut = utf8.rfind(b"\n", 0, _PREFIX_BYTES) + 1 or len(utf8)
-    prefix = utf8[:cut].decode("utf-8")
+    if cut - start > _PREFIX_BYTES:
+        cut = utf8.rfind(b"\n", start, start + _PREFIX_BYTES) + 1 or len(utf8)
+    try:
+        prefix = utf8[start:cut].decode("utf-8")
+    except UnicodeDecodeError as err:   # only possible when the file was not checked whole
+        raise _NotUtf8() from err
     # Excel writes and honours a first line "sep=;" naming the delimiter.
     hint = re.match(r"sep=(.)\r?\n", prefix)
     lead, skip = (1, len(hint.group(0).encode("utf-8"))) if hint else (0, 0)
@@ -588,18 +637,22 @@ def _read_text(src: _Source, encoding, delimiter) -> _Table:
         raise InputError(f"delimiter {delimiter!r} must be one character", file=src.shown,
                          fix="pass one of ',', ';', '\\t', '|' or leave delimiter out")
     head, ends = _parse_records(prefix, delimiter, 6)
-    ends = [e + skip for e in ends]
+    ends = [start + skip + e for e in ends]    # where each record ends in ``utf8``
     if not head:
         raise InputError("the file has no header line", file=src.shown, row=1,
                          fix="export the survey again with its header")
 
+    # Text decoded from another encoding is UTF-8 by construction; the source's own bytes
+    # are only checked whole when asked.
+    checked = check_whole or utf8 is not src.data
+
     def body(n_header: int):
-        return _read_body(src, utf8, head, ends, n_header, delimiter, lead)
+        return _read_body(src, utf8, head, ends, n_header, delimiter, lead, checked)
 
     return _Table(head, body, enc, delimiter, lead)
 
 
-def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0):
+def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0, utf8_checked=True):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -617,16 +670,24 @@ def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0):
             pa.BufferReader(pa.py_buffer(body)),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            # check_utf8: every cell is checked as it is converted, which is what makes
+            # the whole-file check unnecessary (utf8_checked=False).
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=True),
+                null_values=[""], quoted_strings_can_be_null=True, check_utf8=True),
+            # The system allocator: with mimalloc, pyarrow's default, a 1 GB export cost
+            # 2-5 s more system time (page faults) on the 2-core benchmark machine.
+            memory_pool=pa.system_memory_pool(),
         )
         df = table.to_pandas()
     except pa.ArrowInvalid:
+        if not utf8_checked and not _is_utf8(body):
+            raise _NotUtf8() from None
         # Slow path, only for malformed files: find the bad rows and name them.
         header_lines = utf8.count(b"\n", 0, ends[n_header - 1])
         df = _read_body_slow(src, bytes(body), names, before, header_lines, delimiter)
-    if body.obj.count(b'"', ends[n_header - 1]) % 2:
+    n_quotes, maybe_blank = _scan_body(body)
+    if n_quotes % 2:
         # Quotes come in pairs in a well-formed CSV; an odd count may be a quote that was
         # never closed, which swallows every later row into one answer.
         _check_quotes(src, bytes(body), before, delimiter)
@@ -634,9 +695,27 @@ def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0):
         raise InputError("the file has a header but no data rows", file=src.shown,
                          row=before + 1, fix="export again with the responses included")
     row_numbers = None
-    if re.search(rb"\n[ \t]*\r?\n", body) or body[:1] in (b"\n", b"\r"):
+    if (maybe_blank and re.search(rb"\n[ \t]*\r?\n", body)) or body[:1] in (b"\n", b"\r"):
         row_numbers = _row_numbers_with_blanks(bytes(body), delimiter, before, len(df))
     return df, row_numbers
+
+
+def _scan_body(body, step: int = 1 << 24) -> tuple[int, bool]:
+    """Count the double quotes in ``body`` and say whether it may hold a blank line.
+
+    A blank line (nothing, or spaces, tabs and CR) can only follow a line end that is
+    followed by one of those or by another line end; finding none spares the regex over
+    the whole file. One vectorised pass in chunks, instead of two byte-by-byte scans.
+    """
+    arr = np.frombuffer(body, dtype=np.uint8)
+    n_quotes, maybe_blank = 0, False
+    for i in range(0, len(arr), step):
+        chunk = arr[i:i + step + 1]      # one byte more: what follows a line end at the edge
+        n_quotes += int(np.count_nonzero(chunk[:step] == ord('"')))
+        if not maybe_blank:
+            after = chunk[np.flatnonzero(chunk[:-1] == ord("\n")) + 1]
+            maybe_blank = bool(np.isin(after, np.frombuffer(b"\t\n\r ", np.uint8)).any())
+    return n_quotes, maybe_blank
 
 
 def _read_body_slow(src, body: bytes, names, n_header, header_lines, delimiter):

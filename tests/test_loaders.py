@@ -6,6 +6,7 @@ fixtures (XLSX, SPSS) and encoding variants are written into tmp_path by the tes
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import os
@@ -199,6 +200,70 @@ def test_multiline_answers_count_as_one_row(tmp_path):
 def test_rows_shorter_than_the_header_are_padded(tmp_path):
     raw = load_export(write(tmp_path, "s.csv", "a,b,c\n1,2\n3,4,5\n"))
     assert raw.data["c"].isna().tolist() == [True, False]
+
+
+def test_blank_crlf_lines_keep_file_rows_right(tmp_path):
+    # "\n\r\n": a blank line in a Windows file (the body scan must look past the CR).
+    raw = load_export(write(tmp_path, "w.csv", "id,q\r\n1,a\r\n\r\n2,b\r\n"))
+    assert raw.data["id"].tolist() == ["1", "2"]
+    assert list(raw.file_rows()) == [2, 4]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1 << 24])
+def test_body_scan_counts_quotes_and_blank_line_starts_across_chunks(step):
+    from personalab.loaders import _scan_body
+
+    rng = np.random.default_rng(step)
+    body = bytes(rng.choice(list(b'ab,"\n\r \t'), size=500))
+    starts_blank = any(body[i] == 10 and body[i + 1] in b"\t\n\r " for i in range(len(body) - 1))
+    assert _scan_body(memoryview(body), step=step) == (body.count(b'"'), starts_blank)
+    assert _scan_body(memoryview(b"a,b\nc,d\n"), step=step) == (0, False)
+
+
+# --------------------------------------------------------------------------- large text files
+# UTF-8 is checked on the first megabyte up front and on the rest by the CSV parser; a file
+# that turns out not to be UTF-8 further on is read again with the encoding detected whole.
+
+def _rows_past_the_first_megabyte(n=60_000) -> str:
+    return "".join(f"{i},answer {i}\n" for i in range(1, n))    # about 1.1 MB of ASCII
+
+
+def test_non_utf8_after_the_first_megabyte_is_still_detected(tmp_path):
+    text = "id,q\n" + _rows_past_the_first_megabyte() + "60000,Zürich café\n"
+    path = write(tmp_path, "late.csv", text, encoding="cp1252")
+    assert path.stat().st_size > 1 << 20 and path.read_bytes()[: 1 << 20].isascii()
+    raw = load_export(path)
+    assert raw.encoding == "cp1252"
+    assert raw.n_responses == 60_000
+    assert raw.data["q"].iloc[-1] == "Zürich café"
+    assert raw.data["q"].iloc[0] == "answer 1"
+    assert raw.sha256 == sha256(path)
+
+
+def test_late_undecodable_byte_with_utf8_given_names_its_line(tmp_path):
+    text = "id,q\n" + _rows_past_the_first_megabyte() + "60000,Zürich\n"
+    path = write(tmp_path, "late.csv", text, encoding="cp1252")
+    with pytest.raises(FormatError, match="cannot decode byte") as err:
+        load_export(path, encoding="utf-8")
+    assert err.value.row == 60_001 and err.value.fix
+
+
+@pytest.mark.parametrize("name, text", [
+    ("qualtrics", None),
+    ("large", "id,q\n1,\"two\nlines\"\n\n" + _rows_past_the_first_megabyte() + "x,Zürich\n"),
+])
+def test_bom_file_loads_like_the_same_file_without_bom(tmp_path, name, text):
+    data = (FIXTURES / "qualtrics.csv").read_bytes() if text is None else text.encode("utf-8")
+    plain = load_export(write(tmp_path, f"{name}.csv", data))
+    bom = load_export(write(tmp_path, f"{name}_bom.csv", codecs.BOM_UTF8 + data))
+    assert (plain.encoding, bom.encoding) == ("utf-8", "utf-8-sig")
+    assert bom.data.columns[0] == plain.data.columns[0] != ""
+    pd.testing.assert_frame_equal(bom.data, plain.data)
+    assert bom.labels == plain.labels and bom.format == plain.format
+    assert bom.header_rows == plain.header_rows and bom.separators == plain.separators
+    np.testing.assert_array_equal(bom.file_rows(), plain.file_rows())
+    if text is not None:     # spreadsheet rows: header, the two-line answer, the blank line
+        assert bom.data.loc[0, "q"] == "two\nlines" and bom.file_row(1) == 4
 
 
 # --------------------------------------------------------------------------- Qualtrics
