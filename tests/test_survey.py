@@ -102,6 +102,19 @@ def test_likert_codes_reverse_and_missing(survey):
     assert lik.dtypes.eq(float).all()
 
 
+def test_likert_is_a_fresh_float_frame(survey):
+    lik = survey.likert(role="segment")
+    lik.iloc[0, :] = -1.0                     # the caller's copy, never the survey's data
+    np.testing.assert_array_equal(survey.data["Q1"].to_numpy(), [5, 2, np.nan, np.nan])
+    np.testing.assert_array_equal(survey.likert()["Q2"].to_numpy(), [1, 4, 5, np.nan])
+    pd.testing.assert_index_equal(lik.index, survey.data.index)
+    cb = codebook()
+    no_likert = Codebook(survey="s", respondent_id="rid", weight="w",
+                         questions=[q for q in cb.questions if q.type != "likert"])
+    empty = Survey.from_raw(wave(), no_likert).likert()
+    assert empty.shape == (4, 0) and list(empty.index) == ["1001", "1002", "1003", "1004"]
+
+
 def test_missing_reasons_are_kept_tidy(survey):
     mr = survey.missing_reasons
     assert list(mr.columns) == ["respondent_id", "question", "reason"]
