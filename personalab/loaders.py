@@ -554,10 +554,13 @@ def _transcode(src: _Source, data: bytes, encoding: str, *, explicit: bool,
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        # utf-8-sig drops the BOM before decoding: its positions start after it.
+        bom = codecs.lookup(encoding).name == "utf-8-sig" and data[:3] == codecs.BOM_UTF8
+        pos = err.start + 3 * bom
+        line = data.count(b"\n", 0, pos) + 1
         how = "was given" if explicit else "was detected"
         raise FormatError(
-            f"cannot decode byte {data[err.start:err.start + 1]!r} as {encoding} "
+            f"cannot decode byte {data[pos:pos + 1]!r} as {encoding} "
             f"(the encoding that {how})", file=src.shown, row=line,
             fix="leave encoding out to detect it, or pass the encoding the export really "
                 "uses (Excel on Windows writes 'cp1252'; 'Unicode text' is 'utf-16')",

@@ -248,6 +248,17 @@ def test_late_undecodable_byte_with_utf8_given_names_its_line(tmp_path):
     assert err.value.row == 60_001 and err.value.fix
 
 
+@pytest.mark.parametrize("at", ["start", "end"])
+def test_undecodable_byte_after_a_utf8_bom_is_the_one_named(tmp_path, at):
+    rows = "1,Berlin\n2,Zürich\n"
+    if at == "end":          # past the first megabyte, found while the responses are read
+        rows = _rows_past_the_first_megabyte() + "60000,Zürich\n"
+    path = write(tmp_path, "b.csv", codecs.BOM_UTF8 + ("id,city\n" + rows).encode("cp1252"))
+    with pytest.raises(FormatError, match="cannot decode byte b'\\\\xfc' as utf-8-sig") as err:
+        load_export(path)
+    assert err.value.row == (3 if at == "start" else 60_001)
+
+
 @pytest.mark.parametrize("name, text", [
     ("qualtrics", None),
     ("large", "id,q\n1,\"two\nlines\"\n\n" + _rows_past_the_first_megabyte() + "x,Zürich\n"),
