@@ -9,6 +9,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from personalab.sentiment import sentiment_score, sentiment_scores
+from personalab.text import can_fork, effective_n_jobs
 
 # VADER's own demo sentences plus survey-like answers that exercise every rule.
 CASES = [
@@ -53,6 +54,50 @@ def test_equals_vader_compound():
     expected = [vader(t) for t in texts]
     mismatches = [(t, a, b) for t, a, b in zip(texts, ours, expected) if a != b]
     assert not mismatches
+
+
+def adversarial_answers(n=3000, seed=5):
+    """Every rule at once: repeated values around "but" (VADER's first-equal-value quirk),
+    idioms, boosters in capitals, "kind of", "least", emoji and odd whitespace."""
+    rng = random.Random(seed)
+    words = ("i love hate the app price is too expensive not very really good bad great awful "
+             "kind of sort but never no without doubt least at so this happy sad nor or fine "
+             "LOVE GREAT BAD ! ? , . :) 😩 👍 💘 the shit bomb bad ass bus stop yeah right kiss "
+             "death to die for beating heart just enough KIND OF VERY isn't don't can't aint "
+             "uh-uh Good... good!! (good) 'bad' BUT But extremely barely EXTREMELY").split()
+    seps = [" ", " ", " ", " ", "  ", "\t", "\n", " \u3000 ", ""]
+    out = []
+    for _ in range(n):
+        k = rng.randint(1, 30)
+        out.append("".join(rng.choice(words) + (rng.choice(seps) if j < k - 1 else "")
+                           for j in range(k)))
+        if rng.random() < 0.1:
+            out[-1] = f" {out[-1]}\n"
+    return out
+
+
+def test_equals_vader_compound_on_adversarial_answers():
+    texts = adversarial_answers()
+    ours = sentiment_scores(pd.Series(texts, dtype=object))
+    mismatches = [(t, a, vader(t)) for t, a in zip(texts, ours) if a != vader(t)]
+    assert not mismatches[:5]
+    assert ours.nunique() > 100
+
+
+def test_text_arrow_cannot_hold_is_scored_like_vader():
+    texts = pd.Series(["great \udc80 app!", "awful", 3.5], dtype=object)
+    s = sentiment_scores(texts)
+    assert s.iloc[:2].tolist() == [vader("great \udc80 app!"), vader("awful")]
+    assert np.isnan(s.iloc[2])
+
+
+@pytest.mark.skipif(not can_fork(), reason="worker processes are forked (Linux only)")
+def test_n_jobs_gives_the_same_scores():
+    texts = pd.Series(adversarial_answers(2500, seed=9) + random_answers(2500, seed=4) + [None],
+                      dtype=object)
+    assert effective_n_jobs(2, texts.nunique()) == 2
+    pd.testing.assert_series_equal(sentiment_scores(texts, n_jobs=2),
+                                   sentiment_scores(texts, n_jobs=1))
 
 
 def test_orders_obvious_cases():

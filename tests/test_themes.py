@@ -1,15 +1,19 @@
 """Theme codebooks and tagging: planted themes, negation, exclusions, hierarchy, formats."""
 from __future__ import annotations
 
+import os
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.errors import CodebookError
-from personalab.text import get_nlp, lemmatize_word, normalize_series
+import personalab.text as text_module
+from personalab.errors import CodebookError, ConfigError
+from personalab.text import (WHITESPACE, can_fork, distinct_texts, effective_n_jobs, get_nlp,
+                             lemmatize_word, map_blocks, normalize_series)
 from personalab.themes import Theme, ThemeCodebook, load_themes, tag_answers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +120,25 @@ def test_default_pipeline_is_offline_blank_with_lower_lemmas():
     assert len(list(doc.sents)) == 2
     assert get_nlp("blank") is nlp  # cached
     assert lemmatize_word("Problems") == "problem"
+
+
+def test_whitespace_is_pythons():
+    # blank answers and the fast paths' "plain" test use this list in Arrow regexes
+    assert set(WHITESPACE) == {chr(i) for i in range(0x110000) if chr(i).isspace()}
+
+
+def test_distinct_texts_blank_missing_and_non_strings():
+    for values in (["b", " ", None, "a\u3000", "b", np.nan, "\t\n", "\u2028"],
+                   pd.Series(["b", " ", None, "a\u3000", "b", None, "\t\n", "\u2028"],
+                             dtype="string")):
+        d = distinct_texts(values)
+        assert d.codes.tolist() == [0, -1, -1, 1, 0, -1, -1, -1]
+        assert d.values() == ["b", "a\u3000"]
+    d = distinct_texts(pd.Series(["x", 3, "x  y", "b\udc80"], dtype=object))  # no Arrow here
+    assert d.arrow is None and d.codes.tolist() == [0, -1, 1, 2]
+    assert d.plain().tolist() == [True, False, True]
+    assert distinct_texts(pd.Series(["a b", " a", "a  b", "a\tb", "é b\xa0"])).plain().tolist() \
+        == [True, False, False, False, False]
 
 
 def test_normalize_series_blank_to_nan_and_keeps_emoji():
@@ -267,6 +290,102 @@ def test_fast_path_equals_spacy_with_complex_patterns():
     slow = tag_answers(texts, cb, engine="spacy")
     pd.testing.assert_frame_equal(fast.tags, slow.tags)
     assert fast.matrix.iloc[:5].to_numpy().sum() >= 5
+
+
+def test_fast_path_equals_spacy_on_the_sample_code_frame():
+    # the bundled code frame: nested phrases ("savings" / "savings goal"), a phrase and a
+    # pattern finding one span, exclusions, an optional-token pattern, a child theme
+    cb = ThemeCodebook.load(ROOT / "data" / "sample" / "themes.yml")
+    data, _ = sample_answers("sample_wave")
+    rng = random.Random(3)
+    pool = [t for q in ("Q8", "Q9") for t in data[q].dropna()]
+    texts = pd.Series([" ".join(rng.sample(pool, rng.randint(1, 3))) for _ in range(1500)])
+    fast = tag_answers(texts, cb, engine="fast")
+    slow = tag_answers(texts, cb, engine="spacy")
+    assert len(fast.tags) > 1500 and fast.tags.negated.any()
+    pd.testing.assert_frame_equal(fast.tags, slow.tags)
+    pd.testing.assert_frame_equal(fast.matrix, slow.matrix)
+
+
+def test_tags_point_at_the_words_in_unicode_answers(codebook):
+    texts = pd.Series(["Café price 💸 is too expensive. Ünïcödé sync… broken 😩",
+                       "日本語 price, then 🇬🇧 sync; ok",
+                       "naïve design — looks great! 👍🏽 Not a fan of the price though."])
+    result = tag_answers(texts, codebook)
+    assert len(result.tags) >= 6
+    for row in result.tags.itertuples():
+        text = texts[row.answer_id]
+        assert text[row.start_char:row.end_char] == row.matched_text
+        assert row.matched_text in row.sentence and row.sentence in text
+    pd.testing.assert_frame_equal(result.tags, tag_answers(texts, codebook, engine="spacy").tags)
+
+
+def test_answers_mixed_with_numbers_are_tagged(codebook):
+    # a column Arrow cannot hold as strings: numbers are unanswered, the rest tagged
+    texts = pd.Series(["The price is too high.", "It crashes.", 7, "Not the price."],
+                      dtype=object)
+    result = tag_answers(texts, codebook)
+    assert result.answered.tolist() == [True, True, False, True]
+    assert result.matrix["price"].tolist() == [1, 0, 0, 0]
+    assert result.matrix["reliability"].tolist() == [0, 1, 0, 0]
+    assert result.tags.matched_text.tolist() == ["price", "crashes", "price"]
+
+
+# ----------------------------------------------------------------------------- worker processes
+needs_fork = pytest.mark.skipif(not can_fork(), reason="worker processes are forked (Linux only)")
+
+
+@needs_fork
+def test_n_jobs_gives_the_same_tags(codebook):
+    texts = pd.concat([tricky_corpus(1500, seed=11), planted_corpus(1500, seed=12)[0]],
+                      ignore_index=True)
+    one = tag_answers(texts, codebook, n_jobs=1)
+    assert effective_n_jobs(2, texts.nunique()) == 2
+    two = tag_answers(texts, codebook, n_jobs=2)
+    assert len(one.tags) > 2000
+    pd.testing.assert_frame_equal(one.tags, two.tags)
+    pd.testing.assert_frame_equal(one.matrix, two.matrix)
+    pd.testing.assert_frame_equal(tag_answers(texts, codebook, engine="spacy", n_jobs=2).tags,
+                                  one.tags)
+
+
+@needs_fork
+def test_map_blocks_runs_blocks_in_child_processes_in_order():
+    out = map_blocks(lambda i: (i, os.getpid()), 3)
+    assert [i for i, _ in out] == [0, 1, 2]
+    pids = [pid for _, pid in out]
+    assert pids[0] == os.getpid() and len(set(pids)) == 3
+
+
+@needs_fork
+def test_map_blocks_reports_a_failing_worker():
+    def fn(i):
+        if i == 1:
+            raise KeyError("boom in block 1")
+        return i
+
+    with pytest.raises(RuntimeError, match="boom in block 1"):
+        map_blocks(fn, 2)
+
+
+def test_n_jobs_none_forks_only_for_large_inputs(monkeypatch):
+    monkeypatch.setattr(text_module, "available_cpus", lambda: 4)
+    assert effective_n_jobs(None, 500) == 1
+    assert effective_n_jobs(1, 10**6) == 1
+    assert effective_n_jobs(2, 1) == 1  # never more processes than texts
+    monkeypatch.setattr(text_module, "PARALLEL_MIN_TEXTS", 100)
+    expected = 4 if can_fork() else 1
+    assert effective_n_jobs(None, 500) == expected
+    assert effective_n_jobs(-1, 500) == expected
+    assert effective_n_jobs(-2, 500) == (3 if can_fork() else 1)
+    with pytest.raises(ConfigError, match="n_jobs"):
+        effective_n_jobs(0, 500)
+    # off the main thread (a Dask worker's thread, say) nothing is forked
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(effective_n_jobs(2, 500)))
+    worker.start()
+    worker.join()
+    assert seen == [1]
 
 
 def test_duplicate_index_refused(codebook):
