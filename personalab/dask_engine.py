@@ -416,7 +416,8 @@ def tag_partitions(client, part_files, kept_ids, codebook, labels):
     kept_ids = pd.Index(kept_ids)
     ids_f = client.scatter(kept_ids, broadcast=True)
     cb_f = client.scatter(codebook, broadcast=True)
-    futures = [client.submit(_task_tag, f, ids_f, cb_f, labels, pure=False)
+    labels_f = client.scatter(labels, broadcast=True)
+    futures = [client.submit(_task_tag, f, ids_f, cb_f, labels_f, pure=False)
                for f in part_files]
     results = [r for r in client.gather(futures) if r is not None]
     sentiment = pd.concat([r["sentiment"] for r in results]) if results else pd.DataFrame()
