@@ -828,11 +828,15 @@ class _FastTagger:
         self.rule_excl = np.array([r.exclusion for r in compiled.rules] or [False], dtype=bool)
         self.n_themes = len(compiled.codebook.themes)
         # this tagger's vocabulary: distinct token texts ("orths") and lemmas, as ids
-        self.orth_id: dict[str, int] = {}
+        self.orth_of_hash: dict[int, int] = {}  # spaCy's ORTH hash -> orth id
         self.orth_text: list[str] = []
         self.lemma_id: dict[str, int] = {}
         self.lemma_text: list[str] = []
-        self.chunks: dict[str, tuple] = {}
+        # the distinct chunks seen so far: chunk -> id; the id's tokens are rows
+        # c_first .. c_first + c_ntok of the token table t_orth / t_rel / t_brel
+        self.chunk_id: dict[str, int] = {}
+        self.c_first = self.c_ntok = self.t_orth = self.t_rel = self.t_brel = None
+        self.n_tokens = 0
         # token conditions (attr, values) of every rule; cond_rows[c, orth]: does it hold
         self.cond_ids: dict[tuple, int] = {}
         self.cond_by_value: dict[tuple[str, str], list[int]] = {}
@@ -883,80 +887,97 @@ class _FastTagger:
         return i
 
     def _grow(self, need: int) -> None:
+        """Room for ``need`` orths in the per-orth arrays."""
         if need <= self.cap:
             return
         cap = max(need, 2 * self.cap)
-        n = len(self.orth_text)
-
-        def grown(old, dtype):
-            new = np.zeros(cap, dtype=dtype)
-            if old is not None:
-                new[:n] = old[:n]
-            return new
-
-        self.o_lemma = grown(self.o_lemma, np.int64)
-        self.o_pnkey = grown(self.o_pnkey, np.int64)
-        self.o_flags = grown(self.o_flags, np.int64)
-        self.o_kind = grown(self.o_kind, np.int8)
-        self.o_len = grown(self.o_len, np.int64)
-        self.o_blen = grown(self.o_blen, np.int64)
-        self.o_anchor = grown(self.o_anchor, bool)
+        for name, dtype in (("o_lemma", np.int64), ("o_pnkey", np.int64), ("o_flags", np.int64),
+                            ("o_kind", np.int8), ("o_len", np.int64), ("o_blen", np.int64),
+                            ("o_anchor", bool)):
+            setattr(self, name, _grown(getattr(self, name), cap, dtype))
         rows = np.zeros((max(len(self.cond_ids), 1), cap), dtype=bool)
         if self.cond_rows is not None:
-            rows[:, :n] = self.cond_rows[:, :n]
+            rows[:, :self.cap] = self.cond_rows
         self.cond_rows = rows
         self.cap = cap
 
-    def _orth(self, token) -> int:
-        text = token.text
-        j = self.orth_id.get(text)
-        if j is not None:
-            return j
-        j = self.orth_id[text] = len(self.orth_text)
-        self.orth_text.append(text)
-        self._grow(j + 1)
-        low = token.lower_
-        lem = self.table.get(low, low)
-        lid = self._lemma(lem)
-        f = _token_flags(text, lem, token.is_punct, self.punct_chars)
-        self.o_lemma[j] = lid
-        self.o_pnkey[j] = self.lemma_not if lem.endswith("n't") else lid
-        self.o_flags[j] = f
-        self.o_kind[j] = _SENT_MARK if f & F_SENT_PUNCT else (_PUNCT if f & F_PUNCT else _WORD)
-        self.o_len[j] = len(text)
-        self.o_blen[j] = len(text) if text.isascii() else len(text.encode("utf-8"))
-        held = set()
-        for key in (("lemma", lem), ("lower", low), ("orth", text)):
-            held.update(self.cond_by_value.get(key, ()))
-        if held:
-            self.cond_rows[list(held), j] = True
+    def _add_orths(self, texts: list[str], lowers: list[str], puncts: list[bool]) -> np.ndarray:
+        """Register new token texts; their orth ids."""
+        n0 = len(self.orth_text)
+        ids = np.arange(n0, n0 + len(texts))
+        self._grow(n0 + len(texts))
+        self.orth_text += texts
+        table, punct_chars = self.table, self.punct_chars
+        lemmas = [table.get(low, low) for low in lowers]
+        lemma_ids = [self._lemma(lem) for lem in lemmas]
+        flags = [_token_flags(t, lem, p, punct_chars) for t, lem, p in zip(texts, lemmas, puncts)]
+        self.o_lemma[ids] = lemma_ids
+        self.o_pnkey[ids] = [self.lemma_not if lem.endswith("n't") else i
+                             for lem, i in zip(lemmas, lemma_ids)]
+        f = np.array(flags, dtype=np.int64)
+        self.o_flags[ids] = f
+        self.o_kind[ids] = np.where(f & F_SENT_PUNCT, _SENT_MARK,
+                                    np.where(f & F_PUNCT, _PUNCT, _WORD))
+        self.o_len[ids] = [len(t) for t in texts]
+        self.o_blen[ids] = [len(t) if t.isascii() else len(t.encode("utf-8")) for t in texts]
+        by_value = self.cond_by_value
+        for j, lem, low, text in zip(ids.tolist(), lemmas, lowers, texts):
+            held = by_value.get(("lemma", lem), []) + by_value.get(("lower", low), []) \
+                + by_value.get(("orth", text), [])
+            if not held:
+                continue
+            self.cond_rows[held, j] = True
+            held = set(held)
             opened = {g for ci in held for g in self.groups_of_cond.get(ci, ())
                       if held.issuperset(self.groups[g][0])}
             for g in opened:
                 self.group_orths[g].append(j)
             self.o_anchor[j] = bool(opened)
-        return j
+        return ids
 
     def _tokenize(self, chunks: list[str]) -> None:
-        """Tokens of new distinct chunks: (orth ids, character offsets, UTF-8 byte offsets
-        or None for an ASCII chunk), with spaCy's tokenizer on a batch of chunks joined by
-        spaces (it tokenizes each alone)."""
-        tokenizer = self.nlp.tokenizer
+        """Add new distinct chunks to the chunk table (their tokens: orth ids, offsets in
+        the chunk in characters and UTF-8 bytes), with spaCy's tokenizer on a batch of
+        chunks joined by spaces (it tokenizes each alone)."""
+        from spacy.attrs import IDX, IS_PUNCT, LOWER, ORTH
+
+        strings = self.nlp.vocab.strings
         for i in range(0, len(chunks), _TOKENIZE_BATCH):
             batch = chunks[i:i + _TOKENIZE_BATCH]
-            starts = list(accumulate((len(c) + 1 for c in batch[:-1]), initial=0))
-            entries = [([], []) for _ in batch]
-            ci, nxt = 0, starts[1] if len(batch) > 1 else None
-            for t in tokenizer(" ".join(batch)):
-                idx = t.idx
-                while nxt is not None and idx >= nxt:
-                    ci += 1
-                    nxt = starts[ci + 1] if ci + 1 < len(batch) else None
-                entries[ci][0].append(self._orth(t))
-                entries[ci][1].append(idx - starts[ci])
-            for chunk, (orths, rel) in zip(batch, entries):
-                brel = None if chunk.isascii() else [len(chunk[:r].encode("utf-8")) for r in rel]
-                self.chunks[chunk] = (orths, rel, brel)
+            lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+            starts = np.cumsum(lengths + 1) - (lengths + 1)
+            arr = self.nlp.tokenizer(" ".join(batch)).to_array([ORTH, LOWER, IDX, IS_PUNCT])
+            idx = arr[:, 2].astype(np.int64)
+            chunk_of = np.searchsorted(starts, idx, side="right") - 1
+            rel = idx - starts[chunk_of]
+            hashes, first, inverse = np.unique(arr[:, 0], return_index=True, return_inverse=True)
+            get = self.orth_of_hash.get
+            ids = np.fromiter((get(h, -1) for h in hashes.tolist()), np.int64, len(hashes))
+            new = np.flatnonzero(ids < 0)
+            if len(new):
+                rows = arr[first[new]]
+                ids[new] = self._add_orths([strings[h] for h in rows[:, 0].tolist()],
+                                           [strings[h] for h in rows[:, 1].tolist()],
+                                           rows[:, 3].astype(bool).tolist())
+                self.orth_of_hash.update(zip(hashes[new].tolist(), ids[new].tolist()))
+            brel = rel.copy()
+            for ci in (c for c, chunk in enumerate(batch) if not chunk.isascii()):
+                at = np.flatnonzero(chunk_of == ci)
+                brel[at] = [len(batch[ci][:r].encode("utf-8")) for r in rel[at].tolist()]
+            ntok = np.bincount(chunk_of, minlength=len(batch))
+            t0, c0 = self.n_tokens, len(self.chunk_id)
+            self.t_orth = _grown(self.t_orth, t0 + len(idx), np.int64, fill=False)
+            self.t_rel = _grown(self.t_rel, t0 + len(idx), np.int64, fill=False)
+            self.t_brel = _grown(self.t_brel, t0 + len(idx), np.int64, fill=False)
+            self.t_orth[t0:t0 + len(idx)] = ids[inverse.ravel()]
+            self.t_rel[t0:t0 + len(idx)] = rel
+            self.t_brel[t0:t0 + len(idx)] = brel
+            self.c_first = _grown(self.c_first, c0 + len(batch), np.int64, fill=False)
+            self.c_ntok = _grown(self.c_ntok, c0 + len(batch), np.int64, fill=False)
+            self.c_first[c0:c0 + len(batch)] = t0 + np.cumsum(ntok) - ntok
+            self.c_ntok[c0:c0 + len(batch)] = ntok
+            self.chunk_id.update(zip(batch, range(c0, c0 + len(batch))))
+            self.n_tokens = t0 + len(idx)
 
     # -- tagging
     def tag_texts(self, texts) -> dict[str, np.ndarray]:
@@ -977,15 +998,16 @@ class _FastTagger:
         lists = pc.split_pattern(texts, " ")
         encoded = pc.dictionary_encode(lists.flatten())
         occ_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        distinct = encoded.dictionary.to_pylist()
         list_off = lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
         list_off -= list_off[0]
-        chunks = self.chunks
-        new = [c for c in distinct if c not in chunks]
-        if new:
-            self._tokenize(new)
-        b = _Block(self, [chunks[c] for c in distinct], distinct, occ_code, list_off,
-                   encoded.dictionary)
+        distinct = encoded.dictionary.to_pylist()
+        get = self.chunk_id.get
+        ids = np.fromiter((get(c, -1) for c in distinct), np.int64, len(distinct))
+        new = np.flatnonzero(ids < 0)
+        if len(new):
+            self._tokenize([distinct[i] for i in new.tolist()])
+            ids[new] = [self.chunk_id[distinct[i]] for i in new.tolist()]
+        b = _Block(self, ids, occ_code, list_off, encoded.dictionary)
         k, s, e = self._match(b)
         if self.requirements:
             ck, cs, ce = self._complex_matches(b)
@@ -1158,26 +1180,23 @@ class _Block:
     """The tokens of a block of answers, as arrays over all its tokens.
 
     Built from Arrow's split of the answers into chunks (``occ_code``: distinct chunk of
-    each chunk occurrence; ``list_off``: first occurrence of each answer) and the tokens
-    of the distinct chunks: each token's orth id, answer, offset in its answer
-    (characters and UTF-8 bytes) and sentence.
+    each chunk occurrence; ``list_off``: first occurrence of each answer) and the
+    tagger's chunk table: each token's orth id, answer, offset in its answer (characters
+    and UTF-8 bytes) and sentence.
     """
 
-    def __init__(self, tagger: _FastTagger, entries, distinct, occ_code, list_off, dictionary):
+    def __init__(self, tagger: _FastTagger, chunk_ids, occ_code, list_off, dictionary):
         import pyarrow.compute as pc
 
         self.tagger = tagger
-        d_ntok = np.fromiter((len(e[0]) for e in entries), dtype=np.int64, count=len(entries))
-        n_dtok = int(d_ntok.sum())
-        d_orth = np.fromiter(chain.from_iterable(e[0] for e in entries), np.int64, n_dtok)
-        d_rel = np.fromiter(chain.from_iterable(e[1] for e in entries), np.int64, n_dtok)
+        d_ntok = tagger.c_ntok[chunk_ids]
         nt = d_ntok[occ_code]
         self.n_tok = n_tok = int(nt.sum())
         occ_tok0 = np.cumsum(nt) - nt
-        # token -> its entry among the distinct chunks' tokens, and its chunk occurrence
-        src = np.repeat((np.cumsum(d_ntok) - d_ntok)[occ_code] - occ_tok0, nt) + np.arange(n_tok)
+        # token -> its row in the chunk table's tokens, and its chunk occurrence
+        src = np.repeat(tagger.c_first[chunk_ids][occ_code] - occ_tok0, nt) + np.arange(n_tok)
         tok_occ = np.repeat(np.arange(len(occ_code)), nt)
-        self.tok_orth = d_orth[src]
+        self.tok_orth = tagger.t_orth[src]
         self.n_answers = len(list_off) - 1
         occ_ans = np.repeat(np.arange(self.n_answers), np.diff(list_off))
         self.tok_ans = occ_ans[tok_occ]
@@ -1189,14 +1208,12 @@ class _Block:
             occ_start -= occ_start[list_off[:-1]][occ_ans]
             return occ_start[tok_occ] + rel[src]
 
-        self.tok_char = token_offsets(
-            np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct)), d_rel)
-        if any(e[2] is not None for e in entries):  # some bytes differ from characters
-            self.tok_byte = token_offsets(
-                pc.binary_length(dictionary).to_numpy(zero_copy_only=False).astype(np.int64),
-                np.fromiter(chain.from_iterable(e[2] if e[2] is not None else e[1]
-                                                for e in entries), np.int64, n_dtok))
-        else:
+        lengths = lambda kernel: kernel(dictionary).to_numpy(  # noqa: E731
+            zero_copy_only=False).astype(np.int64)
+        self.tok_char = token_offsets(lengths(pc.utf8_length), tagger.t_rel)
+        if pc.all(pc.string_is_ascii(dictionary)).as_py() is False:
+            self.tok_byte = token_offsets(lengths(pc.binary_length), tagger.t_brel)
+        else:  # bytes are characters
             self.tok_byte = self.tok_char
         self.sent_starts = self._sentence_starts()
         is_start = np.zeros(n_tok, dtype=bool)
@@ -1236,6 +1253,17 @@ class _Block:
         i = self.tok_sent[pos]
         ends = np.append(self.sent_starts, self.n_tok)
         return ends[i], ends[i + 1]
+
+
+def _grown(old, size: int, dtype, fill: bool = True):
+    """``old`` (or nothing) in an array of at least ``size`` (doubling: amortised growth)."""
+    if old is not None and len(old) >= size:
+        return old
+    new = np.zeros(max(size, 2 * len(old) if old is not None else size, 1024), dtype=dtype) \
+        if fill else np.empty(max(size, 2 * len(old) if old is not None else size, 1024), dtype)
+    if old is not None:
+        new[:len(old)] = old
+    return new
 
 
 def _others_start(ka, kt, ks, ke) -> np.ndarray:

@@ -307,6 +307,19 @@ def test_fast_path_equals_spacy_on_the_sample_code_frame():
     pd.testing.assert_frame_equal(fast.matrix, slow.matrix)
 
 
+def test_fast_path_equals_spacy_with_a_large_vocabulary(codebook):
+    # more distinct tokens than the fast path's first arrays hold (4,096)
+    rng = random.Random(8)
+    made_up = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+               for _ in range(6000)]
+    pieces = [s for ss in PLANTED.values() for s in ss] + [s for ss in NEGATED.values() for s in ss]
+    texts = pd.Series([" ".join(rng.sample(made_up, 6) + [rng.choice(pieces)] + rng.sample(made_up, 3))
+                       for _ in range(2000)])
+    fast = tag_answers(texts, codebook, engine="fast")
+    assert fast.matrix.to_numpy().sum() > 1000
+    pd.testing.assert_frame_equal(fast.tags, tag_answers(texts, codebook, engine="spacy").tags)
+
+
 def test_tags_point_at_the_words_in_unicode_answers(codebook):
     texts = pd.Series(["Café price 💸 is too expensive. Ünïcödé sync… broken 😩",
                        "日本語 price, then 🇬🇧 sync; ok",
