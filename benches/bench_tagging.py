@@ -88,6 +88,21 @@ def generate_answers(n: int, seed: int = 0) -> pd.Series:
     return pd.Series(out, name="answer")
 
 
+def with_typos(texts: pd.Series, share: float, seed: int = 1) -> pd.Series:
+    """One letter changed in ``share`` of the words longer than 3 letters: a vocabulary as
+    varied as real answers' (the generated answers reuse a few thousand word forms)."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def typo(w):
+        if len(w) > 3 and rng.random() < share:
+            i = rng.randrange(len(w))
+            return w[:i] + rng.choice(letters) + w[i + 1:]
+        return w
+
+    return pd.Series([" ".join(typo(w) for w in t.split(" ")) for t in texts], name=texts.name)
+
+
 def codebook():
     from personalab.themes import Theme, ThemeCodebook
 
@@ -139,16 +154,23 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--n-jobs", type=int, default=None,
                     help="n_jobs of the personalab rows (default: personalab's own default)")
+    ap.add_argument("--typos", type=float, default=0.0,
+                    help="share of longer words given a typo, for a more varied vocabulary")
     args = ap.parse_args(argv)
     n = args.n or (20_000 if args.quick else 100_000)
     texts = generate_answers(n)
+    if args.typos:
+        texts = with_typos(texts, args.typos)
     cb = codebook()
     words = texts.str.split().str.len()
     from personalab.text import available_cpus, effective_n_jobs
 
     jobs = effective_n_jobs(args.n_jobs, texts.nunique())
+    n_words = len(set(" ".join(texts).split(" ")))
     print(f"{n:,} answers, {words.min()}-{words.max()} words (mean {words.mean():.1f}), "
-          f"{texts.nunique():,} distinct; {len(cb)} themes; {available_cpus()} CPUs; "
+          f"{texts.nunique():,} distinct, {n_words:,} distinct words"
+          f"{f' ({args.typos:.0%} typos)' if args.typos else ''}; {len(cb)} themes; "
+          f"{available_cpus()} CPUs; "
           f"personalab n_jobs={args.n_jobs} -> {jobs} process(es)\n")
     # warm caches (lemma table, spaCy vocab) outside the timings
     ours(texts[:200], cb, n_jobs=1)
