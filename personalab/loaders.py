@@ -678,9 +678,7 @@ def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0, utf8_checked=
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names}, strings_can_be_null=True,
                 null_values=[""], quoted_strings_can_be_null=True, check_utf8=True),
-            # The system allocator: with mimalloc, pyarrow's default, a 1 GB export cost
-            # 2-5 s more system time (page faults) on the 2-core benchmark machine.
-            memory_pool=pa.system_memory_pool(),
+            memory_pool=_parser_memory_pool(pa),
         )
         df = table.to_pandas()
     except pa.ArrowInvalid:
@@ -701,6 +699,19 @@ def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0, utf8_checked=
     if (maybe_blank and re.search(rb"\n[ \t]*\r?\n", body)) or body[:1] in (b"\n", b"\r"):
         row_numbers = _row_numbers_with_blanks(bytes(body), delimiter, before, len(df))
     return df, row_numbers
+
+
+def _parser_memory_pool(pa):
+    """jemalloc where this pyarrow has it, else pyarrow's default pool.
+
+    Parsing a 1 GB export with mimalloc (pyarrow's default on Linux) cost 3-5 s more system
+    time (page faults) and 200 MiB more peak memory on the 2-core benchmark machine; the
+    system allocator saved the time but kept 1 GB more resident.
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.default_memory_pool()
 
 
 def _scan_body(body, step: int = 1 << 24) -> tuple[int, bool]:

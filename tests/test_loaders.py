@@ -220,6 +220,18 @@ def test_body_scan_counts_quotes_and_blank_line_starts_across_chunks(step):
     assert _scan_body(memoryview(b"a,b\nc,d\n"), step=step) == (0, False)
 
 
+def test_reads_the_same_where_pyarrow_has_no_jemalloc(monkeypatch):
+    import pyarrow as pa
+
+    expected = load_export(FIXTURES / "qualtrics.csv").data
+
+    def not_built():
+        raise NotImplementedError("jemalloc support is not enabled")
+
+    monkeypatch.setattr(pa, "jemalloc_memory_pool", not_built)
+    pd.testing.assert_frame_equal(load_export(FIXTURES / "qualtrics.csv").data, expected)
+
+
 # --------------------------------------------------------------------------- large text files
 # UTF-8 is checked on the first megabyte up front and on the rest by the CSV parser; a file
 # that turns out not to be UTF-8 further on is read again with the encoding detected whole.
