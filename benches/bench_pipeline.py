@@ -52,7 +52,7 @@ N_PARTS = 4               # partitions for the Dask engine's input
 PLAIN_MAX_N = 100_000     # the plain fit needed 15.9 GiB at 100,000 (benches/README.md)
 PLAIN_TIMEOUT_S = 1800
 CASE_TIMEOUT_S = 3600
-MIN_FREE_MIB = 1536       # a case is stopped when the machine has less memory left than this
+MIN_FREE_MIB = 3072       # a case is stopped when the machine has less memory left than this
 
 # table rows, in pipeline order: (key, label, plain key or None)
 STAGES = [
