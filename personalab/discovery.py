@@ -184,7 +184,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def discover_themes(texts, tag_result=None, n_themes="auto", *, unit="sentence", min_size=5,
-                    n_phrases=10, n_examples=8, n_components=50,
+                    n_phrases=10, n_examples=8, n_components=50, max_answers=20_000,
                     random_state=0) -> DiscoveredThemes:
     """Cluster the answers that no theme caught into candidate themes.
 
@@ -209,6 +209,10 @@ def discover_themes(texts, tag_result=None, n_themes="auto", *, unit="sentence",
         Key phrases and example answers per candidate.
     n_components : int, default 50
         Truncated SVD (LSA) dimensions before k-means.
+    max_answers : int or None, default 20000
+        Candidates are proposed from a seeded random sample of at most this many uncaught
+        answers (in their original order), so a million-answer wave clusters in seconds;
+        cluster sizes then count the sample's answers. None clusters every uncaught answer.
     random_state : int, default 0
 
     Returns
@@ -235,6 +239,17 @@ def discover_themes(texts, tag_result=None, n_themes="auto", *, unit="sentence",
     uncaught = nonblank[~caught_mask]
     caught = nonblank[caught_mask]
     params = dict(n_themes=n_themes, unit=unit, min_size=min_size, random_state=random_state)
+    n_uncaught = len(uncaught)
+    if max_answers is not None and len(uncaught) > max_answers:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(uncaught), max_answers,
+                                                                    replace=False))
+        params.update(max_answers=max_answers, n_uncaught=len(uncaught))
+        uncaught = uncaught.iloc[keep]
+    if max_answers is not None and len(caught) > max_answers:
+        # the caught answers are one more class for the key phrases: a sample is as good
+        keep = np.sort(np.random.default_rng(random_state + 1).choice(len(caught), max_answers,
+                                                                        replace=False))
+        caught = caught.iloc[keep]
 
     if unit == "sentence":
         pairs = [(a, s) for a, t in uncaught.items() for s in split_sentences(t)]
@@ -322,7 +337,7 @@ def discover_themes(texts, tag_result=None, n_themes="auto", *, unit="sentence",
     themes = pd.DataFrame(theme_rows, columns=_THEME_COLUMNS)
     examples = pd.DataFrame(example_rows, columns=_EXAMPLE_COLUMNS)
     assignments = units[["answer_id", "unit", "candidate", "similarity"]]
-    return DiscoveredThemes(themes, examples, assignments, len(uncaught), len(texts), params)
+    return DiscoveredThemes(themes, examples, assignments, n_uncaught, len(texts), params)
 
 
 _THEME_COLUMNS = ["candidate", "size", "n_units", "share", "cohesion", "key_phrases", "examples",

@@ -127,7 +127,7 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         X = normalize(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))
                       .fit_transform(answers["text"].tolist()))
     E = _embedding_rows(embedding, respondents, labels)
-    themes_of = _themes_lookup(tag_matrix)
+    themes_for = _themes_lookup(tag_matrix)
     distinctive = _distinctive(tag_matrix, seg, alpha)
 
     eligible = ((answers["segment"] != UNASSIGNED) & answers["segment"].notna()
@@ -161,7 +161,8 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         else:
             frame["typicality_answers"] = np.nan
         frame["typicality"] = frame[["typicality_answers", "typicality_text"]].mean(axis=1)
-        frame["themes"] = [themes_of(r, q) for r, q in zip(frame["respondent_id"], frame["question"])]
+        frame["themes"] = themes_for(frame["respondent_id"].to_numpy(),
+                                     frame["question"].to_numpy())
         frame = frame.sort_values(["typicality", "key", "question"], ascending=[False, True, True],
                                   kind="mergesort").reset_index(drop=True)
         rows += _select(frame, X, n, diversity, coverage, max_similarity, max_pii_share,
@@ -304,15 +305,35 @@ def _matrices(tag_matrix) -> dict:
 
 
 def _themes_lookup(tag_matrix):
-    mats = {q: {str(i): tuple(m.columns[np.asarray(row, dtype=float) > 0])
-                for i, row in zip(m.index, m.fillna(0).to_numpy())}
-            for q, m in _matrices(tag_matrix).items()}
+    """``themes_for(respondents, questions)``: the themes of each (respondent, question).
 
-    def themes_of(respondent, question):
-        m = mats.get(question, mats.get(None))
-        return m.get(str(respondent), ()) if m is not None else ()
+    Vectorised per question (a million candidate answers cost seconds, not minutes).
+    """
+    mats = {}
+    for q, m in _matrices(tag_matrix).items():
+        hit = m.fillna(0).to_numpy(dtype=float) > 0
+        index = pd.Index(m.index.astype("str"))
+        mats[q] = (index, hit, np.asarray(m.columns, dtype=object))
 
-    return themes_of
+    def themes_for(respondents, questions):
+        resp = pd.Index(pd.Index(respondents).astype("str"))
+        qs = np.asarray(questions, dtype=object)
+        out = [()] * len(resp)
+        for q in pd.unique(qs):
+            entry = mats.get(q, mats.get(None))
+            if entry is None:
+                continue
+            index, hit, cols = entry
+            where = np.flatnonzero(qs == q)
+            pos = index.get_indexer(resp[where])
+            found = pos >= 0
+            rows = np.zeros((len(where), hit.shape[1]), dtype=bool)
+            rows[found] = hit[pos[found]]
+            for w, row in zip(where[rows.any(axis=1)], rows[rows.any(axis=1)]):
+                out[w] = tuple(cols[row])
+        return out
+
+    return themes_for
 
 
 def _distinctive(tag_matrix, seg: pd.Series, alpha) -> dict:

@@ -71,6 +71,21 @@ def test_planted_uncaught_theme_is_one_cluster(found):
     assert not set(result.assignments["answer_id"]) & set(kind.index[kind.isin(["price", "speed"])])
 
 
+def test_a_capped_sample_of_uncaught_answers_still_finds_the_planted_theme():
+    """max_answers: candidates come from a seeded sample; counts still say how many were
+    uncaught."""
+    texts, kind = planted_answers()
+    result = discover_themes(texts, rule_tags(texts), max_answers=60, random_state=0)
+    assert result.n_uncaught == 80 and result.params["max_answers"] == 60
+    clustered = set(result.assignments["answer_id"])
+    assert len(clustered) <= 60 and clustered <= set(kind.index[kind.isin(["parking", "misc"])])
+    parking = set(kind.index[kind == "parking"]) & clustered
+    best = max(result.themes["candidate"], key=lambda c: len(parking & set(result.answers(c))))
+    assert len(parking & set(result.answers(best))) >= 0.8 * len(parking)
+    again = discover_themes(texts, rule_tags(texts), max_answers=60, random_state=0)
+    assert set(again.assignments["answer_id"]) == clustered
+
+
 def test_codebook_entry_in_yaml_schema(found):
     result, _, kind = found
     parking = set(kind.index[kind == "parking"])
