@@ -583,7 +583,7 @@ def table(results) -> str:
             if plain_key is None:
                 cells.append("")
             elif n > PLAIN_MAX_N:
-                cells.append("not run (memory)")
+                cells.append("not run")
             else:
                 cells.append(_cell(c.get(plain_key)))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -630,6 +630,8 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true", help="keep the run folders in .cache/bench")
     p.add_argument("--json", type=Path, default=CACHE / "pipeline_results.json",
                    help="where to write every measurement")
+    p.add_argument("--table-from", type=Path, nargs="+", metavar="JSON",
+                   help="print the table from earlier runs' JSON files (later files win)")
     p.add_argument("--worker", nargs=3, metavar=("CASE", "N", "RUN_DIR"), help=argparse.SUPPRESS)
     p.add_argument("--generate", type=int, metavar="N", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -638,6 +640,18 @@ def main(argv=None):
         return
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.worker[2])
+        return
+    if args.table_from:
+        merged = {"sizes": [], "by_size": {}, "overhead": []}
+        for f in args.table_from:
+            r = json.loads(f.read_text())
+            merged["by_size"].update({int(n): v for n, v in r["by_size"].items()})
+            merged["overhead"] = r.get("overhead") or merged["overhead"]
+        merged["sizes"] = sorted(merged["by_size"])
+        print(table(merged))
+        if merged["overhead"]:
+            print()
+            print(overhead_table(merged["overhead"]))
         return
     sizes = list(QUICK) if args.quick else args.sizes
     load = os.getloadavg()
