@@ -17,6 +17,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	$(BIN)/python -m personalab.warmup
 	touch $@
 
 .PHONY: help
