@@ -334,6 +334,11 @@ def profile_from_statistics(table, *, alpha=0.05, correction="fdr_bh") -> pd.Dat
                          test, stat, p, eff, em, int(s[0]), n_eff))
     out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS
                                       if c not in ("p_adjusted", "significant")])
+    return _adjust(out, alpha, correction)
+
+
+def _adjust(out, alpha, correction) -> pd.DataFrame:
+    """Multiple-testing adjusted p-values over all tested rows, and the significance flag."""
     out["p_adjusted"] = out["p_value"]
     tested = out["p_value"].notna().to_numpy()
     if correction and tested.any():
@@ -407,13 +412,7 @@ def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fd
         stat, p, eff = _mean_test(x[ins], None, x[~ins], None, "mannwhitney")
         out.loc[i, ["test", "statistic", "p_value", "effect_size", "effect_measure"]] = [
             "mann_whitney_u", stat, p, eff, "rank_biserial"]
-    out["p_adjusted"] = out["p_value"]
-    tested = out["p_value"].notna().to_numpy()
-    if correction and tested.any():
-        out.loc[tested, "p_adjusted"] = multipletests(
-            out.loc[tested, "p_value"].to_numpy(), alpha=alpha, method=correction)[1]
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
-    return out[PROFILE_COLUMNS]
+    return _adjust(out, alpha, correction)
 
 
 def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataFrame:
