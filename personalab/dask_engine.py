@@ -208,6 +208,35 @@ def concat_surveys(parts, *, wave=None, source=None):
 
 # ----------------------------------------------------------------------------- the cluster
 @contextmanager
+def _environment_kept():
+    """Undo what starting a LocalCluster writes into this process's environment.
+
+    A Dask nanny sets ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS=1``,
+    ``MKL_NUM_THREADS=1``, ...) in ``os.environ`` of the process that starts it, so its
+    worker processes inherit them, and never takes them back: every notebook kernel and
+    subprocess started later by the same process would run single-threaded.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+def _local_cluster(n_workers):
+    from distributed import LocalCluster
+
+    n = n_workers or os.cpu_count() or 1
+    with _environment_kept():
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                            dashboard_address=None, silence_logs=40)
+
+
+@contextmanager
 def dask_client(scheduler=None, *, n_workers=None):
     """A ``distributed.Client``: to ``scheduler`` when given, else to a new LocalCluster.
 
@@ -215,7 +244,7 @@ def dask_client(scheduler=None, *, n_workers=None):
     ``n_workers``; default all cores), so numba and BLAS code is not oversubscribed.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:  # pragma: no cover - the dask extra is part of the install
         raise ConfigError("the Dask engine needs the 'dask' extra",
                           fix="pip install -c constraints.txt -e '.[dask]'") from None
@@ -228,10 +257,7 @@ def dask_client(scheduler=None, *, n_workers=None):
         finally:
             client.close()
         return
-    n = n_workers or os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=40) as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    with _local_cluster(n_workers) as cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
 
@@ -240,11 +266,7 @@ def start_local_cluster(n_workers=None):
 
     Returns the cluster; its ``scheduler_address`` goes to every step. Close it when done.
     """
-    from distributed import LocalCluster
-
-    n = n_workers or os.cpu_count() or 1
-    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                        dashboard_address=None, silence_logs=40)
+    return _local_cluster(n_workers)
 
 
 # ----------------------------------------------------------------------------- tasks

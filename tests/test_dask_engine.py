@@ -40,11 +40,27 @@ def wave(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scheduler():
-    from distributed import LocalCluster
+    from personalab.dask_engine import start_local_cluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+    with start_local_cluster(n_workers=2) as cluster:
         yield cluster.scheduler_address
+
+
+def test_a_local_cluster_leaves_this_process_environment_alone(monkeypatch):
+    """Dask's nanny writes OMP_NUM_THREADS=1 & co. into the starting process's environment;
+    every notebook kernel started after it would have run single-threaded."""
+    import os
+
+    from personalab.dask_engine import dask_client
+
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+    before = dict(os.environ)
+    with dask_client(n_workers=1) as client:
+        assert dict(os.environ) == before
+        worker_env = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+    assert list(worker_env.values()) == ["1"]  # the workers themselves stay single-threaded
+    assert dict(os.environ) == before
 
 
 def _run(wave_dir, out, engine, scheduler=None, **segment_kw):
