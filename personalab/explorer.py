@@ -39,7 +39,7 @@ class ExplorerState:
     labels: pd.Series | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def refit(self, *, min_segment_share: float = 0.05, n_neighbors: int = 30,
+    def refit(self, *, min_segment_share: float = 0.05, n_neighbors: int = 15,
               reducer: str = "umap", clusterer: str = "hdbscan"):
         """Fit a PersonaModel with these knobs (cached per setting) and return its labels."""
         from .segmentation import PersonaModel
@@ -130,7 +130,7 @@ def explore(output_dir, *, seed: int = 42):
     share = w.FloatSlider(value=0.05, min=0.02, max=0.20, step=0.01,
                           description="Min share", readout_format=".0%",
                           continuous_update=False)
-    neighbours = w.IntSlider(value=30, min=5, max=100, step=5, description="Neighbours",
+    neighbours = w.IntSlider(value=15, min=5, max=100, step=5, description="Neighbours",
                              continuous_update=False)
     segment = w.Dropdown(description="Segment", options=[])
     status = w.HTML()

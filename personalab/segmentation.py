@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from personalab.errors import ConfigError
+from personalab.neighbors import kneighbors
 
 __all__ = [
     "UNASSIGNED",
@@ -50,7 +51,9 @@ _REDUCERS = ("umap", "pca", "identity")
 _CLUSTERERS = ("gmm", "hdbscan", "kmeans", "kprototypes")
 
 # Defaults chosen from measurements; see docs/segmentation_defaults.md.
-_DEFAULT_N_NEIGHBORS = 30
+_DEFAULT_N_NEIGHBORS = 15
+#: HDBSCAN min_samples under min_samples='auto' (never above min_cluster_size)
+_AUTO_MIN_SAMPLES = 40
 _DEFAULT_N_COMPONENTS = 5
 _DEFAULT_FIT_SAMPLE_SIZE = 10_000
 _N_ASSIGN_NEIGHBORS = 15
@@ -164,7 +167,7 @@ class KnnUMAP(TransformerMixin, BaseEstimator):
     umap_ : the fitted ``umap.UMAP``
     """
 
-    def __init__(self, n_neighbors=30, n_components=5, min_dist=0.0, n_epochs=200,
+    def __init__(self, n_neighbors=15, n_components=5, min_dist=0.0, n_epochs=200,
                  random_state=None, n_jobs=1, transform_neighbors=15):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
@@ -184,7 +187,7 @@ class KnnUMAP(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=float)
         k = max(2, min(self.n_neighbors, len(X) - 1))
         self.nn_ = NearestNeighbors(n_neighbors=k).fit(X)
-        dists, idx = self.nn_.kneighbors(X)
+        dists, idx = kneighbors(self.nn_, X, k, anchor=np.arange(len(X)))
         umap = _import_umap()
         with warnings.catch_warnings():
             # "precomputed_knn without a search index: transform unavailable" - we place new
@@ -201,7 +204,7 @@ class KnnUMAP(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "embedding_")
         X = np.asarray(X, dtype=float)
         k = max(1, min(self.transform_neighbors, len(self.embedding_)))
-        dists, idx = self.nn_.kneighbors(X, n_neighbors=k)
+        dists, idx = kneighbors(self.nn_, X, k)
         w = 1.0 / np.maximum(dists, 1e-12)
         w /= w.sum(axis=1, keepdims=True)
         return np.einsum("ij,ijk->ik", w, self.embedding_[idx])
@@ -243,13 +246,15 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         Smallest segment worth a persona, as a share of respondents. HDBSCAN:
         ``min_cluster_size = ceil(min_segment_share * n)``; gmm/kmeans: caps the number
         of segments BIC may pick at ``1 / min_segment_share`` (and at 12).
-    n_neighbors : int, default=30
+    n_neighbors : int, default=15
         UMAP neighbourhood size (capped at n - 1).
     n_components : int, default=5
         Dimensions of the reduced space (umap, pca).
-    min_samples : int or None, default=5
-        HDBSCAN ``min_samples``. None means HDBSCAN's default (= min_cluster_size),
-        which leaves far more respondents unassigned.
+    min_samples : int, "auto" or None, default="auto"
+        HDBSCAN ``min_samples``: how many neighbours define a respondent's local density.
+        "auto" = 40, or min_cluster_size when that is smaller (small waves). None means
+        HDBSCAN's own default (= min_cluster_size), which leaves far more respondents
+        unassigned on real surveys. docs/segmentation_defaults.md has the measurements.
     n_segments : int or None, default=None
         Fixed number of segments for gmm/kmeans/kprototypes; None chooses it (BIC).
     attach_unassigned : bool, default=False
@@ -311,7 +316,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         min_segment_share=0.05,
         n_neighbors=_DEFAULT_N_NEIGHBORS,
         n_components=_DEFAULT_N_COMPONENTS,
-        min_samples=5,
+        min_samples="auto",
         n_segments=None,
         attach_unassigned=False,
         fit_sample_size=_DEFAULT_FIT_SAMPLE_SIZE,
@@ -545,6 +550,9 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             isinstance(self.fit_sample_size, Integral) and self.fit_sample_size >= 10
         ):
             raise ConfigError(f"fit_sample_size must be an integer >= 10 or None; got {self.fit_sample_size!r}.")
+        ms = self.min_samples
+        if not (ms is None or ms == "auto" or (isinstance(ms, Integral) and ms >= 1)):
+            raise ConfigError(f"min_samples must be a positive integer, 'auto' or None; got {ms!r}.")
         if isinstance(self.reducer, str) and self.reducer not in _REDUCERS:
             raise ConfigError(
                 f"Unknown reducer {self.reducer!r}.",
@@ -673,7 +681,10 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         if c == "hdbscan":
             hdbscan = _import_hdbscan()
             mcs = max(2, int(math.ceil(self.min_segment_share * n)))
-            ms = None if self.min_samples is None else max(1, min(self.min_samples, n - 1))
+            ms = self.min_samples
+            if ms == "auto":
+                ms = min(_AUTO_MIN_SAMPLES, mcs)
+            ms = None if ms is None else max(1, min(ms, n - 1))
             return hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
         if c in ("gmm", "kmeans"):
             k = self.n_segments if self.n_segments is not None else self._choose_k(C, seed)
@@ -917,7 +928,7 @@ def _knn_assign(F_fit, F_rest, Z_fit, labels_fit, member_fit, strength_fit, k=_N
     from sklearn.neighbors import NearestNeighbors
 
     k = min(k, len(F_fit))
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(F_fit).kneighbors(F_rest)
+    dist, idx = kneighbors(NearestNeighbors(n_neighbors=k).fit(F_fit), F_rest, k)
     w = 1.0 / (dist + 1e-9)
     w /= w.sum(axis=1, keepdims=True)
     Z = np.einsum("nk,nkd->nd", w, Z_fit[idx])

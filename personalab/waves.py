@@ -771,10 +771,12 @@ def _novelty(Z1, Z2, k) -> np.ndarray:
     """
     from sklearn.neighbors import NearestNeighbors
 
+    from personalab.neighbors import kneighbors
+
     n1, n2 = len(Z1), len(Z2)
     k = int(max(1, min(k, n1 + n2 - 2)))
     Z = np.vstack([Z1, Z2])
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z2)
+    _, idx = kneighbors(NearestNeighbors(n_neighbors=k + 1).fit(Z), Z2, k + 1)
     # drop the respondent itself (the first neighbour, or wherever ties put it)
     own = np.arange(n1, n1 + n2)[:, None]
     nb = np.where(idx == own, -1, idx)

@@ -260,6 +260,37 @@ def test_make_survey_planted_segments_are_recovered():
     assert seg[np.argmax(count)] != UNASSIGNED and count.max() / small.sum() >= 0.9
 
 
+def test_same_seed_gives_the_same_segments_whatever_the_thread_count():
+    """Likert answers put many respondents at exactly the same distance; which of them
+    scikit-learn's parallel neighbour search returned depended on its thread count, so a
+    2-core laptop and OMP_NUM_THREADS=1 (what a Dask nanny sets) gave different segments."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(1)
+    centres = rng.integers(1, 6, size=(4, 20))
+    X = np.clip(np.repeat(centres, [600, 450, 300, 150], axis=0)
+                + rng.integers(-1, 2, size=(1500, 20)), 1, 5).astype(float)
+    fits = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="openmp"):
+            m = PersonaModel(random_state=0, fit_sample_size=1000).fit(X)
+            fits[threads] = (m.labels_, m.embedding_, m.place(X[::7]).labels)
+    np.testing.assert_array_equal(fits[1][0], fits[2][0])
+    np.testing.assert_array_equal(fits[1][1], fits[2][1])
+    np.testing.assert_array_equal(fits[1][2], fits[2][2])
+    assert len(set(fits[1][0]) - {UNASSIGNED}) == 4
+
+
+def test_min_samples_auto_is_40_or_the_smallest_segment_size():
+    X = np.random.default_rng(0).normal(size=(300, 4))
+    assert PersonaModel(random_state=0).fit(X).clusterer_.min_samples == 15  # 5% of 300
+    big = np.random.default_rng(0).normal(size=(1200, 4))
+    assert PersonaModel(random_state=0).fit(big).clusterer_.min_samples == 40
+    assert PersonaModel(random_state=0, min_samples=7).fit(X).clusterer_.min_samples == 7
+    with pytest.raises(ConfigError, match="min_samples"):
+        PersonaModel(min_samples="many").fit(X)
+
+
 # --------------------------------------------------------------------------- contract
 def test_init_only_stores_and_fit_resolves():
     m = PersonaModel(reducer="umap", clusterer="hdbscan")
