@@ -1101,35 +1101,40 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         vals = s.reset_index(drop=True)
     else:
-        codes, uniques = _factorize(s)
-        u = pd.Series([str(x).strip() for x in uniques], dtype=object)
+        # Timestamps are mostly distinct, so unlike other questions this is not worth
+        # factorizing (a million distinct values as Python objects cost seconds): the whole
+        # column is stripped and parsed at once, in Arrow and pandas' C parser.
+        raw = s.reset_index(drop=True)
+        u = raw.astype("str").str.strip()
         u = u.where(u.str.len() > 0)
         parsed = _to_datetime(u)
-        bad_js = np.flatnonzero((u.notna() & parsed.isna()).to_numpy()).tolist()
-        vals = pd.Series(np.append(parsed.to_numpy(dtype="datetime64[ns]"),
-                                   np.datetime64("NaT"))[codes])
-        if bad_js:
-            rows = _rows_with(codes, bad_js)
+        vals = pd.Series(parsed.to_numpy(dtype="datetime64[ns]"))
+        bad = (u.notna() & parsed.isna()).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)
             issue = _issue(ctx, "warning", "bad_date",
-                           f"{_show([uniques[j] for j in bad_js])} in {q.id!r} is not a date "
-                           f"({len(rows)} row(s)); read as missing", q.id, rows,
+                           f"{_show(list(pd.unique(raw.to_numpy()[rows])))} in {q.id!r} is not "
+                           f"a date ({len(rows)} row(s)); read as missing", q.id, rows,
                            "correct the value, or change the question's type to text")
             return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [issue])
     return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [])
 
 
 def _to_datetime(u: pd.Series) -> pd.Series:
-    # One format guessed from the first value parses fast; fall back to per-value parsing
-    # only when that leaves answers unparsed (mixed formats in one column).
-    try:
-        parsed = pd.to_datetime(u, errors="coerce")
-    except (ValueError, TypeError):
-        parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
-    if (u.notna() & parsed.isna()).any():
+    """Parse strings to naive datetime64[ns]; offsets (``Z``, ``+01:00``) become UTC."""
+    # One format guessed from the first value parses fast; the answers that format leaves
+    # unparsed (mixed formats in one column) are parsed again one by one.
+    def parse(x, **kw):
         try:
-            parsed = pd.to_datetime(u, errors="coerce", format="mixed")
+            out = pd.to_datetime(x, errors="coerce", utc=True, **kw)
         except (ValueError, TypeError):
-            pass
+            return pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
+        return out.dt.tz_convert(None).astype("datetime64[ns]")
+
+    parsed = parse(u)
+    left = (u.notna() & parsed.isna()).to_numpy()
+    if left.any():
+        parsed[left] = parse(u[left], format="mixed").to_numpy()
     return parsed
 
 

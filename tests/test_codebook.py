@@ -441,3 +441,24 @@ def test_persona_facet_and_descriptor_round_trip_and_are_checked(tmp_path):
     doc["questions"][0]["facet"] = "goals-ish"
     with pytest.raises(CodebookError, match="facet of 'Q1'"):
         Codebook.from_dict(doc)
+
+
+def test_dates_in_mixed_formats_and_offsets_are_read_and_a_bad_one_is_named_with_its_row():
+    from personalab.codebook import _parse_wave
+
+    raw = make_raw({"rid": ["a", "b", "c", "d", "e", "f"],
+                    "visited": ["2024-03-01 11:48:47", " 2024-03-02 08:00:00 ", "2024-03-04",
+                                "2024-03-05T10:00:00+01:00", "not yet", ""]})
+    cb = Codebook.from_dict(_cb({"id": "rid", "type": "id"},
+                                {"id": "visited", "type": "date", "role": "ignore"},
+                                respondent_id="rid"))
+    parsed, _, _, report = _parse_wave(cb, raw)
+    got = parsed["visited"].values["visited"]
+    assert got.dtype == "datetime64[ns]"
+    assert got.tolist()[:4] == [pd.Timestamp("2024-03-01 11:48:47"),
+                                pd.Timestamp("2024-03-02 08:00:00"), pd.Timestamp("2024-03-04"),
+                                pd.Timestamp("2024-03-05 09:00:00")]  # +01:00 read as UTC
+    assert got.isna().tolist()[4:] == [True, True]
+    (issue,) = [i for i in report.issues if i.kind == "bad_date"]
+    assert issue.column == "visited" and "'not yet'" in issue.problem and issue.n_rows == 1
+    assert issue.rows == [6]  # spreadsheet row of respondent "e" under one header row
