@@ -365,10 +365,14 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
         folds = int(min(folds, np.unique(y, return_counts=True)[1].min()))
     by_id = {str(_qattr(q, "id")): q for q in survey.questions(role=role)}
     coders, matrices = [], {}
+    assigned = None if keep.all() else np.flatnonzero(keep)
     for qid, qtype, frame in question_blocks(survey, role=role):
         if frame is None or qtype not in ("likert", "single", "multi", "numeric"):
             continue
-        coder = _make_coder(by_id.get(qid), qtype, frame, numeric_bins)
+        # answer levels and numeric bins from the assigned respondents only, so passing
+        # unassigned (-1) respondents gives what passing the assigned ones alone gives
+        coder = _make_coder(by_id.get(qid), qtype,
+                            frame if assigned is None else frame.iloc[assigned], numeric_bins)
         if coder is None or not coder.keys:
             continue
         coders.append(coder)

@@ -235,8 +235,8 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     if golden and model.n_segments_ >= 2:
         from .golden import golden_questions
 
-        assigned = labels[labels >= 0]
-        gq = golden_questions(kept.subset(assigned.index), assigned, random_state=seed)
+        # golden_questions leaves unassigned (-1) respondents out itself: no subset copy
+        gq = golden_questions(kept, labels, random_state=seed)
     save_model(model, out / "model.joblib")
     for name, obj in [("labels", labels), ("membership", membership), ("embedding", embedding),
                       ("map2d", map2d), ("profile", profile), ("sizes", sizes),

@@ -204,3 +204,21 @@ def test_parallel_candidate_fits_select_the_same_questions_and_weights(planted):
     two = golden_questions(survey, labels, random_state=0, n_jobs=2)
     pd.testing.assert_frame_equal(two.steps_, gq.steps_, check_exact=True)
     pd.testing.assert_frame_equal(two.table(), gq.table(), check_exact=True)
+
+
+def test_unassigned_respondents_change_nothing_so_no_subset_is_needed():
+    """The segment step passes the whole kept wave with -1 for unassigned respondents;
+    answer levels and numeric bins must come from the assigned ones, as with a subset."""
+    survey, _ = planted_survey(n=400, random_state=3, extra_noise_items=1)
+    spend = survey.numeric()["spend"].to_numpy()
+    # segments by spend, the top fifth unassigned: spend's quantile bins (shown in the
+    # table) differ between all respondents and the assigned ones
+    labels = np.where(spend > np.nanquantile(spend, 0.4), 1, 0)
+    labels[spend > np.nanquantile(spend, 0.8)] = -1
+    ids = survey.data.index[labels != -1]
+    whole = golden_questions(survey, labels, role=None, random_state=0)
+    sub = golden_questions(survey.subset(ids), labels[labels != -1], role=None, random_state=0)
+    assert whole.questions_[0] == "spend"
+    pd.testing.assert_frame_equal(whole.steps_, sub.steps_)
+    pd.testing.assert_frame_equal(whole.table(), sub.table())
+    assert list(whole.respondents_) == list(sub.respondents_)
