@@ -98,6 +98,27 @@ def _tree_rss(proc) -> int:
     return total
 
 
+def _tree_pss(proc) -> int:
+    """Proportional set size summed over the process and its children: shared pages (the
+    libraries every Python process maps, joblib's memmapped arrays) are split between the
+    processes that share them instead of counted once per process as RSS does. The sum is
+    the memory the tree really holds. 0 where /proc/<pid>/smaps_rollup is not available."""
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            with open(f"/proc/{p.pid}/smaps_rollup") as fh:
+                total += next(int(ln.split()[1]) for ln in fh if ln.startswith("Pss:")) * 1024
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
 class Meter:
     """Wall seconds and peak tree memory per named stage, inside a worker process."""
 
@@ -138,8 +159,12 @@ class Meter:
                 "peak_mib": round(self.peak.get(key, 0) / 2**20), **extra}
 
 
-def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1):
-    """Run ``cmd``; return (rc, wall seconds, peak tree MiB, stdout, stderr, why stopped)."""
+def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1, pss=None):
+    """Run ``cmd``; return (rc, wall seconds, peak tree MiB, stdout, stderr, why stopped).
+
+    The peak is of RSS summed over the process tree. Pass a dict as ``pss`` to also get the
+    peak of PSS summed over the tree (``pss["peak_mib"]``), polled every second.
+    """
     import psutil
 
     t0 = time.perf_counter()
@@ -147,8 +172,13 @@ def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1):
         p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, text=True,
                              start_new_session=True)
         proc, peak, why = psutil.Process(p.pid), 0, None
+        peak_pss, next_pss = 0, 0.0
         while p.poll() is None:
             peak = max(peak, _tree_rss(proc))
+            if pss is not None and time.perf_counter() >= next_pss:
+                peak_pss = max(peak_pss, _tree_pss(proc))
+                next_pss = time.perf_counter() + 1.0
+                pss["peak_mib"] = round(peak_pss / 2**20)
             if time.perf_counter() - t0 > timeout:
                 why = f"stopped after the {timeout:,} s time limit"
             elif psutil.virtual_memory().available < MIN_FREE_MIB * 2**20:
@@ -486,8 +516,10 @@ def _run_cli(n, out, *, engine="local", timeout=CASE_TIMEOUT_S):
            str(d / "themes.yml"), "--output", str(out), "--no-progress"]
     if engine != "local":
         cmd += ["--engine", engine]
-    rc, wall, peak, _, err, why = run_monitored(cmd, timeout=timeout, env=_env())
-    res = {"rc": rc, "wall": round(wall, 1), "peak_mib": peak, "why": why}
+    pss = {}
+    rc, wall, peak, _, err, why = run_monitored(cmd, timeout=timeout, env=_env(), pss=pss)
+    res = {"rc": rc, "wall": round(wall, 1), "peak_mib": peak, "why": why,
+           "peak_pss_mib": pss.get("peak_mib")}
     manifest = Path(out) / "manifest.json"
     if rc == 0 and manifest.exists():
         res["timings"] = json.loads(manifest.read_text()).get("timings_s", {})
