@@ -84,15 +84,21 @@ PIPELINE_ROWS = [
 
 
 # --------------------------------------------------------------------------- memory
+def _tree(proc) -> list:
+    """The process and all its descendants (empty once it has exited)."""
+    import psutil
+
+    try:
+        return [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
 def _tree_rss(proc) -> int:
     import psutil
 
     total = 0
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0
-    for p in procs:
+    for p in _tree(proc):
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
     return total
@@ -103,14 +109,8 @@ def _tree_pss(proc) -> int:
     libraries every Python process maps, joblib's memmapped arrays) are split between the
     processes that share them instead of counted once per process as RSS does. The sum is
     the memory the tree really holds. 0 where /proc/<pid>/smaps_rollup is not available."""
-    import psutil
-
     total = 0
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0
-    for p in procs:
+    for p in _tree(proc):
         try:
             with open(f"/proc/{p.pid}/smaps_rollup") as fh:
                 total += next(int(ln.split()[1]) for ln in fh if ln.startswith("Pss:")) * 1024

@@ -329,7 +329,8 @@ def _themes_lookup(tag_matrix):
             found = pos >= 0
             rows = np.zeros((len(where), hit.shape[1]), dtype=bool)
             rows[found] = hit[pos[found]]
-            for w, row in zip(where[rows.any(axis=1)], rows[rows.any(axis=1)]):
+            tagged = rows.any(axis=1)
+            for w, row in zip(where[tagged], rows[tagged]):
                 out[w] = tuple(cols[row])
         return out
 
