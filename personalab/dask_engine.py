@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, InputError
+from .ids import in_ids
 
 __all__ = ["input_partitions", "read_partition", "read_partitions", "concat_surveys",
            "dask_client", "stratified_sample", "place_partitions", "tag_partitions",
@@ -176,7 +177,7 @@ def concat_surveys(parts, *, wave=None, source=None):
         return parts[0]
     seen = {}
     for k, p in enumerate(parts):
-        dup = p.data.index[p.data.index.isin(list(seen))] if seen else []
+        dup = p.data.index[in_ids(p.data.index, list(seen))] if seen else []
         if len(dup):
             rid = dup[0]
             first = parts[seen[rid]]
@@ -338,7 +339,7 @@ def _load_kept(part_file, kept_ids):
     import joblib
 
     survey = joblib.load(part_file)
-    keep = survey.data.index.isin(kept_ids)
+    keep = in_ids(survey.data.index, kept_ids)
     return survey if keep.all() else survey.subset(survey.data.index[keep])
 
 

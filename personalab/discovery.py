@@ -25,6 +25,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from .errors import ConfigError, InputError
+from .ids import in_ids
 
 __all__ = [
     "DiscoveredThemes",
@@ -350,7 +351,7 @@ def _caught(index: pd.Index, tag_result) -> np.ndarray:
         return np.zeros(len(index), dtype=bool)
     matrix = tag_result if isinstance(tag_result, pd.DataFrame) else tag_result.matrix
     caught_ids = matrix.index[matrix.fillna(0).to_numpy().sum(axis=1) > 0]
-    mask = index.isin(caught_ids)
+    mask = in_ids(index, caught_ids)
     if not mask.any() and len(caught_ids):  # ids read as strings on one side only
         keys = {str(i) for i in caught_ids}
         mask = np.array([str(i) in keys for i in index])
