@@ -40,7 +40,8 @@ _WORD = re.compile(r"\S+")
 def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None, sentiment=None,
                           exclude_ids=(), flagged_ids=(), min_words=6, max_words=60,
                           diversity=0.5, redact=True, random_state=None, coverage=0.5,
-                          max_similarity=0.6, max_pii_share=0.3, alpha=0.05) -> pd.DataFrame:
+                          max_similarity=0.6, max_pii_share=0.3, alpha=0.05,
+                          max_answers=5000) -> pd.DataFrame:
     """N typical, diverse, theme-covering, redacted quotes per segment.
 
     Parameters
@@ -74,9 +75,10 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
     redact : bool or callable, default True
         True: :func:`personalab.pii.redact`; a callable ``str -> str``; False: quote as is
         (only for data already free of personal data).
-    random_state : None
-        Accepted so a pipeline can pass one seed everywhere; the selection is
-        deterministic and does not use it.
+    random_state : int, numpy Generator or None
+        Seed of the sample drawn when a segment gave more than ``max_answers`` answers to
+        a question (None: 0, so the selection stays deterministic). Otherwise unused: the
+        selection itself has no randomness.
     coverage : float, default 0.5
         Bonus for a quote that adds a distinctive theme not yet covered (scaled by the
         share of the segment's distinctive themes it adds).
@@ -87,6 +89,14 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         Answers whose characters are more than this share personal data are skipped.
     alpha : float, default 0.05
         Significance level for the distinctive themes.
+    max_answers : int or None, default 5000
+        Largest number of answers per (segment, question) that quotes are chosen from and
+        that the segment's text centre is computed on; larger groups are replaced by a
+        random sample of this many (seeded by ``random_state``, drawn in respondent-id
+        order so the input's row order does not matter). The most typical of 5,000 random
+        answers are as typical as those of 50,000, while the text space costs time in
+        proportion to the answers (a minute at a million respondents). Distinctive themes
+        are still computed on every respondent. None: every answer.
 
     Returns
     -------
@@ -111,12 +121,17 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
     seg = align_labels(labels, respondents, what="labels")
     blocked = _id_set(exclude_ids) | _id_set(flagged_ids)
 
+    if max_answers is not None and (not isinstance(max_answers, (int, np.integer))
+                                    or max_answers < 1):
+        raise ConfigError(f"max_answers must be a positive integer or None, got {max_answers!r}")
     answers["segment"] = answers["respondent_id"].map(seg)
     answers["key"] = answers["respondent_id"].map(str)
-    answers["n_words"] = answers["text"].map(lambda t: len(_WORD.findall(t)))
     answers = answers[answers["text"].str.strip() != ""].reset_index(drop=True)
     if answers.empty:
         return pd.DataFrame(columns=QUOTE_COLUMNS)
+    if max_answers is not None:
+        answers = _sample_groups(answers, max_answers, random_state)
+    answers["n_words"] = answers["text"].map(lambda t: len(_WORD.findall(t)))
 
     # one text space for every question, so near-duplicates are caught across questions too
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
@@ -170,6 +185,24 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
     out = pd.DataFrame(rows, columns=[c for c in QUOTE_COLUMNS if c != "sentiment"] + ["_original"])
     out["sentiment"] = _sentiment(sentiment, out)
     return out.drop(columns="_original")[QUOTE_COLUMNS].reset_index(drop=True)
+
+
+def _sample_groups(answers: pd.DataFrame, cap: int, random_state) -> pd.DataFrame:
+    """At most ``cap`` answers per (segment, question): a seeded random sample of each
+    larger group, drawn from its answers in id order (row order does not matter)."""
+    seg = answers["segment"].astype(object).where(answers["segment"].notna(), "(none)")
+    groups = answers.groupby([seg.map(str), answers["question"].map(str)], sort=True).indices
+    if all(len(ix) <= cap for ix in groups.values()):
+        return answers
+    rng = np.random.default_rng(0 if random_state is None else random_state)
+    keys = answers["key"].to_numpy()
+    keep = []
+    for g in sorted(groups):
+        ix = groups[g]
+        if len(ix) > cap:
+            ix = rng.choice(ix[np.argsort(keys[ix], kind="stable")], cap, replace=False)
+        keep.append(ix)
+    return answers.iloc[np.sort(np.concatenate(keep))].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- selection
@@ -382,9 +415,16 @@ def _sentiment(sentiment, quotes: pd.DataFrame) -> np.ndarray:
         except ImportError:
             return np.full(len(quotes), np.nan)
         return np.asarray(sentiment_scores(pd.Series(quotes["_original"].to_list())), dtype=float)
+    # look up the chosen quotes only (a dict of every score cost seconds on large waves)
+    ids = pd.Index(quotes["respondent_id"].map(str))
     if isinstance(sentiment, pd.DataFrame):
-        lookup = {(str(i), str(q)): v for q in sentiment.columns for i, v in sentiment[q].items()}
-        return np.array([lookup.get((str(r), str(q)), np.nan)
-                         for r, q in zip(quotes["respondent_id"], quotes["question"])], dtype=float)
-    lookup = {str(i): v for i, v in pd.Series(sentiment).items()}
-    return np.array([lookup.get(str(r), np.nan) for r in quotes["respondent_id"]], dtype=float)
+        sentiment = sentiment[~sentiment.index.map(str).duplicated(keep="last")]
+        pos = pd.Index(sentiment.index.map(str)).get_indexer(ids)
+        cols = {str(q): sentiment[q].to_numpy(dtype=float) for q in sentiment.columns}
+        return np.array([cols[str(q)][p] if p >= 0 and str(q) in cols else np.nan
+                         for p, q in zip(pos, quotes["question"])], dtype=float)
+    scores = pd.Series(sentiment)
+    scores = scores[~scores.index.map(str).duplicated(keep="last")]
+    pos = pd.Index(scores.index.map(str)).get_indexer(ids)
+    values = scores.to_numpy(dtype=float)
+    return np.array([values[p] if p >= 0 else np.nan for p in pos], dtype=float)

@@ -253,3 +253,37 @@ def test_a_survey_without_open_questions_gives_no_quotes():
     texts = pd.DataFrame(index=pd.Index(["a", "b"], name="respondent_id"))
     out = representative_quotes(texts, pd.Series([0, 1], index=texts.index))
     assert out.empty and list(out.columns) == QUOTE_COLUMNS
+
+
+def test_large_groups_are_sampled_before_the_text_space(data, monkeypatch):
+    import personalab.quotes as qmod
+
+    texts, labels, tags = data
+    kwargs = dict(n=3, tag_matrix=tags, exclude_ids=[f"X{k}" for k in range(4)],
+                  flagged_ids=[f"F{k}" for k in range(4)], redact=fake_redact, sentiment=False)
+    full = representative_quotes(texts, labels, max_answers=None, **kwargs)
+    # a cap above every group changes nothing
+    pd.testing.assert_frame_equal(full, representative_quotes(texts, labels, max_answers=10_000,
+                                                              **kwargs))
+    seen = []
+    real = qmod.TfidfVectorizer.fit_transform
+
+    def counting(self, docs, y=None):
+        seen.append(len(docs))
+        return real(self, docs, y)
+
+    monkeypatch.setattr(qmod.TfidfVectorizer, "fit_transform", counting)
+    capped = representative_quotes(texts, labels, max_answers=20, random_state=7, **kwargs)
+    # three segments and the unassigned respondent: at most 20 answers each enter the space
+    assert seen == [61]
+    assert capped.groupby("segment").size().tolist() == [3, 3, 3]
+    assert not capped["respondent_id"].str.match(r"[XFU]").any()
+    # the sample is seeded and drawn in id order: same seed, any row order, same quotes
+    order = np.random.default_rng(5).permutation(len(texts))
+    again = representative_quotes(texts.iloc[order], labels.iloc[order], max_answers=20,
+                                  random_state=7, **kwargs)
+    pd.testing.assert_frame_equal(capped, again)
+    other = representative_quotes(texts, labels, max_answers=20, random_state=8, **kwargs)
+    assert set(other["respondent_id"]) != set(capped["respondent_id"])
+    with pytest.raises(Exception, match="max_answers"):
+        representative_quotes(texts, labels, max_answers=0, **kwargs)
