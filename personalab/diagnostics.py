@@ -400,7 +400,7 @@ class StabilityResult:
 
 
 def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, n_jobs=None,
-              max_respondents=50_000):
+              max_respondents=20_000):
     """Refit ``model`` on random subsamples and measure how its segments reproduce.
 
     The reference is ``model`` refitted on all of ``X`` (with its own random_state, or
@@ -413,8 +413,8 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     on its own sample of ``fit_sample_size`` and places the rest of a subsample by their
     nearest fitted neighbours, so a larger subsample changes no refit, it only adds
     respondents to place and compare (the cost that grows with the wave). The ARI and
-    Jaccard of 50,000 random respondents differ from those of all of them by sampling
-    error only.
+    Jaccard of 20,000 random respondents differ from those of all of them by sampling
+    error only (a few thousandths), while placing 40,000 more per refit cost ~1.5 s each.
 
     Parameters
     ----------
@@ -434,7 +434,7 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
         worker), else runs them one after the other. Every refit keeps its own seed, so
         the result does not depend on ``n_jobs``. Workers inherit ``NUMBA_CACHE_DIR``,
         so they load umap-learn's compiled code instead of compiling it again.
-    max_respondents : int or None, default=50000
+    max_respondents : int or None, default=20000
         Largest subsample; None: always ``sample_frac`` of the respondents.
 
     Returns

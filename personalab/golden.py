@@ -395,8 +395,13 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
 
     def scores(candidates, on_splits):
         """Accuracy of ``chosen + [q]`` for every candidate q (rows) on every split."""
-        tasks = [(matrices, chosen + [q], y, train, test, C, random_state)
-                 for q in candidates for train, test in on_splits]
+        # each task carries only its own design, as bytes when it is 0/1 (one-hot levels
+        # always are): shipping every question's matrix to a worker per fit cost more
+        # than some of the fits
+        tasks = []
+        for q in candidates:
+            X = _compact(design(chosen + [q]))
+            tasks += [(X, y, train, test, C, random_state) for train, test in on_splits]
         return np.asarray(run(tasks), dtype=float).reshape(len(candidates), len(on_splits))
 
     def design(qids):
@@ -441,9 +446,15 @@ def _fit_quietly(X, y, C, random_state):
         return _model(C, random_state).fit(X, y)
 
 
-def _score(matrices, qids, y, train, test, C, random_state):
-    """Accuracy on ``test`` of the model fitted on ``train`` with the questions ``qids``."""
-    X = np.hstack([matrices[q] for q in qids])
+def _compact(X):
+    """``X`` as uint8 when every value is 0 or 1 (exact), else unchanged."""
+    small = X.astype(np.uint8)
+    return small if np.array_equal(small, X) else X
+
+
+def _score(X, y, train, test, C, random_state):
+    """Accuracy on ``test`` of the model fitted on ``train`` with the design ``X``."""
+    X = np.asarray(X, dtype=float)
     return _fit_quietly(X[train], y[train], C, random_state).score(X[test], y[test])
 
 
