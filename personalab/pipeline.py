@@ -106,35 +106,104 @@ def package_versions() -> dict:
     return out
 
 
+#: Modules a step's notebook imports, loaded into its kernel while the step before it runs
+#: (only modules every run of that step needs; importing is all that happens early).
+_PRELOAD = {
+    "ingest": ("personalab.steps", "personalab.loaders", "personalab.quality"),
+    "segment": ("personalab.steps", "personalab.segmentation", "personalab.diagnostics",
+                "personalab.golden", "personalab.profiles", "personalab.plotting", "umap",
+                "hdbscan"),
+    "quotes": ("personalab.steps", "personalab.themes", "personalab.quotes",
+               "personalab.discovery", "personalab.sentiment"),
+    "personas": ("personalab.steps", "personalab.personas", "personalab.diagnostics"),
+    "waves": ("personalab.steps", "personalab.waves"),
+    "report": ("personalab.steps", "personalab.report"),
+}
+
+
+class _Kernel:
+    """A kernel started ahead of its step, so its start-up and imports overlap the step
+    before it (each step still gets a fresh kernel of its own).
+
+    The kernel imports its step's modules while it starts (``IPKernelApp.exec_lines``,
+    which leaves no names behind), so it answers papermill once they are loaded. It is
+    handed to papermill (``km=``), which then neither starts nor shuts it down: the run
+    shuts it down after the step, or when the run stops early.
+    """
+
+    def __init__(self, step, kernel_name, nb):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        # the manager class nbclient itself uses, so its client is the asynchronous one
+        self.km = AsyncKernelManager(kernel_name=kernel_name or nb_kernel(nb))
+        args = ["--HistoryManager.hist_file=:memory:"]   # what nbclient passes itself
+        modules = _PRELOAD.get(step)
+        if modules:
+            args.append("--IPKernelApp.exec_lines=import importlib as _pl_importlib; "
+                        f"[_pl_importlib.import_module(m) for m in {modules!r}]; "
+                        "del _pl_importlib")
+        run_sync(self.km.start_kernel)(cwd=str(NOTEBOOKS_DIR), extra_arguments=args)
+
+    def shutdown(self):
+        from jupyter_core.utils import run_sync
+
+        run_sync(self.km.shutdown_kernel)(now=True)
+
+
+def nb_kernel(nb: Path) -> str:
+    """The kernel a notebook asks for (its kernelspec name; python3 without one)."""
+    import nbformat
+
+    spec = nbformat.read(str(nb), as_version=4).metadata.get("kernelspec") or {}
+    return spec.get("name") or "python3"
+
+
 def _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, written):
-    """Execute each step's notebook in a fresh kernel, recording timings."""
+    """Execute each step's notebook in a fresh kernel, recording timings.
+
+    The next step's kernel is started (and its imports loaded) while a step runs.
+    """
     import papermill
     from tqdm.auto import tqdm
 
     bar = tqdm(steps, desc=f"personalab run {config.wave}", unit="step", disable=not progress,
                file=sys.stderr)
-    for step in bar:
+    for step in steps:
         nb = notebook_for(step)
         if not nb.exists():
             raise PipelineError(f"notebook for step {step!r} not found: {nb}", notebook=str(nb))
-        bar.set_postfix_str(nb.name)
-        declared = _declared_parameters(nb)
-        step_params = {k: v for k, v in params.items() if k in declared}
-        target = nb_out / nb.name
-        t0 = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(nb), str(target), parameters=step_params, cwd=str(NOTEBOOKS_DIR),
-                kernel_name=kernel_name, progress_bar=False, log_output=False,
-                request_save_on_cell_execute=False)
-        except papermill.PapermillExecutionError as exc:
-            raise PipelineError(
-                f"step {step!r} failed: notebook {nb.name}, cell {exc.exec_count}: "
-                f"{exc.ename}: {exc.evalue}\n  The executed notebook, with the traceback, is "
-                f"{target}", notebook=nb.name, cell=exc.exec_count, ename=exc.ename,
-                evalue=exc.evalue) from None
-        timings[step] = round(time.perf_counter() - t0, 2)
-        written.append(target)
+    kernels = {}
+    try:
+        for i, step in enumerate(bar):
+            nb = notebook_for(step)
+            bar.set_postfix_str(nb.name)
+            declared = _declared_parameters(nb)
+            step_params = {k: v for k, v in params.items() if k in declared}
+            target = nb_out / nb.name
+            t0 = time.perf_counter()
+            kernel = kernels.pop(step, None) or _Kernel(step, kernel_name, nb)
+            if i + 1 < len(steps):
+                nxt = steps[i + 1]
+                kernels[nxt] = _Kernel(nxt, kernel_name, notebook_for(nxt))
+            try:
+                papermill.execute_notebook(
+                    str(nb), str(target), parameters=step_params, cwd=str(NOTEBOOKS_DIR),
+                    kernel_name=kernel_name, progress_bar=False, log_output=False,
+                    request_save_on_cell_execute=False, km=kernel.km)
+            except papermill.PapermillExecutionError as exc:
+                raise PipelineError(
+                    f"step {step!r} failed: notebook {nb.name}, cell {exc.exec_count}: "
+                    f"{exc.ename}: {exc.evalue}\n  The executed notebook, with the traceback, "
+                    f"is {target}", notebook=nb.name, cell=exc.exec_count, ename=exc.ename,
+                    evalue=exc.evalue) from None
+            finally:
+                kernel.shutdown()
+            timings[step] = round(time.perf_counter() - t0, 2)
+            written.append(target)
+    finally:
+        for kernel in kernels.values():
+            kernel.shutdown()
 
 
 def run_study(config: StudyConfig, *, progress: bool = True, kernel_name: str | None = None,

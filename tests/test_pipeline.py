@@ -170,7 +170,59 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
     cfg = config_from_dict({"wave": "bad", "input": str(SAMPLE / "sample_wave.csv"),
                             "codebook": str(bad), "output": str(tmp_path / "out"),
                             "steps": ["ingest"]})
+    cfg.steps = ["ingest", "segment"]     # the segment kernel is already started when ingest fails
     with pytest.raises(PipelineError) as err:
         run_study(cfg, progress=False, log=None)
     msg = str(err.value)
     assert "01_ingest.ipynb" in msg and "cell" in msg and "Q1_1x" in msg
+    if Path("/proc").is_dir():   # and no kernel outlives the failed run
+        assert _kernels_of_this_process() == []
+
+
+def _kernels_of_this_process() -> list[int]:
+    import os
+
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"ipykernel" in cmd:
+            found.append(int(d.name))
+    return found
+
+
+def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else():
+    from jupyter_core.utils import run_sync
+
+    from personalab.paths import NOTEBOOKS_DIR
+    from personalab.pipeline import _Kernel, notebook_for
+
+    kernel = _Kernel("segment", None, notebook_for("segment"))
+    kc = kernel.km.client()
+    kc.start_channels()
+    out = []
+    try:
+        run_sync(kc.wait_for_ready)(timeout=120)
+        code = ("import os, sys\n"
+                "print(sorted(m for m in ('umap', 'hdbscan', 'personalab.golden', 'spacy')"
+                " if m in sys.modules))\n"
+                "print(sorted(k for k in globals() if not k.startswith('_') and k not in "
+                "('In', 'Out', 'exit', 'quit', 'get_ipython', 'open', 'os', 'sys')))\n"
+                "print(os.getcwd())")
+        run_sync(kc.execute_interactive)(code, timeout=60, output_hook=out.append)
+    finally:
+        kc.stop_channels()
+        kernel.shutdown()
+    lines = "".join(m["content"].get("text", "") for m in out
+                    if m["msg_type"] == "stream").splitlines()
+    # the segment step's modules are loaded (and not the quotes step's spaCy) ...
+    assert lines[0] == "['hdbscan', 'personalab.golden', 'umap']"
+    # ... without leaving a single name in the notebook's namespace, in the notebooks folder
+    assert lines[1] == "[]"
+    assert Path(lines[2]) == NOTEBOOKS_DIR
+    assert not run_sync(kernel.km.is_alive)()
