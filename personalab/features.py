@@ -406,7 +406,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                                      "were fitted with")
         return blocks
 
-    def _assemble(self, survey) -> pd.DataFrame:
+    def _assemble(self, survey, return_masks=False):
+        """The feature frame (and, with ``return_masks``, each question's missing-answer
+        mask: per-respondent data that is never kept on the fitted encoder)."""
         blocks = self._raw_blocks(survey)
         index = survey.data.index
         likert_all = [blocks[s["question"]][1] for s in self.blocks_ if s["type"] == "likert"]
@@ -455,7 +457,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                     z = self._text_features(spec["encoders"][col], frame[col])
                     for j in range(z.shape[1]):
                         add(f"{col}:text_{j + 1:02d}", z[:, j], qid, qtype, "text")
-        self._last_missing_masks = missing_masks
         for qid in getattr(self, "missing_indicator_questions_", []):
             add(qid + _MISSING_SUFFIX, missing_masks[qid].astype(float), qid,
                 next(s["type"] for s in self.blocks_ if s["question"] == qid), "missing")
@@ -463,14 +464,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         feature_info = pd.DataFrame(info, columns=["feature", "question", "type", "kind", "level"])
         out.attrs["feature_info"] = feature_info
         out.attrs["feature_map"] = dict(zip(feature_info["feature"], feature_info["question"]))
-        return out
+        return (out, missing_masks) if return_masks else out
 
     def _choose_indicators(self, survey) -> list[str]:
         if self.missing_indicators is False:
             return []
         self.missing_indicator_questions_ = []
-        base = self._assemble(survey)
-        masks = self._last_missing_masks
+        base, masks = self._assemble(survey, return_masks=True)
         info = base.attrs["feature_info"]
         chosen = []
         for qid, mask in masks.items():

@@ -157,6 +157,21 @@ def test_informative_missingness_gets_an_indicator():
     assert fb.feature_map_["N_0:(missing)"] == "N_0"
 
 
+def test_a_fitted_encoder_keeps_no_per_respondent_data():
+    # what a saved model carries to the next wave must not grow with the wave: at a million
+    # respondents a kept missing-answer mask per question cost ~600 MB in model.joblib
+    import pickle
+
+    sizes = []
+    for n in (300, 3000):
+        survey, _ = planted_survey(n=n, random_state=2, dont_know=0.15)
+        fb = FeatureBuilder(missing_indicators=True).fit(survey)
+        assert fb.missing_indicator_questions_     # the masks were built and used
+        fb.transform(survey)
+        sizes.append(len(pickle.dumps(fb)))
+    assert sizes[1] < sizes[0] * 1.2, sizes
+
+
 # ----------------------------------------------------------------------------- text
 
 
