@@ -163,7 +163,9 @@ def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1, pss=None):
     """Run ``cmd``; return (rc, wall seconds, peak tree MiB, stdout, stderr, why stopped).
 
     The peak is of RSS summed over the process tree. Pass a dict as ``pss`` to also get the
-    peak of PSS summed over the tree (``pss["peak_mib"]``), polled every second.
+    peak of PSS summed over the tree (``pss["peak_mib"]``), polled every second, the
+    samples (``pss["timeline"]``: seconds, RSS MiB, PSS MiB or None) and when the first
+    Jupyter kernel appeared (``pss["first_kernel_s"]``: the start of a run's first step).
     """
     import psutil
 
@@ -173,12 +175,23 @@ def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1, pss=None):
                              start_new_session=True)
         proc, peak, why = psutil.Process(p.pid), 0, None
         peak_pss, next_pss = 0, 0.0
+        if pss is not None:
+            pss["timeline"], pss["first_kernel_s"] = [], None
         while p.poll() is None:
-            peak = max(peak, _tree_rss(proc))
-            if pss is not None and time.perf_counter() >= next_pss:
-                peak_pss = max(peak_pss, _tree_pss(proc))
-                next_pss = time.perf_counter() + 1.0
-                pss["peak_mib"] = round(peak_pss / 2**20)
+            rss = _tree_rss(proc)
+            peak = max(peak, rss)
+            if pss is not None:
+                now_pss = None
+                if time.perf_counter() >= next_pss:
+                    now_pss = _tree_pss(proc)
+                    peak_pss = max(peak_pss, now_pss)
+                    next_pss = time.perf_counter() + 1.0
+                    pss["peak_mib"] = round(peak_pss / 2**20)
+                t = time.perf_counter() - t0
+                pss["timeline"].append((round(t, 2), round(rss / 2**20),
+                                        None if now_pss is None else round(now_pss / 2**20)))
+                if pss["first_kernel_s"] is None and _has_kernel(proc):
+                    pss["first_kernel_s"] = round(t, 2)
             if time.perf_counter() - t0 > timeout:
                 why = f"stopped after the {timeout:,} s time limit"
             elif psutil.virtual_memory().available < MIN_FREE_MIB * 2**20:
@@ -192,6 +205,34 @@ def run_monitored(cmd, *, timeout, env=None, cwd=ROOT, interval=0.1, pss=None):
         out.seek(0)
         err.seek(0)
         return p.returncode, wall, round(peak / 2**20), out.read(), err.read(), why
+
+
+def _has_kernel(proc) -> bool:
+    import psutil
+
+    for c in _tree(proc)[1:]:
+        with contextlib.suppress(psutil.Error):
+            if any("ipykernel" in a for a in c.cmdline()):
+                return True
+    return False
+
+
+def step_peaks(timeline, first_kernel_s, timings, steps) -> dict:
+    """Peak summed RSS and PSS (MiB) while each step ran: steps run one after the other from
+    the first kernel's appearance, for the durations the run's manifest recorded."""
+    out, start = {}, first_kernel_s
+    if start is None:
+        return out
+    for step in steps:
+        if step not in timings:
+            continue
+        end = start + timings[step]
+        inside = [(r, p) for t, r, p in timeline if start <= t <= end]
+        out[step] = {"peak_mib": max((r for r, _ in inside), default=None),
+                     "peak_pss_mib": max((p for _, p in inside if p is not None),
+                                         default=None)}
+        start = end
+    return out
 
 
 def _kill_tree(proc):
@@ -522,7 +563,10 @@ def _run_cli(n, out, *, engine="local", timeout=CASE_TIMEOUT_S):
            "peak_pss_mib": pss.get("peak_mib")}
     manifest = Path(out) / "manifest.json"
     if rc == 0 and manifest.exists():
-        res["timings"] = json.loads(manifest.read_text()).get("timings_s", {})
+        meta = json.loads(manifest.read_text())
+        res["timings"] = meta.get("timings_s", {})
+        res["step_peaks"] = step_peaks(pss.get("timeline", []), pss.get("first_kernel_s"),
+                                       res["timings"], meta.get("steps", []))
         html = Path(out) / "index.html"
         res["html_mb"] = round(html.stat().st_size / 1e6, 2) if html.exists() else None
     else:
@@ -561,6 +605,10 @@ def run(sizes, *, plain=True, dask=True, keep=False, overhead_cases=True):
         res["pipeline"] = cli
         print(f"  personalab run: {cli.get('timings') or cli.get('error')} "
               f"(peak {cli['peak_mib']:,} MiB)", flush=True)
+        if cli.get("step_peaks"):
+            print("  peak MiB by step (summed RSS / PSS): " + ", ".join(
+                f"{k} {v['peak_mib']} / {v['peak_pss_mib']}"
+                for k, v in cli["step_peaks"].items()), flush=True)
         if cli["rc"] == 0:
             for case in ("load", "segment", "profiles", "tagging", "personas", "report"):
                 for r in _run_worker(case, n, run_dir):
