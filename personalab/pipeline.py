@@ -173,7 +173,7 @@ def _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, wr
         nb = notebook_for(step)
         if not nb.exists():
             raise PipelineError(f"notebook for step {step!r} not found: {nb}", notebook=str(nb))
-    kernels = {}
+    ahead = None     # the next step's kernel, started while this step runs
     try:
         for i, step in enumerate(bar):
             nb = notebook_for(step)
@@ -182,10 +182,10 @@ def _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, wr
             step_params = {k: v for k, v in params.items() if k in declared}
             target = nb_out / nb.name
             t0 = time.perf_counter()
-            kernel = kernels.pop(step, None) or _Kernel(step, kernel_name, nb)
+            kernel = ahead or _Kernel(step, kernel_name, nb)
+            ahead = None
             if i + 1 < len(steps):
-                nxt = steps[i + 1]
-                kernels[nxt] = _Kernel(nxt, kernel_name, notebook_for(nxt))
+                ahead = _Kernel(steps[i + 1], kernel_name, notebook_for(steps[i + 1]))
             try:
                 papermill.execute_notebook(
                     str(nb), str(target), parameters=step_params, cwd=str(NOTEBOOKS_DIR),
@@ -202,8 +202,8 @@ def _run_steps(config, steps, params, nb_out, kernel_name, progress, timings, wr
             timings[step] = round(time.perf_counter() - t0, 2)
             written.append(target)
     finally:
-        for kernel in kernels.values():
-            kernel.shutdown()
+        if ahead is not None:
+            ahead.shutdown()
 
 
 def run_study(config: StudyConfig, *, progress: bool = True, kernel_name: str | None = None,
