@@ -108,15 +108,17 @@ def package_versions() -> dict:
 
 #: Modules a step's notebook imports, loaded into its kernel while the step before it runs
 #: (only modules every run of that step needs; importing is all that happens early).
+#: plotly.io._renderers is what the first figure a notebook displays imports (nbformat and
+#: jsonschema with it: ~3 s).
 _PRELOAD = {
     "ingest": ("personalab.steps", "personalab.loaders", "personalab.quality"),
     "segment": ("personalab.steps", "personalab.segmentation", "personalab.diagnostics",
                 "personalab.golden", "personalab.profiles", "personalab.plotting", "umap",
-                "hdbscan"),
+                "hdbscan", "plotly.io._renderers"),
     "quotes": ("personalab.steps", "personalab.themes", "personalab.quotes",
                "personalab.discovery", "personalab.sentiment"),
     "personas": ("personalab.steps", "personalab.personas", "personalab.diagnostics"),
-    "waves": ("personalab.steps", "personalab.waves"),
+    "waves": ("personalab.steps", "personalab.waves", "plotly.io._renderers"),
     "report": ("personalab.steps", "personalab.report"),
 }
 
