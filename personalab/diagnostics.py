@@ -557,7 +557,9 @@ def _subsample_refit(base, F, n_sub, seed):
     """One refit of `stability`: the subsample and the model both come from ``seed``."""
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(F), n_sub, replace=False))
-    mb = clone(base).set_params(random_state=seed).fit(F[idx])
+    mb = clone(base).set_params(random_state=seed)
+    mb._labels_only_fit = True     # only its labels are compared: no membership vectors
+    mb.fit(F[idx])
     return idx, np.asarray(mb.labels_), int(mb.n_segments_)
 
 

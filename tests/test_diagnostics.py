@@ -153,3 +153,27 @@ def test_stability_caps_the_subsamples_of_a_large_wave():
     below = stability(model, X, n_boot=3, max_respondents=1600)   # 80% of 2,000: no cap
     pd.testing.assert_series_equal(below.ari, full.ari)
     assert below.verdict == full.verdict
+
+
+def test_a_stability_refit_skips_soft_membership_but_keeps_every_label():
+    from sklearn.base import clone
+
+    from personalab.diagnostics import _subsample_refit
+
+    X, _ = blobs(n=1500, k=4)
+    # fitted on 400 of each 1,000-respondent subsample: the rest are placed by neighbours
+    base = PersonaModel(reducer=None, fit_sample_size=400, random_state=0)
+    idx, labels, k = _subsample_refit(base, X, 1000, 5)
+    full = clone(base).set_params(random_state=5).fit(X[idx])
+    assert k == full.n_segments_ >= 3
+    np.testing.assert_array_equal(labels, full.labels_)
+    assert full.clusterer_.prediction_data          # a normal fit keeps what predict needs
+    lean = clone(base).set_params(random_state=5)
+    lean._labels_only_fit = True
+    lean.fit(X[idx])
+    assert not lean.clusterer_.prediction_data      # a refit does not build it
+    np.testing.assert_array_equal(lean.labels_, full.labels_)
+    # a model that attaches the unassigned reads membership: never labels-only
+    attach = clone(base).set_params(random_state=5, attach_unassigned=True)
+    attach._labels_only_fit = True
+    assert attach.fit(X[idx]).clusterer_.prediction_data
