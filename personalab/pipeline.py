@@ -118,7 +118,7 @@ _PRELOAD = {
     "quotes": ("personalab.steps", "personalab.themes", "personalab.quotes",
                "personalab.discovery", "personalab.sentiment"),
     "personas": ("personalab.steps", "personalab.personas", "personalab.diagnostics"),
-    "waves": ("personalab.steps", "personalab.waves", "plotly.io._renderers"),
+    "waves": ("personalab.steps", "personalab.waves"),
     "report": ("personalab.steps", "personalab.report"),
 }
 
