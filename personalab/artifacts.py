@@ -32,10 +32,15 @@ class ArtifactStore:
         return self.dir / f"{name}{suffix}"
 
     def save(self, name: str, obj) -> Path:
-        """Pickle any Python object (Survey, fitted model, result dataclass)."""
+        """Pickle any Python object (Survey, fitted model, result dataclass).
+
+        Uncompressed: zlib took 1.4 s of a 100,000-respondent survey's 1.5 s to save (and
+        ~14 s at a million) for a file 5x smaller; artifacts are working files of one run
+        (about 1.6 KB per respondent), not an archive.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         p = self.path(name)
-        joblib.dump(obj, p, compress=3)
+        joblib.dump(obj, p, compress=0)
         return p
 
     def load(self, name: str):

@@ -116,7 +116,7 @@ _PRELOAD = {
                 "personalab.golden", "personalab.profiles", "personalab.plotting", "umap",
                 "hdbscan", "plotly.io._renderers"),
     "quotes": ("personalab.steps", "personalab.themes", "personalab.quotes",
-               "personalab.discovery", "personalab.sentiment"),
+               "personalab.discovery", "personalab.sentiment", "spacy"),
     "personas": ("personalab.steps", "personalab.personas", "personalab.diagnostics"),
     "waves": ("personalab.steps", "personalab.waves"),
     "report": ("personalab.steps", "personalab.report"),
