@@ -29,6 +29,7 @@ __all__ = [
     "sweep",
     "recommend",
     "stability",
+    "start_stability",
     "Recommendation",
     "StabilityResult",
     "visualize_sweep",
@@ -441,6 +442,27 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     -------
     StabilityResult
     """
+    return start_stability(model, X, n_boot=n_boot, sample_frac=sample_frac, seeds=seeds,
+                           random_state=random_state, n_jobs=n_jobs,
+                           max_respondents=max_respondents).result(model)
+
+
+def start_stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0,
+                    n_jobs=None, max_respondents=20_000) -> "StabilityRun":
+    """Start :func:`stability`'s refits and return at once.
+
+    With worker processes (see ``n_jobs`` in :func:`stability`) the refits run while the
+    caller goes on, typically fitting ``model`` itself: a seeded UMAP fit keeps one core
+    busy and leaves the other mostly idle. ``start_stability(model, X).result(model)``,
+    once ``model`` is fitted on ``X``, returns exactly what ``stability(model, X)``
+    returns; the refits never read the fitted model, only its parameters.
+
+    Returns
+    -------
+    StabilityRun
+        ``.result(model=None)`` waits for the refits and compares them with ``model``
+        (default: the model given here).
+    """
     base = clone(model)
     if base.random_state is None:
         base.set_params(random_state=random_state)
@@ -450,27 +472,51 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     seeds = list(seeds) if seeds is not None else [random_state + 1 + b for b in range(n_boot)]
     if not seeds:
         raise ConfigError("stability needs at least one subsample (n_boot >= 1).")
-    fitted_here = (getattr(model, "labels_", None) is not None and len(model.labels_) == n
-                   and model.random_state is not None)
-    # a model already fitted on these respondents with a fixed seed would refit to the same
-    # labels: it is the reference fit itself
-    ref = model if fitted_here else clone(base).fit(F)
-    labels = np.asarray(ref.labels_)
-    segs = np.arange(ref.n_segments_)
-    jacc = np.full((len(seeds), len(segs)), np.nan)
-    aris, boot_k = [], []
     n_sub = max(2, int(round(sample_frac * n)))
     if max_respondents is not None and n_sub > max_respondents:
         n_sub = max(2, int(max_respondents))
     if n_jobs is None:
         n_jobs = -1 if n_sub >= _PARALLEL_MIN_ROWS and len(seeds) > 1 else 1
-    if n_jobs == 1:
-        refits = (_subsample_refit(base, F, n_sub, seed) for seed in seeds)
-    else:
+    refits = None
+    if n_jobs != 1:
         from joblib import Parallel, delayed
 
-        refits = Parallel(n_jobs=n_jobs, backend="loky")(
+        # a generator: joblib dispatches the refits now and keeps them in submission order
+        refits = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
             delayed(_subsample_refit)(base, F, n_sub, seed) for seed in seeds)
+    return StabilityRun(model, base, F, seeds, n_sub, sample_frac, refits)
+
+
+class StabilityRun:
+    """Refits started by :func:`start_stability`; :meth:`result` compares them."""
+
+    def __init__(self, model, base, F, seeds, n_sub, sample_frac, refits):
+        self._model, self._base, self._F = model, base, F
+        self._seeds, self._n_sub, self._sample_frac = seeds, n_sub, sample_frac
+        self._refits = refits
+
+    def result(self, model=None) -> "StabilityResult":
+        """Wait for the refits; compare them with ``model`` fitted on the same respondents."""
+        model = self._model if model is None else model
+        base, F, seeds, n_sub = self._base, self._F, self._seeds, self._n_sub
+        sample_frac = self._sample_frac
+        n = len(F)
+        fitted_here = (getattr(model, "labels_", None) is not None and len(model.labels_) == n
+                       and model.random_state is not None)
+        # a model already fitted on these respondents with a fixed seed would refit to the
+        # same labels: it is the reference fit itself
+        ref = model if fitted_here else clone(base).fit(F)
+        refits = self._refits
+        if refits is None:
+            refits = (_subsample_refit(base, F, n_sub, seed) for seed in seeds)
+        return _compare(ref, refits, seeds, n, n_sub, sample_frac)
+
+
+def _compare(ref, refits, seeds, n, n_sub, sample_frac) -> "StabilityResult":
+    labels = np.asarray(ref.labels_)
+    segs = np.arange(ref.n_segments_)
+    jacc = np.full((len(seeds), len(segs)), np.nan)
+    aris, boot_k = [], []
     for b, (idx, lb, k_b) in enumerate(refits):
         boot_k.append(k_b)
         ref_b = labels[idx]

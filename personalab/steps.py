@@ -150,7 +150,7 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     import numpy as np
     import pandas as pd
 
-    from .diagnostics import recommend, stability, sweep
+    from .diagnostics import recommend, start_stability, sweep
     from .persistence import save_model
     from .profiles import profile_segments, segment_sizes
     from .segmentation import PersonaModel
@@ -199,6 +199,9 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     else:
         model = PersonaModel(reducer=reducer, clusterer=clusterer, **fixed)
     weights = kept.weights()
+    # the stability refits run in worker processes while the model itself is fitted
+    stab_run = start_stability(model, fit_on, n_boot=n_boot, random_state=seed) \
+        if n_boot else None
     model.fit(fit_on, sample_weight=fit_on.weights().to_numpy())
     ids = kept.data.index
     stats = None
@@ -230,7 +233,7 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     else:
         profile = profile_segments(kept, labels)
     sizes = segment_sizes(labels.to_numpy(), weights.to_numpy())
-    stab = stability(model, fit_on, n_boot=n_boot, random_state=seed) if n_boot else None
+    stab = stab_run.result(model) if stab_run is not None else None
     gq = None
     if golden and model.n_segments_ >= 2:
         from .golden import golden_questions

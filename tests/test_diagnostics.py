@@ -177,3 +177,22 @@ def test_a_stability_refit_skips_soft_membership_but_keeps_every_label():
     attach = clone(base).set_params(random_state=5, attach_unassigned=True)
     attach._labels_only_fit = True
     assert attach.fit(X[idx]).clusterer_.prediction_data
+
+
+def test_stability_started_before_the_fit_gives_what_stability_gives():
+    from personalab.diagnostics import start_stability
+
+    X, _ = blobs(n=900, k=4)
+    model = PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4, random_state=3)
+    # refits dispatched to two worker processes before the model is fitted ...
+    run = start_stability(model, X, n_boot=4, random_state=3, n_jobs=2)
+    model.fit(X)
+    early = run.result(model)
+    # ... give exactly what stability() gives on the fitted model, one refit after another
+    late = stability(model, X, n_boot=4, random_state=3, n_jobs=1)
+    pd.testing.assert_series_equal(early.ari, late.ari)
+    pd.testing.assert_frame_equal(early.segments, late.segments)
+    assert early.verdict == late.verdict and early.boot_n_segments == late.boot_n_segments
+    # and an unfitted model is fitted as the reference, as stability() does
+    unfitted = PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4, random_state=3)
+    assert start_stability(unfitted, X, n_boot=4, random_state=3).result().verdict == late.verdict
