@@ -226,3 +226,16 @@ def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else():
     assert lines[1] == "[]"
     assert Path(lines[2]) == NOTEBOOKS_DIR
     assert not run_sync(kernel.km.is_alive)()
+
+
+def test_every_module_a_kernel_preloads_exists():
+    # a kernel logs a failed preload and carries on: a renamed module would only cost time
+    import importlib
+
+    from personalab.config import STEPS
+    from personalab.pipeline import _PRELOAD
+
+    assert set(_PRELOAD) == set(STEPS)
+    for modules in _PRELOAD.values():
+        for name in modules:
+            importlib.import_module(name)
