@@ -138,7 +138,7 @@ class _Kernel:
         from jupyter_core.utils import run_sync
 
         # the manager class nbclient itself uses, so its client is the asynchronous one
-        self.km = AsyncKernelManager(kernel_name=kernel_name or nb_kernel(nb))
+        self.km = AsyncKernelManager(kernel_name=kernel_name or _nb_kernel(nb))
         args = ["--HistoryManager.hist_file=:memory:"]   # what nbclient passes itself
         modules = _PRELOAD.get(step)
         if modules:
@@ -153,7 +153,7 @@ class _Kernel:
         run_sync(self.km.shutdown_kernel)(now=True)
 
 
-def nb_kernel(nb: Path) -> str:
+def _nb_kernel(nb: Path) -> str:
     """The kernel a notebook asks for (its kernelspec name; python3 without one)."""
     import nbformat
 

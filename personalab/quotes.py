@@ -416,15 +416,12 @@ def _sentiment(sentiment, quotes: pd.DataFrame) -> np.ndarray:
             return np.full(len(quotes), np.nan)
         return np.asarray(sentiment_scores(pd.Series(quotes["_original"].to_list())), dtype=float)
     # look up the chosen quotes only (a dict of every score cost seconds on large waves)
-    ids = pd.Index(quotes["respondent_id"].map(str))
     if isinstance(sentiment, pd.DataFrame):
-        sentiment = sentiment[~sentiment.index.map(str).duplicated(keep="last")]
-        pos = pd.Index(sentiment.index.map(str)).get_indexer(ids)
-        cols = {str(q): sentiment[q].to_numpy(dtype=float) for q in sentiment.columns}
-        return np.array([cols[str(q)][p] if p >= 0 and str(q) in cols else np.nan
-                         for p, q in zip(pos, quotes["question"])], dtype=float)
-    scores = pd.Series(sentiment)
-    scores = scores[~scores.index.map(str).duplicated(keep="last")]
-    pos = pd.Index(scores.index.map(str)).get_indexer(ids)
-    values = scores.to_numpy(dtype=float)
-    return np.array([values[p] if p >= 0 else np.nan for p in pos], dtype=float)
+        table, questions = sentiment, quotes["question"].map(str)
+    else:   # one score per respondent, whatever the question
+        table, questions = pd.Series(sentiment).to_frame("score"), ["score"] * len(quotes)
+    table = table[~table.index.map(str).duplicated(keep="last")]
+    pos = pd.Index(table.index.map(str)).get_indexer(quotes["respondent_id"].map(str))
+    cols = {str(q): table[q].to_numpy(dtype=float) for q in table.columns}
+    return np.array([cols[q][p] if p >= 0 and q in cols else np.nan
+                     for p, q in zip(pos, questions)], dtype=float)

@@ -255,7 +255,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
     n_epochs : int, default=100
         UMAP layout epochs. Every epoch costs the same, and the layout is most of a
         seeded fit (single-threaded so that it reproduces). 100 found the planted
-        segments exactly as 200 and 500 did, with the same stability, in a third less
+        segments exactly as 200 did, with the same stability, in a third less
         time (docs/segmentation_defaults.md, "Layout epochs").
     min_samples : int, "auto" or None, default="auto"
         HDBSCAN ``min_samples``: how many neighbours define a respondent's local density.

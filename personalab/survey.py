@@ -33,6 +33,7 @@ from personalab.codebook import (
     load_codebook,
 )
 from personalab.errors import InputError, short_path
+from personalab.ids import in_ids
 
 __all__ = ["Survey", "read_survey"]
 
@@ -286,14 +287,9 @@ class Survey:
                              f"{', '.join(map(repr, list(unknown)[:5]))}",
                              file=short_path(self.source) if self.source else None,
                              fix="pass ids from survey.data.index")
-        # membership by position: isin() on a large set of Arrow strings converts every
-        # value to a Python string (seconds at 100,000 respondents)
-        kept = np.zeros(len(self.data), dtype=bool)
-        kept[pos] = True
 
         def rows_of_kept(frame):
-            at = self.data.index.get_indexer(frame["respondent_id"].astype("str"))
-            return frame[(at >= 0) & kept[at]].reset_index(drop=True)
+            return frame[in_ids(frame["respondent_id"], ids)].reset_index(drop=True)
 
         return Survey(
             self.data.iloc[pos].copy(), self.codebook, wave=self.wave, source=self.source,
