@@ -45,6 +45,8 @@ MISSING_SHARE_MIN = 0.05
 #: Smallest standardised mean difference that makes missingness "informative".
 MISSING_MIN_EFFECT = 0.2
 _MISSING_SUFFIX = ":(missing)"
+#: FeatureBuilder(scale=...) values.
+_SCALES = ("standard", "rank", "none")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -162,6 +164,37 @@ def _refuse(qid: str, why: str):
     )
 
 
+def _checked_weights(survey) -> np.ndarray:
+    """The survey's weights as floats, refused (naming rows) when unusable."""
+    w = np.asarray(survey.weights(), dtype=float)
+    weight_col = getattr(getattr(survey, "codebook", None), "weight", None)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any() or not w.sum() > 0:
+        rows = None
+        file_rows = getattr(survey, "file_rows", None)
+        where = np.flatnonzero(bad) if bad.any() else np.arange(len(w))
+        if file_rows is not None and len(file_rows) == len(w):
+            rows = [int(r) for r in np.asarray(file_rows)[where][:50]]
+        source = getattr(survey, "source", None)
+        problem = (f"{int(bad.sum())} weight(s) are infinite, missing or negative"
+                   if bad.any() else "every weight is zero")
+        raise InputError(
+            f"{problem}: respondents with such weights cannot be segmented", file=source,
+            column=weight_col, row=rows,
+            fix="correct the weights in the export (finite, >= 0, not all zero), or remove "
+                "the weight column from the codebook to segment unweighted")
+    return w
+
+
+def _rank_map(x: np.ndarray, w: np.ndarray):
+    """(values, weighted mid-rank shares) of one column, for np.interp."""
+    u, inv = np.unique(x, return_inverse=True)
+    wu = np.bincount(inv, weights=w, minlength=len(u))
+    cum = np.cumsum(wu)
+    mid = (cum - wu / 2) / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(u))
+    return u, mid
+
+
 def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     va, vb = np.var(a, ddof=1), np.var(b, ddof=1)
     pooled = np.sqrt(((len(a) - 1) * va + (len(b) - 1) * vb) / max(len(a) + len(b) - 2, 1))
@@ -201,6 +234,21 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         become a segment of their own.
     random_state : int, default 0
         Seed of the text SVD.
+    scale : {"standard", "rank", "none"}, default "standard"
+        How the features are put on one footing before any distance is computed, so
+        that no question decides the segments by having the widest answer scale (a 1-11
+        item otherwise outweighs a 1-5 item four times over in squared distance).
+        ``"standard"``: every feature is centred on its (weighted) mean, and each
+        question's columns are divided by the square root of their summed (weighted)
+        variance, so every question contributes the same total variance (a single-column
+        question is z-scored; a single-choice or multi-select question's indicator columns
+        share one unit between them instead of inflating rare levels).
+        ``"rank"``: answers (Likert and numeric) are first replaced by their weighted
+        mid-rank share (0-1, the empirical distribution of the fitted wave), then
+        standardised as above: robust to long-tailed numbers. ``"none"``: the raw codes
+        (numeric questions robust-scaled), as before version 0.x. Weights are the
+        survey's weight column. Scaling is for the distance space only: profiles and
+        personas report answers on their original scale.
 
     Attributes
     ----------
@@ -215,6 +263,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         Questions that received a missingness indicator.
     fill_values_ : dict
         Column -> value used to impute its missing answers (median or mode).
+    scale_ : str
+        The scaling applied ("standard", "rank" or "none").
+    scale_description_ : str
+        One sentence for a report's methods section saying how inputs were scaled.
+    feature_center_, feature_scale_ : Series
+        Per output feature: the value subtracted and the divisor applied (after the rank
+        transform under ``scale="rank"``).
 
     Examples
     --------
@@ -226,7 +281,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def __init__(self, likert_centering=False, include_text=False, text_components=20,
                  missing_indicators="auto", text_method="tfidf",
-                 embedding_model="all-MiniLM-L6-v2", random_state=0):
+                 embedding_model="all-MiniLM-L6-v2", random_state=0, scale="standard"):
         self.likert_centering = likert_centering
         self.include_text = include_text
         self.text_components = text_components
@@ -234,6 +289,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.text_method = text_method
         self.embedding_model = embedding_model
         self.random_state = random_state
+        self.scale = scale
 
     # -- fitting -------------------------------------------------------------------
 
@@ -256,6 +312,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if self.text_method not in ("tfidf", "embeddings", "auto"):
             raise ConfigError(f"text_method={self.text_method!r} is not one of "
                               "'tfidf', 'embeddings', 'auto'", fix="use text_method='tfidf'")
+        if self.scale not in _SCALES:
+            raise ConfigError(f"scale={self.scale!r} is not one of {', '.join(map(repr, _SCALES))}",
+                              column="scale", fix="use scale='standard' (default), 'rank' or 'none'")
         blocks = question_blocks(X, "segment", include_text=self.include_text)
         specs = []
         for qid, qtype, frame in blocks:
@@ -285,7 +344,67 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         info = out.attrs["feature_info"]
         self.feature_info_ = info
         self.feature_map_ = dict(zip(info["feature"], info["question"]))
+        self._fit_scaling(out, info, _checked_weights(X))
         return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return :meth:`transform` of the same survey."""
+        return self.fit(X).transform(X)
+
+    # -- scaling -------------------------------------------------------------------
+
+    def _fit_scaling(self, out, info, w):
+        """Centres and divisors per feature (and the rank maps under scale='rank')."""
+        self.scale_ = self.scale
+        cols = list(out.columns)
+        self._rank_maps_ = {}
+        if self.scale == "none":
+            self.feature_center_ = pd.Series(0.0, index=cols)
+            self.feature_scale_ = pd.Series(1.0, index=cols)
+            self.scale_description_ = (
+                "Inputs entered the segmentation on their raw answer codes (numeric "
+                "answers robust-scaled): items with wider scales weigh more.")
+            return
+        values = out.to_numpy(dtype=float)
+        if self.scale == "rank":
+            answer = set(info.loc[info["kind"] == "answer", "feature"])
+            for j, col in enumerate(cols):
+                if col in answer:
+                    self._rank_maps_[col] = _rank_map(values[:, j], w)
+                    values[:, j] = np.interp(values[:, j], *self._rank_maps_[col])
+        total = w.sum()
+        center = (w[:, None] * values).sum(axis=0) / total
+        var = (w[:, None] * (values - center) ** 2).sum(axis=0) / total
+        # one unit of variance per question (its missing-answer indicator is an input of
+        # its own, so it does not water down the answers)
+        kind = dict(zip(info["feature"], info["kind"]))
+        block = [(self.feature_map_.get(c, c), kind.get(c) == "missing") for c in cols]
+        block_var: dict = {}
+        for b, v in zip(block, var):
+            block_var[b] = block_var.get(b, 0.0) + v
+        factor = np.array([np.sqrt(block_var[b]) for b in block])
+        factor = np.where(factor > 1e-12, factor, 1.0)  # a constant input stays at 0
+        self.feature_center_ = pd.Series(center, index=cols)
+        self.feature_scale_ = pd.Series(factor, index=cols)
+        how = ("replaced by their weighted mid-rank share, then " if self.scale == "rank"
+               else "")
+        self.scale_description_ = (
+            f"Before segmenting, every input was {how}centred and scaled so that each "
+            "question carries the same weight (unit variance; the indicator columns of a "
+            "multiple-choice question share one unit), using the survey weights; profiles "
+            "report answers on their original scale.")
+
+    def _apply_scaling(self, out):
+        if getattr(self, "scale_", "none") == "none":
+            return out
+        values = out.to_numpy(dtype=float, copy=True)
+        for j, col in enumerate(out.columns):
+            if col in self._rank_maps_:
+                values[:, j] = np.interp(values[:, j], *self._rank_maps_[col])
+        values = (values - self.feature_center_.to_numpy()) / self.feature_scale_.to_numpy()
+        scaled = pd.DataFrame(values, index=out.index, columns=out.columns)
+        scaled.attrs.update(out.attrs)
+        return scaled
 
     def _fit_block(self, qid, qtype, frame):
         spec = {"question": qid, "type": qtype, "columns": list(frame.columns)}
@@ -525,7 +644,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         attrs = dict(out.attrs)
         out = out.reindex(columns=self.feature_names_out_, fill_value=0.0)
         out.attrs.update(attrs)
-        return out
+        return self._apply_scaling(out)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns."""

@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from _planted_survey import LIKERT5, planted_survey, survey_from_frame
-from personalab.codebook import MissingCode, Question
+from personalab.codebook import MissingCode, Question, ScaleOption
 from personalab.errors import InputError
 from personalab.features import FeatureBuilder, PersonaLabWarning, dominant_input_check
 
@@ -53,7 +53,7 @@ def test_profile_question_enters_once_its_role_is_segment(planted):
 
 def test_encodings_of_each_question_type(planted):
     survey, _ = planted
-    fb = FeatureBuilder().fit(survey)
+    fb = FeatureBuilder(scale="none").fit(survey)
     X = fb.transform(survey)
     likert = survey.likert(role="segment")
     pd.testing.assert_series_equal(X["L_a"], likert["L_a"], check_names=False)
@@ -82,14 +82,14 @@ def test_reverse_keyed_items_arrive_flipped():
     survey = survey_from_frame(frame, [
         Question("fwd", type="likert", role="segment", scale=LIKERT5),
         Question("rev", type="likert", role="segment", scale=LIKERT5, reverse=True)])
-    X = FeatureBuilder().fit_transform(survey)
+    X = FeatureBuilder(scale="none").fit_transform(survey)
     np.testing.assert_array_equal(X["rev"].to_numpy(), 6 - frame["rev"].to_numpy())
 
 
 def test_likert_centering_removes_each_respondents_mean(planted):
     survey, _ = planted
-    X = FeatureBuilder(likert_centering=True).fit_transform(survey)
-    raw = FeatureBuilder().fit_transform(survey)
+    X = FeatureBuilder(likert_centering=True, scale="none").fit_transform(survey)
+    raw = FeatureBuilder(scale="none").fit_transform(survey)
     likert_cols = [c for c in X.columns if c.startswith(("L_", "N_"))]
     np.testing.assert_allclose(X[likert_cols].mean(axis=1), 0.0, atol=1e-12)
     expected = raw[likert_cols].sub(raw[likert_cols].mean(axis=1), axis=0)
@@ -124,14 +124,14 @@ def test_is_a_scikit_learn_estimator(planted):
 def test_missing_answers_are_imputed_and_random_dont_knows_add_no_indicator():
     survey, _ = planted_survey(n=300, random_state=2, dont_know=0.15)
     assert survey.likert()["N_0"].isna().mean() > 0.05
-    fb = FeatureBuilder().fit(survey)
+    fb = FeatureBuilder(scale="none").fit(survey)
     X = fb.transform(survey)
     assert not X.isna().any().any()
     assert fb.missing_indicator_questions_ == []
     na = survey.likert()["N_0"].isna()
     assert (X.loc[na, "N_0"] == fb.fill_values_["N_0"]).all()
     assert fb.fill_values_["N_0"] == survey.likert()["N_0"].median()
-    always = FeatureBuilder(missing_indicators=True).fit(survey)
+    always = FeatureBuilder(missing_indicators=True, scale="none").fit(survey)
     assert {"N_0", "N_1", "N_2", "N_3"} <= set(always.missing_indicator_questions_)
     np.testing.assert_array_equal(always.transform(survey)["N_0:(missing)"].to_numpy(),
                                   na.to_numpy().astype(float))
@@ -304,3 +304,94 @@ def test_dominance_by_eta_squared_ratio():
     unassigned[:50] = -1
     with pytest.warns(PersonaLabWarning):
         dominant_input_check(X, unassigned)
+
+
+# ----------------------------------------------------------------------------- scaling
+
+
+def _wide_scale_survey(n=400, random_state=0, weights=None):
+    """Two planted segments that differ on four 1-5 items, plus one 1-11 item of pure
+    noise: on raw codes the wide item has more variance than the four together."""
+    rng = np.random.default_rng(random_state)
+    truth = rng.permutation(np.repeat([0, 1], n // 2))
+    data = {"ResponseId": [f"r{i:04d}" for i in range(n)]}
+    questions = []
+    for j in range(4):
+        data[f"L{j}"] = np.clip(np.round(rng.normal(np.where(truth == 0, 2.2, 3.8), 0.8)), 1, 5)
+        questions.append(Question(f"L{j}", type="likert", role="segment", scale=LIKERT5))
+    eleven = [ScaleOption(i, str(i)) for i in range(1, 12)]
+    data["wide"] = rng.integers(1, 12, n).astype(float)
+    questions.append(Question("wide", type="likert", role="segment", scale=eleven))
+    if weights is not None:
+        data["weight"] = weights
+    survey = survey_from_frame(pd.DataFrame(data), questions,
+                               weight="weight" if weights is not None else None)
+    return survey, truth
+
+
+def test_a_wide_scale_item_no_longer_decides_the_segments():
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    survey, truth = _wide_scale_survey()
+    fb = FeatureBuilder()
+    X = fb.fit_transform(survey)
+    assert fb.scale_ == "standard" and "same weight" in fb.scale_description_
+    found = KMeans(2, n_init=10, random_state=0).fit_predict(X)
+    assert adjusted_rand_score(truth, found) >= 0.8
+    # the old behaviour, kept as scale="none": the 1-11 noise item takes over
+    raw = FeatureBuilder(scale="none").fit_transform(survey)
+    assert adjusted_rand_score(truth, KMeans(2, n_init=10, random_state=0).fit_predict(raw)) < 0.3
+
+
+def test_standard_scaling_is_weighted_and_gives_each_question_one_unit(planted):
+    survey, _ = planted
+    X = FeatureBuilder().fit_transform(survey)
+    assert X["L_a"].mean() == pytest.approx(0.0, abs=1e-9)
+    assert X["L_a"].var(ddof=0) == pytest.approx(1.0)
+    plan = X[[c for c in X.columns if c.startswith("plan=")]]
+    # the one-hot columns of one question share one unit of variance
+    assert plan.var(ddof=0).sum() == pytest.approx(1.0)
+    w = np.r_[np.full(150, 3.0), np.full(150, 1.0)]
+    ws, _ = _wide_scale_survey(n=300, weights=w)
+    Xw = FeatureBuilder().fit_transform(ws)
+    col = Xw["L0"].to_numpy()
+    assert np.average(col, weights=w) == pytest.approx(0.0, abs=1e-9)
+    assert np.average(col ** 2, weights=w) == pytest.approx(1.0)
+    assert abs(col.mean()) > 1e-3          # the unweighted mean is not what was centred
+
+
+def test_scaling_is_fitted_once_and_applied_to_a_new_wave(planted):
+    survey, _ = planted
+    for scale in ("standard", "rank"):
+        fb = FeatureBuilder(scale=scale).fit(survey)
+        part = survey.subset(survey.data.index[:40])
+        pd.testing.assert_frame_equal(fb.transform(part), fb.transform(survey).iloc[:40])
+
+
+def test_rank_scaling_tames_a_long_tailed_number(planted):
+    survey, _ = planted
+    X = FeatureBuilder(scale="rank").fit_transform(survey)
+    spend = survey.numeric()["spend"]
+    # ranks keep the order and bound the range: no respondent sits far out on spend alone
+    assert (np.diff(X["spend"].to_numpy()[np.argsort(spend.to_numpy(), kind="stable")]) >= -1e-12).all()
+    assert X["spend"].abs().max() < 2.0
+    with pytest.raises(InputError, match="scale"):
+        FeatureBuilder(scale="minmax").fit(survey)
+
+
+@pytest.mark.parametrize("bad", [np.inf, "zeros"])
+def test_unusable_weights_are_refused_naming_the_weight_column_and_rows(bad):
+    n = 60
+    w = np.ones(n)
+    if bad == "zeros":
+        w[:] = 0.0
+    else:
+        w[[3, 7]] = bad
+    survey, _ = _wide_scale_survey(n=n, weights=w)
+    with pytest.raises(InputError) as err:
+        FeatureBuilder().fit(survey)
+    msg = str(err.value)
+    assert "weight" in msg and "Fix:" in msg and "planted.csv" in msg
+    if bad != "zeros":
+        assert "rows 5, 9" in msg          # file lines: header + 1-based
