@@ -13,7 +13,24 @@ Without one, multi-select questions describe behaviour and channels, profile-onl
 single-choice and numeric questions describe demographics, and other attitudes are listed as
 what sets the segment apart. A question's optional ``descriptor`` (``{high: ..., low: ...}``
 for scales, ``{<option>: ...}`` for choices) gives the persona's name its adjective
-("Budget-minded Beth").
+("Budget-minded Beth"); without one the persona is called by its first name alone.
+
+The text never contradicts its data:
+
+* one direction: the profile reports reverse-keyed items as answered, and "over" is
+  "answered higher" everywhere (table, heat map, card);
+* wording by question type: agreement scales "agree", other rating scales "rate" with the
+  scale's own end labels, numbers are reported as numbers; long question texts are shown
+  by their short label (:func:`question_label`);
+* a trait is written up only when significant, at least a small effect
+  (:data:`MIN_EFFECT`) and resting on at least :data:`MIN_CELL` respondents; goals,
+  motivations, pain points and objections list only what the segment holds, past the
+  scale's midpoint (:func:`_holds_facet`);
+* the confidence badge is capped by the run's verdict (:func:`cap_confidence`);
+* quotes that carry a theme the segment mentions less than others are left out, quotes
+  carrying its own themes come first, and the headline quote carries one of them;
+* each persona opens with a 2-3 sentence narrative built from the same phrases as its
+  bullets, every sentence footnoted.
 """
 from __future__ import annotations
 
@@ -124,10 +141,14 @@ class PersonaDraft:
     quotes: list[Quote] = field(default_factory=list)
     negative: bool = False
     negative_statement: Statement | None = None
+    #: 2-3 sentences that open the persona, one footnoted clause each
+    narrative: list[Statement] = field(default_factory=list)
+    #: the quote shown under the narrative (one of ``quotes``, carrying the persona's themes)
+    headline_quote: Quote | None = None
 
     def statements(self) -> list[Statement]:
         """Every statement of the persona (headline first)."""
-        out = [self.headline, self.size_statement, self.confidence_statement]
+        out = [self.headline, *self.narrative, self.size_statement, self.confidence_statement]
         if self.negative_statement is not None:
             out.append(self.negative_statement)
         out += self.demographics
@@ -138,6 +159,8 @@ class PersonaDraft:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["quotes"] = [dict(asdict(q), ref=q.ref) for q in self.quotes]
+        if self.headline_quote is not None:
+            d["headline_quote"] = dict(asdict(self.headline_quote), ref=self.headline_quote.ref)
         return d
 
 
@@ -146,26 +169,35 @@ _ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_ne
 _ENV.filters["pct"] = lambda v: f"{v:.0%}" if v is not None and not _isnan(v) else "n/a"
 _ENV.filters["num"] = lambda v: _num(v)
 
-#: The sentence templates. Every placeholder is filled from the evidence row.
+#: The sentence templates. Every placeholder is filled from the evidence row. The trait
+#: templates are verb phrases without a subject ("agree more than most that ..."): a bullet
+#: starts with them capitalised, the narrative puts "People like <name>" in front, so a
+#: card's bullets and its narrative are worded from the same source.
 TEMPLATES = {
-    "likert_over": "Agree more than most that “{{ text }}” (mean {{ value|num }} vs "
-                   "{{ total|num }} overall on a {{ lo }}–{{ hi }} scale).",
-    "likert_under": "Agree less than most that “{{ text }}” (mean {{ value|num }} vs "
-                    "{{ total|num }} overall on a {{ lo }}–{{ hi }} scale).",
-    "share_over": "{{ value|pct }} answered “{{ level }}” to “{{ text }}”, against "
-                  "{{ total|pct }} of all respondents.",
-    "share_under": "Only {{ value|pct }} answered “{{ level }}” to “{{ text }}”, against "
-                   "{{ total|pct }} of all respondents.",
-    "multi_over": "{{ value|pct }} chose “{{ level }}” for “{{ text }}” ({{ total|pct }} "
-                  "overall).",
-    "multi_under": "Only {{ value|pct }} chose “{{ level }}” for “{{ text }}” ({{ total|pct }} "
-                   "overall).",
-    "numeric_over": "Higher {{ text }}: {{ value|num }} on average against {{ total|num }} "
-                    "overall.",
-    "numeric_under": "Lower {{ text }}: {{ value|num }} on average against {{ total|num }} "
-                     "overall.",
-    "theme_over": "{{ value|pct }} bring up “{{ label }}” in their own words, against "
-                  "{{ total|pct }} of other respondents.",
+    # agreement scales (labels say agree/disagree, or SD ... SA)
+    "agree_over": "agree more than most that “{{ text }}” (mean {{ value|num }} vs "
+                  "{{ total|num }} overall{{ scale }})",
+    "agree_under": "agree less than most that “{{ text }}” (mean {{ value|num }} vs "
+                   "{{ total|num }} overall{{ scale }})",
+    # any other rating scale: the scale's own labels, never "agree"
+    "rate_over": "rate “{{ text }}” higher than most ({{ value|num }} vs {{ total|num }} "
+                 "{{ of }}{{ scale }})",
+    "rate_under": "rate “{{ text }}” lower than most ({{ value|num }} vs {{ total|num }} "
+                  "{{ of }}{{ scale }})",
+    "share_over": "answer “{{ level }}” to “{{ text }}” more often than most ({{ value|pct }} "
+                  "vs {{ total|pct }} of all respondents)",
+    "share_under": "answer “{{ level }}” to “{{ text }}” less often than most "
+                   "({{ value|pct }} vs {{ total|pct }} of all respondents)",
+    "multi_over": "choose “{{ level }}” for “{{ text }}” more often than most ({{ value|pct }} "
+                  "vs {{ total|pct }} overall)",
+    "multi_under": "choose “{{ level }}” for “{{ text }}” less often than most "
+                   "({{ value|pct }} vs {{ total|pct }} overall)",
+    "numeric_over": "report a higher “{{ text }}” than most ({{ value|num }} on average vs "
+                    "{{ total|num }} overall)",
+    "numeric_under": "report a lower “{{ text }}” than most ({{ value|num }} on average vs "
+                     "{{ total|num }} overall)",
+    "theme_over": "bring up “{{ label }}” in their own words more often than others "
+                  "({{ value|pct }} vs {{ total|pct }} of other respondents)",
     "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
                   "overall.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
@@ -174,12 +206,24 @@ TEMPLATES = {
     "headline": "{{ share|pct }} of respondents. {{ lead }}",
     "confidence": "{{ badge|capitalize }} confidence: {{ reason }}",
     "negative": "Not a fit: {{ reason }}",
+    "narrative_first": "People like {{ name }} {{ phrase }}.",
+    "narrative_also": "They also {{ phrase }}.",
+    "narrative_and": "And they {{ phrase }}.",
+    "narrative_words": "In their own words, they {{ phrase }}.",
+    "narrative_none": "No answer sets people like {{ name }} apart from the whole sample by "
+                      "more than a small effect ({{ share|pct }} of respondents): treat this "
+                      "persona with caution.",
 }
 
 
 def render(key: str, **values) -> str:
     """Fill one of :data:`TEMPLATES`."""
     return _ENV.from_string(TEMPLATES[key]).render(**values)
+
+
+def _sentence(phrase: str) -> str:
+    """A template's verb phrase as a bullet: capitalised, with a full stop."""
+    return phrase[:1].upper() + phrase[1:] + "."
 
 
 def _isnan(v) -> bool:
@@ -196,6 +240,12 @@ def _num(v, digits: int = 2) -> str:
     if abs(v) >= 100:
         return f"{v:,.0f}"
     return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.1f}"
+
+
+def _code(v) -> str:
+    """A scale code as written on the questionnaire (5, not 5.0)."""
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
 def _f(v):
@@ -247,10 +297,67 @@ def _facet_of(q) -> str | None:
     return _FACET_ALIASES.get(str(f).lower()) if f else None
 
 
+#: A question text longer than this is shown by its short label in a persona.
+SHORT_LABEL_CHARS = 60
+
+_AGREE_WORDS = re.compile(r"\bagree|\bdisagree", re.I)
+_AGREE_CODES = {"sd", "d", "n", "a", "sa", "ns", "m"}
+_TRUE_LEVELS = {"true", "yes", "y", "1", "selected", "checked", "ja", "oui", "si", "sí"}
+_FALSE_LEVELS = {"false", "no", "n", "0", "not selected", "unchecked", "nein", "non"}
+
+
+def question_label(q, fallback: str | None = None) -> str:
+    """How a question is named in a persona, a chart or a table: the codebook's ``short``
+    label when it has one, else its text when that is short enough, else the text cut at a
+    word boundary (a drafted short label)."""
+    short = getattr(q, "short", None) if q is not None else None
+    if short:
+        return str(short)
+    text = (getattr(q, "text", None) if q is not None else None) or fallback \
+        or (getattr(q, "id", "") if q is not None else "")
+    text = str(text).strip()
+    if len(text) <= SHORT_LABEL_CHARS:
+        return text
+    cut = text[:SHORT_LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-")
+    return cut + "…"
+
+
 def _scale_bounds(q) -> tuple:
     codes = [o.code for o in getattr(q, "scale", []) or []]
     nums = [c for c in codes if isinstance(c, (int, float))]
     return (min(nums), max(nums)) if nums else ("low", "high")
+
+
+def scale_info(q) -> dict:
+    """What a Likert question's scale is: ``kind`` ('agree' when its labels say agree /
+    disagree or SD ... SA, 'rating' when its ends carry other words, 'plain' for bare
+    numbers), its bounds, end labels and midpoint."""
+    opts = [o for o in getattr(q, "scale", []) or [] if isinstance(o.code, (int, float))]
+    if not opts:
+        return {"kind": "plain", "lo": None, "hi": None, "lo_label": None, "hi_label": None,
+                "mid": None}
+    opts = sorted(opts, key=lambda o: o.code)
+    lo, hi = opts[0], opts[-1]
+    labels = [str(o.label).strip() for o in opts]
+    if any(_AGREE_WORDS.search(lb) for lb in labels) \
+            or {lb.lower() for lb in labels} <= _AGREE_CODES and labels[-1].lower() == "sa":
+        kind = "agree"
+    elif any(not re.fullmatch(r"[-+]?\d+(\.\d+)?", str(o.label).strip()) for o in (lo, hi)):
+        kind = "rating"
+    else:
+        kind = "plain"
+    return {"kind": kind, "lo": lo.code, "hi": hi.code, "lo_label": str(lo.label),
+            "hi_label": str(hi.label), "mid": (lo.code + hi.code) / 2}
+
+
+def _scale_words(info: dict) -> str:
+    """'; 1 = Strongly disagree, 5 = Strongly agree' (the scale's own end labels)."""
+    if info["lo"] is None:
+        return ""
+    lo, hi = _code(info["lo"]), _code(info["hi"])
+    if info["kind"] == "plain":
+        return "" if info["lo"] == 1 else f" on a {lo}–{hi} scale"
+    return f"; {lo} = {info['lo_label']}, {hi} = {info['hi_label']}"
 
 
 def _profile_evidence(row) -> Evidence:
@@ -263,37 +370,117 @@ def _profile_evidence(row) -> Evidence:
                     n=int(row["n"]) if not _isnan(row.get("n")) else None)
 
 
-def _statement_for(row, q) -> Statement:
-    """One profile row as a sentence. Reverse-keyed items are worded by what respondents
-    actually said: the profile holds flipped scores, so 'over' means *less* agreement."""
-    ev = _profile_evidence(row)
-    text = (q.text if q is not None and q.text else row.get("question_text")) or row["question"]
+def _phrase_for(row, q) -> tuple[str, str]:
+    """One profile row as a verb phrase and its direction ('over' or 'under').
+
+    The profile reports reverse-keyed items on the scale respondents answered
+    (:mod:`personalab.profiles`), so 'over' is always "answered higher": the one direction
+    the profile table, the heat map and this text share. The wording follows the question's
+    type: agreement scales agree, other rating scales rate with their own labels, numbers
+    are reported as numbers.
+    """
     over = row["effect_size"] > 0
+    direction = "over" if over else "under"
     qtype = row["type"]
+    full = (q.text if q is not None and q.text else row.get("question_text")) or row["question"]
+    label = question_label(q, full)
     if qtype == "likert":
-        lo, hi = _scale_bounds(q)
-        value, total = row["value"], row["total"]
-        if q is not None and getattr(q, "reverse", False) and isinstance(lo, (int, float)):
-            # back to the answer scale the respondent saw
-            value, total, over = lo + hi - value, lo + hi - total, not over
-        key = "likert_over" if over else "likert_under"
-        return Statement(render(key, text=text, value=value, total=total, lo=lo, hi=hi), [ev],
-                         "over" if over else "under")
+        info = scale_info(q)
+        if info["kind"] == "agree":
+            text = full if len(str(full)) <= 2 * SHORT_LABEL_CHARS else label
+            return render(f"agree_{direction}", text=text, value=row["value"],
+                          total=row["total"], scale=_scale_words(info)), direction
+        of = (f"of {_code(info['hi'])}" if info["lo"] == 1 else "on average")
+        return render(f"rate_{direction}", text=label, value=row["value"], total=row["total"],
+                      of=of, scale=_scale_words(info)), direction
     if qtype == "multi":
-        key = "multi_over" if over else "multi_under"
-        return Statement(render(key, text=text, level=row["level"], value=row["value"],
-                                total=row["total"]), [ev], "over" if over else "under")
+        return render(f"multi_{direction}", text=label, level=row["level"],
+                      value=row["value"], total=row["total"]), direction
     if qtype == "numeric" or row.get("measure") == "mean":
-        key = "numeric_over" if over else "numeric_under"
-        return Statement(render(key, text=text.rstrip("?").lower(), value=row["value"],
-                                total=row["total"]), [ev], "over" if over else "under")
-    key = "share_over" if over else "share_under"
-    return Statement(render(key, text=text, level=row["level"], value=row["value"],
-                            total=row["total"]), [ev], "over" if over else "under")
+        return render(f"numeric_{direction}", text=label, value=row["value"],
+                      total=row["total"]), direction
+    return render(f"share_{direction}", text=label, level=row["level"], value=row["value"],
+                  total=row["total"]), direction
+
+
+def _statement_for(row, q) -> Statement:
+    """One profile row as a bullet, with its evidence."""
+    phrase, direction = _phrase_for(row, q)
+    return Statement(_sentence(phrase), [_profile_evidence(row)], direction)
+
+
+def _problem_pole(q, survey) -> str:
+    """Which answer holds the pain point or objection of a pain-point/objection question:
+    'high' (agreeing with it) unless the question is a positively worded item of a keyed
+    battery, i.e. not reverse-keyed in a grid that has reverse-keyed items ("I am
+    comfortable linking my bank account" among "I worry about my data"): there disagreeing
+    is the objection."""
+    if q is None or getattr(q, "reverse", False) or not getattr(q, "grid", None):
+        return "high"
+    keyed = any(getattr(o, "grid", None) == q.grid and getattr(o, "reverse", False)
+                for o in survey.codebook.questions)
+    return "low" if keyed else "high"
+
+
+def _holds_facet(row, q, facet, survey) -> bool:
+    """Whether a trait belongs under ``facet`` as something the segment *has*.
+
+    Goals and motivations: answered higher than most and, on a scale, above its midpoint
+    (a goal rated 2.4 of 5 is not their goal even when others rate it 2.0). Pain points and
+    objections: answered towards the problem pole (:func:`_problem_pole`) and past the
+    midpoint on that side. Shares: over-represented. Behaviours and "what sets them apart"
+    take either direction.
+    """
+    if facet not in ("goals", "pain_points", "motivations", "objections"):
+        return True
+    over = row["effect_size"] > 0
+    if row["type"] != "likert":
+        return over
+    info = scale_info(q)
+    mid = info["mid"]
+    pole = _problem_pole(q, survey) if facet in ("pain_points", "objections") else "high"
+    if pole == "high":
+        return over and (mid is None or row["value"] > mid)
+    return (not over) and (mid is None or row["value"] < mid)
+
+
+def _binary_mirror(row, q) -> bool:
+    """True for the 'no' level of a yes/no (TRUE/FALSE) question: its row mirrors the 'yes'
+    row exactly, and "FALSE: 100%" reads as nothing."""
+    if row["type"] != "single" or row.get("level") is None or _isnan(row.get("level")):
+        return False
+    levels = {str(o.label).strip().lower() for o in getattr(q, "scale", []) or []}
+    level = str(row["level"]).strip().lower()
+    return len(levels) == 2 and level in _FALSE_LEVELS and bool(levels & _TRUE_LEVELS)
+
+
+def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> bool:
+    """A profile row may become a sentence: significant, at least a small effect, and not
+    resting on a handful of people (the segment's answers, and for an over-represented
+    answer the people who gave it, number at least ``min_cell``).
+
+    The effect size compares the segment with everyone else, while the sentence compares it
+    with the total, which includes the segment: the total sits ``share`` of the way towards
+    the segment, so the contrast a reader sees is about ``effect * (1 - share)``. That is
+    what must reach ``min_effect`` (an 87% segment is not "higher than most" at 3.6 vs 3.5).
+    """
+    if not row["significant"] or _isnan(row["effect_size"]):
+        return False
+    share = 0.0 if share is None or _isnan(share) else min(max(float(share), 0.0), 1.0)
+    if abs(row["effect_size"]) * (1.0 - share) < min_effect:
+        return False
+    n = 0 if _isnan(row.get("n")) else float(row["n"])
+    if n < min_cell:
+        return False
+    if row["measure"] == "share" and row["effect_size"] > 0 \
+            and round(float(row["value"]) * n) < min_cell:
+        return False
+    return not _binary_mirror(row, q)
 
 
 def _descriptor(row, q) -> str | None:
-    """The adjective for the persona's name, from the codebook's ``descriptor``."""
+    """The adjective for the persona's name, from the codebook's ``descriptor`` ('high' is
+    the answered scale's high end: the profile is not flipped for reverse-keyed items)."""
     if q is None:
         return None
     d = getattr(q, "descriptor", None) or {}
@@ -301,20 +488,10 @@ def _descriptor(row, q) -> str | None:
         return None
     over = row["effect_size"] > 0
     if row["type"] in ("likert", "numeric"):
-        if row["type"] == "likert" and getattr(q, "reverse", False):
-            over = not over
         return d.get("high" if over else "low")
     if over and row.get("level") is not None:
         return d.get(str(row["level"]))
     return None
-
-
-def _fallback_descriptor(row) -> str:
-    level = row.get("level")
-    if level is not None and not _isnan(level) and len(str(level).split()) <= 3 \
-            and row["effect_size"] > 0:
-        return f"{str(level)[:1].upper()}{str(level)[1:]}-leaning"
-    return "Distinct"
 
 
 def _demographic_question(survey, words) -> str | None:
@@ -426,6 +603,14 @@ def _match_not_a_fit(profile_seg: pd.DataFrame, rules) -> Statement | None:
 
 
 # --------------------------------------------------------------------------- drafting
+#: Smallest absolute effect size (Cohen's d or h, rank-biserial r) a trait needs to be
+#: written up: Cohen's "small".
+MIN_EFFECT = 0.2
+#: Fewest respondents a written-up trait may rest on.
+MIN_CELL = 10
+_BADGES = ("low", "medium", "high")
+
+
 def confidence_badge(stability: float | None, unassigned_share: float | None) -> tuple[str, str]:
     """'high', 'medium' or 'low' from the segment's reproducibility and the unassigned share.
 
@@ -444,21 +629,101 @@ def confidence_badge(stability: float | None, unassigned_share: float | None) ->
     return "medium", reason
 
 
-def _quotes_for(quotes: pd.DataFrame | None, seg, n: int) -> list[Quote]:
+def run_verdict(verdict) -> tuple[bool | None, str | None]:
+    """(stable, sentence) of the run's verdict: a :class:`~personalab.diagnostics.StabilityResult`
+    or :class:`~personalab.diagnostics.Recommendation` (their ``stable`` and ``verdict``), or
+    the verdict sentence itself ("No stable segments: ..." means not stable)."""
+    if verdict is None:
+        return None, None
+    if isinstance(verdict, str):
+        text = verdict.strip()
+        return (not text.lower().startswith("no stable segments")), text
+    stable = getattr(verdict, "stable", None)
+    text = getattr(verdict, "verdict", None)
+    if stable is None and text is not None:
+        return run_verdict(str(text))
+    return (None if stable is None else bool(stable)), (None if text is None else str(text))
+
+
+def cap_confidence(badge: str, reason: str, stability: float | None, verdict) -> tuple[str, str]:
+    """The badge a segment may carry under the run's verdict.
+
+    When the run found no stable segments, no persona is "high" confidence: a segment the
+    verdict still lets be described (Jaccard ≥ 0.75) is at most "medium", any other is "low";
+    the reason then quotes the verdict.
+    """
+    stable, text = run_verdict(verdict)
+    if stable is None or stable:
+        return badge, reason
+    ceiling = "medium" if stability is not None and not _isnan(stability) \
+        and stability >= 0.75 else "low"
+    if _BADGES.index(badge) > _BADGES.index(ceiling):
+        badge = ceiling
+    return badge, f"{reason} The run's verdict: {text}"
+
+
+def apply_run_verdict(personas: list[PersonaDraft], verdict) -> list[PersonaDraft]:
+    """Cap every persona's confidence by the run's verdict (:func:`cap_confidence`), in
+    place; idempotent. The report calls it with the verdict it shows, so a card can never
+    say "high confidence" under "No stable segments"."""
+    stable, _ = run_verdict(verdict)
+    if stable is None or stable:
+        return personas
+    for p in personas:
+        ev = p.confidence_statement.evidence
+        stab = ev[0].value if ev else None
+        if "The run's verdict:" in p.confidence_statement.text:
+            continue
+        reason = p.confidence_statement.text.split(": ", 1)[-1]
+        badge, reason = cap_confidence(p.confidence, reason, stab, verdict)
+        p.confidence = badge
+        p.confidence_statement = Statement(render("confidence", badge=badge, reason=reason),
+                                           list(ev))
+    return personas
+
+
+def _themes_of(value) -> list[str]:
+    if isinstance(value, str):
+        return [t for t in value.split(";") if t]
+    if value is None or not isinstance(value, (list, tuple, np.ndarray)):
+        return []
+    return [str(t) for t in value]
+
+
+def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()) -> list[Quote]:
+    """The segment's quotes, checked against the persona.
+
+    A quote tagged with a theme the segment mentions significantly *less* than others
+    contradicts the persona and is left out. Quotes that carry one of the persona's own
+    (over-represented) themes come first, in their rank order; then untagged ones and
+    quotes on other themes, in rank order.
+    """
     if quotes is None or quotes.empty:
         return []
-    q = quotes[quotes["segment"] == seg].sort_values("rank", kind="stable").head(n)
-    out = []
+    q = quotes[quotes["segment"] == seg].sort_values("rank", kind="stable")
+    themes, avoid = set(themes), set(avoid)
+    carrying, rest = [], []
     for _, r in q.iterrows():
-        themes = r.get("themes")
-        if isinstance(themes, str):
-            themes = [t for t in themes.split(";") if t]
-        elif themes is None or (not isinstance(themes, (list, tuple, np.ndarray))):
-            themes = []
-        out.append(Quote(respondent_id=str(r["respondent_id"]), question=str(r["question"]),
-                         text=str(r["text"]), themes=list(themes),
-                         sentiment=_f(r.get("sentiment"))))
-    return out
+        tags = _themes_of(r.get("themes"))
+        if avoid & set(tags):
+            continue
+        quote = Quote(respondent_id=str(r["respondent_id"]), question=str(r["question"]),
+                      text=str(r["text"]), themes=tags, sentiment=_f(r.get("sentiment")))
+        (carrying if themes & set(tags) else rest).append(quote)
+    return (carrying + rest)[:n]
+
+
+def _segment_themes(theme_profile, seg) -> tuple[list[str], list[str]]:
+    """(over-represented themes by index, significantly under-represented themes)."""
+    if theme_profile is None or theme_profile.empty:
+        return [], []
+    rows = theme_profile[theme_profile["segment"] == seg]
+    over = rows[rows["over"]].sort_values(["index", "theme"], ascending=[False, True],
+                                          kind="stable")["theme"].astype(str).tolist()
+    sig = rows["p_adjusted"].astype(float) < 0.05
+    share_rest = rows["share_rest"] if "share_rest" in rows else rows["share"]
+    under = rows[sig & ~rows["over"].astype(bool) & (rows["share"] < share_rest)]
+    return over, under["theme"].astype(str).tolist()
 
 
 def _theme_statements(theme_profile, seg, theme_info, max_items) -> dict[str, list[Statement]]:
@@ -477,9 +742,33 @@ def _theme_statements(theme_profile, seg, theme_info, max_items) -> dict[str, li
         ev = Evidence(kind="theme", ref=f"theme:{r['theme']}", variable=str(r["theme"]),
                       value=_f(r["share"]), total=_f(r["share_rest"]), index=_f(r["index"]),
                       test=str(r["test"]), p_adjusted=_f(r["p_adjusted"]), n=int(r["n"]))
-        out.setdefault(facet, []).append(
-            Statement(render("theme_over", label=info.get("label", r["theme"]),
-                             value=r["share"], total=r["share_rest"]), [ev]))
+        phrase = render("theme_over", label=info.get("label", r["theme"]), value=r["share"],
+                        total=r["share_rest"])
+        out.setdefault(facet, []).append(Statement(_sentence(phrase), [ev], "over"))
+    return out
+
+
+def _narrative(first: str, traits: list[tuple[str, Statement]], theme: Statement | None,
+               size_ev: Evidence, share: float) -> list[Statement]:
+    """2-3 sentences from the evidence, one footnoted clause each: the strongest trait, the
+    next one, and the most over-represented theme in their own words (or a third trait)."""
+    if not traits:
+        return [Statement(render("narrative_none", name=first, share=share), [size_ev])]
+    (p1, s1), rest = traits[0], traits[1:]
+    out = [Statement(render("narrative_first", name=first, phrase=p1), list(s1.evidence),
+                     s1.direction)]
+    if rest:
+        p2, s2 = rest[0]
+        out.append(Statement(render("narrative_also", phrase=p2), list(s2.evidence),
+                             s2.direction))
+    if theme is not None:
+        phrase = theme.text[:1].lower() + theme.text[1:].rstrip(".")
+        out.append(Statement(render("narrative_words", phrase=phrase), list(theme.evidence),
+                             "over"))
+    elif len(rest) > 1:
+        p3, s3 = rest[1]
+        out.append(Statement(render("narrative_and", phrase=p3), list(s3.evidence),
+                             s3.direction))
     return out
 
 
@@ -487,7 +776,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                    quotes: pd.DataFrame | None = None, theme_profile: pd.DataFrame | None = None,
                    theme_info: dict | None = None, stability: dict | None = None,
                    unassigned_share: float | None = None, not_a_fit=None, n_quotes: int = 5,
-                   max_items: int = 4) -> list[PersonaDraft]:
+                   max_items: int = 4, verdict=None, min_effect: float = MIN_EFFECT,
+                   min_cell: int = MIN_CELL) -> list[PersonaDraft]:
     """Draft one persona per segment from the evidence.
 
     Parameters
@@ -516,6 +806,13 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         Quotes per persona (3–5 recommended).
     max_items : int
         Statements per facet.
+    verdict : StabilityResult, Recommendation or str, optional
+        The run's verdict; under "No stable segments" no persona is high confidence
+        (:func:`cap_confidence`).
+    min_effect : float
+        Smallest absolute effect size written up (default :data:`MIN_EFFECT`).
+    min_cell : int
+        Fewest respondents a written-up trait rests on (default :data:`MIN_CELL`).
 
     Returns
     -------
@@ -534,15 +831,20 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     personas = []
     for seg in segments:
         prof = profile[profile["segment"] == seg]
+        seg_share = float(sizes.loc[sizes["segment"] == seg, "weighted_share"].iloc[0])
         sig = prof[prof["significant"] & prof["effect_size"].notna()].copy()
         sig["_strength"] = sig["effect_size"].abs()
         sig = sig.sort_values(["_strength", "variable"], ascending=[False, True], kind="stable")
         facets: dict[str, list[Statement]] = {f: [] for f in FACETS}
         demographics: list[Statement] = []
+        traits: list[tuple[str, Statement]] = []   # (phrase, statement), strongest first
         seen_q: set[str] = set()
         descriptor, lead = None, None
         for _, row in sig.iterrows():
             q = _question(survey, row["question"])
+            if not _highlightable(row, q, min_effect=min_effect, min_cell=min_cell,
+                                  share=seg_share):
+                continue
             facet = _facet_of(q)
             if facet is None:
                 if row["type"] == "multi":
@@ -557,16 +859,16 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                         and row["type"] != "numeric":
                     continue
                 seen_q.add(row["question"])
-                text = (q.text if q is not None and q.text else row["question"])
+                text = question_label(q, row["question"])
                 st = (render("demo_mean", text=text, value=row["value"], total=row["total"])
                       if row["type"] == "numeric" else
                       render("demo_share", text=text, level=row["level"], value=row["value"],
                              total=row["total"]))
                 demographics.append(Statement(st, [_profile_evidence(row)]))
                 continue
-            st = _statement_for(row, q)
-            if facet in ("goals", "pain_points", "motivations", "objections") \
-                    and st.direction == "under":
+            phrase, direction = _phrase_for(row, q)
+            st = Statement(_sentence(phrase), [_profile_evidence(row)], direction)
+            if not _holds_facet(row, q, facet, survey):
                 # "agrees less than most that X is a goal" is not one of their goals: it is
                 # still a finding, listed with what sets them apart
                 facet = "distinctive"
@@ -574,12 +876,17 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 lead = st
             if descriptor is None:
                 descriptor = _descriptor(row, q)
+            if row["question"] not in {s.evidence[0].question for _, s in traits}:
+                traits.append((phrase, st))
             if len(facets[facet]) < max_items:
                 facets[facet].append(st)
-        for facet, sts in _theme_statements(theme_profile, seg, theme_info, max_items).items():
+        theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items)
+        for facet, sts in theme_sts.items():
             facets[facet] = (facets.get(facet, []) + sts)[: max_items + len(sts)]
-        if descriptor is None:
-            descriptor = _fallback_descriptor(sig.iloc[0]) if len(sig) else "Typical"
+        own_themes, avoid_themes = _segment_themes(theme_profile, seg)
+        top_theme = next((st for sts in theme_sts.values() for st in sts
+                          if own_themes and st.evidence[0].variable == own_themes[0]), None)
+        descriptor = descriptor or ""
         age = _segment_age(survey, labels, seg, age_q)
         decade = int((year - (age if age is not None else 40)) // 10 * 10)
         sex = _segment_sex(survey, labels, seg, sex_q)
@@ -593,21 +900,30 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                            n=size["n"])
         size_st = Statement(render("size", n=f"{size['n']:,}", share=size["weighted_share"],
                                    low=size["ci_low"], high=size["ci_high"]), [size_ev])
-        lead_text = lead.text if lead is not None else "No trait differs significantly from " \
-                                                       "the total: treat with caution."
+        lead_text = lead.text if lead is not None else "No trait differs from the total by " \
+                                                       "more than a small effect: treat with caution."
         headline = Statement(render("headline", share=size["weighted_share"], lead=lead_text),
                              [size_ev] + (lead.evidence if lead is not None else []))
         stab = stability.get(seg, stability.get(str(seg)))
         badge, reason = confidence_badge(stab, unassigned_share)
+        badge, reason = cap_confidence(badge, reason, stab, verdict)
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
         negative = _match_not_a_fit(prof, rules)
+        persona_quotes = _quotes_for(quotes, seg, n_quotes, themes=own_themes,
+                                     avoid=avoid_themes)
+        headline_quote = next((qt for qt in persona_quotes if set(qt.themes) & set(own_themes)),
+                              None if own_themes else (persona_quotes[0] if persona_quotes
+                                                       else None))
         personas.append(PersonaDraft(
-            segment=seg, name=f"{descriptor} {first}", first_name=first, descriptor=descriptor,
+            segment=seg, name=f"{descriptor} {first}" if descriptor else first,
+            first_name=first, descriptor=descriptor,
             headline=headline, size=size, size_statement=size_st, confidence=badge,
             confidence_statement=Statement(render("confidence", badge=badge, reason=reason),
                                            conf_ev),
-            demographics=demographics[:max_items], quotes=_quotes_for(quotes, seg, n_quotes),
+            demographics=demographics[:max_items], quotes=persona_quotes,
             negative=negative is not None, negative_statement=negative,
+            narrative=_narrative(first, traits, top_theme, size_ev, size["weighted_share"]),
+            headline_quote=headline_quote,
             **{f: facets[f] for f in FACETS}))
     return personas
 
@@ -632,8 +948,15 @@ def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = Non
         return st.text + "".join(marks)
 
     for p in personas:
-        lines += [f"## {p.name}{' (not a fit)' if p.negative else ''}", "",
-                  f"*{cite(p.headline)}*", "", f"- **Size:** {cite(p.size_statement)}",
+        lines += [f"## {p.name}{' (not a fit)' if p.negative else ''}", ""]
+        if p.narrative:
+            lines += [" ".join(cite(st) for st in p.narrative), ""]
+        else:
+            lines += [f"*{cite(p.headline)}*", ""]
+        if p.headline_quote is not None:
+            hq = p.headline_quote
+            lines += [f"> *“{hq.text}”* — respondent {hq.respondent_id} ({hq.ref})", ""]
+        lines += [f"- **Size:** {cite(p.size_statement)}",
                   f"- **Confidence:** {cite(p.confidence_statement)}"]
         if p.negative_statement is not None:
             lines.append(f"- **{cite(p.negative_statement)}**")

@@ -20,6 +20,10 @@ Decisions
   the weighted pooled standard deviation. ``likert_test="mannwhitney"`` uses
   ``scipy.stats.mannwhitneyu`` (unweighted) with the rank-biserial correlation.
 * Missing answers are left out per variable: shares are among those who answered.
+* Reverse-keyed Likert items are profiled on the scale respondents answered (the flip that
+  ``Survey.likert`` applies for segmentation is undone), so a value, its index and its
+  direction read the way the question text reads: one direction for tables, heat maps and
+  persona text alike.
 """
 from __future__ import annotations
 
@@ -125,16 +129,32 @@ def _wmean(x, w):
     return float(np.average(x, weights=w)) if w.sum() > 0 else np.nan
 
 
+def _reverse_sum(q) -> float | None:
+    """min + max code of a reverse-keyed Likert item (what ``Survey.likert`` flipped it
+    with), else None."""
+    if not _qattr(q, "reverse", False) or _qattr(q, "type") != "likert":
+        return None
+    codes = [float(o.code) for o in (_qattr(q, "scale", None) or [])
+             if isinstance(getattr(o, "code", None), (int, float))]
+    return min(codes) + max(codes) if codes else None
+
+
 def _variables(survey):
     """(question, question_text, variable, level, type, measure, values) per variable."""
     texts = {str(_qattr(q, "id")): _qattr(q, "text") or "" for q in survey.questions()}
+    unflip = {str(_qattr(q, "id")): _reverse_sum(q) for q in survey.questions()}
     for qid, qtype, frame in question_blocks(survey, role=None, include_text=False):
         if frame is None:
             continue
         text = texts.get(qid, "")
         if qtype in ("likert", "numeric"):
             for col in frame.columns:
-                yield qid, text, col, None, qtype, "mean", frame[col].astype(float)
+                values = frame[col].astype(float)
+                if qtype == "likert" and unflip.get(qid) is not None:
+                    # the Survey flips reverse-keyed items for segmentation; a profile is
+                    # read next to the question text, so it reports what respondents answered
+                    values = unflip[qid] - values
+                yield qid, text, col, None, qtype, "mean", values
         elif qtype == "multi":
             for col in frame.columns:
                 level = col[len(qid) + 1:] if str(col).startswith(qid + ":") else col

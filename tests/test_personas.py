@@ -110,7 +110,9 @@ def test_facets_from_the_codebook_place_statements(planted):
 
 
 def test_negative_persona_from_not_a_fit_rules(planted):
-    personas = _draft(planted, not_a_fit={"question": "L_hard", "below": 2.0})
+    # rules read the profile, which holds reverse-keyed items as answered: segment 1
+    # agrees the app is hard to use (about 4.6 of 5)
+    personas = _draft(planted, not_a_fit={"question": "L_hard", "above": 4.0})
     assert [p.negative for p in personas] == [False, True, False]
     assert "L_hard" in personas[1].negative_statement.text
     with pytest.raises(ConfigError, match="not in the profile"):
