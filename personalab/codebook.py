@@ -536,38 +536,142 @@ def save_codebook(cb: Codebook, path) -> Path:
     return path
 
 
+#: Most nodes a YAML document may expand to once its aliases (``*name``) are followed. A
+#: real codebook of 2,000 questions is ~100,000 nodes; a 1 KB "billion laughs" document
+#: expands to billions, and would exhaust memory as soon as anything walks it.
+MAX_YAML_NODES = 2_000_000
+
+
+def read_yaml_file(path, *, what: str = "codebook", error=CodebookError):
+    """Read a small YAML data file safely: ``(data, text)``.
+
+    Safe against what a file from someone else can hold: it must be UTF-8 (a file saved as
+    cp1252/Latin-1 is refused with the line and byte, not a traceback), only plain YAML
+    (``yaml.safe_load``: no ``!!python`` tags), and its aliases may not expand past
+    :data:`MAX_YAML_NODES` nodes (a "billion laughs" alias bomb is refused before it is
+    built). Other readers of hand-edited YAML (theme codebooks) can use it too.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        What the file is, for messages ("codebook", "theme codebook").
+    error : type
+        The PersonaLabError subclass to raise.
+
+    Raises
+    ------
+    error
+        Naming the file, the line and the fix.
+    """
+    path = Path(path)
+    src = short_path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} file not found", file=src,
+                    fix="check the path" + (", or draft one with `personalab codebook "
+                                            "<export> -o codebook.yml`"
+                                            if what == "codebook" else "")) from None
+    except IsADirectoryError:
+        raise error(f"the {what} path is a folder, not a file", file=src,
+                    fix="give the path of the YAML file") from None
+    text = _decode_yaml_bytes(data, src, what, error)
+    return _safe_yaml(text, src, what, error), text
+
+
+def _decode_yaml_bytes(data: bytes, src, what, error) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        bad = data[e.start:e.start + 1]
+        guess = ""
+        try:
+            ch = data[e.start:e.end].decode("cp1252")
+            guess = f" (in Windows-1252 it would read {ch!r})"
+        except UnicodeDecodeError:
+            pass
+        raise error(
+            f"the {what} is not UTF-8 text: byte {bad!r} at byte offset {e.start} "
+            f"(line {line}, column {col}){guess}; it was probably saved as Windows-1252 / "
+            "Latin-1", file=src, row=line,
+            fix="re-save the file as UTF-8 (in your editor: Save with encoding UTF-8; or "
+                "`iconv -f cp1252 -t utf-8 old.yml > new.yml`)") from None
+
+
+def _safe_yaml(text: str, src, what, error):
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:
+            return None
+        _check_expansion(root, src, what, error)
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.constructor.ConstructorError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise error(f"the {what} uses a YAML tag that is not plain data ({e.problem})",
+                    file=src, row=line,
+                    fix="remove the '!!python/...' or other '!' tag; a codebook holds "
+                        "only plain values") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise error(f"the {what} is not valid YAML: {getattr(e, 'problem', e)}",
+                    file=src, row=mark.line + 1 if mark is not None else None,
+                    fix="fix the indentation or quoting on that line (labels with ':' "
+                        "or '#' need quotes)") from None
+    except RecursionError:
+        raise error(f"the {what} is nested too deeply to be a {what}", file=src,
+                    fix="check the file: a codebook is a list of questions") from None
+
+
+def _check_expansion(root, src, what, error) -> None:
+    """Refuse documents whose aliases expand past MAX_YAML_NODES (sizes memoised per node,
+    so a shared node is counted once per use without being walked again)."""
+    size: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        kids = []
+        if isinstance(node, yaml.SequenceNode):
+            kids = node.value
+        elif isinstance(node, yaml.MappingNode):
+            kids = [n for kv in node.value for n in kv]
+        if done:
+            total = 1 + sum(size[id(k)] for k in kids)
+            size[id(node)] = total
+            if total > MAX_YAML_NODES:
+                line = node.start_mark.line + 1
+                raise error(
+                    f"the {what} expands to more than {MAX_YAML_NODES:,} YAML nodes once its "
+                    f"aliases ('*name') are followed (from line {line}): an alias bomb, not "
+                    f"a {what}", file=src, row=line,
+                    fix="remove the repeated '*' aliases (write the values out), or check "
+                        "where the file came from") from None
+            continue
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in size)
+
+
 def load_codebook(path) -> Codebook:
     """Read a codebook YAML file (``yaml.safe_load`` only) and check its schema.
 
     Raises
     ------
     CodebookError
-        The file is not valid YAML, uses tags such as ``!!python/object`` (refused: a
-        codebook is data, never code), or breaks the schema. The message names the file,
-        the question id and the fix.
+        The file is not UTF-8 (e.g. saved as cp1252; the line and byte are named), not
+        valid YAML, uses tags such as ``!!python/object`` (refused: a codebook is data,
+        never code), has aliases that expand past :data:`MAX_YAML_NODES` nodes (an alias
+        bomb), or breaks the schema. The message names the file, the question id and the fix.
     """
     path = Path(path)
-    src = short_path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CodebookError("codebook file not found", file=src,
-                            fix="check the path, or draft one with "
-                                "save_codebook(infer_codebook(raw), path)") from None
-    try:
-        d = yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
-        raise CodebookError(f"the codebook uses a YAML tag that is not plain data ({e.problem})",
-                            file=src, row=line,
-                            fix="remove the '!!python/...' or other '!' tag; a codebook holds "
-                                "only plain values") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise CodebookError(f"the codebook is not valid YAML: {getattr(e, 'problem', e)}",
-                            file=src, row=mark.line + 1 if mark is not None else None,
-                            fix="fix the indentation or quoting on that line (labels with ':' "
-                                "or '#' need quotes)") from None
+    d, text = read_yaml_file(path, what="codebook")
     try:
         return Codebook.from_dict(d, source=path)
     except CodebookError as e:

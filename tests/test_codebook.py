@@ -184,6 +184,48 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_codebook(tmp_path / "nope.yaml")
 
 
+def test_alias_bomb_is_refused_before_it_expands(tmp_path):
+    # "billion laughs": each level holds its anchor then 8 aliases of the level below, so
+    # ~1 KB of YAML means 9**9 (387 million) options once expanded; the old loader built
+    # str() of them while checking the options for duplicates.
+    level = "&a0 lol"
+    for k in range(1, 10):
+        level = f"&a{k} [{level}, " + ", ".join([f"*a{k - 1}"] * 8) + "]"
+    path = tmp_path / "bomb.yml"
+    path.write_text("schema_version: 1\nquestions:\n  - id: Q1\n    type: multi\n"
+                    f"    options: {level}\n")
+    assert path.stat().st_size < 1500
+    with pytest.raises(CodebookError, match="alias") as err:
+        load_codebook(path)
+    assert err.value.file.endswith("bomb.yml") and err.value.row is not None
+    assert "alias" in err.value.fix
+
+
+def test_modest_aliases_still_load(tmp_path):
+    # a shared scale written once and reused is legitimate YAML and stays allowed
+    path = tmp_path / "shared.yml"
+    path.write_text(
+        "schema_version: 1\nquestions:\n"
+        "  - id: Q1\n    type: likert\n    scale: &agree\n"
+        "      - {code: 1, label: Disagree}\n      - {code: 2, label: Agree}\n"
+        "  - id: Q2\n    type: likert\n    scale: *agree\n")
+    cb = load_codebook(path)
+    assert cb["Q2"].scale_labels == ["Disagree", "Agree"]
+
+
+def test_codebook_saved_as_cp1252_names_line_and_byte(tmp_path):
+    path = tmp_path / "cb.yml"
+    text = ("schema_version: 1\nquestions:\n  - id: Q1\n    type: single\n"
+            "    scale:\n      - {code: 1, label: Caf\u00e9 au lait}\n")
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(CodebookError) as err:
+        load_codebook(path)
+    msg = str(err.value)
+    assert err.value.row == 6 and "UTF-8" in msg and "cb.yml" in msg
+    assert "byte offset" in msg and "'é'" in msg
+    assert "iconv" in err.value.fix
+
+
 # --------------------------------------------------------------------------- inference
 def planted_wave(n=240, seed=3):
     """Every column kind the inference must recognise, with known answers."""
