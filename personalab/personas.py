@@ -176,9 +176,9 @@ _ENV.filters["num"] = lambda v: _num(v)
 TEMPLATES = {
     # agreement scales (labels say agree/disagree, or SD ... SA)
     "agree_over": "agree more than most that “{{ text }}” (mean {{ value|num }} vs "
-                  "{{ total|num }} overall{{ scale }})",
+                  "{{ total|num }}{{ scale }})",
     "agree_under": "agree less than most that “{{ text }}” (mean {{ value|num }} vs "
-                   "{{ total|num }} overall{{ scale }})",
+                   "{{ total|num }}{{ scale }})",
     # any other rating scale: the scale's own labels, never "agree"
     "rate_over": "rate “{{ text }}” higher than most ({{ value|num }} vs {{ total|num }} "
                  "{{ of }}{{ scale }})",
@@ -209,7 +209,6 @@ TEMPLATES = {
     "narrative_first": "People like {{ name }} {{ phrase }}.",
     "narrative_also": "They also {{ phrase }}.",
     "narrative_and": "And they {{ phrase }}.",
-    "narrative_words": "In their own words, they {{ phrase }}.",
     "narrative_none": "No answer sets people like {{ name }} apart from the whole sample by "
                       "more than a small effect ({{ share|pct }} of respondents): treat this "
                       "persona with caution.",
@@ -357,6 +356,8 @@ def _scale_words(info: dict) -> str:
     lo, hi = _code(info["lo"]), _code(info["hi"])
     if info["kind"] == "plain":
         return "" if info["lo"] == 1 else f" on a {lo}–{hi} scale"
+    if info["kind"] == "agree":  # the verb says what the scale measures
+        return f" of {hi}" if info["lo"] == 1 else f" on a {lo}–{hi} scale"
     return f"; {lo} = {info['lo_label']}, {hi} = {info['hi_label']}"
 
 
@@ -713,6 +714,17 @@ def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()
     return (carrying + rest)[:n]
 
 
+def _headline_quote(quotes: list[Quote], themes: list[str]) -> Quote | None:
+    """The quote under the narrative: one carrying the persona's most over-represented
+    theme it can (themes in order), else the first quote when the persona has no themes;
+    none when it has themes and no quote carries any of them."""
+    for theme in themes:
+        for q in quotes:
+            if theme in q.themes:
+                return q
+    return None if themes else (quotes[0] if quotes else None)
+
+
 def _segment_themes(theme_profile, seg) -> tuple[list[str], list[str]]:
     """(over-represented themes by index, significantly under-represented themes)."""
     if theme_profile is None or theme_profile.empty:
@@ -763,7 +775,7 @@ def _narrative(first: str, traits: list[tuple[str, Statement]], theme: Statement
                              s2.direction))
     if theme is not None:
         phrase = theme.text[:1].lower() + theme.text[1:].rstrip(".")
-        out.append(Statement(render("narrative_words", phrase=phrase), list(theme.evidence),
+        out.append(Statement(render("narrative_and", phrase=phrase), list(theme.evidence),
                              "over"))
     elif len(rest) > 1:
         p3, s3 = rest[1]
@@ -911,9 +923,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         negative = _match_not_a_fit(prof, rules)
         persona_quotes = _quotes_for(quotes, seg, n_quotes, themes=own_themes,
                                      avoid=avoid_themes)
-        headline_quote = next((qt for qt in persona_quotes if set(qt.themes) & set(own_themes)),
-                              None if own_themes else (persona_quotes[0] if persona_quotes
-                                                       else None))
+        headline_quote = _headline_quote(persona_quotes, own_themes)
         personas.append(PersonaDraft(
             segment=seg, name=f"{descriptor} {first}" if descriptor else first,
             first_name=first, descriptor=descriptor,

@@ -1,0 +1,295 @@
+"""Persona text never contradicts its own data (one test per contradiction class).
+
+Every fixture is planted: the answer each test expects is known from how the data was made.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _planted_survey import LIKERT5, survey_from_frame
+from personalab.codebook import Question, ScaleOption
+from personalab.personas import (apply_run_verdict, draft_personas, personas_to_markdown,
+                                 question_label)
+from personalab.profiles import profile_segments, segment_sizes
+
+SATISFIED = [ScaleOption(i, lab) for i, lab in enumerate(
+    ["Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied", "Very satisfied"], start=1)]
+ELEVEN = [ScaleOption(i, str(i)) for i in range(1, 12)]
+SD_SA = [ScaleOption(i, lab) for i, lab in enumerate(["SD", "D", "N", "A", "SA"], start=1)]
+LONG = ("Thinking about the whole journey from booking to arrival, how satisfied were you "
+        "with the comfort of your seat?")
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Three segments of 150.
+
+    * ``R_hard`` "The app is hard to use" (reverse-keyed, pain point): segment 1 agrees
+      (about 4.6), the others disagree (about 1.6).
+    * ``Q_bank`` "I am comfortable linking my bank account" (objection, positively worded
+      in a battery with a reverse-keyed item): segment 0 agrees, segment 1 disagrees.
+    * ``S_seat`` a 1-5 satisfaction rating with a long text: segment 0 rates it high.
+    * ``S_nps`` a 1-11 scale with bare numbers: segment 2 rates it high.
+    * ``K_score`` a numeric knowledge score: segment 2 scores high.
+    * ``G_goal`` a goal: segment 0 is above the others (about 2.3 vs 1.3) but below the
+      scale's midpoint, so it is not their goal.
+    * ``A_sdsa`` an agreement item on an SD/D/N/A/SA scale: segment 1 agrees.
+    """
+    rng = np.random.default_rng(7)
+    n = 450
+    seg = np.repeat([0, 1, 2], n // 3)
+
+    def scale(mean, hi=5, sd=0.6):
+        return np.clip(np.round(rng.normal(mean, sd)), 1, hi).astype(int)
+
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        "R_hard": scale(np.where(seg == 1, 4.6, 1.6)),
+        "Q_bank": scale(np.select([seg == 0, seg == 1], [4.6, 1.4], 3.0)),
+        "S_seat": scale(np.where(seg == 0, 4.4, 2.6)),
+        "S_nps": scale(np.where(seg == 2, 9.5, 5.0), hi=11, sd=1.0),
+        "K_score": np.round(np.where(seg == 2, 80, 50) + rng.normal(0, 8, n)).astype(int),
+        "G_goal": scale(np.where(seg == 0, 2.3, 1.3), sd=0.4),
+        "A_sdsa": scale(np.where(seg == 1, 4.6, 2.4)),
+    })
+    questions = [
+        Question("R_hard", "The app is hard to use", "likert", "segment", LIKERT5,
+                 reverse=True, grid="Q2", facet="pain_point"),
+        Question("Q_bank", "I am comfortable linking my bank account to an app", "likert",
+                 "segment", LIKERT5, grid="Q2", facet="objection"),
+        Question("S_seat", LONG, "likert", "segment", SATISFIED),
+        Question("S_nps", "How likely are you to recommend us", "likert", "segment", ELEVEN),
+        Question("K_score", "Knowledge score", "numeric", "segment"),
+        Question("G_goal", "Help with taxes would be useful", "likert", "segment", LIKERT5,
+                 facet="goal"),
+        Question("A_sdsa", "Staff morale was good", "likert", "segment", SD_SA),
+    ]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    profile = profile_segments(survey, labels)
+    sizes = segment_sizes(labels.to_numpy())
+    return survey, labels, profile, sizes, frame
+
+
+def _draft(planted, profile=None, **kw):
+    survey, labels, prof, sizes, _ = planted
+    return draft_personas(survey, labels, prof if profile is None else profile, sizes, **kw)
+
+
+def _texts(persona) -> list[str]:
+    return [s.text for s in persona.statements()]
+
+
+FACET_LISTS = ("goals", "pain_points", "motivations", "behaviours", "objections", "distinctive")
+
+
+def _bullets_about(persona, question) -> list:
+    """The facet bullets (not the narrative) that rest on ``question``."""
+    return [s for f in FACET_LISTS for s in getattr(persona, f)
+            if any(ev.question == question for ev in s.evidence)]
+
+
+# --------------------------------------------------------------------------- direction
+def test_profile_reports_reverse_keyed_items_as_answered(planted):
+    survey, labels, profile, sizes, frame = planted
+    for seg in (0, 1, 2):
+        row = profile[(profile["segment"] == seg) & (profile["variable"] == "R_hard")].iloc[0]
+        answered = frame.loc[frame.index[labels.to_numpy() == seg], "R_hard"].mean()
+        assert row["value"] == pytest.approx(answered)
+    assert profile.loc[(profile["segment"] == 1) & (profile["variable"] == "R_hard"),
+                       "effect_size"].iloc[0] > 0
+
+
+def test_every_reverse_keyed_item_reads_as_its_profile_row(planted):
+    """The card's direction is the profile's direction for every reverse-keyed item."""
+    survey, labels, profile, sizes, _ = planted
+    reverse = [q.id for q in survey.codebook.questions if q.reverse]
+    assert reverse
+    checked = 0
+    for p in _draft(planted):
+        for qid in reverse:
+            row = profile[(profile["segment"] == p.segment) & (profile["question"] == qid)]
+            for st in _bullets_about(p, qid):
+                higher = row["effect_size"].iloc[0] > 0
+                assert st.direction == ("over" if higher else "under")
+                word = "more" if higher else "less"
+                assert re.search(rf"\b[Aa]gree {word} than most", st.text), st.text
+                assert f"mean {row['value'].iloc[0]:.1f}" in st.text
+                checked += 1
+    assert checked >= 2
+
+
+# --------------------------------------------------------------------------- wording
+def test_a_satisfaction_rating_is_rated_with_its_own_labels(planted):
+    p0 = _draft(planted)[0]
+    seat = _bullets_about(p0, "S_seat")
+    assert seat, _texts(p0)
+    for st in seat:
+        assert "agree" not in st.text.lower(), st.text
+        assert st.text.startswith("Rate “") and "higher than most" in st.text
+        assert "of 5; 1 = Very dissatisfied, 5 = Very satisfied" in st.text
+
+
+def test_an_eleven_point_scale_and_a_score_are_not_agreed_with(planted):
+    p2 = _draft(planted)[2]
+    nps = _bullets_about(p2, "S_nps")
+    assert nps and all("agree" not in s.text.lower() for s in nps)
+    assert any(re.search(r"\d\.\d vs \d\.\d of 11\)", s.text) for s in nps), nps[0].text
+    score = _bullets_about(p2, "K_score")
+    assert score and score[0].text.startswith("Report a higher “Knowledge score” than most")
+
+
+def test_an_sd_to_sa_scale_reads_as_agreement(planted):
+    p1 = _draft(planted)[1]
+    morale = _bullets_about(p1, "A_sdsa")
+    assert morale and morale[0].text.startswith("Agree more than most that “Staff morale")
+
+
+def test_long_question_texts_get_a_short_label(planted):
+    survey = planted[0]
+    q = survey.codebook["S_seat"]
+    label = question_label(q)
+    assert len(label) <= 60 and label.endswith("…") and LONG.startswith(label[:-1])
+    p0 = _draft(planted)[0]
+    assert all(LONG not in t for t in _texts(p0))
+    # the codebook's own short label wins (the field may not exist yet: set it on the object)
+    object.__setattr__(q, "short", "Seat comfort")
+    try:
+        seat = _bullets_about(_draft(planted)[0], "S_seat")
+        assert seat[0].text.startswith("Rate “Seat comfort” higher than most (")
+    finally:
+        object.__setattr__(q, "short", None)
+
+
+# --------------------------------------------------------------------------- facets
+def test_a_goal_below_the_midpoint_is_not_their_goal(planted):
+    survey, labels, profile, sizes, _ = planted
+    row = profile[(profile["segment"] == 0) & (profile["variable"] == "G_goal")].iloc[0]
+    assert row["significant"] and row["effect_size"] > 0.2 and row["value"] < 3
+    p0 = _draft(planted)[0]
+    assert not any("taxes" in s.text for s in p0.goals)
+    assert any("taxes" in s.text for s in p0.distinctive)
+
+
+def test_objections_list_only_what_the_segment_objects_to(planted):
+    p0, p1, _ = _draft(planted)
+    # segment 0 is comfortable linking its bank: that is no objection
+    assert not any("bank account" in s.text for s in p0.objections)
+    assert any("bank account" in s.text for s in p0.distinctive)
+    # segment 1 is not comfortable: that is its objection
+    assert any(s.text.startswith("Agree less than most that “I am comfortable linking")
+               for s in p1.objections)
+    # and the reverse-keyed pain point is theirs because they agree with it
+    assert any("hard to use" in s.text and s.text.startswith("Agree more")
+               for s in p1.pain_points)
+
+
+def test_no_highlight_from_a_tiny_cell_or_a_trivial_effect(planted):
+    survey, labels, profile, sizes, _ = planted
+    prof = profile.copy()
+    tiny = (prof["segment"] == 2) & (prof["variable"] == "G_goal")
+    prof.loc[tiny, ["significant", "effect_size", "n"]] = [True, 1.5, 3]
+    trivial = (prof["segment"] == 2) & (prof["variable"] == "Q_bank")
+    prof.loc[trivial, ["significant", "effect_size", "p_adjusted"]] = [True, 0.1, 0.001]
+    p2 = _draft(planted, profile=prof)[2]
+    about = {ev.question for s in p2.statements() for ev in s.evidence}
+    assert "G_goal" not in about and "Q_bank" not in about
+    assert "S_nps" in about  # the real, large trait is still there
+
+
+def test_a_majority_segment_is_not_higher_than_most_by_a_hair():
+    """87% of respondents cannot stand apart from a total they mostly make up."""
+    rng = np.random.default_rng(3)
+    n = 800
+    seg = np.where(np.arange(n) < 700, 0, 1)
+    frame = pd.DataFrame({"ResponseId": [f"R_{i}" for i in range(n)],
+                          "L": np.clip(np.round(rng.normal(np.where(seg == 0, 3.2, 4.4), 0.6)),
+                                       1, 5).astype(int)})
+    survey = survey_from_frame(frame, [Question("L", "Morale is good", "likert", "segment",
+                                                LIKERT5)])
+    labels = pd.Series(seg, index=survey.data.index)
+    profile = profile_segments(survey, labels)
+    assert profile["significant"].all()
+    big, small = draft_personas(survey, labels, profile, segment_sizes(seg))
+    assert not big.distinctive and "treat this persona with caution" in big.narrative[0].text
+    assert small.distinctive
+
+
+# --------------------------------------------------------------------------- confidence
+class _Verdict:
+    def __init__(self, stable, verdict):
+        self.stable, self.verdict = stable, verdict
+
+
+def test_confidence_never_high_under_no_stable_segments(planted):
+    stab = {0: 0.95, 1: 0.9, 2: 0.5}
+    free = _draft(planted, stability=stab, unassigned_share=0.0)
+    assert [p.confidence for p in free] == ["high", "high", "low"]
+    text = ("No stable segments: mean ARI 0.78 is below 0.90. Segment(s) 0, 1 do reproduce "
+            "(Jaccard >= 0.75) and may be described on their own, as exploratory findings.")
+    for verdict in (text, _Verdict(False, text)):
+        capped = _draft(planted, stability=stab, unassigned_share=0.0, verdict=verdict)
+        assert [p.confidence for p in capped] == ["medium", "medium", "low"]
+        assert all("No stable segments" in p.confidence_statement.text for p in capped)
+    stable = _draft(planted, stability=stab, unassigned_share=0.0,
+                    verdict=_Verdict(True, "Stable: 3 segments reproduce."))
+    assert [p.confidence for p in stable] == ["high", "high", "low"]
+    # the report applies the verdict it shows to personas drafted without it (idempotent)
+    apply_run_verdict(free, text)
+    apply_run_verdict(free, text)
+    assert [p.confidence for p in free] == ["medium", "medium", "low"]
+    assert free[0].confidence_statement.text.count("The run's verdict") == 1
+
+
+# --------------------------------------------------------------------------- quotes
+def test_quotes_carry_the_personas_themes_and_never_contradict_it(planted):
+    quotes = pd.DataFrame({
+        "segment": [0, 0, 0, 0], "rank": [1, 2, 3, 4],
+        "respondent_id": ["R_0001", "R_0002", "R_0003", "R_0004"],
+        "question": ["Q9"] * 4,
+        "text": ["So easy, I love it", "Nothing to add", "Linking my bank took seconds",
+                 "The price is fine"],
+        "themes": [("ease",), (), ("bank",), ("price",)], "sentiment": [0.8, 0.0, 0.5, 0.1]})
+    theme_profile = pd.DataFrame({
+        "segment": [0, 0, 0], "theme": ["bank", "ease", "price"], "n": [150] * 3,
+        "share": [0.5, 0.02, 0.1], "share_rest": [0.1, 0.3, 0.1], "index": [250.0, 10.0, 100.0],
+        "test": ["z"] * 3, "p_adjusted": [0.001, 0.001, 0.9], "over": [True, False, False]})
+    p0 = _draft(planted, quotes=quotes, theme_profile=theme_profile,
+                theme_info={"bank": {"label": "Bank linking"}})[0]
+    texts = [q.text for q in p0.quotes]
+    assert "So easy, I love it" not in texts        # a theme they mention far less
+    assert texts[0] == "Linking my bank took seconds"  # their own theme first
+    assert set(texts) == {"Linking my bank took seconds", "Nothing to add", "The price is fine"}
+    assert p0.headline_quote is not None and p0.headline_quote.themes == ["bank"]
+
+
+# --------------------------------------------------------------------------- names
+def test_names_without_a_descriptor_are_the_first_name_alone(planted):
+    for p in _draft(planted):
+        assert p.name == p.first_name and p.descriptor == ""
+        assert not re.search(r"Distinct|-leaning", p.name)
+
+
+# --------------------------------------------------------------------------- narrative
+def test_each_persona_opens_with_a_footnoted_narrative(planted):
+    survey, labels, profile, sizes, _ = planted
+    personas = _draft(planted)
+    for p in personas:
+        assert 2 <= len(p.narrative) <= 3
+        assert p.narrative[0].text.startswith(f"People like {p.first_name} ")
+        bullets = [s.text for f in FACET_LISTS for s in getattr(p, f)]
+        for st in p.narrative:
+            assert len(st.evidence) == 1
+            ev = st.evidence[0]
+            row = profile[(profile["segment"] == p.segment) & (profile["variable"] == ev.variable)]
+            assert row["significant"].iloc[0] and row["value"].iloc[0] == pytest.approx(ev.value)
+            # the narrative says exactly what a bullet says
+            phrase = re.sub(r"^(People like \w+|They also|And they) ", "", st.text)
+            assert phrase[:1].upper() + phrase[1:] in bullets
+    md = personas_to_markdown(personas)
+    first = md.split("## ")[1]
+    assert re.search(r"People like \w+ .*\[\^1\] They also .*\[\^2\]", first)
