@@ -14,7 +14,8 @@ import personalab.text as text_module
 from personalab.errors import CodebookError, ConfigError
 from personalab.text import (WHITESPACE, can_fork, distinct_texts, effective_n_jobs, get_nlp,
                              lemmatize_word, map_blocks, normalize_series)
-from personalab.themes import Theme, ThemeCodebook, load_themes, tag_answers
+from personalab.themes import (SENTENCE_CONTEXT_TOKENS, Theme, ThemeCodebook, load_themes,
+                               tag_answers)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,6 +213,27 @@ def test_tags_point_at_the_words(codebook):
         assert row.sentence in text and row.matched_text in row.sentence
     assert set(result.tags.answer_id) <= set(texts.index)
     assert list(result.matrix.index) == list(texts.index)
+
+
+@pytest.mark.parametrize("engine", ["fast", "spacy"])
+def test_long_answer_keeps_a_bounded_snippet_per_match(codebook, engine):
+    # A 100 KB answer without sentence marks, mentioning a theme thousands of times: each
+    # match used to keep the whole answer as its "sentence" (~1.2 GB for one answer).
+    unit = "the price went up and the sync failed again while we waited "
+    text = (unit * (100_000 // len(unit) + 1))[:100_000] + "é design"
+    result = tag_answers(pd.Series([text, "Too expensive. The design is nice."]), codebook,
+                         engine=engine)
+    long = result.tags[result.tags.answer_id == 0]
+    assert len(long) > 2_000
+    widest_word = max(len(w) for w in text.split())
+    bound = (2 * SENTENCE_CONTEXT_TOKENS + 3) * (widest_word + 1)
+    assert long.sentence.str.len().max() <= bound < 1_000
+    for row in long.iloc[[0, len(long) // 2, -1]].itertuples():
+        assert row.matched_text in row.sentence and row.sentence in text
+        assert text[row.start_char:row.end_char] == row.matched_text
+    # short sentences are still whole
+    short = result.tags[result.tags.answer_id == 1]
+    assert set(short.sentence) == {"Too expensive.", "The design is nice."}
 
 
 def test_multiple_themes_and_pattern_with_optional_token(codebook):
