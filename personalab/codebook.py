@@ -45,6 +45,8 @@ __all__ = [
     "save_codebook",
     "infer_codebook",
     "validate_codebook",
+    "draft_short",
+    "read_yaml_file",
 ]
 
 SCHEMA_VERSION = 1
@@ -59,7 +61,9 @@ DEFAULT_ROLE = {
 _TOP_KEYS = ("schema_version", "survey", "respondent_id", "weight", "questions")
 _QUESTION_KEYS = ("id", "text", "type", "role", "scale", "reverse", "ordered", "missing", "grid",
                   "separator", "options", "columns", "attention_check", "min", "max", "facet",
-                  "descriptor")
+                  "descriptor", "short")
+#: Longest ``short`` label a codebook may give (cards, chart axes and heat-map rows).
+SHORT_MAX = 60
 #: Which part of a persona a question speaks to (optional; see personalab.personas).
 FACETS = ("goal", "pain_point", "motivation", "behaviour", "objection", "demographic")
 
@@ -124,10 +128,19 @@ class Question:
     facet: str | None = None
     #: words for a persona's name: {high: ..., low: ...} for scales, {option: ...} for choices
     descriptor: dict | None = None
+    #: a short label for cards, charts and heat maps when ``text`` is long (optional;
+    #: drafted by :func:`infer_codebook`); :attr:`display_label` falls back to ``text``
+    short: str | None = None
 
     def __post_init__(self):
         if self.role is None:
             self.role = DEFAULT_ROLE.get(self.type, "profile")
+
+    @property
+    def display_label(self) -> str:
+        """What to call the question in cards, charts and heat maps: ``short`` when the
+        codebook gives one, else the question ``text``, else its id."""
+        return self.short or self.text or self.id
 
     @property
     def data_columns(self) -> list[str]:
@@ -250,7 +263,10 @@ class _FlowList(list):
 
 
 def _question_to_dict(q: Question) -> dict:
-    d = {"id": q.id, "text": q.text, "type": q.type, "role": q.role}
+    d = {"id": q.id, "text": q.text}
+    if q.short:
+        d["short"] = q.short
+    d.update(type=q.type, role=q.role)
     if q.scale:
         d["scale"] = [_Flow(code=_clean_code(o.code), label=o.label) for o in q.scale]
     if q.type == "likert" or q.reverse:
@@ -417,6 +433,17 @@ def _question_from_dict(qd, i, src) -> Question:
               fix="write separator: \",\" (Qualtrics) or \";\" (Google Forms)")
     if qtype == "multi" and options and sep is None:
         sep = ","
+    short = qd.get("short")
+    if short is not None:
+        if not isinstance(short, (str, int, float)) or isinstance(short, bool) \
+                or not str(short).strip():
+            _fail(f"short of {qid!r} must be a short text label, got {short!r}", src, qid,
+                  fix="write e.g. 'short: Staff morale', or delete the line")
+        short = _WS.sub(" ", str(short)).strip()
+        if len(short) > SHORT_MAX:
+            _fail(f"short of {qid!r} is {len(short)} characters; a short label is at most "
+                  f"{SHORT_MAX}", src, qid,
+                  fix=f"shorten it (it names the question on charts), e.g. {short[:35]!r}")
     facet = qd.get("facet")
     if facet is not None and facet not in FACETS:
         close = difflib.get_close_matches(str(facet), FACETS, n=1)
@@ -452,6 +479,7 @@ def _question_from_dict(qd, i, src) -> Question:
         ordered=ordered,
         facet=facet,
         descriptor={str(k): v for k, v in descriptor.items()} if descriptor else None,
+        short=short,
     )
 
 
@@ -1915,6 +1943,81 @@ def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> 
                              f"(r = {r:.2f}); drafted as reverse-keyed, check")
 
 
+#: Question texts up to this long are their own label; longer ones get a drafted ``short``.
+SHORT_DRAFT_LEN = 40
+_PIPED = re.compile(r"\{\{[^}]*\}\}|%\[[^\]]*\][^%]*%|\$\{[^}]*\}")
+_TOPIC_PREFIX = re.compile(r"^[\w ]{1,40}\.\s*(?:[\w ]{0,30}\s)?topic\s*:\s*(?:\d+\s*\.\s*)?",
+                           re.IGNORECASE)
+_NUMBERING = re.compile(r"^(?:q\d+(?:[._]\d+)*[a-z]?[.):]?|\d+(?:\.\d+)*[a-z]?[.):])\s+",
+                        re.IGNORECASE)
+_LEAD = re.compile(r"^(?:please\s+(?:indicate|rate|select|tell us|choose|state)\s+(?:the\s+|your\s+)?"
+                   r"|how much do you agree(?: or disagree)?(?: with)?(?: the following"
+                   r"(?: statements?)?)?\s*:?\s*)", re.IGNORECASE)
+
+
+def draft_short(text: str, max_len: int = SHORT_DRAFT_LEN) -> str | None:
+    """A short label for a long question text, or ``None`` when the text is short enough.
+
+    Deterministic and readable, in this order: the grid row of ``Question [Row]`` (Google
+    Forms) or the item after the last " - " (Qualtrics batteries); else the text without
+    its numbering, piping placeholders and lead-ins ("Please indicate...", "To what extent
+    do you..."), cut at its first clause (``?``, ``:``, ``;``, `` (``) and, if still long,
+    at a word boundary with an ellipsis.
+
+    Examples
+    --------
+    >>> draft_short("How often do you purchase these products online? [Electronics]")
+    'Electronics'
+    >>> draft_short("How many employees does your company or organization have?")
+    'How many employees does your company or…'
+    """
+    t = _WS.sub(" ", str(text or "")).replace("*", "").strip()
+    if len(t) <= max_len:
+        return None
+    candidates = []
+    m = re.search(r"\[([^\[\]]+)\]\s*$", t)
+    if m:
+        candidates.append(m.group(1))
+    if " - " in t:
+        candidates.append(t.rsplit(" - ", 1)[1])
+    body = _PIPED.sub("", t)
+    body = _TOPIC_PREFIX.sub("", body)
+    body = _NUMBERING.sub("", body)
+    body = _LEAD.sub("", body).strip()
+    clause = re.split(r"\?|:|;|\s\(|\s\[|\.\s|\s-\s", body, maxsplit=1)[0].strip(" .,-")
+    candidates.append(clause or body)
+    for c in candidates:
+        c = _WS.sub(" ", c).strip(" .,-")
+        if len(c) >= 2:
+            break
+    else:
+        c = t
+    c = c[0].upper() + c[1:]
+    if len(c) <= max_len:
+        return c
+    cut = c[:max_len].rsplit(" ", 1)[0].rstrip(" ,;:-(")
+    return (cut if len(cut) >= max_len // 2 else c[:max_len - 1]) + "\u2026"
+
+
+def _draft_shorts(questions: list[Question]) -> None:
+    """Draft ``short`` for long texts; two questions never share one (the id tells them
+    apart: "Why or why not? (Q40)")."""
+    for q in questions:
+        if q.short is None and q.type not in ("id", "weight", "meta", "date"):
+            q.short = draft_short(q.text)
+    seen: dict[str, list[Question]] = {}
+    for q in questions:
+        if q.short:
+            seen.setdefault(q.short.casefold(), []).append(q)
+    for qs in seen.values():
+        for q in qs[1:] if len(qs) > 1 else []:
+            tag = f" ({q.id})"
+            base = q.short.rstrip("\u2026")
+            if len(base) + len(tag) > SHORT_MAX:
+                base = base[:SHORT_MAX - len(tag) - 1].rstrip() + "\u2026"
+            q.short = base + tag
+
+
 def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     """Draft a codebook from a raw wave, for a researcher to check and edit.
 
@@ -2003,6 +2106,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
     _flag_reversed(questions, raw, sample, notes)
+    _draft_shorts(questions)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
                     notes=notes)

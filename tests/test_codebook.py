@@ -504,3 +504,55 @@ def test_dates_in_mixed_formats_and_offsets_are_read_and_a_bad_one_is_named_with
     (issue,) = [i for i in report.issues if i.kind == "bad_date"]
     assert issue.column == "visited" and "'not yet'" in issue.problem and issue.n_rows == 1
     assert issue.rows == [6]  # spreadsheet row of respondent "e" under one header row
+
+
+# --------------------------------------------------------------------------- short labels
+def test_short_label_round_trips_and_is_the_display_label(tmp_path):
+    cb = full_codebook()
+    cb["Q3_1"].short = "Saves time"
+    p = save_codebook(cb, tmp_path / "cb.yml")
+    assert "  short: Saves time\n" in p.read_text()
+    back = load_codebook(p)
+    assert back == cb and back["Q3_1"].short == "Saves time"
+    assert back["Q3_1"].display_label == "Saves time"
+    assert back["Q4"].display_label == "Channels"          # no short: the text
+    assert Question("Q9").display_label == "Q9"             # no text: the id
+
+
+@pytest.mark.parametrize("value, match", [("", "short text label"), ([1, 2], "short text label"),
+                                          ("x" * 61, "at most 60")])
+def test_bad_short_label_is_a_codebook_error(tmp_path, value, match):
+    d = full_codebook().to_dict()
+    d["questions"][1]["short"] = value
+    with pytest.raises(CodebookError, match=match) as err:
+        Codebook.from_dict(d)
+    assert err.value.column == "Q3_1"
+
+
+def test_infer_drafts_short_labels_for_long_question_texts():
+    n = 40
+    rng = np.random.default_rng(0)
+    stem = "How often do you purchase these products online? (Tick the box)"
+    df = {f"q6_{i}": rng.choice(["Never", "Sometimes", "Often"], n) for i in (1, 2)}
+    df["q7"] = rng.choice(["Yes", "No"], n)
+    df["q8"] = rng.choice(["Yes", "No"], n)
+    df["q9"] = rng.choice(["Yes", "No"], n)
+    df["age"] = rng.integers(18, 70, n)
+    labels = {"q6_1": f"{stem} [Electronics]", "q6_2": f"{stem} [Groceries and household items]",
+              "q7": "Is your employer primarily a tech company/organization?",
+              "q8": "Do you feel that your employer takes mental health as seriously as "
+                    "physical health?",
+              "q9": "Do you feel that your employer takes mental health as seriously as "
+                    "physical health, now?",
+              "age": "Age"}
+    raw = RawWave(data=pd.DataFrame(df), path=Path("w.csv"), format="csv", sha256="0" * 64,
+                  labels=labels, header_rows=1)
+    cb = infer_codebook(raw)
+    assert cb["q6_1"].short == "Electronics"
+    assert cb["q6_2"].short == "Groceries and household items"
+    assert cb["q7"].short == "Is your employer primarily a tech…"
+    assert cb["age"].short is None and cb["age"].display_label == "Age"
+    # two long texts that draft the same short label are told apart by their ids
+    assert cb["q8"].short == "Do you feel that your employer takes…"
+    assert cb["q9"].short == "Do you feel that your employer takes (q9)"
+    assert all(len(q.short) <= 40 + 5 for q in cb if q.short)
