@@ -17,10 +17,20 @@ Draft a codebook from a raw export, to edit by hand::
 Check an export against its codebook (errors name file, column, row and the fix)::
 
     personalab validate exports/q4.csv --codebook study/codebook.yml
+
+Start a study folder (study.yml, a drafted codebook, the notebooks for exploration)::
+
+    personalab init my-study --input exports/q4.csv
+    personalab init my-study            # with the bundled synthetic sample as its data
+
+Every error is one line that names the file, the column, the row and the fix; the command
+exits non-zero (2 for an error, 130 when interrupted). ``PERSONALAB_DEBUG=1`` shows the
+traceback of an unexpected error.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,13 +46,16 @@ def _add_run(sub):
     p.add_argument("--input", help="raw export file")
     p.add_argument("--codebook", help="survey codebook YAML")
     p.add_argument("--themes", help="theme codebook YAML for open-text answers")
-    p.add_argument("--output", help="output folder (default reports/<wave>)")
+    p.add_argument("--output", help="output folder (default: the config's, or reports/<wave> "
+                                    "when --wave names another wave)")
     p.add_argument("--format", help="export format (default: auto-detect)")
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--baseline", help="an earlier wave's output folder, to track changes")
     p.add_argument("--engine", choices=["local", "dask"], help="execution engine")
     p.add_argument("--scheduler", help="Dask scheduler address (with --engine dask)")
     p.add_argument("--steps", nargs="+", help="only these steps, in pipeline order")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run of another wave or input in the output folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_run)
 
@@ -59,7 +72,8 @@ def _cmd_run(args) -> int:
     else:
         config = config_from_dict({k: v for k, v in overrides.items() if v is not None},
                                   source="(command line)")
-    result = run_study(config, progress=not args.no_progress, log=None)
+    result = run_study(config, progress=not args.no_progress, log=None,
+                       overwrite=args.overwrite)
     if result.report is not None:
         print(f"Report written: {result.report}")
     print(f"Run manifest:   {result.manifest}")
@@ -104,8 +118,46 @@ def _cmd_validate(args) -> int:
 
     raw = load_export(args.input, format=args.format)
     report = validate_codebook(load_codebook(args.codebook), raw)
-    print(report)
+    if not report.issues:
+        print(report)
+        return 0
+    # the same file, column, rows and fix a run shows when it stops on the problem
+    for issue in sorted(report.issues, key=lambda i: i.level != "error"):
+        print(f"[{issue.level}] {one_line(issue.to_error(args.input))}")
+    n_err, n_warn = len(report.errors), len(report.warnings)
+    print(f"{n_err} error(s), {n_warn} warning(s)"
+          + (": a run stops on the errors." if n_err else ": a run goes ahead."))
     return 0 if report.ok else 1
+
+
+def _add_init(sub):
+    p = sub.add_parser("init", help="start a study folder: study.yml, a drafted codebook, "
+                                    "the notebooks",
+                       description="Write a study folder to run and explore: study.yml, a "
+                                   "codebook drafted from your export (review it), and the "
+                                   "notebooks with their defaults pointing at the study. "
+                                   "Without --input the bundled synthetic sample is written "
+                                   "as the study's data.")
+    p.add_argument("folder", type=Path, help="the study folder to create")
+    p.add_argument("--input", type=Path, help="your raw export (read, never copied or changed)")
+    p.add_argument("--wave", help="wave name (default: the export's file name)")
+    p.add_argument("--format", default="auto", help="export format (default: auto-detect)")
+    p.set_defaults(func=_cmd_init)
+
+
+def _cmd_init(args) -> int:
+    from .study import init_study
+
+    study = init_study(args.folder, input=args.input, wave=args.wave, file_format=args.format)
+    print(f"Study folder written: {study.folder}")
+    for path in study.written:
+        print(f"  {path}")
+    if study.drafted_codebook:
+        print("Review the drafted codebook (types, scales, reverse-keyed items, roles) before "
+              "you rely on a run.")
+    print(f"Run it:  cd {study.folder} && personalab run --config study.yml"
+          f"   (writes reports/{study.wave}/ there)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,16 +169,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_codebook(sub)
     _add_validate(sub)
+    _add_init(sub)
     return parser
+
+
+def one_line(message) -> str:
+    """An error message as the one line the command line prints ("... Fix: ...")."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = f"personalab {args.command}"
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except PersonaLabError as exc:
-        print(f"personalab {args.command}: error: {exc}", file=sys.stderr)
+        from .pipeline import RunInterrupted
+
+        print(f"{name}: error: {one_line(exc)}", file=sys.stderr)
+        return 130 if isinstance(exc, RunInterrupted) else 2
+    except OSError as exc:
+        print(f"{name}: error: {exc.filename or ''}{': ' if exc.filename else ''}"
+              f"{exc.strerror or exc} Fix: check the path and its permissions, and the free "
+              f"disk space", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("PERSONALAB_DEBUG"):
+            raise
+        print(f"{name}: unexpected error: {type(exc).__name__}: {one_line(exc)} (a bug in "
+              f"PersonaLab: please report it with the command you ran; PERSONALAB_DEBUG=1 "
+              f"shows the traceback)", file=sys.stderr)
         return 2
 
 

@@ -62,10 +62,13 @@ class StudyConfig:
     min_segment_share : float
         Smallest segment, as a share of respondents (drives HDBSCAN's minimum cluster size).
     reducer, clusterer : str
-        Segmentation stages. The defaults (UMAP + HDBSCAN) come from the diagnostics in
-        docs/segmentation_defaults.md and are checked for stability on every run;
-        ``"auto"`` runs the full sweep and lets :func:`personalab.diagnostics.recommend`
-        choose (slower: dozens of fits).
+        Segmentation stages (``"umap"``, ``"pca"``, ``"identity"``; ``"hdbscan"``, ``"gmm"``,
+        ``"kmeans"``, ``"kprototypes"``). The default ``"auto"`` lets the segment step choose
+        the measured-best, guarded setting (see docs/segmentation_defaults.md); naming a stage
+        uses it as it is.
+    n_segments : int, optional
+        Number of segments to find (2 to 12), for clusterers that take one; ``None`` lets
+        the segment step choose.
     n_neighbors : int, optional
         UMAP neighbours (default chosen by PersonaModel).
     n_quotes : int
@@ -97,8 +100,9 @@ class StudyConfig:
     seed: int = 42
     exclude_flags: list[str] | None = None
     min_segment_share: float = 0.05
-    reducer: str = "umap"
-    clusterer: str = "hdbscan"
+    reducer: str = "auto"
+    clusterer: str = "auto"
+    n_segments: int | None = None
     n_neighbors: int | None = None
     n_quotes: int = 5
     not_a_fit: dict | None = None
@@ -148,6 +152,11 @@ class StudyConfig:
         if self.n_quotes < 1:
             raise ConfigError("n_quotes must be at least 1", file=src, column="n_quotes",
                               fix="e.g. n_quotes: 5")
+        if self.n_segments is not None and not 2 <= self.n_segments <= 12:
+            raise ConfigError(f"n_segments must be between 2 and 12, got {self.n_segments}",
+                              file=src, column="n_segments",
+                              fix="e.g. n_segments: 5, or leave it out to let the segment step "
+                                  "choose")
         if self.n_neighbors is not None and self.n_neighbors < 2:
             raise ConfigError("n_neighbors must be at least 2", file=src, column="n_neighbors",
                               fix="leave it out to let PersonaModel choose")
@@ -161,6 +170,21 @@ class StudyConfig:
         if unknown:
             raise ConfigError(f"unknown step(s) {unknown}; the steps are {list(STEPS)}",
                               file=src, column="steps", fix=_suggest(unknown[0], STEPS))
+        if not self.steps:
+            raise ConfigError("no steps to run", file=src, column="steps",
+                              fix="leave steps out to run them all")
+        self.steps = [s for s in STEPS if s in self.steps]      # pipeline order, once each
+        # each step's results would sit beside those of a step skipped in between, from an
+        # earlier run (a new wave's size beside the old wave's personas): no gaps. The waves
+        # step does nothing without a baseline, so it may be left out then.
+        span = list(STEPS[STEPS.index(self.steps[0]):STEPS.index(self.steps[-1]) + 1])
+        gaps = [s for s in span if s not in self.steps
+                and not (s == "waves" and self.baseline is None)]
+        if gaps:
+            raise ConfigError(f"steps {self.steps} leave out {gaps}: the later steps would "
+                              f"use results of an earlier run", file=src, column="steps",
+                              fix=f"steps: [{', '.join(span)}] (or leave steps out to run "
+                                  f"them all)")
         return self
 
     def to_dict(self) -> dict:
@@ -270,8 +294,18 @@ def load_config(path, **overrides) -> StudyConfig:
     if not path.exists():
         raise ConfigError("config file not found", file=path,
                           fix="give the path of a study YAML, e.g. data/sample/study.yml")
+    if path.is_dir():
+        inside = sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml"))
+        raise ConfigError("--config names a folder, not a study YAML file", file=path,
+                          fix=f"give the file itself, e.g. --config {inside[0]}" if inside else
+                              "give the path of a study YAML, e.g. data/sample/study.yml "
+                              "(`personalab init <folder>` writes one)")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = _read_utf8(path)
+        values = yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", file=path,
+                          fix="check the file's permissions") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path,
@@ -285,8 +319,39 @@ def load_config(path, **overrides) -> StudyConfig:
                           fix="write one 'name: value' per line (see data/sample/study.yml)")
     # flags given on the command line are relative to where the command runs
     given = {k: v for k, v in overrides.items() if v is not None}
+    if "wave" in given and "output" not in given and str(given["wave"]) != str(values.get("wave")):
+        # another wave never goes into the config's output folder (that is the config wave's
+        # run, often the baseline): it goes beside it, or to reports/<wave>/
+        given["output"] = str(_output_for_wave(values, given["wave"]))
     for k in _PATH_KEYS:
         if k in given and not Path(given[k]).is_absolute():
             given[k] = str(Path.cwd() / given[k])
     values = {**values, **given}
     return config_from_dict(values, source=path, base_dir=path.parent)
+
+
+def _output_for_wave(values: dict, wave) -> Path:
+    """Output folder of a run whose wave was changed on the command line (no --output).
+
+    ``reports/<wave>`` under the working directory; when the config's own output folder is
+    named after the config's wave (``study/reports/sample`` for wave ``sample``), the new wave
+    goes beside it (``study/reports/<wave>``).
+    """
+    own = values.get("output")
+    if isinstance(own, str) and Path(own).name == str(values.get("wave")):
+        return Path(own).parent / str(wave)
+    return Path("reports") / str(wave)
+
+
+def _read_utf8(path: Path) -> str:
+    """The file's text; a file that is not UTF-8 is refused naming the row of the first
+    byte that is not (a config saved as Windows-1252 or Latin-1 by an editor)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on this "
+                          f"row; saved as Windows-1252 or Latin-1?)", file=path, row=row,
+                          fix="save it as UTF-8 (in most editors: Save As > Encoding: UTF-8)"
+                          ) from None

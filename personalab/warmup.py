@@ -1,10 +1,11 @@
 """Compile UMAP's and HDBSCAN's numba code once and cache it (``make install`` runs this).
 
 umap-learn's functions are just-in-time compiled on first use (about 40 s on a 2-core
-machine); PersonaLab keeps the compiled code in ``NUMBA_CACHE_DIR`` (``.cache/numba``) so later
-processes load it in a fraction of that. Warming the cache at install time means the first
-``make demo`` or notebook does not pay the compilation, and no two pipeline kernels compile
-the same functions at the same time.
+machine); PersonaLab keeps the compiled code in ``NUMBA_CACHE_DIR`` (``.cache/numba`` in a
+source checkout, the user's cache folder for an installed package: see
+:func:`personalab.paths.cache_dir`) so later processes load it in a fraction of that.
+Warming the cache at install time means the first ``make demo`` or notebook does not pay the
+compilation, and no two pipeline kernels compile the same functions at the same time.
 
 Usage: ``python -m personalab.warmup``
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 
 def warm(n_respondents: int = 600, random_state: int = 0) -> float:
@@ -33,8 +33,9 @@ def warm(n_respondents: int = 600, random_state: int = 0) -> float:
 
 
 def main() -> int:
-    os.environ.setdefault("NUMBA_CACHE_DIR",
-                          str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
+    from .paths import cache_dir
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
     seconds = warm()
     print(f"numba cache warm in {os.environ['NUMBA_CACHE_DIR']} ({seconds:.0f} s)")
     return 0
