@@ -35,6 +35,7 @@ FLAGS = (
     "speeder",
     "straightliner",
     "attention_check",
+    "not_segmentable",
 )
 
 #: One sentence per flag, for reports.
@@ -47,6 +48,8 @@ FLAG_DESCRIPTIONS = {
     "speeder": "Completed the survey much faster than the median respondent",
     "straightliner": "Gave the same answer to every item of a Likert grid",
     "attention_check": "Failed an attention-check question",
+    "not_segmentable": "Answered none of the segmentation questions, so no segment can be "
+                       "found for them (they would otherwise form a persona of their own)",
 }
 
 # Qualtrics `Status` (response type): labels in choice-text exports, codes in numeric ones.
@@ -98,8 +101,12 @@ class QualityRules:
         below this value (e.g. 0.3 on a 5-point scale). ``None`` (default) flags only
         identical answers, which is the definition nobody disputes.
     duplicate_min_items : int, default 10
-        Respondents are compared only when they answered at least this many items; two people
-        who skipped everything are not duplicates of each other.
+        Respondents are compared only when they answered at least this many *closed*
+        questions (rating, choice, multi-select, number), and a near-duplicate must match
+        on at least this many of them; two people who skipped everything are not duplicates
+        of each other, nor are two who typed the same short open answer ("Good", "n/a"),
+        which is common among genuine respondents. A survey with fewer closed questions is
+        not checked (the check is skipped with its reason).
     duplicate_near_share : float or None, default 0.9
         Near-duplicates: at least this share of equal answers, over every item either of the
         two answered (each multi-select option and each open answer is an item). The usual
@@ -214,13 +221,16 @@ class QualityRules:
                              f"{channels}; open answer that is only a test phrase",
             "duplicate_id": "respondent id seen more than once in the raw file",
             "duplicate_answers": "identical answers on every item "
-                                 f"(≥ {self.duplicate_min_items} answered){near}",
+                                 f"(≥ {self.duplicate_min_items} closed questions "
+                                 f"answered){near}",
             "incomplete": f"Progress < {self.min_progress:g}% or Finished is false",
             "speeder": f"duration < {ratio} × median duration of completed responses",
             "straightliner": "same answer on every item of a grid, "
                              f"≥ {self.min_grid_items} items answered{sd}",
             "attention_check": f"≥ {self.attention_min_failures} attention check(s) answered "
                                f"other than expected{blank}",
+            "not_segmentable": "no substantive answer to any question with role: segment "
+                               "(blank or a missing code such as Don't know)",
         }[flag]
 
 
@@ -684,14 +694,43 @@ def _answer_frame(ctx) -> pd.DataFrame:
     return survey.data[[c for c in cols if c != weight]]
 
 
+_CLOSED_TYPES = ("likert", "single", "multi", "numeric")
+
+
+def _closed_columns(survey, answers) -> dict:
+    """Closed question id -> its answer columns (every column of a survey without a
+    codebook). Open text is left out: different people give the same short answer."""
+    qs = [q for q in _questions(survey, role="all") if _attr(q, "type") in _CLOSED_TYPES]
+    if not _questions(survey, role="all"):
+        return {c: [c] for c in answers.columns}
+    out = {}
+    for q in qs:
+        cols = [c for c in _columns_of(survey, [q]) if c in answers.columns]
+        if cols:
+            out[_attr(q, "id")] = cols
+    return out
+
+
 def _check_duplicate_answers(ctx):
     rules, survey = ctx.rules, ctx.survey
     answers = _answer_frame(ctx)
     if answers.shape[1] == 0:
         raise _Skip("the survey has no answer columns to compare")
+    # Two respondents are duplicates only on many identical *closed* answers: on a survey
+    # of a few ratings and an open question, genuine respondents often agree on all of
+    # them ("5", "yes", "Good service") and were once flagged by the quarter.
+    closed = _closed_columns(survey, answers)
+    if len(closed) < rules.duplicate_min_items:
+        raise _Skip(f"the survey has {len(closed)} closed question(s); duplicates need "
+                    f"{rules.duplicate_min_items} identical closed answers "
+                    "(duplicate_min_items), and identical open answers are no evidence")
     ids = survey.data.index.to_numpy(dtype=object)
     n_answered = answers.notna().to_numpy().sum(axis=1)
-    eligible = n_answered >= min(rules.duplicate_min_items, answers.shape[1])
+    n_closed = np.zeros(ctx.n, dtype=np.int64)
+    for cols in closed.values():
+        n_closed += answers[cols].notna().to_numpy().any(axis=1)
+    eligible = n_closed >= rules.duplicate_min_items
+    closed_cols = [c for cols in closed.values() for c in cols]
     rank = _response_rank(ctx)
     d = _Details(ctx.n)
 
@@ -737,7 +776,9 @@ def _check_duplicate_answers(ctx):
         i, j = _candidate_pairs(keys, live, rank, max_block=rules.duplicate_max_block)
         if len(i):
             share, n_items, n_equal = _pair_similarity(answers, i, j)
-            hit = share >= rules.duplicate_near_share
+            # and as many equal closed answers as an exact duplicate needs
+            hit = (share >= rules.duplicate_near_share) & (
+                _pair_similarity(answers[closed_cols], i, j)[2] >= rules.duplicate_min_items)
             i, j, share, n_items, n_equal = i[hit], j[hit], share[hit], n_items[hit], n_equal[hit]
             # each later respondent is paired with its earliest match
             by = np.lexsort((rank[i], rank[j]))
@@ -969,6 +1010,34 @@ def _check_attention(ctx):
     return out, rules.threshold("attention_check") + f" ({', '.join(used)})"
 
 
+_INPUT_TYPES = ("likert", "single", "multi", "numeric")
+
+
+def _check_not_segmentable(ctx):
+    survey = ctx.survey
+    qs = [q for q in _questions(survey, role="segment") if _attr(q, "type") in _INPUT_TYPES]
+    if not qs:
+        raise _Skip("the codebook has no segmentation question (role: segment)")
+    answered_by_q = getattr(survey, "_answered", None) or {}
+    answered = np.zeros(ctx.n, dtype=bool)
+    used = 0
+    for q in qs:
+        qid = _attr(q, "id")
+        a = answered_by_q.get(qid)
+        if a is None or len(a) != ctx.n:
+            cols = _columns_of(survey, [q])
+            if not cols:
+                continue
+            a = survey.data[cols].notna().to_numpy().any(axis=1)
+        answered |= np.asarray(a, dtype=bool)
+        used += 1
+    if not used:
+        raise _Skip("the segmentation questions are not in the data")
+    d = _Details(ctx.n)
+    d.add(~answered, f"no answer to any of the {used} segmentation question(s)")
+    return d, ctx.rules.threshold("not_segmentable") + f" ({used} question(s))"
+
+
 _CHECKS = {
     "test_response": _check_test_response,
     "duplicate_id": _check_duplicate_id,
@@ -977,6 +1046,7 @@ _CHECKS = {
     "speeder": _check_speeder,
     "straightliner": _check_straightliner,
     "attention_check": _check_attention,
+    "not_segmentable": _check_not_segmentable,
 }
 
 

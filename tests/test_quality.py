@@ -451,3 +451,71 @@ def test_large_wave_is_vectorised(build):
     assert "same answers as B0000100" in dup.loc[f"B{n - 1:07d}", "detail"]
     assert "near-duplicate of B0000200" in dup.loc[f"B{n - 2:07d}", "detail"]
     assert result.n_total == result.n_kept + result.n_excluded == n
+
+
+# --------------------------------------------------------------------------- real-survey shapes
+def test_respondents_who_skipped_every_segmentation_item_are_excluded_with_the_reason():
+    f = _frame()
+    items = [f"G_{k}" for k in range(1, 7)] + [f"H_{k}" for k in range(1, 7)]
+    f.loc[7, items] = None                     # skipped everything (still passed ATT)
+    f.loc[8, items] = None
+    f.loc[8, [f"G_{k}" for k in range(1, 7)]] = "Don't know"   # only missing codes
+    f.loc[9, items] = None
+    f.loc[9, "H_4"] = "Agree"                  # one real answer: segmentable
+    survey = _small(f)
+    result = check_quality(survey)
+    assert _flagged(result, "not_segmentable") == {"R_007", "R_008"}
+    excl = result.exclusions.set_index("respondent_id")["reasons"]
+    assert excl["R_007"] == "not_segmentable" and excl["R_008"] == "not_segmentable"
+    assert "R_009" in result.kept and "R_007" not in result.kept
+    detail = result.flags.set_index(["respondent_id", "flag"]).loc[("R_007", "not_segmentable"),
+                                                                   "detail"]
+    assert detail == "no answer to any of the 12 segmentation question(s)"
+    table = quality_report_table(result, survey).set_index("flag")
+    assert table.loc["not_segmentable", "n_excluded"] == 2
+    assert table.loc["not_segmentable", "status"] == "checked"
+    result.check_accounting()
+    # a researcher who wants to keep them says so
+    kept = check_quality(survey, QualityRules(exclude=("test_response",)))
+    assert {"R_007", "R_008"} <= set(kept.kept)
+
+
+def test_not_segmentable_is_skipped_without_segmentation_questions():
+    f = _frame()
+    survey = _small(f)
+    for q in survey.codebook.questions:
+        if q.role == "segment":
+            q.role = "profile"
+    result = check_quality(survey)
+    assert "role: segment" in result.skipped["not_segmentable"]
+
+
+def test_same_short_answers_of_different_people_are_not_duplicates():
+    # A clinic survey: three ratings and a short open answer. Genuine patients very often
+    # give identical answers ("5", "5", "Yes", "Good"); the old check excluded them by the
+    # quarter. Duplicates need duplicate_min_items identical *closed* answers.
+    rng = np.random.default_rng(1)
+    n = 200
+    five = ["1", "2", "3", "4", "5"]
+    f = pd.DataFrame({
+        "ResponseId": [f"P{i:03d}" for i in range(n)],
+        "q1": rng.choice(five, n, p=[.02, .03, .05, .2, .7]),
+        "q2": rng.choice(five, n, p=[.02, .03, .05, .2, .7]),
+        "q3": rng.choice(["Yes", "No"], n, p=[.9, .1]),
+        "comment": rng.choice(["Good", "Very good", "Nothing", "n/a", "Friendly staff"], n),
+    })
+    scale = [ScaleOption(i, str(i)) for i in range(1, 6)]
+    qs = [Question("ResponseId", type="id"),
+          Question("q1", type="likert", scale=scale), Question("q2", type="likert", scale=scale),
+          Question("q3", type="single", scale=[ScaleOption(1, "Yes"), ScaleOption(2, "No")]),
+          Question("comment", type="text")]
+    raw = RawWave(data=f.astype(object), path="clinic.csv", format="csv", sha256="0" * 64,
+                  header_rows=1)
+    survey = Survey.from_raw(raw, Codebook(survey="clinic", respondent_id="ResponseId",
+                                           questions=qs), wave="clinic")
+    same = f.duplicated(subset=["q1", "q2", "q3", "comment"]).sum()
+    assert same > 0.25 * n                      # the shape that was excluded before
+    result = check_quality(survey)
+    assert not _flagged(result, "duplicate_answers")
+    assert "3 closed question(s)" in result.skipped["duplicate_answers"]
+    assert result.n_excluded == 0
