@@ -2010,8 +2010,8 @@ def _draft_shorts(questions: list[Question]) -> None:
         if q.short:
             seen.setdefault(q.short.casefold(), []).append(q)
     for qs in seen.values():
-        for q in qs[1:] if len(qs) > 1 else []:
-            tag = f" ({q.id})"
+        for k, q in enumerate(qs[1:], start=2):
+            tag = f" ({q.id})" if len(str(q.id)) <= 12 else f" ({k})"
             base = q.short.rstrip("\u2026")
             if len(base) + len(tag) > SHORT_MAX:
                 base = base[:SHORT_MAX - len(tag) - 1].rstrip() + "\u2026"

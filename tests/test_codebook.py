@@ -556,3 +556,10 @@ def test_infer_drafts_short_labels_for_long_question_texts():
     assert cb["q8"].short == "Do you feel that your employer takes…"
     assert cb["q9"].short == "Do you feel that your employer takes (q9)"
     assert all(len(q.short) <= 40 + 5 for q in cb if q.short)
+    long_ids = infer_codebook(RawWave(
+        data=pd.DataFrame({"Would you feel comfortable discussing it with your supervisor?": df["q8"],
+                           "Would you feel comfortable discussing it with your supervisor(s)?":
+                           df["q9"]}), path=Path("w.csv"), format="csv", sha256="0" * 64,
+        header_rows=1))
+    assert [q.short for q in long_ids] == ["Would you feel comfortable discussing…",
+                                           "Would you feel comfortable discussing (2)"]
