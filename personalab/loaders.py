@@ -35,6 +35,8 @@ import hashlib
 import io
 import json
 import re
+import threading
+import warnings
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -153,6 +155,11 @@ class RawWave:
     row_numbers : ndarray or None
         File row of each data row, only when they are not consecutive (blank lines in
         the file were skipped); :meth:`file_row` uses it.
+    decode_errors : DataFrame
+        One row per byte that did not decode and was read as ``"\ufffd"`` (see
+        ``encoding_errors`` in :func:`load_export`): ``file_row`` (spreadsheet row),
+        ``column`` (column id), ``line`` (text-editor line), ``byte_offset`` (0-based, in
+        the file as decompressed) and ``byte``. Empty when the file decoded cleanly.
     """
 
     data: pd.DataFrame
@@ -171,6 +178,8 @@ class RawWave:
     export_values: str | None = None
     separators: dict = field(default_factory=dict)
     row_numbers: np.ndarray | None = field(default=None, repr=False)
+    decode_errors: pd.DataFrame = field(default_factory=lambda: _decode_error_frame([]),
+                                        repr=False)
 
     def file_row(self, i: int) -> int:
         """File line number (1-based, headers included) of data row ``i`` (0-based)."""
@@ -225,7 +234,12 @@ class RawWave:
 # --------------------------------------------------------------------------- public API
 
 
-def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=None) -> RawWave:
+class DecodeWarning(UserWarning):
+    """Bytes of a text export did not decode and were read as ``"\ufffd"``."""
+
+
+def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=None,
+                encoding_errors=None) -> RawWave:
     """Read a raw survey export into a :class:`RawWave`.
 
     Parameters
@@ -240,6 +254,19 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
         Field delimiter of a text file; sniffed among ``, ; TAB |`` when omitted.
     sheet : str or int, optional
         XLSX worksheet (name or 0-based position); the first one when omitted.
+    encoding_errors : {None, "replace", "strict"}
+        Bytes that do not decode. ``None`` (default): a file that is UTF-8 except for a
+        few invalid bytes (a character cut in two, one answer pasted from a cp1252
+        program) is read as UTF-8 with each such byte replaced by ``"\ufffd"``; every one
+        is listed in :attr:`RawWave.decode_errors` (row, column, byte offset) and a
+        :class:`DecodeWarning` names them. A given ``encoding`` that does not decode is an
+        error. ``"strict"``: any undecodable byte is an error naming its row, column and
+        byte offset. ``"replace"``: replace and report with a given encoding too.
+
+        Replacing is the default because the alternative readings are worse: a file
+        whose other non-ASCII characters are UTF-8 read as cp1252 garbles every one of
+        them without a word, and stopping makes the researcher edit the raw export (or
+        lose a wave's run) over one character that is now named.
 
     Returns
     -------
@@ -261,6 +288,7 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
     """
     src = _read_source(path)
     fmt = _check_format_name(format, src)
+    _check_encoding_errors(encoding_errors, src)
     container = _container(src)
     if container == "spss":
         if fmt not in ("auto", "spss"):
@@ -274,11 +302,35 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
     try:
         # UTF-8 is checked on the first megabyte here and on the rest by the CSV parser
         # as it reads the responses, which spares a pass over a large file.
-        return _load_table(src, fmt, container,
-                           _read_text(src, encoding, delimiter, check_whole=False))
+        raw = _load_table(src, fmt, container,
+                          _read_text(src, encoding, delimiter, check_whole=False,
+                                     errors=encoding_errors))
     except _NotUtf8:
         # Not the UTF-8 its beginning promised: detect the encoding from the whole file.
-        return _load_table(src, fmt, container, _read_text(src, encoding, delimiter))
+        raw = _load_table(src, fmt, container,
+                          _read_text(src, encoding, delimiter, errors=encoding_errors))
+    if len(raw.decode_errors):
+        warnings.warn(_decode_warning(src, raw), DecodeWarning, stacklevel=2)
+    return raw
+
+
+def _check_encoding_errors(value, src: _Source) -> None:
+    if value not in (None, "replace", "strict"):
+        raise InputError(f"encoding_errors={value!r} is not an option", file=src.shown,
+                         fix="use encoding_errors='replace' or 'strict', or leave it out")
+
+
+def _decode_warning(src: _Source, raw: RawWave) -> str:
+    errs = raw.decode_errors
+    shown = "; ".join(
+        f"row {r.file_row}, column {r.column!r}, byte offset {r.byte_offset} ({r.byte})"
+        for r in errs.head(5).itertuples())
+    more = f" (+{len(errs) - 5} more)" if len(errs) > 5 else ""
+    return (f"file {src.shown}: {len(errs)} byte(s) are not valid {raw.encoding} and were read "
+            f"as U+FFFD (the replacement character): {shown}{more}; all are listed in "
+            "raw.decode_errors.\n  Fix: check those answers; if the whole file is in another "
+            "encoding pass encoding= (e.g. 'cp1252'); re-save the export as UTF-8 to silence "
+            "this, or pass encoding_errors='strict' to stop on such bytes")
 
 
 def _load_table(src, fmt, container, table) -> RawWave:
@@ -316,7 +368,8 @@ def detect_format(path, *, encoding=None, delimiter=None, sheet=None) -> str:
     container = _container(src)
     if container == "spss":
         return "spss"
-    table = _read_xlsx(src, sheet) if container == "xlsx" else _read_text(src, encoding, delimiter)
+    table = _read_xlsx(src, sheet) if container == "xlsx" else _read_text(
+        src, encoding, delimiter, errors="replace")
     fmt, _ = _classify(table.head)
     return "xlsx" if (fmt == "csv" and container == "xlsx") else fmt
 
@@ -457,20 +510,27 @@ class _Table:
     encoding: str | None = None
     delimiter: str | None = None
     lead: int = 0              # lines before the header (Excel's "sep=;" hint line)
+    decode_errors: list = field(default_factory=list)   # see _locate_bytes
 
 
 class _NotUtf8(Exception):
     """The file's first megabyte is UTF-8 but the rest is not (see ``check_whole``)."""
 
 
-def _decode(src: _Source, encoding: str | None, *, check_whole=True) -> tuple[bytes, int, str]:
-    """Return the file as UTF-8 bytes, where its text starts in them, and its encoding.
+def _decode(src: _Source, encoding: str | None, *, check_whole=True,
+            errors=None) -> tuple[bytes, int, str, list]:
+    """Return the file as UTF-8 bytes, where its text starts in them, its encoding, and
+    the offsets (in ``src.data``) of the bytes that did not decode and were replaced.
 
     UTF-8 files are returned as they are, the text starting after the BOM if there is
     one (copying a large file to drop three bytes costs a second). With
     ``check_whole=False`` such a file is only checked on its first ``_PREFIX_BYTES``: the
     caller must check the rest (the CSV parser does) and raise :class:`_NotUtf8` where it
     fails, to read the file again with ``check_whole=True``.
+
+    A file that is UTF-8 but for a few bytes (see :func:`_damaged_utf8`) is decoded with
+    those bytes replaced, whatever ``errors`` says: the caller raises for "strict" once
+    it can name their rows and columns.
     """
     data = src.data
     if encoding is not None:
@@ -480,24 +540,135 @@ def _decode(src: _Source, encoding: str | None, *, check_whole=True) -> tuple[by
             raise InputError(f"unknown encoding {encoding!r}", file=src.shown,
                              fix="use a Python codec name such as 'utf-8', 'cp1252' or "
                                  "'utf-16', or leave encoding out to detect it") from err
+        if errors == "replace":
+            text, bad = _decode_recording(data, 0, encoding)
+            if bad:
+                return text.lstrip("\ufeff").encode("utf-8"), 0, encoding, bad
         return (*_transcode(src, data, encoding, explicit=True, check_whole=check_whole),
-                encoding)
+                encoding, [])
     if data[:3] == codecs.BOM_UTF8:
+        if not (_is_utf8(data) if check_whole else _starts_utf8(data, 3)):
+            damaged = _damaged_utf8(data, 3)
+            if damaged is not None:
+                return damaged[0], damaged[1], "utf-8-sig", damaged[2]
         return (*_transcode(src, data, "utf-8-sig", explicit=False, check_whole=check_whole),
-                "utf-8-sig")
+                "utf-8-sig", [])
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # Excel's "Unicode text": UTF-16 with a byte-order mark (tab-separated).
-        return (*_transcode(src, data, "utf-16", explicit=False), "utf-16")
+        return (*_transcode(src, data, "utf-16", explicit=False), "utf-16", [])
     guess = _utf16_without_bom(data[:4096])
     if guess:
-        return (*_transcode(src, data, guess, explicit=False), guess)
+        return (*_transcode(src, data, guess, explicit=False), guess, [])
     if b"\x00" in data[:8192]:
         raise FormatError("this is a binary file, not a text or spreadsheet export",
                           file=src.shown,
                           fix="export the responses as CSV, XLSX or SPSS (.sav)")
     if (_is_utf8(data) if check_whole else _starts_utf8(data, 0)):
-        return data, 0, "utf-8"
-    return _guess_legacy_encoding(src)
+        return data, 0, "utf-8", []
+    damaged = _damaged_utf8(data, 0)
+    if damaged is not None:
+        return damaged[0], damaged[1], "utf-8", damaged[2]
+    return (*_guess_legacy_encoding(src), [])
+
+
+_RECORDED = threading.local()
+
+
+def _record_undecodable(err: UnicodeDecodeError):
+    """Codec error handler: note the byte's offset, read it as U+FFFD, go on after it."""
+    _RECORDED.offsets.append(err.start)
+    return "\ufffd", err.start + 1
+
+
+codecs.register_error("personalab.record", _record_undecodable)
+
+
+def _decode_recording(data: bytes, start: int, encoding: str) -> tuple[str, list]:
+    """``data[start:]`` decoded, each undecodable byte as U+FFFD, and those bytes' offsets
+    in ``data``."""
+    _RECORDED.offsets = offsets = []
+    text = codecs.decode(memoryview(data)[start:], encoding, "personalab.record")
+    return text, [start + o for o in offsets]
+
+
+def _damaged_utf8(data: bytes, start: int):
+    """(UTF-8 bytes, 0, offsets of the bad bytes) when ``data[start:]`` is UTF-8 with a few
+    invalid bytes, else None (a file in a legacy encoding).
+
+    The test is which reading garbles less: the file holds at least as many valid
+    multi-byte UTF-8 characters as invalid bytes. A real cp1252/latin-1 file has almost
+    no valid multi-byte sequences (an accented letter would have to be followed by one
+    or two bytes 0x80-0xBF), so it still goes to the legacy detection; a UTF-8 file with
+    one bad byte keeps all its other characters.
+    """
+    text, bad = _decode_recording(data, start, "utf-8")
+    n_ascii = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, offset=start) < 0x80))
+    n_multibyte = len(text) - n_ascii - len(bad)
+    if not bad or n_multibyte < max(len(bad), 1):
+        return None
+    return text.encode("utf-8"), 0, bad
+
+
+def _locate_bytes(data: bytes, offsets: list, delimiter: str, start: int,
+                  encoding: str) -> list[tuple]:
+    """(file row, field index, text line, byte offset, byte) of each offset in ``data``.
+
+    The file is parsed as CSV up to the last offset, its lines decoded with
+    ``surrogateescape`` so that each undecodable byte becomes a lone surrogate, which no
+    valid text contains: the fields holding them are the columns. Rows count CSV
+    records (spreadsheet rows) from the start of the file, as everywhere else.
+    """
+    offsets = sorted(offsets)
+    ascii_compatible = codecs.lookup(encoding).name.replace("-sig", "") not in (
+        "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+    out = []
+
+    def entry(off, row, j):
+        return (row, j, data.count(b"\n", 0, off) + 1, off, repr(data[off:off + 1]))
+
+    if not ascii_compatible:
+        return [entry(off, None, None) for off in offsets]
+    state = {"end": start}
+
+    def lines():
+        pos, n = start, len(data)
+        while pos < n:
+            end = data.find(b"\n", pos)
+            end = n if end < 0 else end + 1
+            state["end"] = end
+            yield data[pos:end].decode(encoding, "surrogateescape")
+            pos = end
+
+    i, record = 0, 0
+    try:
+        for fields in csv.reader(lines(), delimiter=delimiter):
+            record += 1
+            in_record = []
+            while i < len(offsets) and offsets[i] < state["end"]:
+                in_record.append(offsets[i])
+                i += 1
+            if in_record:
+                holders = [j for j, f in enumerate(fields)
+                           for ch in f if "\udc80" <= ch <= "\udcff"]
+                if len(holders) != len(in_record):
+                    holders = [None] * len(in_record)
+                out += [entry(off, record, j) for off, j in zip(in_record, holders)]
+            if i >= len(offsets):
+                break
+    except csv.Error:
+        pass  # a damaged record: the rest keep their line and offset only
+    out += [entry(off, None, None) for off in offsets[i:]]
+    return out
+
+
+def _decode_error_frame(rows: list) -> pd.DataFrame:
+    return pd.DataFrame({
+        "file_row": pd.array([r[0] for r in rows], dtype="Int64"),
+        "column": pd.Series([r[1] for r in rows], dtype=object),
+        "line": pd.Series([r[2] for r in rows], dtype="int64"),
+        "byte_offset": pd.Series([r[3] for r in rows], dtype="int64"),
+        "byte": pd.Series([r[4] for r in rows], dtype=object),
+    })
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -536,7 +707,7 @@ def _is_utf8(data) -> bool:
     return True
 
 
-def _guess_legacy_encoding(src: _Source) -> tuple[bytes, str]:
+def _guess_legacy_encoding(src: _Source) -> tuple[bytes, int, str]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(src.data).best()
@@ -633,13 +804,14 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_text(src: _Source, encoding, delimiter, *, check_whole=True) -> _Table:
+def _read_text(src: _Source, encoding, delimiter, *, check_whole=True, errors=None) -> _Table:
     """Header records of a text export and a reader of its responses.
 
     With ``check_whole=False`` the file is assumed to be UTF-8 when its first megabyte is,
     and the body reader raises :class:`_NotUtf8` when the rest proves it wrong.
+    ``errors`` is ``encoding_errors`` of :func:`load_export`.
     """
-    utf8, start, enc = _decode(src, encoding, check_whole=check_whole)
+    utf8, start, enc, bad = _decode(src, encoding, check_whole=check_whole, errors=errors)
     # Header lines are parsed from a prefix cut at a line end (never mid-character).
     cut = len(utf8)
     if cut - start > _PREFIX_BYTES:
@@ -662,6 +834,13 @@ def _read_text(src: _Source, encoding, delimiter, *, check_whole=True) -> _Table
     if not head:
         raise InputError("the file has no header line", file=src.shown, row=1,
                          fix="export the survey again with its header")
+    located = []
+    if bad:
+        text_start = 3 if src.data[:3] == codecs.BOM_UTF8 else 0
+        located = _locate_bytes(src.data, bad, delimiter, text_start,
+                                "utf-8" if encoding is None else encoding)
+        if errors == "strict":
+            raise _undecodable(src, enc, located, head[0])
 
     # Text decoded from another encoding is UTF-8 by construction; the source's own bytes
     # are only checked whole when asked.
@@ -670,7 +849,22 @@ def _read_text(src: _Source, encoding, delimiter, *, check_whole=True) -> _Table
     def body(n_header: int):
         return _read_body(src, utf8, head, ends, n_header, delimiter, lead, checked)
 
-    return _Table(head, body, enc, delimiter, lead)
+    return _Table(head, body, enc, delimiter, lead, located)
+
+
+def _undecodable(src: _Source, encoding: str, located: list, header: list) -> FormatError:
+    row, j, line, offset, byte = located[0]
+    column = None if j is None else (header[j].strip() if j < len(header) and header[j].strip()
+                                     else f"#{j + 1}")
+    where = f"line {line}, " if row != line else ""
+    others = f" (and {len(located) - 1} more such bytes)" if len(located) > 1 else ""
+    return FormatError(
+        f"byte {byte} ({where}byte offset {offset}) is not valid {encoding}{others}, while the "
+        "rest of the file is", file=src.shown, row=row,
+        column=column,
+        fix="correct that answer in a copy of the export, or leave encoding_errors out to read "
+            "such bytes as U+FFFD (each one is reported); if the file is really in another "
+            "encoding pass encoding= (e.g. 'cp1252')")
 
 
 def _read_body(src, utf8, head, ends, n_header, delimiter, lead=0, utf8_checked=True):
@@ -1353,4 +1547,7 @@ def _finish(src, fmt, n_header, header, body, spec: _Spec, table: _Table, row_nu
         meta_columns=meta_columns, encoding=table.encoding, delimiter=table.delimiter,
         export_values=spec.export_values if fmt.startswith("qualtrics") else None,
         separators=separators, row_numbers=row_numbers,
+        decode_errors=_decode_error_frame([
+            (row, None if j is None else (ids[j] if j < len(ids) else f"#{j + 1}"), line, off, b)
+            for row, j, line, off, b in table.decode_errors]),
     )

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from personalab.errors import FormatError, InputError
-from personalab.loaders import RawWave, detect_format, load_export, parse_google_timestamp
+from personalab.loaders import (DecodeWarning, RawWave, detect_format, load_export,
+                                parse_google_timestamp)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 
@@ -287,6 +288,60 @@ def test_bom_file_loads_like_the_same_file_without_bom(tmp_path, name, text):
     np.testing.assert_array_equal(bom.file_rows(), plain.file_rows())
     if text is not None:     # spreadsheet rows: header, the two-line answer, the blank line
         assert bom.data.loc[0, "q"] == "two\nlines" and bom.file_row(1) == 4
+
+
+# --------------------------------------------------------------------------- damaged UTF-8
+# A UTF-8 export with one invalid byte used to be read whole as cp1252: every other accented
+# letter garbled, and nothing said so. Now the byte is replaced, located and reported.
+
+DAMAGED = ("id,city,comment\n1,Zürich,très bien\n2,Köln,\"ça va,\nmerci\"\n"
+           "3,Berlin,naïve café\n").encode("utf-8").replace("ça".encode(), b"\xe7a")
+
+
+def test_one_bad_byte_in_a_utf8_file_is_replaced_and_reported(tmp_path):
+    path = write(tmp_path, "damaged.csv", DAMAGED)
+    with pytest.warns(DecodeWarning, match=r"row 3, column 'comment', byte offset 46") as w:
+        raw = load_export(path)
+    assert "encoding_errors='strict'" in str(w[0].message)
+    assert raw.encoding == "utf-8"
+    assert raw.data["city"].tolist() == ["Zürich", "Köln", "Berlin"]      # not "ZÃ¼rich"
+    assert raw.data["comment"].tolist() == ["très bien", "\ufffda va,\nmerci", "naïve café"]
+    errs = raw.decode_errors
+    assert errs.to_dict("records") == [{"file_row": 3, "column": "comment", "line": 3,
+                                        "byte_offset": 46, "byte": "b'\\xe7'"}]
+    assert DAMAGED[46:47] == b"\xe7"
+    with pytest.raises(FormatError, match=r"byte b'\\xe7' \(byte offset 46\) is not valid utf-8") \
+            as err:
+        load_export(path, encoding_errors="strict")
+    assert (err.value.row, err.value.column) == (3, "comment") and "encoding=" in err.value.fix
+
+
+def test_bad_bytes_past_the_first_megabyte_and_after_a_bom(tmp_path):
+    rows = "".join(f"{i},réponse {i}\n" for i in range(1, 60_000))     # ~1.1 MB of UTF-8
+    data = ("id,q\n" + rows).encode("utf-8") + b"60000,Z\xfcrich\n"
+    for name, content in (("late.csv", data), ("late_bom.csv", codecs.BOM_UTF8 + data)):
+        with pytest.warns(DecodeWarning):
+            raw = load_export(write(tmp_path, name, content))
+        assert raw.encoding == ("utf-8-sig" if "bom" in name else "utf-8")
+        assert raw.data["q"].iloc[0] == "réponse 1" and raw.data["q"].iloc[-1] == "Z\ufffdrich"
+        assert raw.decode_errors[["file_row", "column", "line"]].values.tolist() == \
+            [[60_001, "q", 60_001]]
+
+
+def test_file_in_cp1252_throughout_still_loads_as_cp1252(tmp_path):
+    text = "id,city,comment\n1,Zürich,très bien\n2,Köln,ça va – merci\n"
+    raw = load_export(write(tmp_path, "legacy.csv", text, encoding="cp1252"))
+    assert raw.encoding == "cp1252" and raw.data["comment"].iloc[1] == "ça va – merci"
+    assert raw.decode_errors.empty
+
+
+def test_encoding_errors_replace_applies_to_a_given_encoding(tmp_path):
+    path = write(tmp_path, "damaged.csv", DAMAGED)
+    with pytest.warns(DecodeWarning):
+        raw = load_export(path, encoding="utf-8", encoding_errors="replace")
+    assert raw.data["city"].iloc[0] == "Zürich" and len(raw.decode_errors) == 1
+    with pytest.raises(InputError, match="encoding_errors='ignore' is not an option"):
+        load_export(path, encoding_errors="ignore")
 
 
 # --------------------------------------------------------------------------- Qualtrics
