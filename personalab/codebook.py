@@ -71,9 +71,13 @@ FACETS = ("goal", "pain_point", "motivation", "behaviour", "objection", "demogra
 _MISSING_VOCAB = {
     "dont_know": ["don't know", "dont know", "do not know", "dk", "not sure", "unsure",
                   "no opinion", "can't say", "cannot say", "don't know / not sure",
-                  "i don't know", "don't know/not sure"],
+                  "i don't know", "don't know/not sure", "i'm not sure", "i am not sure",
+                  "unknown", "don't remember", "can't remember", "cannot remember"],
     "not_applicable": ["n/a", "na", "not applicable", "does not apply", "doesn't apply",
-                       "n/a - not applicable", "not relevant"],
+                       "n/a - not applicable", "not relevant", "not applicable to me",
+                       "does not apply to me", "doesn't apply to me"],
+    "not_stated": ["not stated", "not specified", "no answer", "not answered", "missing",
+                   "no response", "blank"],
     "prefer_not_to_say": ["prefer not to say", "prefer not to answer", "rather not say",
                           "i'd rather not say", "i prefer not to say", "decline to state",
                           "decline to answer", "prefer not to disclose"],
@@ -962,6 +966,10 @@ def _parse_scaled(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
     for i, o in enumerate(q.scale):
         for k in (_norm(o.code), _norm(o.label)):
             target.setdefault(k, i)
+    for i, o in enumerate(q.scale):      # "Strongly agree (SA)" also reads SA
+        m = _ABBREV_LABEL.match(str(o.label))
+        if m:
+            target.setdefault(_norm(m.group(1)), i)
     codes, uniques = _factorize(s)
     vidx, reason, bad = _classify_uniques(q, uniques, target, _missing_keys(q))
     pos = vidx[codes]
@@ -990,6 +998,10 @@ def _parse_scaled(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
             issues.append(_issue(ctx, "error", kind, problem, q.id, rows, fix))
     answered = pos >= 0
     return _Parsed({q.id: pos}, _reasons_from(codes, reason), answered, issues)
+
+
+#: a scale label that carries the abbreviation the export uses: "Strongly agree (SA)"
+_ABBREV_LABEL = re.compile(r"^.*\S\s+\(([A-Za-z]{1,3})\)$")
 
 
 def _looks_numeric(u) -> bool:
@@ -1521,7 +1533,8 @@ _POLES = [("agree", "disagree"), ("satisfied", "dissatisfied"), ("satisfied", "u
 _INTENSITY = {"extremely": 3, "completely": 3, "totally": 3, "strongly": 2, "very": 2,
               "mostly": 1.5, "moderately": 1.25, "quite": 1.25, "fairly": 1, "somewhat": 0.5,
               "slightly": 0.5, "mildly": 0.5, "partly": 0.5}
-_DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "country", "state",
+_DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ", "country",
+                "state",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
                 "zip", "postcode", "province", "language", "religion"}
 _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
@@ -1588,6 +1601,40 @@ def _match_likert(labels: list[str]) -> list[str] | None:
         else:
             if len(set(scores.values())) == len(scores):
                 return sorted(labels, key=scores.get)
+    return None
+
+
+# Scales exported as abbreviations (government and HR exports: SD/D/N/A/SA).
+_ABBREVIATED = [
+    ("agreement", [("SD", "Strongly disagree"), ("D", "Disagree"), ("N", "Neutral"),
+                   ("A", "Agree"), ("SA", "Strongly agree")], {"sd", "d", "sa"}, True),
+    ("frequency", [("N", "Never"), ("R", "Rarely"), ("S", "Sometimes"), ("O", "Often"),
+                   ("A", "Always")], {"r", "s", "o"}, False),
+]
+
+
+def _match_abbreviated(labels: list[str], st) -> tuple | None:
+    """(scale, unlabelled codes, kind) when the answers are a known abbreviated scale.
+
+    Every answer must be a 1-3 letter code; at least three must be points of one scale
+    (and one that tells agreement from frequency apart), and at most one other code, held by
+    under 5 % of the answers, is left over (e.g. DETE's 'M'): it is drafted as missing.
+    """
+    if len(labels) < 3 or not all(re.fullmatch(r"[A-Za-z]{1,3}", t.strip()) for t in labels):
+        return None
+    keys = {t.strip().casefold(): t.strip() for t in labels}
+    for kind, points, telling, full in _ABBREVIATED:
+        abbr = {a.casefold() for a, _ in points}
+        hit = set(keys) & abbr
+        extra = [keys[k] for k in keys if k not in abbr]
+        if len(hit) < 3 or not hit & telling or len(extra) > 1:
+            continue
+        if extra and st.count.get(_norm(extra[0]), 0) >= 0.05 * st.n:
+            continue
+        shown = [(a, lab) for a, lab in points if full or a.casefold() in hit]
+        scale = [ScaleOption(i + 1, f"{lab} ({keys.get(a.casefold(), a)})")
+                 for i, (a, lab) in enumerate(shown)]
+        return scale, extra, kind
     return None
 
 
@@ -1779,7 +1826,7 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
         except ValueError:
             break
     if rest and len(numeric) == len(rest):
-        return _infer_numeric(c, text, st, numeric, missing, toks, demographic, seg, grid), []
+        return _infer_numeric(c, text, st, numeric, missing, toks, demographic, seg, grid)
     texts = [str(st.text[k]).strip() for k in rest]
     sample_texts = texts[:2000]
     if sum(bool(_EMAIL.match(t.casefold())) for t in sample_texts) >= 0.9 * len(sample_texts):
@@ -1791,6 +1838,21 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
         # scale's 1..k are fine once the labels have fixed the scale.
         words = [t for t in texts if not _looks_numeric(t)]
         nums = [float(_norm(t)) for t in texts if _looks_numeric(t)]
+        abbrev = _match_abbreviated(words, st) if not nums else None
+        if abbrev is not None:
+            scale, extra, kind = abbrev
+            used_codes = {str(m.code) for m in missing}
+            missing = _renumber(missing, len(scale))
+            for lab in extra:
+                code = next(k for k in range(99, 0, -1)
+                            if str(k) not in used_codes | {str(m.code) for m in missing})
+                missing.append(MissingCode(code, lab, "unlabelled"))
+            note = [f"{c}: {kind} scale abbreviated in the export "
+                    f"({', '.join(_ABBREV_LABEL.match(o.label).group(1) for o in scale)}); "
+                    "check the labels"]
+            note += [f"{c}: code {lab!r} is not a point of the {kind} scale; drafted as "
+                     "missing (reason: unlabelled) - say what it means" for lab in extra]
+            return Question(c, text, "likert", seg, scale, missing=missing), note
         order = _match_likert(words)
         if order is not None and not all(v.is_integer() and 1 <= v <= len(order) for v in nums):
             order = None
@@ -1823,21 +1885,91 @@ def _renumber(missing: list[MissingCode], n_scale: int) -> list[MissingCode]:
             for i, m in enumerate(missing)]
 
 
-def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid) -> Question:
+#: numeric codes that exports use for "no answer" when they sit apart from the answers
+_SENTINELS = {7, 8, 9, 77, 88, 97, 98, 99, 777, 888, 997, 998, 999, 9999}
+_YES_NO_QUESTION = re.compile(r"^(are|is|do|does|did|have|has|had|was|were|would|will|can|"
+                              r"could|should|any)\b", re.IGNORECASE)
+_NA_HINT = re.compile(r"\bn/?a\b|not applicable|does ?n[o']t apply|0 ?= ?(none|not)",
+                      re.IGNORECASE)
+
+
+def _split_sentinels(values: list[float]) -> tuple[list[float], list[float]]:
+    """(answers, sentinel codes): 88/99/-9-style codes set apart from a short code range."""
+    vals = sorted(set(values))
+    if len(vals) < 3 or not all(float(v).is_integer() for v in vals):
+        return vals, []
+    out = []
+    while len(vals) >= 3:
+        v, rest = vals[-1], vals[:-1]
+        if v in _SENTINELS and v - rest[-1] >= 2 and rest[-1] - rest[0] <= 10:
+            out.append(v)
+            vals = rest
+        else:
+            break
+    while len(vals) >= 3 and vals[0] <= -2 and vals[1] >= 0:
+        out.append(vals[0])
+        vals = vals[1:]
+    return vals, out
+
+
+def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
+    """Draft a column whose answers are all numbers; returns (question, notes)."""
     distinct = len(values)
     ints = all(float(v).is_integer() for v in values)
     lo, hi = min(values), max(values)
     if ints and distinct == st.n and st.n >= 10 and (
             hi - lo + 1 <= 2 * distinct or toks & {"id", "serial", "sn", "no"}):
-        return Question(c, text, "id", "ignore")
+        return Question(c, text, "id", "ignore"), []
+    notes = []
+    main, sentinels = _split_sentinels(values) if ints and distinct <= 16 else (values, [])
+    if sentinels:
+        missing = list(missing) + [MissingCode(int(v), f"{int(v)} (unlabelled code)", "unlabelled")
+                                   for v in sentinels]
+        notes.append(f"{c}: code(s) {', '.join(str(int(v)) for v in sentinels)} sit apart from "
+                     f"the answers {int(main[0])}..{int(main[-1])}; drafted as missing - check")
+        values, distinct, lo, hi = main, len(main), min(main), max(main)
+    count = {float(k): v for k, v in st.count.items() if _looks_numeric(k)}
     countlike = bool(toks & _COUNT_WORDS) or demographic
+    small_counts = toks & _COUNT_WORDS - {"year", "years"}
+    if ints and set(values) <= {0, 1} and distinct == 2 and not small_counts:
+        yes_no = bool(_YES_NO_QUESTION.match(text.strip())) or text.strip().endswith("?")
+        labels = ("No", "Yes") if yes_no else ("0", "1")
+        if yes_no:
+            notes.append(f"{c}: 0/1 answers drafted as No/Yes; check")
+        return Question(c, text, "single", "profile" if demographic else seg,
+                        [ScaleOption(0, labels[0]), ScaleOption(1, labels[1])],
+                        missing=missing), notes
+    if ints and set(values) <= {-1, 0, 1} and -1 in values and not countlike:
+        return Question(c, text, "likert", seg, [ScaleOption(v, str(v)) for v in (-1, 0, 1)],
+                        missing=missing), notes
+    if demographic and ints and 2 <= distinct <= 16 and not small_counts and \
+            not toks & {"age", "year", "years", "zip", "postcode"}:
+        # coded categories (gender 1/2, region 1-4, education 1-8): a choice, not an amount
+        ordinal = bool(toks & {"educ", "education", "income"})
+        return Question(c, text, "single", "profile",
+                        [ScaleOption(int(v), str(int(v))) for v in sorted(values)],
+                        missing=missing, ordered=True if ordinal else None), notes + [
+            f"{c}: numeric codes of a demographic drafted as categories; add their labels"]
     if ints and (3 <= distinct <= 11 or (grid and distinct >= 2)) and not countlike:
+        if lo == 0 and hi <= 7:
+            c0, c1, c2 = (count.get(float(v), 0) for v in (0, 1, 2))
+            if hi >= 4 and (_NA_HINT.search(text) or (hi == 5 and c0 > 1.5 * c1 and c1 < c2)):
+                missing = list(missing) + [MissingCode(0, "0 (not applicable)", "not_applicable")]
+                notes.append(f"{c}: 0 is set apart from the {int(hi)}-point scale (more 0s "
+                             f"than 1s, or the text says n/a); drafted as 'not applicable' - "
+                             "move it to the scale if 0 is an answer")
+                return Question(c, text, "likert", seg,
+                                [ScaleOption(v, str(v)) for v in range(1, int(hi) + 1)],
+                                missing=missing), notes
+            return Question(c, text, "likert", seg,
+                            [ScaleOption(v, str(v)) for v in range(0, int(hi) + 1)],
+                            missing=missing), notes
         for a, b in ((1, 5), (1, 7), (0, 10), (1, 10)):
             if lo >= a and hi <= b:
                 return Question(c, text, "likert", seg,
                                 [ScaleOption(v, str(v)) for v in range(a, b + 1)],
-                                missing=missing)
-    return Question(c, text, "numeric", "profile", missing=missing)
+                                missing=missing), notes
+    return Question(c, text, "numeric", "profile", missing=missing), notes
 
 
 def _from_value_labels(c, text, st, vlabels, mcodes, seg, full_data) -> Question:
@@ -2018,6 +2150,31 @@ def _draft_shorts(questions: list[Question]) -> None:
             q.short = base + tag
 
 
+def _battery_peers(questions: list[Question], notes: list[str]) -> None:
+    """A column named like a demographic ("Country", "Religion") inside a battery of 1-5
+    ratings (music and hobby preferences) is one more rating of that battery."""
+    scales: dict[tuple, int] = {}
+    likert = [q for q in questions if q.type == "likert"]
+    for q in likert:
+        key = tuple(q.scale_codes)
+        scales[key] = scales.get(key, 0) + 1
+    if not scales:
+        return
+    codes, n = max(scales.items(), key=lambda kv: kv[1])
+    if n < 10 or n < 0.5 * len(likert):
+        return
+    template = next(q for q in likert if tuple(q.scale_codes) == codes)
+    for q in questions:
+        if q.type == "single" and q.role == "profile" and q.scale and \
+                all(o.label == str(o.code) for o in q.scale) and \
+                {o.code for o in q.scale} <= set(codes):
+            q.type, q.role, q.ordered = "likert", "segment", None
+            q.scale = [ScaleOption(o.code, o.label) for o in template.scale]
+            notes[:] = [m for m in notes if not m.startswith(f"{q.id}: numeric codes")]
+            notes.append(f"{q.id}: named like a demographic but answered on the "
+                         f"{len(codes)}-point scale of {n} other items; drafted as one of them")
+
+
 def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     """Draft a codebook from a raw wave, for a researcher to check and edit.
 
@@ -2105,6 +2262,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                     and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
+    _battery_peers(questions, notes)
     _flag_reversed(questions, raw, sample, notes)
     _draft_shorts(questions)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
