@@ -160,6 +160,10 @@ class RawWave:
         ``encoding_errors`` in :func:`load_export`): ``file_row`` (spreadsheet row),
         ``column`` (column id), ``line`` (text-editor line), ``byte_offset`` (0-based, in
         the file as decompressed) and ``byte``. Empty when the file decoded cleanly.
+    decimal, thousands, dayfirst : str, bool, dict or None
+        How numbers and dates are written, as given to :func:`load_export` (one value, or
+        one per column); None: decided from the values when the codebook types them
+        (see :mod:`personalab.conventions`).
     """
 
     data: pd.DataFrame
@@ -180,6 +184,9 @@ class RawWave:
     row_numbers: np.ndarray | None = field(default=None, repr=False)
     decode_errors: pd.DataFrame = field(default_factory=lambda: _decode_error_frame([]),
                                         repr=False)
+    decimal: str | dict | None = None
+    thousands: str | dict | None = None
+    dayfirst: bool | dict | None = None
 
     def file_row(self, i: int) -> int:
         """File line number (1-based, headers included) of data row ``i`` (0-based)."""
@@ -239,7 +246,7 @@ class DecodeWarning(UserWarning):
 
 
 def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=None,
-                encoding_errors=None) -> RawWave:
+                encoding_errors=None, decimal=None, thousands=None, dayfirst=None) -> RawWave:
     """Read a raw survey export into a :class:`RawWave`.
 
     Parameters
@@ -267,6 +274,16 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
         whose other non-ASCII characters are UTF-8 read as cp1252 garbles every one of
         them without a word, and stopping makes the researcher edit the raw export (or
         lose a wave's run) over one character that is now named.
+    decimal, thousands : str or dict, optional
+        Decimal mark (``"."`` or ``","``) and thousands mark of numbers, for every column or
+        per column (``decimal={"price": ","}``). Values stay text here; they are used when
+        a codebook types a column as numeric or weight. When omitted each column's
+        convention is decided from its values, and a column that cannot be decided
+        (only ``"1,393"``-like values) is refused there: see :mod:`personalab.conventions`.
+    dayfirst : bool or dict, optional
+        Whether ``03/04/2024``-style dates put the day first, for every column or per
+        column; when omitted decided from the values, and refused when they mix orders or
+        cannot tell.
 
     Returns
     -------
@@ -293,12 +310,16 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
     if container == "spss":
         if fmt not in ("auto", "spss"):
             raise _wrong_format(src, fmt, "an SPSS .sav file")
-        return _load_spss(src)
+        raw = _load_spss(src)
+        raw.decimal, raw.thousands, raw.dayfirst = decimal, thousands, dayfirst
+        return raw
     if fmt == "spss":
         raise _wrong_format(src, fmt, f"a {'XLSX workbook' if container == 'xlsx' else 'text'} file")
 
     if container == "xlsx":
-        return _load_table(src, fmt, container, _read_xlsx(src, sheet))
+        raw = _load_table(src, fmt, container, _read_xlsx(src, sheet))
+        raw.decimal, raw.thousands, raw.dayfirst = decimal, thousands, dayfirst
+        return raw
     try:
         # UTF-8 is checked on the first megabyte here and on the rest by the CSV parser
         # as it reads the responses, which spares a pass over a large file.
@@ -311,6 +332,7 @@ def load_export(path, format="auto", *, encoding=None, delimiter=None, sheet=Non
                           _read_text(src, encoding, delimiter, errors=encoding_errors))
     if len(raw.decode_errors):
         warnings.warn(_decode_warning(src, raw), DecodeWarning, stacklevel=2)
+    raw.decimal, raw.thousands, raw.dayfirst = decimal, thousands, dayfirst
     return raw
 
 

@@ -32,6 +32,7 @@ from personalab.codebook import (
     infer_codebook,
     load_codebook,
 )
+from personalab.conventions import normalize_raw
 from personalab.errors import InputError, short_path
 from personalab.ids import in_ids
 
@@ -111,12 +112,17 @@ class Survey:
         CodebookError
             The codebook does not fit the wave (missing column, label not in a scale, ...).
         InputError
-            Bad values: duplicate or blank ids, bad weights, non-numbers, out-of-range values.
+            Bad values: duplicate or blank ids, bad weights, non-numbers, out-of-range
+            values; a number or date column that mixes conventions or cannot be decided
+            (see :mod:`personalab.conventions`).
         """
         if duplicate_ids not in _DUPLICATE_MODES:
             raise InputError(f"duplicate_ids={duplicate_ids!r} is not an option",
                              fix="use duplicate_ids='raise' or duplicate_ids='suffix'")
-        parsed, ids, weights, report = _parse_wave(codebook, raw)
+        # Numbers and dates in one convention per column first ("1,5" is 1.5 only where
+        # the column writes decimal commas); a column that mixes them or cannot be
+        # decided is refused here, naming the rows and the option that settles it.
+        parsed, ids, weights, report = _parse_wave(codebook, normalize_raw(raw, codebook))
         if duplicate_ids == "suffix":
             report.issues = [i for i in report.issues if i.kind != "duplicate_id"]
         report.raise_if_errors()
@@ -368,7 +374,8 @@ def _typed_columns(q: Question, p) -> dict:
 
 
 def read_survey(path, codebook=None, wave: str | None = None, format: str = "auto", *,
-                duplicate_ids: str = "raise") -> Survey:
+                duplicate_ids: str = "raise", decimal=None, thousands=None,
+                dayfirst=None) -> Survey:
     """Read an export and type it with its codebook in one call.
 
     Parameters
@@ -384,10 +391,14 @@ def read_survey(path, codebook=None, wave: str | None = None, format: str = "aut
         Passed to ``load_export`` ("auto" detects it).
     duplicate_ids : {'raise', 'suffix'}
         See :meth:`Survey.from_raw`.
+    decimal, thousands, dayfirst : optional
+        How numbers and dates are written, when their columns cannot tell; passed to
+        ``load_export`` (one value, or a dict per column).
     """
     from personalab.loaders import load_export   # the loader is heavy and optional here
 
-    raw = load_export(path, format=format)
+    raw = load_export(path, format=format, decimal=decimal, thousands=thousands,
+                      dayfirst=dayfirst)
     if codebook is None:
         cb = infer_codebook(raw)
     elif isinstance(codebook, Codebook):

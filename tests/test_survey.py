@@ -270,3 +270,94 @@ def test_read_survey_with_path_object_or_inferred_codebook(tmp_path, monkeypatch
     assert inferred.codebook.respondent_id == "rid"
     assert inferred.codebook["Q2"].type == "likert"
     assert inferred.likert()["Q2"].notna().sum() == 3
+
+
+# --------------------------------------------------------------------------- number and date conventions
+# Numbers and dates are read in one convention per column, decided from all its values
+# (personalab.conventions); they used to be read value by value: "1,5" became 15.0 (every
+# comma stripped) and "03/04/2024" went to March or April depending on the other rows.
+
+def with_columns(extra: dict, types: dict, **raw_kw):
+    """The test wave plus ``extra`` columns typed as ``types`` says."""
+    raw = wave(**extra)
+    for k, v in raw_kw.items():
+        setattr(raw, k, v)
+    cb = codebook()
+    cb.questions += [Question(c, c, t, "profile") for c, t in types.items()]
+    return raw, cb
+
+
+def typed(extra, types, **raw_kw):
+    raw, cb = with_columns(extra, types, **raw_kw)
+    return Survey.from_raw(raw, cb)
+
+
+def test_decimal_commas_and_thousands_are_decided_per_column():
+    s = typed({"spend": ["1,5", "2,25", "", "-0,5"], "income": ["1,393", "12,000", "800", ""],
+               "score": ["1.5", "1,393", "2", ""]},
+              {"spend": "numeric", "income": "numeric", "score": "numeric"})
+    np.testing.assert_array_equal(s.data["spend"], [1.5, 2.25, np.nan, -0.5])  # was 15, 225
+    assert s.data["income"].tolist()[:3] == [1393.0, 12000.0, 800.0]
+    assert s.data["score"].tolist()[:3] == [1.5, 1393.0, 2.0]   # "1.5" decides: ',' groups
+    # a weight with a decimal comma
+    assert typed({"w": ["1,5", "0,5", "1", "1"]}, {}).weights().tolist() == [1.5, 0.5, 1, 1]
+
+
+def test_undecidable_or_mixed_number_column_is_refused_with_the_fix():
+    with pytest.raises(InputError) as err:
+        typed({"spend": ["1,393", "2,500", "", ""]}, {"spend": "numeric"})
+    assert (err.value.column, err.value.row) == ("spend", [4, 5])
+    assert "can be read two ways" in err.value.problem and "decimal={'spend': ','}" in \
+        err.value.fix
+    with pytest.raises(InputError) as err:
+        typed({"spend": ["1,5", "2.5", "", ""]}, {"spend": "numeric"})
+    assert err.value.column == "spend" and err.value.row == [4, 5]
+    assert "mix two conventions" in err.value.problem
+    # the option settles it, and so do the file's other number columns
+    s = typed({"spend": ["1,393", "2,500", "", ""]}, {"spend": "numeric"},
+              decimal={"spend": ","})
+    assert s.data["spend"].tolist()[:2] == [1.393, 2.5]
+    s = typed({"spend": ["1,393", "2,500", "", ""]}, {"spend": "numeric"},
+              thousands={"spend": ","})
+    assert s.data["spend"].tolist()[:2] == [1393.0, 2500.0]
+    s = typed({"spend": ["1,393", "", "", ""], "rate": ["0,5", "1,25", "", ""]},
+              {"spend": "numeric", "rate": "numeric"})
+    assert s.data["spend"].iloc[0] == 1.393
+
+
+def test_a_value_against_the_given_convention_is_named():
+    with pytest.raises(InputError) as err:
+        typed({"spend": ["1,5", "1,234,567", "", ""]}, {"spend": "numeric"},
+              decimal={"spend": ","})
+    assert (err.value.column, err.value.row) == ("spend", 5) and "'1,234,567'" in str(err.value)
+
+
+def test_date_order_is_decided_per_column_or_refused():
+    s = typed({"d": ["03/04/2024", "13/04/2024", "", "01/12/2023 10:30"]}, {"d": "date"})
+    assert s.data["d"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["2024-04-03", "2024-04-13"]
+    assert s.data["d"].iloc[3] == pd.Timestamp("2023-12-01 10:30")
+    s = typed({"d": ["03/04/2024", "04/13/2024", "", ""]}, {"d": "date"})
+    assert s.data["d"].iloc[0] == pd.Timestamp("2024-03-04")
+    with pytest.raises(InputError) as err:       # day-first and month-first rows
+        typed({"d": ["13/04/2024", "04/13/2024", "03/04/2024", ""]}, {"d": "date"})
+    assert err.value.column == "d" and err.value.row == [4, 5]
+    assert "mix two orders" in err.value.problem and "%d/%m/%Y" in err.value.fix
+    with pytest.raises(InputError) as err:       # every date reads both ways
+        typed({"d": ["03/04/2024", "05/06/2024", "", ""]}, {"d": "date"})
+    assert "reads both ways" in err.value.problem and "dayfirst={'d': True}" in err.value.fix
+    s = typed({"d": ["03/04/2024", "05/06/2024", "", ""]}, {"d": "date"}, dayfirst=True)
+    assert s.data["d"].iloc[1] == pd.Timestamp("2024-06-05")
+    iso = typed({"d": ["2024-04-03", "2024-04-13T10:00:00Z", "", ""]}, {"d": "date"})
+    assert iso.data["d"].iloc[1] == pd.Timestamp("2024-04-13 10:00")
+
+
+def test_read_survey_passes_the_conventions_to_the_loader(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("rid,spend\n1,\"1,393\"\n2,\"2,5\"\n3,\"1,750\"\n", encoding="utf-8")
+    cb = Codebook(survey="s", respondent_id="rid",
+                  questions=[Question("spend", "Spend", "numeric", "profile")])
+    assert read_survey(path, cb).data["spend"].tolist() == [1.393, 2.5, 1.75]
+    path.write_text("rid,spend\n1,\"1,393\"\n2,\"2,750\"\n", encoding="utf-8")
+    with pytest.raises(InputError, match="can be read two ways"):
+        read_survey(path, cb)
+    assert read_survey(path, cb, thousands=",").data["spend"].tolist() == [1393.0, 2750.0]

@@ -1,0 +1,471 @@
+"""How a column writes its numbers and dates: decided from all its values, never guessed.
+
+Exports carry numbers and dates as text, and the same text reads differently by locale:
+``"1,5"`` is one and a half in Germany, ``"1,393"`` is 1393 in the US and 1.393 in France,
+``"03/04/2024"`` is 3 April in Europe and March 4 in the US. Reading each value on its own
+(stripping every comma, guessing each date's order) mixes conventions silently. Here each
+column gets one convention, decided from every distinct value in it:
+
+Numbers (:func:`number_conventions`)
+    A value decides the decimal mark when only one reading is possible: ``"1,5"``,
+    ``"0,393"``, ``"1234,5"`` (a comma not followed by exactly three digits after a
+    1-3 digit group) or ``"1.234,5"`` / ``"1.234.567"`` mean a decimal comma; ``"1.5"``,
+    ``"1,234.5"``, ``"1,234,567"`` mean a decimal point. ``"1,393"`` alone could be either.
+    A column whose values decide both ways is refused. A column with only
+    undecided values takes the convention the file's other number columns decided;
+    ``"12,000"`` (three zeros after the comma: a decimal writer drops them) counts as
+    thousands; ``"1.393"`` alone stays a decimal point, as everywhere in Python and pandas;
+    ``"1,393"`` alone is refused, naming the column, example rows and the option to pass
+    (``decimal=","`` or ``thousands=","``).
+Dates (:func:`date_orders`)
+    ``dd/mm/yyyy`` against ``mm/dd/yyyy`` (any of ``/ . -``, 2- or 4-digit years): a value
+    with a first part over 12 is day-first, one with a second part over 12 is month-first.
+    A column with both is refused; so is one where every value could be either. Year-first
+    values (``2024-04-03``, Google Forms' ``2024/04/07``) are unambiguous and left alone.
+
+:func:`normalize_raw` applies both to the numeric, weight and date questions of a codebook,
+rewriting the values it decided to canonical text (``"1393"``, ``"1.5"``, ``"2024-04-03"``)
+that any parser reads one way. The raw export itself is never changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from personalab.errors import InputError, short_path
+
+__all__ = ["NumberConvention", "number_conventions", "date_orders", "normalize_raw"]
+
+#: Marks that group thousands but are never a decimal mark.
+_GROUPING_ONLY = " \u00a0\u202f'"
+_NUMBER = re.compile(r"^[+-]?\d[\d.,' \u00a0\u202f]*$")
+_SEPARATORS = re.compile(r"[.,' \u00a0\u202f]")
+#: A value that may need a convention: a comma, two dots, or a grouping space between digits.
+_MAY_NEED = r"[,']|\d[ \u00a0\u202f]\d|\..*\."
+_DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?=$|[ T])")
+#: The same, without what Arrow's regex engine lacks: a quick filter before ``_DMY``.
+_MAYBE_DMY = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}"
+
+
+@dataclass(frozen=True)
+class NumberConvention:
+    """How one column writes numbers.
+
+    Attributes
+    ----------
+    decimal : str
+        ``"."`` or ``","``.
+    thousands : str or None
+        The grouping mark read as thousands (``","``, ``"."``, a space), or None.
+    source : str
+        Why: ``"values"`` (decided by the column's own values), ``"file"`` (by the file's
+        other number columns), ``"default"`` (a decimal point, nothing said otherwise) or
+        ``"given"`` (an option).
+    """
+
+    decimal: str
+    thousands: str | None
+    source: str
+
+
+def _shape(v: str):
+    """(kind, mark) of one value: ('int', None), ('decimal', m): only m can be its decimal
+    mark, ('either', m): one m-separated group of three ('1,393'), ('grouped', t): only
+    thousands marks t and no decimal, ('both', (t, d)), or ('none', None): not a number."""
+    if not _NUMBER.match(v):
+        return "none", None
+    body = v.lstrip("+-")
+    seps = _SEPARATORS.findall(body)
+    if not seps:
+        return "int", None
+    groups = _SEPARATORS.split(body)
+    if not all(groups):
+        return "none", None
+
+    def grouped(parts):   # 1-3 digits (no leading zero), then groups of exactly three
+        return (1 <= len(parts[0]) <= 3 and not parts[0].startswith("0")
+                and all(len(p) == 3 for p in parts[1:]))
+
+    if len(seps) == 1:
+        mark = seps[0]
+        if mark in _GROUPING_ONLY:
+            return ("grouped", mark) if grouped(groups) else ("none", None)
+        return ("either", mark) if grouped(groups) else ("decimal", mark)
+    *thousand_marks, last = seps
+    t = thousand_marks[0]
+    if any(m != t for m in thousand_marks):
+        return "none", None
+    if last == t:
+        return ("grouped", t) if grouped(groups) else ("none", None)
+    if last in _GROUPING_ONLY or not grouped(groups[:-1]):
+        return "none", None
+    return "both", (t, last)
+
+
+def _other(mark: str) -> str:
+    return "," if mark == "." else "."
+
+
+@dataclass
+class _Evidence:
+    """What a column's values say about its decimal mark."""
+
+    decides: dict     # decimal mark -> example value that only reads with it
+    either: dict      # mark -> example value like '1,393'
+    zeros: str | None  # an 'either' comma value ending ',000'
+    uniques: list
+    shapes: list
+
+
+def _evidence(uniques: list) -> _Evidence:
+    decides, either, zeros, shapes = {}, {}, None, []
+    for v in uniques:
+        kind, mark = _shape(v)
+        shapes.append((kind, mark))
+        if kind == "decimal":
+            decides.setdefault(mark, v)
+        elif kind == "grouped" and mark in ",.":
+            decides.setdefault(_other(mark), v)
+        elif kind == "both":
+            decides.setdefault(mark[1], v)
+        elif kind == "either":
+            either.setdefault(mark, v)
+            if mark == "," and v.endswith(",000") and zeros is None:
+                zeros = v
+    return _Evidence(decides, either, zeros, uniques, shapes)
+
+
+def _text_uniques(s: pd.Series):
+    """(codes, stripped distinct strings) of a text column, or None for a typed column."""
+    if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+        return None
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return np.asarray(codes), [str(u).strip() for u in uniques]
+
+
+def _example_rows(codes, js, file_rows, k=5) -> list:
+    rows = np.flatnonzero(np.isin(codes, list(js)))[:k]
+    return [int(file_rows[r]) for r in rows]
+
+
+def _rows(rows: list):
+    """Rows for an error: one number, or the sorted list."""
+    rows = sorted(set(rows))
+    return rows[0] if len(rows) == 1 else rows
+
+
+def _option(value, column):
+    return value.get(column) if isinstance(value, dict) else value
+
+
+def _check_mark(value, what, allowed, file):
+    for v in (value.values() if isinstance(value, dict) else [value]):
+        if v is not None and v not in allowed:
+            raise InputError(f"{what}={v!r} is not a mark PersonaLab reads", file=file,
+                             fix=f"use one of {', '.join(map(repr, allowed))}")
+
+
+def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=None,
+                       file=None, file_rows=None) -> dict[str, NumberConvention]:
+    """Decide each column's decimal and thousands marks from all its values.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Values as read (text); typed columns are left out of the answer.
+    columns : list of str
+        The number columns to decide.
+    decimal, thousands : str or dict, optional
+        The convention, for every column or per column (``{"price": ","}``). A given
+        decimal mark makes the other of ``.`` and ``,`` the thousands mark.
+    file : str, optional
+        Shown in errors.
+    file_rows : array, optional
+        File row of each frame row, for errors (default: position + 2).
+
+    Returns
+    -------
+    dict
+        Column -> :class:`NumberConvention`, for text columns that hold numbers with a
+        separator. Columns of plain numbers (``3``, ``1.5``) are left out unless the
+        file's other columns use a decimal comma.
+
+    Raises
+    ------
+    InputError
+        A column mixes conventions, cannot be decided, or contradicts a given option.
+    """
+    _check_mark(decimal, "decimal", (".", ","), file)
+    _check_mark(thousands, "thousands", (",", ".", " ", "\u00a0", "\u202f", "'", ""), file)
+    rows = np.arange(len(frame)) + 2 if file_rows is None else np.asarray(file_rows)
+    found = {}
+    for col in columns:
+        s = frame[col]
+        if _text_uniques(s) is None:
+            continue
+        given = _option(decimal, col) is not None or _option(thousands, col) is not None
+        if not given and not s.str.contains(_MAY_NEED, regex=True).fillna(False).any():
+            found[col] = None       # plain numbers: only the file's convention can matter
+            continue
+        codes, uniques = _text_uniques(s)
+        found[col] = (codes, _evidence(uniques))
+
+    # The file's convention: what every self-deciding column agrees on.
+    decided = {next(iter(ev.decides)) for item in found.values() if item
+               for ev in [item[1]] if len(ev.decides) == 1}
+    file_decimal = decided.pop() if len(decided) == 1 else None
+
+    out = {}
+    for col, item in found.items():
+        d_given, t_given = _option(decimal, col), _option(thousands, col)
+        if item is None:
+            if file_decimal == "," and d_given is None and t_given is None:
+                codes, uniques = _text_uniques(frame[col])
+                item = found[col] = (codes, _evidence(uniques))
+            else:
+                continue
+        codes, ev = item
+        where = dict(file=file, column=col)
+        if d_given is not None or t_given is not None:
+            dec = d_given if d_given is not None else (
+                _other(t_given) if t_given in (",", ".") else ".")
+            thou = t_given if t_given is not None else _other(dec)
+            conv = NumberConvention(dec, thou or None, "given")
+            bad = [j for j, (kind, mark) in enumerate(ev.shapes)
+                   if _read(ev.uniques[j], kind, mark, conv) is None and kind != "none"]
+            if bad:
+                raise InputError(
+                    f"{ev.uniques[bad[0]]!r} in {col!r} is not a number with decimal mark "
+                    f"{dec!r} and thousands mark {thou!r}, as given ({len(bad)} distinct "
+                    "value(s))", row=_rows(_example_rows(codes, bad, rows)), **where,
+                    fix="correct the value, or give the convention the column really uses "
+                        "(decimal=, thousands=)")
+            out[col] = conv
+            continue
+        if len(ev.decides) == 2:
+            a, b = ev.decides[","], ev.decides["."]
+            ja, jb = ev.uniques.index(a), ev.uniques.index(b)
+            raise InputError(
+                f"the numbers in {col!r} mix two conventions: {a!r} only reads with a "
+                f"decimal comma and {b!r} only with a decimal point",
+                row=_rows(_example_rows(codes, [ja], rows, 3) + _example_rows(codes, [jb], rows, 3)),
+                **where,
+                fix=f"correct the values to one convention, or say which one {col!r} uses: "
+                    f"decimal={{{col!r}: ','}} or decimal={{{col!r}: '.'}} (read_survey / "
+                    "load_export)")
+        if ev.decides:
+            dec, source = next(iter(ev.decides)), "values"
+        elif "," in ev.either and ev.zeros is not None:
+            dec, source = ".", "values"
+        elif (ev.either or file_decimal == ",") and file_decimal is not None:
+            dec, source = file_decimal, "file"
+        elif "," in ev.either:
+            v = ev.either[","]
+            js = [j for j, (kind, mark) in enumerate(ev.shapes) if (kind, mark) == ("either", ",")]
+            raise InputError(
+                f"the numbers in {col!r} can be read two ways: {v!r} is "
+                f"{v.replace(',', '')} with ',' grouping thousands, or "
+                f"{v.replace(',', '.')} with a decimal comma, and no value in the column (nor "
+                "in the file's other number columns) decides which",
+                row=_rows(_example_rows(codes, js, rows)), **where,
+                fix=f"say which: decimal={{{col!r}: ','}} for a decimal comma, or "
+                    f"thousands={{{col!r}: ','}} for thousands (read_survey or load_export; "
+                    "a plain decimal=',' applies to every column)")
+        else:
+            dec, source = ".", "default"
+        out[col] = NumberConvention(dec, _other(dec), source)
+    return out
+
+
+def _read(v: str, kind: str, mark, conv: NumberConvention) -> str | None:
+    """Canonical text of one value under a convention (None: it does not fit it)."""
+    if kind == "int":
+        return v.replace("+", "", 1) if v.startswith("+") else v
+    if kind == "none":
+        return None
+    body = v
+    if kind == "decimal":
+        if mark != conv.decimal:
+            return None
+    elif kind == "either":
+        if mark == conv.decimal:
+            pass
+        elif mark == conv.thousands:
+            return body.replace(mark, "").lstrip("+")
+        else:
+            return None
+    elif kind == "grouped":
+        if mark != conv.thousands and not (mark in _GROUPING_ONLY and conv.thousands):
+            return None
+        return body.replace(mark, "").lstrip("+")
+    elif kind == "both":
+        t, d = mark
+        if d != conv.decimal or (t != conv.thousands and t not in _GROUPING_ONLY):
+            return None
+        body = body.replace(t, "")
+    return body.replace(conv.decimal, ".").lstrip("+")
+
+
+def _canonical_numbers(s: pd.Series, conv: NumberConvention) -> pd.Series:
+    codes, uniques = _text_uniques(s)
+    canon = []
+    for v in uniques:
+        kind, mark = _shape(v)
+        c = _read(v, kind, mark, conv)
+        canon.append(v if c is None else c)   # not a number: a missing code or junk
+    out = np.asarray(canon + [None], dtype=object)[codes]
+    return pd.Series(out, index=s.index, dtype=s.dtype if s.dtype != object else object)
+
+
+def date_orders(frame: pd.DataFrame, columns, *, dayfirst=None, file=None,
+                file_rows=None) -> dict[str, bool]:
+    """Decide, for each date column written ``nn/nn/yyyy``, whether the day comes first.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    columns : list of str
+    dayfirst : bool or dict, optional
+        The order, for every column or per column; decided from the values when omitted.
+    file, file_rows
+        As for :func:`number_conventions`.
+
+    Returns
+    -------
+    dict
+        Column -> dayfirst (bool), for the text columns holding such dates.
+
+    Raises
+    ------
+    InputError
+        A column has day-first and month-first dates, every one of its dates reads both
+        ways, or a value contradicts the given order.
+    """
+    rows = np.arange(len(frame)) + 2 if file_rows is None else np.asarray(file_rows)
+    out = {}
+    for col in columns:
+        s = frame[col]
+        if _text_uniques(s) is None:
+            continue
+        if not s.str.contains(_MAYBE_DMY, regex=True).fillna(False).any():
+            continue
+        codes, uniques = _text_uniques(s)
+        day_only, month_only, either = [], [], []
+        for j, v in enumerate(uniques):
+            m = _DMY.match(v)
+            if not m:
+                continue
+            a, b = int(m.group(1)), int(m.group(3))
+            if a > 12 and b <= 12:
+                day_only.append(j)
+            elif b > 12 and a <= 12:
+                month_only.append(j)
+            elif a <= 12 and b <= 12 and a != b:
+                either.append(j)
+        given = _option(dayfirst, col)
+        where = dict(file=file, column=col)
+        fmt = "%d/%m/%Y (dayfirst=True) or %m/%d/%Y (dayfirst=False)"
+        if given is not None:
+            wrong = month_only if given else day_only
+            if wrong:
+                raise InputError(
+                    f"{uniques[wrong[0]]!r} in {col!r} is not a date with the "
+                    f"{'day' if given else 'month'} first, as given ({len(wrong)} distinct "
+                    "value(s))", row=_rows(_example_rows(codes, wrong, rows)), **where,
+                    fix="correct the value, or give the order the column really uses "
+                        f"(dayfirst={{{col!r}: {not given}}})")
+            out[col] = bool(given)
+            continue
+        if day_only and month_only:
+            d, m_ = uniques[day_only[0]], uniques[month_only[0]]
+            raise InputError(
+                f"the dates in {col!r} mix two orders: {d!r} only reads day-first and {m_!r} "
+                f"only month-first ({len(day_only)} and {len(month_only)} distinct value(s)), "
+                "so the dates that read both ways cannot be placed",
+                row=_rows(_example_rows(codes, day_only, rows, 3)
+                          + _example_rows(codes, month_only, rows, 3)), **where,
+                fix="correct the export so the column uses one format, or say which one it "
+                    f"is meant to use: {fmt}, e.g. dayfirst={{{col!r}: True}} (read_survey / "
+                    "load_export); values that contradict it are then named")
+        if day_only or month_only:
+            out[col] = bool(day_only)
+            continue
+        if either:
+            v = uniques[either[0]]
+            raise InputError(
+                f"every date in {col!r} reads both ways: {v!r} is day-first or month-first, "
+                "and no value (a day over 12) decides which",
+                row=_rows(_example_rows(codes, either, rows)), **where,
+                fix=f"say which format the column uses: {fmt}, e.g. "
+                    f"dayfirst={{{col!r}: True}} (read_survey / load_export)")
+    return out
+
+
+def _canonical_dates(s: pd.Series, dayfirst: bool) -> pd.Series:
+    codes, uniques = _text_uniques(s)
+    canon = []
+    for v in uniques:
+        m = _DMY.match(v)
+        if not m:
+            canon.append(v)
+            continue
+        a, b, y = m.group(1), m.group(3), m.group(4)
+        day, month = (a, b) if dayfirst else (b, a)
+        if len(y) == 2:    # as strptime's %y: 69-99 -> 19xx, 00-68 -> 20xx
+            y = ("19" if int(y) >= 69 else "20") + y
+        canon.append(f"{y}-{int(month):02d}-{int(day):02d}{v[m.end():]}")
+    out = np.asarray(canon + [None], dtype=object)[codes]
+    return pd.Series(out, index=s.index, dtype=s.dtype if s.dtype != object else object)
+
+
+def normalize_raw(raw, codebook):
+    """The raw wave with its number and date questions' values in one canonical form.
+
+    Numeric and weight questions get the column's decimal convention
+    (:func:`number_conventions`), date questions their day/month order
+    (:func:`date_orders`); the options ``decimal``, ``thousands`` and ``dayfirst`` given to
+    :func:`personalab.loaders.load_export` are used. Values that are not numbers or dates
+    (missing codes, junk) are left as they are for the codebook to judge.
+
+    Returns
+    -------
+    RawWave
+        ``raw`` itself when nothing needed rewriting, else a copy sharing every other
+        column.
+
+    Raises
+    ------
+    InputError
+        A column mixes conventions or cannot be decided (see the functions above).
+    """
+    present = set(raw.data.columns)
+    numbers = [q.id for q in codebook.questions if q.type in ("numeric", "weight")
+               and q.id in present]
+    if codebook.weight is not None and codebook.weight in present and \
+            codebook.weight not in numbers:
+        numbers.append(codebook.weight)
+    dates = [q.id for q in codebook.questions if q.type == "date" and q.id in present]
+    if not numbers and not dates:
+        return raw
+    file = short_path(raw.path) if raw.path is not None else None
+    rows = raw.file_rows()
+    new = {}
+    conv = number_conventions(raw.data, numbers, decimal=getattr(raw, "decimal", None),
+                              thousands=getattr(raw, "thousands", None), file=file,
+                              file_rows=rows)
+    for col, c in conv.items():
+        new[col] = _canonical_numbers(raw.data[col], c)
+    orders = date_orders(raw.data, dates, dayfirst=getattr(raw, "dayfirst", None), file=file,
+                         file_rows=rows)
+    for col, dayfirst in orders.items():
+        new[col] = _canonical_dates(raw.data[col], dayfirst)
+    if not new:
+        return raw
+    data = raw.data.copy(deep=False)
+    for col, values in new.items():
+        data[col] = values
+    return dataclasses.replace(raw, data=data)
