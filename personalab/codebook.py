@@ -769,7 +769,9 @@ def _missing_reason(label) -> str | None:
     key = _norm(label)
     if key is None:
         return None
-    return _MISSING_LOOKUP.get(key.rstrip(".!"))
+    key = key.rstrip(".!")
+    # "Not applicable to me (I do not have a mental illness)", "N/A (not currently aware)"
+    return _MISSING_LOOKUP.get(key) or _MISSING_LOOKUP.get(re.sub(r"\s*\([^()]*\)$", "", key))
 
 
 def _factorize(s: pd.Series):
@@ -1601,7 +1603,22 @@ def _match_likert(labels: list[str]) -> list[str] | None:
         else:
             if len(set(scores.values())) == len(scores):
                 return sorted(labels, key=scores.get)
+    # One adjective shared by every non-neutral answer ("Not open at all", "Somewhat open",
+    # "Very open"; "Not very concerned", "Concerned"): scored by intensity and negation.
+    canon = {lab: _canon(lab) for lab in labels}
+    words = [set(k.split()) - _FILLER for k in canon.values() if k != "<neutral>"]
+    shared = set.intersection(*words) if words else set()
+    if len(shared) == 1 and len(words) >= 3:
+        pos = shared.pop()
+        scores = {lab: _pole_score(k, pos, "\0") for lab, k in canon.items()}
+        if None not in scores.values() and len(set(scores.values())) == len(scores):
+            return sorted(labels, key=scores.get)
     return None
+
+
+_FILLER = {"not", "at", "all", "very", "somewhat", "slightly", "extremely", "quite", "fairly",
+           "moderately", "mildly", "mostly", "completely", "totally", "strongly", "a", "bit",
+           "little", "i", "am", "is", "it", "so", "too", "really"}
 
 
 # Scales exported as abbreviations (government and HR exports: SD/D/N/A/SA).
@@ -1638,6 +1655,62 @@ def _match_abbreviated(labels: list[str], st) -> tuple | None:
     return None
 
 
+# Ordinal answer sets that are not agree/satisfied scales, ranked by meaning. Each label
+# must match exactly one rank (first pattern that matches), ranks all different.
+_EDUCATION_RANKS = [
+    (r"\b(no (formal )?(school|education)|none)\b", 0),
+    (r"\bcurrently\b.*\b(primary|elementary)\b|\b(primary|elementary)\b.*\bpupil", 0.5),
+    (r"\b(primary|elementary|grade school)\b", 1),
+    (r"\b(lower secondary|middle school|junior high)\b", 2),
+    (r"\bsome (college|university)\b", 4),
+    (r"\b(associate|foundation degree)\b", 4.5),
+    (r"\b(doctor|doctorate|doctoral|ph\.?d)", 7),
+    (r"\b(master'?s?|mba|postgraduate|post-graduate|graduate degree)\b", 6),
+    (r"\b(bachelor'?s?|college|university|undergraduate|ba|bsc)\b", 5),
+    (r"\b(vocational|trade|technical|apprentice\w*|diploma)\b", 3.5),
+    (r"\b(secondary|high school|ged|a-levels?|matura|gymnasium)\b", 3),
+]
+_FREQUENCY_RANKS = [
+    (r"^never\b", 0), (r"^(rarely|seldom)\b", 1), (r"^(yearly|annually|once a year)\b", 2),
+    (r"^(a few times a year|quarterly)\b", 2.5), (r"^(monthly|once a month)\b", 3),
+    (r"^(a few times a month|several times a month)\b", 3.5),
+    (r"^(weekly|once a week)\b", 4), (r"^(a few times a week|several times a week)\b", 4.5),
+    (r"^(daily|every day|once a day)\b", 5), (r"^(several times a day|hourly)\b", 6),
+]
+_QUANTITY_RANKS = [
+    (r"\b(none|no one|nobody)\b", 0), (r"\b(a few|few)\b", 1), (r"\bsome\b", 2),
+    (r"\b(most|many)\b", 3), (r"\b(all|everyone|every one)\b", 4),
+]
+_ORDINALS = [
+    ("education levels", _EDUCATION_RANKS, False,
+     re.compile(r"educat|degree|qualification|school|studies", re.IGNORECASE)),
+    ("frequency", _FREQUENCY_RANKS, True, None),
+    ("quantity (none, some, all)", _QUANTITY_RANKS, True, None),
+]
+
+
+def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
+    """(labels low -> high, kind, as_likert) for education levels, frequencies and
+    quantities; ``None`` when the answers are not one of them (then they are nominal)."""
+    if len(labels) < 3:
+        return None
+    context = f"{qid} {text}"
+    for kind, ranks, as_likert, needs in _ORDINALS:
+        if needs is not None and not needs.search(context):
+            continue
+        score = {}
+        for lab in labels:
+            low = _WS.sub(" ", str(lab).casefold().replace("\u2019", "'")).strip()
+            r = next((rank for pat, rank in ranks if re.search(pat, low)), None)
+            if r is None:
+                break
+            score[lab] = r
+        else:
+            if len(set(score.values())) == len(score):
+                return sorted(labels, key=score.get), kind, as_likert
+    return None
+
+
 def _pole_score(k: str, pos: str, neg: str) -> float | None:
     words = k.split()
     if k == "<neutral>":
@@ -1646,12 +1719,12 @@ def _pole_score(k: str, pos: str, neg: str) -> float | None:
     if neg in words:
         return -intensity
     if pos in words:
-        if "not at all" in k:
+        if "not at all" in k or ("not" in words and k.endswith("at all")):
             return -3.0
         if "not very" in k:
             return -0.5
         if "not" in words:
-            return -1.0
+            return -0.5 if intensity < 1 else -1.0     # "somewhat not open"
         return intensity
     return None
 
@@ -1764,14 +1837,16 @@ def _slug(reason) -> str:
 def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]] | None:
     """(separator, options) when a column holds multi-select answers joined in one cell.
 
-    ``known_sep`` is the loader's word (RawWave.separators); otherwise ';' then ',' are
-    tried, and the column counts as multi-select when joined cells are common and their
-    parts form a short list of recurring options.
+    ``known_sep`` is the loader's word (RawWave.separators); otherwise '|', ';' then ','
+    are tried, and the column counts as multi-select when joined cells are common and their
+    parts form a short list of recurring options. With ';' or ',', which also occur inside
+    answers ("No, none did"), most joined answers must be made of options: parts that someone gave alone or that
+    recur in several different combinations.
     """
     texts = {k: str(v) for k, v in st.text.items() if _missing_reason(k) is None}
     if len(texts) < 2:
         return None
-    for sep in ((known_sep.strip() or known_sep,) if known_sep else (";", ",")):
+    for sep in ((known_sep.strip() or known_sep,) if known_sep else ("|", ";", ",")):
         with_sep = sum(st.count[k] for k, t in texts.items() if sep in t)
         if not known_sep and (with_sep < 2 or with_sep < 0.05 * st.n):
             continue
@@ -1784,10 +1859,24 @@ def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]
                 label.setdefault(tk, tok)
                 pos[tk] = pos.get(tk, 0.0) + i * st.count[k]
                 freq[tk] = freq.get(tk, 0) + st.count[k]
-        if len(label) > 40 or len(label) >= len(texts) + 1 and len(texts) > 10:
+        plain = sep == "|" or known_sep     # a separator nobody types inside an answer
+        if len(label) > (60 if plain else 40) or len(label) >= len(texts) + 1 and len(texts) > 10:
             continue
-        if np.mean([len(t) for t in label.values()]) > 40:
+        if np.mean([len(t) for t in label.values()]) > (80 if plain else 40):
             continue
+        if not plain:
+            # in a real multi-select most joined answers are made of answers that someone
+            # also gave alone; "Yes, all of them" is one answer with a comma in it
+            joined = {k: t for k, t in texts.items() if sep in t}
+            combos: dict = {}
+            for t in joined.values():
+                for p in {_norm(p) for p in t.split(sep)} - {None}:
+                    combos[p] = combos.get(p, 0) + 1
+            option = {p for p, n in combos.items() if n >= 2 or p in texts}
+            whole = sum(st.count[k] for k, t in joined.items()
+                        if all(_norm(p) in option for p in t.split(sep) if _norm(p)))
+            if whole < 0.5 * sum(st.count[k] for k in joined):
+                continue
         order = sorted(label, key=lambda tk: (pos[tk] / freq[tk], -freq[tk]))
         return sep, [label[tk] for tk in order]
     return None
@@ -1861,6 +1950,10 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
                                                    for i, lab in enumerate(order)],
                          missing=_renumber(missing, len(order)))
             return q, []
+    piped = not small and sum("|" in t for t in sample_texts) >= 0.05 * len(sample_texts)
+    if small or piped:
+        if piped and len(full_data) > len(sample):
+            st = _ColStats(full_data[c])
         joined = _multi_joined_options(st, raw.separators.get(c) if hasattr(raw, "separators") else None)
         if joined is not None:
             sep, options = joined
@@ -1870,7 +1963,19 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     unique = st.distinct == st.n and st.n >= 10
     if unique and not any(" " in t for t in sample_texts) and mean_len <= 40:
         return Question(c, text, "id", "ignore"), []
-    if small and (st.distinct <= 30 or st.distinct <= 0.05 * st.n) and mean_len <= 60:
+    # A closed question: few distinct answers, each given by many. Long option texts are
+    # fine when every answer recurs (free text almost never does).
+    repeats = st.n / max(st.distinct, 1)
+    closed = st.distinct <= 30 or st.distinct <= 0.05 * st.n or (st.distinct <= 100 and repeats >= 8)
+    if small and closed and (mean_len <= 60 or (repeats >= 5 and mean_len <= 200)):
+        ranked = _ordinal_order(texts, text, c)
+        if ranked is not None:
+            labels, kind, as_likert = ranked
+            q = Question(c, text, "likert" if as_likert else "single", seg,
+                         [ScaleOption(i + 1, lab) for i, lab in enumerate(labels)],
+                         missing=_renumber(missing, len(labels)),
+                         ordered=None if as_likert else True)
+            return q, [f"{c}: ordered as {kind} (low to high); check"]
         labels = sorted(texts, key=_natural_key)
         q = Question(c, text, "single", seg, [ScaleOption(i + 1, lab)
                                               for i, lab in enumerate(labels)],
