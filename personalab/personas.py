@@ -638,7 +638,7 @@ def run_verdict(verdict) -> tuple[bool | None, str | None]:
         return None, None
     if isinstance(verdict, str):
         text = verdict.strip()
-        return (not text.lower().startswith("no stable segments")), text
+        return (not text.lower().startswith(("no stable segments", "not personas"))), text
     stable = getattr(verdict, "stable", None)
     text = getattr(verdict, "verdict", None)
     if stable is None and text is not None:
@@ -651,12 +651,16 @@ def cap_confidence(badge: str, reason: str, stability: float | None, verdict) ->
 
     When the run found no stable segments, no persona is "high" confidence: a segment the
     verdict still lets be described (Jaccard ≥ 0.75) is at most "medium", any other is "low";
-    the reason then quotes the verdict.
+    when the verdict says the segments are a split on one input or on a missing-answer
+    pattern ("Not personas", ``dominated_by``), every persona is "low". The reason then
+    quotes the verdict.
     """
     stable, text = run_verdict(verdict)
     if stable is None or stable:
         return badge, reason
-    ceiling = "medium" if stability is not None and not _isnan(stability) \
+    dominated = bool(getattr(verdict, "dominated_by", None)) \
+        or str(text or "").lower().startswith("not personas")
+    ceiling = "medium" if not dominated and stability is not None and not _isnan(stability) \
         and stability >= 0.75 else "low"
     if _BADGES.index(badge) > _BADGES.index(ceiling):
         badge = ceiling

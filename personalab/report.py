@@ -136,15 +136,111 @@ def _persona_names(store: ArtifactStore) -> dict:
     return {p.segment: p.name for p in personas}
 
 
+def _verdict(store: ArtifactStore):
+    """The verdict the report shows: the stability check's, else the sweep's."""
+    stab = _load(store, "stability")
+    return stab if stab is not None else _load(store, "recommendation")
+
+
+def _personas(store: ArtifactStore):
+    """The drafted personas with their confidence capped by the verdict the report shows
+    (a card never says "high confidence" under "No stable segments")."""
+    from .personas import apply_run_verdict
+
+    personas = _load(store, "personas")
+    if personas:
+        apply_run_verdict(personas, _verdict(store))
+    return personas
+
+
+_MODEL_GUARD_WORDS = ("one input alone", "one input dominates", "missing-answer pattern")
+
+
+def guard_warnings(store: ArtifactStore) -> list[str]:
+    """What says the reported solution is a split on one input or on a missing-answer
+    pattern: the stability result's ``flags`` / ``dominated_by`` and a "Not personas"
+    verdict, the sweep's flag on the setting it fell back to, and the model's own warning.
+    Shown loudly at the top of the report."""
+    out: list[str] = []
+
+    def add(text):
+        text = str(text).strip()
+        if text and text not in out:
+            out.append(text)
+
+    stab, rec = _load(store, "stability"), _load(store, "recommendation")
+    if stab is not None:
+        verdict = str(getattr(stab, "verdict", "") or "")
+        if verdict.lower().startswith("not personas"):
+            add(verdict)
+        for f in getattr(stab, "flags", None) or []:
+            if f and not any(str(f) in t for t in out):
+                add(f"The segments are flagged: {f}.")
+        dom = getattr(stab, "dominated_by", None)
+        if dom and not any(str(dom) in t for t in out):
+            add(f"The segments are explained by {dom}.")
+    if rec is not None:
+        for f in getattr(rec, "flags", None) or []:
+            if str(f).startswith("The closest setting is flagged"):
+                add(f)
+    model = _load_model(store)
+    for t in list(getattr(model, "warnings_", []) or []):
+        if any(w in str(t).lower() for w in _MODEL_GUARD_WORDS):
+            add(t)
+    return out
+
+
+def _guard_html(store: ArtifactStore) -> str:
+    warns = guard_warnings(store)
+    if not warns:
+        return ""
+    return ("<div class='alert' role='alert'><b>Read with care: these segments may not be "
+            "personas.</b> " + " ".join(esc(w) for w in warns)
+            + " A split on one question or on who skipped questions describes that question, "
+              "not kinds of people.</div>")
+
+
+def _load_model(store: ArtifactStore):
+    mpath = store.output_dir / "model.joblib"
+    if not mpath.exists():
+        return None
+    from .persistence import load_model
+
+    try:
+        return load_model(mpath)
+    except Exception:  # a model from another version is reported, not fatal here
+        return None
+
+
+def scaling_sentence(model) -> str | None:
+    """One sentence on how the segmentation inputs were scaled, read from the fitted
+    model's feature builder (``scale_description_`` when it has one)."""
+    if model is None:
+        return None
+    enc = getattr(model, "encoder_", None) or getattr(model, "encoder", None)
+    if enc is None:
+        return None
+    described = getattr(enc, "scale_description_", None)
+    if described:
+        return str(described)
+    scale = getattr(enc, "scale_", None) or getattr(enc, "scale", None)
+    if scale:
+        return f"Inputs were scaled with scale={scale!r} before distances were computed."
+    return ("Inputs entered on their answer scales (Likert codes as answered, numeric "
+            "questions robust-scaled); they were not standardised, so a question with a "
+            "wider scale weighs more in the distances.")
+
+
 def summary_section(store: ArtifactStore) -> Section | None:
     """Executive summary: who the personas are, how big, how sure, in a few lines."""
-    personas = _load(store, "personas")
+    personas = _personas(store)
     survey, quality = _load(store, "survey"), _load(store, "quality")
     if survey is None:
         return None
     n_total = len(survey.data)
     n_excl = len(quality.exclusions) if quality is not None else 0
-    parts = [f"<p class='lead'>{n_total - n_excl:,} of {n_total:,} respondents were analysed "
+    parts = [_guard_html(store),
+             f"<p class='lead'>{n_total - n_excl:,} of {n_total:,} respondents were analysed "
              f"(the others are listed under data quality with their reasons).</p>"]
     labels = _load(store, "labels")
     rec, stab = _load(store, "recommendation"), _load(store, "stability")
@@ -164,7 +260,8 @@ def summary_section(store: ArtifactStore) -> Section | None:
                          "share": f"{p.size['weighted_share']:.0%}",
                          "95% CI": f"{p.size['ci_low']:.0%}–{p.size['ci_high']:.0%}",
                          "n": p.size["n"], "confidence": p.confidence,
-                         "stands out for": p.headline.text.split(". ", 1)[-1]})
+                         "stands out for": (p.narrative[0].text if getattr(p, "narrative", None)
+                                            else p.headline.text.split(". ", 1)[-1])})
         parts.append(str(table_html(pd.DataFrame(rows))))
     return Section("summary", "Executive summary", Markup("\n".join(parts)))
 
@@ -209,11 +306,23 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     fig = visualize_profile_heatmap(profile, top_n=30, names=names or None)
     top = top_traits(profile, n=5)
     top = top.assign(persona=top["segment"].map(lambda s: names.get(s, f"Segment {s}")))
-    cols = ["persona", "rank", "question_text", "level", "direction", "value", "total",
+    survey = _load(store, "survey")
+    if survey is not None:
+        from .personas import question_label
+
+        def label(qid, text):
+            try:
+                return question_label(survey.codebook[qid], text)
+            except KeyError:
+                return text
+        top = top.assign(question=[label(q, t) for q, t in zip(top["question"],
+                                                               top["question_text"])])
+    cols = ["persona", "rank", "question", "level", "direction", "value", "total",
             "index", "p_adjusted"]
     parts = ["<p>Index against the whole sample (100 = average): how much more (or less) "
              "common an answer is in each segment. * marks differences that are significant "
-             "after correcting for multiple comparisons (Benjamini–Hochberg).</p>",
+             "after correcting for multiple comparisons (Benjamini–Hochberg). Reverse-keyed "
+             "items are shown as respondents answered them, as in the persona cards.</p>",
              f"<div class='figure'>{figure_html(fig, 'fig-profile-heatmap')}</div>",
              "<h3>Top distinguishing traits</h3>", str(table_html(top[cols]))]
     golden = _load(store, "golden")
@@ -232,6 +341,8 @@ def themes_section(store: ArtifactStore) -> Section | None:
         return None
     import plotly.graph_objects as go
 
+    from .personas import question_label
+
     names = _persona_names(store)
     survey = _load(store, "survey")
     parts = ["<p>Share of each segment's answers that mention a theme (themes from the "
@@ -240,7 +351,8 @@ def themes_section(store: ArtifactStore) -> Section | None:
         block = block[block["segment"].isin([s for s in block["segment"].unique()
                                              if s not in ("all", -1)])]
         pivot = block.pivot_table(index="theme", columns="segment", values="share")
-        text = survey.codebook[q].text if survey is not None and q in survey.codebook else q
+        text = (question_label(survey.codebook[q]) if survey is not None and q in survey.codebook
+                else q)
         fig = go.Figure()
         for seg in pivot.columns:
             fig.add_bar(name=names.get(seg, f"Segment {seg}"),
@@ -253,7 +365,7 @@ def themes_section(store: ArtifactStore) -> Section | None:
 
 
 def personas_section(store: ArtifactStore) -> Section | None:
-    personas = _load(store, "personas")
+    personas = _personas(store)
     if not personas:
         return None
     intro = ("<p>Drafted from the evidence only: every sentence carries a numbered mark — "
@@ -261,7 +373,8 @@ def personas_section(store: ArtifactStore) -> Section | None:
              "it stands on. Quotes are real answers with personal data redacted. A "
              "<span class='badge neg'>not a fit</span> persona matches the “not a fit” "
              "criteria of this study.</p>")
-    return Section("personas", "Personas", Markup(intro + persona_cards_html(personas)))
+    return Section("personas", "Personas",
+                   Markup(_guard_html(store) + intro + persona_cards_html(personas)))
 
 
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
@@ -287,19 +400,14 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
     if labels is not None:
         rows.append(("Unassigned respondents", f"{int((labels == -1).sum()):,} "
                      f"({float((labels == -1).mean()):.1%})"))
-    model = None
-    mpath = store.output_dir / "model.joblib"
-    if mpath.exists():
-        from .persistence import load_model
-
-        try:
-            model = load_model(mpath)
-        except Exception:  # a model from another version is reported, not fatal here
-            model = None
+    model = _load_model(store)
     if model is not None:
         params = {k: v for k, v in model.get_params(deep=False).items()
                   if k not in ("encoder",) and not hasattr(v, "fit")}
         rows.append(("Segmentation model", ", ".join(f"{k}={v}" for k, v in params.items())))
+        scaling = scaling_sentence(model)
+        if scaling:
+            rows.append(("Input scaling", scaling))
         notes += list(getattr(model, "notes_", []) or [])
         notes += list(getattr(model, "warnings_", []) or [])
     rec = _load(store, "recommendation")
@@ -311,7 +419,7 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
     if run_info and run_info.get("seed") is not None:
         rows.append(("Random seed", str(run_info["seed"])))
     table = pd.DataFrame(rows, columns=["item", "value"])
-    html_parts = [str(table_html(table))]
+    html_parts = [_guard_html(store), str(table_html(table))]
     if stab is not None:
         seg = stab.segments.reset_index()
         html_parts += ["<h3>Per-segment reproducibility</h3><p>Clusterwise Jaccard across "
