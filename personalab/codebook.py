@@ -1981,7 +1981,81 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
                                               for i, lab in enumerate(labels)],
                      missing=_renumber(missing, len(labels)))
         return q, []
+    asked = re.sub(r"\s*\(duplicate column name.*$", "", text)   # the loader's note
+    if _NAME_COLUMN.search(asked) or (asked == text and _NAME_COLUMN.search(str(c))):
+        return Question(c, text, "text", "ignore", missing=missing), [
+            f"{c}: free text that names people or organisations; role: ignore keeps it out of "
+            "quotes and themes"]
     return Question(c, text, "text", "profile", missing=missing), []
+
+
+#: open questions whose answers name someone (or their organisation, address, phone)
+_NAME_COLUMN = re.compile(
+    r"(?<![\w-])((first|last|full|given|family|sur|nick|user|company|organi[sz]ation|business|"
+    r"employer|school|your)[\s/_-]*)?name(?![\w-])|\b(e-?mail|phone|telephone|mobile|"
+    r"street|postal address|home address|contact details)\b", re.IGNORECASE)
+
+
+def _declare_leftovers(questions: list[Question], raw, notes: list[str]) -> None:
+    """Declare every answer the draft does not cover, so the draft validates against its
+    own file: an unexpected scale answer or number-column text becomes a missing code
+    (reason ``undeclared``), an unknown joined option is added to the options."""
+    ctx = _Ctx(raw)
+    data = raw.data
+    for q in questions:
+        if q.id not in data.columns:
+            continue
+        s = data[q.id]
+        if q.type == "likert" or (q.type == "single" and q.scale):
+            parsed = _parse_scaled(q, s, ctx)
+        elif q.type == "numeric":
+            parsed = _parse_numeric(q, s, ctx)
+        elif q.type == "multi" and q.options:
+            parsed = _parse_multi_joined(q, s, ctx)
+        else:
+            continue
+        if not parsed.issues:
+            continue
+        if q.type == "multi":
+            okeys = {_norm(o): i for i, o in enumerate(q.options)}
+            new = []
+            for u in pd.unique(s.dropna()):
+                _, unknown = _split_options(str(_clean_code(u)), q.separator or ",", okeys)
+                for t in unknown:
+                    if _norm(t) not in {_norm(x) for x in new} | set(_missing_keys(q)):
+                        new.append(t)
+            q.options += new
+            notes.append(f"{q.id}: option(s) {_show(new)} added from the data; check")
+            continue
+        known = set(_missing_keys(q))
+        if q.scale:
+            for o in q.scale:
+                known |= {_norm(o.code), _norm(o.label)}
+                m = _ABBREV_LABEL.match(str(o.label))
+                if m:
+                    known.add(_norm(m.group(1)))
+        bad = []
+        for u in pd.unique(s.dropna()):
+            k = _norm(u)
+            if k is None or k in known:
+                continue
+            if q.type == "numeric" and _looks_numeric(u):
+                continue
+            known.add(k)
+            bad.append(u)
+        taken = {_norm(o.code) for o in q.scale} | {_norm(m.code) for m in q.missing}
+        for u in bad:
+            if _looks_numeric(u):
+                code = _clean_code(float(_norm(u)))
+            else:
+                code = next(k for k in range(99, -1000, -1) if str(k) not in taken)
+            taken.add(_norm(code))
+            q.missing.append(MissingCode(code, _WS.sub(" ", str(_clean_code(u))).strip(),
+                                         "undeclared"))
+        if bad:
+            notes.append(f"{q.id}: {_show(bad)} in the data is not an answer of the drafted "
+                         "scale; declared missing (reason: undeclared) - move it to the scale "
+                         "if it is an answer")
 
 
 def _renumber(missing: list[MissingCode], n_scale: int) -> list[MissingCode]:
@@ -2369,6 +2443,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                 q.missing = _renumber(q.missing, len(q.scale))
     _battery_peers(questions, notes)
     _flag_reversed(questions, raw, sample, notes)
+    _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
