@@ -596,10 +596,12 @@ def _match_not_a_fit(profile_seg: pd.DataFrame, rules) -> Statement | None:
         if not ok:
             return None
         evidence.append(_profile_evidence(row))
-        what = f"“{row['level']}”" if row.get("level") is not None and not _isnan(row["level"]) \
-            else f"the mean of {row['question']}"
+        label = question_label(None, row.get("question_text") or row["question"])
+        what = (f"the share answering “{row['level']}” to “{label}”"
+                if row.get("level") is not None and not _isnan(row["level"])
+                else f"the mean answer to “{label}”")
         bound = (f"above {_num(r['above'])}" if "above" in r else f"below {_num(r['below'])}")
-        reasons.append(f"{what} on {row['question']} is {_num(v)} ({bound})")
+        reasons.append(f"{what} ({row['question']}) is {_num(v)} ({bound})")
     return Statement(render("negative", reason="; ".join(reasons) + "."), evidence)
 
 
