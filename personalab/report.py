@@ -334,6 +334,25 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     return Section("profiles", "Profiles", Markup("\n".join(parts)))
 
 
+def _segment_colors(store: ArtifactStore, fallback) -> dict:
+    """Each persona's colour as the plotting package gives it (the same on every chart):
+    keyed on every segment of the run, so a chart that shows only some keeps the colours."""
+    try:
+        from .plotting import segment_colors
+    except ImportError:
+        try:
+            from .plotting._common import segment_colors
+        except ImportError:
+            return {}
+    labels = _load(store, "labels")
+    segs = pd.unique(labels) if labels is not None else pd.unique(pd.Series(fallback))
+    segs = [s for s in segs if s not in ("all",)]
+    try:
+        return segment_colors(segs)
+    except Exception:  # a palette helper with another signature: plotly's defaults
+        return {}
+
+
 def themes_section(store: ArtifactStore) -> Section | None:
     """Theme shares per segment in the open-text answers."""
     shares, info = _load(store, "theme_shares"), _load(store, "theme_info") or {}
@@ -345,6 +364,7 @@ def themes_section(store: ArtifactStore) -> Section | None:
 
     names = _persona_names(store)
     survey = _load(store, "survey")
+    colors = _segment_colors(store, shares["segment"])
     parts = ["<p>Share of each segment's answers that mention a theme (themes from the "
              "theme codebook; negated mentions such as “not too expensive” do not count).</p>"]
     for i, (q, block) in enumerate(shares.groupby("question", sort=True)):
@@ -357,7 +377,7 @@ def themes_section(store: ArtifactStore) -> Section | None:
         for seg in pivot.columns:
             fig.add_bar(name=names.get(seg, f"Segment {seg}"),
                         x=[info.get(t, {}).get("label", t) for t in pivot.index],
-                        y=pivot[seg].to_numpy())
+                        y=pivot[seg].to_numpy(), marker_color=colors.get(seg))
         fig.update_layout(barmode="group", title=f"{q}: {text}", yaxis_tickformat=".0%",
                           height=420, margin=dict(t=60, b=120))
         parts.append(f"<div class='figure'>{figure_html(fig, f'fig-themes-{i}')}</div>")
