@@ -19,8 +19,12 @@ format                        header lines        column ids
 ============================  ==================  =============================================
 
 Everything is read as text (``"01"`` stays ``"01"``), empty cells become missing; only
-SPSS and numeric XLSX cells arrive as numbers. Text files are decoded (UTF-8, UTF-8 with
-BOM, UTF-16 with BOM, cp1252 and whatever charset-normalizer recognises), their delimiter
+SPSS and numeric XLSX cells arrive as numbers. How numbers and dates are written
+(``"1,5"``, ``"03/04/2024"``) is decided per column when a codebook types them
+(:mod:`personalab.conventions`; ``decimal=``, ``thousands=``, ``dayfirst=`` settle it).
+Text files are decoded (UTF-8, UTF-8 with BOM, UTF-16 with BOM, cp1252 and whatever
+charset-normalizer recognises); a UTF-8 file with a few invalid bytes stays UTF-8, each
+such byte read as U+FFFD and reported (:attr:`RawWave.decode_errors`). Their delimiter
 is sniffed, and ``.gz`` files are decompressed in memory. The source file is only ever
 read. Row numbers in errors, and :meth:`RawWave.file_row`, are the row numbers a
 spreadsheet shows for the file (1-based, header lines included); they equal text-editor
