@@ -198,6 +198,11 @@ TEMPLATES = {
                      "{{ total|num }} overall)",
     "theme_over": "bring up “{{ label }}” in their own words more often than others "
                   "({{ value|pct }} vs {{ total|pct }} of other respondents)",
+    "yes_over": "say yes to “{{ text }}” more often than most ({{ value|pct }} vs "
+                "{{ total|pct }} of all respondents)",
+    "yes_under": "say yes to “{{ text }}” less often than most ({{ value|pct }} vs "
+                 "{{ total|pct }} of all respondents)",
+    "demo_yes": "{{ text }}: yes for {{ value|pct }}, against {{ total|pct }} overall.",
     "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
                   "overall.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
@@ -400,6 +405,9 @@ def _phrase_for(row, q) -> tuple[str, str]:
     if qtype == "numeric" or row.get("measure") == "mean":
         return render(f"numeric_{direction}", text=label, value=row["value"],
                       total=row["total"]), direction
+    if _binary_yes(row, q):
+        return render(f"yes_{direction}", text=label, value=row["value"],
+                      total=row["total"]), direction
     return render(f"share_{direction}", text=label, level=row["level"], value=row["value"],
                   total=row["total"]), direction
 
@@ -445,14 +453,26 @@ def _holds_facet(row, q, facet, survey) -> bool:
     return (not over) and (mid is None or row["value"] < mid)
 
 
+def _binary_levels(row, q) -> tuple[set, str] | None:
+    if row["type"] != "single" or row.get("level") is None or _isnan(row.get("level")):
+        return None
+    levels = {str(o.label).strip().lower() for o in getattr(q, "scale", []) or []}
+    if len(levels) != 2 or not levels & _TRUE_LEVELS or not levels & _FALSE_LEVELS:
+        return None
+    return levels, str(row["level"]).strip().lower()
+
+
+def _binary_yes(row, q) -> bool:
+    """True for the 'yes' level of a yes/no (TRUE/FALSE) question."""
+    b = _binary_levels(row, q)
+    return b is not None and b[1] in _TRUE_LEVELS
+
+
 def _binary_mirror(row, q) -> bool:
     """True for the 'no' level of a yes/no (TRUE/FALSE) question: its row mirrors the 'yes'
     row exactly, and "FALSE: 100%" reads as nothing."""
-    if row["type"] != "single" or row.get("level") is None or _isnan(row.get("level")):
-        return False
-    levels = {str(o.label).strip().lower() for o in getattr(q, "scale", []) or []}
-    level = str(row["level"]).strip().lower()
-    return len(levels) == 2 and level in _FALSE_LEVELS and bool(levels & _TRUE_LEVELS)
+    b = _binary_levels(row, q)
+    return b is not None and b[1] in _FALSE_LEVELS
 
 
 def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> bool:
@@ -731,12 +751,15 @@ def _headline_quote(quotes: list[Quote], themes: list[str]) -> Quote | None:
     return None if themes else (quotes[0] if quotes else None)
 
 
-def _segment_themes(theme_profile, seg) -> tuple[list[str], list[str]]:
-    """(over-represented themes by index, significantly under-represented themes)."""
+def _segment_themes(theme_profile, seg, min_cell: int = MIN_CELL) -> tuple[list[str], list[str]]:
+    """(over-represented themes by index, mentioned by at least ``min_cell`` answers;
+    significantly under-represented themes)."""
     if theme_profile is None or theme_profile.empty:
         return [], []
     rows = theme_profile[theme_profile["segment"] == seg]
-    over = rows[rows["over"]].sort_values(["index", "theme"], ascending=[False, True],
+    mentions = (rows["n_theme"] if "n_theme" in rows
+                else (rows["share"].astype(float) * rows["n"].astype(float)).round())
+    over = rows[rows["over"].astype(bool) & (mentions >= min_cell)].sort_values(["index", "theme"], ascending=[False, True],
                                           kind="stable")["theme"].astype(str).tolist()
     sig = rows["p_adjusted"].astype(float) < 0.05
     share_rest = rows["share_rest"] if "share_rest" in rows else rows["share"]
@@ -744,13 +767,18 @@ def _segment_themes(theme_profile, seg) -> tuple[list[str], list[str]]:
     return over, under["theme"].astype(str).tolist()
 
 
-def _theme_statements(theme_profile, seg, theme_info, max_items) -> dict[str, list[Statement]]:
+def _theme_statements(theme_profile, seg, theme_info, max_items,
+                      min_cell: int = MIN_CELL) -> dict[str, list[Statement]]:
     """Over-represented themes, by facet: a theme's ``facet`` if given, else negative
-    polarity -> pain points, anything else -> goals."""
+    polarity -> pain points, anything else -> goals. A theme mentioned by fewer than
+    ``min_cell`` of the segment's answers is not written up."""
     out: dict[str, list[Statement]] = {}
     if theme_profile is None or theme_profile.empty:
         return out
     rows = theme_profile[(theme_profile["segment"] == seg) & theme_profile["over"]]
+    mentions = (rows["n_theme"] if "n_theme" in rows
+                else (rows["share"].astype(float) * rows["n"].astype(float)).round())
+    rows = rows[mentions >= min_cell]
     rows = rows.sort_values(["index", "theme"], ascending=[False, True], kind="stable")
     for _, r in rows.head(max_items).iterrows():
         info = theme_info.get(r["theme"], {})
@@ -878,10 +906,13 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                     continue
                 seen_q.add(row["question"])
                 text = question_label(q, row["question"])
-                st = (render("demo_mean", text=text, value=row["value"], total=row["total"])
-                      if row["type"] == "numeric" else
-                      render("demo_share", text=text, level=row["level"], value=row["value"],
-                             total=row["total"]))
+                if row["type"] == "numeric":
+                    st = render("demo_mean", text=text, value=row["value"], total=row["total"])
+                elif _binary_yes(row, q):
+                    st = render("demo_yes", text=text, value=row["value"], total=row["total"])
+                else:
+                    st = render("demo_share", text=text, level=row["level"],
+                                value=row["value"], total=row["total"])
                 demographics.append(Statement(st, [_profile_evidence(row)]))
                 continue
             phrase, direction = _phrase_for(row, q)
@@ -898,10 +929,10 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 traits.append((phrase, st))
             if len(facets[facet]) < max_items:
                 facets[facet].append(st)
-        theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items)
+        theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items, min_cell)
         for facet, sts in theme_sts.items():
             facets[facet] = (facets.get(facet, []) + sts)[: max_items + len(sts)]
-        own_themes, avoid_themes = _segment_themes(theme_profile, seg)
+        own_themes, avoid_themes = _segment_themes(theme_profile, seg, min_cell)
         top_theme = next((st for sts in theme_sts.values() for st in sts
                           if own_themes and st.evidence[0].variable == own_themes[0]), None)
         descriptor = descriptor or ""

@@ -293,3 +293,35 @@ def test_each_persona_opens_with_a_footnoted_narrative(planted):
     md = personas_to_markdown(personas)
     first = md.split("## ")[1]
     assert re.search(r"People like \w+ .*\[\^1\] They also .*\[\^2\]", first)
+
+
+def test_a_theme_from_a_handful_of_answers_is_not_written_up(planted):
+    theme_profile = pd.DataFrame({
+        "segment": [0, 0], "theme": ["price", "yacht"], "n": [150, 150], "n_theme": [60, 3],
+        "share": [0.4, 0.02], "share_rest": [0.1, 0.0], "index": [300.0, 900.0],
+        "test": ["z", "fisher"], "p_adjusted": [0.001, 0.04], "over": [True, True]})
+    p0 = _draft(planted, theme_profile=theme_profile,
+                theme_info={"price": {"label": "Price"}, "yacht": {"label": "Yacht upkeep"}})[0]
+    texts = " ".join(_texts(p0))
+    assert "Price" in texts and "Yacht upkeep" not in texts
+    assert "Price" in p0.narrative[-1].text  # the narrative's own-words clause
+
+
+def test_yes_no_questions_read_as_yes_and_never_as_false():
+    rng = np.random.default_rng(5)
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i}" for i in range(n)],
+        "L": np.clip(np.round(rng.normal(np.where(seg == 0, 4.3, 2.0), 0.6)), 1, 5).astype(int),
+        "workload": np.where(rng.random(n) < np.where(seg == 0, 0.6, 0.1), "TRUE", "FALSE")})
+    questions = [Question("L", "Morale is good", "likert", "segment", LIKERT5),
+                 Question("workload", "Reason for leaving: Workload", "single", "profile",
+                          [ScaleOption(1, "FALSE"), ScaleOption(2, "TRUE")])]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index)
+    personas = draft_personas(survey, labels, profile_segments(survey, labels),
+                              segment_sizes(seg))
+    texts = [t for p in personas for t in _texts(p)]
+    assert not any("FALSE" in t for t in texts), texts
+    assert any(t.startswith("Reason for leaving: Workload: yes for ") for t in texts), texts
