@@ -335,6 +335,18 @@ def test_file_in_cp1252_throughout_still_loads_as_cp1252(tmp_path):
     assert raw.decode_errors.empty
 
 
+def test_fixture_with_bad_bytes_names_rows_not_just_lines():
+    # a UTF-8 export (Qualtrics-like) with two cp1252 letters, one after a two-line answer
+    with pytest.warns(DecodeWarning, match="2 byte"):
+        raw = load_export(FIXTURES / "utf8_one_bad_byte.csv")
+    assert raw.format == "qualtrics" and raw.encoding == "utf-8"
+    assert raw.data["Q1"].tolist() == ["Zürich", "Köln", "Genève", "Wien"]
+    assert raw.data["Q2"].tolist()[2:] == ["naïve café", "sch\ufffdn"]
+    assert raw.decode_errors[["file_row", "column", "line"]].values.tolist() == \
+        [[3, "Q2", 3], [5, "Q2", 6]]
+    assert raw.file_row(3) == 5
+
+
 def test_encoding_errors_replace_applies_to_a_given_encoding(tmp_path):
     path = write(tmp_path, "damaged.csv", DAMAGED)
     with pytest.warns(DecodeWarning):
@@ -622,6 +634,7 @@ def test_typeform_one_header_row():
 # --------------------------------------------------------------------------- source untouched
 
 
+@pytest.mark.filterwarnings("ignore::personalab.loaders.DecodeWarning")
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.csv")))
 def test_source_file_is_unchanged_and_hashed(tmp_path, name):
     path = tmp_path / name

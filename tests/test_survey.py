@@ -19,6 +19,7 @@ from personalab.errors import CodebookError, InputError
 from personalab.loaders import RawWave
 from personalab.survey import Survey, read_survey
 
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 AGREE = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
 SCALE = [ScaleOption(i + 1, lab) for i, lab in enumerate(AGREE)]
 DK = [MissingCode(99, "Don't know", "dont_know")]
@@ -361,3 +362,21 @@ def test_read_survey_passes_the_conventions_to_the_loader(tmp_path):
     with pytest.raises(InputError, match="can be read two ways"):
         read_survey(path, cb)
     assert read_survey(path, cb, thousands=",").data["spend"].tolist() == [1393.0, 2750.0]
+
+
+def test_german_excel_export_reads_commas_dots_and_dates_as_meant():
+    # ';'-separated, decimal commas, '.' grouping thousands, dd.mm.yyyy dates: the old
+    # reader made 1,5 -> 15.0 and 1.393 -> 1.393 (not 1393), without a word.
+    cb = Codebook(survey="s", respondent_id="id", questions=[
+        Question("Alter", "Age", "numeric", "profile"),
+        Question("Ausgaben", "Spend", "numeric", "profile"),
+        Question("Einkommen", "Income", "numeric", "profile"),
+        Question("Zufriedenheit", "Satisfaction", "numeric", "profile"),
+        Question("Datum", "Date", "date", "ignore"),
+    ])
+    s = read_survey(FIXTURES / "excel_de.csv", cb)
+    assert s.data["Ausgaben"].tolist() == [1.5, 12.25, 0.75, 3.0]
+    assert s.data["Einkommen"].tolist() == [1393.0, 2500.0, 12000.0, 850.0]
+    assert s.data["Datum"].tolist()[:3] == [pd.Timestamp("2023-12-24"),
+                                            pd.Timestamp("2024-01-03"),
+                                            pd.Timestamp("2024-01-05")]
