@@ -2346,7 +2346,7 @@ def _battery_peers(questions: list[Question], notes: list[str]) -> None:
     for q in questions:
         if q.type == "single" and q.role == "profile" and q.scale and \
                 all(o.label == str(o.code) for o in q.scale) and \
-                {o.code for o in q.scale} <= set(codes):
+                {o.code for o in q.scale} <= set(codes) and len(q.scale) >= max(3, 0.8 * len(codes)):
             q.type, q.role, q.ordered = "likert", "segment", None
             q.scale = [ScaleOption(o.code, o.label) for o in template.scale]
             notes[:] = [m for m in notes if not m.startswith(f"{q.id}: numeric codes")]

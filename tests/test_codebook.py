@@ -19,6 +19,7 @@ from personalab.codebook import (
 )
 from personalab.errors import CodebookError, InputError
 from personalab.loaders import RawWave
+from personalab.survey import Survey
 
 AGREE = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
 
@@ -563,3 +564,188 @@ def test_infer_drafts_short_labels_for_long_question_texts():
         header_rows=1))
     assert [q.short for q in long_ids] == ["Would you feel comfortable discussing…",
                                            "Would you feel comfortable discussing (2)"]
+
+
+# --------------------------------------------------------------------------- real-survey shapes
+# Each test is the shape of a real public export that the draft got wrong (DETE/TAFE exit
+# surveys, OSMI 2016, Young People Survey, Google Forms, Typeform, ANES 1996), made small.
+def _drafted(columns: dict, labels: dict | None = None, **kw):
+    df = pd.DataFrame(columns)
+    raw = RawWave(data=df, path=Path("w.csv"), format="csv", sha256="0" * 64,
+                  labels={c: (labels or {}).get(c, c) for c in df.columns}, header_rows=1, **kw)
+    cb = infer_codebook(raw)
+    report = validate_codebook(cb, raw)
+    assert report.ok, str(report)                 # every draft validates against its file
+    return raw, cb
+
+
+def _answers(rng, values, p, n):
+    return rng.choice(np.array(values, dtype=object), n, p=p)
+
+
+def test_abbreviated_agree_scale_is_likert_and_a_stray_code_is_missing():
+    rng = np.random.default_rng(0)
+    n = 300
+    cols = {f"Item {k}": _answers(rng, ["SA", "A", "N", "D", "SD", "M", "N/A", None],
+                                  [.2, .4, .12, .1, .08, .02, .04, .04], n) for k in range(3)}
+    raw, cb = _drafted(cols)
+    q = cb["Item 0"]
+    assert q.type == "likert" and q.role == "segment"
+    assert q.scale_labels == ["Strongly disagree (SD)", "Disagree (D)", "Neutral (N)",
+                              "Agree (A)", "Strongly agree (SA)"]
+    assert {m.label: m.reason for m in q.missing} == {"N/A": "not_applicable",
+                                                      "M": "unlabelled"}
+    assert any("'M'" in note for note in cb.notes)
+    s = Survey.from_raw(raw, cb)
+    codes = s.likert()["Item 0"]
+    assert (codes[cols["Item 0"] == "SA"] == 5).all() and (codes[cols["Item 0"] == "SD"] == 1).all()
+    assert codes[np.isin(cols["Item 0"], ["M", "N/A"])].isna().all()
+
+
+def test_abbreviated_frequency_grid_is_ordered_never_to_always():
+    rng = np.random.default_rng(1)
+    stem = "How often do you purchase these products online?"
+    cols = {f"q6_{k}": _answers(rng, ["A", "N", "S"], [.2, .3, .5], 120) for k in (1, 2)}
+    _, cb = _drafted(cols, {c: f"{stem} [{c}]" for c in cols})
+    assert cb["q6_1"].type == "likert"
+    assert cb["q6_1"].scale_labels == ["Never (N)", "Sometimes (S)", "Always (A)"]
+
+
+def test_binary_and_minus_one_zero_one_items_are_segmentation_inputs():
+    rng = np.random.default_rng(2)
+    n = 200
+    cols = {"self_employed": rng.integers(0, 2, n), "stance": rng.integers(-1, 2, n),
+            "vote": rng.integers(0, 2, n)}
+    _, cb = _drafted(cols, {"self_employed": "Are you self-employed?",
+                            "stance": "Support for the policy"})
+    q = cb["self_employed"]
+    assert (q.type, q.role, q.scale_codes, q.scale_labels) == ("single", "segment", [0, 1],
+                                                              ["No", "Yes"])
+    assert cb["vote"].scale_labels == ["0", "1"]            # not a question: no Yes/No guess
+    s = cb["stance"]
+    assert (s.type, s.role, s.scale_codes) == ("likert", "segment", [-1, 0, 1])
+    assert len(cb.questions_of(role="segment")) == 3
+
+
+def test_zero_to_five_rating_with_zero_for_not_applicable():
+    rng = np.random.default_rng(3)
+    n = 400
+    rating = _answers(rng, [0, 1, 2, 3, 4, 5], [.25, .02, .08, .2, .25, .2], n)
+    seven = rng.integers(0, 7, n)                           # a 0..6 party-id scale
+    _, cb = _drafted({"rating": rating.astype(int), "PID": seven})
+    q = cb["rating"]
+    assert q.type == "likert" and q.scale_codes == [1, 2, 3, 4, 5]
+    assert [(m.code, m.reason) for m in q.missing] == [(0, "not_applicable")]
+    assert cb["PID"].scale_codes == list(range(7))          # not stretched to 0..10
+
+
+def test_sentinel_and_unlabelled_codes_are_declared_so_the_draft_validates():
+    rng = np.random.default_rng(4)
+    n = 300
+    item = rng.integers(1, 6, n).astype(float)
+    item[:12] = 88
+    edu = rng.integers(1, 9, n)
+    edu[:3] = -3105
+    labelled = rng.integers(1, 6, n)
+    labelled[:5] = 88                                       # in the data, not labelled
+    vl = {"labelled": {1: "Strongly disagree", 2: "Disagree", 3: "Neither agree nor disagree",
+                       4: "Agree", 5: "Strongly agree"}}
+    _, cb = _drafted({"item": item, "education": edu, "labelled": labelled}, value_labels=vl)
+    assert cb["item"].scale_codes == [1, 2, 3, 4, 5]
+    assert [m.code for m in cb["item"].missing] == [88]
+    assert cb["education"].type == "single" and cb["education"].ordered is True
+    assert [m.code for m in cb["education"].missing] == [-3105]
+    assert [(m.code, m.reason) for m in cb["labelled"].missing] == [(88, "undeclared")]
+
+
+def test_ordinal_answers_are_ordered_by_meaning_not_alphabet():
+    rng = np.random.default_rng(5)
+    n = 300
+    edu = ["primary school", "secondary school", "college/bachelor degree", "masters degree",
+           "doctorate degree", "currently a primary school pupil"]
+    cols = {
+        "Education": _answers(rng, edu, [.1, .4, .3, .15, .03, .02], n),
+        "q7": _answers(rng, ["Daily", "Monthly", "Rarely", "Weekly"], [.1, .3, .2, .4], n),
+        "prev": _answers(rng, ["None did", "Some did", "Yes, they all did", "I don't know"],
+                         [.3, .3, .2, .2], n),
+        "share": _answers(rng, ["Neutral", "Not applicable to me (I do not have a mental illness)",
+                                "Not open at all", "Somewhat not open", "Somewhat open",
+                                "Very open"], [.2, .1, .1, .2, .2, .2], n),
+        "concern": _answers(rng, ["Concerned", "Neutral", "Not concerned at all",
+                                  "Not very concerned", "Very concerned"], [.2] * 5, n),
+    }
+    _, cb = _drafted(cols, {"q7": "How often do you shop online?"})
+    e = cb["Education"]
+    assert e.scale_labels == ["currently a primary school pupil", "primary school",
+                              "secondary school", "college/bachelor degree", "masters degree",
+                              "doctorate degree"]
+    assert e.type == "single" and e.ordered is True and e.role == "profile"
+    assert cb["q7"].type == "likert"
+    assert cb["q7"].scale_labels == ["Rarely", "Monthly", "Weekly", "Daily"]
+    assert cb["prev"].scale_labels == ["None did", "Some did", "Yes, they all did"]
+    assert [m.reason for m in cb["prev"].missing] == ["dont_know"]
+    assert cb["share"].scale_labels == ["Not open at all", "Somewhat not open", "Neutral",
+                                        "Somewhat open", "Very open"]
+    assert [m.reason for m in cb["share"].missing] == ["not_applicable"]
+    assert cb["concern"].scale_labels == ["Not concerned at all", "Not very concerned",
+                                          "Neutral", "Concerned", "Very concerned"]
+
+
+def test_commas_inside_answers_are_not_a_multi_select_but_pipes_are():
+    rng = np.random.default_rng(6)
+    n = 300
+    roles = ["Back-end Developer", "Front-end Developer", "DevOps/SysAdmin", "Designer",
+             "Supervisor/Team Lead", "Support", "Other"]
+    piped = ["|".join(rng.choice(roles, rng.integers(1, 4), replace=False)) for _ in range(n)]
+    cols = {
+        "prev": _answers(rng, ["No, none did", "Some did", "Yes, they all did"], [.4, .4, .2], n),
+        "heard": _answers(rng, ["I have heard of this, but I don't really use it",
+                                "I use this often", "I have not heard of this"], [.3, .4, .3], n),
+        "position": piped,
+    }
+    _, cb = _drafted(cols)
+    assert cb["prev"].type == "likert"
+    assert cb["prev"].scale_labels == ["No, none did", "Some did", "Yes, they all did"]
+    assert cb["heard"].type == "single" and len(cb["heard"].scale) == 3
+    p = cb["position"]
+    assert (p.type, p.separator) == ("multi", "|") and set(roles) <= set(p.options)
+
+
+def test_closed_question_with_long_options_is_a_choice_not_open_text():
+    rng = np.random.default_rng(7)
+    options = ["Full-time or part-time employed by a company in the private sector, "
+               "including start-ups", "Full-time or part-time employed by a university, "
+               "a research institute or a national laboratory", "Self-employed, freelancer or "
+               "consultant working for several clients at a time", "Student at a university "
+               "or college, including doctoral students and postdocs"]
+    _, cb = _drafted({"q29": _answers(rng, options, [.4, .3, .2, .1], 80)})
+    q = cb["q29"]
+    assert q.type == "single" and sorted(q.scale_labels) == sorted(options)
+
+
+def test_free_text_naming_people_or_organisations_is_not_quote_eligible():
+    rng = np.random.default_rng(8)
+    n = 60
+    companies = [f"Company number {i} of the survey" for i in range(n)]
+    why = [f"I use it because of reason {i} which is a long answer" for i in range(n)]
+    _, cb = _drafted({"q30": companies, "q31": why},
+                     {"q30": "Company/organization name (optional)",
+                      "q31": "Why do you use Cantera in your job or school?"})
+    assert (cb["q30"].type, cb["q30"].role) == ("text", "ignore")
+    assert (cb["q31"].type, cb["q31"].role) == ("text", "profile")
+    assert any(n.startswith("q30:") and "quotes" in n for n in cb.notes)
+
+
+def test_demographic_names_inside_a_rating_battery_and_coded_demographics():
+    rng = np.random.default_rng(9)
+    n = 200
+    cols = {name: rng.integers(1, 6, n) for name in
+            ["Pop", "Rock", "Metal", "Folk", "Jazz", "Opera", "Dance", "Swing", "Punk", "Latino",
+             "Country", "Religion"]}
+    cols["gender"] = rng.integers(1, 3, n)
+    _, cb = _drafted(cols)
+    for c in ("Country", "Religion"):                      # music and hobby preferences
+        assert (cb[c].type, cb[c].role, cb[c].scale_codes) == ("likert", "segment",
+                                                               [1, 2, 3, 4, 5])
+    g = cb["gender"]
+    assert (g.type, g.role, g.scale_codes) == ("single", "profile", [1, 2])
