@@ -43,6 +43,7 @@ __all__ = ["NumberConvention", "number_conventions", "date_orders", "normalize_r
 #: Marks that group thousands but are never a decimal mark.
 _GROUPING_ONLY = " \u00a0\u202f'"
 _NUMBER = re.compile(r"^[+-]?\d[\d.,' \u00a0\u202f]*$")
+_LEADING_MARK = re.compile(r"^[+-]?([.,])\d+$")      # ".5", ",5"
 _SEPARATORS = re.compile(r"[.,' \u00a0\u202f]")
 #: Values that may need a convention: a comma or grouping mark, or two dots (two patterns:
 #: Arrow runs each of them over a million values in milliseconds, an alternation in ~10x).
@@ -77,7 +78,12 @@ class NumberConvention:
 def _shape(v: str):
     """(kind, mark) of one value: ('int', None), ('decimal', m): only m can be its decimal
     mark, ('either', m): one m-separated group of three ('1,393'), ('grouped', t): only
-    thousands marks t and no decimal, ('both', (t, d)), or ('none', None): not a number."""
+    thousands marks t and no decimal, ('both', (t, d)), ('malformed', None): digits and
+    marks that no convention reads ('1,2,3', '12,34'), or ('none', None): not a number
+    at all (a missing code, a word)."""
+    lead = _LEADING_MARK.match(v)
+    if lead:
+        return "decimal", lead.group(1)
     if not _NUMBER.match(v):
         return "none", None
     body = v.lstrip("+-")
@@ -85,8 +91,10 @@ def _shape(v: str):
     if not seps:
         return "int", None
     groups = _SEPARATORS.split(body)
+    if len(groups) == 2 and groups[0] and not groups[1] and seps[0] in ".,":
+        return "int", None           # "1." or "1,": one in every convention
     if not all(groups):
-        return "none", None
+        return "malformed", None
 
     def grouped(parts):   # 1-3 digits (no leading zero), then groups of exactly three
         return (1 <= len(parts[0]) <= 3 and not parts[0].startswith("0")
@@ -95,16 +103,16 @@ def _shape(v: str):
     if len(seps) == 1:
         mark = seps[0]
         if mark in _GROUPING_ONLY:
-            return ("grouped", mark) if grouped(groups) else ("none", None)
+            return ("grouped", mark) if grouped(groups) else ("malformed", None)
         return ("either", mark) if grouped(groups) else ("decimal", mark)
     *thousand_marks, last = seps
     t = thousand_marks[0]
     if any(m != t for m in thousand_marks):
-        return "none", None
+        return "malformed", None
     if last == t:
-        return ("grouped", t) if grouped(groups) else ("none", None)
+        return ("grouped", t) if grouped(groups) else ("malformed", None)
     if last in _GROUPING_ONLY or not grouped(groups[:-1]):
-        return "none", None
+        return "malformed", None
     return "both", (t, last)
 
 
@@ -220,6 +228,17 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
     _check_mark(thousands, "thousands", (",", ".", " ", "\u00a0", "\u202f", "'", ""), file)
     rows = np.arange(len(frame)) + 2 if file_rows is None else np.asarray(file_rows)
     found = {}
+
+    def refuse_malformed(col, codes, ev):
+        bad = [j for j, (kind, _) in enumerate(ev.shapes) if kind == "malformed"]
+        if bad:
+            raise InputError(
+                f"{ev.uniques[bad[0]]!r} in {col!r} is not a number in any convention "
+                f"(digits with misplaced separators; {len(bad)} distinct value(s))",
+                file=file, column=col, row=_rows(_example_rows(codes, bad, rows)),
+                fix="correct the value (thousands groups have three digits), declare it a "
+                    "missing code, or change the question's type")
+
     for col in columns:
         s = frame[col]
         if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
@@ -230,6 +249,7 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
             continue
         codes, uniques = _text_uniques(s)
         found[col] = (codes, _evidence(uniques))
+        refuse_malformed(col, *found[col])
 
     # The file's convention: what every self-deciding column agrees on.
     decided = {next(iter(ev.decides)) for item in found.values() if item
@@ -243,6 +263,7 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
             if file_decimal == "," and d_given is None and t_given is None:
                 codes, uniques = _text_uniques(frame[col])
                 item = found[col] = (codes, _evidence(uniques))
+                refuse_malformed(col, *item)
                 if "." not in item[1].either:     # no '1.393' to read as thousands
                     continue
             else:
@@ -255,7 +276,7 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
             thou = t_given if t_given is not None else _other(dec)
             conv = NumberConvention(dec, thou or None, "given")
             bad = [j for j, (kind, mark) in enumerate(ev.shapes)
-                   if kind not in ("none", "typed")
+                   if kind not in ("none", "typed", "malformed")
                    and _read(ev.uniques[j], kind, mark, conv) is None]
             if bad:
                 raise InputError(
@@ -305,7 +326,7 @@ def _read(v: str, kind: str, mark, conv: NumberConvention) -> str | None:
     """Canonical text of one value under a convention (None: it does not fit it)."""
     if kind == "int":
         return v.replace("+", "", 1) if v.startswith("+") else v
-    if kind == "none":
+    if kind in ("none", "malformed"):
         return None
     body = v
     if kind == "decimal":

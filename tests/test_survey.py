@@ -326,6 +326,16 @@ def test_undecidable_or_mixed_number_column_is_refused_with_the_fix():
     assert s.data["spend"].iloc[0] == 1.393
 
 
+def test_digits_with_misplaced_separators_are_refused_not_joined():
+    # "1,2,3" used to become 123.0 and ",5" 5.0 (every comma stripped)
+    with pytest.raises(InputError) as err:
+        typed({"spend": ["1,5", "1,2,3", "", ""]}, {"spend": "numeric"})
+    assert (err.value.column, err.value.row) == ("spend", 5)
+    assert "not a number in any convention" in err.value.problem
+    s = typed({"spend": [",5", "2", "", ""]}, {"spend": "numeric"})
+    assert s.data["spend"].tolist()[:2] == [0.5, 2.0]
+
+
 def test_a_value_against_the_given_convention_is_named():
     with pytest.raises(InputError) as err:
         typed({"spend": ["1,5", "1,234,567", "", ""]}, {"spend": "numeric"},
