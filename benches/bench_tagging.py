@@ -11,6 +11,11 @@ Run ``python -m benches.bench_tagging [--quick] [--n N] [--n-jobs J]``. Prints o
 on answers of 10-40 words from ``personalab.datasets.make_survey`` (or, without it,
 from the word banks in ``personalab/resources/synthetic_text.yml``). CPU seconds include
 the worker processes'; the load average says how much else ran on the machine.
+
+``python -m benches.bench_tagging --long N`` measures instead the memory of tagging N
+answers of 100 KB each, one sentence with thousands of theme mentions (issue 13: each
+match kept its whole sentence, ~1.2 GB per answer): peak resident memory of the process
+and the characters the ``sentence`` snippets hold.
 """
 from __future__ import annotations
 
@@ -148,6 +153,34 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def long_answers(n: int, size: int = 100_000) -> pd.Series:
+    """``n`` answers of ``size`` characters without a sentence mark, mentioning price and
+    sync every dozen words (each one slightly different, so none is tagged only once)."""
+    unit = "the price went up and the sync failed again while we waited "
+    body = (unit * (size // len(unit) + 1))[:size]
+    return pd.Series([body[: size - 8] + f" case {i}" for i in range(n)])
+
+
+def long_case(n: int) -> int:
+    from personalab.themes import SENTENCE_CONTEXT_TOKENS, tag_answers
+
+    texts = long_answers(n)
+    cb = codebook()
+    tag_answers(texts[:0], cb, n_jobs=1)          # imports and pipeline outside the peak
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    w0 = time.perf_counter()
+    result = tag_answers(texts, cb, n_jobs=1)
+    wall = time.perf_counter() - w0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    snippets = result.tags["sentence"].str.len()
+    print(f"{n} answer(s) of {len(texts[0]):,} characters, one sentence each: "
+          f"{len(result.tags):,} tags in {wall:.1f} s")
+    print(f"sentence snippets: {snippets.sum():,} characters in all, longest {snippets.max():,} "
+          f"(context: {SENTENCE_CONTEXT_TOKENS} tokens either side of a match)")
+    print(f"peak RSS {peak:,.0f} MiB ({rss_before:,.0f} MiB before tagging)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="20,000 answers instead of 100,000")
@@ -156,7 +189,11 @@ def main(argv=None) -> int:
                     help="n_jobs of the personalab rows (default: personalab's own default)")
     ap.add_argument("--typos", type=float, default=0.0,
                     help="share of longer words given a typo, for a more varied vocabulary")
+    ap.add_argument("--long", type=int, default=None, metavar="N",
+                    help="only measure memory on N answers of 100 KB (one sentence each)")
     args = ap.parse_args(argv)
+    if args.long:
+        return long_case(args.long)
     n = args.n or (20_000 if args.quick else 100_000)
     texts = generate_answers(n)
     if args.typos:
