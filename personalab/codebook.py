@@ -1274,7 +1274,9 @@ def _to_datetime(u: pd.Series) -> pd.Series:
     # unparsed (mixed formats in one column) are parsed again one by one.
     def parse(x, **kw):
         try:
-            out = pd.to_datetime(x, errors="coerce", utc=True, **kw)
+            with warnings.catch_warnings():     # "could not infer format": parsed one by one
+                warnings.simplefilter("ignore", UserWarning)
+                out = pd.to_datetime(x, errors="coerce", utc=True, **kw)
         except (ValueError, TypeError):
             return pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
         return out.dt.tz_convert(None).astype("datetime64[ns]")
@@ -1558,7 +1560,7 @@ _META_NAMES = {"startdate", "enddate", "status", "ipaddress", "progress", "durat
                "startdateutc", "submitdateutc", "qrecaptchascore", "qrelevantidduplicate"}
 _SAMPLE_ROWS = 20_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?"
+_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?|(\d{1,2}/)?\d{4}"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
 _PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
 _REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
@@ -1916,6 +1918,20 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
             break
     if rest and len(numeric) == len(rest):
         return _infer_numeric(c, text, st, numeric, missing, toks, demographic, seg, grid)
+    # A number column with a stray word or two ("Enter your age": "Rahul Rai"): still numbers;
+    # the strays are declared missing so the draft validates, and named in a note.
+    stray = [k for k in rest if not _looks_numeric(k)]
+    if rest and len(stray) <= 3 and len(rest) - len(stray) >= 5 and \
+            sum(st.count[k] for k in stray) <= 0.03 * st.n:
+        taken = {k for k in keys if _looks_numeric(k)} | {str(m.code) for m in missing}
+        for k in stray:
+            code = next(v for v in range(99, -1000, -1) if str(v) not in taken)
+            taken.add(str(code))
+            missing.append(MissingCode(code, str(st.text[k]).strip(), "not_a_number"))
+        q, notes = _infer_numeric(c, text, st, [float(k) for k in rest if _looks_numeric(k)],
+                                  missing, toks, demographic, seg, grid)
+        return q, notes + [f"{c}: {len(stray)} answer(s) that are not numbers in a number "
+                           "column drafted as missing (reason: not_a_number); check them"]
     texts = [str(st.text[k]).strip() for k in rest]
     sample_texts = texts[:2000]
     if sum(bool(_EMAIL.match(t.casefold())) for t in sample_texts) >= 0.9 * len(sample_texts):

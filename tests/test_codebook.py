@@ -749,3 +749,18 @@ def test_demographic_names_inside_a_rating_battery_and_coded_demographics():
                                                                [1, 2, 3, 4, 5])
     g = cb["gender"]
     assert (g.type, g.role, g.scale_codes) == ("single", "profile", [1, 2])
+
+
+def test_number_column_with_a_few_stray_words_and_month_year_dates():
+    rng = np.random.default_rng(10)
+    n = 140
+    age = rng.integers(17, 24, n).astype(str).astype(object)
+    age[[3, 50, 99]] = ["Rahul Rai", "Satyam", "Sejal"]      # names typed into "Enter your age"
+    cease = _answers(rng, ["01/2014", "12/2013", "2012", "07/2006", "Not Stated"],
+                     [.3, .3, .2, .1, .1], n)
+    _, cb = _drafted({"q1": age, "Cease Date": cease}, {"q1": "Enter your age"})
+    q = cb["q1"]
+    assert q.type == "numeric"
+    assert sorted(m.label for m in q.missing) == ["Rahul Rai", "Satyam", "Sejal"]
+    assert {m.reason for m in q.missing} == {"not_a_number"}
+    assert (cb["Cease Date"].type, cb["Cease Date"].role) == ("date", "ignore")
