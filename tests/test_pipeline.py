@@ -50,7 +50,7 @@ def test_run_writes_report_exports_model_and_manifest(run):
     manifest = json.loads((out / "manifest.json").read_text())
     sample = SAMPLE / "sample_wave.csv"
     assert manifest["input"]["sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
-    assert manifest["seed"] == 42
+    assert manifest["seed"] == 42 and manifest["status"] == "complete"
     assert set(manifest["timings_s"]) >= {"ingest", "segment", "quotes", "personas",
                                           "report", "total"}
     assert manifest["packages"]["pandas"] and manifest["packages"]["personalab"]
@@ -196,13 +196,12 @@ def _kernels_of_this_process() -> list[int]:
     return found
 
 
-def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else():
+def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else(tmp_path):
     from jupyter_core.utils import run_sync
 
-    from personalab.paths import NOTEBOOKS_DIR
     from personalab.pipeline import _Kernel, notebook_for
 
-    kernel = _Kernel("segment", None, notebook_for("segment"))
+    kernel = _Kernel("segment", None, notebook_for("segment"), tmp_path)
     kc = kernel.km.client()
     kc.start_channels()
     out = []
@@ -222,9 +221,10 @@ def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else():
                     if m["msg_type"] == "stream").splitlines()
     # the segment step's modules are loaded (and not the quotes step's spaCy) ...
     assert lines[0] == "['hdbscan', 'personalab.golden', 'umap']"
-    # ... without leaving a single name in the notebook's namespace, in the notebooks folder
+    # ... without leaving a single name in the notebook's namespace, in the run's folder
+    # (never inside an installed package)
     assert lines[1] == "[]"
-    assert Path(lines[2]) == NOTEBOOKS_DIR
+    assert Path(lines[2]) == tmp_path
     assert not run_sync(kernel.km.is_alive)()
 
 

@@ -1,0 +1,291 @@
+"""A run never loses or mixes another run, and stops with one clear line.
+
+The folder checks run before any kernel starts, on folders laid out as a finished run leaves
+them. The failure cases (a PersonaLab error inside a step, a killed kernel, Ctrl-C) swap the
+segment step's notebook for a small one that fails the same way, after the real ingest step.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from personalab import pipeline
+from personalab.artifacts import ArtifactStore, StaleArtifactError
+from personalab.cli import main
+from personalab.config import config_from_dict
+from personalab.errors import ConfigError
+from personalab.pipeline import LOCK_FILE, RunLockedError, file_sha256, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+WAVE1, WAVE2 = SAMPLE / "sample_wave.csv", SAMPLE / "wave2.csv"
+
+
+def _config(out, **values):
+    base = {"wave": "w1", "input": str(WAVE1), "codebook": str(SAMPLE / "codebook.yml"),
+            "output": str(out), "steps": ["ingest"]}
+    return config_from_dict({**base, **values})
+
+
+def _finished_run(folder: Path, *, wave="w1", input=WAVE1, status="complete") -> Path:
+    """A folder as a finished run leaves it: manifest.json, artifacts/, a report."""
+    (folder / "artifacts").mkdir(parents=True)
+    (folder / "index.html").write_text("<html>the earlier run's report</html>")
+    (folder / "manifest.json").write_text(json.dumps({
+        "wave": wave, "status": status,
+        "input": {"path": str(input), "sha256": file_sha256(input)}}))
+    return folder
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != LOCK_FILE}
+
+
+# ----------------------------------------------------------------------- folder checks
+def test_a_run_never_writes_into_its_baseline(tmp_path):
+    base = _finished_run(tmp_path / "reports" / "sample")
+    before = _snapshot(base)
+    for out in (base, base / "wave2"):
+        cfg = _config(out, baseline=str(base), wave="wave2", input=str(WAVE2),
+                      steps=["ingest", "segment", "quotes", "personas", "waves", "report"])
+        with pytest.raises(ConfigError, match="never writes into the run it compares with"):
+            run_study(cfg, progress=False, log=None)
+    assert _snapshot(base) == before
+
+
+def test_the_readme_wave_command_writes_wave2_beside_its_baseline(tmp_path, monkeypatch,
+                                                                   capsys):
+    # the README's command: the config's output (reports/sample) is the baseline
+    monkeypatch.chdir(tmp_path)
+    base = _finished_run(tmp_path / "reports" / "sample", wave="sample")
+    monkeypatch.setattr(pipeline, "_run", lambda config, out, *a: out)   # no kernels
+    from personalab.config import load_config
+
+    cfg = load_config(SAMPLE / "study.yml", baseline="reports/sample", input=str(WAVE2),
+                      wave="wave2")
+    assert Path(cfg.output) == Path("reports/wave2")
+    assert run_study(cfg, progress=False, log=None) == tmp_path / "reports" / "wave2"
+    assert json.loads((base / "manifest.json").read_text())["wave"] == "sample"
+
+
+@pytest.mark.parametrize("change", [{"wave": "w2"}, {"input": str(WAVE2)}],
+                         ids=["another wave", "another input"])
+def test_the_run_of_another_wave_or_input_is_replaced_only_with_overwrite(tmp_path, change,
+                                                                          monkeypatch):
+    out = _finished_run(tmp_path / "out")
+    before = _snapshot(out)
+    cfg = _config(out, **change)
+    with pytest.raises(ConfigError, match="--overwrite to replace that run") as err:
+        run_study(cfg, progress=False, log=None)
+    assert "wave 'w1' read from" in str(err.value)
+    assert _snapshot(out) == before
+    # with overwrite the earlier run is cleared before the new one starts
+    monkeypatch.setattr(pipeline, "_run", lambda config, out, *a: out)
+    run_study(cfg, progress=False, log=None, overwrite=True)
+    assert not (out / "index.html").exists() and not (out / "manifest.json").exists()
+
+
+def test_later_steps_never_continue_the_run_of_another_input(tmp_path):
+    out = _finished_run(tmp_path / "out")
+    cfg = _config(out, input=str(WAVE2), steps=["report"])
+    with pytest.raises(ConfigError, match="cannot continue it"):
+        run_study(cfg, progress=False, log=None, overwrite=True)
+
+
+def test_a_folder_that_holds_no_run_is_not_written_into(tmp_path):
+    out = tmp_path / "my-project"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty and holds no PersonaLab run"):
+        run_study(_config(out), progress=False, log=None)
+    with pytest.raises(ConfigError, match="holds no earlier run"):
+        run_study(_config(tmp_path / "new", steps=["report"]), progress=False, log=None)
+
+
+def test_a_baseline_that_did_not_complete_is_refused(tmp_path):
+    base = _finished_run(tmp_path / "base", status="failed")
+    cfg = _config(tmp_path / "out", baseline=str(base), wave="w2", input=str(WAVE2),
+                  steps=["ingest", "segment", "quotes", "personas", "waves", "report"])
+    with pytest.raises(ConfigError, match="did not complete"):
+        run_study(cfg, progress=False, log=None)
+
+
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / LOCK_FILE, "w") as held:
+        held.write("pid 1, started earlier")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunLockedError, match="pid 1, started earlier"):
+            run_study(_config(out), progress=False, log=None)
+        rc = main(["run", "--wave", "w1", "--input", str(WAVE1), "--output", str(out),
+                   "--steps", "ingest", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is writing" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_clear_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    rc = main(["run", "--wave", "w1", "--input", str(WAVE1), "--output",
+               str(blocker / "out"), "--steps", "ingest", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot write to the output folder" in err and "--output" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------- artifacts
+class _Survey:
+    def __init__(self, source):
+        self.source, self.wave, self.sha256 = source, "w", None
+
+
+def test_artifacts_of_an_earlier_run_are_refused(tmp_path):
+    store = ArtifactStore(tmp_path)
+    for name, obj in [("partitions", {}), ("survey", _Survey("wave1.csv")), ("quality", 1),
+                      ("labels", [0, 1]), ("personas", ["old persona"])]:
+        store.save(name, obj)
+    assert store.load("personas") == ["old persona"]
+    # the ingest step runs again (on another export): a new run starts in the folder
+    store.save("partitions", {})
+    store.save("survey", _Survey("wave2.csv"))
+    assert store.load("survey").source == "wave2.csv"
+    with pytest.raises(StaleArtifactError, match="belongs to an earlier run") as err:
+        store.load("personas")
+    assert "wave2.csv" in str(err.value)
+    store.save("personas", ["new persona"])       # once its step runs again it is current
+    assert store.load("personas") == ["new persona"]
+
+
+def test_an_artifact_copied_in_by_hand_is_read(tmp_path):
+    import joblib
+
+    store = ArtifactStore(tmp_path)
+    store.save("survey", _Survey("wave1.csv"))
+    joblib.dump({"k": 1}, store.path("labels"))
+    assert store.load("labels") == {"k": 1}
+
+
+# ----------------------------------------------------------------------- runs (kernels)
+def _notebook(path: Path, code: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell('output_dir = ""  # the run\'s output folder')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _segment_fails_with(monkeypatch, tmp_path, code):
+    fake = _notebook(tmp_path / "02_segment.ipynb", code)
+    real = pipeline.notebook_for
+    monkeypatch.setattr(pipeline, "notebook_for",
+                        lambda step: fake if step == "segment" else real(step))
+
+
+def _run_cli(out, *steps):
+    return main(["run", "--wave", "w1", "--input", str(WAVE1), "--codebook",
+                 str(SAMPLE / "codebook.yml"), "--output", str(out), "--steps", *steps,
+                 "--no-progress"])
+
+
+def _manifest(out):
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_personalab_error_in_a_step_is_one_line_pointing_at_the_quality_report(
+        tmp_path, monkeypatch, capsys):
+    _segment_fails_with(monkeypatch, tmp_path, (
+        "from personalab.errors import InputError\n"
+        "raise InputError('too few respondents to segment', file='wave.csv', row=[4, 5],\n"
+        "                 fix='collect more responses')"))
+    out = tmp_path / "out"
+    assert _run_cli(out, "ingest", "segment") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step 'segment' failed" in err and "too few respondents to segment" in err
+    assert "rows 4, 5" in err and "Fix: collect more responses" in err
+    assert str(out / "quality_flags.csv") in err and (out / "quality_flags.csv").is_file()
+    m = _manifest(out)
+    assert m["status"] == "failed" and m["failed_step"] == "segment"
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_is_one_line_and_a_rerun_works(tmp_path, monkeypatch, capsys):
+    _segment_fails_with(monkeypatch, tmp_path,
+                        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    out = tmp_path / "out"
+    assert _run_cli(out, "ingest", "segment") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step 'segment' failed" in err and "died" in err
+    assert _manifest(out)["status"] == "failed"
+    assert _kernels_of_this_process() == []
+    assert _run_cli(out, "ingest") == 0
+    assert _manifest(out)["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_run_with_one_line_and_a_rerun_works(tmp_path, monkeypatch, capsys):
+    # the step's kernel sends Ctrl-C's signal to the run, as a terminal would
+    _segment_fails_with(monkeypatch, tmp_path,
+                        "import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)\n"
+                        "time.sleep(60)")
+    out = tmp_path / "out"
+    assert _run_cli(out, "ingest", "segment") == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "interrupted (Ctrl-C) during step 'segment'" in err
+    m = _manifest(out)
+    assert m["status"] == "interrupted" and m["failed_step"] == "segment"
+    assert _kernels_of_this_process() == []
+    assert _run_cli(out, "ingest") == 0
+    assert _manifest(out)["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_a_rerun_leaves_nothing_of_the_run_before(tmp_path):
+    out = _finished_run(tmp_path / "out")
+    (out / "personas").mkdir()
+    (out / "personas" / "personas.json").write_text("{}")
+    (out / "wave_sizes.csv").write_text("old")
+    (out / "codebook_draft.yml").write_text("# edited by hand")
+    ArtifactStore(out).save("wave_comparison", "old comparison")
+    run_study(_config(out), progress=False, log=None)
+    assert not (out / "personas").exists() and not (out / "wave_sizes.csv").exists()
+    assert not (out / "index.html").exists()
+    assert not ArtifactStore(out).has("wave_comparison") and ArtifactStore(out).has("survey")
+    assert (out / "codebook_draft.yml").read_text() == "# edited by hand"
+    assert _manifest(out)["status"] == "complete"
+    # the waves step without a baseline leaves no "What changed" section behind
+    ArtifactStore(out).save("wave_comparison", "a comparison")
+    (out / "wave_sizes.csv").write_text("sizes")
+    run_study(_config(out, steps=["waves"]), progress=False, log=None)
+    assert not ArtifactStore(out).has("wave_comparison")
+    assert not (out / "wave_sizes.csv").exists()
+
+
+def _kernels_of_this_process() -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"ipykernel" in cmd:
+            found.append(int(d.name))
+    return found
