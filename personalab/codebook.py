@@ -72,7 +72,8 @@ _MISSING_VOCAB = {
     "dont_know": ["don't know", "dont know", "do not know", "dk", "not sure", "unsure",
                   "no opinion", "can't say", "cannot say", "don't know / not sure",
                   "i don't know", "don't know/not sure", "i'm not sure", "i am not sure",
-                  "unknown", "don't remember", "can't remember", "cannot remember"],
+                  "unknown", "don't remember", "can't remember", "cannot remember",
+                  "haven't thought much about this", "have not thought much about this"],
     "not_applicable": ["n/a", "na", "not applicable", "does not apply", "doesn't apply",
                        "n/a - not applicable", "not relevant", "not applicable to me",
                        "does not apply to me", "doesn't apply to me"],
@@ -1533,7 +1534,7 @@ _POLES = [("agree", "disagree"), ("satisfied", "dissatisfied"), ("satisfied", "u
           ("easy", "difficult"), ("useful", "useless"), ("happy", "unhappy"),
           ("comfortable", "uncomfortable"), ("favorable", "unfavorable"),
           ("favourable", "unfavourable"), ("confident", "unconfident"),
-          ("interested", "uninterested"), ("good", "bad")]
+          ("interested", "uninterested"), ("good", "bad"), ("conservative", "liberal")]
 _INTENSITY = {"extremely": 3, "completely": 3, "totally": 3, "strongly": 2, "very": 2,
               "mostly": 1.5, "moderately": 1.25, "quite": 1.25, "fairly": 1, "somewhat": 0.5,
               "slightly": 0.5, "mildly": 0.5, "partly": 0.5}
@@ -1574,7 +1575,8 @@ def _tokens(name: str) -> list[str]:
 def _canon(label) -> str:
     k = re.sub(r"[^\w' ]+", " ", _norm(label) or "")
     k = _WS.sub(" ", k).strip()
-    if k.startswith("neither") or k in ("neutral", "undecided", "no preference"):
+    if k.startswith("neither") or k in ("neutral", "undecided", "no preference") or \
+            k.startswith("moderate middle of the road") or k == "middle of the road":
         return "<neutral>"
     return k
 
@@ -1679,6 +1681,17 @@ _FREQUENCY_RANKS = [
     (r"^(weekly|once a week)\b", 4), (r"^(a few times a week|several times a week)\b", 4.5),
     (r"^(daily|every day|once a day)\b", 5), (r"^(several times a day|hourly)\b", 6),
 ]
+_HOW_OFTEN_RANKS = [
+    (r"^never\b", 0), (r"^(rarely|seldom|hardly ever|almost never)\b", 1),
+    (r"^(sometimes|some of the time|occasionally)\b", 2), (r"^about half the time\b", 2.5),
+    (r"^(often|frequently|usually|most of the time)\b", 3),
+    (r"^(very often|very frequently|almost always)\b", 3.5), (r"^always\b", 4),
+]
+_TIME_SPENT_RANKS = [
+    (r"^(no time|none|never)\b", 0), (r"^less than (an|one) hour\b", 1),
+    (r"^(a )?few hours\b|^(1|one)[-\u2013 ]+(3|three) hours\b", 2),
+    (r"^(most of the day|all day|more than \w+ hours)\b", 3),
+]
 _QUANTITY_RANKS = [
     (r"\b(none|no one|nobody)\b", 0), (r"\b(a few|few)\b", 1), (r"\bsome\b", 2),
     (r"\b(most|many)\b", 3), (r"\b(all|everyone|every one)\b", 4),
@@ -1686,7 +1699,9 @@ _QUANTITY_RANKS = [
 _ORDINALS = [
     ("education levels", _EDUCATION_RANKS, False,
      re.compile(r"educat|degree|qualification|school|studies", re.IGNORECASE)),
+    ("frequency", _HOW_OFTEN_RANKS, True, None),
     ("frequency", _FREQUENCY_RANKS, True, None),
+    ("time spent", _TIME_SPENT_RANKS, True, None),
     ("quantity (none, some, all)", _QUANTITY_RANKS, True, None),
 ]
 

@@ -673,6 +673,13 @@ def test_ordinal_answers_are_ordered_by_meaning_not_alphabet():
                                 "Very open"], [.2, .1, .1, .2, .2, .2], n),
         "concern": _answers(rng, ["Concerned", "Neutral", "Not concerned at all",
                                   "Not very concerned", "Very concerned"], [.2] * 5, n),
+        "ideology": _answers(rng, ["Conservative", "Extremely conservative", "Extremely liberal",
+                                   "Liberal", "Moderate; middle of the road",
+                                   "Slightly conservative", "Slightly liberal"], [1 / 7] * 7, n),
+        "attention": _answers(rng, ["Always", "Most of the time", "Never", "Rarely",
+                                    "Some of the time"], [.2] * 5, n),
+        "Internet usage": _answers(rng, ["less than an hour a day", "few hours a day",
+                                         "most of the day", "no time at all"], [.25] * 4, n),
     }
     _, cb = _drafted(cols, {"q7": "How often do you shop online?"})
     e = cb["Education"]
@@ -689,6 +696,14 @@ def test_ordinal_answers_are_ordered_by_meaning_not_alphabet():
     assert [m.reason for m in cb["share"].missing] == ["not_applicable"]
     assert cb["concern"].scale_labels == ["Not concerned at all", "Not very concerned",
                                           "Neutral", "Concerned", "Very concerned"]
+    assert cb["ideology"].scale_labels == ["Extremely liberal", "Liberal", "Slightly liberal",
+                                           "Moderate; middle of the road",
+                                           "Slightly conservative", "Conservative",
+                                           "Extremely conservative"]
+    assert cb["attention"].scale_labels == ["Never", "Rarely", "Some of the time",
+                                            "Most of the time", "Always"]
+    assert cb["Internet usage"].scale_labels == ["no time at all", "less than an hour a day",
+                                                 "few hours a day", "most of the day"]
 
 
 def test_commas_inside_answers_are_not_a_multi_select_but_pipes_are():
