@@ -142,3 +142,31 @@ def test_segment_colours_are_stable_and_grey_for_unassigned():
     assert colors[-1] == UNASSIGNED_COLOR
     assert len({colors[s] for s in [0, 1, 2, 10]}) == 4
     assert segment_colors([0, 1, 2, 10])[10] == colors[10]
+
+
+def test_a_segment_has_the_same_colour_in_every_chart(points):
+    # The map shows segments 0, 1 and unassigned; a sizes chart of another selection shows
+    # only segment 1 and a segment 4 (e.g. the explorer's new segment): segment 1 keeps its
+    # colour, whatever else each chart shows and whatever it is named.
+    xy, labels, _ = points
+    fig_map = visualize_segment_map(xy, labels, names={1: "Budget-minded Beth"})
+    fig_sizes = visualize_sizes(segment_sizes(np.array([1] * 30 + [4] * 20 + [-1] * 5)),
+                                names={1: "Budget-minded Beth"})
+    map_colors = {t.name: t.marker.color for t in fig_map.data}
+    bar_colors = dict(zip(fig_sizes.data[0].x, fig_sizes.data[0].marker.color))
+    assert map_colors["Budget-minded Beth"] == bar_colors["Budget-minded Beth"]
+    assert map_colors["unassigned"] == bar_colors["unassigned"] == UNASSIGNED_COLOR
+    assert bar_colors["Segment 4"] not in (map_colors["Segment 0"],
+                                           bar_colors["Budget-minded Beth"], UNASSIGNED_COLOR)
+    # the same holds for numpy ints, floats that hold an integer, and one segment alone
+    assert segment_colors(np.array([1, 4]))[1] == segment_colors([1.0])[1.0] == \
+        segment_colors([0, 1, 2, 3])[1]
+
+
+def test_no_segment_is_coloured_like_unassigned():
+    colors = segment_colors(range(40))
+    assert UNASSIGNED_COLOR not in colors.values()
+    # plotly's Safe and Vivid palettes end in a grey: it is never a segment's colour
+    assert not any(c.replace(" ", "") in ("rgb(136,136,136)", "rgb(165,170,153)")
+                   for c in colors.values())
+    assert len(set(colors[k] for k in range(20))) == 20

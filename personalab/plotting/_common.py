@@ -6,7 +6,8 @@ import html
 import plotly.express as px
 
 UNASSIGNED_COLOR = "#B0B0B0"
-_PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Vivid
+# the two palettes without their last colour, a grey that would read as "unassigned"
+_PALETTE = px.colors.qualitative.Safe[:-1] + px.colors.qualitative.Vivid[:-1]
 
 
 def _is_unassigned(seg) -> bool:
@@ -23,21 +24,55 @@ def segment_order(seg):
         return (1, 0.0, str(seg))
 
 
+def _integer(seg):
+    """The segment label as an int when it is one (numpy ints, 3.0), else None."""
+    if isinstance(seg, bool):
+        return None
+    try:
+        as_float = float(seg)
+    except (TypeError, ValueError):
+        return None
+    return int(as_float) if as_float.is_integer() else None
+
+
 def segment_colors(segments) -> dict:
-    """One colour per segment label (sorted order), grey for unassigned (-1)."""
-    assigned = sorted({s for s in segments if not _is_unassigned(s)}, key=segment_order)
-    colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(assigned)}
-    colors.update({s: UNASSIGNED_COLOR for s in segments if _is_unassigned(s)})
+    """One colour per segment label, the same in every chart; grey for unassigned.
+
+    A segment's colour depends on its label alone (segment ``k`` gets palette colour ``k``),
+    never on which other segments a chart happens to show: the map, the sizes, the report's
+    theme charts and the explorer give a persona one colour. Labels that are not integers
+    take the colours after the integer ones, in sorted order. Unassigned (-1) is
+    :data:`UNASSIGNED_COLOR`.
+    """
+    segments = list(segments)
+    colors = {}
+    others = []
+    for s in segments:
+        if _is_unassigned(s):
+            colors[s] = UNASSIGNED_COLOR
+        elif (k := _integer(s)) is not None:
+            colors[s] = _PALETTE[k % len(_PALETTE)]
+        else:
+            others.append(s)
+    start = max([_integer(s) for s in colors if _integer(s) is not None] + [-1]) + 1
+    for i, s in enumerate(sorted(set(others), key=segment_order)):
+        colors[s] = _PALETTE[(start + i) % len(_PALETTE)]
     return colors
 
 
-def segment_name(seg, names=None) -> str:
-    """Display name of a segment (escaped): ``names[seg]``, else 'Segment <seg>'."""
+def segment_label(seg, names=None) -> str:
+    """Plain-text name of a segment: ``names[seg]`` (e.g. the persona's name), else
+    'Segment <seg>' as the report writes it, 'unassigned' for -1."""
     if names and seg in names:
-        return escape(names[seg])
+        return str(names[seg])
     if _is_unassigned(seg):
         return "unassigned"
-    return f"Segment {escape(seg)}"
+    return f"Segment {seg}"
+
+
+def segment_name(seg, names=None) -> str:
+    """Display name of a segment for plotly text (escaped): see :func:`segment_label`."""
+    return escape(segment_label(seg, names))
 
 
 def escape(value, max_chars=None) -> str:
