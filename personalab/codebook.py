@@ -538,7 +538,9 @@ def _header(cb: Codebook) -> str:
         "# Edit it by hand; PersonaLab checks it against each wave (validate_codebook).",
         "#   type: likert | single | multi | numeric | text | weight | id | date | meta",
         "#   role: segment (segmentation input) | profile (describe personas only) | ignore",
+        "#   short: label for cards, charts and heat maps when the text is long (optional)",
         "#   scale: answers low -> high as {code, label}; data may hold either code or label",
+        "#     (or the abbreviation in brackets at the end of a label: 'Strongly agree (SA)')",
         "#   reverse: true flips a reverse-keyed likert item (min + max - code)",
         "#   missing: answers that mean missing, with a reason (dont_know, refused, ...)",
         "#   grid: battery id (straight-lining is checked per grid)",
@@ -1256,16 +1258,28 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
         raw = s.reset_index(drop=True)
         u = raw.astype("str").str.strip()
         u = u.where(u.str.len() > 0)
+        reasons = {}
+        mkeys = _missing_keys(q)
+        if mkeys:               # "Not Stated": a declared missing code, not a bad date
+            key = u.str.casefold().str.replace("\u2019", "'", regex=False)
+            for r in set(mkeys.values()):
+                hit = key.isin([k for k, rr in mkeys.items() if rr == r]).to_numpy(
+                    dtype=bool, na_value=False)
+                if hit.any():
+                    reasons[r] = np.flatnonzero(hit)
+                    u = u.mask(hit)
         parsed = _to_datetime(u)
         vals = pd.Series(parsed.to_numpy(dtype="datetime64[ns]"))
         bad = (u.notna() & parsed.isna()).to_numpy()
+        if not bad.any():
+            return _Parsed({q.id: vals}, reasons, vals.notna().to_numpy(), [])
         if bad.any():
             rows = np.flatnonzero(bad)
             issue = _issue(ctx, "warning", "bad_date",
                            f"{_show(list(pd.unique(raw.to_numpy()[rows])))} in {q.id!r} is not "
                            f"a date ({len(rows)} row(s)); read as missing", q.id, rows,
                            "correct the value, or change the question's type to text")
-            return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [issue])
+            return _Parsed({q.id: vals}, reasons, vals.notna().to_numpy(), [issue])
     return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [])
 
 
@@ -1952,7 +1966,7 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     if sum(bool(_EMAIL.match(t.casefold())) for t in sample_texts) >= 0.9 * len(sample_texts):
         return Question(c, text, "id", "ignore"), []
     if sum(bool(_DATE.match(t.casefold())) for t in sample_texts) >= 0.95 * len(sample_texts):
-        return Question(c, text, "date", "ignore"), []
+        return Question(c, text, "date", "ignore", missing=missing), []
     if small:
         # Some exports mix labels and codes in one column ("Agree", "2"): codes within the
         # scale's 1..k are fine once the labels have fixed the scale.

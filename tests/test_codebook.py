@@ -773,9 +773,11 @@ def test_number_column_with_a_few_stray_words_and_month_year_dates():
     age[[3, 50, 99]] = ["Rahul Rai", "Satyam", "Sejal"]      # names typed into "Enter your age"
     cease = _answers(rng, ["01/2014", "12/2013", "2012", "07/2006", "Not Stated"],
                      [.3, .3, .2, .1, .1], n)
-    _, cb = _drafted({"q1": age, "Cease Date": cease}, {"q1": "Enter your age"})
+    raw, cb = _drafted({"q1": age, "Cease Date": cease}, {"q1": "Enter your age"})
+    assert not validate_codebook(cb, raw).warnings           # "Not Stated" is not a bad date
     q = cb["q1"]
     assert q.type == "numeric"
     assert sorted(m.label for m in q.missing) == ["Rahul Rai", "Satyam", "Sejal"]
     assert {m.reason for m in q.missing} == {"not_a_number"}
     assert (cb["Cease Date"].type, cb["Cease Date"].role) == ("date", "ignore")
+    assert [(m.label, m.reason) for m in cb["Cease Date"].missing] == [("Not Stated", "not_stated")]
