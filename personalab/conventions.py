@@ -12,7 +12,7 @@ Numbers (:func:`number_conventions`)
     1-3 digit group) or ``"1.234,5"`` / ``"1.234.567"`` mean a decimal comma; ``"1.5"``,
     ``"1,234.5"``, ``"1,234,567"`` mean a decimal point. ``"1,393"`` alone could be either.
     A column whose values decide both ways is refused. A column with only
-    undecided values takes the convention the file's other number columns decided;
+    undecided values takes the convention the file's other number columns decided; else
     ``"12,000"`` (three zeros after the comma: a decimal writer drops them) counts as
     thousands; ``"1.393"`` alone stays a decimal point, as everywhere in Python and pandas;
     ``"1,393"`` alone is refused, naming the column, example rows and the option to pass
@@ -252,8 +252,8 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
         refuse_malformed(col, *found[col])
 
     # The file's convention: what every self-deciding column agrees on.
-    decided = {next(iter(ev.decides)) for item in found.values() if item
-               for ev in [item[1]] if len(ev.decides) == 1}
+    decided = {mark for item in found.values() if item and len(item[1].decides) == 1
+               for mark in item[1].decides}
     file_decimal = decided.pop() if len(decided) == 1 else None
 
     out = {}
@@ -293,17 +293,19 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
             raise InputError(
                 f"the numbers in {col!r} mix two conventions: {a!r} only reads with a "
                 f"decimal comma and {b!r} only with a decimal point",
-                row=_rows(_example_rows(codes, [ja], rows, 3) + _example_rows(codes, [jb], rows, 3)),
-                **where,
+                row=_rows(_example_rows(codes, [ja], rows, 3)
+                          + _example_rows(codes, [jb], rows, 3)), **where,
                 fix=f"correct the values to one convention, or say which one {col!r} uses: "
                     f"decimal={{{col!r}: ','}} or decimal={{{col!r}: '.'}} (read_survey / "
                     "load_export)")
         if ev.decides:
             dec, source = next(iter(ev.decides)), "values"
-        elif "," in ev.either and ev.zeros is not None:
-            dec, source = ".", "values"
-        elif (ev.either or file_decimal == ",") and file_decimal is not None:
+        elif ev.either and file_decimal is not None:
             dec, source = file_decimal, "file"
+        elif "," in ev.either and ev.zeros is not None:
+            # "12,000": a writer of decimal commas drops trailing zeros (unless it pads
+            # every value, and then the file's other columns show it).
+            dec, source = ".", "values"
         elif "," in ev.either:
             v = ev.either[","]
             js = [j for j, (kind, mark) in enumerate(ev.shapes) if (kind, mark) == ("either", ",")]

@@ -324,6 +324,10 @@ def test_undecidable_or_mixed_number_column_is_refused_with_the_fix():
     s = typed({"spend": ["1,393", "", "", ""], "rate": ["0,5", "1,25", "", ""]},
               {"spend": "numeric", "rate": "numeric"})
     assert s.data["spend"].iloc[0] == 1.393
+    # the file's decimal commas outweigh "12,000" looking like thousands
+    s = typed({"spend": ["12,000", "2,500", "", ""], "rate": ["0,5", "1,25", "", ""]},
+              {"spend": "numeric", "rate": "numeric"})
+    assert s.data["spend"].tolist()[:2] == [12.0, 2.5]
 
 
 def test_digits_with_misplaced_separators_are_refused_not_joined():
