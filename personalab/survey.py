@@ -11,6 +11,11 @@ Conventions a researcher can rely on
 * Likert answers may be labels or codes in the export; both map to the scale's codes.
   Missing codes ("Don't know", 99, ...) become NaN and their reason goes to
   ``missing_reasons``. Blank cells are NaN and counted as ``no_answer`` in ``summary()``.
+* Numbers and dates written as text are read in one convention per column, decided from
+  all its values (``"1,5"`` is 1.5 where the column writes decimal commas, ``"03/04/2024"``
+  is 3 April where another row says ``"13/04/2024"``); a column that mixes conventions or
+  cannot tell is refused with the rows and the option to pass (``decimal=``,
+  ``thousands=``, ``dayfirst=``). See :mod:`personalab.conventions`.
 * Multi-select indicators are ``Int8`` 0/1. A respondent with no answer at all to a
   multi-select question (every option blank, or a missing code) gets ``<NA>`` on every
   option: "ticked nothing" and "skipped" look the same in an export, so PersonaLab does
