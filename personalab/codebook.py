@@ -2492,4 +2492,22 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     _draft_shorts(questions)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
-                    notes=notes)
+                    notes=_merge_notes(notes, [q.id for q in questions]))
+
+
+def _merge_notes(notes: list[str], ids: list[str]) -> list[str]:
+    """One note per finding: "A, B, C (+18 more): <what>" instead of 21 identical lines."""
+    by_text: dict[str, list[str]] = {}
+    other = []
+    known = sorted(map(str, ids), key=len, reverse=True)
+    for n in notes:
+        qid = next((i for i in known if n.startswith(f"{i}: ")), None)
+        if qid is None:
+            other.append(n)
+            continue
+        by_text.setdefault(n[len(qid) + 2:], []).append(qid)
+    out = []
+    for what, qids in by_text.items():
+        shown = ", ".join(qids[:3]) + (f" (+{len(qids) - 3} more)" if len(qids) > 3 else "")
+        out.append(f"{shown}: {what}")
+    return out + other
