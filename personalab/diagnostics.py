@@ -1,11 +1,19 @@
 """Diagnostics: is there a segmentation worth writing personas about, and which one?
 
 - `sweep(X, param_grid)`: fit a grid of settings and measure each (segments, silhouette,
-  DBCV, BIC, smallest segment, unassigned share, stability on 80% subsamples).
+  DBCV, BIC, smallest segment, unassigned share, stability on 80% subsamples, and the
+  guards: one input or a missing-answer pattern explaining the segments, look-alikes).
 - `recommend(table)`: the setting to use, with reasons in plain words, or a plain
-  "no stable segments".
+  "no stable segments"; settings the guards flag are refused (``Recommendation.flags``).
 - `stability(model, X)`: how well one model's segments reproduce on subsamples: mean ARI
   and per-segment clusterwise Jaccard (Hennig 2007), with a verdict.
+- `segment_guards(X, labels)`: is a solution a split on one input, or on who left
+  questions unanswered (or was never asked them), rather than personas?
+
+Every stability figure, in the sweep and in the run, comes from the same refits: the whole
+pipeline (encoder and its scaling included) refitted on each random subsample with the
+same seeds, the same fit sample and the same number of subsamples as the run uses, so a
+setting the sweep calls stable is the one the run reports as stable.
 - `visualize_sweep(table)`, `visualize_stability(result)`: Plotly figures (never shown).
 
 Why these criteria and not silhouette alone: silhouette picks k = 2 on almost every real
@@ -35,6 +43,8 @@ __all__ = [
     "visualize_sweep",
     "visualize_stability",
     "DEFAULT_GRID",
+    "UMAP_GRID",
+    "segment_guards",
     "MIN_ARI",
     "MAX_UNASSIGNED",
 ]
@@ -48,19 +58,40 @@ MIN_JACCARD = 0.60
 
 _REDUCER_KEYS = ("reducer", "n_neighbors", "n_components")
 
-#: The grid `sweep` runs when none is given: the families and ranges that mattered in
-#: docs/segmentation_defaults.md.
+#: A solution is refused when one input (or the missing-answer pattern) reproduces its
+#: segments with at least this balanced accuracy.
+MAX_SINGLE_INPUT_ACCURACY = 0.90
+#: ... while no other input comes within this much of it (balanced accuracy).
+DOMINANCE_GAP = 0.10
+#: Two segments are look-alikes when they differ by less than this many (pooled) standard
+#: deviations on every input.
+MIN_SEPARATION = 1.0
+#: `recommend` takes the finest stable solution whose stability ARI is within this of the
+#: most stable one's (about 2-3 standard errors of a 10-subsample mean).
+STABILITY_TOLERANCE = 0.02
+#: Numbers of segments `sweep` tries by default: few, distinct personas.
+DEFAULT_N_SEGMENTS = [2, 3, 4, 5, 6, 7]
+
+#: The grid `sweep` runs when none is given (``reducer="auto", clusterer="auto"``): k-means
+#: on the scaled features for 2-7 segments. Measured on seven real surveys
+#: (benches/bench_real.py, docs/segmentation_defaults.md): a PCA(5) step before k-means
+#: recovered the known groups no better at any number of segments (0.00-0.02 ARI lower
+#: on 5 of 7), GMM on PCA made reproducible splits on one item, and UMAP + HDBSCAN
+#: (`UMAP_GRID`, still available) reproduced on 2 of 7 sets, leaving up to 55% unassigned.
 DEFAULT_GRID = [
     {
-        "reducer": ["umap"],
-        "n_neighbors": [15, 30, 50],
-        "clusterer": ["hdbscan"],
-        "min_segment_share": [0.02, 0.05, 0.10],
+        "reducer": ["identity"],
+        "clusterer": ["kmeans"],
+        "n_segments": DEFAULT_N_SEGMENTS,
     },
+]
+#: The former default family, for ``reducer="umap"`` / ``clusterer="hdbscan"`` sweeps.
+UMAP_GRID = [
     {
-        "reducer": ["pca"],
-        "clusterer": ["gmm", "kmeans"],
-        "n_segments": [2, 3, 4, 5, 6, 7, 8],
+        "reducer": ["umap"],
+        "n_neighbors": [15, 30],
+        "clusterer": ["hdbscan"],
+        "min_segment_share": [0.05, 0.10],
     },
 ]
 
@@ -71,17 +102,23 @@ def sweep(
     param_grid=None,
     *,
     model=None,
-    n_boot=3,
+    n_boot=10,
     sample_frac=0.8,
     random_state=0,
     max_score_rows=2000,
     truth=None,
+    sample_weight=None,
+    max_respondents=20_000,
 ):
-    """Fit every setting in ``param_grid`` and measure it.
+    """Fit every setting in ``param_grid`` and measure it, as the run would fit it.
 
-    The reducer is fitted once per reducer setting (and once per subsample), and every
-    clusterer setting is run on that embedding, so a sweep costs about
-    ``(1 + n_boot) x (number of reducer settings)`` reducer fits.
+    Each setting is fitted on everyone with ``random_state`` (the model the run then uses)
+    and refitted on ``n_boot`` random subsamples, the whole pipeline each time: the
+    encoder (its scaling and imputation included) is refitted on every subsample, and the
+    refits use the same seeds, subsamples, fit sample and weights as :func:`stability`,
+    so a row's ``stability_ari`` is exactly what ``stability(model, X)`` reports for the
+    model that setting gives. (The encoder's output does not depend on the clusterer, so
+    each subsample is encoded once and shared by every setting.)
 
     Parameters
     ----------
@@ -92,8 +129,8 @@ def sweep(
         `DEFAULT_GRID`.
     model : PersonaModel, optional
         Template for everything not in the grid (default ``PersonaModel()``).
-    n_boot : int, default=3
-        Subsamples for the stability ARI (0 skips it).
+    n_boot : int, default=10
+        Subsamples for the stability ARI (0 skips it); the run's stability check uses 10.
     sample_frac : float, default=0.8
     random_state : int, default=0
     max_score_rows : int, default=2000
@@ -101,12 +138,22 @@ def sweep(
         (DBCV is quadratic in rows).
     truth : array-like of shape (n_respondents,), optional
         Known segments (synthetic data): adds a ``truth_ari`` column.
+    sample_weight : array-like, optional
+        Respondent weights (default: a Survey's weight column), passed to every fit.
+    max_respondents : int or None, default=20000
+        Largest subsample, as in :func:`stability`.
 
     Returns
     -------
     DataFrame, one row per setting: the varied parameters, ``n_segments``,
     ``unassigned_share``, ``smallest_share``, ``silhouette``, ``dbcv``, ``bic`` (gmm
-    only), ``stability_ari`` (mean over subsamples), ``stability_ari_min``, ``seconds``.
+    only), ``stability_ari`` (mean over subsamples), ``stability_ari_min``,
+    ``jaccard_min`` (least reproducible segment), ``stable`` (the bar of
+    :func:`stability`), ``flag`` (why the guards refuse the solution: one input or a
+    missing-answer pattern explains it, or two segments are look-alikes; empty when
+    none), ``separation`` (smallest largest-standardised-difference between two
+    segments), ``seconds``. ``table.attrs["stability"]`` holds each row's
+    :class:`StabilityResult`.
     """
     base = PersonaModel(random_state=random_state) if model is None else clone(model)
     if base.random_state is None:
@@ -114,63 +161,133 @@ def sweep(
     grid = list(ParameterGrid(DEFAULT_GRID if param_grid is None else param_grid))
     if not grid:
         raise ConfigError("param_grid is empty.")
-    F = _features(base, X)
+    refits = _Refits(base, X, n_boot=n_boot, sample_frac=sample_frac,
+                     random_state=random_state, max_respondents=max_respondents,
+                     sample_weight=sample_weight)
+    F = refits.features
     n = F.shape[0]
     if truth is not None:
         truth = pd.Series(np.asarray(truth, dtype=object)).to_numpy()
     rng = np.random.default_rng(random_state)
-    subsamples = [
-        np.sort(rng.choice(n, max(2, int(round(sample_frac * n))), replace=False)) for _ in range(n_boot)
-    ]
     score_rows = np.sort(rng.choice(n, min(n, max_score_rows), replace=False))
 
-    # group the grid by reducer setting so each embedding is computed once
-    groups: dict[tuple, list[dict]] = {}
+    rows, results = [], {}
     for params in grid:
-        key = tuple((k, params[k]) for k in _REDUCER_KEYS if k in params)
-        groups.setdefault(key, []).append(params)
-
-    rows = []
-    for key, settings in groups.items():
-        red_params = dict(key)
-        t0 = time.perf_counter()
-        E = _embed(base, red_params, F, seed=random_state)
-        E_boot = [_embed(base, red_params, F[idx], seed=random_state + 1 + b) for b, idx in enumerate(subsamples)]
-        embed_secs = time.perf_counter() - t0
-        for params in settings:
-            t1 = time.perf_counter()
-            clus_params = {k: v for k, v in params.items() if k not in _REDUCER_KEYS}
-            m = clone(base).set_params(
-                **clus_params, encoder=None, reducer=None, fit_sample_size=None, attach_unassigned=False
-            )
-            ref = clone(m).fit(E)
-            labels = ref.labels_
-            aris = []
-            for b, idx in enumerate(subsamples):
-                mb = clone(m).set_params(random_state=random_state + 1 + b).fit(E_boot[b])
-                aris.append(adjusted_rand_score(labels[idx], mb.labels_))
-            row = {**params, **_scores(ref, E, labels, score_rows)}
-            row["stability_ari"] = float(np.mean(aris)) if aris else np.nan
-            row["stability_ari_min"] = float(np.min(aris)) if aris else np.nan
-            if truth is not None:
-                known = pd.notna(truth)
-                row["truth_ari"] = float(adjusted_rand_score(truth[known], labels[known]))
-            row["seconds"] = time.perf_counter() - t1 + embed_secs / len(settings)
-            rows.append(row)
+        t1 = time.perf_counter()
+        m = clone(base).set_params(**params, encoder=None)
+        ref = clone(m).fit(F, sample_weight=refits.weights)
+        labels = ref.labels_
+        row = dict(params)
+        E = ref.embedding_
+        row.update(_scores(ref, E, labels, score_rows))
+        res = None
+        if n_boot:
+            res = _compare(ref, refits.run(m), refits.seeds, n, refits.n_sub, sample_frac)
+            row["stability_ari"] = res.mean_ari
+            row["stability_ari_min"] = float(res.ari.min())
+            row["jaccard_min"] = float(res.segments["jaccard_mean"].min()) \
+                if len(res.segments) else np.nan
+            row["stable"] = bool(res.stable)
+        else:
+            row.update(stability_ari=np.nan, stability_ari_min=np.nan, jaccard_min=np.nan,
+                       stable=False)
+        guard = segment_guards(refits.source, labels, features=refits.frame,
+                               feature_map=refits.feature_map)
+        row["flag"] = guard.reason or ""
+        row["separation"] = guard.separation
+        if res is not None and guard.reason:
+            _flag_result(res, guard)
+            row["stable"] = False
+        if truth is not None:
+            known = pd.notna(truth)
+            row["truth_ari"] = float(adjusted_rand_score(truth[known].astype(str), labels[known]))
+        row["seconds"] = time.perf_counter() - t1
+        results[len(rows)] = res
+        rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs["n_respondents"] = n
     table.attrs["n_boot"] = n_boot
     table.attrs["sample_frac"] = sample_frac
+    table.attrs["stability"] = results
+    table.attrs["encoder"] = refits.encoder_description
     return table
 
 
-def _features(base, X):
-    """The encoded feature matrix (the encoder is fitted once, on everyone)."""
-    m = clone(base)
-    enc = m._make_encoder(X)
+class _Refits:
+    """The wave encoded as the run encodes it, and each stability subsample encoded by an
+    encoder refitted on that subsample alone (what a whole-pipeline refit sees)."""
+
+    def __init__(self, base, X, *, n_boot, sample_frac, random_state, max_respondents,
+                 sample_weight=None, seeds=None):
+        self.source = X
+        enc = clone(base)._make_encoder(X)
+        n = _n_rows(X)
+        w = _weights(X, sample_weight, n)
+        self.weights = w
+        self.frame = _encode(enc, X)
+        self.encoder = enc
+        self.encoder_description = getattr(enc, "scale_description_", None)
+        self.feature_map = getattr(enc, "feature_map_", None) or \
+            getattr(self.frame, "attrs", {}).get("feature_map")
+        self.features = _finite(self.frame)
+        self.seeds = list(seeds) if seeds is not None else \
+            [random_state + 1 + b for b in range(n_boot)]
+        n_sub = max(2, int(round(sample_frac * n)))
+        if max_respondents is not None and n_sub > max_respondents:
+            n_sub = max(2, int(max_respondents))
+        self.n_sub = n_sub
+        self.subsamples = []
+        for seed in self.seeds:
+            idx = _subsample(n, n_sub, seed)
+            Fb = _finite(_encode(clone(enc) if enc is not None else None, _take(X, idx)))
+            self.subsamples.append((idx, Fb, None if w is None else w[idx]))
+
+    def run(self, m):
+        """Refit model ``m`` (encoder=None) on every encoded subsample."""
+        for seed, (idx, Fb, wb) in zip(self.seeds, self.subsamples):
+            mb = clone(m).set_params(random_state=seed)
+            mb._labels_only_fit = True
+            mb.fit(Fb, sample_weight=wb)
+            yield idx, np.asarray(mb.labels_), int(mb.n_segments_)
+
+
+def _n_rows(X):
+    return len(X.data) if _is_survey(X) else len(X)
+
+
+def _take(X, idx):
+    if _is_survey(X):
+        return X.subset(X.data.index[idx])
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        return X.iloc[idx]
+    return np.asarray(X)[idx]
+
+
+def _subsample(n, n_sub, seed):
+    return np.sort(np.random.default_rng(seed).choice(n, n_sub, replace=False))
+
+
+def _weights(X, sample_weight, n):
+    """Weights every fit gets (None when all equal, as PersonaModel.fit decides)."""
+    if sample_weight is None and _is_survey(X):
+        sample_weight = np.asarray(X.weights(), dtype=float)
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float)
+    if len(w) != n:
+        raise ConfigError(f"{len(w)} weights for {n} respondents.",
+                          fix="pass one weight per respondent, in row order")
+    return None if np.allclose(w, w[0]) else w
+
+
+def _encode(enc, X):
     F = enc.fit_transform(X) if enc is not None else X
     if _is_survey(F):
         raise ConfigError("A Survey needs encoder='auto' or a transformer to be swept.")
+    return F
+
+
+def _finite(F):
     F = np.asarray(F, dtype=float)
     if F.ndim != 2 or not np.isfinite(F).all():
         raise ConfigError(
@@ -180,11 +297,174 @@ def _features(base, X):
     return F
 
 
-def _embed(base, red_params, F, seed):
-    m = clone(base).set_params(**red_params)
-    m.notes_, m.warnings_ = [], []
-    reducer = m._make_reducer(F.shape[0], F.shape[1], seed)
-    return np.asarray(reducer.fit_transform(F), dtype=float)
+def _features(base, X):
+    """The encoded feature matrix (the encoder fitted on everyone)."""
+    return _finite(_encode(clone(base)._make_encoder(X), X))
+
+
+# --------------------------------------------------------------------------- guards
+@dataclass
+class GuardResult:
+    """What :func:`segment_guards` found.
+
+    Attributes
+    ----------
+    reason : str or None
+        Why the solution should not become personas (None: nothing found).
+    dominated_by : str or None
+        The input (question id) that alone reproduces the segments, or
+        ``"missing-answer pattern"``.
+    accuracy : float
+        Balanced accuracy with which the best single input reproduces the segments.
+    missing_accuracy : float
+        ... and with which the pattern of unanswered questions does (NaN: no missing).
+    separation : float
+        Over pairs of segments, the smallest of their largest standardised mean
+        difference on any input (look-alikes below `MIN_SEPARATION`).
+    inputs : DataFrame
+        ``features.dominant_input_check``'s table (one row per input).
+    """
+
+    reason: str | None
+    dominated_by: str | None
+    accuracy: float
+    missing_accuracy: float
+    separation: float
+    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def segment_guards(X, labels, *, features=None, feature_map=None,
+                   max_accuracy=MAX_SINGLE_INPUT_ACCURACY, min_separation=MIN_SEPARATION,
+                   max_rows=5000, random_state=0) -> GuardResult:
+    """Is a solution a split on one input, on a missing-answer pattern, or look-alikes?
+
+    Three checks on the assigned respondents (label -1 left out):
+
+    * one input: a small decision tree (at most 2 leaves per segment) that sees only
+      one question reproduces the segments with balanced accuracy >= ``max_accuracy``
+      (``personalab.features.dominant_input_check``) while no other question's tree
+      comes within `DOMINANCE_GAP` of it: the "segments" are bands of one answer (a
+      Gaussian mixture putting a whole segment on "Europe = 11"), not segments that
+      differ on many inputs at once;
+    * missing-answer pattern (Survey only): such a tree on which questions each
+      respondent left unanswered, or was never shown (split-ballot, skip logic), does:
+      the segments are who answered what, not what they answered;
+    * look-alikes: two segments whose means differ by less than ``min_separation``
+      pooled standard deviations on every input: one persona told twice.
+
+    Parameters
+    ----------
+    X : Survey, DataFrame or array
+        The respondents (a Survey also gives the missing-answer pattern).
+    labels : array-like of int
+    features : DataFrame or array, optional
+        The encoded features (default: X when it is not a Survey).
+    feature_map : dict, optional
+        Feature -> question (default: ``features.attrs["feature_map"]``).
+
+    Returns
+    -------
+    GuardResult
+    """
+    from personalab.features import dominant_input_check
+
+    labels = np.asarray(labels)
+    if features is None:
+        if _is_survey(X):
+            raise ConfigError("segment_guards needs the encoded features of a Survey.",
+                              fix="pass features=FeatureBuilder().fit_transform(survey)")
+        features = X
+    frame = pd.DataFrame(np.asarray(features, dtype=float),
+                         columns=getattr(features, "columns", None))
+    if feature_map is None:
+        feature_map = getattr(features, "attrs", {}).get("feature_map")
+    keep = labels != UNASSIGNED
+    k = len(np.unique(labels[keep]))
+    nan = float("nan")
+    if k < 2:
+        return GuardResult(None, None, nan, nan, nan)
+    if keep.sum() > max_rows:
+        pick = np.sort(np.random.default_rng(random_state).choice(
+            np.flatnonzero(keep), max_rows, replace=False))
+    else:
+        pick = np.flatnonzero(keep)
+    y = labels[pick]
+    inputs = dominant_input_check(frame.iloc[pick].reset_index(drop=True), y,
+                                  feature_map=feature_map, warn=False)
+    best = inputs.iloc[0]
+    acc = float(best["tree_accuracy"])
+    runner_up = float(inputs["tree_accuracy"].iloc[1]) if len(inputs) > 1 else 0.0
+    miss_acc = nan
+    reason = dominated = None
+    # one input, not every input: well-separated segments differ on many inputs, and
+    # then several reproduce them about as well as the best one does
+    if acc >= max_accuracy and runner_up <= acc - DOMINANCE_GAP:
+        dominated = str(best["input"])
+        reason = (f"one input alone explains the segments: {dominated!r} reproduces "
+                  f"{acc:.0%} of them (balanced accuracy), so they are bands of one answer, "
+                  "not personas")
+    if reason is None and _is_survey(X):
+        M = _missing_pattern(X)
+        if M.shape[1]:
+            from sklearn.metrics import balanced_accuracy_score
+            from sklearn.tree import DecisionTreeClassifier
+
+            Mp = M[pick]
+            tree = DecisionTreeClassifier(max_leaf_nodes=max(2, 2 * k), random_state=0)
+            miss_acc = float(balanced_accuracy_score(y, tree.fit(Mp, y).predict(Mp)))
+            if miss_acc >= max_accuracy:
+                dominated = "missing-answer pattern"
+                reason = ("the segments follow which questions respondents left unanswered "
+                          f"or were not asked (split ballot, skip logic): that pattern alone "
+                          f"reproduces {miss_acc:.0%} of them, so they are not personas")
+    separation = _separation(frame.to_numpy()[pick], y)
+    if reason is None and separation < min_separation:
+        reason = (f"two segments are look-alikes: they differ by less than {min_separation} "
+                  f"standard deviations on every input ({separation:.2f}); fewer segments "
+                  "describe the same people")
+    return GuardResult(reason, dominated, acc, miss_acc, separation, inputs)
+
+
+def _missing_pattern(survey) -> np.ndarray:
+    """Respondents x segmentation questions: 1 where the question has no answer."""
+    from personalab.features import question_blocks
+
+    cols = []
+    for qid, qtype, frame in question_blocks(survey, "segment"):
+        if frame is None or not frame.shape[1]:
+            continue
+        miss = frame.isna().all(axis=1).to_numpy()
+        if 0 < miss.sum() < len(miss):
+            cols.append(miss)
+    n = len(survey.data)
+    return np.column_stack(cols).astype(float) if cols else np.zeros((n, 0))
+
+
+def _separation(F, y):
+    """min over segment pairs of max over features of |mean difference| / pooled sd."""
+    segs = np.unique(y)
+    means = np.array([F[y == s].mean(axis=0) for s in segs])
+    var = np.array([F[y == s].var(axis=0) for s in segs])
+    best = np.inf
+    for a in range(len(segs)):
+        for b in range(a + 1, len(segs)):
+            sd = np.sqrt((var[a] + var[b]) / 2)
+            d = np.abs(means[a] - means[b]) / np.where(sd > 1e-12, sd, np.inf)
+            best = min(best, float(np.max(d)) if d.size else 0.0)
+    return best
+
+
+def _flag_result(res, guard):
+    """Mark a StabilityResult whose solution the guards refuse."""
+    res.dominated_by = guard.dominated_by
+    res.flags = [guard.reason]
+    res.stable = False
+    if res.verdict.startswith("Stable"):
+        res.verdict = ("Not personas: the segments reproduce on resampling (mean ARI "
+                       f"{res.mean_ari:.2f}) but {guard.reason}.")
+    else:
+        res.verdict += f" Besides, {guard.reason}."
+
 
 
 def _scores(model, E, labels, rows):
@@ -239,6 +519,10 @@ class Recommendation:
         One sentence for the report.
     reasons : list of str
         Why this setting, in plain words.
+    flags : list of str
+        What the guards refused (settings whose segments one input or a missing-answer
+        pattern explains, look-alikes), and why the chosen setting is flagged when it is.
+        For the report: say these out loud.
     """
 
     params: dict
@@ -246,6 +530,7 @@ class Recommendation:
     stable: bool
     verdict: str
     reasons: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def model(self, **overrides):
         """A PersonaModel with the recommended settings (unfitted)."""
@@ -255,34 +540,54 @@ class Recommendation:
         return "\n".join([self.verdict, *("- " + r for r in self.reasons)])
 
 
-def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_share=0.02):
+def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_share=0.02,
+              max_segments=7):
     """Pick a setting from a `sweep` table, with reasons.
 
     Rule: keep the settings with at least 2 segments, mean stability ARI >= ``min_ari``,
-    unassigned share <= ``max_unassigned`` and no segment below ``min_share``. When
-    Gaussian mixtures are among them, the number of segments is the one with the lowest
-    BIC among those stable mixtures (subsample stability alone cannot tell a real segment
-    from a reproducible split of one elongated segment; BIC can). Otherwise it is the
-    largest stable number of segments (the finest partition that still reproduces). Among
-    settings with that number: higher stability, then fewer unassigned, then higher DBCV.
-    Silhouette is reported but never decides: it prefers 2 segments on almost any survey.
+    unassigned share <= ``max_unassigned``, no segment below ``min_share``, no segment
+    that dissolves on resampling (the ``stable`` column) and nothing the guards flag (the
+    ``flag`` column: one input or a missing-answer pattern explains the segments, or two
+    segments are look-alikes). Among them, few distinct personas: the largest number of
+    segments up to ``max_segments`` whose stability ARI is within `STABILITY_TOLERANCE`
+    of the most stable one's (the finest partition that reproduces as well as the best;
+    a finer split that reproduces clearly worse is usually one persona cut in two). When
+    Gaussian mixtures are among them, the number with the lowest BIC among those
+    mixtures instead: stability alone cannot tell a real segment from a reproducible
+    split of one elongated segment. Among settings with that number: higher stability,
+    then fewer unassigned, then higher DBCV. Silhouette is reported but never decides:
+    it prefers 2 segments on almost any survey.
 
-    When no setting passes, the most stable setting is returned with
+    When no setting passes, the most stable unflagged setting is returned with
     ``stable=False`` and a verdict that says the data holds no stable segments.
     """
     if table.empty:
         raise ConfigError("The sweep table is empty.")
     params_cols = [c for c in table.columns if c in PersonaModel().get_params()]
     t = table.copy()
+    flag = t["flag"].fillna("").astype(str) if "flag" in t else pd.Series("", index=t.index)
     multi = t[t["n_segments"] >= 2]
-    ok = multi[
+    passes = (
         (multi["stability_ari"] >= min_ari)
         & (multi["unassigned_share"] <= max_unassigned)
         & (multi["smallest_share"] >= min_share)
-    ]
+        & (multi["n_segments"] <= max_segments)
+    )
+    if "jaccard_min" in multi:
+        passes &= ~(multi["jaccard_min"] < MIN_JACCARD)
+    refused = multi[passes & (flag[multi.index] != "")]
+    ok = multi[passes & (flag[multi.index] == "")]
     n_boot = table.attrs.get("n_boot", "several")
     frac = table.attrs.get("sample_frac", 0.8)
-    reasons = []
+    reasons, flags = [], []
+    if len(refused):
+        kinds = refused["flag"].map(_flag_kind).value_counts()
+        flags.append(
+            f"Refused {len(refused)} setting(s) that reproduce but are not personas: "
+            + "; ".join(f"{n} because {kind}" for kind, n in kinds.items()) + "."
+        )
+        for _, r in refused.head(3).iterrows():
+            flags.append(f"{_describe(r, params_cols)}: {r['flag']}.")
     n_ok = len(ok)
     if n_ok:
         by_bic = ok.dropna(subset=["bic"]) if "bic" in ok else ok.iloc[:0]
@@ -295,6 +600,11 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         if len(by_bic):
             k_bic = int(by_bic.loc[by_bic["bic"].idxmin(), "n_segments"])
             ok = ok[ok["n_segments"] == k_bic]
+        else:
+            # a finer split that reproduces clearly worse than the most reproducible
+            # solution is usually one persona cut in two along a noisy item
+            top = float(ok["stability_ari"].max())
+            ok = ok[ok["stability_ari"] >= top - STABILITY_TOLERANCE]
         best = ok.sort_values(
             ["n_segments", "stability_ari", "unassigned_share", "dbcv"],
             ascending=[False, False, True, False],
@@ -308,27 +618,38 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         )
         reasons.append(
             f"{n_ok} of {len(t)} settings reproduced on {n_boot} random {frac:.0%} "
-            f"subsamples (mean ARI >= {min_ari:.2f}) with <= {max_unassigned:.0%} unassigned; "
+            f"subsamples, the whole pipeline refitted each time (mean ARI >= {min_ari:.2f}, "
+            f"every segment's Jaccard >= {MIN_JACCARD}) with <= {max_unassigned:.0%} "
+            "unassigned and passed the guards (no single input, missing-answer pattern or "
+            "look-alike segments); "
             + (
                 f"BIC of the stable Gaussian mixtures is lowest at {k_bic} segments."
                 if len(by_bic)
-                else "this is the one with the most segments among them."
+                else "this is the one with the most segments (at most "
+                f"{max_segments}) among those that reproduce within {STABILITY_TOLERANCE} "
+                "of the most stable."
             )
         )
     else:
         pool = multi if len(multi) else t
+        clean = pool[flag[pool.index] == ""]
+        pool = clean if len(clean) else pool
         best = pool.sort_values(
             ["stability_ari", "unassigned_share"], ascending=[False, True], na_position="last", kind="stable"
         ).iloc[0]
         stable = False
         verdict = (
             "No stable segments: no setting reproduced on subsamples "
-            f"(mean ARI >= {min_ari:.2f}) with <= {max_unassigned:.0%} unassigned. "
-            "Treat any segments from this data as exploratory, not as personas."
+            f"(mean ARI >= {min_ari:.2f}, every segment's Jaccard >= {MIN_JACCARD}) with "
+            f"<= {max_unassigned:.0%} unassigned"
+            + (" that the guards accept" if len(refused) else "")
+            + ". Treat any segments from this data as exploratory, not as personas."
         )
         if not len(multi):
             reasons.append("Every setting found fewer than 2 segments.")
         reasons.append(f"Closest setting: {_describe(best, params_cols)}.")
+        if str(best.get("flag", "") or ""):
+            flags.append(f"The closest setting is flagged: {best['flag']}.")
     reasons.append(
         f"Stability ARI {best['stability_ari']:.2f} (worst subsample "
         f"{best['stability_ari_min']:.2f}); {best['unassigned_share']:.0%} unassigned; "
@@ -345,7 +666,18 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
                 f"({top['silhouette']:.2f}); it favours few, coarse segments, so it is not used to choose."
             )
     params = {c: _plain(best[c]) for c in params_cols if pd.notna(best[c])}
-    return Recommendation(params=params, row=best, stable=stable, verdict=verdict, reasons=reasons)
+    return Recommendation(params=params, row=best, stable=stable, verdict=verdict,
+                          reasons=reasons, flags=flags)
+
+
+def _flag_kind(reason: str) -> str:
+    if reason.startswith("one input"):
+        return "one input explains the segments"
+    if "unanswered" in reason:
+        return "a missing-answer pattern explains the segments"
+    if "look-alike" in reason:
+        return "two segments are look-alikes"
+    return reason
 
 
 def _plain(v):
@@ -382,8 +714,15 @@ class StabilityResult:
     unassigned_share : float
     boot_n_segments : list of int
     stable : bool
-        mean_ari >= 0.90, unassigned <= 10%, at least 2 segments, none unstable.
+        mean_ari >= 0.90, unassigned <= 10%, at least 2 segments, none unstable, and
+        no guard refuses the solution (see ``flags``).
     verdict : str
+    dominated_by : str or None
+        The input (question id), or "missing-answer pattern", that alone reproduces the
+        segments; None when none does.
+    flags : list of str
+        Why the guards refuse these segments as personas (:func:`segment_guards`): one
+        input or a missing-answer pattern explains them, or two are look-alikes.
     """
 
     mean_ari: float
@@ -395,20 +734,26 @@ class StabilityResult:
     boot_n_segments: list
     stable: bool
     verdict: str
+    dominated_by: str | None = None
+    flags: list = field(default_factory=list)
 
     def __str__(self):
         return self.verdict
 
 
 def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, n_jobs=None,
-              max_respondents=20_000):
+              max_respondents=20_000, sample_weight=None):
     """Refit ``model`` on random subsamples and measure how its segments reproduce.
 
     The reference is ``model`` refitted on all of ``X`` (with its own random_state, or
     ``random_state`` when it has none); each subsample refit uses a different seed, so
     the ARI covers both sampling and algorithm randomness (UMAP, k-means starts).
     Subsamples are drawn without replacement (bootstrap duplicates distort density
-    clusterers). The encoder is fitted once on everyone.
+    clusterers). Every refit is the whole pipeline as the run fits it: the encoder (its
+    scaling and imputation) is refitted on the subsample, the fit sample and weights are
+    the run's. The solution is also put through :func:`segment_guards`: segments that one
+    input or a missing-answer pattern explains, or look-alikes, are not stable personas
+    whatever their ARI (``dominated_by``, ``flags``).
 
     On a large wave a subsample holds at most ``max_respondents``: a PersonaModel fits
     on its own sample of ``fit_sample_size`` and places the rest of a subsample by their
@@ -437,6 +782,8 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
         so they load umap-learn's compiled code instead of compiling it again.
     max_respondents : int or None, default=20000
         Largest subsample; None: always ``sample_frac`` of the respondents.
+    sample_weight : array-like, optional
+        Respondent weights (default: a Survey's weight column), as the run passes them.
 
     Returns
     -------
@@ -444,18 +791,21 @@ def stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0, 
     """
     return start_stability(model, X, n_boot=n_boot, sample_frac=sample_frac, seeds=seeds,
                            random_state=random_state, n_jobs=n_jobs,
-                           max_respondents=max_respondents).result(model)
+                           max_respondents=max_respondents,
+                           sample_weight=sample_weight).result(model)
 
 
 def start_stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_state=0,
-                    n_jobs=None, max_respondents=20_000) -> "StabilityRun":
+                    n_jobs=None, max_respondents=20_000, sample_weight=None) -> "StabilityRun":
     """Start :func:`stability`'s refits and return at once.
 
-    With worker processes (see ``n_jobs`` in :func:`stability`) the refits run while the
-    caller goes on, typically fitting ``model`` itself: a seeded UMAP fit keeps one core
-    busy and leaves the other mostly idle. ``start_stability(model, X).result(model)``,
-    once ``model`` is fitted on ``X``, returns exactly what ``stability(model, X)``
-    returns; the refits never read the fitted model, only its parameters.
+    Each subsample is encoded here by an encoder refitted on that subsample alone (the
+    whole pipeline is refitted, its scaling included); with worker processes (see
+    ``n_jobs`` in :func:`stability`) the reducer and clusterer refits run while the
+    caller goes on, typically fitting ``model`` itself. ``start_stability(model,
+    X).result(model)``, once ``model`` is fitted on ``X``, returns exactly what
+    ``stability(model, X)`` returns; the refits never read the fitted model, only its
+    parameters.
 
     Returns
     -------
@@ -466,50 +816,54 @@ def start_stability(model, X, n_boot=10, sample_frac=0.8, seeds=None, random_sta
     base = clone(model)
     if base.random_state is None:
         base.set_params(random_state=random_state)
-    F = _features(base, X)
-    base.set_params(encoder=None)
-    n = len(F)
-    seeds = list(seeds) if seeds is not None else [random_state + 1 + b for b in range(n_boot)]
-    if not seeds:
+    if seeds is not None and not list(seeds):
         raise ConfigError("stability needs at least one subsample (n_boot >= 1).")
-    n_sub = max(2, int(round(sample_frac * n)))
-    if max_respondents is not None and n_sub > max_respondents:
-        n_sub = max(2, int(max_respondents))
+    if seeds is None and n_boot < 1:
+        raise ConfigError("stability needs at least one subsample (n_boot >= 1).")
+    refits = _Refits(base, X, n_boot=n_boot, sample_frac=sample_frac,
+                     random_state=random_state, max_respondents=max_respondents,
+                     sample_weight=sample_weight, seeds=seeds)
+    base.set_params(encoder=None)
+    n_sub = refits.n_sub
     if n_jobs is None:
-        n_jobs = -1 if n_sub >= _PARALLEL_MIN_ROWS and len(seeds) > 1 else 1
-    refits = None
+        n_jobs = -1 if n_sub >= _PARALLEL_MIN_ROWS and len(refits.seeds) > 1 else 1
+    futures = None
     if n_jobs != 1:
         from joblib import Parallel, delayed
 
         # a generator: joblib dispatches the refits now and keeps them in submission order
-        refits = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(_subsample_refit)(base, F, n_sub, seed) for seed in seeds)
-    return StabilityRun(model, base, F, seeds, n_sub, sample_frac, refits)
+        futures = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+            delayed(_subsample_refit)(base, idx, Fb, wb, seed)
+            for seed, (idx, Fb, wb) in zip(refits.seeds, refits.subsamples))
+    return StabilityRun(model, base, refits, sample_frac, futures)
 
 
 class StabilityRun:
     """Refits started by :func:`start_stability`; :meth:`result` compares them."""
 
-    def __init__(self, model, base, F, seeds, n_sub, sample_frac, refits):
-        self._model, self._base, self._F = model, base, F
-        self._seeds, self._n_sub, self._sample_frac = seeds, n_sub, sample_frac
-        self._refits = refits
+    def __init__(self, model, base, refits, sample_frac, futures):
+        self._model, self._base, self._refits = model, base, refits
+        self._sample_frac = sample_frac
+        self._futures = futures
 
     def result(self, model=None) -> "StabilityResult":
         """Wait for the refits; compare them with ``model`` fitted on the same respondents."""
         model = self._model if model is None else model
-        base, F, seeds, n_sub = self._base, self._F, self._seeds, self._n_sub
-        sample_frac = self._sample_frac
+        base, refits = self._base, self._refits
+        F = refits.features
         n = len(F)
         fitted_here = (getattr(model, "labels_", None) is not None and len(model.labels_) == n
                        and model.random_state is not None)
         # a model already fitted on these respondents with a fixed seed would refit to the
         # same labels: it is the reference fit itself
-        ref = model if fitted_here else clone(base).fit(F)
-        refits = self._refits
-        if refits is None:
-            refits = (_subsample_refit(base, F, n_sub, seed) for seed in seeds)
-        return _compare(ref, refits, seeds, n, n_sub, sample_frac)
+        ref = model if fitted_here else clone(base).fit(F, sample_weight=refits.weights)
+        done = self._futures if self._futures is not None else refits.run(base)
+        res = _compare(ref, done, refits.seeds, n, refits.n_sub, self._sample_frac)
+        guard = segment_guards(refits.source, np.asarray(ref.labels_), features=refits.frame,
+                               feature_map=refits.feature_map)
+        if guard.reason:
+            _flag_result(res, guard)
+        return res
 
 
 def _compare(ref, refits, seeds, n, n_sub, sample_frac) -> "StabilityResult":
@@ -599,13 +953,12 @@ def _compare(ref, refits, seeds, n, n_sub, sample_frac) -> "StabilityResult":
 _PARALLEL_MIN_ROWS = 5000
 
 
-def _subsample_refit(base, F, n_sub, seed):
-    """One refit of `stability`: the subsample and the model both come from ``seed``."""
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(F), n_sub, replace=False))
+def _subsample_refit(base, idx, Fb, wb, seed):
+    """One refit of `stability` (in a worker): the encoded subsample drawn with ``seed``,
+    the model refitted with ``seed``."""
     mb = clone(base).set_params(random_state=seed)
     mb._labels_only_fit = True     # only its labels are compared: no membership vectors
-    mb.fit(F[idx])
+    mb.fit(Fb, sample_weight=wb)
     return idx, np.asarray(mb.labels_), int(mb.n_segments_)
 
 

@@ -46,7 +46,7 @@ MISSING_SHARE_MIN = 0.05
 MISSING_MIN_EFFECT = 0.2
 _MISSING_SUFFIX = ":(missing)"
 #: FeatureBuilder(scale=...) values.
-_SCALES = ("standard", "rank", "none")
+_SCALES = ("standard", "range", "rank", "none")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -344,6 +344,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         info = out.attrs["feature_info"]
         self.feature_info_ = info
         self.feature_map_ = dict(zip(info["feature"], info["question"]))
+        self._scale_codes = {}
+        for q in X.questions():
+            codes = [c for c in (getattr(q, "scale_codes", None) or [])
+                     if isinstance(c, (int, float, np.integer, np.floating))]
+            if codes:
+                self._scale_codes[str(_qattr(q, "id"))] = [float(c) for c in codes]
         self._fit_scaling(out, info, _checked_weights(X))
         return self
 
@@ -366,6 +372,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 "answers robust-scaled): items with wider scales weigh more.")
             return
         values = out.to_numpy(dtype=float)
+        if self.scale == "range":
+            self._fit_range(out, info)
+            return
         if self.scale == "rank":
             answer = set(info.loc[info["kind"] == "answer", "feature"])
             for j, col in enumerate(cols):
@@ -393,6 +402,36 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             "question carries the same weight (unit variance; the indicator columns of a "
             "multiple-choice question share one unit), using the survey weights; profiles "
             "report answers on their original scale.")
+
+    def _fit_range(self, out, info):
+        """scale='range': Likert codes onto 0-1 by their declared scale, numbers by their
+        mid-rank share (0-1), 0/1 indicators as they are."""
+        cols = list(out.columns)
+        kind = dict(zip(info["feature"], info["kind"]))
+        qtype = dict(zip(info["feature"], info["type"]))
+        center = np.zeros(len(cols))
+        factor = np.ones(len(cols))
+        w = np.ones(len(out))
+        for j, col in enumerate(cols):
+            if kind.get(col) != "answer":
+                continue
+            if qtype.get(col) == "likert":
+                codes = self._scale_codes.get(col)
+                x = out[col].to_numpy(dtype=float)
+                lo, hi = (min(codes), max(codes)) if codes else (np.nanmin(x), np.nanmax(x))
+                if self.likert_centering:
+                    lo = 0.0
+                center[j] = lo
+                factor[j] = (hi - lo) if hi > lo else 1.0
+            elif qtype.get(col) == "numeric":
+                self._rank_maps_[col] = _rank_map(out[col].to_numpy(dtype=float), w)
+        self.feature_center_ = pd.Series(center, index=cols)
+        self.feature_scale_ = pd.Series(factor, index=cols)
+        self.scale_description_ = (
+            "Before segmenting, every input was put on a 0-1 range so that no question "
+            "weighs more for having a wider answer scale: rating items by their scale's "
+            "lowest and highest answer, numbers by their rank share, choices as 0/1; "
+            "profiles report answers on their original scale.")
 
     def _apply_scaling(self, out):
         if getattr(self, "scale_", "none") == "none":
@@ -617,7 +656,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             a, b = x[mask], x[~mask]
             if np.nanstd(x) == 0:
                 continue
-            p = stats.ttest_ind(a, b, equal_var=False, nan_policy="omit").pvalue
+            with warnings.catch_warnings():
+                # nearly constant columns: scipy warns of precision loss, p is then ~1
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p = stats.ttest_ind(a, b, equal_var=False, nan_policy="omit").pvalue
             pvalues.append(p if np.isfinite(p) else 1.0)
             effects.append(abs(_cohen_d(a, b)))
         if not pvalues:

@@ -32,12 +32,14 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from personalab.errors import ConfigError
+from personalab.errors import ConfigError, InputError
 from personalab.neighbors import kneighbors
 
 __all__ = [
     "UNASSIGNED",
     "PersonaModel",
+    "SegmentationError",
+    "check_segmentable",
     "hybrid_respondents",
     "assign_wave",
     "IdentityReducer",
@@ -127,6 +129,67 @@ def _import_hdbscan():
 def _is_survey(X) -> bool:
     """A personalab Survey, recognised without importing personalab.survey."""
     return type(X).__name__ == "Survey" and hasattr(X, "codebook") and hasattr(X, "data")
+
+
+class SegmentationError(InputError):
+    """The respondents cannot be segmented as they are (too few, all alike, bad weights).
+
+    An :class:`~personalab.errors.InputError` (so a ``PersonaLabError`` and a
+    ``ValueError``): the message names the file, the column and the rows, and a fix.
+    """
+
+
+def _where(X, positions=None):
+    """(file, file rows) of a Survey's respondents at ``positions`` (all when None)."""
+    if not _is_survey(X):
+        return None, None
+    source = getattr(X, "source", None)
+    rows = getattr(X, "file_rows", None)
+    if rows is None or len(rows) != len(X.data):
+        return source, None
+    rows = np.asarray(rows)
+    if positions is not None:
+        rows = rows[np.asarray(positions)]
+    return source, [int(r) for r in rows[:50]]
+
+
+def check_segmentable(survey, *, min_respondents=20):
+    """Refuse a Survey that cannot be segmented, before any model is fitted.
+
+    Raises
+    ------
+    SegmentationError
+        Fewer than ``min_respondents`` respondents, or every respondent gave the same
+        answers to every segmentation question. The message names the file, the
+        segmentation questions and the rows, and says what to do; the ingest step's
+        data-quality tables (``exclusions.csv``, ``quality_flags.csv``) are already written
+        by then.
+    """
+    n = len(survey.data)
+    source, rows = _where(survey)
+    if n < min_respondents:
+        raise SegmentationError(
+            f"only {n} respondent{'s are' if n != 1 else ' is'} left to segment after the "
+            f"quality exclusions; segmenting needs at least {min_respondents} (two segments "
+            "that reproduce on 80% subsamples)",
+            file=source, row=rows or None,
+            fix="collect more responses, or check exclusions.csv and quality_flags.csv (the "
+                "data-quality report of the ingest step) for respondents excluded by mistake")
+    from personalab.features import question_blocks
+
+    frames = [f for _, _, f in question_blocks(survey, "segment") if f is not None]
+    if frames:
+        answers = pd.concat(frames, axis=1).astype(object)
+        answers = answers.where(answers.notna(), "<no answer>")
+        if len(answers.drop_duplicates()) <= 1:
+            cols = [str(c) for c in answers.columns]
+            raise SegmentationError(
+                f"all {n} respondents gave identical answers to every segmentation question, "
+                "so there is nothing to segment on",
+                file=source, column=", ".join(cols[:10]) + (" ..." if len(cols) > 10 else ""),
+                row=rows or None,
+                fix="check the export (a test or duplicated file?) and the codebook's "
+                    "segment-role questions")
 
 
 # --------------------------------------------------------------------------- stand-ins
@@ -376,18 +439,25 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             if not np.allclose(w, w[0]):
                 sample_weight = w
                 self.notes_.append("Used the survey's weight column as sample_weight.")
+        n_rows = len(X.data) if _is_survey(X) else getattr(X, "shape", (len(X),))[0]
+        if n_rows < 2:
+            source, rows = _where(X)
+            raise SegmentationError(
+                f"PersonaModel needs at least 2 respondents; got n_samples = {n_rows}",
+                file=source, row=rows or None,
+                fix="segment a wave with more respondents (the segment step needs 20)")
+        if sample_weight is not None:
+            sample_weight = _checked_weight(sample_weight, X, n_rows)
         self.encoder_ = self._make_encoder(X)
         F, ids = self._encode(X, fit=True)
         n = F.shape[0]
-        if n < 2:
-            raise ValueError(f"PersonaModel needs at least 2 respondents; got n_samples = {n}.")
         self.respondent_ids_ = ids
-        if sample_weight is not None:
-            from sklearn.utils.validation import _check_sample_weight
-
-            sample_weight = _check_sample_weight(sample_weight, F, ensure_non_negative=True)
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight sums to zero: every respondent would be ignored.")
+        if n >= 2 and np.all(np.ptp(F, axis=0) == 0):
+            source, rows = _where(X)
+            raise SegmentationError(
+                f"all {n} respondents have identical features: there is nothing to segment on",
+                file=source, row=rows or None,
+                fix="check the export and the codebook's segment-role questions")
 
         # Fit on a representative random sample when the wave is large.
         if self.fit_sample_size is not None and n > self.fit_sample_size:
@@ -758,7 +828,16 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
                     f"Weights not honoured: {type(est).__name__} does not take sample_weight; "
                     "segments are found unweighted (weight the profiles instead)."
                 )
-        est.fit(C, **kwargs)
+        if type(est).__name__ in ("KMeans", "GaussianMixture"):
+            from threadpoolctl import threadpool_limits
+
+            # one thread: on a busy 2-core machine OpenMP's spinning threads made each
+            # k-means start ~30x slower (0.1 s instead of 3 ms on 1,000 x 7), and the
+            # labels never depend on the machine's thread count
+            with threadpool_limits(1):
+                est.fit(C, **kwargs)
+        else:
+            est.fit(C, **kwargs)
         labels = getattr(est, "labels_", None)
         if labels is None:
             labels = est.predict(C)
@@ -961,6 +1040,30 @@ def _knn_assign(F_fit, F_rest, Z_fit, labels_fit, member_fit, strength_fit, k=_N
     votes = np.stack([(w * (labels_fit[idx] == c)).sum(axis=1) for c in classes], axis=1)
     labels = classes[votes.argmax(axis=1)]
     return Z, labels, member, strength
+
+
+def _checked_weight(sample_weight, X, n):
+    """sample_weight as floats, or a SegmentationError naming the column and rows."""
+    w = np.asarray(sample_weight, dtype=float).reshape(-1)
+    column = getattr(getattr(X, "codebook", None), "weight", None) if _is_survey(X) else None
+    if len(w) != n:
+        raise SegmentationError(f"{len(w)} weights for {n} respondents",
+                                column=column or "sample_weight",
+                                fix="pass one weight per respondent, in row order")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any() or not w.sum() > 0:
+        where = np.flatnonzero(bad) if bad.any() else None
+        source, rows = _where(X, where)
+        if rows is None and where is not None:
+            rows = None
+        problem = (f"{int(bad.sum())} weight(s) are infinite, missing or negative"
+                   + ("" if rows is not None or where is None else
+                      f" (positions {', '.join(map(str, where[:10]))})")
+                   if bad.any() else "every weight is zero: every respondent would be ignored")
+        raise SegmentationError(
+            problem, file=source, column=column or "sample_weight", row=rows or None,
+            fix="correct the weights (finite, >= 0, not all zero), or segment unweighted")
+    return w
 
 
 def _softmax(logits):

@@ -127,21 +127,127 @@ def _kept(store: ArtifactStore):
     return survey, quality, quality.apply(survey)
 
 
+#: Fewest respondents the segment step segments: below this, 80% subsamples of a
+#: two-segment solution hold a handful of people each and no stability check means much.
+MIN_RESPONDENTS = 20
+
+
+def _auto_grid(reducer, clusterer, n_segments, sweep_grid):
+    """The sweep grid for reducer/clusterer "auto" (one of them may be fixed)."""
+    from .diagnostics import DEFAULT_GRID, UMAP_GRID
+
+    if sweep_grid is not None:
+        grid = [dict(g) for g in ([sweep_grid] if isinstance(sweep_grid, dict) else sweep_grid)]
+    elif reducer == "umap" or clusterer == "hdbscan":
+        grid = [dict(g) for g in UMAP_GRID]
+    else:
+        grid = [dict(g) for g in DEFAULT_GRID]
+    for g in grid:
+        if reducer != "auto":
+            g["reducer"] = [reducer]
+        if clusterer != "auto":
+            g["clusterer"] = [clusterer]
+        if n_segments is not None and any(c != "hdbscan" for c in g.get("clusterer", [])):
+            g["n_segments"] = [n_segments]
+    return grid
+
+
+def segment_survey(survey, *, n_segments=None, seed=42, min_segment_share=0.05,
+                   reducer="auto", clusterer="auto", n_neighbors=None, n_boot=10,
+                   sweep_grid=None, fit_sample_size=None):
+    """Choose, fit and check the segmentation of a survey's respondents.
+
+    What :func:`segment` runs, without reading or writing a run folder (the benchmark on
+    real surveys, ``benches/bench_real.py``, calls it too).
+
+    Parameters
+    ----------
+    survey : Survey
+        The respondents to segment (kept respondents, or the fit sample).
+    n_segments : int, optional
+        Number of personas the researcher asks for. With "auto" stages only that number is
+        swept (both families); its stability is reported like any other, and a verdict
+        says so when it does not reproduce.
+    reducer, clusterer : str, default "auto"
+        "auto": :func:`~personalab.diagnostics.sweep` over
+        :data:`~personalab.diagnostics.DEFAULT_GRID` (k-means on the scaled features,
+        with and without PCA, 2-7 segments) and
+        :func:`~personalab.diagnostics.recommend` picks the finest stable solution the
+        guards accept; ``reducer="umap"``/``clusterer="hdbscan"`` with the other "auto"
+        sweeps :data:`~personalab.diagnostics.UMAP_GRID`. Both fixed: that model.
+    n_boot : int, default 10
+        Subsamples of the stability check, in the sweep and for the fitted model alike.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``model`` (fitted), ``stability`` (:class:`~personalab.diagnostics.StabilityResult`
+        or None), ``recommendation`` and ``sweep`` (None for fixed stages).
+
+    Raises
+    ------
+    SegmentationError
+        Fewer than :data:`MIN_RESPONDENTS` respondents, or none of them differ on the
+        segmentation questions (naming the file, the rows and what to do).
+    """
+    from types import SimpleNamespace
+
+    from .diagnostics import recommend, start_stability, sweep
+    from .segmentation import PersonaModel, check_segmentable
+
+    check_segmentable(survey, min_respondents=MIN_RESPONDENTS)
+    fixed = {"min_segment_share": min_segment_share, "random_state": seed}
+    if fit_sample_size is not None:
+        fixed["fit_sample_size"] = fit_sample_size
+    if n_neighbors is not None:
+        fixed["n_neighbors"] = n_neighbors
+    table = rec = None
+    if reducer == "auto" or clusterer == "auto":
+        grid = _auto_grid(reducer, clusterer, n_segments, sweep_grid)
+        table = sweep(survey, grid, model=PersonaModel(**fixed), random_state=seed,
+                      n_boot=n_boot)
+        rec = recommend(table)
+        model = rec.model(**{k: v for k, v in fixed.items() if k not in rec.params
+                             or k == "random_state"})
+        model.fit(survey)
+        # the sweep refitted exactly this model on exactly these subsamples: its result
+        # is the run's stability (tests/test_diagnostics.py checks they are identical)
+        stab = table.attrs["stability"].get(int(rec.row.name)) if n_boot else None
+    else:
+        if n_segments is not None:
+            fixed["n_segments"] = n_segments
+        model = PersonaModel(reducer=reducer, clusterer=clusterer, **fixed)
+        # the stability refits run in worker processes while the model itself is fitted
+        stab_run = start_stability(model, survey, n_boot=n_boot, random_state=seed) \
+            if n_boot else None
+        model.fit(survey)
+        stab = stab_run.result(model) if stab_run is not None else None
+    return SimpleNamespace(model=model, stability=stab, recommendation=rec, sweep=table)
+
+
 def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clusterer="auto",
             n_neighbors=None, n_boot=10, sweep_grid=None, golden=True, engine="local",
-            scheduler=None, fit_sample_size=None) -> SegmentResult:
+            scheduler=None, fit_sample_size=None, n_segments=None) -> SegmentResult:
     """Segment the kept respondents, check stability, profile the segments.
 
-    With ``reducer`` or ``clusterer`` set to ``"auto"``, a sweep over the settings in
-    :data:`personalab.diagnostics.DEFAULT_GRID` (or ``sweep_grid``) measures every
-    candidate and :func:`personalab.diagnostics.recommend` picks the finest solution that
-    reproduces across subsamples; otherwise the given stages are used as they are.
+    With ``reducer`` or ``clusterer`` set to ``"auto"`` (the default), a sweep over the
+    settings in :data:`personalab.diagnostics.DEFAULT_GRID` (or ``sweep_grid``) measures
+    every candidate as the run fits it (whole pipeline refitted on 10 subsamples) and
+    :func:`personalab.diagnostics.recommend` picks the finest solution (at most 7
+    segments) that reproduces and that no single input or missing-answer pattern
+    explains; otherwise the given stages are used as they are. ``n_segments``: the
+    number of personas the researcher asks for (None: chosen as above). See
+    :func:`segment_survey`.
 
     With ``engine="dask"`` the model is fitted on a stratified sample of the kept
     respondents (in proportion to each partition's) and every partition is placed and
     profiled on the Dask cluster (see :mod:`personalab.dask_engine`).
     ``fit_sample_size`` (default: PersonaModel's, 10,000) caps the respondents the
     reducer and clusterer are fitted on, for either engine.
+
+    Too few respondents (or none who differ) raise
+    :class:`personalab.segmentation.SegmentationError` naming the file and rows; the
+    ingest step has already written the data-quality tables.
 
     Saves: ``model.joblib`` (for typing the next wave), and the artifacts ``labels``,
     ``membership``, ``embedding``, ``map2d``, ``profile``, ``sizes``, ``stability``,
@@ -150,7 +256,6 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     import numpy as np
     import pandas as pd
 
-    from .diagnostics import recommend, start_stability, sweep
     from .persistence import save_model
     from .profiles import profile_segments, segment_sizes
     from .segmentation import PersonaModel
@@ -172,37 +277,13 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
         fit_on = kept.subset(stratified_sample(
             kept, fit_sample_size or PersonaModel().fit_sample_size,
             strata=parts.get("partition_of"), random_state=seed))
-    fixed = {"min_segment_share": min_segment_share, "random_state": seed}
-    if fit_sample_size is not None:
-        fixed["fit_sample_size"] = fit_sample_size
-    if n_neighbors is not None:
-        fixed["n_neighbors"] = n_neighbors
-    table = rec = None
-    if reducer == "auto" or clusterer == "auto":
-        grid = sweep_grid
-        if grid is None:
-            from .diagnostics import DEFAULT_GRID
-
-            grid = [{k: v for k, v in g.items()
-                     if not ((k == "reducer" and reducer != "auto")
-                             or (k == "clusterer" and clusterer != "auto"))}
-                    for g in DEFAULT_GRID]
-            for g in grid:
-                if reducer != "auto":
-                    g["reducer"] = [reducer]
-                if clusterer != "auto":
-                    g["clusterer"] = [clusterer]
-        table = sweep(fit_on, grid, model=PersonaModel(**fixed), random_state=seed)
-        rec = recommend(table)
-        model = rec.model(**{k: v for k, v in fixed.items() if k not in rec.params
-                             or k == "random_state"})
-    else:
-        model = PersonaModel(reducer=reducer, clusterer=clusterer, **fixed)
+    chosen = segment_survey(fit_on, n_segments=n_segments, seed=seed,
+                            min_segment_share=min_segment_share, reducer=reducer,
+                            clusterer=clusterer, n_neighbors=n_neighbors, n_boot=n_boot,
+                            sweep_grid=sweep_grid, fit_sample_size=fit_sample_size)
+    model, stab = chosen.model, chosen.stability
+    table, rec = chosen.sweep, chosen.recommendation
     weights = kept.weights()
-    # the stability refits run in worker processes while the model itself is fitted
-    stab_run = start_stability(model, fit_on, n_boot=n_boot, random_state=seed) \
-        if n_boot else None
-    model.fit(fit_on, sample_weight=fit_on.weights().to_numpy())
     ids = kept.data.index
     stats = None
     if engine == "dask":
@@ -233,7 +314,6 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     else:
         profile = profile_segments(kept, labels)
     sizes = segment_sizes(labels.to_numpy(), weights.to_numpy())
-    stab = stab_run.result(model) if stab_run is not None else None
     gq = None
     if golden and model.n_segments_ >= 2:
         from .golden import golden_questions

@@ -84,3 +84,29 @@ def planted_survey(n=600, k=3, random_state=0, weights=None, extra_noise_items=4
     survey = survey_from_frame(pd.DataFrame(data), questions,
                                weight="weight" if weights is not None else None)
     return survey, labels
+
+
+def planted_personas(n=600, k=4, n_items=8, wide_noise_items=2, random_state=0):
+    """Respondents in ``k`` equal planted personas, each with its own profile over
+    ``n_items`` 1-5 Likert items (every item differs between some personas, as real
+    attitude segments do), plus ``wide_noise_items`` 1-11 items of pure noise whose raw
+    variance dwarfs any one 1-5 item's. Returns (survey, true_labels)."""
+    rng = np.random.default_rng(random_state)
+    labels = rng.permutation(np.repeat(np.arange(k), n // k))
+    n = len(labels)
+    profiles = rng.choice([1.8, 3.0, 4.2], size=(k, n_items))
+    # every pair of personas differs clearly on at least two items
+    for a in range(k):
+        for b in range(a + 1, k):
+            while np.sum(np.abs(profiles[a] - profiles[b]) >= 2.4) < 2:
+                profiles[b] = rng.choice([1.8, 3.0, 4.2], size=n_items)
+    data = {"ResponseId": [f"R_{i:04d}" for i in range(n)]}
+    questions = []
+    for j in range(n_items):
+        data[f"A{j}"] = np.clip(np.round(rng.normal(profiles[labels, j], 0.8)), 1, 5)
+        questions.append(Question(f"A{j}", f"Attitude {j}", "likert", "segment", scale=LIKERT5))
+    eleven = [ScaleOption(i, str(i)) for i in range(1, 12)]
+    for j in range(wide_noise_items):
+        data[f"W{j}"] = rng.integers(1, 12, n).astype(float)
+        questions.append(Question(f"W{j}", f"Wide item {j}", "likert", "segment", scale=eleven))
+    return survey_from_frame(pd.DataFrame(data), questions), labels

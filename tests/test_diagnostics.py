@@ -158,12 +158,13 @@ def test_stability_caps_the_subsamples_of_a_large_wave():
 def test_a_stability_refit_skips_soft_membership_but_keeps_every_label():
     from sklearn.base import clone
 
-    from personalab.diagnostics import _subsample_refit
+    from personalab.diagnostics import _subsample, _subsample_refit
 
     X, _ = blobs(n=1500, k=4)
     # fitted on 400 of each 1,000-respondent subsample: the rest are placed by neighbours
     base = PersonaModel(reducer=None, fit_sample_size=400, random_state=0)
-    idx, labels, k = _subsample_refit(base, X, 1000, 5)
+    sub = _subsample(len(X), 1000, 5)
+    idx, labels, k = _subsample_refit(base, sub, X[sub], None, 5)
     full = clone(base).set_params(random_state=5).fit(X[idx])
     assert k == full.n_segments_ >= 3
     np.testing.assert_array_equal(labels, full.labels_)
