@@ -39,7 +39,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .artifacts import ArtifactStore
-from .config import NOTEBOOKS, STEPS, StudyConfig
+from .config import NOTEBOOKS, StudyConfig
 from .errors import ConfigError, PersonaLabError
 from .paths import NOTEBOOKS_DIR, cache_dir
 
@@ -47,12 +47,12 @@ from .paths import NOTEBOOKS_DIR, cache_dir
 MANIFEST_VERSION = 2
 #: Held (``flock``) while a run writes its output folder.
 LOCK_FILE = ".personalab.lock"
-#: What a run writes in its output folder, besides what its manifest lists: removed when a run
-#: starts over (a file the researcher edits, such as ``codebook_draft.yml``, never is).
+#: What the steps write in a run's folder, removed when a run starts over from ingest (with
+#: ``wave_*.csv``). A file the researcher may have edited (``codebook_draft.yml``) never is, nor
+#: anything else in the folder; of ``notebooks/`` only the executed pipeline notebooks are.
 _RUN_DIRS = ("artifacts", "notebooks", "personas", "partitions")
 _RUN_FILES = ("index.html", "manifest.json", "exclusions.csv", "quality_flags.csv",
               "segments.csv", "segment_profiles.csv", "golden_questions.csv", "model.joblib")
-_KEEP = ("codebook_draft.yml", LOCK_FILE)
 #: Artifacts and tables of the waves step (removed when it runs without a baseline).
 _WAVE_ARTIFACTS = ("wave_comparison", "emerging_quotes")
 
@@ -167,7 +167,6 @@ _PRELOAD = {
 }
 
 
-
 class _Kernel:
     """A kernel started ahead of its step, so its start-up and imports overlap the step
     before it (each step still gets a fresh kernel of its own).
@@ -194,7 +193,12 @@ class _Kernel:
         # what the kernel prints itself (warnings, a crash) goes to its log, not the terminal
         self.log = open(log, "ab") if log is not None else None
         streams = {"stdout": self.log, "stderr": self.log} if self.log else {}
-        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=args, **streams)
+        try:
+            run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=args, **streams)
+        except BaseException:
+            if self.log is not None:
+                self.log.close()
+            raise
 
     def shutdown(self):
         from jupyter_core.utils import run_sync
@@ -208,9 +212,10 @@ class _Kernel:
     def _shutdown(self, run_sync):
         try:
             run_sync(self.km.shutdown_kernel)(now=True)
-        except Exception:   # a dead kernel has nothing left to shut down
-            with contextlib.suppress(Exception):
-                self.km.provisioner and run_sync(self.km.provisioner.kill)()
+        except Exception:   # a dead kernel has nothing left to shut down; make sure
+            if self.km.provisioner is not None:
+                with contextlib.suppress(Exception):
+                    run_sync(self.km.provisioner.kill)()
 
 
 def _nb_kernel(nb: Path) -> str:

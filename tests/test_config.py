@@ -97,7 +97,8 @@ def test_a_partitioned_input_and_the_dask_engine_are_accepted(tmp_path):
 def test_segmentation_defaults_are_auto_and_n_segments_is_checked(tmp_path):
     cfg = load_config(_write(tmp_path, "wave: w\ninput: wave.csv\n"))
     assert (cfg.reducer, cfg.clusterer, cfg.n_segments) == ("auto", "auto", None)
-    assert load_config(_write(tmp_path, "wave: w\ninput: wave.csv\nn_segments: 5\n")).n_segments == 5
+    five = load_config(_write(tmp_path, "wave: w\ninput: wave.csv\nn_segments: 5\n"))
+    assert five.n_segments == 5
     for bad in ("1", "13", "'5'"):
         p = _write(tmp_path, f"wave: w\ninput: wave.csv\nn_segments: {bad}\n")
         with pytest.raises(ConfigError, match="parameter 'n_segments'"):

@@ -289,3 +289,16 @@ def _kernels_of_this_process() -> list[int]:
         if ppid == os.getpid() and b"ipykernel" in cmd:
             found.append(int(d.name))
     return found
+
+
+def test_an_unexpected_error_is_one_line_that_asks_for_a_report(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something PersonaLab did not foresee\nsecond line")
+
+    monkeypatch.setattr(pipeline, "run_study", broken)
+    monkeypatch.delenv("PERSONALAB_DEBUG", raising=False)
+    assert _run_cli(tmp_path / "out", "ingest") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "RuntimeError: something PersonaLab did not foresee second line" in err
+    assert "please report it" in err
