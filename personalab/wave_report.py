@@ -17,6 +17,17 @@ def _pct(v) -> str:
     return "–" if v is None or pd.isna(v) else f"{100 * float(v):.1f}%"
 
 
+def _label(codebook, qid, text) -> str:
+    """The question's short label (as persona cards show it), else its text."""
+    from .personas import question_label
+
+    try:
+        q = codebook[qid] if codebook is not None else None
+    except KeyError:
+        q = None
+    return question_label(q, text) if q is not None else question_label(None, text or qid)
+
+
 def changes_section(store):
     """The "What changed" section, or None when the run has no wave comparison."""
     if not store.has("wave_comparison"):
@@ -106,6 +117,7 @@ def changes_section(store):
         parts.append("<p>No emerging segment: respondents who fit no persona are few or "
                      "scattered, not a new group.</p>")
     prof = cmp.candidate_profiles
+    codebook = store.load("survey").codebook if store.has("survey") else None
     for r in cmp.candidates.itertuples():
         c = int(r.candidate)
         card = [f"<div class='persona-card emerging'><h4>Emerging segment {c + 1}</h4>",
@@ -117,8 +129,11 @@ def changes_section(store):
 
             tt = top_traits(prof[prof["segment"] == c], n=6)
             if len(tt):
-                card.append("<p>What sets them apart from everyone else:</p>")
-                card.append(str(table_html(tt[["question_text", "level", "direction",
+                tt = tt.assign(question=[_label(codebook, q, t) for q, t in
+                                         zip(tt["question"], tt["question_text"])])
+                card.append("<p>What sets them apart from everyone else (reverse-keyed "
+                            "items as answered):</p>")
+                card.append(str(table_html(tt[["question", "level", "direction",
                                                "value", "total"]],
                                            float_format="{:.2f}".format)))
         if len(quotes):
