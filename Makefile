@@ -60,6 +60,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed ## Run the benchmarks (benches/) and print the results table
 	$(BIN)/python -m benches
 
+.PHONY: wheel
+wheel: install ## Build the wheel into dist/ (it ships the pipeline notebooks; offline)
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist .
+
 .PHONY: sample
 sample: install ## Regenerate data/sample/ from personalab.datasets (deterministic)
 	$(BIN)/python -m personalab.datasets data/sample
