@@ -434,8 +434,9 @@ def _problem_pole(q, survey) -> str:
 def _holds_facet(row, q, facet, survey) -> bool:
     """Whether a trait belongs under ``facet`` as something the segment *has*.
 
-    Goals and motivations: answered higher than most and, on a scale, above its midpoint
-    (a goal rated 2.4 of 5 is not their goal even when others rate it 2.0). Pain points and
+    Goals and motivations: answered higher than most and, on a scale (or a numeric
+    question with ``min`` and ``max``), above its midpoint (a goal rated 2.4 of 5 is not
+    their goal even when others rate it 2.0). Pain points and
     objections: answered towards the problem pole (:func:`_problem_pole`) and past the
     midpoint on that side. Shares: over-represented. Behaviours and "what sets them apart"
     take either direction.
@@ -443,10 +444,13 @@ def _holds_facet(row, q, facet, survey) -> bool:
     if facet not in ("goals", "pain_points", "motivations", "objections"):
         return True
     over = row["effect_size"] > 0
-    if row["type"] != "likert":
+    if row["type"] == "likert":
+        mid = scale_info(q)["mid"]
+    elif row["type"] == "numeric" and getattr(q, "min", None) is not None \
+            and getattr(q, "max", None) is not None:
+        mid = (float(q.min) + float(q.max)) / 2   # a bounded score: its midpoint
+    else:
         return over
-    info = scale_info(q)
-    mid = info["mid"]
     pole = _problem_pole(q, survey) if facet in ("pain_points", "objections") else "high"
     if pole == "high":
         return over and (mid is None or row["value"] > mid)

@@ -325,3 +325,19 @@ def test_yes_no_questions_read_as_yes_and_never_as_false():
     texts = [t for p in personas for t in _texts(p)]
     assert not any("FALSE" in t for t in texts), texts
     assert any(t.startswith("Reason for leaving: Workload: yes for ") for t in texts), texts
+
+
+def test_a_bounded_score_below_its_midpoint_is_not_a_motivation():
+    rng = np.random.default_rng(11)
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i}" for i in range(n)],
+        "drive": np.round(np.where(seg == 0, 35, 15) + rng.normal(0, 5, n)).clip(0, 100)})
+    q = Question("drive", "Motivation score", "numeric", "segment", facet="motivation")
+    q.min, q.max = 0, 100
+    survey = survey_from_frame(frame, [q])
+    labels = pd.Series(seg, index=survey.data.index)
+    p0, _ = draft_personas(survey, labels, profile_segments(survey, labels), segment_sizes(seg))
+    assert not p0.motivations                                   # 35 of 0-100: not theirs
+    assert p0.distinctive and p0.distinctive[0].text.startswith("Report a higher “Motivation")
