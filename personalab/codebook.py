@@ -1061,7 +1061,7 @@ def _natural_key(text: str):
         for p in parts if p]
 
 
-_NEGATIVE_TICKS = {"0", "false", "no", "not selected", "unchecked", "not checked"}
+_NEGATIVE_TICKS = {"0", "false", "no", "not selected", "unchecked", "not checked", "-"}
 
 
 def _parse_multi_wide(q: Question, df: pd.DataFrame, ctx: _Ctx) -> _Parsed:
@@ -1578,6 +1578,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?|(\d{1,2}/)?\d{4}"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
 _PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
+_DOT_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?: [A-Za-z0-9]+){0,3})\. +\S")
 _REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
 
 
@@ -2261,7 +2262,9 @@ def _looks_indicators(raw, cols, sample) -> dict | None:
 def _common_text(raw, cols, default) -> str:
     labs = [str(raw.labels.get(c, c)) for c in cols]
     heads = {lab.rsplit(" - ", 1)[0].strip() for lab in labs if " - " in lab}
-    return heads.pop() if len(heads) == 1 else str(raw.labels.get(default, default))
+    if len(heads) == 1 and all(" - " in lab for lab in labs):
+        return heads.pop()
+    return str(raw.labels.get(default, default))
 
 
 def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> None:
@@ -2435,7 +2438,8 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     by_prefix = {}
     grouped = {c for _, cs in candidate_groups for c in cs}
     for c in cols:
-        m = _PREFIX.match(str(c))
+        # Q5_1, Q5_2 ... or "Contributing Factors. Ill Health" (a block name, a dot, the item)
+        m = _PREFIX.match(str(c)) or _DOT_PREFIX.match(str(c))
         if m and c not in grouped and c not in meta and c not in (id_col, weight_col):
             by_prefix.setdefault(m.group(1), []).append(c)
     candidate_groups += [(g, cs) for g, cs in by_prefix.items() if len(cs) >= 2]

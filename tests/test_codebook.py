@@ -782,3 +782,25 @@ def test_number_column_with_a_few_stray_words_and_month_year_dates():
     assert {m.reason for m in q.missing} == {"not_a_number"}
     assert (cb["Cease Date"].type, cb["Cease Date"].role) == ("date", "ignore")
     assert [(m.label, m.reason) for m in cb["Cease Date"].missing] == [("Not Stated", "not_stated")]
+
+
+def test_block_prefixed_columns_become_a_wide_multi_select_and_a_grid():
+    # TAFE exit survey: "Contributing Factors. <option>" holds the option or '-', and
+    # "InstituteViews. Topic:N. <statement>" is one agree battery
+    rng = np.random.default_rng(11)
+    n = 150
+    cols = {}
+    for opt in ("Career Move - Public Sector", "Ill Health", "Study", "NONE"):
+        cols[f"Contributing Factors. {opt}"] = np.where(rng.random(n) < .3, opt, "-")
+    for k in range(1, 6):
+        cols[f"InstituteViews. Topic:{k}. Statement number {k} about the institute"] = \
+            _answers(rng, AGREE, [.2] * 5, n)
+    raw, cb = _drafted(cols)
+    q = cb["Contributing Factors"]
+    assert q.type == "multi" and q.text == "Contributing Factors"
+    assert q.multi_options == ["Career Move - Public Sector", "Ill Health", "Study", "NONE"]
+    chosen = Survey.from_raw(raw, cb).multi()["Contributing Factors:Ill Health"]
+    assert (chosen == (cols["Contributing Factors. Ill Health"] == "Ill Health")).all()
+    items = cb.questions_of(type="likert")
+    assert len(items) == 5 and {i.grid for i in items} == {"InstituteViews"}
+    assert items[0].short == "Statement number 1 about the institute"
