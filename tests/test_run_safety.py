@@ -302,3 +302,43 @@ def test_an_unexpected_error_is_one_line_that_asks_for_a_report(tmp_path, monkey
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "RuntimeError: something PersonaLab did not foresee second line" in err
     assert "please report it" in err
+
+
+def test_a_full_disk_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import papermill
+
+    class _NoKernel:
+        def __init__(self, *args, **kwargs):
+            self.km = None
+
+        def shutdown(self):
+            pass
+
+    def disk_full(src, target, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", target)
+
+    monkeypatch.setattr(pipeline, "_Kernel", _NoKernel)
+    monkeypatch.setattr(papermill, "execute_notebook", disk_full)
+    out = tmp_path / "out"
+    assert _run_cli(out, "ingest") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step 'ingest' stopped: cannot write" in err and "No space left on device" in err
+    assert "Fix: free space on that disk" in err
+    assert _manifest(out)["status"] == "failed"
+
+
+def test_an_artifact_cut_off_by_a_full_disk_is_not_left_behind(tmp_path, monkeypatch):
+    import joblib
+
+    def cut_off(obj, path, **kwargs):
+        Path(path).write_bytes(b"half a pickle")
+        raise OSError(28, "No space left on device")
+
+    store = ArtifactStore(tmp_path)
+    monkeypatch.setattr(joblib, "dump", cut_off)
+    with pytest.raises(OSError):
+        store.save("labels", [0, 1])
+    assert not store.has("labels")
