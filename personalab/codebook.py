@@ -1677,13 +1677,16 @@ def _match_abbreviated(labels: list[str], st) -> tuple | None:
 # Ordinal answer sets that are not agree/satisfied scales, ranked by meaning. Each label
 # must match exactly one rank (first pattern that matches), ranks all different.
 _EDUCATION_RANKS = [
-    (r"\b(no (formal )?(school|education)|none)\b", 0),
+    (r"\b(no (formal )?(school|schooling|education)|none)\b", 0),
     (r"\bcurrently\b.*\b(primary|elementary)\b|\b(primary|elementary)\b.*\bpupil", 0.5),
+    (r"\b\d+(st|nd|rd|th) grade\b|\bgrade \d+\b", 1.2),
+    (r"\b(less than|some|no|did not (finish|complete)|without)\b.*\b(high|secondary) school", 1.5),
     (r"\b(primary|elementary|grade school)\b", 1),
     (r"\b(lower secondary|middle school|junior high)\b", 2),
     (r"\bsome (college|university)\b", 4),
     (r"\b(associate|foundation degree)\b", 4.5),
     (r"\b(doctor|doctorate|doctoral|ph\.?d)", 7),
+    (r"\bprofessional (degree|qualification)\b", 6.5),
     (r"\b(master'?s?|mba|postgraduate|post-graduate|graduate degree)\b", 6),
     (r"\b(bachelor'?s?|college|university|undergraduate|ba|bsc)\b", 5),
     (r"\b(vocational|trade|technical|apprentice\w*|diploma)\b", 3.5),

@@ -688,6 +688,15 @@ def test_ordinal_answers_are_ordered_by_meaning_not_alphabet():
                               "secondary school", "college/bachelor degree", "masters degree",
                               "doctorate degree"]
     assert e.type == "single" and e.ordered is True and e.role == "profile"
+    us = ["High school graduate", "Bachelor's degree", "Some college, no degree",
+          "Less than high school", "Master's degree", "Doctorate", "Associate degree",
+          "Professional degree (JD, MD)"]
+    _, us_cb = _drafted({"educ": _answers(rng, us, [1 / 8] * 8, n)},
+                        {"educ": "What is the highest level of education you have completed?"})
+    assert us_cb["educ"].scale_labels == [
+        "Less than high school", "High school graduate", "Some college, no degree",
+        "Associate degree", "Bachelor's degree", "Master's degree",
+        "Professional degree (JD, MD)", "Doctorate"]
     assert cb["q7"].type == "likert"
     assert cb["q7"].scale_labels == ["Rarely", "Monthly", "Weekly", "Daily"]
     assert cb["prev"].scale_labels == ["None did", "Some did", "Yes, they all did"]
