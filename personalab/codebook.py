@@ -46,6 +46,7 @@ __all__ = [
     "infer_codebook",
     "validate_codebook",
     "draft_short",
+    "short_label",
     "read_yaml_file",
 ]
 
@@ -240,6 +241,16 @@ class Codebook:
             Naming the file, the question id and the fix for any schema problem.
         """
         return _codebook_from_dict(d, source)
+
+
+def short_label(question) -> str:
+    """What to call a question on cards, charts and heat maps: its ``short`` label, else
+    its text, else its id. Takes a :class:`Question` or a mapping with those keys (a
+    question as read from YAML)."""
+    if isinstance(question, Question):
+        return question.display_label
+    get = question.get if isinstance(question, dict) else (lambda k, d=None: getattr(question, k, d))
+    return str(get("short") or get("text") or get("id") or "")
 
 
 def _matches(value, wanted) -> bool:

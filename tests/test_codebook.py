@@ -813,3 +813,12 @@ def test_block_prefixed_columns_become_a_wide_multi_select_and_a_grid():
     items = cb.questions_of(type="likert")
     assert len(items) == 5 and {i.grid for i in items} == {"InstituteViews"}
     assert items[0].short == "Statement number 1 about the institute"
+
+
+def test_short_label_helper_takes_questions_and_plain_mappings():
+    from personalab.codebook import short_label
+    q = Question("Q1", "How satisfied are you with the speed of the checkout process?",
+                 short="Checkout speed")
+    assert short_label(q) == "Checkout speed"
+    assert short_label({"id": "Q2", "text": "Price"}) == "Price"
+    assert short_label({"id": "Q3"}) == "Q3"
