@@ -38,7 +38,8 @@ import pandas as pd
 
 from personalab.errors import InputError, short_path
 
-__all__ = ["NumberConvention", "number_conventions", "date_orders", "normalize_raw"]
+__all__ = ["NumberConvention", "number_conventions", "date_orders", "decide_conventions",
+           "normalize_raw"]
 
 #: Marks that group thousands but are never a decimal mark.
 _GROUPING_ONLY = " \u00a0\u202f'"
@@ -468,6 +469,50 @@ def _canonical_dates(s: pd.Series, dayfirst: bool) -> pd.Series:
     return pd.Series(out, index=s.index, dtype=s.dtype if s.dtype != object else object)
 
 
+def decide_conventions(raw, codebook) -> dict:
+    """How the codebook's number and date columns of ``raw`` are written, as options.
+
+    Returns
+    -------
+    dict
+        ``{"decimal": {column: mark}, "thousands": {column: mark or ""},
+        "dayfirst": {column: bool}}`` for every column that has a convention to apply,
+        decided as :func:`normalize_raw` does (the options given to ``load_export``
+        included). Passed back as ``raw.decimal``, ``raw.thousands`` and ``raw.dayfirst``
+        they reproduce the same reading, which lets a wave split into partitions be read
+        one way: decide on each part, compare, then give every part the same options.
+
+    Raises
+    ------
+    InputError
+        As :func:`normalize_raw`.
+    """
+    numbers, dates = _decide(raw, codebook)
+    return {"decimal": {c: v.decimal for c, v in numbers.items()},
+            "thousands": {c: v.thousands or "" for c, v in numbers.items()},
+            "dayfirst": dict(dates)}
+
+
+def _decide(raw, codebook):
+    present = set(raw.data.columns)
+    numbers = [q.id for q in codebook.questions if q.type in ("numeric", "weight")
+               and q.id in present]
+    if codebook.weight is not None and codebook.weight in present and \
+            codebook.weight not in numbers:
+        numbers.append(codebook.weight)
+    dates = [q.id for q in codebook.questions if q.type == "date" and q.id in present]
+    if not numbers and not dates:
+        return {}, {}
+    file = short_path(raw.path) if raw.path is not None else None
+    rows = raw.file_rows()
+    conv = number_conventions(raw.data, numbers, decimal=getattr(raw, "decimal", None),
+                              thousands=getattr(raw, "thousands", None), file=file,
+                              file_rows=rows) if numbers else {}
+    orders = date_orders(raw.data, dates, dayfirst=getattr(raw, "dayfirst", None), file=file,
+                         file_rows=rows) if dates else {}
+    return conv, orders
+
+
 def normalize_raw(raw, codebook):
     """The raw wave with its number and date questions' values in one canonical form.
 
@@ -488,27 +533,9 @@ def normalize_raw(raw, codebook):
     InputError
         A column mixes conventions or cannot be decided (see the functions above).
     """
-    present = set(raw.data.columns)
-    numbers = [q.id for q in codebook.questions if q.type in ("numeric", "weight")
-               and q.id in present]
-    if codebook.weight is not None and codebook.weight in present and \
-            codebook.weight not in numbers:
-        numbers.append(codebook.weight)
-    dates = [q.id for q in codebook.questions if q.type == "date" and q.id in present]
-    if not numbers and not dates:
-        return raw
-    file = short_path(raw.path) if raw.path is not None else None
-    rows = raw.file_rows()
-    new = {}
-    conv = number_conventions(raw.data, numbers, decimal=getattr(raw, "decimal", None),
-                              thousands=getattr(raw, "thousands", None), file=file,
-                              file_rows=rows)
-    for col, c in conv.items():
-        new[col] = _canonical_numbers(raw.data[col], c)
-    orders = date_orders(raw.data, dates, dayfirst=getattr(raw, "dayfirst", None), file=file,
-                         file_rows=rows)
-    for col, dayfirst in orders.items():
-        new[col] = _canonical_dates(raw.data[col], dayfirst)
+    conv, orders = _decide(raw, codebook)
+    new = {col: _canonical_numbers(raw.data[col], c) for col, c in conv.items()}
+    new.update({col: _canonical_dates(raw.data[col], d) for col, d in orders.items()})
     if not new:
         return raw
     data = raw.data.copy(deep=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from personalab.conventions import date_orders, number_conventions, _canonical_dates, \
-    _canonical_numbers
+from personalab.conventions import (_canonical_dates, _canonical_numbers, date_orders,
+                                    decide_conventions, normalize_raw, number_conventions)
 from personalab.errors import InputError
 
 
@@ -83,3 +83,27 @@ def test_date_order_from_the_values_or_refused():
     assert dates(["03/04/2024", "05/06/2024"], dayfirst=False) == ["2024-03-04", "2024-05-06"]
     with pytest.raises(InputError, match="not a date with the month first"):
         dates(["13/04/2024"], dayfirst={"d": False})
+
+
+def test_decided_conventions_given_back_as_options_read_the_same():
+    # what lets the parts of a partitioned wave be read one way
+    from personalab.codebook import Codebook, Question
+    from personalab.loaders import RawWave
+
+    data = pd.DataFrame({"spend": ["1,5", "2,25"], "income": ["1.393", "7"],
+                         "d": ["13/04/2024", "03/04/2024"]}, dtype="str")
+    raw = RawWave(data=data, path=None, format="csv", sha256="")
+    cb = Codebook(survey="s", questions=[Question("spend", type="numeric"),
+                                         Question("income", type="numeric"),
+                                         Question("d", type="date")])
+    decided = decide_conventions(raw, cb)
+    assert decided == {"decimal": {"spend": ",", "income": ","},
+                       "thousands": {"spend": ".", "income": "."}, "dayfirst": {"d": True}}
+    part = RawWave(data=pd.DataFrame({"spend": ["1,393"], "income": ["1.393"],
+                                      "d": ["03/04/2024"]}, dtype="str"),
+                   path=None, format="csv", sha256="")
+    with pytest.raises(InputError):
+        normalize_raw(part, cb)              # alone, the part cannot tell
+    part.decimal, part.thousands, part.dayfirst = (decided["decimal"], decided["thousands"],
+                                                   decided["dayfirst"])
+    assert normalize_raw(part, cb).data.iloc[0].tolist() == ["1.393", "1393", "2024-04-03"]
