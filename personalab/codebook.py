@@ -1589,6 +1589,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?|(\d{1,2}/)?\d{4}"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
 _PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
+_CONJOINT = re.compile(r"^[A-Z]-\d+(-\d+)+$")
 _DOT_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?: [A-Za-z0-9]+){0,3})\. +\S")
 _REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
 
@@ -2443,6 +2444,15 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     notes: list[str] = []
     meta = set(raw.meta_columns) | {
         c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _META_NAMES}
+    # Conjoint designs (Qualtrics / projoint "K-1-2", "F-1-1-3"): the attributes shown, drawn
+    # at random per respondent; they describe the task, not the respondent.
+    design = [c for c in data.columns if _CONJOINT.match(str(c))]
+    if len(design) >= 2:
+        meta |= set(design)
+        notes.append(f"{', '.join(design[:3])} (+{len(design) - 3} more): conjoint design "
+                     "columns (randomised attributes shown), drafted as meta - analyse them "
+                     "with a conjoint tool, not as answers" if len(design) > 3 else
+                     f"{', '.join(design)}: conjoint design columns, drafted as meta")
     id_col = _find_id_column(raw, sample, meta)
     weight_col = _find_weight(raw, sample, exclude={id_col})
     cols = [c for c in data.columns]

@@ -822,3 +822,15 @@ def test_short_label_helper_takes_questions_and_plain_mappings():
     assert short_label(q) == "Checkout speed"
     assert short_label({"id": "Q2", "text": "Price"}) == "Price"
     assert short_label({"id": "Q3"}) == "Q3"
+
+
+def test_conjoint_design_columns_are_meta_not_segmentation_inputs():
+    rng = np.random.default_rng(12)
+    n = 100
+    cols = {f"K-1-{k}": _answers(rng, ["Housing Cost", "School Quality", "Crime"], [1 / 3] * 3, n)
+            for k in (1, 2, 3)}
+    cols["Q4.2"] = _answers(rng, ["Community A", "Community B"], [.5, .5], n)
+    _, cb = _drafted(cols)
+    assert [q.type for q in cb] == ["meta", "meta", "meta", "single"]
+    assert [q.id for q in cb.questions_of(role="segment")] == ["Q4.2"]
+    assert any("conjoint" in note for note in cb.notes)
