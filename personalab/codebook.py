@@ -1589,6 +1589,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?|(\d{1,2}/)?\d{4}"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
 _PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
+_CONSENT = re.compile(r"\bconsent\b|\bagree to (take part|participate)\b|\binformed consent\b",
+                      re.IGNORECASE)
 _CONJOINT = re.compile(r"^[A-Z]-\d+(-\d+)+$")
 _DOT_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?: [A-Za-z0-9]+){0,3})\. +\S")
 _REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
@@ -2496,6 +2498,9 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
         else:
             q, more = _infer_column(c, raw, sample, data, grid_of.get(c))
             notes += more
+            if q.role == "segment" and _CONSENT.search(q.text or str(c)):
+                q.role = "ignore"          # everyone analysed said yes: it tells nobody apart
+                notes.append(f"{c}: a consent question; drafted role: ignore")
         questions.append(q)
     # Grids: likert items of one battery share a grid id and, where one holds the others'
     # answers, the fullest scale (a 5-point item where nobody said "Neutral" stays 5-point).

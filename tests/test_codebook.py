@@ -830,7 +830,9 @@ def test_conjoint_design_columns_are_meta_not_segmentation_inputs():
     cols = {f"K-1-{k}": _answers(rng, ["Housing Cost", "School Quality", "Crime"], [1 / 3] * 3, n)
             for k in (1, 2, 3)}
     cols["Q4.2"] = _answers(rng, ["Community A", "Community B"], [.5, .5], n)
-    _, cb = _drafted(cols)
-    assert [q.type for q in cb] == ["meta", "meta", "meta", "single"]
+    cols["Q1.2"] = _answers(rng, ["Yes", "No"], [.97, .03], n)
+    _, cb = _drafted(cols, {"Q1.2": "Do you consent to participate in the survey?"})
+    assert [q.type for q in cb] == ["meta", "meta", "meta", "single", "single"]
     assert [q.id for q in cb.questions_of(role="segment")] == ["Q4.2"]
+    assert cb["Q1.2"].role == "ignore"                     # consent tells nobody apart
     assert any("conjoint" in note for note in cb.notes)
