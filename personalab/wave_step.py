@@ -91,6 +91,11 @@ def track(output_dir, *, baseline_dir, seed=42, mapping=None, scale_mapping=None
     from .waves import _correspondence, track_wave
 
     out = Path(output_dir)
+    if out.resolve() == Path(baseline_dir).resolve():
+        raise InputError("the baseline is this run's own output folder: the wave would be "
+                         "compared with itself (every shift 0)", file=str(out),
+                         fix="point baseline_dir at the earlier wave's run folder, and give "
+                             "this wave a folder of its own")
     store = ArtifactStore(out)
     baseline = load_baseline(baseline_dir)
     survey = store.load("survey")

@@ -342,3 +342,12 @@ def test_an_artifact_cut_off_by_a_full_disk_is_not_left_behind(tmp_path, monkeyp
     with pytest.raises(OSError):
         store.save("labels", [0, 1])
     assert not store.has("labels")
+
+
+def test_the_waves_step_never_compares_a_folder_with_itself(tmp_path):
+    from personalab.errors import InputError
+    from personalab.wave_step import track
+
+    _finished_run(tmp_path / "run")
+    with pytest.raises(InputError, match="compared with itself"):
+        track(tmp_path / "run", baseline_dir=tmp_path / "run" / ".")
