@@ -162,7 +162,7 @@ def long_answers(n: int, size: int = 100_000) -> pd.Series:
 
 
 def long_case(n: int) -> int:
-    from personalab.themes import SENTENCE_CONTEXT_TOKENS, tag_answers
+    from personalab.themes import SENTENCE_CONTEXT_TOKENS, SENTENCE_MAX_CHARS, tag_answers
 
     texts = long_answers(n)
     cb = codebook()
@@ -176,7 +176,8 @@ def long_case(n: int) -> int:
     print(f"{n} answer(s) of {len(texts[0]):,} characters, one sentence each: "
           f"{len(result.tags):,} tags in {wall:.1f} s")
     print(f"sentence snippets: {snippets.sum():,} characters in all, longest {snippets.max():,} "
-          f"(context: {SENTENCE_CONTEXT_TOKENS} tokens either side of a match)")
+          f"(a sentence over {SENTENCE_MAX_CHARS} characters is cut to "
+          f"{SENTENCE_CONTEXT_TOKENS} tokens either side of a match)")
     print(f"peak RSS {peak:,.0f} MiB ({rss_before:,.0f} MiB before tagging)")
     return 0
 

@@ -98,9 +98,11 @@ POST_NEGATIONS = (
     ("no", "problem"), ("no", "issue"), ("no", "concern"),
 )
 DEFAULT_NEGATION_WINDOW = 5
-#: Tokens of context kept on each side of a match in ``TagResult.tags["sentence"]``: the
-#: sentence is cut to them, so a match in a 100 KB answer with no sentence marks keeps a
-#: snippet of a few hundred characters, not a copy of the whole answer per match.
+#: ``TagResult.tags["sentence"]`` holds the whole sentence of a match up to this many
+#: characters; a longer one is cut to ``SENTENCE_CONTEXT_TOKENS`` tokens either side of the
+#: match, so a match in a 100 KB answer with no sentence marks keeps a snippet of a few
+#: hundred characters, not a copy of the whole answer per match.
+SENTENCE_MAX_CHARS = 500
 SENTENCE_CONTEXT_TOKENS = 25
 
 
@@ -755,15 +757,16 @@ def _resolve(kept, lemmas, flags, char_start, char_end, sent_bounds, window):
         ss, se = sent_bounds(s)
         others = [(m[1], m[2]) for m in kept if m[0] != ti and m[1] < s] if len(kept) > 1 else ()
         negated = _negated(lemmas, flags, s, e, ss, se, window, others)
-        cs, ce = _context(s, e, ss, se)
-        out.append((ti, char_start(s), char_end(e - 1), negated, char_start(cs), char_end(ce - 1),
+        if char_end(se - 1) - char_start(ss) > SENTENCE_MAX_CHARS:
+            ss, se = _context(s, e, ss, se)
+        out.append((ti, char_start(s), char_end(e - 1), negated, char_start(ss), char_end(se - 1),
                     k))
     return out
 
 
 def _context(start, end, sent_start, sent_end):
-    """Token span of a match's snippet: its sentence, cut to ``SENTENCE_CONTEXT_TOKENS``
-    on each side of the match (numbers or arrays)."""
+    """Token span of a long sentence's snippet: cut to ``SENTENCE_CONTEXT_TOKENS`` on each
+    side of the match (numbers or arrays)."""
     k = SENTENCE_CONTEXT_TOKENS
     return np.maximum(sent_start, start - k), np.minimum(sent_end, end + k)
 
@@ -1033,8 +1036,14 @@ class _FastTagger:
         ss, se = b.sentence_of(ks)
         negated = self._negated(b, ka, kt, ks, ke, ss, se)
         start, end = b.char_span(ks, ke - 1)
-        cs, ce = _context(ks, ke, ss, se)
-        sent_start, sent_end = b.char_span(cs, ce - 1)
+        sent_start, sent_end = b.char_span(ss, se - 1)
+        cut = sent_end - sent_start > SENTENCE_MAX_CHARS
+        if cut.any():
+            ws, we = _context(ks, ke, ss, se)
+            cs, ce = np.where(cut, ws, ss), np.where(cut, we, se)
+            sent_start, sent_end = b.char_span(cs, ce - 1)
+        else:
+            cs, ce = ss, se
         bstart, bend = b.char_span(ks, ke - 1, in_bytes=True)
         bsent_start, bsent_end = b.char_span(cs, ce - 1, in_bytes=True)
         return {"u": ka, "theme": kt, "start": start, "end": end, "negated": negated,
@@ -1421,8 +1430,9 @@ class TagResult:
     tags : DataFrame
         One row per match: ``answer_id`` (the input Series' index), ``theme``,
         ``start_char``, ``end_char``, ``matched_text``, ``negated``, ``sentence`` (the
-        sentence holding the match, cut to :data:`SENTENCE_CONTEXT_TOKENS` tokens on each
-        side of it, so that memory stays bounded on very long answers) and
+        sentence holding the match; one over :data:`SENTENCE_MAX_CHARS` characters is cut
+        to :data:`SENTENCE_CONTEXT_TOKENS` tokens on each side of the match, so that
+        memory stays bounded on very long answers) and
         ``rule`` (the phrase or "pattern N" that matched). Negated matches are kept
         and flagged; they do not count in :attr:`matrix`.
     matrix : DataFrame

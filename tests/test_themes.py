@@ -14,8 +14,8 @@ import personalab.text as text_module
 from personalab.errors import CodebookError, ConfigError
 from personalab.text import (WHITESPACE, can_fork, distinct_texts, effective_n_jobs, get_nlp,
                              lemmatize_word, map_blocks, normalize_series)
-from personalab.themes import (SENTENCE_CONTEXT_TOKENS, Theme, ThemeCodebook, load_themes,
-                               tag_answers)
+from personalab.themes import (SENTENCE_CONTEXT_TOKENS, SENTENCE_MAX_CHARS, Theme, ThemeCodebook,
+                               load_themes, tag_answers)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -226,14 +226,18 @@ def test_long_answer_keeps_a_bounded_snippet_per_match(codebook, engine):
     long = result.tags[result.tags.answer_id == 0]
     assert len(long) > 2_000
     widest_word = max(len(w) for w in text.split())
-    bound = (2 * SENTENCE_CONTEXT_TOKENS + 3) * (widest_word + 1)
+    bound = max(SENTENCE_MAX_CHARS, (2 * SENTENCE_CONTEXT_TOKENS + 3) * (widest_word + 1))
     assert long.sentence.str.len().max() <= bound < 1_000
     for row in long.iloc[[0, len(long) // 2, -1]].itertuples():
         assert row.matched_text in row.sentence and row.sentence in text
         assert text[row.start_char:row.end_char] == row.matched_text
-    # short sentences are still whole
+    # sentences up to SENTENCE_MAX_CHARS are still whole
     short = result.tags[result.tags.answer_id == 1]
     assert set(short.sentence) == {"Too expensive.", "The design is nice."}
+    words = " ".join(["word"] * 45)
+    mid = f"{words} the price is high {words}."
+    assert len(mid) <= SENTENCE_MAX_CHARS
+    assert tag_answers(pd.Series([mid]), codebook, engine=engine).tags.sentence.tolist() == [mid]
 
 
 def test_multiple_themes_and_pattern_with_optional_token(codebook):
