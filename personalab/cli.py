@@ -53,7 +53,8 @@ def _add_run(sub):
     p.add_argument("--baseline", help="an earlier wave's output folder, to track changes")
     p.add_argument("--engine", choices=["local", "dask"], help="execution engine")
     p.add_argument("--scheduler", help="Dask scheduler address (with --engine dask)")
-    p.add_argument("--steps", nargs="+", help="only these steps, in pipeline order")
+    p.add_argument("--steps", nargs="+", help="only these steps, run in pipeline order and "
+                   "without gaps (e.g. segment quotes personas report)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run of another wave or input in the output folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
