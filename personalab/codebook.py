@@ -1282,15 +1282,15 @@ def _parse_date(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
         parsed = _to_datetime(u)
         vals = pd.Series(parsed.to_numpy(dtype="datetime64[ns]"))
         bad = (u.notna() & parsed.isna()).to_numpy()
-        if not bad.any():
-            return _Parsed({q.id: vals}, reasons, vals.notna().to_numpy(), [])
+        issues = []
         if bad.any():
             rows = np.flatnonzero(bad)
-            issue = _issue(ctx, "warning", "bad_date",
-                           f"{_show(list(pd.unique(raw.to_numpy()[rows])))} in {q.id!r} is not "
-                           f"a date ({len(rows)} row(s)); read as missing", q.id, rows,
-                           "correct the value, or change the question's type to text")
-            return _Parsed({q.id: vals}, reasons, vals.notna().to_numpy(), [issue])
+            issues.append(_issue(ctx, "warning", "bad_date",
+                                 f"{_show(list(pd.unique(raw.to_numpy()[rows])))} in {q.id!r} is "
+                                 f"not a date ({len(rows)} row(s)); read as missing", q.id, rows,
+                                 "correct the value, declare it under 'missing', or change the "
+                                 "question's type to text"))
+        return _Parsed({q.id: vals}, reasons, vals.notna().to_numpy(), issues)
     return _Parsed({q.id: vals}, {}, vals.notna().to_numpy(), [])
 
 
