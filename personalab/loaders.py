@@ -567,18 +567,23 @@ def _decode(src: _Source, encoding: str | None, *, check_whole=True,
                              fix="use a Python codec name such as 'utf-8', 'cp1252' or "
                                  "'utf-16', or leave encoding out to detect it") from err
         if errors == "replace":
-            text, bad = _decode_recording(data, 0, encoding)
-            if bad:
+            if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                text, bad = _decode_recording(data, 0, encoding)
                 return text.lstrip("\ufeff").encode("utf-8"), 0, encoding, bad
+            if not _is_utf8(data):    # valid UTF-8 is used as it is (no copy of the file)
+                start = 3 if data[:3] == codecs.BOM_UTF8 else 0
+                text, bad = _decode_recording(data, start, "utf-8")
+                return text.encode("utf-8"), 0, encoding, bad
         return (*_transcode(src, data, encoding, explicit=True, check_whole=check_whole),
                 encoding, [])
     if data[:3] == codecs.BOM_UTF8:
-        if not (_is_utf8(data) if check_whole else _starts_utf8(data, 3)):
-            damaged = _damaged_utf8(data, 3)
-            if damaged is not None:
-                return damaged[0], damaged[1], "utf-8-sig", damaged[2]
-        return (*_transcode(src, data, "utf-8-sig", explicit=False, check_whole=check_whole),
-                "utf-8-sig", [])
+        if _is_utf8(data) if check_whole else _starts_utf8(data, 3):
+            return data, 3, "utf-8-sig", []
+        damaged = _damaged_utf8(data, 3)
+        if damaged is not None:
+            return damaged[0], damaged[1], "utf-8-sig", damaged[2]
+        # a BOM, then bytes in another encoding: the error names the first one
+        return (*_transcode(src, data, "utf-8-sig", explicit=False), "utf-8-sig", [])
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # Excel's "Unicode text": UTF-16 with a byte-order mark (tab-separated).
         return (*_transcode(src, data, "utf-16", explicit=False), "utf-16", [])

@@ -352,6 +352,12 @@ def test_encoding_errors_replace_applies_to_a_given_encoding(tmp_path):
     with pytest.warns(DecodeWarning):
         raw = load_export(path, encoding="utf-8", encoding_errors="replace")
     assert raw.data["city"].iloc[0] == "Zürich" and len(raw.decode_errors) == 1
+    # 0x81 is undefined in cp1252
+    path = write(tmp_path, "w.csv", "id,city\n1,Zürich\n2,x".encode("cp1252") + b"\x81\n")
+    with pytest.warns(DecodeWarning, match="not valid cp1252"):
+        raw = load_export(path, encoding="cp1252", encoding_errors="replace")
+    assert raw.data["city"].tolist() == ["Zürich", "x\ufffd"]
+    assert raw.decode_errors[["file_row", "column"]].values.tolist() == [[3, "city"]]
     with pytest.raises(InputError, match="encoding_errors='ignore' is not an option"):
         load_export(path, encoding_errors="ignore")
 
