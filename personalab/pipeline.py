@@ -454,6 +454,10 @@ def _check_baseline(config, out: Path) -> None:
         raise ConfigError(f"the baseline folder {base} holds no PersonaLab run (no artifacts/)",
                           file=config.source, column="baseline",
                           fix="point it at an earlier run's output folder, e.g. reports/<wave>")
+    if _is_locked(base / LOCK_FILE):
+        raise ConfigError(f"the baseline folder {base} is being written by another run",
+                          file=config.source, column="baseline",
+                          fix="wait for that run to finish, then run this one")
     prev = _previous_run(base)
     if prev and prev["status"] not in ("complete", "unknown"):
         at = f" at step {prev['failed_step']!r}" if prev.get("failed_step") else ""
@@ -567,6 +571,18 @@ def _lock(fh) -> None:
         msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
         return
     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _is_locked(lock_file: Path) -> bool:
+    """Whether a run holds this lock file now (taken and let go at once when free)."""
+    if not lock_file.is_file():
+        return False
+    try:
+        with open(lock_file, "a+", encoding="utf-8") as fh:
+            _lock(fh)
+    except OSError:
+        return True
+    return False
 
 
 def _write_manifest(out: Path, manifest: dict) -> Path:

@@ -351,3 +351,14 @@ def test_the_waves_step_never_compares_a_folder_with_itself(tmp_path):
     _finished_run(tmp_path / "run")
     with pytest.raises(InputError, match="compared with itself"):
         track(tmp_path / "run", baseline_dir=tmp_path / "run" / ".")
+
+
+def test_a_baseline_that_a_run_is_writing_is_refused(tmp_path):
+    base = _finished_run(tmp_path / "base")
+    cfg = _config(tmp_path / "out", baseline=str(base), wave="w2", input=str(WAVE2),
+                  steps=["ingest", "segment", "quotes", "personas", "waves", "report"])
+    with open(base / LOCK_FILE, "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigError, match="being written by another run"):
+            run_study(cfg, progress=False, log=None)
+    assert not (tmp_path / "out").exists()
