@@ -249,8 +249,10 @@ def short_label(question) -> str:
     question as read from YAML)."""
     if isinstance(question, Question):
         return question.display_label
-    get = question.get if isinstance(question, dict) else (lambda k, d=None: getattr(question, k, d))
-    return str(get("short") or get("text") or get("id") or "")
+    if isinstance(question, dict):
+        return str(question.get("short") or question.get("text") or question.get("id") or "")
+    return str(getattr(question, "short", None) or getattr(question, "text", None)
+               or getattr(question, "id", ""))
 
 
 def _matches(value, wanted) -> bool:
@@ -1586,7 +1588,8 @@ _META_NAMES = {"startdate", "enddate", "status", "ipaddress", "progress", "durat
                "startdateutc", "submitdateutc", "qrecaptchascore", "qrelevantidduplicate"}
 _SAMPLE_ROWS = 20_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?|(\d{1,2}/)?\d{4}"
+_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ t]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?z?)?"
+                   r"|(\d{1,2}/)?\d{4}"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?)?)$")
 _PREFIX = re.compile(r"^(.*?[A-Za-z].*?)[_.](\d+)$")
 _CONSENT = re.compile(r"\bconsent\b|\bagree to (take part|participate)\b|\binformed consent\b",
@@ -1889,8 +1892,8 @@ def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]
     ``known_sep`` is the loader's word (RawWave.separators); otherwise '|', ';' then ','
     are tried, and the column counts as multi-select when joined cells are common and their
     parts form a short list of recurring options. With ';' or ',', which also occur inside
-    answers ("No, none did"), most joined answers must be made of options: parts that someone gave alone or that
-    recur in several different combinations.
+    answers ("No, none did"), most joined answers must be made of options: parts that
+    someone gave alone or that recur in several different combinations.
     """
     texts = {k: str(v) for k, v in st.text.items() if _missing_reason(k) is None}
     if len(texts) < 2:
