@@ -635,12 +635,17 @@ def _damaged_utf8(data: bytes, start: int):
     # Counted in C first (a cp1252 file has an invalid byte per accented letter: a Python
     # error handler called for each took 3.6 s on 24 MB): each invalid byte becomes one
     # lone surrogate, which re-encodes to three bytes instead of one.
-    view = memoryview(data)[start:]
-    escaped = codecs.decode(view, "utf-8", "surrogateescape")
-    n_bad = (len(escaped.encode("utf-8", "surrogatepass")) - len(view)) // 2
+    # In chunks, so that a large file in a legacy encoding is never held as one str here.
+    view, step = memoryview(data)[start:], 1 << 24
+    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    n_chars = n_encoded = 0
+    for i in range(0, len(view), step):
+        part = dec.decode(view[i:i + step], final=i + step >= len(view))
+        n_chars += len(part)
+        n_encoded += len(part.encode("utf-8", "surrogatepass"))
+    n_bad = (n_encoded - len(view)) // 2
     n_ascii = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, offset=start) < 0x80))
-    n_multibyte = len(escaped) - n_ascii - n_bad
-    del escaped
+    n_multibyte = n_chars - n_ascii - n_bad
     if not n_bad or n_multibyte < n_bad:
         return None
     text, bad = _decode_recording(data, start, "utf-8")
