@@ -2132,6 +2132,7 @@ def _renumber(missing: list[MissingCode], n_scale: int) -> list[MissingCode]:
 
 #: numeric codes that exports use for "no answer" when they sit apart from the answers
 _SENTINELS = {7, 8, 9, 77, 88, 97, 98, 99, 777, 888, 997, 998, 999, 9999}
+_BIG_SENTINELS = {98, 99, 998, 999, 9998, 9999, 99999, -9, -99, -999, -9999}
 _YES_NO_QUESTION = re.compile(r"^(are|is|do|does|did|have|has|had|was|were|would|will|can|"
                               r"could|should|any)\b", re.IGNORECASE)
 _NA_HINT = re.compile(r"\bn/?a\b|not applicable|does ?n[o']t apply|0 ?= ?(none|not)",
@@ -2166,7 +2167,14 @@ def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
             hi - lo + 1 <= 2 * distinct or toks & {"id", "serial", "sn", "no"}):
         return Question(c, text, "id", "ignore"), []
     notes = []
-    main, sentinels = _split_sentinels(values) if ints and distinct <= 16 else (values, [])
+    if ints and distinct <= 16:
+        main, sentinels = _split_sentinels(values)
+    else:       # an amount (age 18..90) with 999 = refused: far above every real answer
+        main, sentinels = sorted(values), []
+        while len(main) >= 3 and main[-1] in _BIG_SENTINELS and main[-1] > 2 * max(main[-2], 1):
+            sentinels.append(main.pop())
+        while len(main) >= 3 and main[0] in _BIG_SENTINELS and main[1] >= 0:
+            sentinels.append(main.pop(0))
     if sentinels:
         missing = list(missing) + [MissingCode(int(v), f"{int(v)} (unlabelled code)", "unlabelled")
                                    for v in sentinels]

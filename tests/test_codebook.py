@@ -836,3 +836,13 @@ def test_conjoint_design_columns_are_meta_not_segmentation_inputs():
     assert [q.id for q in cb.questions_of(role="segment")] == ["Q4.2"]
     assert cb["Q1.2"].role == "ignore"                     # consent tells nobody apart
     assert any("conjoint" in note for note in cb.notes)
+
+
+def test_999_in_an_amount_column_is_a_missing_code_not_an_age():
+    rng = np.random.default_rng(13)
+    age = rng.integers(18, 80, 300)
+    age[:6] = 999
+    age[6:9] = -99
+    _, cb = _drafted({"age": age}, {"age": "What is your age?"})
+    q = cb["age"]
+    assert q.type == "numeric" and sorted(m.code for m in q.missing) == [-99, 999]
