@@ -439,7 +439,11 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             if not np.allclose(w, w[0]):
                 sample_weight = w
                 self.notes_.append("Used the survey's weight column as sample_weight.")
-        n_rows = len(X.data) if _is_survey(X) else getattr(X, "shape", (len(X),))[0]
+        if _is_survey(X):
+            n_rows = len(X.data)
+        else:
+            shape = getattr(X, "shape", None) or np.asarray(X).shape
+            n_rows = shape[0] if len(shape) else 0
         if n_rows < 2:
             source, rows = _where(X)
             raise SegmentationError(
