@@ -18,7 +18,7 @@ from personalab.codebook import (
     validate_codebook,
 )
 from personalab.errors import CodebookError, InputError
-from personalab.loaders import RawWave
+from personalab.loaders import RawWave, load_export
 from personalab.survey import Survey
 
 AGREE = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
@@ -558,7 +558,8 @@ def test_infer_drafts_short_labels_for_long_question_texts():
     assert cb["q9"].short == "Do you feel that your employer takes (q9)"
     assert all(len(q.short) <= 40 + 5 for q in cb if q.short)
     long_ids = infer_codebook(RawWave(
-        data=pd.DataFrame({"Would you feel comfortable discussing it with your supervisor?": df["q8"],
+        data=pd.DataFrame({"Would you feel comfortable discussing it with your supervisor?":
+                           df["q8"],
                            "Would you feel comfortable discussing it with your supervisor(s)?":
                            df["q9"]}), path=Path("w.csv"), format="csv", sha256="0" * 64,
         header_rows=1))
@@ -846,3 +847,34 @@ def test_999_in_an_amount_column_is_a_missing_code_not_an_age():
     _, cb = _drafted({"age": age}, {"age": "What is your age?"})
     q = cb["age"]
     assert q.type == "numeric" and sorted(m.code for m in q.missing) == [-99, 999]
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
+
+
+def test_cli_draft_of_a_real_shaped_export_validates_and_reads_right(tmp_path, capsys):
+    # exit_survey_shapes.csv: 60 synthetic rows with the shapes real exports had (DETE/TAFE
+    # abbreviations and 'Not Stated', OSMI 0/1 and '|' multi-selects, 0-5 with 0 = n/a, 88)
+    from personalab.cli import main
+    export = FIXTURES / "exit_survey_shapes.csv"
+    out = tmp_path / "codebook.yml"
+    assert main(["codebook", str(export), "-o", str(out)]) == 0
+    assert main(["validate", str(export), "--codebook", str(out)]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    cb = load_codebook(out)
+    rate = "Rate the onboarding you received (0 = not applicable)"
+    assert cb.respondent_id == "ID" and cb["Cease Date"].type == "date"
+    assert {q.id for q in cb.questions_of(role="segment")} == {
+        "Are you self-employed?", "Policy stance", rate,
+        "Staff morale", "Peer support", "Feedback", "Previous employers", "Work position",
+        "Satisfaction 1-5"}
+    assert cb["Staff morale"].grid is None and cb["Staff morale"].type == "likert"
+    assert cb[rate].scale_codes == [1, 2, 3, 4, 5]
+    assert [m.code for m in cb["Satisfaction 1-5"].missing] == [88]
+    assert cb["Education"].scale_labels[0] == "primary school" and cb["Education"].ordered
+    assert cb["Work position"].separator == "|"
+    assert cb["Company/organization name (optional)"].role == "ignore"
+    assert cb["Why do you use it?"].role == "profile"
+    assert cb[rate].short == "Rate the onboarding you received"
+    survey = Survey.from_raw(load_export(export), cb)
+    assert survey.likert()["Staff morale"].max() == 5
