@@ -395,13 +395,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         factor = np.where(factor > 1e-12, factor, 1.0)  # a constant input stays at 0
         self.feature_center_ = pd.Series(center, index=cols)
         self.feature_scale_ = pd.Series(factor, index=cols)
-        how = ("replaced by their weighted mid-rank share, then " if self.scale == "rank"
-               else "")
+        weighted = not np.allclose(w, w[0])
+        how = (f"replaced by its {'weighted ' if weighted else ''}mid-rank share, then "
+               if self.scale == "rank" else "")
         self.scale_description_ = (
             f"Before segmenting, every input was {how}centred and scaled so that each "
             "question carries the same weight (unit variance; the indicator columns of a "
-            "multiple-choice question share one unit), using the survey weights; profiles "
-            "report answers on their original scale.")
+            "multiple-choice question share one unit)"
+            + (", using the survey weights" if weighted else "")
+            + "; profiles report answers on their original scale.")
 
     def _fit_range(self, out, info):
         """scale='range': Likert codes onto 0-1 by their declared scale, numbers by their
