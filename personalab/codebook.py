@@ -48,6 +48,8 @@ __all__ = [
     "draft_short",
     "short_label",
     "read_yaml_file",
+    "read_yaml_text",
+    "load_yaml_text",
 ]
 
 SCHEMA_VERSION = 1
@@ -612,6 +614,16 @@ def read_yaml_file(path, *, what: str = "codebook", error=CodebookError):
     error
         Naming the file, the line and the fix.
     """
+    text = read_yaml_text(path, what=what, error=error)
+    return load_yaml_text(text, file=short_path(path), what=what, error=error), text
+
+
+def read_yaml_text(path, *, what: str = "codebook", error=CodebookError) -> str:
+    """The text of a hand-edited YAML file, decoded as UTF-8 (a BOM is allowed).
+
+    Raises ``error`` naming the file when it is missing or a folder, and the line, column
+    and byte offset when it is not UTF-8 (a file saved as cp1252 / Latin-1), with the fix.
+    """
     path = Path(path)
     src = short_path(path)
     try:
@@ -624,8 +636,13 @@ def read_yaml_file(path, *, what: str = "codebook", error=CodebookError):
     except IsADirectoryError:
         raise error(f"the {what} path is a folder, not a file", file=src,
                     fix="give the path of the YAML file") from None
-    text = _decode_yaml_bytes(data, src, what, error)
-    return _safe_yaml(text, src, what, error), text
+    return _decode_yaml_bytes(data, src, what, error)
+
+
+def load_yaml_text(text: str, *, file=None, what: str = "codebook", error=CodebookError):
+    """``yaml.safe_load`` that refuses alias bombs: aliases may not expand the document past
+    :data:`MAX_YAML_NODES` nodes. Tags and syntax errors become ``error`` with the line."""
+    return _safe_yaml(text, file, what, error)
 
 
 def _decode_yaml_bytes(data: bytes, src, what, error) -> str:

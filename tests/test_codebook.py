@@ -878,3 +878,19 @@ def test_cli_draft_of_a_real_shaped_export_validates_and_reads_right(tmp_path, c
     assert cb[rate].short == "Rate the onboarding you received"
     survey = Survey.from_raw(load_export(export), cb)
     assert survey.likert()["Staff morale"].max() == 5
+
+
+def test_yaml_helpers_for_other_hand_edited_files(tmp_path):
+    # themes.py and others can read YAML the same safe way (text first, then parse)
+    from personalab.codebook import load_yaml_text, read_yaml_text
+    path = tmp_path / "themes.yml"
+    path.write_bytes("themes:\n  - id: price\n    label: Caf\u00e9\n".encode("cp1252"))
+    with pytest.raises(CodebookError, match="theme codebook is not UTF-8") as err:
+        read_yaml_text(path, what="theme codebook")
+    assert err.value.row == 3
+    level = "&a0 x"
+    for k in range(1, 10):
+        level = f"&a{k} [{level}, " + ", ".join([f"*a{k - 1}"] * 8) + "]"
+    with pytest.raises(CodebookError, match="alias"):
+        load_yaml_text(f"themes: {level}\n", file="themes.yml", what="theme codebook")
+    assert load_yaml_text("themes: [{id: a}]\n") == {"themes": [{"id": "a"}]}
