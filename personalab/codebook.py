@@ -2396,7 +2396,8 @@ def draft_short(text: str, max_len: int = SHORT_DRAFT_LEN) -> str | None:
             break
     else:
         c = t
-    c = c[0].upper() + c[1:]
+    if c[0].islower() and not any(ch.isupper() for ch in c.split()[0][1:]):  # "macOS", "iPhone"
+        c = c[0].upper() + c[1:]
     if len(c) <= max_len:
         return c
     cut = c[:max_len].rsplit(" ", 1)[0].rstrip(" ,;:-(")

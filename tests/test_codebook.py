@@ -894,3 +894,11 @@ def test_yaml_helpers_for_other_hand_edited_files(tmp_path):
     with pytest.raises(CodebookError, match="alias"):
         load_yaml_text(f"themes: {level}\n", file="themes.yml", what="theme codebook")
     assert load_yaml_text("themes: [{id: a}]\n") == {"themes": [{"id": "a"}]}
+
+
+def test_draft_short_keeps_brand_casing_and_capitalises_plain_words():
+    from personalab.codebook import draft_short
+    assert draft_short("What operating system(s) do you use? - macOS") == "macOS"
+    assert draft_short("How often do you purchase these products online? [groceries]") == \
+        "Groceries"
+    assert draft_short("Short text") is None
