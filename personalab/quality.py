@@ -1010,7 +1010,8 @@ def _check_attention(ctx):
     return out, rules.threshold("attention_check") + f" ({', '.join(used)})"
 
 
-_INPUT_TYPES = ("likert", "single", "multi", "numeric")
+# an open question only counts when the codebook makes it a segmentation input (role: segment)
+_INPUT_TYPES = ("likert", "single", "multi", "numeric", "text")
 
 
 def _check_not_segmentable(ctx):
