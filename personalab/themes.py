@@ -53,6 +53,7 @@ forked worker processes share the distinct answers; the tags do not depend on it
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import io
@@ -729,20 +730,21 @@ def _select(matches, compiled):
             excl_m.setdefault(r.theme, []).append((s, e))
         else:
             theme_m.append((r.theme, s, e, k))
+    # Token spans overlap exactly when they share a token: sets of the tokens taken keep
+    # these checks linear in the matches' lengths (a span list made them quadratic in the
+    # number of matches: minutes for one long answer mentioning a theme thousands of times).
     if excl_m:
+        vetoed = {t: {i for s, e in spans for i in range(s, e)} for t, spans in excl_m.items()}
         theme_m = [m for m in theme_m
-                   if not any(s < m[2] and m[1] < e for s, e in excl_m.get(m[0], ()))]
+                   if not any(i in vetoed.get(m[0], ()) for i in range(m[1], m[2]))]
     if len(theme_m) > 1:
         theme_m.sort(key=lambda m: (m[0], m[1] - m[2], m[1], m[3]))
         kept, taken = [], {}
         for m in theme_m:
-            spans = taken.get(m[0])
-            if spans is None:
-                taken[m[0]] = [(m[1], m[2])]
-            elif any(s < m[2] and m[1] < e for s, e in spans):
+            tokens = taken.setdefault(m[0], set())
+            if any(i in tokens for i in range(m[1], m[2])):
                 continue
-            else:
-                spans.append((m[1], m[2]))
+            tokens.update(range(m[1], m[2]))
             kept.append(m)
         kept.sort(key=lambda m: (m[1], m[0], m[2]))
         return kept
@@ -753,9 +755,13 @@ def _resolve(kept, lemmas, flags, char_start, char_end, sent_bounds, window):
     """Selected matches of one answer -> tag rows of the spaCy path:
     (theme, start_char, end_char, negated, sentence start_char, sentence end_char, rule)."""
     out = []
+    starts = [m[1] for m in kept]          # kept is sorted by start
     for ti, s, e, k in kept:
         ss, se = sent_bounds(s)
-        others = [(m[1], m[2]) for m in kept if m[0] != ti and m[1] < s] if len(kept) > 1 else ()
+        # Only another theme's match starting inside the look-back window can stand
+        # between a cue and this match (bisect: not every match of a long answer).
+        near = kept[bisect.bisect_left(starts, s - window):bisect.bisect_left(starts, s)]
+        others = [(m[1], m[2]) for m in near if m[0] != ti]
         negated = _negated(lemmas, flags, s, e, ss, se, window, others)
         if char_end(se - 1) - char_start(ss) > SENTENCE_MAX_CHARS:
             ss, se = _context(s, e, ss, se)
@@ -1409,10 +1415,20 @@ def _rows_from_tuples(u_list, texts, per_text) -> dict[str, np.ndarray]:
     out = {"u": np.array(u, dtype=np.int64)}
     for name, col in zip(_ROW_COLUMNS[1:8], zip(*flat)):
         out[name] = np.array(col, dtype=bool if name == "negated" else np.int64)
-    text_of = [t for t, rows in zip(texts, per_text) for _ in rows]
     for name in ("start", "end", "sent_start", "sent_end"):
-        out["b" + name] = np.array([c if t.isascii() else len(t[:c].encode("utf-8", "replace"))
-                                    for t, c in zip(text_of, out[name].tolist())], dtype=np.int64)
+        out["b" + name] = out[name].copy()
+    first = 0
+    for t, rows in zip(texts, per_text):
+        last = first + len(rows)
+        if rows and not t.isascii():
+            # UTF-8 offset of every character, once per answer (encoding the prefix of
+            # each match was quadratic in a long answer's length)
+            points = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            width = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+            offsets = np.concatenate([[0], np.cumsum(width)])
+            for name in ("start", "end", "sent_start", "sent_end"):
+                out["b" + name][first:last] = offsets[out[name][first:last]]
+        first = last
     return out
 
 
