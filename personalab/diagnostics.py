@@ -208,9 +208,20 @@ def sweep(
     table.attrs["n_respondents"] = n
     table.attrs["n_boot"] = n_boot
     table.attrs["sample_frac"] = sample_frac
-    table.attrs["stability"] = results
+    table.attrs["stability"] = _RowResults(results)
     table.attrs["encoder"] = refits.encoder_description
     return table
+
+
+class _RowResults(dict):
+    """Row -> StabilityResult, kept in ``table.attrs``. Compared by identity: pandas
+    compares attrs when it concatenates frames, and a StabilityResult holds frames (whose
+    ``==`` has no single truth value)."""
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = None
 
 
 class _Refits:

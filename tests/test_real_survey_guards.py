@@ -104,6 +104,9 @@ def test_sweep_stability_is_the_run_stability():
         run = stability(model, survey, n_boot=4, random_state=7)
         assert run.mean_ari == row["stability_ari"]
         assert run.stable == row["stable"]
+    # the per-row results ride along in attrs without breaking frame operations
+    assert len(pd.concat([table, table])) == 2 * len(table)
+    assert table.attrs["stability"][0].mean_ari == table.loc[0, "stability_ari"]
 
 
 def test_stability_refits_the_encoder_on_every_subsample(monkeypatch):
