@@ -1147,7 +1147,7 @@ class _FastTagger:
         negated = np.zeros(n, dtype=bool)
         # look back from the match to a cue: stop at a clause break, the sentence start,
         # the window's end, or another theme's match in between (that one takes the cue)
-        low = np.maximum(ss, _others_start(ka, kt, ks, ke))
+        low = np.maximum(ss, _others_start(ka, kt, ks, ke, self.window))
         alive = np.ones(n, dtype=bool)
         for d in range(1, self.window + 1):
             idx = np.flatnonzero(alive & (ks - d >= low))
@@ -1294,9 +1294,10 @@ def _grown(old, size: int, dtype, fill: bool = True):
     return new
 
 
-def _others_start(ka, kt, ks, ke) -> np.ndarray:
+def _others_start(ka, kt, ks, ke, window) -> np.ndarray:
     """Per kept match (sorted by answer, start): the latest start of a match of another
-    theme in the same answer that lies wholly before it (-1 if none)."""
+    theme in the same answer that lies wholly before it, if it starts within ``window``
+    tokens of it (-1 otherwise: the negation look-back never reaches further)."""
     n = len(ka)
     out = np.full(n, -1, dtype=np.int64)
     if n < 2:
@@ -1311,6 +1312,9 @@ def _others_start(ka, kt, ks, ke) -> np.ndarray:
         ok = (kt[j] != kt[active]) & (ks[j] < ks[active]) & (ke[j] <= ks[active])
         hit = active[ok]
         out[hit] = np.maximum(out[hit], ks[j[ok]])
+        # starts only decrease further back: stop once out of the window (looking at
+        # every earlier match was quadratic in the matches of a long answer)
+        active = active[ks[j] >= ks[active] - window]
         d += 1
         active = active[rank[active] >= d]
     return out
@@ -1327,16 +1331,20 @@ def _select_arrays(ans, k, s, e, rule_theme, rule_excl, n_themes):
     excl = rule_excl[k]
     if excl.any():  # an exclusion phrase vetoes the matches of its theme it overlaps
         keep = ~excl
-        order = np.argsort(key[excl], kind="stable")
-        ex_key, ex_s, ex_e = key[excl][order], s[excl][order], e[excl][order]
+        ex_key, ex_s, ex_e = key[excl], s[excl], e[excl]
+        order = np.lexsort((ex_s, ex_key))
+        ex_key, ex_s, ex_e = ex_key[order], ex_s[order], ex_e[order]
+        width = int(max(e.max(), ex_e.max())) + 1
+        # The exclusions of a match's group that start before it ends are a run of this
+        # order; it overlaps one of them when the furthest end among them passes its
+        # start. A running maximum answers that for every match at once (comparing each
+        # match with each exclusion was quadratic in a long answer).
+        reach = np.maximum.accumulate(ex_key * width + ex_e)
         tm = np.flatnonzero(keep)
         lo = np.searchsorted(ex_key, key[tm], side="left")
-        n_ex = np.searchsorted(ex_key, key[tm], side="right") - lo
-        for d in range(int(n_ex.max(initial=0))):
-            sel = np.flatnonzero(n_ex > d)
-            j = lo[sel] + d
-            hit = sel[(ex_s[j] < e[tm[sel]]) & (s[tm[sel]] < ex_e[j])]
-            keep[tm[hit]] = False
+        hi = np.searchsorted(ex_key * width + ex_s, key[tm] * width + e[tm], side="left")
+        vetoed = (hi > lo) & (reach[np.maximum(hi - 1, 0)] - key[tm] * width > s[tm])
+        keep[tm[vetoed]] = False
         key, k, s, e = key[keep], k[keep], s[keep], e[keep]
     if not len(s):
         return key, key, s, e, k
@@ -1368,17 +1376,24 @@ def _greedy_keep(key, s, e) -> np.ndarray:
     open span of every group.
     """
     n = len(key)
-    new_group = np.append(True, key[1:] != key[:-1])
-    rank = np.arange(n) - np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
-    before, after = [], []  # overlapping pairs, earlier -> later
-    active, d = np.flatnonzero(rank >= 1), 1
+    # Overlapping pairs of a group, found in start order: a span can only overlap spans
+    # that start less than the longest span's length before it (comparing every pair
+    # of the given order was quadratic in the matches of a long answer).
+    by_start = np.lexsort((s, key))
+    g_key, g_s, g_e = key[by_start], s[by_start], e[by_start]
+    longest = int((e - s).max())
+    before, after = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]  # earlier -> later
+    active, d = np.arange(1, n), 1
     while len(active):
         i = active - d
-        hit = (s[i] < e[active]) & (s[active] < e[i])
-        before.append(i[hit])
-        after.append(active[hit])
+        near = (g_key[i] == g_key[active]) & (g_s[active] - g_s[i] < longest)
+        hit = near & (g_s[active] < g_e[i])   # i starts no later: overlap iff this
+        a, b = by_start[i[hit]], by_start[active[hit]]
+        before.append(np.minimum(a, b))        # positions in the given (greedy) order
+        after.append(np.maximum(a, b))
         d += 1
-        active = active[rank[active] >= d]
+        active = active[near]
+        active = active[active >= d]
     before, after = np.concatenate(before), np.concatenate(after)
     OPEN, KEPT, DROPPED = 0, 1, 2
     status = np.zeros(n, dtype=np.int8)

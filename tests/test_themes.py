@@ -532,3 +532,28 @@ def test_sample_planted_themes_precision_recall(wave):
                 if theme not in planted[data.index.get_loc(rid)]:
                     assert result.matrix.loc[rid, theme] == 0, (rid, theme, data.loc[rid, q])
     assert checked >= 10
+
+
+def test_array_selection_equals_the_plain_rule_on_random_overlapping_matches():
+    # The fast path's selection (exclusion veto, longest non-overlapping per theme) is
+    # computed with sorted searches so that it stays linear in a long answer's matches;
+    # it must keep exactly what the plain per-answer rule (_select) keeps.
+    from types import SimpleNamespace
+
+    from personalab.themes import _select, _select_arrays
+
+    rule_theme = np.array([0, 1, 2, 0, 1, 0])
+    rule_excl = np.array([False, False, False, True, True, False])
+    compiled = SimpleNamespace(rules=[SimpleNamespace(theme=int(t), exclusion=bool(x))
+                                      for t, x in zip(rule_theme, rule_excl)])
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n = int(rng.integers(1, 60))
+        k = rng.integers(0, len(rule_theme), n)
+        s = rng.integers(0, 40, n)
+        e = s + rng.integers(1, 5, n)
+        want = _select(list(zip(k.tolist(), s.tolist(), e.tolist())), compiled)
+        _, theme, ks, ke, kk = _select_arrays(np.zeros(n, np.int64), k, s, e, rule_theme,
+                                              rule_excl, 3)
+        assert sorted(zip(theme.tolist(), ks.tolist(), ke.tolist(), kk.tolist())) == \
+            sorted((t, a, b, r) for t, a, b, r in want)
