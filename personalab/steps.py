@@ -207,6 +207,12 @@ def segment_survey(survey, *, n_segments=None, seed=42, min_segment_share=0.05,
         table = sweep(survey, grid, model=PersonaModel(**fixed), random_state=seed,
                       n_boot=n_boot)
         rec = recommend(table)
+        if n_segments is not None:
+            rec.reasons.insert(0, f"The researcher asked for {n_segments} segments: only that "
+                                  "number was swept.")
+            if not rec.stable:
+                rec.verdict = (f"The {n_segments} segments asked for are not stable: "
+                               + rec.verdict)
         model = rec.model(**{k: v for k, v in fixed.items() if k not in rec.params
                              or k == "random_state"})
         model.fit(survey)

@@ -219,3 +219,13 @@ def test_a_three_respondent_spss_file_is_a_clear_error(tmp_path):
     with pytest.raises(SegmentationError) as err:
         segment_survey(survey, seed=0)
     assert "three.sav" in str(err.value) and "only 3 respondents" in str(err.value)
+
+
+def test_asking_for_segments_the_data_does_not_hold_says_so():
+    survey, truth = planted_personas(n=600, k=4, random_state=0)
+    res = segment_survey(survey, seed=0, n_boot=4, n_segments=7)
+    assert res.model.n_segments_ == 7
+    assert not res.recommendation.stable
+    assert res.recommendation.verdict.startswith("The 7 segments asked for are not stable")
+    assert "No stable segments" in res.recommendation.verdict
+    assert not res.stability.stable
