@@ -218,9 +218,8 @@ def run_set(name, seed=0, n_boot=10, umap=True):
         from personalab.segmentation import PersonaModel
 
         t0 = time.perf_counter()
-        um = PersonaModel(reducer="umap", clusterer="hdbscan", random_state=seed)
-        us = stability(um, survey, n_boot=n_boot, random_state=seed)
-        um.fit(survey)
+        um = PersonaModel(reducer="umap", clusterer="hdbscan", random_state=seed).fit(survey)
+        us = stability(um, survey, n_boot=n_boot, random_state=seed)   # um is the reference
         rows.append({"set": name, "n": len(survey), "items": len(items),
                      "method": "UMAP+HDBSCAN", "setting": "umap+hdbscan",
                      "segments": int(um.n_segments_), "unassigned": um.unassigned_share_,
