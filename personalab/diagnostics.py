@@ -541,7 +541,8 @@ class Recommendation:
     stable: bool
     verdict: str
     reasons: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
+    # a class-level default: results pickled before flags existed still read as ()
+    flags: list[str] | tuple = ()
 
     def model(self, **overrides):
         """A PersonaModel with the recommended settings (unfitted)."""
@@ -746,7 +747,9 @@ class StabilityResult:
     stable: bool
     verdict: str
     dominated_by: str | None = None
-    flags: list = field(default_factory=list)
+    # class-level defaults: results pickled before these existed (a baseline run's
+    # artifacts) still read as "nothing flagged"
+    flags: list | tuple = ()
 
     def __str__(self):
         return self.verdict
