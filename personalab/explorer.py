@@ -241,7 +241,8 @@ def explore(output_dir, *, seed: int = 42):
                           continuous_update=False)
     neighbours = w.IntSlider(value=15, min=5, max=100, step=5, description="Neighbours",
                              continuous_update=False)
-    segment = w.Dropdown(description="Segment", options=[])
+    # wide enough for a persona's name with its size
+    segment = w.Dropdown(description="Segment", options=[], layout=w.Layout(width="480px"))
     status = w.HTML()
     fig_map = go.FigureWidget()
     fig_profile = go.FigureWidget()
@@ -260,6 +261,7 @@ def explore(output_dir, *, seed: int = 42):
             fig_map.data = []
             fig_map.add_traces(new.data)
             fig_map.layout = new.layout
+            fig_map.layout.height = 550   # a FigureWidget is drawn short by default
         with fig_profile.batch_update():
             new = visualize_profile_heatmap(state.profile(), top_n=25, names=names)
             fig_profile.data = []

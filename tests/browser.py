@@ -144,8 +144,12 @@ def chromium_available() -> bool:
     return True
 
 
-def chromium_missing_reason() -> str:
-    """The loud reason a browser test is skipped (empty when nothing is missing)."""
+REPORT_NOT_CHECKED = "the stakeholder report was NOT checked in a real browser"
+
+
+def chromium_missing_reason(what: str = REPORT_NOT_CHECKED) -> str:
+    """The loud reason a browser test is skipped (empty when nothing is missing); ``what``
+    says what went unchecked."""
     missing = []
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         missing.append(f"Chromium is not installed at {CHROMIUM}")
@@ -155,17 +159,17 @@ def chromium_missing_reason() -> str:
         missing.append("the Python package `playwright` is not installed")
     if not missing:
         return ""
-    return ("!!! BROWSER TESTS SKIPPED: the stakeholder report was NOT checked in a real browser: "
-            + " and ".join(missing) + "; " + INSTALL_HINT)
+    return (f"!!! BROWSER TESTS SKIPPED: {what}: " + " and ".join(missing) + "; "
+            + INSTALL_HINT)
 
 
-def require_chromium(*, module: bool = False) -> None:
+def require_chromium(*, module: bool = False, what: str = REPORT_NOT_CHECKED) -> None:
     """Skip the calling test (or the whole ``module``), loudly, when the browser cannot run.
 
     With ``PERSONALAB_REQUIRE_BROWSER=1`` in the environment a missing browser fails instead,
     for machines where the browser check must not be lost silently.
     """
-    reason = chromium_missing_reason()
+    reason = chromium_missing_reason(what)
     if not reason:
         return
     if os.environ.get("PERSONALAB_REQUIRE_BROWSER") == "1":
@@ -277,6 +281,12 @@ class Chromium:
         if self._pw is not None:
             self._pw.stop()
             self._pw = None
+
+    def new_context(self, **options):
+        """A fresh playwright browser context (own cookies and storage) for pages served
+        over HTTP, e.g. JupyterLab on localhost; close it when done."""
+        options.setdefault("viewport", {"width": 1400, "height": 1000})
+        return self._browser.new_context(**options)
 
     def open_report(self, path, *, screenshot: Path | str | None = None, hover: bool = True,
                     settle_ms: int = 300, timeout_ms: int = 60_000) -> PageCheck:
