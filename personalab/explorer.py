@@ -121,14 +121,19 @@ class ExplorerState:
 
         if self.texts is None or self.texts.empty:
             return pd.DataFrame()
+        # the theme tags make each quote show its themes and cover the segment's own
+        # themes, as in the quotes step
+        matrices = {q: r.matrix for q, r in (self.tags or {}).items()}
         q = representative_quotes(self.texts, self.labels, n=n,
                                   embedding=pd.DataFrame(self.model.embedding_,
                                                          index=self.labels.index),
-                                  exclude_ids=self.excluded, redact=True, sentiment=False)
+                                  tag_matrix=matrices or None, exclude_ids=self.excluded,
+                                  redact=True, sentiment=False, random_state=self.seed)
         return q[q["segment"] == segment][["rank", "question", "text", "themes"]]
 
     def theme_shares(self, segment: int) -> pd.DataFrame:
-        """Share of the segment's answers with each theme, against everyone, per question."""
+        """Share of the segment's answers with each theme, against everyone, per question
+        (themes no one mentioned in a question left out)."""
         rows = []
         for q, result in (self.tags or {}).items():
             seg = self.labels.reindex(result.matrix.index)
@@ -137,7 +142,11 @@ class ExplorerState:
                 overall = result.shares().iloc[0]
                 rows.append(pd.DataFrame({"question": q, "segment": shares.loc[segment],
                                           "everyone": overall}))
-        return pd.concat(rows).round(3) if rows else pd.DataFrame()
+        if not rows:
+            return pd.DataFrame()
+        table = pd.concat(rows).round(3)
+        # a theme nobody mentioned in a question is no finding
+        return table[(table["segment"] > 0) | (table["everyone"] > 0)]
 
 
 def _order(seg):
@@ -287,10 +296,14 @@ def explore(output_dir, *, seed: int = 42):
         themes_out.clear_output()
         if segment.value is None:
             return
+        quotes, themes = state.quotes(segment.value), state.theme_shares(segment.value)
         with quotes_out:
-            display(state.quotes(segment.value))
+            display(quotes if len(quotes) else w.HTML(
+                "<i>No quotes: no open answer from this segment qualifies (flagged "
+                "respondents are never quoted).</i>"))
         with themes_out:
-            display(state.theme_shares(segment.value))
+            display(themes if len(themes) else w.HTML(
+                "<i>No theme shares: run 03_quotes on this output folder first.</i>"))
 
     segment.observe(show_segment, names="value")
     share.observe(redraw, names="value")

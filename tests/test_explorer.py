@@ -130,3 +130,19 @@ def test_explorer_says_to_install_anywidget(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "anywidget", None)   # import anywidget fails
     with pytest.raises(ImportError, match="need the package 'anywidget', a dependency"):
         explore(tmp_path / "no-run-needed")
+
+
+def test_quotes_show_their_themes_and_theme_shares_leave_out_unmentioned_themes(
+        run_with_personas):
+    from personalab.explorer import load_state
+
+    out, names = run_with_personas
+    state = load_state(out, seed=0)
+    state.refit(min_segment_share=0.05, n_neighbors=15)
+    seg = min(names)
+    quotes = state.quotes(seg, n=5)
+    assert len(quotes) and any(len(t) for t in quotes["themes"])
+    shares = state.theme_shares(seg)
+    assert len(shares) and ((shares["segment"] > 0) | (shares["everyone"] > 0)).all()
+    full = sum(len(r.shares().columns) for r in state.tags.values())
+    assert len(shares) < full     # the sample has themes some questions never get
