@@ -28,7 +28,15 @@ surnames):
   before "from support/sales/your team" ("Tariq from support"); a signature at the
   end ("- Ana", "Cheers, Tom");
 * first names that are also ordinary words ("Will", "May", "Bill", "Grace",
-  "Mark", "Hope", "Chase"...) count only in those contexts or with a surname.
+  "Mark", "Hope", "Chase"...) count only in those contexts or with a surname;
+* capitalised surname(s) after a title or office ("Mayor Thompson", "Dr. Okafor",
+  "Senator Maria Delgado", ``resources/name_titles.txt``): the name is redacted and
+  the title kept ("Mayor [name]"); a word after the title that is an ordinary word
+  ("General Motors", "Chief Executive") is not a name.
+
+Not names, whatever the rules above say: a month or weekday on its own ("in May",
+"every Monday"), and a name-like word that is part of a street or place named after
+someone ("Jackson Street", "Grant Lane", "Lincoln Park", "St Mary's Hospital").
 
 Everything is regular expressions and set look-ups: fast enough for 100k answers.
 """
@@ -83,6 +91,20 @@ _SIGNATURE = re.compile(
     rf"(?:^|(?<=[\s.!?,]))(?:[-\u2013\u2014~]+\s*|(?i:cheers|thanks|regards|best|thank\s+you)"
     rf",?\s+)(?P<name>{_CAP}(?:\s+{_CAP}|\s+[A-Z]\.?)?)\s*[.!]?\s*$")
 _CAP_WORD = re.compile(rf"\b{_CAP}\b")
+# A surname after a title may be "O'Brien", "MacLeod", "Nguyen-Tran".
+_SURNAME = r"(?:[A-Z][a-z]*['\-]?[A-Z][a-z]+|[A-Z][a-z]+)(?:-[A-Z][a-z]+)?"
+_MONTHS_DAYS = frozenset("""january february march april may june july august september
+october november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday
+wednesday thursday friday saturday sunday""".split())
+# Words after a name-like word that make it a street or a place named after someone.
+_PLACE_WORDS = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Way|Court|Ct|"
+                r"Place|Pl|Terrace|Close|Crescent|Grove|Square|Sq|Parkway|Pkwy|Highway|Hwy|"
+                r"Circle|Row|Gardens|Hill|Walk|Mews|Park|Station|Hospital|Clinic|Library|Mall|"
+                r"School|High|Academy|College|University|Memorial|Bridge|Center|Centre|Airport|"
+                r"County|City|Church|Cathedral|Chapel|Hall|Stadium|Arena|Museum|Theatre|Theater|"
+                r"Market|Plaza|Field|Fields|Lake|River|Beach|Valley|Heights|Estate|House|Tower")
+_PLACE_AFTER = re.compile(rf"(?:'s)?\s+(?:{_PLACE_WORDS})\b")
+_PLACE_BEFORE = re.compile(r"\b(?:St|Saint|Mount|Mt|Fort|Ft|Port|Lake|Cape)\.?\s+$")
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _TLDS = r"com|org|net|io|co|uk|us|edu|gov|info|biz|app|dev|me|ly|co\.uk|org\.uk|ac\.uk"
@@ -116,6 +138,31 @@ def first_names() -> frozenset[str]:
     path = RESOURCES_DIR / "first_names.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     return frozenset(n.strip().lower() for n in lines if n.strip() and not n.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def brand_names() -> frozenset[str]:
+    """Brands that are also names ("Dell", "Honda"), lower case (``resources/brand_names.txt``)."""
+    path = RESOURCES_DIR / "brand_names.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(n.strip().lower() for n in lines if n.strip() and not n.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def name_titles() -> tuple[str, ...]:
+    """Titles and offices written before a name, lower case (``resources/name_titles.txt``)."""
+    path = RESOURCES_DIR / "name_titles.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(n.strip().lower() for n in lines if n.strip() and not n.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def _titled_name() -> re.Pattern:
+    """A title (any case, longest first) then one to three capitalised words."""
+    titles = sorted(name_titles(), key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(re.escape(w) for w in t.split()) for t in titles)
+    return re.compile(rf"\b(?i:{alternatives})\b\.?\s+"
+                      rf"(?P<name>{_SURNAME}(?:\s+{_SURNAME}){{0,2}})")
 
 
 @functools.lru_cache(maxsize=1)
@@ -199,12 +246,15 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
     for rx in (_NAME_BEFORE, _NAME_AFTER, _SIGNATURE):
         for m in rx.finditer(text):
             s, e = _trim_name(text, m.start("name"), m.end("name"))
-            if e > s:
+            # in a name context a month is a name ("my manager May", "- June")
+            if e > s and not _not_a_person(text, s, e, calendar=False):
                 out.append(("name", s, e))
+    context = len(out)
     names = first_names()
+    brands = brand_names()
     for m in _CAP_WORD.finditer(text):
         low = m.group().lower()
-        if low not in names:
+        if low not in names or low in brands or low in _NEVER_FIRST:
             continue
         s, e = m.start(), m.end()
         # a capitalised surname right after it
@@ -213,12 +263,54 @@ def _names(text: str, nlp=None) -> list[tuple[str, int, int]]:
         if (low in AMBIGUOUS_NAMES or low in _stop_words()) and not surname:
             continue
         out.append(("name", s, nxt.end() if surname else e))
+    out = out[:context] + [span for span in out[context:]
+                           if not _not_a_person(text, span[1], span[2])]
+    return out + _titled_names(text)
+
+
+# Capitalised words that begin a sentence and are in the first-name list ("My" is a
+# Vietnamese name) but never start a name before a capitalised word ("My Dell laptop").
+_NEVER_FIRST = frozenset({"my", "our", "your", "his", "her", "their", "its", "the", "a", "an",
+                          "this", "that", "these", "those", "no", "every", "each"})
+
+
+def _titled_names(text: str) -> list[tuple[str, int, int]]:
+    """Names after a title: the words up to the first that is an ordinary word."""
+    out = []
+    names = first_names()
+    for m in _titled_name().finditer(text):
+        s = m.start("name")
+        e = s
+        for w in re.finditer(r"\S+", m.group("name")):
+            word = w.group()
+            low = word.lower()
+            if low in _MONTHS_DAYS or low in _stop_words() or not (
+                    low in names or _is_surname(word)):
+                break
+            e = s + w.end()
+        if e > s and not _not_a_person(text, s, e, titled=True):
+            out.append(("name", s, e))
     return out
+
+
+def _not_a_person(text: str, s: int, e: int, titled=False, calendar=True) -> bool:
+    """A month or weekday alone, or a street or place named after someone."""
+    words = text[s:e].split()
+    if calendar and all(w.strip(".,").lower() in _MONTHS_DAYS for w in words):
+        return True
+    if _PLACE_AFTER.match(text, e) or _PLACE_BEFORE.search(text[:s]):
+        return True
+    # "Grant Lane": a first name and a street type read as a first name and a surname
+    # (after a title, "Officer James Park" is a person)
+    return not titled and len(words) > 1 and re.fullmatch(_PLACE_WORDS, words[-1]) is not None
 
 
 def _trim_name(text, s, e):
     """Drop a trailing word of a context match that is an ordinary word ("Sarah said")."""
     words = list(re.finditer(_CAP, text[s:e]))
+    # "spoke to Dr Patel": the title stays, the name after it goes
+    if len(words) == 2 and words[0].group().lower() in name_titles():
+        s, words = s + words[1].start(), words[1:]
     # in a name context a second capitalised word is a surname unless it is a stop word
     if len(words) == 2 and words[1].group().lower() in _stop_words():
         e = s + words[0].end()
