@@ -41,7 +41,7 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
                           exclude_ids=(), flagged_ids=(), min_words=6, max_words=60,
                           diversity=0.5, redact=True, random_state=None, coverage=0.5,
                           max_similarity=0.6, max_pii_share=0.3, alpha=0.05,
-                          max_answers=5000) -> pd.DataFrame:
+                          max_answers=5000, questions=None) -> pd.DataFrame:
     """N typical, diverse, theme-covering, redacted quotes per segment.
 
     Parameters
@@ -63,8 +63,10 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         the segment's distinctive themes to cover.
     sentiment : Series, DataFrame, False or None
         Scores in [-1, 1] (Series by respondent, or DataFrame like ``texts``). None:
-        computed for the chosen quotes with :func:`personalab.sentiment.sentiment_scores`
-        (NaN when that module is unavailable). False: not computed.
+        computed for the chosen quotes with :func:`personalab.sentiment.sentiment_scores`,
+        each with its question's wording (see ``questions``), so "Nothing" answering
+        "What could we improve?" scores as praise (NaN when that module is unavailable).
+        False: not computed.
     exclude_ids, flagged_ids : iterable, DataFrame or QualityResult
         Respondents never quoted (``QualityResult.exclusions`` / ``.flags`` or their
         ``respondent_id`` column, or plain ids).
@@ -97,6 +99,10 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         answers are as typical as those of 50,000, while the text space costs time in
         proportion to the answers (a minute at a million respondents). Distinctive themes
         are still computed on every respondent. None: every answer.
+    questions : dict, optional
+        ``{question column: question wording}`` for the sentiment computed here
+        (``sentiment=None``). A column missing from it is its own wording when it reads
+        like a question ("What could we improve?").
 
     Returns
     -------
@@ -183,7 +189,7 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         rows += _select(frame, X, n, diversity, coverage, max_similarity, max_pii_share,
                         distinctive.get(s, []), redactor, s)
     out = pd.DataFrame(rows, columns=[c for c in QUOTE_COLUMNS if c != "sentiment"] + ["_original"])
-    out["sentiment"] = _sentiment(sentiment, out)
+    out["sentiment"] = _sentiment(sentiment, out, questions)
     return out.drop(columns="_original")[QUOTE_COLUMNS].reset_index(drop=True)
 
 
@@ -406,7 +412,7 @@ def _redactor(redact):
     return run
 
 
-def _sentiment(sentiment, quotes: pd.DataFrame) -> np.ndarray:
+def _sentiment(sentiment, quotes: pd.DataFrame, questions=None) -> np.ndarray:
     if quotes.empty or sentiment is False:
         return np.full(len(quotes), np.nan)
     if sentiment is None:
@@ -414,7 +420,13 @@ def _sentiment(sentiment, quotes: pd.DataFrame) -> np.ndarray:
             from .sentiment import sentiment_scores
         except ImportError:
             return np.full(len(quotes), np.nan)
-        return np.asarray(sentiment_scores(pd.Series(quotes["_original"].to_list())), dtype=float)
+        wording = {str(k): v for k, v in (questions or {}).items()}
+        out = np.full(len(quotes), np.nan)
+        for q in pd.unique(quotes["question"]):
+            at = np.flatnonzero((quotes["question"] == q).to_numpy())
+            answers = pd.Series(quotes["_original"].iloc[at].to_list(), name=str(q))
+            out[at] = sentiment_scores(answers, question=wording.get(str(q)))
+        return out
     # look up the chosen quotes only (a dict of every score cost seconds on large waves)
     if isinstance(sentiment, pd.DataFrame):
         table, questions = sentiment, quotes["question"].map(str)

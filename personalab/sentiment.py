@@ -13,10 +13,19 @@ rules run as array operations over all the lexicon words of many answers at once
 A different scorer (for instance a transformer model you have installed) can be passed
 as ``model=``: any callable taking a list of strings and returning one score per text
 in [-1, 1]. None is ever required.
+
+The question matters: "Nothing" answering *What could we improve?* is praise, and
+answering *What did you like?* it is a complaint, though VADER scores both 0. Given the
+question's wording (``question=``, or a Series named with it), :func:`question_polarity`
+reads what the question asks for, and answers that only say there is nothing to report
+("Nothing", "None really", "Can't think of anything", "No complaints") are scored
+:data:`NOTHING_SCORE` towards the opposite of what was asked for (VADER's score is kept
+when it already says more in that direction: "Nothing, it's perfect!").
 """
 from __future__ import annotations
 
 import functools
+import re
 import string
 from typing import Callable
 
@@ -315,12 +324,72 @@ def _but_check(values, positions, but_at) -> list:
     return values
 
 
-def sentiment_score(text: str) -> float:
-    """VADER compound score of one text (NaN for a blank or missing one)."""
-    return float(sentiment_scores(pd.Series([text], dtype=object)).iloc[0])
+#: Score of a "nothing to report" answer, signed by what the question asked for.
+NOTHING_SCORE = 0.5
+
+# Questions that ask for problems: an empty answer means there are none.
+_ASKS_NEGATIVE = re.compile(
+    r"\b(?:improve\w*|better|change|fix|dislike\w*|(?:not|n't|least)\s+(?:like|enjoy|love)\w*|"
+    r"frustrat\w*|annoy\w*|problem\w*|issue\w*|complain\w*|difficult\w*|hard(?:est)?|"
+    r"wrong|bad|worst|missing|lacking|lack|disappoint\w*|concern\w*|challeng\w*|"
+    r"pain\s*points?|obstacles?|barriers?|hate|negative\w*|stop\s+you|prevent\w*|"
+    r"go\s+wrong|confus\w*|unhappy|dissatisf\w*|suggest\w*|wish)\b", re.IGNORECASE)
+# Questions that ask for praise: an empty answer means there is none.
+_ASKS_POSITIVE = re.compile(
+    r"\b(?:like|liked|love|loved|enjoy\w*|best|favou?rite\w*|positive\w*|well|"
+    r"good|great|value\w*|appreciat\w*|happ(?:y|iest)|pleas\w*|recommend\w*)\b",
+    re.IGNORECASE)
+# Answers that only say there is nothing to report (optionally with a short tail such as
+# "really", "at all", "so far", "it's all good").
+_NOTHING = re.compile(
+    r"^\W*(?:nothing|none|no(?:pe|thing)?|nada|nil|zilch|n\s*/?\s*a|na|not\s+really|"
+    r"no\s+(?:complaints?|issues?|problems?|suggestions?|changes?|comments?|idea)|"
+    r"(?:i\s+)?(?:can(?:'|no)?t|cannot|could\s*n[o']?t)\s+think\s+of\s+any(?:thing)?|"
+    r"nothing\s+(?:comes\s+to\s+mind|i\s+can\s+think\s+of)|"
+    r"(?:i\s+)?(?:do\s*n[o']?t|did\s*n[o']?t)\s+(?:know|have\s+any(?:thing)?))"
+    r"(?:[\s,.;:!-]+(?:really|at\s+all|in\s+particular|so\s+far|yet|specific|much|else|"
+    r"for\s+now|that\s+i\s+can\s+think\s+of|to\s+(?:add|report|say|improve)|"
+    r"thanks?|thank\s+you|sorry))*\W*$", re.IGNORECASE)
 
 
-def sentiment_scores(texts, *, model: Callable | None = None,
+# "Nothing, it was perfect!": a nothing-answer, then praise (VADER reads "nothing" as a
+# negation of what follows and scores it negative).
+_NOTHING_THEN = re.compile(
+    r"^\W*(?:nothing|none|no\s+complaints?|no\s+problems?|no\s+issues?)"
+    r"(?:\s+(?:really|at\s+all|to\s+improve|to\s+change|in\s+particular))?"
+    r"\s*[,.;:!\u2013\u2014-]+\s*(?P<rest>\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def question_polarity(question) -> int:
+    """What a question asks for: -1 problems ("What could we improve?"), +1 praise
+    ("What did you like most?"), 0 neither or both, or no question."""
+    if not isinstance(question, str) or not question.strip():
+        return 0
+    negative = _ASKS_NEGATIVE.search(question) is not None
+    positive = _ASKS_POSITIVE.search(_ASKS_NEGATIVE.sub(" ", question)) is not None
+    return -1 if negative and not positive else 1 if positive and not negative else 0
+
+
+def is_nothing_answer(text) -> bool:
+    """Whether an answer only says there is nothing to report ("Nothing really.")."""
+    return isinstance(text, str) and _NOTHING.match(text.strip()) is not None
+
+
+def _question_of(texts, question):
+    if question is not None:
+        return question
+    name = getattr(texts, "name", None)
+    # a column named with the question's own words ("What could we improve?")
+    return name if isinstance(name, str) and (" " in name.strip() or "?" in name) else None
+
+
+def sentiment_score(text: str, *, question: str | None = None) -> float:
+    """VADER compound score of one text (NaN for a blank or missing one); see
+    :func:`sentiment_scores` for ``question``."""
+    return float(sentiment_scores(pd.Series([text], dtype=object), question=question).iloc[0])
+
+
+def sentiment_scores(texts, *, question: str | None = None, model: Callable | None = None,
                      n_jobs: int | None = None) -> pd.Series:
     """Sentiment of each answer, in [-1, 1] (VADER compound; 0 = neutral).
 
@@ -328,6 +397,12 @@ def sentiment_scores(texts, *, model: Callable | None = None,
     ----------
     texts : Series or list of str
         The answers; the index is kept. Blank or missing answers get NaN.
+    question : str, optional
+        The wording of the question they answer. When it asks for problems
+        ("What could we improve?"), a "Nothing" answer scores at least
+        +:data:`NOTHING_SCORE`; when it asks for praise ("What did you like?"), at most
+        -:data:`NOTHING_SCORE`. Default: the Series' name when it reads like a
+        question (has a space or a "?"), else none (VADER alone).
     model : callable, optional
         A scorer to use instead of VADER: ``model(list_of_str) -> sequence of float``
         in [-1, 1].
@@ -365,5 +440,21 @@ def sentiment_scores(texts, *, model: Callable | None = None,
             return _Scorer().scores(distinct.arrow.slice(a, b - a), plain[a:b])
 
         scored = np.concatenate(map_blocks(block, len(ranges)))
+    polarity = question_polarity(_question_of(texts, question))
+    if polarity and len(scored):
+        nothing = np.fromiter((is_nothing_answer(t) for t in distinct.values()), dtype=bool,
+                              count=len(scored))
+        target = -polarity * NOTHING_SCORE
+        moved = np.maximum(scored, target) if target > 0 else np.minimum(scored, target)
+        scored = np.where(nothing, moved, scored)
+        if polarity < 0:
+            # "Nothing, it was perfect!": the praise after it, at least NOTHING_SCORE
+            found = [(i, m.group("rest")) for i, t in enumerate(distinct.values())
+                     if not nothing[i] and (m := _NOTHING_THEN.match(t))]
+            if found:
+                rest = _Scorer().scores([r for _, r in found])
+                at = np.array([i for i, _ in found])
+                praise = rest > 0
+                scored[at[praise]] = np.maximum(rest[praise], NOTHING_SCORE)
     out = np.append(scored, np.nan)[distinct.codes]
     return pd.Series(out, index=s.index, name="sentiment")

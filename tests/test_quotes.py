@@ -287,3 +287,21 @@ def test_large_groups_are_sampled_before_the_text_space(data, monkeypatch):
     assert set(other["respondent_id"]) != set(capped["respondent_id"])
     with pytest.raises(Exception, match="max_answers"):
         representative_quotes(texts, labels, max_answers=0, **kwargs)
+
+
+def test_sentiment_of_quotes_knows_the_question():
+    """Issue 14: "Nothing really" to "what could we improve?" is positive, to "what did
+    you like?" negative; the quotes' own sentiment uses each question's wording."""
+    ids = [f"R{i}" for i in range(6)]
+    texts = pd.DataFrame({"Q1": ["Nothing really", "Nothing", "No complaints", "None", "n/a",
+                                 "Nothing at all"],
+                          "Q2": ["Nothing", "None really", "Nothing at all", "Not really", "no",
+                                 "Nothing comes to mind"]}, index=ids)
+    labels = pd.Series([0] * 6, index=ids)
+    q = representative_quotes(texts, labels, n=6, redact=False, max_similarity=1.01,
+                              min_words=1, questions={"Q1": "What could we improve?",
+                                                      "Q2": "What did you like most?"})
+    assert set(q["question"]) == {"Q1", "Q2"}
+    by_question = q.groupby("question")["sentiment"].agg(["min", "max"])
+    assert by_question.loc["Q1", "min"] > 0.3
+    assert by_question.loc["Q2", "max"] < -0.3

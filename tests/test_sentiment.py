@@ -130,3 +130,52 @@ def test_pluggable_model():
     assert s.tolist() == [0.5, 1.0, 0.5]  # clipped to [-1, 1]
     with pytest.raises(ValueError, match="scores"):
         sentiment_scores(["a", "b"], model=lambda xs: [0.0])
+
+
+# --------------------------------------------------------------------------- issue 14: the question
+from personalab.sentiment import NOTHING_SCORE, is_nothing_answer, question_polarity  # noqa: E402
+
+IMPROVE = ["What could we improve?", "Is there anything we should change?",
+           "What did you dislike about your stay?", "Any problems with the booking?",
+           "What did you not like?", "How could the service be better?"]
+LIKE = ["What did you like most?", "What was the best part of your visit?",
+        "What do you value about the nurses?"]
+NOTHING = ["Nothing", "Nothing really.", "None", "no", "N/A", "Not really", "nothing at all",
+           "Can't think of anything", "No complaints", "Nothing comes to mind, thanks"]
+SOMETHING = ["The parking", "No, the food was cold", "Nothing works when I log in",
+             "The waiting time", "Not enough staff at night"]
+
+
+@pytest.mark.parametrize("question", IMPROVE)
+def test_nothing_to_improve_is_positive(question):
+    scores = sentiment_scores(pd.Series(NOTHING + SOMETHING), question=question)
+    assert (scores[:len(NOTHING)] >= NOTHING_SCORE).all()
+    # answers that name something keep VADER's own score
+    assert scores[len(NOTHING):].tolist() == sentiment_scores(pd.Series(SOMETHING)).tolist()
+
+
+@pytest.mark.parametrize("question", LIKE)
+def test_nothing_to_like_is_negative(question):
+    scores = sentiment_scores(pd.Series(NOTHING), question=question)
+    assert (scores <= -NOTHING_SCORE).all()
+
+
+def test_question_polarity_and_nothing_answers():
+    assert [question_polarity(q) for q in IMPROVE] == [-1] * len(IMPROVE)
+    assert [question_polarity(q) for q in LIKE] == [1] * len(LIKE)
+    assert [question_polarity(q) for q in ["Q7", "Anything else?", None, ""]] == [0] * 4
+    assert all(is_nothing_answer(a) for a in NOTHING)
+    assert not any(is_nothing_answer(a) for a in SOMETHING)
+
+
+def test_question_from_the_series_name_and_praise_kept():
+    named = pd.Series(["Nothing", "Nothing, it was perfect!"], name="What could we improve?")
+    scores = sentiment_scores(named)
+    assert scores.iloc[0] == NOTHING_SCORE
+    # VADER reads "nothing" as negating the praise after it; the question says otherwise
+    assert vader("Nothing, it was perfect!") < 0
+    assert scores.iloc[1] == vader("it was perfect!") > NOTHING_SCORE
+    assert sentiment_scores(pd.Series(["Nothing, it was perfect!"])).iloc[0] < 0   # no question
+    # a column id is not a question: VADER alone, exactly
+    assert sentiment_scores(pd.Series(["Nothing"], name="Q7")).iloc[0] == vader("Nothing") == 0
+    assert sentiment_score("Nothing", question="What could we improve?") == NOTHING_SCORE
