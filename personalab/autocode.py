@@ -5,19 +5,30 @@ researcher codes a handful of answers per theme and :class:`AutoCoder` learns th
 
 How an answer gets a theme
 --------------------------
-* a non-negated rule hit for the theme, **or**
-* the theme's model gives probability ``>= threshold``,
+* the model says so: probability ``>= threshold`` for the theme (``multi_label=True``,
+  the default), or the theme is the most probable one (``multi_label=False``: every
+  answer gets exactly one theme, or none when coded answers with no theme make "none"
+  the most probable);
+* the codebook's rules are *evidence* for the model: each theme's rule hits are a
+  feature, weighed by how well they agreed with the coded answers, so a loose rule (a
+  code frame written from theme names) cannot flood a theme. ``rule_override=True``
+  restores rules as verdicts (a non-negated hit always assigns its theme); a theme with
+  no model (its coded answers have one side only) keeps its rule hits either way;
 * **unless** the only rule hits for that theme in the answer are negated ("not too
   expensive"): then the theme stays out, whatever the model says;
 * answers the researcher coded keep the researcher's codes.
 
-The model per theme is a one-vs-rest ``LogisticRegression(class_weight="balanced")`` on
-TF-IDF word (1-2) and character (2-5) n-grams, plus sentence embeddings when the optional
-``sentence-transformers`` extra is importable and its model is on disk (never downloaded).
-Probabilities are calibrated with ``CalibratedClassifierCV`` (sigmoid) only for themes with
-at least ``min_calibration_examples`` coded answers on *each* side; with fewer, calibration
-would be fit on a handful of answers and is worse than none, so the balanced logistic
-probabilities are used as they are (``AutoCoder.calibrated_`` says which is which).
+The model per theme is a one-vs-rest ``LogisticRegression(class_weight="balanced")``
+(one multinomial one with ``multi_label=False``) on TF-IDF word (1-2) and character (2-5)
+n-grams, plus sentence embeddings when a back-end is available (``embeddings="auto"``:
+``wordllama``, whose model ships inside its wheel, then ``sentence-transformers`` with
+its model already on disk; nothing is ever downloaded). When none is available "auto"
+says so in a warning and ``AutoCoder.embedding_backend_`` is None.
+Probabilities are not calibrated by default: with a few dozen coded answers per theme,
+calibration learns the coded sample's label mix (the researcher codes about as many
+answers per theme, whatever their share) and costs both micro and macro F1.
+``calibrate="auto"`` calibrates (sigmoid) themes with ``min_calibration_examples`` coded
+answers on each side, ``True`` whenever possible (``AutoCoder.calibrated_`` says which).
 
 Active learning: :meth:`AutoCoder.uncertain` lists the answers the model is least sure
 about, diverse among themselves; code them (in a notebook with :func:`coding_widget`),
@@ -271,7 +282,7 @@ class _TextFeatures:
             self.char_.fit(docs)
         except ValueError:  # too few documents for min_df=2
             self.char_.set_params(min_df=1).fit(docs)
-        self.embed_ = _load_embedder(self.embeddings, self.embedding_model)
+        self.embed_, self.backend_ = _load_embedder(self.embeddings, self.embedding_model)
         return self
 
     def transform(self, texts: pd.Series):
@@ -279,39 +290,73 @@ class _TextFeatures:
         parts = [self.word_.transform(docs), self.char_.transform(docs)]
         if self.embed_ is not None:
             dense = normalize(np.asarray(self.embed_(docs), dtype=float))
-            parts.append(sparse.csr_matrix(dense))
-        # each block is unit-length per row; scale so the whole row is unit length
-        return sparse.hstack(parts, format="csr") / math.sqrt(len(parts))
+            # the embedding block weighs as much as the two TF-IDF blocks together
+            parts.append(sparse.csr_matrix(dense * math.sqrt(2)))
+        # each TF-IDF block is unit-length per row; scale so the whole row is unit length
+        squared_norm = 4.0 if self.embed_ is not None else 2.0
+        return sparse.hstack(parts, format="csr") / math.sqrt(squared_norm)
 
     def words(self, texts: pd.Series):
         return self.word_.transform(texts.tolist())
 
 
-def _load_embedder(embeddings, model_name):
-    """A callable list[str] -> array, or None. Never downloads anything."""
-    if embeddings is None or embeddings is False:
-        return None
-    if callable(embeddings):
-        return embeddings
-    if embeddings not in ("auto", True):
-        raise ConfigError(f"embeddings must be 'auto', True, False or a callable, not {embeddings!r}")
-    try:
-        from sentence_transformers import SentenceTransformer  # optional extra
-    except ImportError as exc:
-        if embeddings is True:
-            raise ImportError("sentence embeddings need the optional extra: "
-                              "pip install 'personalab[embeddings]' (sentence-transformers)") from exc
-        return None
-    try:
-        model = SentenceTransformer(model_name, local_files_only=True)
-    except Exception as exc:  # not on disk: we never download at run time
-        if embeddings is True:
-            raise ImportError(f"sentence-transformers model {model_name!r} is not on disk; "
-                              "download it once before the run") from exc
-        warnings.warn(f"sentence-transformers model {model_name!r} not available locally "
-                      f"({exc}); auto-coding uses TF-IDF only", stacklevel=3)
-        return None
+#: Embedding back-ends tried by ``embeddings="auto"``, in order. wordllama ships its
+#: weights inside its wheel, so it works offline with nothing downloaded.
+EMBEDDING_BACKENDS = ("wordllama", "sentence-transformers")
+
+
+def _wordllama_embedder():
+    """wordllama's default model from the files inside the installed package (never downloads)."""
+    import wordllama  # optional extra
+    from wordllama import WordLlama
+
+    # WordLlama.load() looks for its tokenizer in the wrong folder of the wheel and then
+    # downloads it; pointing cache_dir at the package finds weights/ and tokenizers/ there.
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    return lambda docs: model.embed(list(docs))
+
+
+def _sentence_transformers_embedder(model_name):
+    from sentence_transformers import SentenceTransformer  # optional extra
+
+    model = SentenceTransformer(model_name, local_files_only=True)
     return lambda docs: model.encode(docs, show_progress_bar=False)
+
+
+def _load_embedder(embeddings, model_name):
+    """``(callable list[str] -> array, backend name)``, or ``(None, None)``. Never downloads.
+
+    ``embeddings``: False/None (TF-IDF only), a callable, ``"wordllama"``,
+    ``"sentence-transformers"``, True (the first back-end that loads, or an error) or
+    ``"auto"`` (the same, with a warning naming the extra when none loads).
+    """
+    if embeddings is None or embeddings is False:
+        return None, None
+    if callable(embeddings):
+        return embeddings, getattr(embeddings, "__name__", "callable")
+    if embeddings in ("auto", True):
+        backends = EMBEDDING_BACKENDS
+    elif embeddings in EMBEDDING_BACKENDS:
+        backends = (embeddings,)
+    else:
+        raise ConfigError(f"embeddings must be 'auto', True, False, "
+                          f"{', '.join(map(repr, EMBEDDING_BACKENDS))} or a callable, "
+                          f"not {embeddings!r}")
+    problems = []
+    for backend in backends:
+        try:
+            if backend == "wordllama":
+                return _wordllama_embedder(), backend
+            return _sentence_transformers_embedder(model_name), backend
+        except Exception as exc:  # not installed, or its model is not on disk
+            problems.append(f"{backend}: {type(exc).__name__}: {exc}")
+    message = ("no sentence-embedding back-end is available (" + "; ".join(problems) + "); "
+               "install the extra: pip install 'personalab[embeddings]' (wordllama ships "
+               "its model inside the package)")
+    if embeddings == "auto":
+        warnings.warn(message + ". Auto-coding uses TF-IDF only.", stacklevel=4)
+        return None, None
+    raise ImportError(message)
 
 
 # --------------------------------------------------------------------------- model
@@ -325,11 +370,15 @@ class AutoCoder:
         ``fit`` is given precomputed ``tags``. ``None``: themes are those in the examples,
         and there are no rules unless ``tags`` are passed.
     threshold : float, default 0.5
-        Model probability at or above which the model alone assigns a theme.
+        Model probability at or above which the model assigns a theme (multi-label).
     C : float, default 10.0
         Inverse regularisation of the logistic regressions. TF-IDF rows are unit length,
         so with a few dozen examples a weak penalty is needed for probabilities to leave 0.5.
-    calibrate : {'auto', True, False}, default 'auto'
+    multi_label : bool, default True
+        False: one multinomial model, each answer gets its most probable theme (use it
+        when the code frame has one theme per answer: one-vs-rest models at 0.5 leave
+        most answers with no theme when there are many themes and few examples).
+    calibrate : {'auto', True, False}, default False
         'auto': calibrate a theme when it has ``min_calibration_examples`` coded answers
         on each side (with and without it); True: whenever each side has
         ``calibration_folds`` answers; False: never.
@@ -337,8 +386,15 @@ class AutoCoder:
     calibration_folds : int, default 3
     use_rules : bool, default True
         False: model only (rule hits and vetoes ignored) - for comparisons.
-    embeddings : {'auto', True, False} or callable, default 'auto'
-        'auto' uses sentence-transformers when installed and its model is on disk.
+    rule_override : bool, default False
+        True: a non-negated rule hit assigns its theme whatever the model says (the
+        behaviour before issue 14); False: rule hits are features of the model.
+    rule_weight : float, default 1.0
+        Value of a rule-hit feature (text feature rows have unit length).
+    embeddings : {'auto', True, False, 'wordllama', 'sentence-transformers'} or callable
+        'auto' (default): the first back-end that loads, with a warning when none does;
+        True: the same, an ImportError when none does; a name: that back-end only; a
+        callable ``list[str] -> array``: your own encoder.
     random_state : int, default 0
 
     Attributes
@@ -353,7 +409,11 @@ class AutoCoder:
     labels_ : DataFrame
         Every answer x theme: the final 0/1 codes (see the module docstring).
     calibrated_ : dict
-        Theme -> whether its probabilities are calibrated; absent when it has no model.
+        Theme -> whether its probabilities are calibrated; absent when it has no model
+        (empty with ``multi_label=False``).
+    embedding_backend_ : str or None
+        The sentence-embedding back-end used ('wordllama', 'sentence-transformers', a
+        callable's name), or None for TF-IDF only.
     models_ : dict
         Theme -> fitted classifier, or None when the examples had one class only.
 
@@ -364,16 +424,20 @@ class AutoCoder:
     >>> coder.uncertain(10)             # what to code next                      # doctest: +SKIP
     """
 
-    def __init__(self, codebook=None, *, threshold=0.5, C=10.0, calibrate="auto",
-                 min_calibration_examples=30, calibration_folds=3, use_rules=True,
+    def __init__(self, codebook=None, *, threshold=0.5, C=10.0, multi_label=True,
+                 calibrate=False, min_calibration_examples=30, calibration_folds=3,
+                 use_rules=True, rule_override=False, rule_weight=1.0,
                  embeddings="auto", random_state=0):
         self.codebook = codebook
         self.threshold = threshold
         self.C = C
+        self.multi_label = multi_label
         self.calibrate = calibrate
         self.min_calibration_examples = min_calibration_examples
         self.calibration_folds = calibration_folds
         self.use_rules = use_rules
+        self.rule_override = rule_override
+        self.rule_weight = rule_weight
         self.embeddings = embeddings
         self.random_state = random_state
 
@@ -413,16 +477,20 @@ class AutoCoder:
         self.examples_ = matrix
         self._tags = tags
         self.features_ = _TextFeatures(self.embeddings).fit(self.texts_)
-        self._X = self.features_.transform(self.texts_)
+        self.embedding_backend_ = self.features_.backend_
         self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)
         self.rule_hits_, self._veto = self._rules(self.texts_, tags)
+        self._X = self._design(self.features_.transform(self.texts_), self.rule_hits_)
         X_coded = self._X[self._pos[matrix.index].to_numpy()]
         self.models_, self.calibrated_ = {}, {}
-        for theme in self.themes_:
-            model, calibrated = self._fit_theme(X_coded, matrix[theme].to_numpy())
-            self.models_[theme] = model
-            if model is not None:
-                self.calibrated_[theme] = calibrated
+        if self.multi_label:
+            for theme in self.themes_:
+                model, calibrated = self._fit_theme(X_coded, matrix[theme].to_numpy())
+                self.models_[theme] = model
+                if model is not None:
+                    self.calibrated_[theme] = calibrated
+        else:
+            self._single_ = self._fit_single(X_coded, matrix)
         self.probabilities_ = self._proba(self._X, self.texts_.index)
         labels = self._combine(self.probabilities_, self.rule_hits_, self._veto)
         labels.loc[matrix.index, self.themes_] = matrix[self.themes_].to_numpy()
@@ -451,6 +519,18 @@ class AutoCoder:
             tags = tag_answers(texts, self.codebook)
         return _rule_frames(tags, texts.index, self.themes_)
 
+    def _design(self, X_text, hits: pd.DataFrame):
+        """Text features, plus one column per theme's rule hits when rules are evidence.
+
+        Unless ``rule_override``, a rule hit is a feature the classifiers weigh by how
+        well it agreed with the coded answers, not a verdict: a rule that fires on
+        answers the researcher left uncoded earns little weight.
+        """
+        if self.rule_override or not self.use_rules or not hits.to_numpy().any():
+            return X_text
+        R = sparse.csr_matrix(hits.to_numpy(dtype=float) * self.rule_weight)
+        return sparse.hstack([X_text, R], format="csr")
+
     def _fit_theme(self, X, y):
         n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
         if n_pos == 0 or n_neg == 0:
@@ -469,16 +549,57 @@ class AutoCoder:
             model = base.fit(X, y)
         return model, calibrate
 
+    def _fit_single(self, X, matrix: pd.DataFrame):
+        """One multinomial classifier: each answer gets exactly one theme (or none).
+
+        Coded answers with no theme form a class of their own (``NO_THEME``); an answer
+        coded with several themes counts once for each.
+        """
+        rows, classes = _single_label_rows(matrix, self.themes_)
+        if len(set(classes)) < 2:
+            return None
+        model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
+                                   random_state=self.random_state)
+        return model.fit(X[rows], np.asarray(classes, dtype=object))
+
     def _proba(self, X, index) -> pd.DataFrame:
         out = pd.DataFrame(np.nan, index=index, columns=self.themes_)
+        if not self.multi_label:
+            model = self._single_
+            if model is not None:
+                p = model.predict_proba(X)
+                for j, c in enumerate(model.classes_):
+                    if c in out.columns:
+                        out[c] = p[:, j]
+            return out
         for theme, model in self.models_.items():
             if model is not None:
                 out[theme] = model.predict_proba(X)[:, 1]
         return out
 
     def _combine(self, proba, hits, veto) -> pd.DataFrame:
-        model_yes = (proba >= self.threshold).fillna(False)
-        combined = (model_yes & ~veto) | hits.astype(bool)
+        hits = hits.astype(bool)
+        no_model = proba.isna()
+        if self.multi_label:
+            model_yes = (proba >= self.threshold).fillna(False)
+        else:
+            # the most probable theme, unless "no theme" is more probable than every theme
+            p = proba.fillna(-1.0).to_numpy()
+            none = 1.0 - proba.fillna(0.0).sum(axis=1).to_numpy()
+            if self.rule_override:   # rule hits first: the most probable theme among them
+                hit = hits.to_numpy() & ~no_model.to_numpy()
+                p = np.where(hit.any(axis=1, keepdims=True), np.where(hit, p, -1.0), p)
+            best = p.argmax(axis=1)
+            yes = np.zeros(p.shape, dtype=bool)
+            pick = p[np.arange(len(p)), best] > none if len(p) else np.zeros(0, dtype=bool)
+            rows = np.flatnonzero(pick)
+            yes[rows, best[rows]] = True
+            model_yes = pd.DataFrame(yes, index=proba.index, columns=proba.columns)
+        if self.rule_override:
+            combined = (model_yes & ~veto) | hits
+        else:
+            # rules are features of the model; a theme without a model keeps its rule hits
+            combined = (model_yes & ~veto) | (hits & no_model)
         return combined.astype(int)
 
     # ------------------------------------------------------------------ predicting
@@ -488,10 +609,12 @@ class AutoCoder:
         if texts is None:
             return self.probabilities_.copy()
         texts = _as_text_series(texts)
-        return self._proba(self.features_.transform(texts), texts.index)
+        hits, _ = self._rules(texts, None)
+        return self._proba(self._design(self.features_.transform(texts), hits), texts.index)
 
     def predict(self, texts=None, tags=None) -> pd.DataFrame:
-        """Final 0/1 codes, answer x theme: rules OR model, negated rule hits vetoing.
+        """Final 0/1 codes, answer x theme: the model (rules as its evidence, or rules OR
+        model with ``rule_override``), negated rule hits vetoing.
 
         With ``texts`` None, the fitted answers (coded ones keep the researcher's codes).
         """
@@ -500,15 +623,16 @@ class AutoCoder:
             return self.labels_.copy()
         texts = _as_text_series(texts)
         hits, veto = self._rules(texts, tags)
-        return self._combine(self.predict_proba(texts), hits, veto)
+        proba = self._proba(self._design(self.features_.transform(texts), hits), texts.index)
+        return self._combine(proba, hits, veto)
 
     # ------------------------------------------------------------------ evaluation
     def cross_validate(self, n_splits=5) -> pd.DataFrame:
         """Stratified k-fold cross-validation over the coded answers.
 
-        For each theme, folds are stratified on that theme; each held-out answer is
-        scored by a model fitted without it. Rules need no fitting, so the ``rules`` rows
-        are the rules' own accuracy on the same answers.
+        For each theme, folds are stratified on that theme (single-label: on the coded
+        theme); each held-out answer is scored by a model fitted without it. Rules need
+        no fitting, so the ``rules`` rows are the rules' own accuracy on the same answers.
 
         Returns
         -------
@@ -522,6 +646,7 @@ class AutoCoder:
         Y = self.examples_
         ids = Y.index
         X = self._X[self._pos[ids].to_numpy()]
+        single = None if self.multi_label else self._cv_single(X, Y, n_splits)
         rows = []
         for theme in self.themes_:
             y = Y[theme].to_numpy()
@@ -533,13 +658,17 @@ class AutoCoder:
                     rows.append(dict(theme=theme, method=method, precision=np.nan, recall=np.nan,
                                      f1=np.nan, support=int(y.sum()), n_coded=len(y), n_splits=0))
                 continue
-            proba = np.zeros(len(y))
-            folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
-            for train, test in folds.split(np.zeros(len(y)), y):
-                model, _ = self._fit_theme(X[train], y[train])
-                proba[test] = model.predict_proba(X[test])[:, 1]
-            model_yes = proba >= self.threshold
-            preds = {"rules": hits, "model": model_yes, "combined": (model_yes & ~veto) | hits}
+            if single is not None:
+                model_yes, k = single[0][theme].to_numpy(), single[1]
+            else:
+                proba = np.zeros(len(y))
+                folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+                for train, test in folds.split(np.zeros(len(y)), y):
+                    model, _ = self._fit_theme(X[train], y[train])
+                    proba[test] = model.predict_proba(X[test])[:, 1]
+                model_yes = proba >= self.threshold
+            combined = (model_yes & ~veto) | hits if self.rule_override else model_yes & ~veto
+            preds = {"rules": hits, "model": model_yes, "combined": combined}
             for method, pred in preds.items():
                 p, r, f, _ = precision_recall_fscore_support(y, pred.astype(int), average="binary",
                                                              zero_division=0)
@@ -550,6 +679,27 @@ class AutoCoder:
                  .reset_index().assign(theme="(macro)", support=int(Y.to_numpy().sum()),
                                        n_coded=len(Y), n_splits=n_splits))
         return pd.concat([report, macro[report.columns]], ignore_index=True)
+
+    def _cv_single(self, X, Y: pd.DataFrame, n_splits):
+        """Out-of-fold single-label predictions (answer x theme, bool) and the folds used."""
+        strata = np.array([_single_label_rows(Y.iloc[[i]], self.themes_)[1][0]
+                           for i in range(len(Y))], dtype=object)
+        k = min(n_splits, int(pd.Series(strata).value_counts().min()))
+        out = pd.DataFrame(False, index=Y.index, columns=self.themes_)
+        if k < 2:
+            return out, 0
+        none = pd.DataFrame(0, index=Y.index, columns=self.themes_)
+        folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(np.zeros(len(Y)), strata):
+            model = self._fit_single(X[train], Y.iloc[train])
+            self_single, self._single_ = getattr(self, "_single_", None), model
+            try:
+                proba = self._proba(X[test], Y.index[test])
+            finally:
+                self._single_ = self_single
+            out.iloc[test] = self._combine(proba, none.iloc[test], none.iloc[test].astype(bool)
+                                           ).astype(bool).to_numpy()
+        return out, k
 
     # ------------------------------------------------------------------ active learning
     def uncertain(self, n=10, *, diversity=0.3, include_coded=False) -> pd.DataFrame:
@@ -594,6 +744,22 @@ class AutoCoder:
     def _check_fitted(self):
         if not hasattr(self, "labels_"):
             raise ConfigError("this AutoCoder is not fitted yet", fix="call .fit(texts, examples) first")
+
+
+#: Class of coded answers with none of the themes, in single-label mode.
+NO_THEME = "(none)"
+
+
+def _single_label_rows(matrix: pd.DataFrame, themes: list[str]):
+    """Row positions and class of each (answer, theme) for a multinomial fit."""
+    rows, classes = [], []
+    values = matrix[themes].to_numpy()
+    for i, row in enumerate(values):
+        coded = [t for t, v in zip(themes, row) if v]
+        for t in coded or [NO_THEME]:
+            rows.append(i)
+            classes.append(t)
+    return np.asarray(rows, dtype=int), classes
 
 
 def _is_plain_list(codebook) -> bool:
