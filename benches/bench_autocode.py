@@ -13,10 +13,11 @@ Methods
   fitted on the coded answers, the most probable theme per answer.
 * ``old defaults``: ``AutoCoder`` as it was before issue 14 (one-vs-rest, probability
   ``>= 0.5``, sigmoid calibration from 30 examples per side), TF-IDF only.
-* ``multi-label (new defaults, TF-IDF)``: ``AutoCoder(embeddings=False)``: one-vs-rest,
-  no calibration.
-* ``single-label``: ``AutoCoder(multi_label=False, embeddings=False)``.
-* ``single-label + wordllama``: the same with ``embeddings="wordllama"`` (its default
+* ``multi-label forced (TF-IDF)``: ``AutoCoder(multi_label=True, embeddings=False)``:
+  one-vs-rest, no calibration.
+* ``new defaults (TF-IDF)``: ``AutoCoder(embeddings=False)``; the coded answers have one
+  theme each, so ``multi_label="auto"`` codes single-label (one multinomial model).
+* ``new defaults + wordllama``: the same with ``embeddings="wordllama"`` (its default
   ``embedding_weight``; skipped when wordllama is not installed).
 
 Data sets (each used when it can be loaded; nothing is downloaded):
@@ -114,9 +115,9 @@ def scores(labels, test, predicted):
 
 METHODS = {
     "old defaults": dict(multi_label=True, calibrate="auto", rule_override=True, embeddings=False),
-    "multi-label (new defaults, TF-IDF)": dict(embeddings=False),
-    "single-label": dict(multi_label=False, embeddings=False),
-    "single-label + wordllama": dict(multi_label=False, embeddings="wordllama"),
+    "multi-label forced (TF-IDF)": dict(multi_label=True, embeddings=False),
+    "new defaults (TF-IDF)": dict(embeddings=False),
+    "new defaults + wordllama": dict(embeddings="wordllama"),
 }
 
 

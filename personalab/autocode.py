@@ -5,10 +5,10 @@ researcher codes a handful of answers per theme and :class:`AutoCoder` learns th
 
 How an answer gets a theme
 --------------------------
-* the model says so: probability ``>= threshold`` for the theme (``multi_label=True``,
-  the default), or the theme is the most probable one (``multi_label=False``: every
-  answer gets exactly one theme, or none when coded answers with no theme make "none"
-  the most probable);
+* the model says so: probability ``>= threshold`` for the theme (multi-label), or the
+  theme is the most probable one (single-label: every answer gets exactly one theme, or
+  none when coded answers with no theme make "none" the most probable). By default the
+  coded answers decide: single-label when none of them has two themes;
 * the codebook's rules are *evidence* for the model: each theme's rule hits are a
   feature, weighed by how well they agreed with the coded answers, so a loose rule (a
   code frame written from theme names) cannot flood a theme. ``rule_override=True``
@@ -378,10 +378,12 @@ class AutoCoder:
     C : float, default 10.0
         Inverse regularisation of the logistic regressions. TF-IDF rows are unit length,
         so with a few dozen examples a weak penalty is needed for probabilities to leave 0.5.
-    multi_label : bool, default True
-        False: one multinomial model, each answer gets its most probable theme (use it
-        when the code frame has one theme per answer: one-vs-rest models at 0.5 leave
-        most answers with no theme when there are many themes and few examples).
+    multi_label : {'auto', True, False}, default 'auto'
+        False: one multinomial model, each answer gets its most probable theme (for a
+        code frame with one theme per answer: one-vs-rest models at 0.5 leave most
+        answers with no theme when there are many themes and few examples). True:
+        one-vs-rest, any number of themes per answer. 'auto': False when no coded answer
+        has more than one theme, else True (``multi_label_`` says which).
     calibrate : {'auto', True, False}, default False
         'auto': calibrate a theme when it has ``min_calibration_examples`` coded answers
         on each side (with and without it); True: whenever each side has
@@ -421,6 +423,8 @@ class AutoCoder:
     calibrated_ : dict
         Theme -> whether its probabilities are calibrated; absent when it has no model
         (empty with ``multi_label=False``).
+    multi_label_ : bool
+        Whether the answers were coded one-vs-rest (see ``multi_label``).
     embedding_backend_ : str or None
         The sentence-embedding back-end used ('wordllama', 'sentence-transformers', a
         callable's name), or None for TF-IDF only.
@@ -434,7 +438,7 @@ class AutoCoder:
     >>> coder.uncertain(10)             # what to code next                      # doctest: +SKIP
     """
 
-    def __init__(self, codebook=None, *, threshold=0.5, C=10.0, multi_label=True,
+    def __init__(self, codebook=None, *, threshold=0.5, C=10.0, multi_label="auto",
                  calibrate=False, min_calibration_examples=30, calibration_folds=3,
                  use_rules=True, rule_override=False, rule_weight=1.0,
                  embeddings="auto", embedding_weight=0.35, random_state=0):
@@ -486,6 +490,11 @@ class AutoCoder:
         if not self.themes_:
             raise ConfigError("no themes to code: the codebook and the examples name none")
         self.examples_ = matrix
+        if self.multi_label == "auto":
+            # a code frame with one theme per answer: no coded answer has two
+            self.multi_label_ = bool((matrix.sum(axis=1) > 1).any())
+        else:
+            self.multi_label_ = bool(self.multi_label)
         self._tags = tags
         self.features_ = _TextFeatures(self.embeddings,
                                        embedding_weight=self.embedding_weight).fit(self.texts_)
@@ -495,7 +504,7 @@ class AutoCoder:
         self._X = self._design(self.features_.transform(self.texts_), self.rule_hits_)
         X_coded = self._X[self._pos[matrix.index].to_numpy()]
         self.models_, self.calibrated_ = {}, {}
-        if self.multi_label:
+        if self.multi_label_:
             for theme in self.themes_:
                 model, calibrated = self._fit_theme(X_coded, matrix[theme].to_numpy())
                 self.models_[theme] = model
@@ -576,7 +585,7 @@ class AutoCoder:
 
     def _proba(self, X, index) -> pd.DataFrame:
         out = pd.DataFrame(np.nan, index=index, columns=self.themes_)
-        if not self.multi_label:
+        if not self.multi_label_:
             model = self._single_
             if model is not None:
                 p = model.predict_proba(X)
@@ -592,7 +601,7 @@ class AutoCoder:
     def _combine(self, proba, hits, veto) -> pd.DataFrame:
         hits = hits.astype(bool)
         no_model = proba.isna()
-        if self.multi_label:
+        if self.multi_label_:
             model_yes = (proba >= self.threshold).fillna(False)
         else:
             # the most probable theme, unless "no theme" is more probable than every theme
@@ -658,7 +667,7 @@ class AutoCoder:
         Y = self.examples_
         ids = Y.index
         X = self._X[self._pos[ids].to_numpy()]
-        single = None if self.multi_label else self._cv_single(X, Y, n_splits)
+        single = None if self.multi_label_ else self._cv_single(X, Y, n_splits)
         rows = []
         for theme in self.themes_:
             y = Y[theme].to_numpy()

@@ -299,6 +299,12 @@ def test_beats_rules_on_the_sample_with_ten_examples_per_theme(q):
 
 
 # --------------------------------------------------------------------------- issue 14
+def test_multi_label_when_a_coded_answer_has_two_themes(planted, coder):
+    _, _, _, examples = planted
+    assert (examples.sum(axis=1) > 1).any()
+    assert coder.multi_label_ is True
+
+
 def test_calibration_is_off_by_default(planted):
     """Calibration learnt the coded sample's label mix; off unless asked for."""
     texts, truth, tags, _ = planted
@@ -370,7 +376,11 @@ def test_single_label_mode_gives_every_answer_one_theme():
     rest = truth.index.difference(coded)
     single = AutoCoder(list(truth.columns), embeddings=False, multi_label=False).fit(
         texts, truth.loc[coded])
-    multi = AutoCoder(list(truth.columns), embeddings=False).fit(texts, truth.loc[coded])
+    multi = AutoCoder(list(truth.columns), embeddings=False, multi_label=True).fit(
+        texts, truth.loc[coded])
+    auto = AutoCoder(list(truth.columns), embeddings=False).fit(texts, truth.loc[coded])
+    assert auto.multi_label_ is False and multi.multi_label_ is True    # one theme each
+    assert auto.labels_.equals(single.labels_)
     assert (single.labels_.loc[rest].sum(axis=1) == 1).all()
     none_multi = (multi.labels_.loc[rest].sum(axis=1) == 0).mean()
     f1_single = f1_score(truth.loc[rest], single.labels_.loc[rest], average="macro")
