@@ -501,6 +501,9 @@ class AutoCoder:
         self.embedding_backend_ = self.features_.backend_
         self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)
         self.rule_hits_, self._veto = self._rules(self.texts_, tags)
+        # fixed at fit time, so new answers get the same columns whatever their hits
+        self._rule_features = (self.use_rules and not self.rule_override
+                               and bool(self.rule_hits_.to_numpy().any()))
         self._X = self._design(self.features_.transform(self.texts_), self.rule_hits_)
         X_coded = self._X[self._pos[matrix.index].to_numpy()]
         self.models_, self.calibrated_ = {}, {}
@@ -547,7 +550,7 @@ class AutoCoder:
         well it agreed with the coded answers, not a verdict: a rule that fires on
         answers the researcher left uncoded earns little weight.
         """
-        if self.rule_override or not self.use_rules or not hits.to_numpy().any():
+        if not self._rule_features:
             return X_text
         R = sparse.csr_matrix(hits.to_numpy(dtype=float) * self.rule_weight)
         return sparse.hstack([X_text, R], format="csr")

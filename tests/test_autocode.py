@@ -452,3 +452,20 @@ def test_wordllama_runs_offline(planted, monkeypatch):
     coder = AutoCoder(list(truth.columns), embeddings="wordllama").fit(texts, examples, tags=tags)
     assert coder.embedding_backend_ == "wordllama"
     assert coder._X.shape[1] > coder.features_.word_.transform(["x"]).shape[1] + 256 - 1
+
+
+def test_predict_new_answers_with_rule_features(planted):
+    """Rule hits are columns of the model: new answers get them too (with and without
+    hits of their own), and a theme's rule hit raises its probability."""
+    texts, truth, tags, examples = planted
+    coder = AutoCoder(list(truth.columns), embeddings=False).fit(texts, examples, tags=tags)
+    new = pd.Series(["Overall it is fine.", "Overall it is fine, the price."], index=["a", "b"])
+    new_tags = keyword_tags(new)
+    proba = coder.predict_proba(new)
+    pred = coder.predict(new, tags=new_tags)
+    assert proba.shape == (2, 3) and pred.shape == (2, 3)
+    no_hits = SimpleNamespace(tags=new_tags.tags.iloc[:0], matrix=new_tags.matrix * 0)
+    assert coder._proba(coder._design(coder.features_.transform(new), new_tags.matrix),
+                        new.index).at["b", "price"] > \
+        coder._proba(coder._design(coder.features_.transform(new), no_hits.matrix),
+                     new.index).at["b", "price"]
