@@ -468,7 +468,10 @@ def personas(output_dir, *, wave=None, not_a_fit=None, n_quotes=5) -> list:
     drafted = draft_personas(kept, labels, profile, sizes, quotes=quotes_df,
                              theme_profile=theme_profile, theme_info=theme_info,
                              stability=stability, unassigned_share=unassigned,
-                             not_a_fit=not_a_fit, n_quotes=n_quotes)
+                             not_a_fit=not_a_fit, n_quotes=n_quotes,
+                             verdict=stab if stab is not None else (
+                                 store.load("recommendation") if store.has("recommendation")
+                                 else None))
     store.save("personas", drafted)
     write_persona_exports(drafted, out / "personas", wave=wave, profile=profile)
     return drafted
