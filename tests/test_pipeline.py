@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _processes import kernels_of_this_process
+
 from personalab.cli import main
 from personalab.pipeline import PipelineError, run_study
 
@@ -176,24 +178,8 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
     msg = str(err.value)
     assert "01_ingest.ipynb" in msg and "cell" in msg and "Q1_1x" in msg
     if Path("/proc").is_dir():   # and no kernel outlives the failed run
-        assert _kernels_of_this_process() == []
+        assert kernels_of_this_process() == []
 
-
-def _kernels_of_this_process() -> list[int]:
-    import os
-
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmd = (d / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == os.getpid() and b"ipykernel" in cmd:
-            found.append(int(d.name))
-    return found
 
 
 def test_a_step_kernel_is_started_ahead_with_its_imports_and_nothing_else(tmp_path):

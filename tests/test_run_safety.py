@@ -14,6 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from _processes import kernels_of_this_process
+
 from personalab import pipeline
 from personalab.artifacts import ArtifactStore, StaleArtifactError
 from personalab.cli import main
@@ -231,7 +233,7 @@ def test_a_killed_kernel_is_one_line_and_a_rerun_works(tmp_path, monkeypatch, ca
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "step 'segment' failed" in err and "died" in err
     assert _manifest(out)["status"] == "failed"
-    assert _kernels_of_this_process() == []
+    assert kernels_of_this_process() == []
     assert _run_cli(out, "ingest") == 0
     assert _manifest(out)["status"] == "complete"
 
@@ -249,7 +251,7 @@ def test_ctrl_c_stops_the_run_with_one_line_and_a_rerun_works(tmp_path, monkeypa
     assert "interrupted (Ctrl-C) during step 'segment'" in err
     m = _manifest(out)
     assert m["status"] == "interrupted" and m["failed_step"] == "segment"
-    assert _kernels_of_this_process() == []
+    assert kernels_of_this_process() == []
     assert _run_cli(out, "ingest") == 0
     assert _manifest(out)["status"] == "complete"
 
@@ -275,20 +277,6 @@ def test_a_rerun_leaves_nothing_of_the_run_before(tmp_path):
     assert not ArtifactStore(out).has("wave_comparison")
     assert not (out / "wave_sizes.csv").exists()
 
-
-def _kernels_of_this_process() -> list[int]:
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmd = (d / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == os.getpid() and b"ipykernel" in cmd:
-            found.append(int(d.name))
-    return found
 
 
 def test_an_unexpected_error_is_one_line_that_asks_for_a_report(tmp_path, monkeypatch, capsys):
