@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import PersonaLabError
@@ -115,9 +116,12 @@ def _add_validate(sub):
 
 def _cmd_validate(args) -> int:
     from .codebook import load_codebook, validate_codebook
-    from .loaders import load_export
+    from .loaders import DecodeWarning, load_export
 
-    raw = load_export(args.input, format=args.format)
+    with warnings.catch_warnings():
+        # bytes read as U+FFFD are warnings of the report below, with their rows
+        warnings.simplefilter("ignore", DecodeWarning)
+        raw = load_export(args.input, format=args.format)
     report = validate_codebook(load_codebook(args.codebook), raw)
     if not report.issues:
         print(report)

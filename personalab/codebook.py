@@ -833,11 +833,16 @@ class Issue:
     kind : str
         ``missing_column``, ``label_not_in_scale``, ``code_out_of_range``,
         ``unknown_option``, ``not_numeric``, ``out_of_range``, ``duplicate_id``,
-        ``blank_id``, ``bad_weight``, ``all_missing``, ``bad_date``, ``unmentioned_column``.
+        ``blank_id``, ``bad_weight``, ``all_missing``, ``bad_date``, ``unmentioned_column``;
+        ``number_format`` / ``date_format`` (a number or date column whose convention a run
+        refuses: mixed or undecidable decimal marks or day/month order, see
+        :mod:`personalab.conventions`) and ``decode_error`` (bytes the loader read as
+        U+FFFD, a warning).
     problem, fix : str
     column : str or None
     rows : list of int
-        File line numbers (first 1,000) of the offending rows.
+        File line numbers (first 1,000) of the offending rows; for ``number_format`` and
+        ``date_format`` the example rows the refusal names (up to 6).
     n_rows : int
         How many rows are affected in all.
     """
@@ -1207,8 +1212,9 @@ def _to_float(s: pd.Series, q: Question | None, ctx: _Ctx, column: str, kind="no
         return vals, reasons, []
     codes, uniques = _factorize(s)
     u_text = pd.Series([str(u) if u is not None else None for u in uniques], dtype=object)
-    u_vals = pd.to_numeric(u_text.str.strip().str.replace(",", "", regex=False),
-                           errors="coerce").to_numpy(dtype=float).copy()
+    # Separators were settled per column before (_read_conventions): a comma left here is
+    # in no number ("1,5e3" is not 15000), so nothing is stripped.
+    u_vals = pd.to_numeric(u_text.str.strip(), errors="coerce").to_numpy(dtype=float).copy()
     reason = [None] * (len(uniques) + 1)
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for j in np.flatnonzero(np.isnan(u_vals)):
@@ -1427,11 +1433,78 @@ def _check_weight(cb: Codebook, raw, ctx: _Ctx):
 _PARALLEL_CELLS = 2_000_000
 
 
+def _read_conventions(cb: Codebook, raw):
+    """The wave with its number and date questions in one convention per column, as a run
+    reads them (:func:`personalab.conventions.normalize_raw`), and the columns it refuses
+    as issues.
+
+    A refused column (mixed or undecidable decimal marks or day/month order, digits no
+    convention reads, a value against a given option) becomes an error of kind
+    ``number_format`` or ``date_format`` with the example rows and the fix the refusal
+    names; its values are left as read and the other columns are decided without it, so
+    every refused column is reported, not just the first.
+
+    Raises
+    ------
+    InputError
+        An option that is not a mark at all (``decimal=';'``): the caller's, not the data's.
+    """
+    from types import SimpleNamespace
+
+    from personalab.conventions import normalize_raw
+
+    dates = {q.id for q in cb.questions if q.type == "date"}
+    refused, issues = set(), []
+    while True:
+        view = SimpleNamespace(questions=[q for q in cb.questions if q.id not in refused],
+                               weight=None if cb.weight in refused else cb.weight)
+        try:
+            return normalize_raw(raw, view), issues
+        except InputError as e:
+            if e.column is None or e.column in refused:
+                raise
+            refused.add(e.column)
+            rows = e.row if isinstance(e.row, list) else ([] if e.row is None else [e.row])
+            issues.append(Issue("error", "date_format" if e.column in dates else "number_format",
+                                e.problem, e.column, [int(r) for r in rows], e.fix, len(rows)))
+
+
+def _decode_issues(raw) -> list[Issue]:
+    """One warning per column holding bytes the loader could not decode (read as U+FFFD)."""
+    errs = getattr(raw, "decode_errors", None)
+    if errs is None or not len(errs):
+        return []
+    out = []
+    enc = getattr(raw, "encoding", None) or "the file's encoding"
+    cols = errs["column"].astype(object).where(errs["column"].notna(), None)
+    for col in pd.unique(cols):
+        sel = errs[cols.isna()] if col is None else errs[cols == col]
+        rows = sorted({int(r) for r in sel["file_row"].dropna()})
+        first = sel.iloc[0]
+        where = f"in {col!r}" if col is not None else "in a field whose column could not be located"
+        out.append(Issue(
+            "warning", "decode_error",
+            f"{len(sel)} byte(s) {where} are not valid {enc} and were read as U+FFFD (the "
+            f"replacement character), e.g. byte {first['byte']} at byte offset "
+            f"{int(first['byte_offset'])} (line {int(first['line'])}); the answer(s) read "
+            "without it", col, rows[:_MAX_ROWS_KEPT],
+            "check those answers in the export; if the whole file is in another encoding, "
+            "pass encoding= (e.g. 'cp1252'); re-save the export as UTF-8 to silence this, or "
+            "pass encoding_errors='strict' to stop on such bytes", len(rows)))
+    return out
+
+
 def _parse_wave(cb: Codebook, raw):
-    """Parse every question. Returns (parsed by question id, ids, weights, report)."""
-    ctx = _Ctx(raw)
+    """Parse every question. Returns (parsed by question id, ids, weights, report).
+
+    Numbers and dates are first put in one convention per column (:func:`_read_conventions`):
+    this is the only place a wave is normalised, for validation and typing alike.
+    """
     src = short_path(raw.path) if raw.path is not None else None
     report = ValidationReport(file=src)
+    raw, report.issues = _read_conventions(cb, raw)
+    report.issues += _decode_issues(raw)
+    ctx = _Ctx(raw)
     data_cols = list(raw.data.columns)
     present = set(data_cols)
     parsed = {}
@@ -1488,6 +1561,13 @@ def _parse_wave(cb: Codebook, raw):
             report.issues.append(Issue(
                 "warning", "unmentioned_column", f"column {c!r} is not in the codebook", c, [],
                 "add it to the codebook (role: ignore if it is not needed) to silence this"))
+    # A column whose convention was refused holds its values as written: "not a number",
+    # "out of range" or "all missing" there would only repeat that refusal in other words.
+    refused = {i.column for i in report.issues if i.kind in ("number_format", "date_format")}
+    if refused:
+        report.issues = [i for i in report.issues if i.column not in refused or i.kind not in
+                         ("not_numeric", "out_of_range", "bad_weight", "bad_date",
+                          "all_missing")]
     return parsed, ids, weights, report
 
 
@@ -1518,9 +1598,16 @@ def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> Valid
     -------
     ValidationReport
         Errors (missing columns, labels not in a scale, out-of-range codes, duplicate or
-        blank ids, bad weights, values outside min/max, all-missing columns) and warnings
-        (columns the codebook does not mention, unparsable dates, all-missing ignored
-        columns). Every issue names the column and the file rows.
+        blank ids, bad weights, values outside min/max, all-missing columns, number and
+        date columns whose convention cannot be decided) and warnings (columns the codebook
+        does not mention, unparsable dates, all-missing ignored columns, bytes the loader
+        could not decode). Every issue names the column and the file rows.
+
+    Values are read exactly as :meth:`Survey.from_raw` reads them: numbers and dates in
+    one convention per column (:func:`personalab.conventions.normalize_raw`, with the
+    ``decimal``/``thousands``/``dayfirst`` options given to ``load_export``), so a wave
+    this reports as fitting is typed without a surprise, and one a run refuses is refused
+    here with the same rows and fix.
     """
     _, _, _, report = _parse_wave(cb, raw)
     if raise_errors:

@@ -37,7 +37,6 @@ from personalab.codebook import (
     infer_codebook,
     load_codebook,
 )
-from personalab.conventions import normalize_raw
 from personalab.errors import InputError, short_path
 from personalab.ids import in_ids
 
@@ -124,10 +123,10 @@ class Survey:
         if duplicate_ids not in _DUPLICATE_MODES:
             raise InputError(f"duplicate_ids={duplicate_ids!r} is not an option",
                              fix="use duplicate_ids='raise' or duplicate_ids='suffix'")
-        # Numbers and dates in one convention per column first ("1,5" is 1.5 only where
-        # the column writes decimal commas); a column that mixes them or cannot be
-        # decided is refused here, naming the rows and the option that settles it.
-        parsed, ids, weights, report = _parse_wave(codebook, normalize_raw(raw, codebook))
+        # _parse_wave puts numbers and dates in one convention per column first ("1,5" is
+        # 1.5 only where the column writes decimal commas); a column that mixes them or
+        # cannot be decided is an error of the report, naming the rows and the option.
+        parsed, ids, weights, report = _parse_wave(codebook, raw)
         if duplicate_ids == "suffix":
             report.issues = [i for i in report.issues if i.kind != "duplicate_id"]
         report.raise_if_errors()
