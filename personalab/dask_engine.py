@@ -5,7 +5,10 @@ notebooks and steps; only the steps that touch every respondent change how they 
 
 * **ingest** — every partition of the wave (one file of a glob such as
   ``exports/wave-3/part-*.csv`` or ``*.parquet``) is read, validated against the codebook
-  and typed on a worker, and saved to ``<output>/partitions/``. The quality checks compare
+  and typed on a worker, and saved to ``<output>/partitions/``. Numbers and dates are read
+  with one convention per column for the whole wave (decided from every partition's
+  distinct values in a first pass, as one file's values decide it), never partition by
+  partition. The quality checks compare
   respondents across partitions (duplicate ids, duplicate and near-duplicate answers,
   speeders against the wave's median duration), so they run once on the typed wave,
   exactly as on one machine.
@@ -38,7 +41,8 @@ import pandas as pd
 from .errors import ConfigError, InputError
 from .ids import in_ids
 
-__all__ = ["input_partitions", "read_partition", "read_partitions", "concat_surveys",
+__all__ = ["input_partitions", "read_partition", "read_partitions", "partition_values",
+           "wave_conventions", "concat_surveys",
            "dask_client", "stratified_sample", "place_partitions", "tag_partitions",
            "PARTITION_DIR"]
 
@@ -127,8 +131,125 @@ def read_raw(path, file_format="auto"):
     return load_export(path, format=file_format)
 
 
-def read_partition(path, codebook, *, wave=None, file_format="auto"):
+def _convention_columns(codebook, columns) -> list[str]:
+    """The codebook's number, weight and date columns present in ``columns``."""
+    present = set(columns)
+    cols = [q.id for q in codebook.questions
+            if q.type in ("numeric", "weight", "date") and q.id in present]
+    if codebook.weight is not None and codebook.weight in present and \
+            codebook.weight not in cols:
+        cols.append(codebook.weight)
+    return cols
+
+
+def _has_conventions(codebook) -> bool:
+    return bool(_convention_columns(codebook, [q.id for q in codebook.questions]
+                                    + [codebook.weight]))
+
+
+def partition_values(path, codebook, file_format="auto"):
+    """What one partition's number and date columns hold: ``{column: (values, file_rows)}``,
+    each distinct value once (first occurrence, missing left out) with its file line.
+
+    The first pass of reading a partitioned wave one way (:func:`wave_conventions`).
+    """
+    raw = read_raw(Path(path), file_format)
+    rows = raw.file_rows()
+    out = {}
+    for col in _convention_columns(codebook, raw.data.columns):
+        s = raw.data[col]
+        first = (~s.duplicated() & s.notna()).to_numpy()
+        out[col] = (s[first].astype(object).tolist(), rows[first])
+    return out
+
+
+def wave_conventions(files, codebook, values) -> dict:
+    """How every partition reads its numbers and dates, decided once for the whole wave.
+
+    The decimal mark of a number column and the day/month order of a date column are
+    decided as :func:`personalab.conventions.decide_conventions` decides them for one file,
+    from the distinct values of every partition together, so ``"1,393"`` in one partition
+    is read as ``"1,5"`` in another says (a partition alone may not tell, or tell
+    otherwise). A number column the values leave undecided gets a decimal point, as the
+    single-file reading leaves it; every partition is then read with these options.
+
+    Parameters
+    ----------
+    files : list of Path
+        The partitions, in order.
+    codebook : Codebook
+    values : list
+        :func:`partition_values` of each partition, in the same order.
+
+    Returns
+    -------
+    dict
+        ``{"decimal": {...}, "thousands": {...}, "dayfirst": {...}}`` (see
+        :func:`personalab.conventions.decide_conventions`).
+
+    Raises
+    ------
+    InputError
+        A column mixes conventions across (or within) partitions, or cannot be decided;
+        the message names the partition file(s) and line(s) of the example values.
+    """
+    from types import SimpleNamespace
+
+    from .conventions import decide_conventions
+
+    columns = list(dict.fromkeys(c for v in values for c in v))
+    if not columns:
+        return {"decimal": {}, "thousands": {}, "dayfirst": {}}
+    # one block of rows per partition, each column's distinct values at the top of it;
+    # where[col][position] -> (partition, file line), for the rows an error names
+    blocks, where = [], {c: [] for c in columns}
+    for k, part in enumerate(values):
+        n = max((len(v[0]) for v in part.values()), default=0)
+        block = {}
+        for c in columns:
+            vals, rows = part.get(c, ([], np.empty(0, dtype=np.int64)))
+            block[c] = list(vals) + [None] * (n - len(vals))
+            where[c] += [(k, int(r)) for r in rows] + [(k, None)] * (n - len(vals))
+        blocks.append(pd.DataFrame(block, dtype=object, columns=columns))
+    data = pd.concat(blocks, ignore_index=True)
+    raw = SimpleNamespace(data=data, path=None, decimal=None, thousands=None, dayfirst=None,
+                          file_rows=lambda: np.arange(len(data)))
+    try:
+        decided = decide_conventions(raw, codebook)
+    except InputError as err:
+        raise _in_partitions(err, files, where) from None
+    numbers = [q.id for q in codebook.questions if q.type in ("numeric", "weight")]
+    for c in columns:
+        if c in numbers or c == codebook.weight:
+            decided["decimal"].setdefault(c, ".")
+            decided["thousands"].setdefault(c, ",")
+    return decided
+
+
+def _in_partitions(err, files, where):
+    """``err`` (raised on the wave's distinct values) naming the partitions' files and lines."""
+    positions = err.row if isinstance(err.row, (list, tuple)) else \
+        ([err.row] if err.row is not None else [])
+    lines = [where[err.column][p] for p in positions if err.column in where
+             and 0 <= p < len(where[err.column])]
+    parts = sorted({k for k, _ in lines})
+    if len(parts) == 1:
+        file, row = files[parts[0]], sorted(r for _, r in lines)
+        row = row[0] if len(row) == 1 else row
+        problem = err.problem
+    else:
+        file = Path(files[0]).parent if files else None
+        row = None
+        at = ", ".join(f"{Path(files[k]).name} row {r}" for k, r in lines)
+        problem = err.problem + (f" (at {at})" if at else "")
+    return type(err)(problem, file=file, column=err.column, row=row, fix=err.fix)
+
+
+def read_partition(path, codebook, *, wave=None, file_format="auto", conventions=None):
     """Load, validate and type one partition (CSV/XLSX/SPSS/... via load_export, or Parquet).
+
+    ``conventions``: the wave's number and date conventions (:func:`wave_conventions`);
+    without them the partition decides its own, as a single export does.
 
     Returns ``(survey, report)``: the typed Survey and the codebook's ValidationReport
     (its issues prefixed with the partition's file name). Errors name the partition's
@@ -141,6 +262,9 @@ def read_partition(path, codebook, *, wave=None, file_format="auto"):
 
     path = Path(path)
     raw = read_raw(path, file_format)
+    if conventions is not None:
+        raw.decimal, raw.thousands, raw.dayfirst = (
+            conventions["decimal"], conventions["thousands"], conventions["dayfirst"])
     report = validate_codebook(codebook, raw)
     survey = Survey.from_raw(raw, codebook, wave=wave)
     report = ValidationReport(issues=[dataclasses.replace(i, problem=f"{path.name}: {i.problem}")
@@ -149,12 +273,22 @@ def read_partition(path, codebook, *, wave=None, file_format="auto"):
 
 
 def read_partitions(files, codebook, *, wave=None, file_format="auto"):
-    """Read every partition in this process (the local engine): ``(surveys, report)``."""
+    """Read every partition in this process (the local engine): ``(surveys, report)``.
+
+    Numbers and dates are read with one convention for the whole wave
+    (:func:`wave_conventions`, a first pass over every partition).
+    """
     from .codebook import ValidationReport
 
+    files = [Path(f) for f in files]
+    conventions = None
+    if len(files) > 1 and _has_conventions(codebook):
+        conventions = wave_conventions(
+            files, codebook, [partition_values(f, codebook, file_format) for f in files])
     surveys, issues = [], []
     for f in files:
-        survey, report = read_partition(f, codebook, wave=wave, file_format=file_format)
+        survey, report = read_partition(f, codebook, wave=wave, file_format=file_format,
+                                        conventions=conventions)
         surveys.append(survey)
         issues += report.issues
     return surveys, ValidationReport(issues=issues)
@@ -271,10 +405,11 @@ def start_local_cluster(n_workers=None):
 
 
 # ----------------------------------------------------------------------------- tasks
-def _task_ingest(path, codebook, wave, file_format, out_file):
+def _task_ingest(path, codebook, wave, file_format, out_file, conventions=None):
     import joblib
 
-    survey, report = read_partition(path, codebook, wave=wave, file_format=file_format)
+    survey, report = read_partition(path, codebook, wave=wave, file_format=file_format,
+                                    conventions=conventions)
     joblib.dump(survey, out_file, compress=0)
     return survey, report
 
@@ -282,6 +417,10 @@ def _task_ingest(path, codebook, wave, file_format, out_file):
 def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_format="auto"):
     """Read, validate and type every partition on the workers, saving each typed partition
     to ``<output_dir>/partitions/``.
+
+    Two passes: the workers first send each partition's distinct number and date values
+    (:func:`partition_values`), from which one convention per column is decided for the
+    whole wave (:func:`wave_conventions`); then every partition is read with it.
 
     Returns ``(surveys, report, partition_files)`` in input order.
     """
@@ -291,8 +430,15 @@ def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_fo
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.joblib"):
         old.unlink()
+    files = [Path(f) for f in files]
+    conventions = None
+    if len(files) > 1 and _has_conventions(codebook):
+        values = client.gather([client.submit(partition_values, str(f), codebook,
+                                               file_format, pure=False) for f in files])
+        conventions = wave_conventions(files, codebook, values)
     targets = [str(folder / f"part-{k:05d}.joblib") for k in range(len(files))]
-    futures = [client.submit(_task_ingest, str(f), codebook, wave, file_format, t, pure=False)
+    futures = [client.submit(_task_ingest, str(f), codebook, wave, file_format, t,
+                             conventions, pure=False)
                for f, t in zip(files, targets)]
     done = client.gather(futures)
     surveys = [s for s, _ in done]

@@ -179,3 +179,85 @@ def test_parquet_partitions_are_read_like_csv(wave, tmp_path):
     from_csv, _ = read_partitions(input_partitions(d / "part-*.csv"), cb, wave="w")
     assert report.ok
     pd.testing.assert_frame_equal(concat_surveys(from_pq).data, concat_surveys(from_csv).data)
+
+
+# ----------------------------------------------------------------------- one convention
+_CONVENTIONS_CODEBOOK = """schema_version: 1
+survey: conventions
+respondent_id: rid
+questions:
+  - id: rid
+    type: id
+  - id: spend
+    type: numeric
+  - id: when
+    type: date
+"""
+
+
+def _conventions_wave(d, first, later):
+    """A wave written whole and in two partitions: ``first`` and ``later`` are the
+    partitions' (spend, when) values."""
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "codebook.yml").write_text(_CONVENTIONS_CODEBOOK, encoding="utf-8")
+    frames = []
+    for k, (spend, when) in enumerate([first, later]):
+        f = pd.DataFrame({"rid": [f"p{k}-{i}" for i in range(len(spend))], "spend": spend,
+                          "when": when})
+        f.to_csv(d / f"part-{k}.csv", index=False)
+        frames.append(f)
+    pd.concat(frames).to_csv(d / "whole.csv", index=False)
+    return load_codebook(d / "codebook.yml")
+
+
+def _whole(d, cb):
+    from personalab.loaders import load_export
+    from personalab.survey import Survey
+
+    return Survey.from_raw(load_export(d / "whole.csv"), cb).data
+
+
+@pytest.mark.parametrize("first", [["1,393", "2,250", "3,125"], ["12,000", "1,393", "7"]],
+                         ids=["undecided alone", "thousands alone"])
+def test_every_partition_reads_numbers_and_dates_as_the_whole_file(tmp_path, first):
+    # the first partition alone cannot tell ('1,393': refused) or tells otherwise ('12,000'
+    # reads as thousands: 12000 and 1393); the later one's '1,5' decides it for the wave,
+    # as it does in the whole file; the dates' day-first order likewise
+    cb = _conventions_wave(tmp_path, (first, ["14/04/2024", "03/04/2024", "03/04/2024"]),
+                           (["1,5", "7"], ["03/04/2024", "25/06/2024"]))
+    whole = _whole(tmp_path, cb)
+    assert whole["spend"].tolist()[:2] == [float(first[0].replace(",", ".")),
+                                           float(first[1].replace(",", "."))]
+    assert whole["when"].dt.month.tolist() == [4, 4, 4, 4, 6]
+    parts, _ = read_partitions(input_partitions(tmp_path / "part-*.csv"), cb)
+    pd.testing.assert_frame_equal(concat_surveys(parts).data, whole)
+
+
+def test_partitions_that_mix_conventions_are_refused_naming_both_files(tmp_path):
+    cb = _conventions_wave(tmp_path, (["1,5", "2"], ["03/04/2024"] * 2),
+                           (["1.5", "7"], ["05/06/2024", "01/02/2024"]))
+    with pytest.raises(InputError, match="mix two conventions") as whole_err:
+        _whole(tmp_path, cb)
+    with pytest.raises(InputError, match="mix two conventions") as err:
+        read_partitions(input_partitions(tmp_path / "part-*.csv"), cb)
+    assert "part-0.csv row 2" in str(err.value) and "part-1.csv row 2" in str(err.value)
+    assert err.value.column == whole_err.value.column == "spend"
+    # dates alike: each partition alone reads one order
+    cb = _conventions_wave(tmp_path, (["1", "2"], ["13/04/2024", "03/04/2024"]),
+                           (["3", "4"], ["04/13/2024", "03/04/2024"]))
+    with pytest.raises(InputError, match="mix two orders") as err:
+        read_partitions(input_partitions(tmp_path / "part-*.csv"), cb)
+    assert err.value.column == "when" and "part-1.csv row 2" in str(err.value)
+
+
+def test_dask_ingest_reads_every_partition_with_the_wave_convention(tmp_path, scheduler):
+    from personalab.dask_engine import dask_client, ingest_partitions
+
+    cb = _conventions_wave(tmp_path / "w", (["1,393", "2,250", "3,125"], ["03/04/2024"] * 3),
+                           (["1,5", "7"], ["13/04/2024", "05/06/2024"]))
+    with dask_client(scheduler) as client:
+        parts, report, _ = ingest_partitions(
+            client, input_partitions(tmp_path / "w" / "part-*.csv"), cb,
+            output_dir=tmp_path / "out")
+    pd.testing.assert_frame_equal(concat_surveys(parts).data, _whole(tmp_path / "w", cb))
+
