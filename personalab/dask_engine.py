@@ -42,7 +42,7 @@ from .errors import ConfigError, InputError
 from .ids import in_ids
 
 __all__ = ["input_partitions", "read_partition", "read_partitions", "partition_values",
-           "wave_conventions", "concat_surveys",
+           "wave_conventions", "question_wording", "concat_surveys",
            "dask_client", "stratified_sample", "place_partitions", "tag_partitions",
            "PARTITION_DIR"]
 
@@ -538,10 +538,12 @@ def _task_tag(part_file, kept_ids, codebook, labels):
     if len(survey.data) == 0:
         return None
     texts = survey.text()
-    # one process per worker: the cluster is the parallelism
+    wording = question_wording(survey.codebook, texts.columns)
+    # one process per worker: the cluster is the parallelism. Each answer is scored with
+    # its question's wording ("Nothing" to "What could we improve?" is praise)
     out = {"tags": {}, "sums": {}, "sentiment": pd.DataFrame(
-        {q: _one_process(sentiment_scores, texts[q]) for q in texts.columns},
-        index=texts.index)}
+        {q: _one_process(sentiment_scores, texts[q], question=wording.get(q))
+         for q in texts.columns}, index=texts.index)}
     if codebook is not None:
         seg = labels.reindex(texts.index)
         for q in texts.columns:
@@ -552,12 +554,26 @@ def _task_tag(part_file, kept_ids, codebook, labels):
     return out
 
 
-def _one_process(fn, *args):
+def _one_process(fn, *args, **kwargs):
     import inspect
 
     if "n_jobs" in inspect.signature(fn).parameters:
-        return fn(*args, n_jobs=1)
-    return fn(*args)
+        return fn(*args, n_jobs=1, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def question_wording(codebook, columns) -> dict:
+    """``{column: the question's text}`` for the columns the codebook words (a column it
+    does not list, or a question without text, is left out)."""
+    out = {}
+    for q in columns:
+        try:
+            text = codebook[q].text
+        except KeyError:
+            continue
+        if text:
+            out[q] = text
+    return out
 
 
 def theme_share_sums(result, labels, weights=None):
@@ -576,6 +592,10 @@ def theme_share_sums(result, labels, weights=None):
 
 def tag_partitions(client, part_files, kept_ids, codebook, labels):
     """Tag and score every partition's open answers on the workers.
+
+    ``codebook``: the theme codebook (None: no tagging). Sentiment scores each answer with
+    its question's wording from the survey codebook, as
+    ``sentiment_scores(texts[q], question=...)`` does (:func:`question_wording`).
 
     Returns ``{question: TagResult}`` over all partitions, the sentiment table, and
     ``{question: shares per segment}`` merged exactly from the partitions' counts.

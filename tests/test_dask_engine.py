@@ -261,3 +261,35 @@ def test_dask_ingest_reads_every_partition_with_the_wave_convention(tmp_path, sc
             output_dir=tmp_path / "out")
     pd.testing.assert_frame_equal(concat_surveys(parts).data, _whole(tmp_path / "w", cb))
 
+
+def test_dask_sentiment_reads_each_answer_with_its_question(tmp_path, scheduler):
+    """'Nothing' to 'What could we improve?' is praise, to 'What did you like?' a
+    complaint: the workers score it with the question's wording, as the local engine does."""
+    from personalab.dask_engine import dask_client, ingest_partitions, tag_partitions
+    from personalab.sentiment import NOTHING_SCORE, sentiment_scores
+
+    d = tmp_path / "w"
+    d.mkdir()
+    (d / "codebook.yml").write_text(
+        "schema_version: 1\nsurvey: s\nrespondent_id: rid\nquestions:\n"
+        "  - id: rid\n    type: id\n"
+        "  - id: improve\n    text: What could we improve?\n    type: text\n"
+        "  - id: liked\n    text: What did you like?\n    type: text\n", encoding="utf-8")
+    answers = ["Nothing", "Nothing, it was perfect!", "The app crashes a lot", "nothing"]
+    for k in range(2):
+        pd.DataFrame({"rid": [f"p{k}-{i}" for i in range(4)], "improve": answers,
+                      "liked": answers}).to_csv(d / f"part-{k}.csv", index=False)
+    cb = load_codebook(d / "codebook.yml")
+    with dask_client(scheduler) as client:
+        parts, _, typed = ingest_partitions(client, input_partitions(d / "part-*.csv"), cb,
+                                            output_dir=tmp_path / "out")
+        kept = concat_surveys(parts)
+        labels = pd.Series(0, index=kept.data.index, name="segment")
+        _, sentiment, _ = tag_partitions(client, typed, kept.data.index, None, labels)
+    texts = kept.text()
+    local = pd.DataFrame({q: sentiment_scores(texts[q], question=cb[q].text)
+                          for q in texts.columns}, index=texts.index)
+    pd.testing.assert_frame_equal(sentiment, local)
+    nothing = texts["improve"].str.lower() == "nothing"
+    assert (sentiment.loc[nothing, "improve"] >= NOTHING_SCORE).all()
+    assert (sentiment.loc[nothing, "liked"] <= -NOTHING_SCORE).all()
