@@ -17,6 +17,7 @@ Draft a codebook from a raw export, to edit by hand::
 Check an export against its codebook (errors name file, column, row and the fix)::
 
     personalab validate exports/q4.csv --codebook study/codebook.yml
+    personalab validate --config study/study.yml     # its input, codebook and read options
 
 Start a study folder (study.yml, a drafted codebook, the notebooks for exploration)::
 
@@ -107,28 +108,108 @@ def _cmd_codebook(args) -> int:
 
 
 def _add_validate(sub):
-    p = sub.add_parser("validate", help="check an export against its codebook")
-    p.add_argument("input", type=Path, help="raw export file")
-    p.add_argument("--codebook", type=Path, required=True, help="codebook YAML")
-    p.add_argument("--format", default="auto", help="export format (default: auto-detect)")
+    p = sub.add_parser("validate", help="check an export against its codebook",
+                       description="Read the export as a run reads it (numbers, dates and "
+                                   "bytes included) and list every problem with its file, "
+                                   "column, rows and fix. With --config the study's input, "
+                                   "codebook, format and read options are used; flags "
+                                   "override them.")
+    p.add_argument("input", type=Path, nargs="?", help="raw export file (default: the "
+                                                       "config's input)")
+    p.add_argument("--codebook", type=Path, help="codebook YAML (default: the config's)")
+    p.add_argument("--config", type=Path, help="study YAML to take the input, codebook, "
+                                               "format and read options from")
+    p.add_argument("--format", help="export format (default: auto-detect)")
+    p.add_argument("--decimal", action="append", metavar="MARK|COLUMN=MARK",
+                   help="decimal mark of the number columns: '.' or ',' (repeat "
+                        "COLUMN=MARK for several columns); study.yml key 'decimal'")
+    p.add_argument("--thousands", action="append", metavar="MARK|COLUMN=MARK",
+                   help="thousands mark ('', ',', '.', ' ', \"'\"); study.yml key 'thousands'")
+    p.add_argument("--dayfirst", action="append", metavar="BOOL|COLUMN=BOOL",
+                   help="whether nn/nn/yyyy dates put the day first (true/false); study.yml "
+                        "key 'dayfirst'")
+    p.add_argument("--encoding", help="the export's text encoding (default: detected)")
+    p.add_argument("--encoding-errors", choices=["replace", "strict"],
+                   help="bytes that do not decode: replace (and report) or strict (stop)")
     p.set_defaults(func=_cmd_validate)
+
+
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _option_flag(name, given):
+    """``--decimal ,`` -> ','; ``--decimal spend=, --decimal rate=,`` -> {column: mark}."""
+    if not given:
+        return None
+
+    def value(text):
+        if name != "dayfirst":
+            return text
+        if text.strip().lower() not in _BOOLS:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--dayfirst takes true or false, got {text!r}",
+                              column="dayfirst", fix="--dayfirst true, or --dayfirst "
+                                                     "COLUMN=true for one column")
+        return _BOOLS[text.strip().lower()]
+
+    per_column = [g for g in given if "=" in g]
+    if not per_column:
+        if len(given) > 1:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--{name} given {len(given)} times without a column",
+                              column=name, fix=f"give --{name} once, or COLUMN=VALUE for "
+                                               "each column")
+        return value(given[0])
+    if len(per_column) != len(given):
+        from .errors import ConfigError
+
+        raise ConfigError(f"--{name} mixes a value for every column with per-column values",
+                          column=name, fix=f"give --{name} COLUMN=VALUE for each column")
+    return {col: value(v) for col, v in (g.split("=", 1) for g in per_column)}
 
 
 def _cmd_validate(args) -> int:
     from .codebook import load_codebook, validate_codebook
+    from .config import check_option_columns, check_read_options, load_config, study_fix
+    from .errors import ConfigError
     from .loaders import DecodeWarning, load_export
 
+    options, src = {}, "(command line)"
+    input_path, codebook_path, fmt = args.input, args.codebook, args.format
+    if args.config is not None:
+        cfg = load_config(args.config)
+        options, src = cfg.read_options(), cfg.source
+        input_path = input_path or cfg.input
+        codebook_path = codebook_path or cfg.codebook
+        fmt = fmt or cfg.format
+    flags = {"decimal": _option_flag("decimal", args.decimal),
+             "thousands": _option_flag("thousands", args.thousands),
+             "dayfirst": _option_flag("dayfirst", args.dayfirst),
+             "encoding": args.encoding, "encoding_errors": args.encoding_errors}
+    options.update({k: v for k, v in flags.items() if v is not None})
+    if input_path is None or codebook_path is None:
+        what = "the export" if input_path is None else "a codebook"
+        raise ConfigError(f"{what} to check is missing", column="input" if input_path is None
+                          else "codebook",
+                          fix="personalab validate EXPORT --codebook CODEBOOK, or --config "
+                              "study.yml (with its input and codebook)")
+    check_read_options(options, src)
+    codebook = load_codebook(codebook_path)
+    check_option_columns(options, codebook, src)
     with warnings.catch_warnings():
         # bytes read as U+FFFD are warnings of the report below, with their rows
         warnings.simplefilter("ignore", DecodeWarning)
-        raw = load_export(args.input, format=args.format)
-    report = validate_codebook(load_codebook(args.codebook), raw)
+        raw = load_export(input_path, format=fmt or "auto", **options)
+    report = validate_codebook(codebook, raw)
     if not report.issues:
         print(report)
         return 0
     # the same file, column, rows and fix a run shows when it stops on the problem
     for issue in sorted(report.issues, key=lambda i: i.level != "error"):
-        print(f"[{issue.level}] {one_line(issue.to_error(args.input))}")
+        issue.fix = study_fix(issue.fix)
+        print(f"[{issue.level}] {one_line(issue.to_error(input_path))}")
     n_err, n_warn = len(report.errors), len(report.warnings)
     print(f"{n_err} error(s), {n_warn} warning(s)"
           + (": a run stops on the errors." if n_err else ": a run goes ahead."))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import glob
+import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -89,6 +91,24 @@ class StudyConfig:
         Address of a running Dask scheduler (``tcp://host:8786``), with ``engine: dask``.
     steps : list of str
         Which pipeline steps to run (default: all, in order).
+    decimal, thousands : str or dict, optional
+        How the export writes numbers: the decimal mark (``"."`` or ``","``) and the
+        thousands mark (``","``, ``"."``, ``" "``, ``"'"``, a no-break space, or ``""`` for
+        none), for every number column (``decimal: ","``) or per column
+        (``decimal: {spend: ","}``). Left out, each numeric or weight column's convention is
+        decided from its values, and a column that cannot be decided (only ``"1,393"``-like
+        values) is refused naming these keys. See :mod:`personalab.conventions`.
+    dayfirst : bool or dict, optional
+        Whether ``03/04/2024``-style dates put the day first, for every date column
+        (``dayfirst: true``) or per column (``dayfirst: {signup: true}``); left out, decided
+        from the values.
+    encoding : str, optional
+        The export's text encoding (``cp1252``, ``latin-1``, ...); detected when left out.
+    encoding_errors : {"replace", "strict"}, optional
+        Bytes that do not decode: left out, a UTF-8 file with a few bad bytes is read with
+        each replaced by U+FFFD and reported; ``strict`` stops on the first one; ``replace``
+        also replaces (and reports) with a given ``encoding``.
+        See :func:`personalab.loaders.load_export`.
     """
 
     wave: str
@@ -112,6 +132,11 @@ class StudyConfig:
     engine: str = "local"
     scheduler: str | None = None
     steps: list[str] = field(default_factory=lambda: list(DEFAULT_STEPS))
+    decimal: str | dict | None = None
+    thousands: str | dict | None = None
+    dayfirst: bool | dict | None = None
+    encoding: str | None = None
+    encoding_errors: str | None = None
     #: the config file it was read from (not a parameter)
     source: Path | None = field(default=None, repr=False, compare=False)
 
@@ -163,6 +188,7 @@ class StudyConfig:
         if self.engine not in ("local", "dask"):
             raise ConfigError(f"engine must be 'local' or 'dask', got {self.engine!r}", file=src,
                               column="engine", fix=_suggest(self.engine, ("local", "dask")))
+        check_read_options(self.read_options(), src)
         if self.scheduler is not None and self.engine != "dask":
             raise ConfigError("a Dask scheduler address needs engine: dask", file=src,
                               column="scheduler", fix="add 'engine: dask' (or --engine dask)")
@@ -187,6 +213,12 @@ class StudyConfig:
                                   f"them all)")
         return self
 
+    def read_options(self) -> dict:
+        """How to read the export: the options of :func:`personalab.loaders.load_export`
+        this config gives (``decimal``, ``thousands``, ``dayfirst``, ``encoding``,
+        ``encoding_errors``), without those left out."""
+        return {k: getattr(self, k) for k in READ_OPTIONS if getattr(self, k) is not None}
+
     def to_dict(self) -> dict:
         """Plain, YAML/JSON-friendly dict (paths as strings)."""
         out = {}
@@ -204,6 +236,148 @@ def _suggest(name: str, choices) -> str:
 
 
 _PATH_KEYS = ("input", "codebook", "themes", "baseline")
+
+#: Keys that say how the export is read, passed to load_export (and the conventions).
+READ_OPTIONS = ("decimal", "thousands", "dayfirst", "encoding", "encoding_errors")
+#: The marks personalab.conventions reads (its number_conventions checks the same).
+DECIMAL_MARKS = (".", ",")
+THOUSANDS_MARKS = (",", ".", " ", "\u00a0", "\u202f", "'", "")
+_ENCODING_ERRORS = ("replace", "strict")
+
+
+def _flow(value) -> str:
+    """A value as it is written in study.yml (YAML flow style, one line)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True,
+                          width=float("inf")).strip()
+    return text[:-3].strip() if text.endswith("...") else text
+
+
+def check_read_options(options: dict, src=None) -> None:
+    """Refuse a read option (``decimal``, ``thousands``, ``dayfirst``, ``encoding``,
+    ``encoding_errors``) that is not one PersonaLab reads, naming the key and the values
+    it takes.
+
+    Raises
+    ------
+    ConfigError
+    """
+    import codecs
+
+    marks = {"decimal": DECIMAL_MARKS, "thousands": THOUSANDS_MARKS}
+    for key in ("decimal", "thousands"):
+        value = options.get(key)
+        if value is None:
+            continue
+        allowed = ", ".join(json.dumps(m) for m in marks[key])     # as YAML writes them
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for col, mark in items:
+            if not isinstance(mark, str) or mark not in marks[key] or \
+                    (col is not None and (not isinstance(col, str) or not col.strip())):
+                shown = f"{_flow({col: mark})} in {key}" if col is not None else repr(mark)
+                raise ConfigError(
+                    f"{key} must be one of {allowed} (for every number column) or a mapping "
+                    f"of column names to one of them, got {shown}", file=src, column=key,
+                    fix=f'{key}: "{marks[key][1 if key == "decimal" else 0]}" for every '
+                        f'number column, or {key}: {{spend: "{marks[key][1 if key == "decimal" else 0]}"}} '
+                        "for one column (quote the mark: a bare , is not YAML)")
+    dec, thou = options.get("decimal"), options.get("thousands")
+    if dec is not None and thou is not None:
+        cols = set(dec) if isinstance(dec, dict) else set()
+        cols |= set(thou) if isinstance(thou, dict) else set()
+        for col in cols or {None}:
+            d = dec.get(col) if isinstance(dec, dict) else dec
+            t = thou.get(col) if isinstance(thou, dict) else thou
+            if d is not None and d == t:
+                where = f" for column {col!r}" if col is not None else ""
+                raise ConfigError(f"decimal and thousands are both {d!r}{where}: one mark "
+                                  "cannot be both", file=src, column="thousands",
+                                  fix="give the decimal mark only (the other of '.' and ',' "
+                                      "then groups thousands), or two different marks")
+    value = options.get("dayfirst")
+    if value is not None:
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for col, v in items:
+            if not isinstance(v, bool) or (col is not None and not isinstance(col, str)):
+                raise ConfigError(
+                    f"dayfirst must be true or false (for every date column) or a mapping of "
+                    f"column names to true or false, got {_flow(v if col is None else value)}",
+                    file=src, column="dayfirst",
+                    fix="dayfirst: true for dd/mm/yyyy, dayfirst: false for mm/dd/yyyy, or "
+                        "dayfirst: {signup: true} for one column")
+    value = options.get("encoding_errors")
+    if value is not None and value not in _ENCODING_ERRORS:
+        raise ConfigError(f"encoding_errors must be 'replace' or 'strict', got {value!r}",
+                          file=src, column="encoding_errors",
+                          fix="encoding_errors: strict to stop on a byte that does not decode, "
+                              "replace to read it as U+FFFD and report it, or leave it out "
+                              "(replace for a UTF-8 file with a few bad bytes)")
+    value = options.get("encoding")
+    if value is not None:
+        try:
+            if not isinstance(value, str):
+                raise LookupError
+            codecs.lookup(value)
+        except LookupError:
+            raise ConfigError(f"encoding {value!r} is not a text encoding Python knows",
+                              file=src, column="encoding",
+                              fix="e.g. encoding: utf-8, cp1252 or latin-1, or leave it out to "
+                                  "detect it") from None
+
+
+def check_option_columns(options: dict, codebook, src=None) -> None:
+    """Refuse a per-column read option naming a column the codebook does not read that way
+    (``decimal: {spnd: ","}`` would otherwise be ignored without a word).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the column and the codebook's columns it could mean.
+    """
+    numbers = [q.id for q in codebook.questions if q.type in ("numeric", "weight")]
+    if codebook.weight is not None and codebook.weight not in numbers:
+        numbers.append(codebook.weight)
+    dates = [q.id for q in codebook.questions if q.type == "date"]
+    for key, known, what in (("decimal", numbers, "numeric or weight"),
+                             ("thousands", numbers, "numeric or weight"),
+                             ("dayfirst", dates, "date")):
+        value = options.get(key)
+        if not isinstance(value, dict):
+            continue
+        for col in value:
+            if col not in known:
+                close = difflib.get_close_matches(str(col), known, n=1)
+                raise ConfigError(
+                    f"{key} names the column {col!r}, which is not a {what} question of the "
+                    "codebook", file=src, column=key,
+                    fix=(f"did you mean {close[0]!r}? " if close else "")
+                    + (f"the {what} questions are: {', '.join(map(repr, known))}" if known
+                       else f"the codebook has no {what} question: remove {key}"))
+
+
+_OPTION = re.compile(r"\b(decimal|thousands|dayfirst|encoding_errors|encoding)="
+                     r"(\{[^{}]*\}|'[^']*'|\"[^\"]*\"|True|False)")
+
+
+def study_fix(fix: str | None) -> str | None:
+    """A fix that names load_export options (``decimal={'spend': ','}``), with the same
+    options as study.yml keys appended (``decimal: {spend: ','}``), for errors a run
+    shows: a researcher runs from study.yml, not from Python."""
+    if not fix:
+        return fix
+    import ast
+
+    keys = []
+    for m in _OPTION.finditer(fix):
+        try:
+            value = ast.literal_eval(m.group(2))
+        except (ValueError, SyntaxError):
+            continue
+        line = f"{m.group(1)}: {_flow(value)}"
+        if line not in keys:
+            keys.append(line)
+    if not keys or "study.yml" in fix:
+        return fix
+    return fix + f" (in study.yml: {' or '.join(keys)})"
 
 
 def _check_type(key: str, value, annotation, src):
@@ -277,7 +451,8 @@ def config_from_dict(values: dict, *, source=None, base_dir=None) -> StudyConfig
                               column=required, fix=f"add a line '{required}: ...'")
     kwargs = {}
     for k, v in values.items():
-        kwargs[k] = _check_type(k, v, hints[k], source)
+        # the read options take a mark or a mapping (or true/false): checked by validate()
+        kwargs[k] = v if k in READ_OPTIONS else _check_type(k, v, hints[k], source)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     for k in _PATH_KEYS:
         if kwargs.get(k) is not None and not kwargs[k].is_absolute():

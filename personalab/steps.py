@@ -25,7 +25,8 @@ class IngestResult:
 
 
 def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format="auto",
-           exclude_flags=None, engine="local", scheduler=None) -> IngestResult:
+           exclude_flags=None, engine="local", scheduler=None, decimal=None, thousands=None,
+           dayfirst=None, encoding=None, encoding_errors=None) -> IngestResult:
     """Load a raw export, validate it against its codebook, and check data quality.
 
     Parameters
@@ -49,12 +50,60 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         partitioned wave for either engine.
     scheduler : str, optional
         Dask scheduler address (``engine="dask"``); default a LocalCluster.
+    decimal, thousands, dayfirst, encoding, encoding_errors : optional
+        How the export is read: the study config's keys of the same names, passed to
+        :func:`personalab.loaders.load_export` (see :class:`personalab.config.StudyConfig`).
+        A per-column option must name a numeric/weight (``decimal``, ``thousands``) or
+        date (``dayfirst``) question of the codebook. Not yet taken by partitioned inputs.
 
     Returns
     -------
     IngestResult
+
+    Raises
+    ------
+    InputError
+        The export cannot be read as the codebook says. A refusal that an option settles
+        (a number column that reads two ways, mixed date orders, undecodable bytes) names
+        the option both as ``load_export`` takes it and as a study.yml key.
+    ConfigError
+        An option is not one PersonaLab reads, or names a column the codebook does not
+        type that way, or is given for a partitioned input.
     """
+    from .config import check_read_options
+    from .errors import ConfigError, InputError
+
+    options = {k: v for k, v in dict(decimal=decimal, thousands=thousands, dayfirst=dayfirst,
+                                     encoding=encoding, encoding_errors=encoding_errors).items()
+               if v is not None}
+    check_read_options(options)
+    try:
+        return _ingest(input_path, output_dir=output_dir, codebook_path=codebook_path,
+                       wave=wave, file_format=file_format, exclude_flags=exclude_flags,
+                       engine=engine, scheduler=scheduler, options=options)
+    except ConfigError:
+        raise
+    except InputError as err:
+        raise _with_study_fix(err) from None
+
+
+def _with_study_fix(err):
+    """``err`` with the study.yml key of each option its fix names (a run's errors)."""
+    from .config import study_fix
+
+    fix = study_fix(err.fix)
+    if fix == err.fix:
+        return err
+    new = type(err)(err.problem, file=err.file, column=err.column, row=err.row, fix=fix)
+    new.__dict__.update({k: v for k, v in err.__dict__.items() if k not in new.__dict__})
+    return new
+
+
+def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude_flags, engine,
+            scheduler, options) -> IngestResult:
     from .codebook import infer_codebook, load_codebook, save_codebook, validate_codebook
+    from .config import check_option_columns, study_fix
+    from .errors import ConfigError
     from .exports import to_safe_csv
     from .loaders import load_export
     from .quality import QualityRules, check_quality
@@ -66,21 +115,30 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
     from . import dask_engine as de
 
     partitioned = engine == "dask" or de.is_pattern(input_path)
+    if partitioned and options:
+        key = next(iter(options))
+        raise ConfigError(f"{', '.join(options)} cannot be given for a partitioned input yet: "
+                          "each partition is read as the loader decides", column=key,
+                          fix=f"leave {key} out (a column the values cannot decide is refused "
+                              "naming it), or run on one export file")
     files = de.input_partitions(input_path) if partitioned else [Path(input_path)]
     raw = None
     drafted = None
     if codebook_path is None:
         raw = de.read_raw(files[0], file_format) if partitioned else \
-            load_export(input_path, format=file_format)
+            load_export(input_path, format=file_format, **options)
         codebook = infer_codebook(raw)
         drafted = out / "codebook_draft.yml"
         save_codebook(codebook, drafted)
     else:
         codebook = load_codebook(codebook_path)
+    check_option_columns(options, codebook)
     typed = None
     if not partitioned:
-        raw = raw if raw is not None else load_export(input_path, format=file_format)
+        raw = raw if raw is not None else load_export(input_path, format=file_format, **options)
         validation = validate_codebook(codebook, raw)
+        for issue in validation.issues:         # the run's fixes name study.yml's keys
+            issue.fix = study_fix(issue.fix)
         survey = Survey.from_raw(raw, codebook, wave=wave)
     else:
         wave = wave or files[0].parent.name

@@ -173,3 +173,46 @@ def test_waves_may_not_be_skipped_with_a_baseline(tmp_path):
                          "steps: [personas, report]\n")
     with pytest.raises(ConfigError, match=r"leave out \['waves'\]"):
         load_config(p)
+
+
+# --------------------------------------------------------------------------- read options
+# How the export writes numbers and dates, and how to read its bytes: the keys the
+# conventions' and the loader's refusals name as their fix.
+
+def test_read_options_are_study_keys_passed_as_load_export_options(tmp_path):
+    p = _write(tmp_path, 'wave: w\ninput: wave.csv\ndecimal: ","\nthousands: {income: "."}\n'
+                         "dayfirst: {signup: true}\nencoding: cp1252\nencoding_errors: strict\n")
+    cfg = load_config(p)
+    assert cfg.read_options() == {"decimal": ",", "thousands": {"income": "."},
+                                  "dayfirst": {"signup": True}, "encoding": "cp1252",
+                                  "encoding_errors": "strict"}
+    assert load_config(_write(tmp_path, "wave: w\ninput: wave.csv\n")).read_options() == {}
+    # what the fixes suggest is what the file takes
+    from personalab.config import study_fix
+
+    fix = study_fix("say which: decimal={'spend': ','} for a decimal comma, or "
+                    "thousands={'spend': ','} for thousands")
+    assert fix.endswith("(in study.yml: decimal: {spend: ','} or thousands: {spend: ','})")
+    p = _write(tmp_path, "wave: w\ninput: wave.csv\ndecimal: {spend: ','}\ndayfirst: "
+                         "{when: true}\n")
+    assert load_config(p).read_options() == {"decimal": {"spend": ","},
+                                             "dayfirst": {"when": True}}
+
+
+@pytest.mark.parametrize("line, key, needle", [
+    ('decimal: ";"', "decimal", 'must be one of ".", ","'),
+    ("decimal: 1", "decimal", 'must be one of ".", ","'),
+    ('decimal: {spend: "_"}', "decimal", "got {spend: _}"),
+    ('thousands: "-"', "thousands", '",", ".", " ", "\\u00a0", "\\u202f", "\'", ""'),
+    ('decimal: ","\nthousands: ","', "thousands", "one mark cannot be both"),
+    ("dayfirst: maybe", "dayfirst", "must be true or false"),
+    ("dayfirst: {when: 1}", "dayfirst", "must be true or false"),
+    ("encoding_errors: ignore", "encoding_errors", "must be 'replace' or 'strict'"),
+    ("encoding: klingon-8", "encoding", "not a text encoding"),
+])
+def test_a_read_option_not_read_is_refused_naming_key_and_values(tmp_path, line, key, needle):
+    p = _write(tmp_path, f"wave: w\ninput: wave.csv\n{line}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert err.value.column == key and needle in err.value.problem and err.value.fix
+    assert str(p) in str(err.value)

@@ -141,3 +141,81 @@ def test_cli_validate_prints_the_rows_and_fixes_of_conventions_and_bytes(tmp_pat
     [line] = [ln for ln in captured.out.splitlines() if ln.startswith("[warning]")]
     assert "column 'comment', row 3" in line and "U+FFFD" in line and "Fix:" in line
     assert "DecodeWarning" not in captured.err          # said once, in the report
+
+
+# --------------------------------------------------------------------------- a run's ingest
+def test_ingest_takes_the_study_options_and_its_errors_name_the_study_keys(tmp_path):
+    from personalab import steps
+    from personalab.errors import ConfigError
+
+    cbp = save_codebook(codebook(spend="numeric", when="date"), tmp_path / "cb.yml")
+    path = export(tmp_path, 'rid,spend,when\n1,"1,393",03/04/2024\n2,"2,750",05/06/2024\n'
+                            "3,7,07/08/2024\n")
+    with pytest.raises(InputError, match="can be read two ways") as err:
+        steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp)
+    assert err.value.row == [2, 3]
+    assert "in study.yml: decimal: {spend: ','} or thousands: {spend: ','}" in err.value.fix
+    # the keys the fix names, as the study config passes them, settle it
+    with pytest.raises(InputError, match="reads both ways") as err:
+        steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp, thousands=",")
+    assert "dayfirst: {when: true}" in err.value.fix
+    res = steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
+                       thousands={"spend": ","}, dayfirst=True)
+    assert res.survey.data["spend"].tolist() == [1393.0, 2750.0, 7.0]
+    assert res.survey.data["when"].dt.strftime("%d.%m").tolist() == ["03.04", "05.06", "07.08"]
+    res = steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
+                       decimal=",", dayfirst={"when": False})
+    assert res.survey.data["spend"].tolist() == [1.393, 2.75, 7.0]
+    assert res.survey.data["when"].dt.strftime("%d.%m").tolist() == ["04.03", "06.05", "08.07"]
+    # a per-column option must name a column the codebook reads that way
+    with pytest.raises(ConfigError, match="'spnd', which is not a numeric") as err:
+        steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
+                     decimal={"spnd": ","})
+    assert err.value.column == "decimal" and "did you mean 'spend'" in err.value.fix
+    with pytest.raises(ConfigError, match="must be true or false"):
+        steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp, dayfirst="yes")
+
+
+def test_ingest_reads_the_encoding_options(tmp_path):
+    from personalab import steps
+
+    cbp = save_codebook(codebook(comment="text"), tmp_path / "cb.yml")
+    path = export(tmp_path, "rid,comment\n1,schön\n2,très bien\n".encode().replace(
+        "è".encode(), b"\xe8"))
+    with pytest.warns(DecodeWarning):
+        res = steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp)
+    [issue] = res.validation.of_kind("decode_error")
+    assert issue.rows == [3] and "in study.yml: encoding_errors: strict" in issue.fix
+    with pytest.raises(InputError, match="not valid utf-8") as err:
+        steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
+                     encoding_errors="strict")
+    assert (err.value.row, err.value.column) == (3, "comment")
+    res = steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
+                       encoding="latin-1")
+    assert res.survey.data["comment"].tolist() == ["schÃ¶n", "très bien"]
+
+
+def test_cli_validate_takes_the_options_as_flags_or_from_the_study_config(tmp_path, capsys):
+    cbp = save_codebook(codebook(spend="numeric", when="date"), tmp_path / "cb.yml")
+    path = export(tmp_path, 'rid,spend,when\n1,"1,393",03/04/2024\n2,"2,750",13/04/2024\n')
+    assert main(["validate", str(path), "--codebook", str(cbp)]) == 1
+    out = capsys.readouterr().out
+    assert "(in study.yml: decimal: {spend: ','} or thousands: {spend: ','}" in out
+    assert main(["validate", str(path), "--codebook", str(cbp), "--thousands", "spend=,"]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    assert main(["validate", str(path), "--codebook", str(cbp), "--decimal", ","]) == 0
+    capsys.readouterr()
+    # what the fix said to put in study.yml is what `validate --config` reads
+    study = tmp_path / "study.yml"
+    study.write_text("wave: w\ninput: wave.csv\ncodebook: cb.yml\ndecimal: {spend: ','}\n",
+                     encoding="utf-8")
+    assert main(["validate", "--config", str(study)]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    study.write_text("wave: w\ninput: wave.csv\ncodebook: cb.yml\ndecimal: {spnd: ','}\n",
+                     encoding="utf-8")
+    assert main(["validate", "--config", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "parameter 'decimal'" in err and "did you mean 'spend'" in err
+    assert "Traceback" not in err
+    assert main(["validate", str(path), "--codebook", str(cbp), "--dayfirst", "perhaps"]) == 2
+    assert "--dayfirst takes true or false" in capsys.readouterr().err
