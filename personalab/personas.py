@@ -29,6 +29,9 @@ The text never contradicts its data:
 * the confidence badge is capped by the run's verdict (:func:`cap_confidence`);
 * quotes that carry a theme the segment mentions less than others are left out, quotes
   carrying its own themes come first, and the headline quote carries one of them;
+* a quote is shown only when its respondent is typical of the persona on the traits the
+  card states and the quote does not contradict them (:func:`quote_fit`); when no quote
+  passes, the persona says so (``quotes_note``) instead of showing one;
 * each persona opens with a 2-3 sentence narrative built from the same phrases as its
   bullets, every sentence footnoted.
 """
@@ -112,6 +115,9 @@ class Quote:
     text: str
     themes: list[str] = field(default_factory=list)
     sentiment: float | None = None
+    #: how a reader knows the question: its text, after the closed question it follows up
+    #: when it is one ("Would you bring up … in an interview? — Why or why not?")
+    question_text: str | None = None
 
     @property
     def ref(self) -> str:
@@ -145,6 +151,12 @@ class PersonaDraft:
     narrative: list[Statement] = field(default_factory=list)
     #: the quote shown under the narrative (one of ``quotes``, carrying the persona's themes)
     headline_quote: Quote | None = None
+    #: the segment's quotes left out because they do not fit the persona (:func:`quote_fit`):
+    #: ``{"ref", "respondent_id", "text", "reasons"}`` each
+    quotes_left_out: list[dict] = field(default_factory=list)
+    #: why no quote is shown although the segment had some (every one failed
+    #: :func:`quote_fit`); None when quotes are shown or there were none to show
+    quotes_note: str | None = None
 
     def statements(self) -> list[Statement]:
         """Every statement of the persona (headline first)."""
@@ -721,27 +733,286 @@ def _themes_of(value) -> list[str]:
     return [str(t) for t in value]
 
 
-def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()) -> list[Quote]:
+#: A quote's sentiment (VADER compound, [-1, 1]) at least this strong against the direction
+#: of a trait the card states on the question the quote follows up contradicts the persona.
+STRONG_SENTIMENT = 0.5
+
+#: An open question reads as the follow-up of the closed question just before it.
+_FOLLOW_UP = re.compile(
+    r"^\W*(?:why\b|how come\b|explain\b|please\s+(?:explain|specify|elaborate|describe|say|tell)"
+    r"|if\s+(?:so|yes|no|not)\b|tell\s+us\s+(?:more|why)|what\s+makes\s+you\s+say"
+    r"|(?:any\s+)?(?:reasons?|comments?)\s+(?:for|on|about)\s+(?:this|that|your)\s+"
+    r"(?:answer|rating|choice|score))", re.I)
+_CLOSED_TYPES = ("likert", "single", "multi", "numeric")
+
+
+def follow_up_of(codebook, qid) -> str | None:
+    """The closed question an open question ``qid`` asks about, when the codebook shows it.
+
+    Either the open question's id extends a closed question's id (``Q5_TEXT``, ``Q5.why``:
+    the longest such id), or its text reads as a follow-up ("Why or why not?", "Please
+    explain", "If so, ...") and the codebook lists it right after a closed question. None
+    otherwise ("Any other comments?" at the end of a survey follows up nothing).
+    """
+    questions = list(getattr(codebook, "questions", []) or [])
+    ids = [q.id for q in questions]
+    if qid not in ids:
+        return None
+    closed = [q for q in questions if q.type in _CLOSED_TYPES and q.role != "ignore"]
+    prefixed = [q.id for q in closed
+                if q.id != qid and re.match(re.escape(q.id) + r"[_.:\- ]", str(qid))]
+    if prefixed:
+        return max(prefixed, key=len)
+    i = ids.index(qid)
+    text = questions[i].text or str(qid)
+    if i > 0 and _FOLLOW_UP.search(text):
+        prev = questions[i - 1]
+        if prev.type in _CLOSED_TYPES and prev.role != "ignore":
+            return prev.id
+    return None
+
+
+def _quote_question_text(survey, qid) -> str:
+    """The quote's question as a reader can place it: its text, after the text of the
+    closed question it follows up ("Would you bring up … in an interview? — Why or why
+    not?"), each shortened as in a card."""
+    q = _question(survey, qid)
+    own = question_label(q, str(qid))
+    parent = follow_up_of(survey.codebook, qid)
+    if parent is None:
+        return own
+    return f"{question_label(_question(survey, parent), parent)} — {own}"
+
+
+def _card_traits(statements: list[Statement]) -> list[Evidence]:
+    """The profile evidence of ``statements``, one per variable, in order."""
+    out, seen = [], set()
+    for st in statements:
+        for ev in st.evidence:
+            if ev.kind == "profile" and ev.variable is not None and ev.variable not in seen \
+                    and ev.value is not None and ev.total is not None:
+                seen.add(ev.variable)
+                out.append(ev)
+    return out
+
+
+def _trait_sides(ev: Evidence, x) -> np.ndarray:
+    """Whether respondents' own values ``x`` (an array) sit on the persona's side of a
+    stated trait: 1.0 (they do), 0.0 (against it), NaN (not checked).
+
+    Means (a Likert, rating or numeric answer): on the persona's side of the overall mean
+    or on it (the card says "rate X lower than most: 2.1 vs 3.0": an answer of 3 or less).
+    Shares (an answer level, a multi-select option): checked only where the card describes
+    what most of the persona do, i.e. the segment's majority answer lies on the stated
+    side (over-represented and held by more than half: the respondent gave that answer;
+    under-represented and held by under half: they did not). "Choose 'Designer' more often
+    than most (20% vs 9%)" says nothing about a typical member, who is not a designer.
+    Unanswered: not checked.
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.full(x.shape, np.nan)
+    if ev.value is None or ev.total is None or _isnan(ev.value) or _isnan(ev.total):
+        return out
+    over = ev.value > ev.total
+    if ev.level is None:   # a mean
+        ok = x >= ev.total if over else x <= ev.total
+    elif over and ev.value > 0.5:
+        ok = x >= 0.5
+    elif not over and ev.value < 0.5:
+        ok = x < 0.5
+    else:
+        return out
+    answered = ~np.isnan(x)
+    out[answered] = ok[answered].astype(float)
+    return out
+
+
+def _trait_side(ev: Evidence, x) -> bool | None:
+    """:func:`_trait_sides` for one value: True, False or None (not checked)."""
+    v = _trait_sides(ev, [np.nan if x is None or _isnan(x) else float(x)])[0]
+    return None if np.isnan(v) else bool(v)
+
+
+def _typical(values: pd.DataFrame, defining: list[Evidence], others: list[Evidence]) -> np.ndarray:
+    """Rules 1 and 2 of :func:`quote_fit` for every row of ``values`` at once."""
+    ok = np.ones(len(values), dtype=bool)
+
+    def col(ev):
+        return (values[ev.variable].to_numpy(dtype=float) if ev.variable in values
+                else np.full(len(values), np.nan))
+
+    for ev in defining:
+        ok &= _trait_sides(ev, col(ev)) != 0.0      # NaN (not checked) passes
+    checked = np.zeros(len(values))
+    against = np.zeros(len(values))
+    for ev in others:
+        side = _trait_sides(ev, col(ev))
+        checked += ~np.isnan(side)
+        against += side == 0.0
+    return ok & ~((checked > 0) & (against > checked / 2))
+
+
+def _describe_side(ev: Evidence, x, label=None) -> str:
+    qid = ev.question or ev.variable
+    what = f"“{label(qid) if label is not None else question_label(None, qid)}”"
+    over = ev.value > ev.total
+    if ev.level is None:
+        shown = _code(x) if float(x).is_integer() else _num(x)
+        return (f"answered {shown} to {what}, {'below' if over else 'above'} the overall "
+                f"{_num(ev.total)}, where the persona answers {'higher' if over else 'lower'} "
+                f"({_num(ev.value)})")
+    verb = "did not answer" if over else "answered"
+    return (f"{verb} “{ev.level}” to {what}, which {_ENV.filters['pct'](ev.value)} of the "
+            f"persona did (against {_ENV.filters['pct'](ev.total)} overall)")
+
+
+def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evidence], *,
+              follows=None, reverse=(), strong: float = STRONG_SENTIMENT,
+              label=None) -> list[str]:
+    """Why ``quote`` does not fit its persona (an empty list: it fits).
+
+    The rule, on the traits the persona's card states (profile evidence only):
+
+    1. *Typical on the defining traits*: the respondent's own answer lies on the persona's
+       side (:func:`_trait_side`) of every trait the narrative states (the persona's
+       strongest traits, which also open its headline). An unanswered trait is not held
+       against them.
+    2. *Typical on the card*: of the other traits on the card that can be checked for the
+       respondent, no more than half go against the persona.
+    3. *Not contradicting*: when the quote answers an open question that follows up a
+       closed one (``follows``, :func:`follow_up_of`) and the card states a trait on that
+       closed question's scale, the quote's sentiment must not be strongly against the
+       trait's direction: at least +``strong`` (strongly positive) on the card of a persona
+       that rates it lower than most, or at most -``strong`` where it rates it higher
+       (a reverse-keyed item, ``reverse``, flips which end is positive).
+
+    Parameters
+    ----------
+    quote : Quote
+    answers : Series or None
+        The respondent's own values (:func:`personalab.profiles.respondent_values`), by
+        variable; None: rules 1-2 are not checked.
+    defining, others : list of Evidence
+        The traits the narrative states, and the card's other traits.
+    follows : str, optional
+        The closed question the quote's question follows up.
+    reverse : collection of str
+        Reverse-keyed question ids.
+    strong : float
+        The sentiment threshold of rule 3.
+    label : callable, optional
+        question id -> how the reasons name it (default: the id).
+    """
+    reasons = []
+    if answers is not None:
+        # the same rule as _typical (used for every respondent at once), with reasons
+        for ev in defining:
+            x = answers.get(ev.variable)
+            if _trait_side(ev, x) is False:
+                reasons.append("not typical on a defining trait: " + _describe_side(ev, x, label))
+        against, checked = [], 0
+        for ev in others:
+            x = answers.get(ev.variable)
+            side = _trait_side(ev, x)
+            if side is None:
+                continue
+            checked += 1
+            if not side:
+                against.append(_describe_side(ev, x, label))
+        if checked and len(against) > checked / 2:
+            reasons.append(f"against the persona on {len(against)} of the card's {checked} "
+                           "other traits they answered: " + "; ".join(against))
+    if follows is not None and quote.sentiment is not None and not _isnan(quote.sentiment):
+        for ev in defining + others:
+            if ev.question != follows or ev.level is not None:
+                continue
+            over = ev.value > ev.total
+            polarity = -1.0 if follows in reverse else 1.0
+            score = quote.sentiment * polarity
+            if (over and score <= -strong) or (not over and score >= strong):
+                reasons.append(
+                    f"its sentiment ({quote.sentiment:+.2f}) contradicts the trait it follows "
+                    f"up: the persona answers “{label(ev.question) if label else ev.question}” "
+                    f"{'higher' if over else 'lower'} than most ({_num(ev.value)} vs "
+                    f"{_num(ev.total)})")
+    return reasons
+
+
+def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=(),
+                check=None, question_text=None) -> tuple[list[Quote], list[dict], int]:
     """The segment's quotes, checked against the persona.
 
     A quote tagged with a theme the segment mentions significantly *less* than others
-    contradicts the persona and is left out. Quotes that carry one of the persona's own
-    (over-represented) themes come first, in their rank order; then untagged ones and
-    quotes on other themes, in rank order.
+    contradicts the persona and is left out; so is one that ``check`` (a callable
+    ``Quote -> list of reasons``, :func:`quote_fit`) finds reasons against. Quotes that carry
+    one of the persona's own (over-represented) themes come first, in their rank order; then
+    untagged ones and quotes on other themes, in rank order.
+
+    Returns (quotes shown, quotes left out with their reasons, the segment's quotes).
     """
     if quotes is None or quotes.empty:
-        return []
+        return [], [], 0
     q = quotes[quotes["segment"] == seg].sort_values("rank", kind="stable")
     themes, avoid = set(themes), set(avoid)
-    carrying, rest = [], []
+    carrying, rest, left_out = [], [], []
     for _, r in q.iterrows():
         tags = _themes_of(r.get("themes"))
-        if avoid & set(tags):
-            continue
         quote = Quote(respondent_id=str(r["respondent_id"]), question=str(r["question"]),
-                      text=str(r["text"]), themes=tags, sentiment=_f(r.get("sentiment")))
+                      text=str(r["text"]), themes=tags, sentiment=_f(r.get("sentiment")),
+                      question_text=(question_text(str(r["question"])) if question_text
+                                     else None))
+        reasons = []
+        if avoid & set(tags):
+            reasons.append("carries a theme the persona mentions less than others: "
+                           + ", ".join(sorted(avoid & set(tags))))
+        if check is not None:
+            reasons += check(quote)
+        if reasons:
+            left_out.append({"ref": quote.ref, "respondent_id": quote.respondent_id,
+                             "text": quote.text, "reasons": reasons})
+            continue
         (carrying if themes & set(tags) else rest).append(quote)
-    return (carrying + rest)[:n]
+    return (carrying + rest)[:n], left_out, len(q)
+
+
+def _quoted_answers(survey, quotes, profile) -> pd.DataFrame | None:
+    """The quoted respondents' own values on the profile's significant variables, indexed by
+    respondent id as text (None when there are no quotes)."""
+    if quotes is None or quotes.empty:
+        return None
+    from .profiles import respondent_values
+
+    variables = set(profile.loc[profile["significant"].astype(bool), "variable"].astype(str))
+    values = respondent_values(survey, variables)
+    values.index = values.index.map(str)
+    ids = pd.Index(quotes["respondent_id"].map(str).unique())
+    return values.loc[values.index.intersection(ids)]
+
+
+def typical_respondents(survey, labels, personas: list[PersonaDraft]) -> dict[int, list[str]]:
+    """Per persona, the members of its segment who are typical of it on the traits its card
+    states (rules 1 and 2 of :func:`quote_fit`), as text ids in survey order.
+
+    Quotes picked among these (``representative_quotes(eligible=...)``) are not left out of
+    a card for their respondent's answers (rule 3, a quote's sentiment, still applies);
+    without it the quotes step may pick quotes that :func:`draft_personas` has to leave out.
+    """
+    from .profiles import respondent_values
+
+    variables = {ev.variable for p in personas for st in p.statements() for ev in st.evidence
+                 if ev.kind == "profile" and ev.variable is not None}
+    values = respondent_values(survey, variables)
+    seg = pd.Series(labels).reindex(values.index).to_numpy()
+    ids = values.index.map(str)
+    out = {}
+    for p in personas:
+        defining = _card_traits(p.narrative)
+        others = [ev for ev in _card_traits(p.demographics + [st for f in FACETS
+                                                               for st in getattr(p, f)])
+                  if ev.variable not in {d.variable for d in defining}]
+        keep = _typical(values, defining, others) & (seg == p.segment)
+        out[p.segment] = list(ids[keep])
+    return out
 
 
 def _headline_quote(quotes: list[Quote], themes: list[str]) -> Quote | None:
@@ -879,6 +1150,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     segments = sorted(int(s) for s in sizes["segment"] if s != "unassigned")
     used: set[str] = set()
     personas = []
+    answers = _quoted_answers(survey, quotes, profile)
+    reverse = {q.id for q in survey.codebook.questions if getattr(q, "reverse", False)}
     for seg in segments:
         prof = profile[profile["segment"] == seg]
         seg_share = float(sizes.loc[sizes["segment"] == seg, "weighted_share"].iloc[0])
@@ -962,8 +1235,29 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         badge, reason = cap_confidence(badge, reason, stab, verdict)
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
         negative = _match_not_a_fit(prof, rules)
-        persona_quotes = _quotes_for(quotes, seg, n_quotes, themes=own_themes,
-                                     avoid=avoid_themes)
+        narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"])
+        defining = _card_traits(narrative)
+        others = [ev for ev in _card_traits(demographics[:max_items]
+                                            + [st for f in FACETS for st in facets[f]])
+                  if ev.variable not in {d.variable for d in defining}]
+
+        def check(quote, defining=defining, others=others):
+            own = None if answers is None or quote.respondent_id not in answers.index \
+                else answers.loc[quote.respondent_id]
+            return quote_fit(quote, own, defining, others,
+                             follows=follow_up_of(survey.codebook, quote.question),
+                             reverse=reverse,
+                             label=lambda qid: question_label(_question(survey, qid), qid))
+
+        persona_quotes, left_out, n_candidates = _quotes_for(
+            quotes, seg, n_quotes, themes=own_themes, avoid=avoid_themes, check=check,
+            question_text=lambda qid: _quote_question_text(survey, qid))
+        quotes_note = None
+        if n_candidates and not persona_quotes:
+            quotes_note = (f"No quote is shown: none of the segment's {n_candidates} "
+                           "representative quotes comes from a respondent typical of this "
+                           "persona's traits without contradicting them (see "
+                           "quotes_left_out).")
         headline_quote = _headline_quote(persona_quotes, own_themes)
         personas.append(PersonaDraft(
             segment=seg, name=f"{descriptor} {first}" if descriptor else first,
@@ -973,8 +1267,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                                            conf_ev),
             demographics=demographics[:max_items], quotes=persona_quotes,
             negative=negative is not None, negative_statement=negative,
-            narrative=_narrative(first, traits, top_theme, size_ev, size["weighted_share"]),
-            headline_quote=headline_quote,
+            narrative=narrative, headline_quote=headline_quote,
+            quotes_left_out=left_out, quotes_note=quotes_note,
             **{f: facets[f] for f in FACETS}))
     return personas
 
@@ -1021,9 +1315,11 @@ def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = Non
             lines += ["### In their own words", ""]
             for q in p.quotes:
                 lines.append(f"> {q.text}")
-                lines.append(f">\n> — respondent {q.respondent_id}, {q.question} "
-                             f"({q.ref})")
+                lines.append(f">\n> — respondent {q.respondent_id}, "
+                             f"{q.question_text or q.question} ({q.ref})")
                 lines.append("")
+        elif p.quotes_note:
+            lines += ["### In their own words", "", f"*{p.quotes_note}*", ""]
     if notes:
         lines += ["---", ""] + [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"

@@ -41,7 +41,8 @@ from personalab.errors import ConfigError, InputError
 from personalab.features import PersonaLabWarning, _qattr, question_blocks
 
 __all__ = ["profile_segments", "profile_statistics", "merge_profile_statistics",
-           "profile_from_statistics", "top_traits", "segment_sizes", "kish_n", "UNASSIGNED"]
+           "profile_from_statistics", "top_traits", "segment_sizes", "kish_n",
+           "respondent_values", "UNASSIGNED"]
 
 #: How the unassigned label (-1) is shown in tables.
 UNASSIGNED = "unassigned"
@@ -166,6 +167,34 @@ def _variables(survey):
             for level in levels:
                 ind = (s == level).astype(float).where(s.notna())
                 yield qid, text, f"{qid}={level}", str(level), qtype, "share", ind
+
+
+def respondent_values(survey, variables=None) -> pd.DataFrame:
+    """Each respondent's own value on the profile's variables, as the profile averages them.
+
+    One column per profile ``variable``: a Likert or numeric answer on the scale respondents
+    answered (reverse keying undone, as in the profile), and 1/0 for a single-choice level
+    or a multi-select option (NaN where the question was not answered). A segment's mean of
+    a column, unweighted, is its profile ``value``; :mod:`personalab.personas` reads a
+    quote's respondent here to check the quote against the persona's traits.
+
+    Parameters
+    ----------
+    survey : Survey
+    variables : iterable of str, optional
+        Only these variables (default: every one).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by respondent id.
+    """
+    wanted = None if variables is None else set(variables)
+    cols = {}
+    for _, _, var, _, _, _, values in _variables(survey):
+        if wanted is None or var in wanted:
+            cols[var] = values.astype(float)
+    return pd.DataFrame(cols, index=survey.data.index)
 
 
 #: Columns of a :func:`profile_statistics` table.

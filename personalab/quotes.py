@@ -41,7 +41,7 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
                           exclude_ids=(), flagged_ids=(), min_words=6, max_words=60,
                           diversity=0.5, redact=True, random_state=None, coverage=0.5,
                           max_similarity=0.6, max_pii_share=0.3, alpha=0.05,
-                          max_answers=5000, questions=None) -> pd.DataFrame:
+                          max_answers=5000, questions=None, eligible=None) -> pd.DataFrame:
     """N typical, diverse, theme-covering, redacted quotes per segment.
 
     Parameters
@@ -103,6 +103,12 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
         ``{question column: question wording}`` for the sentiment computed here
         (``sentiment=None``). A column missing from it is its own wording when it reads
         like a question ("What could we improve?").
+    eligible : dict, optional
+        ``{segment: respondent ids}``: a segment named here is quoted only from these
+        respondents (segments not named: from any of their members). Pass
+        :func:`personalab.personas.typical_respondents` so that every quote comes from a
+        respondent typical of the persona on the traits its card states; a segment with no
+        eligible answer gets no quotes.
 
     Returns
     -------
@@ -151,15 +157,25 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
     themes_for = _themes_lookup(tag_matrix)
     distinctive = _distinctive(tag_matrix, seg, alpha)
 
-    eligible = ((answers["segment"] != UNASSIGNED) & answers["segment"].notna()
-                & ~answers["key"].isin(blocked)
-                & answers["n_words"].between(min_words, max_words)).to_numpy()
+    eligible_mask = ((answers["segment"] != UNASSIGNED) & answers["segment"].notna()
+                     & ~answers["key"].isin(blocked)
+                     & answers["n_words"].between(min_words, max_words)).to_numpy()
+    if eligible is not None:
+        if not isinstance(eligible, dict):
+            raise ConfigError(f"eligible must be a dict {{segment: respondent ids}}, not "
+                              f"{type(eligible).__name__}",
+                              fix="pass personalab.personas.typical_respondents(...) or None")
+        allowed = {s: _id_set(ids) for s, ids in eligible.items()}
+        named = answers["segment"].map(lambda s: s in allowed).to_numpy(dtype=bool)
+        ok = np.array([allowed[s].__contains__(k) if n else True
+                       for s, k, n in zip(answers["segment"], answers["key"], named)], dtype=bool)
+        eligible_mask = eligible_mask & ok
     segments = sorted((s for s in answers["segment"].dropna().unique() if s != UNASSIGNED),
                       key=lambda s: (str(type(s)), s))
     rows = []
     for s in segments:
         in_seg = (answers["segment"] == s).to_numpy()
-        cand = np.flatnonzero(in_seg & eligible)
+        cand = np.flatnonzero(in_seg & eligible_mask)
         if len(cand) == 0:
             continue
         frame = answers.iloc[cand].copy()

@@ -341,3 +341,122 @@ def test_a_bounded_score_below_its_midpoint_is_not_a_motivation():
     p0, _ = draft_personas(survey, labels, profile_segments(survey, labels), segment_sizes(seg))
     assert not p0.motivations                                   # 35 of 0-100: not theirs
     assert p0.distinctive and p0.distinctive[0].text.startswith("Report a higher “Motivation")
+
+
+# --------------------------------------------------------------------------- quotes vs traits
+@pytest.fixture(scope="module")
+def rated():
+    """Two segments of 150 that differ on one satisfaction rating, with an open follow-up.
+
+    * ``S_app`` "How satisfied are you with the app?" (1-5): segment 0 is dissatisfied
+      (about 1.5), segment 1 satisfied (about 4.5); ``U_use`` how often they use it (1-5):
+      segment 0 rarely (about 1.8), segment 1 often (4.2).
+    * ``S_app_why`` "Why did you give that rating?" follows ``S_app`` in the codebook.
+    * Planted in segment 0: ``R_0000`` answered 5 (very satisfied) to ``S_app`` but writes
+      the segment's most typical answer; ``R_0001`` answered 1 but praises the app;
+      ``R_0002`` .. ``R_0005`` answered 1 to both and complain, as do the rest of
+      segment 0 (drawn at random) in different words.
+    """
+    rng = np.random.default_rng(11)
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    sat = np.clip(np.round(rng.normal(np.where(seg == 0, 1.5, 4.5), 0.5)), 1, 5).astype(int)
+    use = np.clip(np.round(rng.normal(np.where(seg == 0, 1.8, 4.2), 0.6)), 1, 5).astype(int)
+    sat[0], use[0] = 5, 2          # the planted untypical respondent
+    sat[1], use[1] = 1, 1          # typical, but praises the app
+    sat[2:6], use[2:6] = 1, 1      # typical, and complain
+    parts = ["statements page", "login", "support chat", "notifications", "transfers",
+             "search"]
+    why = [f"The {parts[i % 6]} is slow and the {parts[(i + 1 + i // 6) % 6]} keeps failing"
+           if s == 0 else f"Everything works well, week {i}" for i, s in enumerate(seg)]
+    # the segment's most typical wording (R_0020 writes the same): first on text alone
+    why[0] = "The support chat is slow and the statements page keeps failing"
+    why[1] = "Great app, I love it, amazing statements page and wonderful support"
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:04d}" for i in range(n)], "S_app": sat,
+                          "U_use": use, "S_app_why": why})
+    questions = [
+        Question("S_app", "How satisfied are you with the app?", "likert", "segment", SATISFIED),
+        Question("U_use", "How often do you use the app?", "likert", "segment",
+                 [ScaleOption(i, lab) for i, lab in enumerate(
+                     ["Never", "Rarely", "Sometimes", "Often", "Always"], start=1)]),
+        Question("S_app_why", "Why did you give that rating?", "text", "profile"),
+    ]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    return survey, labels, profile_segments(survey, labels), segment_sizes(labels.to_numpy())
+
+
+def _rated_quotes(ids, texts, sentiments):
+    return pd.DataFrame({"segment": 0, "rank": range(1, len(ids) + 1), "respondent_id": ids,
+                         "question": "S_app_why", "text": texts, "themes": [()] * len(ids),
+                         "sentiment": sentiments})
+
+
+def test_a_quote_from_a_respondent_on_the_other_side_of_a_defining_trait_is_left_out(rated):
+    """The dissatisfied persona is not quoted by the one member who rated the app 5, even
+    when that quote ranks first; its reason names the answer and the trait."""
+    survey, labels, profile, sizes = rated
+    quotes = _rated_quotes(["R_0000", "R_0002", "R_0003"],
+                           ["The app is wonderful, I love it", "It crashes every time",
+                            "Too slow to load"], [0.9, -0.4, 0.0])
+    p0 = draft_personas(survey, labels, profile, sizes, quotes=quotes)[0]
+    assert any(ev.variable == "S_app" and st.direction == "under"
+               for st in p0.narrative for ev in st.evidence)
+    assert [q.respondent_id for q in p0.quotes] == ["R_0002", "R_0003"]
+    assert p0.headline_quote is not None and p0.headline_quote.respondent_id == "R_0002"
+    (left,) = p0.quotes_left_out
+    assert left["respondent_id"] == "R_0000"
+    assert "answered 5 to “How satisfied are you with the app?”" in left["reasons"][0]
+    assert p0.quotes_note is None
+    md = personas_to_markdown([p0])
+    assert "wonderful" not in md and "It crashes every time" in md
+
+
+def test_a_strongly_positive_quote_is_not_shown_for_a_dissatisfied_persona(rated):
+    """R_0001 rated the app 1 (typical) but the quote that follows up that rating praises
+    it (VADER +0.96): it contradicts "rate the app lower than most" and is left out."""
+    survey, labels, profile, sizes = rated
+    quotes = _rated_quotes(["R_0001", "R_0002"],
+                           ["Great app, I love it, amazing and wonderful support",
+                            "It crashes every time"], [0.96, -0.4])
+    p0 = draft_personas(survey, labels, profile, sizes, quotes=quotes)[0]
+    assert [q.respondent_id for q in p0.quotes] == ["R_0002"]
+    assert "sentiment (+0.96) contradicts" in p0.quotes_left_out[0]["reasons"][0]
+    # the quote says which question it answers: the follow-up of the rating
+    assert p0.quotes[0].question_text == ("How satisfied are you with the app? — "
+                                          "Why did you give that rating?")
+
+
+def test_when_no_quote_fits_the_persona_says_so_instead_of_showing_one(rated):
+    survey, labels, profile, sizes = rated
+    quotes = _rated_quotes(["R_0000", "R_0001"], ["The app is wonderful, I love it",
+                                                  "Great app, I love it, amazing"],
+                           [0.9, 0.96])
+    p0 = draft_personas(survey, labels, profile, sizes, quotes=quotes)[0]
+    assert p0.quotes == [] and p0.headline_quote is None
+    assert p0.quotes_note and "none of the segment's 2 representative quotes" in p0.quotes_note
+    md = personas_to_markdown([p0])
+    assert p0.quotes_note in md and "wonderful" not in md
+
+
+def test_quotes_are_picked_among_respondents_typical_of_the_persona(rated):
+    """Without ``eligible`` the first quote of segment 0 is R_0000's (the most typical text,
+    from a respondent who rated the app 5); with the persona's typical respondents it is
+    never picked, and every picked quote passes the persona's check."""
+    from personalab.personas import typical_respondents
+    from personalab.quotes import representative_quotes
+
+    survey, labels, profile, sizes = rated
+    texts = survey.text()["S_app_why"]
+    plain = representative_quotes(texts, labels, n=3, sentiment=False, redact=False)
+    assert plain.loc[plain["segment"] == 0, "respondent_id"].iloc[0] == "R_0000"
+    personas = draft_personas(survey, labels, profile, sizes)
+    typical = typical_respondents(survey, labels, personas)
+    assert "R_0000" not in typical[0] and "R_0001" in typical[0]
+    assert set(typical[0]) <= set(labels.index[labels == 0].map(str))
+    picked = representative_quotes(texts, labels, n=3, sentiment=False, redact=False,
+                                   eligible=typical)
+    assert "R_0000" not in set(picked["respondent_id"])
+    assert (picked["segment"] == 0).sum() == 3
+    drafted = draft_personas(survey, labels, profile, sizes, quotes=picked)
+    assert all(not p.quotes_left_out for p in drafted)
