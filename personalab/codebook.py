@@ -646,6 +646,7 @@ def load_yaml_text(text: str, *, file=None, what: str = "codebook", error=Codebo
 
 
 def _decode_yaml_bytes(data: bytes, src, what, error) -> str:
+    ext = Path(str(src)).suffix if src is not None and Path(str(src)).suffix else ".yml"
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -663,7 +664,7 @@ def _decode_yaml_bytes(data: bytes, src, what, error) -> str:
             f"(line {line}, column {col}){guess}; it was probably saved as Windows-1252 / "
             "Latin-1", file=src, row=line,
             fix="re-save the file as UTF-8 (in your editor: Save with encoding UTF-8; or "
-                "`iconv -f cp1252 -t utf-8 old.yml > new.yml`)") from None
+                f"`iconv -f cp1252 -t utf-8 old{ext} > new{ext}`)") from None
 
 
 def _safe_yaml(text: str, src, what, error):
@@ -681,7 +682,7 @@ def _safe_yaml(text: str, src, what, error):
         line = e.problem_mark.line + 1 if e.problem_mark is not None else None
         raise error(f"the {what} uses a YAML tag that is not plain data ({e.problem})",
                     file=src, row=line,
-                    fix="remove the '!!python/...' or other '!' tag; a codebook holds "
+                    fix=f"remove the '!!python/...' or other '!' tag; a {what} holds "
                         "only plain values") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -691,7 +692,8 @@ def _safe_yaml(text: str, src, what, error):
                         "or '#' need quotes)") from None
     except RecursionError:
         raise error(f"the {what} is nested too deeply to be a {what}", file=src,
-                    fix="check the file: a codebook is a list of questions") from None
+                    fix="check the file" + (": a codebook is a list of questions"
+                                            if what == "codebook" else "")) from None
 
 
 def _check_expansion(root, src, what, error) -> None:

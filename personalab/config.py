@@ -464,7 +464,13 @@ def config_from_dict(values: dict, *, source=None, base_dir=None) -> StudyConfig
 
 
 def load_config(path, **overrides) -> StudyConfig:
-    """Read a study config YAML (safe loader only) and apply command-line overrides."""
+    """Read a study config YAML and apply command-line overrides.
+
+    The file is read as :func:`personalab.codebook.read_yaml_text` reads hand-edited YAML:
+    UTF-8 (a file saved as cp1252 is refused naming the line and byte), plain data only
+    (``yaml.safe_load``, no Python tags), and aliases that expand past
+    :data:`personalab.codebook.MAX_YAML_NODES` nodes refused.
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError("config file not found", file=path,
@@ -477,17 +483,16 @@ def load_config(path, **overrides) -> StudyConfig:
                           fix=f"give the file itself, e.g. --config {inside[0]}" if inside else
                               "give the path of a study YAML, e.g. data/sample/study.yml "
                               "(`personalab init <folder>` writes one)")
+    from .codebook import load_yaml_text, read_yaml_text
+
     try:
-        text = _read_utf8(path)
-        values = yaml.safe_load(text)
+        # UTF-8 or refused naming the line and byte; plain data only; aliases capped (an
+        # alias bomb is refused before it is built)
+        text = read_yaml_text(path, what="study config", error=ConfigError)
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", file=path,
                           fix="check the file's permissions") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path,
-                          row=(mark.line + 1) if mark else None,
-                          fix="check indentation and quoting on that line") from None
+    values = load_yaml_text(text, file=path, what="study config", error=ConfigError)
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -518,20 +523,6 @@ def _output_for_wave(values: dict, wave) -> Path:
     if isinstance(own, str) and Path(own).name == str(values.get("wave")):
         return Path(own).parent / str(wave)
     return Path("reports") / str(wave)
-
-
-def _read_utf8(path: Path) -> str:
-    """The file's text; a file that is not UTF-8 is refused naming the row of the first
-    byte that is not (a config saved as Windows-1252 or Latin-1 by an editor)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = data[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on this "
-                          f"row; saved as Windows-1252 or Latin-1?)", file=path, row=row,
-                          fix="save it as UTF-8 (in most editors: Save As > Encoding: UTF-8)"
-                          ) from None
 
 
 def _names_a_wave(path: Path) -> bool:

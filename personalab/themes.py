@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .codebook import load_yaml_text, read_yaml_text
 from .errors import CodebookError, ConfigError, InputError, short_path
 from .text import (distinct_texts, effective_n_jobs, get_nlp, is_lookup_pipeline,
                    lemmatize_word, map_blocks, pa_indices, split_even)
@@ -265,30 +266,25 @@ class ThemeCodebook:
     # -- YAML
     @classmethod
     def load(cls, path) -> "ThemeCodebook":
-        """Read a theme codebook YAML file (``yaml.safe_load``: no Python tags)."""
+        """Read a theme codebook YAML file as :func:`personalab.codebook.read_yaml_text`
+        reads one: UTF-8 (a file saved as cp1252 is refused naming the line and byte),
+        plain data only (no Python tags), aliases capped (an alias bomb is refused)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_yaml_text(path, what="theme codebook", error=CodebookError)
         except OSError as exc:
             raise CodebookError(f"cannot read the theme codebook ({exc.strerror})",
-                                file=short_path(path), fix="check the path") from exc
+                                file=short_path(path), fix="check the path") from None
         return cls.from_yaml(text, path=path)
 
     @classmethod
     def from_yaml(cls, text: str, *, path=None) -> "ThemeCodebook":
+        """A theme codebook from YAML text (``yaml.safe_load`` with the alias-expansion
+        cap of :func:`personalab.codebook.load_yaml_text`)."""
         file = short_path(path) if path else None
-        try:
-            data = yaml.safe_load(text)
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.constructor.ConstructorError as exc:
-            raise CodebookError(f"the YAML uses a tag that is not allowed ({exc.problem})",
-                                file=file, row=_mark_line(exc),
-                                fix="remove '!!python/...' and other tags; "
-                                    "a codebook holds plain lists, strings and numbers") from exc
-        except yaml.YAMLError as exc:
-            raise CodebookError(f"the file is not valid YAML ({getattr(exc, 'problem', exc)})",
-                                file=file, row=_mark_line(exc),
-                                fix="check indentation and quoting near that line") from exc
+        data = load_yaml_text(text, file=file, what="theme codebook", error=CodebookError)
+        # only the top level's line numbers are read: no alias is followed
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
         if not isinstance(data, dict) or "themes" not in data:
             raise CodebookError("the file has no 'themes:' list", file=file,
                                 fix="start from the schema in docs/design.md")
@@ -366,10 +362,11 @@ class ThemeCodebook:
         path = None if is_text else Path(path_or_text)
         file = short_path(path) if path else None
         try:
-            content = path_or_text if is_text else path.read_text(encoding="utf-8-sig")
+            content = path_or_text if is_text else \
+                read_yaml_text(path, what="theme CSV", error=CodebookError)  # UTF-8 or refused
         except OSError as exc:
             raise CodebookError(f"cannot read the theme CSV ({exc.strerror})", file=file,
-                                fix="check the path") from exc
+                                fix="check the path") from None
         rows = list(csv.reader(io.StringIO(content)))
         if not rows:
             raise CodebookError("the CSV is empty", file=file, fix="write a header row first")
@@ -434,11 +431,6 @@ def _theme_from_mapping(item: dict) -> Theme:
         phrases=phrases,
         patterns=as_list(item.get("patterns")),
         exclude=as_list(item.get("exclude")))
-
-
-def _mark_line(exc) -> int | None:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    return mark.line + 1 if mark is not None else None
 
 
 def _theme_lines(root) -> dict[int, int]:

@@ -56,8 +56,9 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):
 
 def test_python_tags_are_refused(tmp_path):
     p = _write(tmp_path, "wave: !!python/object/apply:os.system ['echo hi']\ninput: wave.csv\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="uses a YAML tag that is not plain data") as err:
         load_config(p)
+    assert err.value.row == 1 and "study config holds only plain values" in err.value.fix
 
 
 def test_command_line_flags_override_the_file_and_are_relative_to_cwd(tmp_path, monkeypatch):
@@ -122,7 +123,8 @@ def test_a_config_saved_as_windows_1252_names_the_row_and_the_fix(tmp_path, caps
     with pytest.raises(ConfigError) as err:
         load_config(p)
     msg = str(err.value)
-    assert str(p) in msg and "row 3" in msg and "not UTF-8" in msg and "save it as UTF-8" in msg
+    assert str(p) in msg and "row 3" in msg and "not UTF-8" in msg and "re-save the file as UTF-8" \
+        in msg and "Windows-1252 it would read 'é'" in msg
     assert main(["run", "--config", str(p), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -216,3 +218,23 @@ def test_a_read_option_not_read_is_refused_naming_key_and_values(tmp_path, line,
         load_config(p)
     assert err.value.column == key and needle in err.value.problem and err.value.fix
     assert str(p) in str(err.value)
+
+
+# a "billion laughs" in a key the config takes: nine levels of ten aliases expand to 10**9
+# nodes, which the manifest's JSON (and anything else walking the value) would build
+BOMB = "scale_mapping:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  {c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+
+
+def test_a_yaml_alias_bomb_in_a_study_config_is_refused_at_once(tmp_path, capsys):
+    import time
+
+    p = _write(tmp_path, "wave: w\ninput: wave.csv\n" + BOMB)
+    assert len(p.read_bytes()) < 1300
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="alias bomb") as err:
+        load_config(p)
+    assert time.perf_counter() - t0 < 5 and err.value.row is not None
+    assert str(p) in str(err.value) and "remove the repeated '*' aliases" in err.value.fix
+    assert main(["run", "--config", str(p), "--no-progress"]) == 2
+    assert "alias bomb" in capsys.readouterr().err

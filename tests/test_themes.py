@@ -557,3 +557,40 @@ def test_array_selection_equals_the_plain_rule_on_random_overlapping_matches():
                                               rule_excl, 3)
         assert sorted(zip(theme.tolist(), ks.tolist(), ke.tolist(), kk.tolist())) == \
             sorted((t, a, b, r) for t, a, b, r in want)
+
+
+# ------------------------------------------------------------------ hostile or mis-saved files
+def test_a_yaml_alias_bomb_in_a_theme_codebook_is_refused_at_once(tmp_path):
+    import time
+
+    # seven levels of ten aliases in keys a theme takes: 10**7 nodes once expanded (nine
+    # levels, 1.2 KB, are 10**9: str() of the description walked them all, to exhaustion)
+    anchors = ", ".join(["&a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"&{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdef", "bcdefg")])
+    path = tmp_path / "themes.yml"
+    path.write_text("schema_version: 1\nthemes:\n  - id: a\n    phrases: [x]\n"
+                    f"    exclude: [{anchors}]\n    description: *g\n")
+    t0 = time.perf_counter()
+    with pytest.raises(CodebookError, match="alias bomb") as err:
+        load_themes(path)
+    assert time.perf_counter() - t0 < 5
+    assert "themes.yml" in str(err.value) and err.value.fix
+
+
+@pytest.mark.parametrize("name, text", [
+    ("themes.yml", "schema_version: 1\nthemes:\n  - id: price\n    label: Café prices\n"
+                   "    phrases: [price]\n"),
+    ("themes.csv", "id,label,phrases\nprice,Café prices,price\n"),
+])
+def test_a_theme_codebook_saved_as_cp1252_names_line_byte_and_fix(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(CodebookError) as err:
+        load_themes(path)
+    msg = str(err.value)
+    line = 4 if name.endswith(".yml") else 2
+    assert err.value.row == line and name in msg and "not UTF-8" in msg
+    assert r"byte b'\xe9'" in msg and "in Windows-1252 it would read 'é'" in msg
+    assert "re-save the file as UTF-8" in err.value.fix and f"old{path.suffix}" in err.value.fix
+    path.write_text(text, encoding="utf-8")                    # the same file as UTF-8 loads
+    assert load_themes(path)["price"].label == "Café prices"
