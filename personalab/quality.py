@@ -7,6 +7,12 @@ or excluded with at least one reason (``n_total == n_kept + n_excluded``; checke
 A check whose metadata is missing (no ``Duration`` column, no grid in the codebook, ...) is
 *skipped* and ``QualityResult.skipped`` says why; it never raises.
 
+Start and end dates kept as text (``dd/mm/yyyy`` or ``mm/dd/yyyy``) are read in one day/month
+order for both columns, decided from all their values as the ingest decides a date
+question's (:mod:`personalab.conventions`), never row by row; dates written in both orders,
+or that read both ways with different durations, skip the speeder check naming the column,
+the rows and the fix.
+
 Examples
 --------
 >>> result = check_quality(survey)                       # doctest: +SKIP
@@ -494,20 +500,106 @@ def _as_number(s: pd.Series) -> np.ndarray:
     return np.append(values.to_numpy(dtype=float, na_value=np.nan), np.nan)[codes]
 
 
-def _as_time(s: pd.Series | None) -> pd.Series | None:
+def _as_time(s: pd.Series | None, dayfirst: bool | None = None) -> pd.Series | None:
+    """Date-times of a column: typed ones as they are; text in ``dd/mm/yyyy`` or
+    ``mm/dd/yyyy`` rewritten to ISO with ``dayfirst`` (one order for the whole column,
+    see :func:`_read_times`) before parsing, so no row is placed by its own guess."""
     if s is None:
         return None
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s
     else:
+        if dayfirst is not None:
+            from personalab.conventions import _canonical_dates
+
+            s = _canonical_dates(s, dayfirst)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)    # "could not infer format"
             out = pd.to_datetime(s, errors="coerce")
             if out.isna().mean() > 0.5 and s.notna().any():
+                # formats that differ row by row (ISO dates with and without a time);
+                # dd/mm and mm/dd values are ISO by now, never guessed one by one
                 out = pd.to_datetime(s, errors="coerce", format="mixed")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out if out.notna().any() else None
+
+
+def _read_times(ctx, *columns, measure=None):
+    """Date columns (Series or None) read with one day/month order for all of them.
+
+    The order is decided as the ingest decides a date question's
+    (:func:`personalab.conventions.date_orders`): a value like ``13/04/2024`` is day-first,
+    ``04/13/2024`` month-first, and both are decided for every column together (a start
+    and an end date of one export share their order). Columns already typed as dates are
+    left as they are.
+
+    ``measure(reading) -> Series``: what must come out the same when no value decides the
+    order (default: the times themselves; durations for start and end dates, which a
+    same-day ``03/04/2024 10:00 - 03/04/2024 10:12`` gives either way).
+
+    Raises
+    ------
+    _Skip
+        The columns hold both orders, or every value reads both ways and the two readings
+        measure differently: the message names the column, example rows and the fix.
+    """
+    from personalab.conventions import date_orders
+
+    text = [c for c in columns if c is not None and not pd.api.types.is_datetime64_any_dtype(c)]
+    possible, touched = [], False
+    rows = getattr(ctx.survey, "file_rows", None)
+    if rows is not None and len(rows) == ctx.n:
+        rows = np.asarray(rows)
+    else:
+        rows = None
+    source = getattr(ctx.survey, "source", None)
+    for order in (True, False):
+        try:
+            for c in text:
+                touched |= bool(date_orders(c.to_frame(str(c.name)), [str(c.name)],
+                                            dayfirst=order, file=source, file_rows=rows))
+        except InputError:
+            continue
+        possible.append(order)
+    if possible and not touched:        # no dd/mm or mm/dd value: nothing to decide
+        return [_as_time(c) for c in columns]
+    if not possible:
+        # each order is contradicted somewhere: name the values of the undecided reading
+        why = None
+        for c in text:
+            try:
+                date_orders(c.to_frame(str(c.name)), [str(c.name)], file=source,
+                            file_rows=rows)
+            except InputError as err:
+                why = err
+                break
+        if why is None:
+            names = " and ".join(repr(str(c.name)) for c in text)
+            raise _Skip(f"the dates in {names} are written in two orders (day-first in one, "
+                        "month-first in the other); fix: export both columns in one format")
+        raise _Skip(f"{why}".replace("\n  Fix:", "; fix:"))
+    readings = [[_as_time(c, order) for c in columns] for order in possible]
+    if len(readings) == 2 and not _same_times(*[measure(r) if measure else r
+                                                for r in readings]):
+        names = " and ".join(repr(str(c.name)) for c in text)
+        what = "durations" if measure else "times"
+        raise _Skip(f"every date in {names} reads both day-first and month-first (no day over "
+                    f"12 decides it) and the two readings give different {what}; fix: export "
+                    "the dates in ISO format (yyyy-mm-dd), or give the codebook's date "
+                    "question its order (dayfirst=)")
+    return readings[0]
+
+
+def _same_times(a, b) -> bool:
+    if not isinstance(a, (list, tuple)):
+        a, b = [a], [b]
+    for x, y in zip(a, b):
+        if (x is None) != (y is None):
+            return False
+        if x is not None and not x.equals(y):
+            return False
+    return True
 
 
 def _questions(survey, **kw) -> list:
@@ -562,8 +654,12 @@ def _file_order(survey) -> np.ndarray:
 
 def _response_rank(ctx) -> np.ndarray:
     """Rank of each respondent in time: start time (when known), then file row."""
-    t = _as_time(_find(ctx, "StartDate", "Start Date (UTC)", "Started", "RecordedDate",
-                       "Timestamp", "EndDate", "Submit Date (UTC)"))
+    try:
+        t, = _read_times(ctx, _find(ctx, "StartDate", "Start Date (UTC)", "Started",
+                                    "RecordedDate", "Timestamp", "EndDate",
+                                    "Submit Date (UTC)"))
+    except _Skip:       # dates in no one order: the file's order places respondents
+        t = None
     file_order = _file_order(ctx.survey)
     if t is None:
         order = np.argsort(file_order, kind="stable")
@@ -850,6 +946,11 @@ def _check_incomplete(ctx):
     return d, ctx.rules.threshold("incomplete")
 
 
+def _elapsed(reading):
+    start, end = reading
+    return None if start is None or end is None else end - start
+
+
 def _durations(ctx) -> tuple[np.ndarray, str]:
     col = _find(ctx, "Duration (in seconds)", "Duration", "Duration (seconds)", "DurationSeconds",
                 "Duration_sec", "Time taken")
@@ -857,8 +958,9 @@ def _durations(ctx) -> tuple[np.ndarray, str]:
         d = _as_number(col)
         if np.isfinite(d).any():
             return d, "Duration"
-    start = _as_time(_find(ctx, "StartDate", "Start Date (UTC)", "Started"))
-    end = _as_time(_find(ctx, "EndDate", "Submit Date (UTC)", "Submitted", "Finished At"))
+    start, end = _read_times(ctx, _find(ctx, "StartDate", "Start Date (UTC)", "Started"),
+                             _find(ctx, "EndDate", "Submit Date (UTC)", "Submitted",
+                                   "Finished At"), measure=_elapsed)
     if start is not None and end is not None:
         d = (end - start).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
         if np.isfinite(d).any():

@@ -217,12 +217,13 @@ META = ["Status", "Progress", "Duration (in seconds)", "Finished", "Distribution
 
 
 def _small(frame: pd.DataFrame, *, grid=True, attention=True, text=True, meta=META,
-           duplicate_ids="suffix") -> Survey:
-    """A Survey typed from a raw frame (strings, as read), through Survey.from_raw."""
+           duplicate_ids="suffix", dates="date") -> Survey:
+    """A Survey typed from a raw frame (strings, as read), through Survey.from_raw;
+    ``dates="meta"`` keeps StartDate/EndDate as text (metadata, as a codebook may say)."""
     qs = [Question("ResponseId", type="id")]
     qs += [Question(c, type="meta") for c in meta if c in frame]
     if "StartDate" in frame:
-        qs += [Question("StartDate", type="date"), Question("EndDate", type="date")]
+        qs += [Question("StartDate", type=dates), Question("EndDate", type=dates)]
     qs += [Question(f"G_{k}", type="likert", scale=SCALE, grid="G" if grid else None,
                     reverse=k == 3, missing=DONT_KNOW) for k in range(1, 7)]
     qs += [Question(f"H_{k}", type="likert", scale=SCALE) for k in range(1, 7)]
@@ -273,6 +274,57 @@ def test_speeder_threshold_is_a_share_of_the_median_known_answer():
     assert "median 600 s, cutoff 300 s" in half.thresholds["speeder"]
     detail = third.flags.set_index("flag").loc["speeder", "detail"]
     assert detail == "completed in 150 s; cutoff 200 s = 1/3 × median 600 s"
+
+
+def _timed(start, end) -> Survey:
+    """_frame() without a Duration column: durations come from StartDate/EndDate, kept as
+    text (metadata) so the quality check reads them itself."""
+    f = _frame().drop(columns=["Duration (in seconds)"])
+    f["StartDate"], f["EndDate"] = start, end
+    return _small(f, meta=["Status", "Progress", "Finished", "DistributionChannel"],
+                  dates="meta")
+
+
+def _day_first(n=40):
+    # day-first: the 13th to the 28th decide it, after a first row that reads both ways
+    start = ["01/04/2024 10:00"] + [f"{13 + i % 16:02d}/04/2024 10:00" for i in range(1, n)]
+    end = [v.replace("10:00", "10:10") for v in start]
+    end[5] = start[5].replace("10:00", "10:01")                     # a 1-minute speeder
+    return start, end
+
+
+def test_speeder_durations_read_every_date_in_the_column_s_one_order():
+    start, end = _day_first()
+    # ten minutes across midnight, day-first like the rest of the column: 12 April 23:55
+    # to 13 April 00:05 (row by row it read 4 December to 13 April: a negative duration)
+    start[6], end[6] = "12/04/2024 23:55", "13/04/2024 00:05"
+    result = check_quality(_timed(start, end))
+    assert _flagged(result, "speeder") == {"R_005"}
+    assert "(EndDate − StartDate): median 600 s" in result.thresholds["speeder"]
+
+
+def test_speeder_check_refuses_dates_written_in_two_orders():
+    start, end = _day_first()
+    start[7], end[7] = "04/13/2024 10:00", "04/13/2024 10:10"        # month-first
+    result = check_quality(_timed(start, end))
+    assert _flagged(result, "speeder") == set()
+    why = result.skipped["speeder"]
+    assert "column 'StartDate'" in why and "mix two orders" in why and "row" in why
+    assert "'04/13/2024 10:00' only month-first" in why and "fix:" in why
+
+
+def test_speeder_durations_from_dates_that_read_both_ways():
+    n = 40
+    start = [f"{1 + i % 12:02d}/04/2024 10:00" for i in range(n)]    # no day over 12
+    end = [v.replace("10:00", "10:10") for v in start]
+    end[5] = start[5].replace("10:00", "10:01")
+    # the same day either way: the durations do not depend on the order
+    assert _flagged(check_quality(_timed(start, end)), "speeder") == {"R_005"}
+    # across midnight they do (10 minutes day-first, a month month-first): refused
+    start[6], end[6] = "03/04/2024 23:55", "04/04/2024 00:05"
+    result = check_quality(_timed(start, end))
+    assert _flagged(result, "speeder") == set()
+    assert "reads both day-first and month-first" in result.skipped["speeder"]
 
 
 def test_incomplete_by_progress_or_finished():
