@@ -163,7 +163,8 @@ def partition_values(path, codebook, file_format="auto"):
     return out
 
 
-def wave_conventions(files, codebook, values) -> dict:
+def wave_conventions(files, codebook, values, *, decimal=None, thousands=None,
+                     dayfirst=None) -> dict:
     """How every partition reads its numbers and dates, decided once for the whole wave.
 
     The decimal mark of a number column and the day/month order of a date column are
@@ -180,6 +181,9 @@ def wave_conventions(files, codebook, values) -> dict:
     codebook : Codebook
     values : list
         :func:`partition_values` of each partition, in the same order.
+    decimal, thousands, dayfirst : optional
+        Options as :func:`personalab.loaders.load_export` takes them (one value, or one
+        per column): given, they are checked against every partition's values.
 
     Returns
     -------
@@ -212,8 +216,8 @@ def wave_conventions(files, codebook, values) -> dict:
             where[c] += [(k, int(r)) for r in rows] + [(k, None)] * (n - len(vals))
         blocks.append(pd.DataFrame(block, dtype=object, columns=columns))
     data = pd.concat(blocks, ignore_index=True)
-    raw = SimpleNamespace(data=data, path=None, decimal=None, thousands=None, dayfirst=None,
-                          file_rows=lambda: np.arange(len(data)))
+    raw = SimpleNamespace(data=data, path=None, decimal=decimal, thousands=thousands,
+                          dayfirst=dayfirst, file_rows=lambda: np.arange(len(data)))
     try:
         decided = decide_conventions(raw, codebook)
     except InputError as err:
@@ -272,19 +276,21 @@ def read_partition(path, codebook, *, wave=None, file_format="auto", conventions
     return survey, report
 
 
-def read_partitions(files, codebook, *, wave=None, file_format="auto"):
+def read_partitions(files, codebook, *, wave=None, file_format="auto", **options):
     """Read every partition in this process (the local engine): ``(surveys, report)``.
 
     Numbers and dates are read with one convention for the whole wave
-    (:func:`wave_conventions`, a first pass over every partition).
+    (:func:`wave_conventions`, a first pass over every partition); ``options``:
+    ``decimal``, ``thousands``, ``dayfirst`` as :func:`wave_conventions` takes them.
     """
     from .codebook import ValidationReport
 
     files = [Path(f) for f in files]
     conventions = None
-    if len(files) > 1 and _has_conventions(codebook):
+    if (len(files) > 1 or options) and _has_conventions(codebook):
         conventions = wave_conventions(
-            files, codebook, [partition_values(f, codebook, file_format) for f in files])
+            files, codebook, [partition_values(f, codebook, file_format) for f in files],
+            **options)
     surveys, issues = [], []
     for f in files:
         survey, report = read_partition(f, codebook, wave=wave, file_format=file_format,
@@ -414,13 +420,15 @@ def _task_ingest(path, codebook, wave, file_format, out_file, conventions=None):
     return survey, report
 
 
-def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_format="auto"):
+def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_format="auto",
+                      **options):
     """Read, validate and type every partition on the workers, saving each typed partition
     to ``<output_dir>/partitions/``.
 
     Two passes: the workers first send each partition's distinct number and date values
     (:func:`partition_values`), from which one convention per column is decided for the
-    whole wave (:func:`wave_conventions`); then every partition is read with it.
+    whole wave (:func:`wave_conventions`, which takes ``options``: ``decimal``,
+    ``thousands``, ``dayfirst``); then every partition is read with it.
 
     Returns ``(surveys, report, partition_files)`` in input order.
     """
@@ -432,10 +440,10 @@ def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_fo
         old.unlink()
     files = [Path(f) for f in files]
     conventions = None
-    if len(files) > 1 and _has_conventions(codebook):
+    if (len(files) > 1 or options) and _has_conventions(codebook):
         values = client.gather([client.submit(partition_values, str(f), codebook,
                                                file_format, pure=False) for f in files])
-        conventions = wave_conventions(files, codebook, values)
+        conventions = wave_conventions(files, codebook, values, **options)
     targets = [str(folder / f"part-{k:05d}.joblib") for k in range(len(files))]
     futures = [client.submit(_task_ingest, str(f), codebook, wave, file_format, t,
                              conventions, pure=False)

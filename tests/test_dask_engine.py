@@ -293,3 +293,17 @@ def test_dask_sentiment_reads_each_answer_with_its_question(tmp_path, scheduler)
     nothing = texts["improve"].str.lower() == "nothing"
     assert (sentiment.loc[nothing, "improve"] >= NOTHING_SCORE).all()
     assert (sentiment.loc[nothing, "liked"] <= -NOTHING_SCORE).all()
+
+
+def test_given_options_read_every_partition_and_are_checked_against_all(tmp_path):
+    # alone, each partition's '1,393' reads two ways; decimal=',' settles it for the wave
+    cb = _conventions_wave(tmp_path, (["1,393", "2,250"], ["14/04/2024", "03/04/2024"]),
+                           (["3,125", "7"], ["03/04/2024", "25/06/2024"]))
+    files = input_partitions(tmp_path / "part-*.csv")
+    with pytest.raises(InputError, match="can be read two ways"):
+        read_partitions(files, cb)
+    parts, _ = read_partitions(files, cb, decimal=",")
+    assert concat_surveys(parts).data["spend"].tolist() == [1.393, 2.25, 3.125, 7.0]
+    with pytest.raises(InputError, match="not a date with the month first") as err:
+        read_partitions(files, cb, decimal=",", dayfirst=False)
+    assert "part-0.csv" in str(err.value)
