@@ -424,6 +424,11 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
     With ``engine="dask"`` tagging and sentiment run partition by partition on the Dask
     cluster and theme shares are merged exactly from the partitions' counts.
 
+    Sentiment scores each answer with its question's wording from the survey codebook
+    (``sentiment_scores(..., question=)``), so "Nothing" answering "What could we
+    improve?" is not scored as a complaint (local engine; the Dask engine scores in
+    :func:`personalab.dask_engine.tag_partitions`).
+
     Quotes never come from excluded or flagged respondents and are PII-redacted. Saves the
     artifacts ``tags`` ({question: TagResult}), ``theme_shares``, ``theme_profile``,
     ``quotes``, ``sentiment``, ``theme_info``.
@@ -483,13 +488,23 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
         if combined is not None and len(combined):
             seg = labels.reindex(combined.index)
             theme_profile = distinctive_themes(combined.astype(int), seg)
+    # each open question's wording, so an answer is scored as the answer to it: "Nothing"
+    # to "What could we improve?" is praise, to "What did you like?" a complaint
+    wording = {}
+    for q in texts.columns:
+        try:
+            text = kept.codebook[q].text
+        except KeyError:
+            continue
+        if text:
+            wording[q] = text
     if sentiment is None:
-        sentiment = pd.DataFrame({q: sentiment_scores(texts[q]) for q in texts.columns},
-                                 index=texts.index)
+        sentiment = pd.DataFrame({q: sentiment_scores(texts[q], question=wording.get(q))
+                                  for q in texts.columns}, index=texts.index)
     quotes_df = representative_quotes(
         texts, labels, n=n_quotes, embedding=embedding, tag_matrix=matrices or None,
         sentiment=sentiment, exclude_ids=quality.exclusions, flagged_ids=_flagged_ids(quality),
-        redact=True, random_state=seed)
+        redact=True, random_state=seed, questions=wording)
     theme_shares = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame()
     for name, obj in [("tags", tags), ("theme_shares", theme_shares),
                       ("theme_profile", theme_profile), ("quotes", quotes_df),

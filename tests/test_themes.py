@@ -594,3 +594,48 @@ def test_a_theme_codebook_saved_as_cp1252_names_line_byte_and_fix(tmp_path, name
     assert "re-save the file as UTF-8" in err.value.fix and f"old{path.suffix}" in err.value.fix
     path.write_text(text, encoding="utf-8")                    # the same file as UTF-8 loads
     assert load_themes(path)["price"].label == "Café prices"
+
+
+# ----------------------------------------------------------------------------- the quotes step
+def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
+    # "Nothing" to "What could we improve?" is praise, to "What did you like?" a complaint;
+    # scored without the wording (the column id 'improve' is no question) both were 0.0,
+    # and "Nothing, it was perfect ..." was -0.51 (VADER reads 'nothing' as a negation)
+    from personalab import steps
+    from personalab.artifacts import ArtifactStore
+    from personalab.codebook import Codebook, Question, save_codebook
+
+    praise = "Nothing, it was perfect and I would not change a thing!"
+    improve = [praise, "Nothing", "The checkout page kept freezing on my old phone",
+               "Delivery took almost two weeks to reach our town",
+               "Prices went up twice this year without any notice",
+               "The app logs me out every single time I switch",
+               "Customer support never answered my emails about the refund"]
+    liked = ["Nothing", "The staff were friendly and quick to help me",
+             "Fresh vegetables every week at a fair price for us",
+             "Easy returns with a printed label in the box",
+             "The weekly recipes gave us new ideas for dinner",
+             "Reminders before each delivery so someone is home",
+             "Reusable bags that they take back the next time"]
+    rows = ["rid,improve,liked"] + [f'r{i},"{a}","{b}"' for i, (a, b) in
+                                    enumerate(zip(improve, liked))]
+    (tmp_path / "wave.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cb = Codebook(survey="s", respondent_id="rid", questions=[
+        Question("rid", "Respondent", "id", "ignore"),
+        Question("improve", "What could we improve?", "text", "profile"),
+        Question("liked", "What did you like?", "text", "profile")])
+    save_codebook(cb, tmp_path / "cb.yml")
+    out = tmp_path / "out"
+    res = steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
+    ids = res.survey.data.index
+    store = ArtifactStore(out)
+    store.save("labels", pd.Series(0, index=ids, name="segment"))
+    store.save("embedding", pd.DataFrame(np.arange(2 * len(ids), dtype=float).reshape(-1, 2),
+                                         index=ids))
+    got = steps.quotes(out, n_quotes=len(ids), seed=0)
+    assert got.sentiment.loc["r1", "improve"] == 0.5          # "Nothing": nothing to improve
+    assert got.sentiment.loc["r0", "liked"] == -0.5           # "Nothing": nothing liked
+    assert got.sentiment.loc["r0", "improve"] > 0.5           # the praise after "Nothing,"
+    quoted = got.quotes.set_index(["respondent_id", "question"])
+    assert quoted.loc[("r0", "improve"), "sentiment"] > 0.5
+    assert store.load("sentiment").loc["r0", "improve"] > 0.5
