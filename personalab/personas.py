@@ -575,9 +575,55 @@ def _segment_sex(survey, labels, seg, qid) -> str:
     return "F" if fem > male else "M"
 
 
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")
+_YEAR_FIRST = re.compile(r"^\s*(\d{4})([/.-])(\d{1,2})\2(\d{1,2})(?!\d)")
+
+
+def meta_dates(values: pd.Series, *, dayfirst=None, name: str = "date") -> pd.Series:
+    """The calendar dates of a metadata column (``RecordedDate``, ``Timestamp``) as written.
+
+    ``nn/nn/yyyy`` values (any of ``/ . -``, 2- or 4-digit years) take the one day/month
+    order :func:`personalab.conventions.date_orders` decides for the whole column from all
+    its values (or ``dayfirst`` when the study gives it), never a guess per row:
+    ``"01.02.2023"`` is 1 February in a column that also holds ``"13.04.2023"``. Year-first
+    values (``2024/04/07``, ISO) are read as such. The time of day and any time zone are
+    left out: the date is the one the respondent's export shows (``"… 8:54 PM GMT+5:30"``
+    is that day, not one shifted by a reading of the zone). A column whose order cannot be
+    decided (mixed, or every value ambiguous) keeps only its year-first values; anything
+    else is NaT.
+    """
+    from .conventions import date_orders
+    from .errors import InputError
+
+    text = values.astype("string")
+    try:
+        order = date_orders(pd.DataFrame({name: text.astype(object)}), [name],
+                            dayfirst=dayfirst).get(name)
+    except InputError:
+        order = None
+    out = []
+    for v in text:
+        date = None
+        if isinstance(v, str):
+            m = _YEAR_FIRST.match(v)
+            if m:
+                date = (int(m.group(1)), int(m.group(3)), int(m.group(4)))
+            elif order is not None and (m := _DAY_MONTH.match(v)):
+                a, b, y = int(m.group(1)), int(m.group(3)), m.group(4)
+                year = int(y) if len(y) == 4 else (1900 if int(y) >= 69 else 2000) + int(y)
+                date = (year, b, a) if order else (year, a, b)
+        try:
+            out.append(pd.Timestamp(*date) if date else pd.NaT)
+        except ValueError:   # 31/02/2024
+            out.append(pd.NaT)
+    return pd.Series(pd.to_datetime(pd.Series(out, dtype=object)).to_numpy(),
+                     index=values.index, name=values.name)
+
+
 def _survey_year(survey) -> int:
     """The year the wave was collected (its latest date), so names do not drift with the
-    calendar; the current year when the wave has no dates."""
+    calendar; the current year when the wave has no dates. Date questions are already read
+    with their decided conventions; metadata dates are read by :func:`meta_dates`."""
     for col in survey.data.columns:
         s = survey.data[col]
         if pd.api.types.is_datetime64_any_dtype(s) and s.notna().any():
@@ -585,7 +631,7 @@ def _survey_year(survey) -> int:
     meta = survey.meta() if hasattr(survey, "meta") else pd.DataFrame()
     for col in ("RecordedDate", "EndDate", "StartDate", "Timestamp"):
         if col in meta:
-            d = pd.to_datetime(meta[col], errors="coerce", format="mixed")
+            d = meta_dates(meta[col], name=col)
             if d.notna().any():
                 return int(d.max().year)
     return pd.Timestamp.now().year

@@ -169,3 +169,52 @@ def test_a_pain_point_they_do_not_share_is_not_listed_as_theirs(planted):
     for p in _draft(planted):
         for facet in ("goals", "pain_points", "motivations", "objections"):
             assert all(s.direction == "over" for s in getattr(p, facet) if s.direction)
+
+
+def test_metadata_dates_take_the_columns_decided_day_month_order():
+    """A Timestamp column read one way for all its values: '01.02.2023' is 1 February where
+    '13.04.2023' says day-first (row-by-row guessing read it as 2 January), the time zone
+    is not read (Google Forms' 'GMT+5:30'), and an undecidable column keeps only year-first
+    values."""
+    from personalab.personas import meta_dates
+
+    got = meta_dates(pd.Series(["13.04.2023", "01.02.2023", None, "junk"]))
+    assert got.tolist()[:2] == [pd.Timestamp(2023, 4, 13), pd.Timestamp(2023, 2, 1)]
+    assert got.iloc[2:].isna().all()
+    us = meta_dates(pd.Series(["04/13/2023", "01/02/2023"]))
+    assert us.tolist() == [pd.Timestamp(2023, 4, 13), pd.Timestamp(2023, 1, 2)]
+    assert meta_dates(pd.Series(["01/02/2023"]), dayfirst=True).iloc[0] == pd.Timestamp(2023, 2, 1)
+    gf = meta_dates(pd.Series(["2024/04/07 8:54:18 PM GMT+5:30", "2024/12/31 11:54:18 PM GMT-5"]))
+    assert gf.tolist() == [pd.Timestamp(2024, 4, 7), pd.Timestamp(2024, 12, 31)]
+    mixed = meta_dates(pd.Series(["13/04/2023", "04/13/2023", "2023-05-01"]))
+    assert mixed.isna().tolist() == [True, True, False]
+
+
+def test_a_wave_across_a_clock_change_is_dated_by_its_timestamps():
+    """Google Forms writes the zone of each answer: a wave spanning a daylight-saving change
+    holds 'GMT+1' and 'GMT+2'. Row-by-row parsing refused the mixed zones (ValueError) and
+    the personas step failed. Names are now picked for the wave's year (1995): respondents
+    aged 30 were born in 1965, so every persona gets a name of the 1960s."""
+    rng = np.random.default_rng(3)
+    n = 120
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        "Timestamp": np.where(np.arange(n) % 2 == 0, "1995/03/20 10:00:00 AM GMT+1",
+                              "1995/04/02 10:00:00 AM GMT+2"),
+        "L_track": np.clip(np.round(rng.normal(np.where(seg == 0, 4.5, 1.8), 0.6)), 1, 5)
+        .astype(int),
+        "age": np.full(n, 30),
+    })
+    questions = [Question("Timestamp", "Timestamp", "meta", "ignore"),
+                 Question("L_track", "I track every purchase", "likert", "segment", LIKERT5),
+                 Question("age", "What is your age in years?", "numeric", "profile")]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index)
+    personas = draft_personas(survey, labels, profile_segments(survey, labels),
+                              segment_sizes(labels.to_numpy()))
+    from personalab.personas import _survey_year, name_table
+
+    assert _survey_year(survey) == 1995
+    born_1960s = set(name_table().query("decade == 1960")["name"])
+    assert all(p.first_name in born_1960s for p in personas)
