@@ -17,7 +17,10 @@ import pytest
 
 from _processes import kernels_of_this_process
 
+from personalab.artifacts import ArtifactStore
 from personalab.cli import main
+from personalab.personas import _num
+from personalab.pii import redact
 from personalab.pipeline import PipelineError, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +98,13 @@ def test_every_persona_statement_is_backed_by_the_profile_table(run):
     out = run["out"]
     profile = pd.read_csv(out / "segment_profiles.csv")
     doc = json.loads((out / "personas" / "personas.json").read_text())
-    n = 0
+    store = ArtifactStore(out)
+    themes = store.load("theme_profile")
+    labels = store.load("labels")
+    labels.index = labels.index.map(str)
+    answers = store.load("survey").text()
+    answers.index = answers.index.map(str)
+    n = n_narrative = 0
     for p in doc["personas"]:
         statements = [p["headline"], p["size_statement"], p["confidence_statement"]]
         for key in ("demographics", "goals", "pain_points", "motivations", "behaviours",
@@ -110,8 +119,38 @@ def test_every_persona_statement_is_backed_by_the_profile_table(run):
                     assert len(rows) == 1 and rows["significant"].iloc[0], ev
                     assert rows["value"].iloc[0] == pytest.approx(ev["value"])
                     n += 1
+        # the narrative: 1-3 sentences, each footnoted to a number that exists and shows it
+        assert 1 <= len(p["narrative"]) <= 3
+        for st in p["narrative"]:
+            assert st["evidence"], st["text"]
+            for ev in st["evidence"]:
+                if ev["kind"] == "profile":
+                    row = profile[(profile["segment"] == p["segment"])
+                                  & (profile["variable"] == ev["variable"])]
+                    assert len(row) == 1 and row["significant"].iloc[0], ev
+                    value = row["value"].iloc[0]
+                elif ev["kind"] == "theme":
+                    row = themes[(themes["segment"] == p["segment"])
+                                 & (themes["theme"] == ev["variable"])]
+                    assert len(row) == 1 and row["over"].iloc[0], ev
+                    value = row["share"].iloc[0]
+                else:
+                    assert ev["kind"] == "size", ev
+                    value = p["size"]["weighted_share"]
+                assert ev["value"] == pytest.approx(value)
+                shown = (f"{value:.0%}" if ev["level"] is not None or ev["kind"] != "profile"
+                         else _num(value))
+                assert shown in st["text"], (shown, st["text"])
+                n_narrative += 1
+        # quotes are real answers of the persona's own respondents; the headline is one
+        refs = [q["ref"] for q in p["quotes"]]
+        for q in p["quotes"]:
+            assert redact(answers.loc[q["respondent_id"], q["question"]]) == q["text"], q
+            assert labels.loc[q["respondent_id"]] == p["segment"], q
+        if p["headline_quote"] is not None:
+            assert p["headline_quote"]["ref"] in refs
         assert 3 <= len(p["quotes"]) <= 5
-    assert n > 10
+    assert n > 10 and n_narrative >= len(doc["personas"])
 
 
 def test_no_planted_pii_reaches_anything_meant_for_stakeholders(run):
