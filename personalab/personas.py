@@ -388,15 +388,23 @@ def _profile_evidence(row) -> Evidence:
                     n=int(row["n"]) if not _isnan(row.get("n")) else None)
 
 
-def _phrase_for(row, q) -> tuple[str, str]:
+def _phrase_for(row, q, share: float = 0.0) -> tuple[str, str]:
     """One profile row as a verb phrase and its direction ('over' or 'under').
 
     The profile reports reverse-keyed items on the scale respondents answered
     (:mod:`personalab.profiles`), so 'over' is always "answered higher": the one direction
     the profile table, the heat map and this text share. The wording follows the question's
     type: agreement scales agree, other rating scales rate with their own labels, numbers
-    are reported as numbers.
+    are reported as numbers. A segment that holds more than half of the respondents
+    (``share``) is most of them, so it compares "than average", never "than most".
     """
+    phrase, direction = _phrase_for_type(row, q)
+    if share is not None and not _isnan(share) and share > 0.5:
+        phrase = phrase.replace(" than most", " than average")
+    return phrase, direction
+
+
+def _phrase_for_type(row, q) -> tuple[str, str]:
     over = row["effect_size"] > 0
     direction = "over" if over else "under"
     qtype = row["type"]
@@ -1238,7 +1246,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                                 value=row["value"], total=row["total"])
                 demographics.append(Statement(st, [_profile_evidence(row)]))
                 continue
-            phrase, direction = _phrase_for(row, q)
+            phrase, direction = _phrase_for(row, q, seg_share)
             st = Statement(_sentence(phrase), [_profile_evidence(row)], direction)
             if not _holds_facet(row, q, facet, survey):
                 # "agrees less than most that X is a goal" is not one of their goals: it is

@@ -460,3 +460,27 @@ def test_quotes_are_picked_among_respondents_typical_of_the_persona(rated):
     assert (picked["segment"] == 0).sum() == 3
     drafted = draft_personas(survey, labels, profile, sizes, quotes=picked)
     assert all(not p.quotes_left_out for p in drafted)
+
+
+def test_a_majority_segment_is_compared_with_the_average_not_with_most():
+    """A segment of 70% of respondents is most of them: "rate it lower than most" would say
+    the majority rates it lower than the majority. It reads "than average" (the number
+    shown is the overall mean); the 30% segment keeps "than most"."""
+    rng = np.random.default_rng(5)
+    seg = np.repeat([0, 1], [280, 120])
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:04d}" for i in range(400)],
+                          "S_seat": np.clip(np.round(rng.normal(np.where(seg == 0, 2.0, 4.3),
+                                                                0.6)), 1, 5).astype(int)})
+    survey = survey_from_frame(frame, [Question("S_seat", "Seat comfort", "likert", "segment",
+                                                SATISFIED)])
+    labels = pd.Series(seg, index=survey.data.index)
+    p0, p1 = draft_personas(survey, labels, profile_segments(survey, labels),
+                            segment_sizes(labels.to_numpy()))
+    assert p0.size["share"] == pytest.approx(0.7)
+    texts0 = [s.text for s in p0.statements()]
+    assert not any("than most" in t for t in texts0)
+    assert any(t.startswith("Rate “Seat comfort” lower than average (2.") for t in texts0)
+    assert p0.narrative[0].text.startswith(f"People like {p0.first_name} rate “Seat comfort” "
+                                           "lower than average")
+    assert any(t.startswith("Rate “Seat comfort” higher than most (4.")
+               for t in (s.text for s in p1.statements()))
