@@ -1610,6 +1610,12 @@ def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> Valid
     ``decimal``/``thousands``/``dayfirst`` options given to ``load_export``), so a wave
     this reports as fitting is typed without a surprise, and one a run refuses is refused
     here with the same rows and fix.
+
+    Raises
+    ------
+    CodebookError, InputError
+        With ``raise_errors=True``, the first error. Always: an option given to
+        ``load_export`` that is not a mark at all (``decimal=';'``).
     """
     _, _, _, report = _parse_wave(cb, raw)
     if raise_errors:
