@@ -1022,8 +1022,17 @@ def visualize_sweep(table, *, min_ari=MIN_ARI):
     return fig
 
 
-def visualize_stability(result):
+def visualize_stability(result, names=None):
     """Per-segment reproducibility (clusterwise Jaccard) of a `stability` result.
+
+    Parameters
+    ----------
+    result : StabilityResult
+    names : dict, optional
+        Segment label -> display name (the persona names): each bar is named as the
+        persona is everywhere else (:func:`personalab.plotting.segment_label`) and drawn in
+        its colour (:func:`personalab.plotting.segment_colors`). A segment that dissolves
+        (Jaccard below 0.6) is hatched and says so in its label.
 
     Returns
     -------
@@ -1031,11 +1040,14 @@ def visualize_stability(result):
     """
     import plotly.graph_objects as go
 
+    from personalab.plotting._common import escape, segment_colors, segment_name
+
     seg = result.segments
-    colors = ["#d62728" if u else "#2ca02c" for u in seg["unstable"]]
+    colors = segment_colors(list(seg.index))
+    unstable = seg["unstable"].astype(bool).to_numpy()
     fig = go.Figure(
         go.Bar(
-            x=[f"Segment {s}" for s in seg.index],
+            x=[segment_name(s, names) for s in seg.index],
             y=seg["jaccard_mean"],
             error_y=dict(
                 type="data",
@@ -1043,15 +1055,21 @@ def visualize_stability(result):
                 array=np.zeros(len(seg)),
                 arrayminus=(seg["jaccard_mean"] - seg["jaccard_min"]).to_numpy(),
             ),
-            marker_color=colors,
-            customdata=np.c_[seg["share"], seg["n"]],
-            hovertemplate="%{x}<br>Jaccard %{y:.2f}<br>%{customdata[0]:.1%} (n=%{customdata[1]})<extra></extra>",
+            marker=dict(color=[colors[s] for s in seg.index],
+                        pattern=dict(shape=["/" if u else "" for u in unstable],
+                                     fgcolor="#a0271c")),
+            text=["dissolves" if u else "" for u in unstable],
+            textposition="inside",
+            customdata=[[float(sh), int(n), escape(str(s))]
+                        for s, sh, n in zip(seg.index, seg["share"], seg["n"])],
+            hovertemplate="%{x} (segment %{customdata[2]})<br>Jaccard %{y:.2f}<br>"
+                          "%{customdata[0]:.1%} (n=%{customdata[1]})<extra></extra>",
         )
     )
     fig.add_hline(y=MIN_JACCARD, line_dash="dash", annotation_text="dissolves below 0.6")
     fig.update_yaxes(range=[0, 1.05], title_text="clusterwise Jaccard (mean; bar to worst)")
     fig.update_layout(
-        title=f"Segment reproducibility: mean ARI {result.mean_ari:.2f}<br><sup>{_wrap(result.verdict)}</sup>",
+        title=f"Segment reproducibility: mean ARI {result.mean_ari:.2f}<br><sup>{_wrap(escape(result.verdict))}</sup>",
         template="plotly_white",
     )
     return fig

@@ -94,6 +94,14 @@ class ExplorerState:
         return {s: segment_label(s, self.persona_names)
                 for s in sorted(pd.unique(self.labels), key=_order)}
 
+    def question_label(self, qid) -> str:
+        """A question's short label (the codebook's ``short``, else its text), as the
+        report's charts and tables name it; the id when the codebook lacks it."""
+        from .codebook import short_label
+
+        codebook = self.survey.codebook
+        return short_label(codebook[qid]) if qid in codebook else str(qid)
+
     def segment_options(self) -> list[tuple[str, int]]:
         """(label, segment) pairs for the segment picker, assigned segments only:
         'Goal-driven Grace · 212 (14%)'."""
@@ -129,7 +137,8 @@ class ExplorerState:
                                                          index=self.labels.index),
                                   tag_matrix=matrices or None, exclude_ids=self.excluded,
                                   redact=True, sentiment=False, random_state=self.seed)
-        return q[q["segment"] == segment][["rank", "question", "text", "themes"]]
+        q = q[q["segment"] == segment][["rank", "question", "text", "themes"]]
+        return q.assign(question=[self.question_label(x) for x in q["question"]])
 
     def theme_shares(self, segment: int) -> pd.DataFrame:
         """Share of the segment's answers with each theme, against everyone, per question
@@ -140,7 +149,8 @@ class ExplorerState:
             shares = result.shares(by=seg)
             if segment in shares.index:
                 overall = result.shares().iloc[0]
-                rows.append(pd.DataFrame({"question": q, "segment": shares.loc[segment],
+                rows.append(pd.DataFrame({"question": self.question_label(q),
+                                          "segment": shares.loc[segment],
                                           "everyone": overall}))
         if not rows:
             return pd.DataFrame()
@@ -272,7 +282,8 @@ def explore(output_dir, *, seed: int = 42):
             fig_map.layout = new.layout
             fig_map.layout.height = 550   # a FigureWidget is drawn short by default
         with fig_profile.batch_update():
-            new = visualize_profile_heatmap(state.profile(), top_n=25, names=names)
+            new = visualize_profile_heatmap(state.profile(), top_n=25, names=names,
+                                            labels=state.survey.codebook)
             fig_profile.data = []
             fig_profile.add_traces(new.data)
             fig_profile.layout = new.layout

@@ -38,12 +38,49 @@ def _env() -> Environment:
 
 
 def table_html(df: pd.DataFrame, *, index: bool = False, float_format="{:,.2f}".format,
-               max_rows: int | None = None) -> Markup:
-    """A DataFrame as an escaped HTML table (respondent text can never become markup)."""
+               max_rows: int | None = None, cells: dict | None = None) -> Markup:
+    """A DataFrame as an escaped HTML table (respondent text can never become markup).
+
+    ``cells`` maps a column to one already-safe :class:`Markup` per row (a persona's name
+    with its colour, a short question label with its full wording on hover): those cells
+    show that markup instead of the escaped value.
+    """
     if max_rows is not None and len(df) > max_rows:
         df = df.head(max_rows)
-    return Markup(df.to_html(index=index, escape=True, border=0, classes="data",
-                             float_format=float_format, na_rep="–"))
+    swaps = {}
+    if cells:
+        df = df.copy()
+        for col, values in cells.items():
+            if col not in df.columns:
+                continue
+            values = list(values)[: len(df)]
+            tokens = [f"PLCELL{len(swaps) + i}X" for i in range(len(values))]
+            swaps.update(zip(tokens, values))
+            df[col] = tokens
+    out = df.to_html(index=index, escape=True, border=0, classes="data",
+                     float_format=float_format, na_rep="–")
+    for token, value in swaps.items():  # tokens are letters and digits: never escaped
+        out = out.replace(f">{token}<", f">{Markup(value)}<", 1)
+    return Markup(out)
+
+
+def persona_cell(seg, names: dict | None, colors: dict | None) -> Markup:
+    """A segment's name as every chart shows it (:func:`personalab.plotting.segment_label`)
+    after a square in its colour."""
+    from .plotting import segment_label
+
+    color = (colors or {}).get(seg)
+    swatch = (f"<span class='swatch' style='background:{esc(color)}'></span>" if color
+              else "")
+    return Markup(swatch + esc(segment_label(seg, names)))
+
+
+def question_cell(label, full) -> Markup:
+    """A question's short label, its full wording on hover (when they differ)."""
+    label, full = "" if label is None else str(label), "" if full is None else str(full)
+    if not full or full == label:
+        return Markup(esc(label))
+    return Markup(f"<span title=\"{esc(full)}\">{esc(label)}</span>")
 
 
 def figure_html(fig, div_id: str) -> Markup:
@@ -60,19 +97,43 @@ def esc(text) -> str:
     return html.escape("" if text is None else str(text))
 
 
-def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = False) -> str:
-    """Persona cards as HTML: a fragment for the report, or a whole page (``standalone``)."""
-    from .personas import FACET_TITLES, FACETS
+def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = False,
+                       colors: dict | None = None, codebook=None) -> str:
+    """Persona cards as HTML: a fragment for the report, or a whole page (``standalone``).
 
+    Each card carries its persona's colour (a band on top and a square by the name), the
+    one it has in every chart: ``colors`` maps segment -> colour, by default
+    :func:`personalab.plotting.segment_colors` of the personas' segments. A quote names
+    its question as the persona draft reads it (``Quote.question_text``), else by the
+    ``codebook``'s short label, never by its export column; the full wording is on hover.
+    """
+    from .personas import FACET_TITLES, FACETS
+    from .plotting import segment_colors
+
+    if colors is None:
+        colors = segment_colors([p.segment for p in personas])
     env = _env()
     cards = env.get_template("persona_cards.html.j2").render(
-        personas=personas, facets=[(f, FACET_TITLES[f]) for f in FACETS])
+        personas=personas, facets=[(f, FACET_TITLES[f]) for f in FACETS],
+        colors={p.segment: colors.get(p.segment) for p in personas},
+        questions=_question_names(codebook))
     if not standalone:
         return cards
     section = Section("personas", "Personas", Markup(cards))
     return env.get_template("report.html.j2").render(
         title=f"Persona cards{f' — {wave}' if wave else ''}", wave=wave or "", version=__version__,
         generated=None, sections=[section], plotlyjs=None)
+
+
+def _question_names(codebook) -> dict:
+    """{question id: (short label, full wording)} of a codebook (empty without one)."""
+    from .codebook import short_label
+
+    out = {}
+    for q in (codebook or []):
+        label = short_label(q)
+        out[str(q.id)] = (label, str(getattr(q, "text", "") or label))
+    return out
 
 
 # --------------------------------------------------------------------------- sections
@@ -120,11 +181,18 @@ def questions_section(store: ArtifactStore) -> Section | None:
     if not store.has("survey"):
         return None
     survey = store.load("survey")
-    summary = survey.summary()
+    summary = survey.summary().reset_index(drop=True)
+    names = _question_names(survey.codebook)
+    ids = [str(q) for q in summary["question"]]
+    cells = {"question": [question_cell(*names.get(q, (q, q))) for q in ids]}
+    if any(q != names.get(q, (q, q))[1] for q in ids):   # ids that are not the wording
+        summary.insert(1, "column", ids)
     intro = ("<p>Every question of the codebook, its type and its role: <b>segment</b> "
              "questions define the segments, <b>profile</b> questions only describe them. "
+             "Questions are named by their short label (hover for the full wording). "
              "Missing answers keep their reason (for example “Don't know”).</p>")
-    return Section("questions", "Questions", Markup(intro + str(table_html(summary))))
+    return Section("questions", "Questions", Markup(intro + str(table_html(summary,
+                                                                          cells=cells))))
 
 
 def _load(store: ArtifactStore, name: str):
@@ -134,6 +202,11 @@ def _load(store: ArtifactStore, name: str):
 def _persona_names(store: ArtifactStore) -> dict:
     personas = _load(store, "personas") or []
     return {p.segment: p.name for p in personas}
+
+
+def _codebook(store: ArtifactStore):
+    survey = _load(store, "survey")
+    return getattr(survey, "codebook", None) if survey is not None else None
 
 
 def _verdict(store: ArtifactStore):
@@ -255,14 +328,17 @@ def summary_section(store: ArtifactStore) -> Section | None:
         parts.append(f"<p><b>Stability.</b> {esc(rec.verdict)}</p>")
     if personas:
         rows = []
+        colors = _segment_colors(store, [p.segment for p in personas])
+        names = {p.segment: p.name + (" (not a fit)" if p.negative else "") for p in personas}
         for p in personas:
-            rows.append({"persona": p.name + (" (not a fit)" if p.negative else ""),
+            rows.append({"persona": names[p.segment],
                          "share": f"{p.size['weighted_share']:.0%}",
                          "95% CI": f"{p.size['ci_low']:.0%}–{p.size['ci_high']:.0%}",
                          "n": p.size["n"], "confidence": p.confidence,
                          "stands out for": (p.narrative[0].text if getattr(p, "narrative", None)
                                             else p.headline.text.split(". ", 1)[-1])})
-        parts.append(str(table_html(pd.DataFrame(rows))))
+        parts.append(str(table_html(pd.DataFrame(rows), cells={"persona": [
+            persona_cell(p.segment, names, colors) for p in personas]})))
     return Section("summary", "Executive summary", Markup("\n".join(parts)))
 
 
@@ -279,8 +355,8 @@ def segments_section(store: ArtifactStore) -> Section | None:
                                     hover=hover, names=names or None, random_state=0)
     fig_sizes = visualize_sizes(sizes, names=names or None)
     parts = ["<p>Each dot is a respondent, placed by how they answered the segmentation "
-             "questions; colours are segments, grey is unassigned. Hover for the respondent "
-             "id.</p>", f"<div class='figure'>{figure_html(fig_map, 'fig-segment-map')}</div>",
+             "questions; each persona has one colour, the same in every chart and card; grey "
+             "is unassigned. Hover for the respondent id.</p>", f"<div class='figure'>{figure_html(fig_map, 'fig-segment-map')}</div>",
              "<h3>Sizes</h3><p>Weighted share of respondents in each segment, with its 95% "
              "confidence interval.</p>",
              f"<div class='figure'>{figure_html(fig_sizes, 'fig-segment-sizes')}</div>"]
@@ -299,32 +375,41 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     profile = _load(store, "profile")
     if profile is None or profile.empty:
         return None
-    from .plotting import visualize_profile_heatmap
+    from .plotting import segment_label, visualize_profile_heatmap
     from .profiles import top_traits
 
     names = _persona_names(store)
-    fig = visualize_profile_heatmap(profile, top_n=30, names=names or None)
-    top = top_traits(profile, n=5)
-    top = top.assign(persona=top["segment"].map(lambda s: names.get(s, f"Segment {s}")))
-    survey = _load(store, "survey")
-    if survey is not None:
-        from .personas import question_label
+    codebook = _codebook(store)
+    fig = visualize_profile_heatmap(profile, top_n=30, names=names or None, labels=codebook)
+    top = top_traits(profile, n=5).reset_index(drop=True)
+    colors = _segment_colors(store, top["segment"])
+    top = top.assign(persona=[segment_label(s, names) for s in top["segment"]])
+    from .personas import question_label
 
-        def label(qid, text):
-            try:
-                return question_label(survey.codebook[qid], text)
-            except KeyError:
-                return text
-        top = top.assign(question=[label(q, t) for q, t in zip(top["question"],
-                                                               top["question_text"])])
+    def label(qid, text):
+        try:
+            return question_label(codebook[qid], text) if codebook is not None else \
+                question_label(None, text or qid)
+        except KeyError:
+            return question_label(None, text or qid)
+    full = [str(t or q) for q, t in zip(top["question"], top["question_text"])]
+    top = top.assign(question=[label(q, t) for q, t in zip(top["question"],
+                                                           top["question_text"])])
     cols = ["persona", "rank", "question", "level", "direction", "value", "total",
             "index", "p_adjusted"]
+    cells = {"persona": [persona_cell(s, names, colors) for s in top["segment"]],
+             "question": [question_cell(lab, f) for lab, f in zip(top["question"], full)]}
+    top = top.assign(index=top["index"].round(0).astype("Int64"), p_adjusted=[
+        "–" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+        for p in top["p_adjusted"]])
     parts = ["<p>Index against the whole sample (100 = average): how much more (or less) "
              "common an answer is in each segment. * marks differences that are significant "
-             "after correcting for multiple comparisons (Benjamini–Hochberg). Reverse-keyed "
-             "items are shown as respondents answered them, as in the persona cards.</p>",
+             "after correcting for multiple comparisons (Benjamini–Hochberg). Questions are "
+             "named by their short label; hover a row or a question for its full wording. "
+             "Reverse-keyed items are shown as respondents answered them, as in the persona "
+             "cards.</p>",
              f"<div class='figure'>{figure_html(fig, 'fig-profile-heatmap')}</div>",
-             "<h3>Top distinguishing traits</h3>", str(table_html(top[cols]))]
+             "<h3>Top distinguishing traits</h3>", str(table_html(top[cols], cells=cells))]
     golden = _load(store, "golden")
     if golden is not None:
         parts += [f"<h3>Golden questions</h3><p>{len(golden.questions_)} questions reproduce "
@@ -334,23 +419,18 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     return Section("profiles", "Profiles", Markup("\n".join(parts)))
 
 
-def _segment_colors(store: ArtifactStore, fallback) -> dict:
+def _segment_colors(store: ArtifactStore, fallback=()) -> dict:
     """Each persona's colour as the plotting package gives it (the same on every chart):
-    keyed on every segment of the run, so a chart that shows only some keeps the colours."""
-    try:
-        from .plotting import segment_colors
-    except ImportError:
-        try:
-            from .plotting._common import segment_colors
-        except ImportError:
-            return {}
+    keyed on every segment of the run (labels, personas and ``fallback``), so a chart or
+    table that shows only some keeps the colours."""
+    from .plotting import segment_colors
+
     labels = _load(store, "labels")
-    segs = pd.unique(labels) if labels is not None else pd.unique(pd.Series(fallback))
-    segs = [s for s in segs if s not in ("all",)]
-    try:
-        return segment_colors(segs)
-    except Exception:  # a palette helper with another signature: plotly's defaults
-        return {}
+    segs = list(pd.unique(labels)) if labels is not None else []
+    segs += [p.segment for p in (_load(store, "personas") or [])]
+    segs += list(pd.unique(pd.Series(list(fallback), dtype=object)))
+    segs = [s for s in dict.fromkeys(segs) if not (isinstance(s, str) and s == "all")]
+    return segment_colors(segs)
 
 
 def themes_section(store: ArtifactStore) -> Section | None:
@@ -362,24 +442,38 @@ def themes_section(store: ArtifactStore) -> Section | None:
 
     from .personas import question_label
 
+    from .plotting import segment_label
+    from .plotting._common import cut, escape, segment_order, wrap
+
     names = _persona_names(store)
-    survey = _load(store, "survey")
+    codebook = _codebook(store)
     colors = _segment_colors(store, shares["segment"])
     parts = ["<p>Share of each segment's answers that mention a theme (themes from the "
-             "theme codebook; negated mentions such as “not too expensive” do not count).</p>"]
+             "theme codebook; negated mentions such as “not too expensive” do not count). "
+             "Each persona has the colour it has in every other chart.</p>"]
     for i, (q, block) in enumerate(shares.groupby("question", sort=True)):
         block = block[block["segment"].isin([s for s in block["segment"].unique()
                                              if s not in ("all", -1)])]
         pivot = block.pivot_table(index="theme", columns="segment", values="share")
-        text = (question_label(survey.codebook[q]) if survey is not None and q in survey.codebook
-                else q)
+        question = codebook[q] if codebook is not None and q in codebook else None
+        label = question_label(question) if question is not None else str(q)
+        wording = str(getattr(question, "text", "") or "") if question is not None else ""
+        themes = [str(info.get(t, {}).get("label", t)) for t in pivot.index]
         fig = go.Figure()
-        for seg in pivot.columns:
-            fig.add_bar(name=names.get(seg, f"Segment {seg}"),
-                        x=[info.get(t, {}).get("label", t) for t in pivot.index],
-                        y=pivot[seg].to_numpy(), marker_color=colors.get(seg))
-        fig.update_layout(barmode="group", title=f"{q}: {text}", yaxis_tickformat=".0%",
-                          height=420, margin=dict(t=60, b=120))
+        for seg in sorted(pivot.columns, key=segment_order):
+            fig.add_bar(name=escape(segment_label(seg, names)),
+                        x=[escape(cut(t, 28)) for t in themes],
+                        y=pivot[seg].to_numpy(), marker_color=colors.get(seg),
+                        customdata=[escape(t) for t in themes],
+                        hovertemplate="%{customdata}: %{y:.0%}<extra>%{fullData.name}"
+                                      "</extra>")
+        title = escape(label)
+        if wording and wording != label:
+            title += f"<br><sup>{wrap(escape(wording), 110)}</sup>"
+        fig.update_layout(barmode="group", title=title, yaxis_tickformat=".0%",
+                          legend_title_text="Persona" if names else "Segment",
+                          template="plotly_white", height=440,
+                          margin=dict(t=90 if wording and wording != label else 60, b=120))
         parts.append(f"<div class='figure'>{figure_html(fig, f'fig-themes-{i}')}</div>")
     return Section("themes", "Themes in their own words", Markup("\n".join(parts)))
 
@@ -394,7 +488,9 @@ def personas_section(store: ArtifactStore) -> Section | None:
              "<span class='badge neg'>not a fit</span> persona matches the “not a fit” "
              "criteria of this study.</p>")
     return Section("personas", "Personas",
-                   Markup(_guard_html(store) + intro + persona_cards_html(personas)))
+                   Markup(_guard_html(store) + intro + persona_cards_html(
+                       personas, colors=_segment_colors(store, [p.segment for p in personas]),
+                       codebook=_codebook(store))))
 
 
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
@@ -411,8 +507,10 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         if s.codebook.weight:
             kish = float(w.sum() ** 2 / (w ** 2).sum()) if len(w) else 0.0
             rows.append(("Effective sample size (Kish)", f"{kish:,.0f}"))
-        seg_q = [q.id for q in s.codebook.questions_of(role="segment")]
-        rows.append(("Segmentation questions", f"{len(seg_q)}: " + ", ".join(seg_q)))
+        seg_q = list(s.codebook.questions_of(role="segment"))
+        names = _question_names(s.codebook)
+        rows.append(("Segmentation questions", Markup(f"{len(seg_q)}: " + "; ".join(
+            question_cell(*names.get(str(q.id), (q.id, q.id))) for q in seg_q))))
     q = _load(store, "quality")
     if q is not None:
         rows.append(("Excluded responses", f"{len(q.exclusions):,} (see Data quality)"))
@@ -439,12 +537,20 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
     if run_info and run_info.get("seed") is not None:
         rows.append(("Random seed", str(run_info["seed"])))
     table = pd.DataFrame(rows, columns=["item", "value"])
-    html_parts = [_guard_html(store), str(table_html(table))]
+    html_parts = [_guard_html(store), str(table_html(table, cells={"value": [
+        v if isinstance(v, Markup) else Markup(esc(v)) for _, v in rows]}))]
     if stab is not None:
+        from .plotting import segment_label
+
         seg = stab.segments.reset_index()
+        names = _persona_names(store)
+        key = seg.columns[0]
+        seg.insert(0, "persona", [segment_label(s, names) for s in seg[key]])
+        colors = _segment_colors(store, seg[key])
         html_parts += ["<h3>Per-segment reproducibility</h3><p>Clusterwise Jaccard across "
                        "subsample refits (Hennig 2007): below 0.6 a segment dissolves.</p>",
-                       str(table_html(seg))]
+                       str(table_html(seg, cells={"persona": [
+                           persona_cell(s, names, colors) for s in seg[key]]}))]
     if notes:
         html_parts += ["<h3>Notes from the model</h3><ul>"
                        + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"]

@@ -28,11 +28,39 @@ def _label(codebook, qid, text) -> str:
     return question_label(q, text) if q is not None else question_label(None, text or qid)
 
 
+def _size_shift_colors(fig, sizes: pd.DataFrame, colors: dict) -> None:
+    """Give each persona of the size-shift chart its colour: the line joining its two
+    shares, and a square by its name on the axis (the same colour as in every chart)."""
+    from .plotting._common import escape
+
+    color_of = {escape(p): colors.get(seg) for seg, p in zip(sizes["segment"],
+                                                            sizes["persona"])}
+    for trace in fig.data:
+        if trace.mode == "lines" and trace.y is not None and len(set(trace.y)) == 1:
+            c = color_of.get(trace.y[0])
+            if c:
+                trace.line.color = c
+    ticks = [escape(p) for p in sizes["persona"]]
+    text = [f"<span style='color:{color_of[t]}'>\u25a0</span> {t}" if color_of.get(t) else t
+            for t in ticks]
+    fig.update_yaxes(tickvals=ticks, ticktext=text, row=1, col=1)
+
+
+def _text(codebook, qid) -> str:
+    """The question's full wording (for hover), else its id."""
+    try:
+        q = codebook[qid] if codebook is not None else None
+    except KeyError:
+        q = None
+    return str(getattr(q, "text", "") or qid)
+
+
 def changes_section(store):
     """The "What changed" section, or None when the run has no wave comparison."""
     if not store.has("wave_comparison"):
         return None
-    from .report import Section, esc, figure_html, table_html
+    from .plotting import segment_colors, segment_label
+    from .report import Section, esc, figure_html, persona_cell, question_cell, table_html
     from .waves import visualize_size_shift
 
     cmp = store.load("wave_comparison")
@@ -68,8 +96,25 @@ def changes_section(store):
         parts.append(str(table_html(changed[["baseline_id", "new_id", "status",
                                              "segment_input", "detail"]])))
 
+    codebook = store.load("survey").codebook if store.has("survey") else None
+    names_now = ({p.segment: p.name for p in store.load("personas")}
+                 if store.has("personas") else {})
+    # one colour per persona, as in every other chart: keyed on the baseline personas'
+    # segments (a persona keeps its label, so its colour, across waves)
+    segs = list(cmp.sizes["segment"]) + list(names_now)
+    if store.has("labels"):
+        segs += list(pd.unique(store.load("labels")))
+    colors = segment_colors(list(dict.fromkeys(segs)))
+
+    def persona_cells(segments, personas):
+        return [persona_cell(s, {s: p}, colors) for s, p in zip(segments, personas)]
+
+    def question_cells(qids, texts):
+        return [question_cell(_label(codebook, q, t), t or q) for q, t in zip(qids, texts)]
+
     # sizes
     fig = visualize_size_shift(cmp, title=f"Persona sizes: {base_wave} vs {new_wave}")
+    _size_shift_colors(fig, cmp.sizes, colors)
     sizes = cmp.sizes.assign(
         **{base_wave: cmp.sizes["share_baseline"].map(_pct),
            new_wave: cmp.sizes["share_new"].map(_pct),
@@ -85,7 +130,8 @@ def changes_section(store):
               "(red: significant after Benjamini–Hochberg correction). Emerging and "
               "unassigned respondents are rows of their own.</p>",
               f"<div class='figure'>{figure_html(fig, 'fig-size-shift')}</div>",
-              str(table_html(sizes[cols], float_format="{:.3g}".format))]
+              str(table_html(sizes[cols], float_format="{:.3g}".format, cells={
+                  "persona": persona_cells(sizes["segment"], sizes["persona"])}))]
 
     # drift
     top = cmp.top_drift(5, significant_only=True)
@@ -100,16 +146,28 @@ def changes_section(store):
         parts.append("<p>Each persona's answers that moved most (significant after "
                      "correction), among respondents typed into the persona in both "
                      "waves.</p>")
-        parts.append(str(table_html(top[["persona", "question_text", "level", "change",
+        cells = {"persona": persona_cells(top["segment"], top["persona"]),
+                 "question": question_cells(top["question"], top["question_text"])}
+        top = top.assign(question=[_label(codebook, q, t) for q, t in
+                                   zip(top["question"], top["question_text"])])
+        parts.append(str(table_html(top[["persona", "question", "level", "change",
                                          "effect_size", "p_adjusted"]],
-                                    float_format="{:.3g}".format)))
+                                    float_format="{:.3g}".format, cells=cells)))
     if len(cmp.theme_shifts):
         ts = cmp.theme_shifts[cmp.theme_shifts["significant"]]
         if len(ts):
+            ts = ts.head(30)
+            texts = [_text(codebook, q) for q in ts["question"]]
+            ts = ts.assign(question=[_label(codebook, q, t) for q, t in
+                                     zip(ts["question"], texts)])
             parts += ["<h4>Themes in their own words</h4>",
                       str(table_html(ts[["persona", "question", "theme", "share_baseline",
                                          "share_new", "p_adjusted"]],
-                                     float_format="{:.3g}".format, max_rows=30))]
+                                     float_format="{:.3g}".format, cells={
+                                         "persona": persona_cells(ts["segment"],
+                                                                  ts["persona"]),
+                                         "question": [question_cell(lab, t) for lab, t in
+                                                      zip(ts["question"], texts)]}))]
 
     # emerging segments
     parts.append("<h3>Emerging segments</h3>")
@@ -117,7 +175,6 @@ def changes_section(store):
         parts.append("<p>No emerging segment: respondents who fit no persona are few or "
                      "scattered, not a new group.</p>")
     prof = cmp.candidate_profiles
-    codebook = store.load("survey").codebook if store.has("survey") else None
     for r in cmp.candidates.itertuples():
         c = int(r.candidate)
         card = [f"<div class='persona-card emerging'><h4>Emerging segment {c + 1}</h4>",
@@ -129,13 +186,17 @@ def changes_section(store):
 
             tt = top_traits(prof[prof["segment"] == c], n=6)
             if len(tt):
+                full = list(tt["question_text"])
                 tt = tt.assign(question=[_label(codebook, q, t) for q, t in
                                          zip(tt["question"], tt["question_text"])])
                 card.append("<p>What sets them apart from everyone else (reverse-keyed "
                             "items as answered):</p>")
                 card.append(str(table_html(tt[["question", "level", "direction",
                                                "value", "total"]],
-                                           float_format="{:.2f}".format)))
+                                           float_format="{:.2f}".format, cells={
+                                               "question": [question_cell(lab, f or lab)
+                                                            for lab, f in
+                                                            zip(tt["question"], full)]})))
         if len(quotes):
             q = quotes[quotes["segment"] == c]
             if len(q):
@@ -147,11 +208,8 @@ def changes_section(store):
     # personas now
     corr = cmp.correspondence
     if len(corr):
-        names = {}
-        if store.has("personas"):
-            names = {p.segment: p.name for p in store.load("personas")}
-        t = corr.assign(**{"persona now": corr["refit_segment"].map(
-            lambda s: names.get(s, f"Segment {s}"))})
+        t = corr.assign(**{"persona now": [segment_label(s, names_now)
+                                           for s in corr["refit_segment"]]})
         t = t.rename(columns={"persona": "baseline persona", "kind": "vs baseline",
                               "composition": "made of"})
         parts += ["<h3>Personas now</h3><p>This wave was also segmented on its own. Each of "
@@ -161,5 +219,10 @@ def changes_section(store):
                   "persona; <i>split</i>/<i>merge</i>: the persona divided or joined "
                   "another.</p>",
                   str(table_html(t[["persona now", "n", "baseline persona", "vs baseline",
-                                    "made of"]]))]
+                                    "made of"]], cells={
+                      "persona now": [persona_cell(s, names_now, colors)
+                                      for s in t["refit_segment"]],
+                      "baseline persona": [
+                          persona_cell(m, {m: p}, colors) if p else Markup("")
+                          for m, p in zip(t["matched_segment"], t["baseline persona"])]}))]
     return Section("changes", f"What changed since {base_wave}", Markup("\n".join(parts)))

@@ -197,3 +197,34 @@ def test_stability_started_before_the_fit_gives_what_stability_gives():
     # and an unfitted model is fitted as the reference, as stability() does
     unfitted = PersonaModel(reducer="pca", clusterer="kmeans", n_segments=4, random_state=3)
     assert start_stability(unfitted, X, n_boot=4, random_state=3).result().verdict == late.verdict
+
+
+def test_stability_chart_names_each_persona_in_its_colour():
+    from types import SimpleNamespace
+
+    from personalab.plotting import segment_colors, visualize_segment_map
+
+    segments = pd.DataFrame({"n": [300, 200, 100], "share": [0.5, 1 / 3, 1 / 6],
+                             "jaccard_mean": [0.95, 0.88, 0.41],
+                             "jaccard_min": [0.9, 0.8, 0.2],
+                             "unstable": [False, False, True]}, index=[0, 1, 4])
+    result = SimpleNamespace(segments=segments, mean_ari=0.81,
+                             verdict="No stable segments: segment 4 <dissolves>.")
+    names = {0: "Planner Pat", 1: "Saver Sam", 4: "Drifter Dee"}
+    fig = visualize_stability(result, names=names)
+    bar = fig.data[0]
+    assert list(bar.x) == ["Planner Pat", "Saver Sam", "Drifter Dee"]
+    # the bars have the colours the segment map gives the same personas
+    labels = np.array([0] * 5 + [1] * 5 + [4] * 5)
+    seg_map = visualize_segment_map(np.random.default_rng(0).normal(size=(15, 2)), labels,
+                                    names=names)
+    map_colors = {t.name: t.marker.color for t in seg_map.data}
+    assert dict(zip(bar.x, bar.marker.color)) == map_colors
+    assert list(bar.marker.color) == [segment_colors([0, 1, 4])[s] for s in (0, 1, 4)]
+    # the one that dissolves is hatched and says so; the others are plain
+    assert list(bar.marker.pattern.shape) == ["", "", "/"]
+    assert list(bar.text) == ["", "", "dissolves"]
+    assert "<dissolves>" not in fig.layout.title.text
+    # without names, segments read as the report writes them
+    assert list(visualize_stability(result).data[0].x) == ["Segment 0", "Segment 1",
+                                                          "Segment 4"]

@@ -100,6 +100,18 @@ def test_explorer_shows_persona_names_and_colours_and_keeps_a_segment_picked(
         expected["unassigned"] = UNASSIGNED_COLOR
     assert traces == expected
     assert set(fig_profile.data[0].x) == set(names.values())
+    # heat-map rows name questions as the report does (short label, else the wording), never
+    # by their export column ("Q1_3"); the full wording is on hover
+    from personalab.codebook import short_label
+
+    codebook = ArtifactStore(out).load("survey").codebook
+    labels = {q.id: short_label(q) for q in codebook}
+    import html
+
+    rows = [html.unescape(y) for y in fig_profile.data[0].y]
+    assert not set(rows) & set(labels)
+    assert all(any(r.split(": ")[0].rstrip("…") in lab for lab in labels.values())
+               for r in rows)
     # the picker is never empty after a fit, and reads names, not numbers
     assert segment.value in names
     assert [label.split(" · ")[0] for label, _ in segment.options] == \
@@ -142,7 +154,13 @@ def test_quotes_show_their_themes_and_theme_shares_leave_out_unmentioned_themes(
     seg = min(names)
     quotes = state.quotes(seg, n=5)
     assert len(quotes) and any(len(t) for t in quotes["themes"])
+    # quotes and theme shares name their question by its label, not its column
+    from personalab.codebook import short_label
+
+    labels = {short_label(q) for q in state.survey.codebook}
+    assert set(quotes["question"]) <= labels
     shares = state.theme_shares(seg)
+    assert set(shares["question"]) <= labels
     assert len(shares) and ((shares["segment"] > 0) | (shares["everyone"] > 0)).all()
     full = sum(len(r.shares().columns) for r in state.tags.values())
     assert len(shares) < full     # the sample has themes some questions never get

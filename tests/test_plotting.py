@@ -170,3 +170,75 @@ def test_no_segment_is_coloured_like_unassigned():
     assert not any(c.replace(" ", "") in ("rgb(136,136,136)", "rgb(165,170,153)")
                    for c in colors.values())
     assert len(set(colors[k] for k in range(20))) == 20
+
+
+LONG_Q = ("To what extent do you agree that your employer takes mental health as seriously "
+          "as physical health?")
+
+
+def _profile_with_text():
+    """Two segments; a question with a long wording and a codebook short label, one with a
+    long wording and none, and a choice question with a long option."""
+    rows = []
+    for seg, sign in ((0, 1), (3, -1)):
+        rows.append(dict(segment=seg, question="mh_serious", question_text=LONG_Q,
+                         variable="mh_serious", level=None, value=3 + sign, total=3.0,
+                         index=100 + 30 * sign, significant=True, p_adjusted=0.001,
+                         effect_size=0.9 * sign))
+        rows.append(dict(segment=seg, question="q17",
+                         question_text="How many employees does your company or "
+                                       "organization have?",
+                         variable="q17", level=None, value=3 + sign / 2, total=3.0,
+                         index=100 + 15 * sign, significant=False, p_adjusted=0.2,
+                         effect_size=0.4 * sign))
+        rows.append(dict(segment=seg, question="told", question_text="Have you told anyone?",
+                         variable="told=long", level="Yes, I know several people with a "
+                                                      "diagnosed mental health condition",
+                         value=0.5, total=0.4, index=125, significant=True,
+                         p_adjusted=0.01, effect_size=0.3))
+    return pd.DataFrame(rows)
+
+
+def test_profile_heatmap_names_questions_by_their_short_label_and_personas_by_name():
+    from personalab.codebook import Question
+
+    names = {0: "Open Olivia", 3: "Guarded Gary"}
+    codebook = [Question(id="mh_serious", type="likert", text=LONG_Q, short="Employer takes MH "
+                         "seriously"), Question(id="q17", type="numeric",
+                                                text="How many employees does your company or "
+                                                     "organization have?")]
+    fig = visualize_profile_heatmap(_profile_with_text(), names=names, labels=codebook,
+                                    max_label_chars=50)
+    (hm,) = fig.data
+    # rows: the codebook's short label, the text when there is none (cut to the limit at a
+    # word), and a long option cut too; never the question id
+    assert list(hm.y)[0] == "Employer takes MH seriously"
+    assert all(len(y) <= 50 for y in hm.y) and not {"mh_serious", "q17"} & set(hm.y)
+    assert hm.y[1].startswith("How many employees") and hm.y[1].endswith("…")
+    assert hm.y[2].startswith("Have you told anyone?: Yes, I know") and hm.y[2].endswith("…")
+    # hover keeps the full wording and the full option
+    hover = np.char.replace(np.asarray(hm.hovertext, dtype=str), "<br>", " ")
+    assert hover[0, 0].startswith(LONG_Q) and hover[1, 1].startswith("How many employees "
+                                                                     "does your company or "
+                                                                     "organization have?")
+    assert "several people with a diagnosed mental health condition" in hover[2, 1]
+    # columns are the personas' names; the axis puts a square in each one's colour
+    assert list(hm.x) == ["Open Olivia", "Guarded Gary"]
+    colors = segment_colors([0, 3])
+    assert list(fig.layout.xaxis.ticktext) == [
+        f"<span style='color:{colors[0]}'>■</span> Open Olivia",
+        f"<span style='color:{colors[3]}'>■</span> Guarded Gary"]
+    # without a codebook the short label is drafted from the profile's question text
+    # (personalab.codebook.draft_short), as infer_codebook drafts it
+    drafted = visualize_profile_heatmap(_profile_with_text())
+    assert list(drafted.data[0].y[:2]) == ["To what extent do you agree that your…",
+                                           "How many employees does your company or…"]
+
+
+def test_profile_heatmap_keeps_rows_apart_that_cut_to_one_label():
+    df = _profile_with_text()
+    twin = df[df["question"] == "q17"].assign(question="q18", variable="q18")
+    fig = visualize_profile_heatmap(pd.concat([df, twin]), labels={"q17": "Company size",
+                                                                   "q18": "Company size"})
+    y = list(fig.data[0].y)
+    assert "Company size" in y and "Company size (2)" in y and len(set(y)) == len(y)

@@ -101,3 +101,208 @@ def test_methods_say_how_inputs_were_scaled(encoder, expected):
     sentence = scaling_sentence(SimpleNamespace(encoder_=encoder))
     assert expected in sentence
     assert scaling_sentence(None) is None
+
+
+# ------------------------------------------------------- persona names, colours and labels
+LONG_Q = ("To what extent do you agree that your employer takes mental health as seriously "
+          "as physical health?")
+WHY_Q = "Why or why not would you bring up a mental health issue with a potential employer?"
+
+
+def _figures(html: str) -> dict:
+    """{div id: (data, layout)} of every plotly figure in a section's HTML."""
+    import json
+
+    out, dec = {}, json.JSONDecoder()
+    for m in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', html):
+        data, end = dec.raw_decode(html, m.end())
+        layout, _ = dec.raw_decode(html, html.index("{", end))
+        out[m.group(1)] = (data, layout)
+    return out
+
+
+class _Survey:
+    """What the report reads of a Survey: its codebook, rows, source and weights."""
+
+    def __init__(self, codebook, index):
+        import pandas as pd
+
+        self.codebook, self.data = codebook, pd.DataFrame(index=index)
+        self.source, self.sha256, self.format = "wave.csv", "0" * 64, "csv"
+
+    def weights(self):
+        import pandas as pd
+
+        return pd.Series(1.0, index=self.data.index)
+
+    def summary(self):
+        import pandas as pd
+
+        return pd.DataFrame({"question": [q.id for q in self.codebook.questions],
+                             "type": [q.type for q in self.codebook.questions]})
+
+
+@pytest.fixture
+def named_run(tmp_path):
+    """A run with two personas (segments 0 and 2), long question wordings with short
+    labels, theme shares and a stability result."""
+    import pandas as pd
+
+    from personalab.codebook import Codebook, Question
+
+    codebook = Codebook(questions=[
+        Question(id="mh_serious", type="likert", text=LONG_Q, short="Employer takes MH seriously",
+                 role="segment"),
+        Question(id="why_not", type="text", text=WHY_Q, short="Why (not) tell an employer")])
+    rows = []
+    for seg, sign in ((0, 1), (2, -1), (-1, 0)):
+        rows.append(dict(segment=seg, question="mh_serious", question_text=LONG_Q,
+                         variable="mh_serious", level=None, type="likert", measure="mean",
+                         value=3.0 + sign, total=3.0, index=100 + 30 * sign,
+                         significant=sign != 0, p_adjusted=0.001 if sign else 0.9,
+                         effect_size=0.9 * sign))
+    profile = pd.DataFrame(rows)
+    shares = pd.DataFrame({"question": "why_not", "segment": [0, 0, 2, 2, "all", "all"],
+                           "theme": ["stigma", "career", "stigma", "career", "stigma", "career"],
+                           "share": [0.6, 0.1, 0.2, 0.5, 0.4, 0.3]})
+    segments = pd.DataFrame({"n": [50, 50], "share": [0.5, 0.5], "jaccard_mean": [0.95, 0.7],
+                             "jaccard_min": [0.9, 0.5], "unstable": [False, False]},
+                            index=pd.Index([0, 2], name="segment"))
+    stab = SimpleNamespace(stable=True, verdict="Stable: 2 segments reproduce.", flags=[],
+                           dominated_by=None, segments=segments)
+    labels = pd.Series([0] * 50 + [2] * 50 + [-1] * 5,
+                       index=[f"R{i}" for i in range(105)], name="segment")
+    from personalab.personas import Quote
+
+    ann0, ann2 = _persona(0, 0.95), _persona(2, 0.95)
+    ann0.quotes = [Quote(respondent_id="R1", question="why_not", text="Stigma, mostly.")]
+    return _store(tmp_path, personas=[ann0, ann2], labels=labels,
+                  profile=profile, survey=_Survey(codebook, labels.index),
+                  theme_shares=shares, theme_info={"stigma": {"label": "Fear of stigma"}},
+                  stability=stab)
+
+
+def test_report_names_personas_in_one_colour_and_questions_by_short_label(named_run):
+    from personalab.plotting import segment_colors
+    from personalab.report import methods_section, profiles_section, themes_section
+
+    colors = segment_colors([0, 2])
+    profiles = str(profiles_section(named_run).html)
+    themes = str(themes_section(named_run).html)
+    cards = str(personas_section(named_run).html)
+    methods = str(methods_section(named_run, None).html)
+
+    # profile heat map: rows by short label (full wording on hover), columns by persona
+    # name, each with a square in the persona's colour
+    data, layout = _figures(profiles)["fig-profile-heatmap"]
+    assert data[0]["y"] == ["Employer takes MH seriously"]
+    assert LONG_Q in data[0]["hovertext"][0][0].replace("<br>", " ")
+    assert data[0]["x"] == ["Ann0", "Ann2", "unassigned"]
+    ticks = dict(zip(layout["xaxis"]["tickvals"], layout["xaxis"]["ticktext"]))
+    for seg in (0, 2):
+        assert f"color:{colors[seg]}" in ticks[f"Ann{seg}"]
+    # top traits: persona names with their colour, short labels with the wording as title
+    for seg in (0, 2):
+        assert (f"<span class='swatch' style='background:{colors[seg]}'></span>Ann{seg}"
+                in profiles)
+    assert f'<span title="{LONG_Q}">Employer takes MH seriously</span>' in profiles
+    assert ">Segment 0<" not in profiles and ">mh_serious<" not in profiles
+
+    # theme chart: one bar trace per persona, by name, in the same colour; titled by the
+    # short label with the wording under it
+    data, layout = _figures(themes)["fig-themes-0"]
+    assert {t["name"]: t["marker"]["color"] for t in data} == {"Ann0": colors[0],
+                                                                "Ann2": colors[2]}
+    assert layout["title"]["text"].startswith("Why (not) tell an employer<br><sup>")
+    assert "why_not" not in layout["title"]["text"]
+    assert data[0]["x"] == ["career", "Fear of stigma"]
+
+    # a quote names its question by the short label (wording on hover), not the column
+    assert (f'<span class="question" title="{WHY_Q}">Why (not) tell an employer</span>'
+            in cards)
+    # persona cards carry the same colour; the methods' reproducibility table names them
+    for seg in (0, 2):
+        card = cards[cards.index(f'id="persona-{seg}"'):]
+        assert card.index(f"border-top:6px solid {colors[seg]}") < card.index(f"Ann{seg}")
+        assert (f"<span class='swatch' style='background:{colors[seg]}'></span>Ann{seg}"
+                in methods)
+    assert colors[0] != colors[2]
+
+
+class _Diff:
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame({"baseline_id": ["mh_serious"], "new_id": ["mh_serious"],
+                             "status": ["same"], "segment_input": [True], "detail": [""]})
+
+
+class _Comparison:
+    """The parts of a WaveComparison that the "What changed" section reads."""
+
+    def __init__(self):
+        import pandas as pd
+
+        self.params = {"baseline_wave": "2016", "new_wave": "2017", "min_membership": 0.5}
+        self.assignments = pd.DataFrame({"segment": [0, 2, 2, -1], "membership": [0.9] * 4,
+                                         "candidate": [-1, -1, -1, -1]})
+        self.notes = []
+        self.codebook_diff = _Diff()
+        self.sizes = pd.DataFrame({
+            "segment": [0, 2, "unassigned"], "persona": ["Ann0", "Ann2", "unassigned"],
+            "share_baseline": [0.5, 0.45, 0.05], "share_new": [0.3, 0.65, 0.05],
+            "shift": [-20.0, 20.0, 0.0], "ci_low": [-30.0, 10.0, -2.0],
+            "ci_high": [-10.0, 30.0, 2.0], "p_adjusted": [0.001, 0.001, 0.9],
+            "significant": [True, True, False]})
+        self.drift = pd.DataFrame({
+            "segment": [2], "persona": ["Ann2"], "question": ["mh_serious"],
+            "question_text": [LONG_Q], "level": [None], "measure": ["mean"],
+            "baseline": [2.0], "new": [3.0], "effect_size": [0.8], "p_adjusted": [0.001],
+            "significant": [True]})
+        self.theme_shifts = pd.DataFrame({
+            "segment": [0], "persona": ["Ann0"], "question": ["why_not"],
+            "theme": ["stigma"], "share_baseline": [0.6], "share_new": [0.3],
+            "p_adjusted": [0.01], "significant": [True]})
+        self.candidates = pd.DataFrame(columns=["candidate", "n", "weighted_share",
+                                                "from_personas"])
+        self.candidate_profiles = None
+        self.correspondence = pd.DataFrame({
+            "refit_segment": [0, 2], "n": [30, 65], "matched_segment": [0, 2],
+            "persona": ["Ann0", "Ann2"], "overlap_share": [0.9, 0.9],
+            "composition": ["Ann0 90%", "Ann2 90%"], "kind": ["same", "same"]})
+
+    def top_drift(self, n=5, *, significant_only=True):
+        return self.drift.head(n)
+
+
+def test_wave_changes_name_personas_in_their_colour_and_questions_by_short_label(named_run):
+    from personalab.plotting import segment_colors
+    from personalab.wave_report import changes_section
+
+    named_run.save("wave_comparison", _Comparison())
+    html = str(changes_section(named_run).html)
+    colors = segment_colors([0, 2, "unassigned"])
+    # size shift: each persona's line and axis square in its colour
+    data, layout = _figures(html)["fig-size-shift"]
+    lines = {t["y"][0]: t["line"]["color"] for t in data if t.get("mode") == "lines"}
+    assert lines["Ann0"] == colors[0] and lines["Ann2"] == colors[2]
+    ticks = dict(zip(layout["yaxis"]["tickvals"], layout["yaxis"]["ticktext"]))
+    assert f"color:{colors[2]}" in ticks["Ann2"] and f"color:{colors[0]}" in ticks["Ann0"]
+    # tables: persona names with their square, questions by short label with the wording
+    # on hover (drift) and the theme question by its short label, not its id
+    for seg in (0, 2):
+        assert f"<span class='swatch' style='background:{colors[seg]}'></span>Ann{seg}" in html
+    assert f'<span title="{LONG_Q}">Employer takes MH seriously</span>' in html
+    assert f'<span title="{WHY_Q}">Why (not) tell an employer</span>' in html
+    assert ">why_not<" not in html and LONG_Q + "<" not in html
+
+
+def test_methods_name_segmentation_questions_by_short_label(named_run):
+    from personalab.report import methods_section, questions_section
+
+    methods = str(methods_section(named_run, None).html)
+    assert f'>1: <span title="{LONG_Q}">Employer takes MH seriously</span><' in methods
+    assert "&lt;span" not in methods and "1: mh_serious" not in methods
+    questions = str(questions_section(named_run).html)
+    assert f'<td><span title="{LONG_Q}">Employer takes MH seriously</span></td>' in questions
+    assert "<td>mh_serious</td>" in questions    # the export column, beside the label

@@ -75,6 +75,50 @@ def segment_name(seg, names=None) -> str:
     return escape(segment_label(seg, names))
 
 
+def question_labels(questions) -> dict:
+    """{question id: short label} from a codebook, a list of questions or a mapping.
+
+    A question's label is its codebook ``short`` when it has one, else its text, else its
+    id (:func:`personalab.codebook.short_label`). A mapping is taken as it is (id -> label).
+    """
+    if questions is None:
+        return {}
+    if isinstance(questions, dict):
+        return {str(k): str(v) for k, v in questions.items()}
+    from personalab.codebook import short_label
+
+    return {str(getattr(q, "id", "")): short_label(q) for q in questions}
+
+
+def cut(text, max_chars: int) -> str:
+    """``text`` cut at a word boundary to at most ``max_chars`` characters, with an
+    ellipsis when cut (the full text belongs on hover)."""
+    text = " ".join(str(text).split())
+    if len(text) <= max_chars:
+        return text
+    head = text[: max_chars - 1]
+    word = head.rsplit(" ", 1)[0].rstrip(" ,;:.-(")
+    return (word if len(word) >= max_chars // 2 else head.rstrip()) + "\u2026"
+
+
+def colored_name(seg, names=None, colors=None) -> str:
+    """A segment's escaped name after a square in its colour, for plotly axis ticks (which
+    render ``<span style='color:...'>``): the name stays dark and readable, the square says
+    which colour the persona has in every other chart."""
+    name = segment_name(seg, names)
+    color = (colors or {}).get(seg)
+    return f"<span style='color:{color}'>\u25a0</span> {name}" if color else name
+
+
+def wrap(text: str, width: int = 80) -> str:
+    """Already-escaped text broken into ``<br>``-separated lines of at most ``width``
+    characters, so a long question wording stays inside a hover box."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False,
+                                     break_on_hyphens=False)) or text
+
+
 def escape(value, max_chars=None) -> str:
     """Text made safe to show in Plotly hover labels (which render a subset of HTML)."""
     text = "" if value is None else str(value)

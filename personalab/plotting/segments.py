@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from personalab.errors import InputError
-from personalab.plotting._common import (escape, segment_colors, segment_name,
-                                         segment_order, _is_unassigned)
+from personalab.plotting._common import (colored_name, escape, segment_colors,
+                                         segment_name, segment_order, _is_unassigned)
 
 __all__ = ["visualize_segment_map", "visualize_sizes", "visualize_overlap"]
 
@@ -92,7 +92,8 @@ def visualize_segment_map(embedding_2d, labels, hover=None, *, max_points=20000,
     fig.update_layout(title=f"{escape(title)}<br><sup>{subtitle}</sup>",
                       xaxis=dict(showticklabels=False, title=None),
                       yaxis=dict(showticklabels=False, title=None),
-                      legend_title_text="Segment", template="plotly_white")
+                      legend_title_text="Persona" if names else "Segment",
+                      template="plotly_white")
     return fig
 
 
@@ -200,5 +201,9 @@ def visualize_overlap(membership_df: pd.DataFrame, labels=None, *, hybrid_thresh
     # both panels share their rows: labels once, so the second panel's labels cannot run
     # into the first panel's colour bar
     fig.update_yaxes(showticklabels=False, row=1, col=2)
+    # the rows' names carry a square in each segment's colour, as in every other chart
+    colors = segment_colors(list(rows) + segs)
+    fig.update_yaxes(tickvals=row_names, ticktext=[colored_name(r, names, colors) for r in rows],
+                     row=1, col=1)
     fig.update_layout(title=escape(title), template="plotly_white")
     return fig
