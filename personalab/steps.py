@@ -101,7 +101,7 @@ def _with_study_fix(err):
 
 def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude_flags, engine,
             scheduler, options) -> IngestResult:
-    from .codebook import infer_codebook, load_codebook, save_codebook, validate_codebook
+    from .codebook import infer_codebook, load_codebook, save_codebook
     from .config import check_option_columns, study_fix
     from .errors import ConfigError
     from .exports import to_safe_csv
@@ -136,10 +136,10 @@ def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude
     typed = None
     if not partitioned:
         raw = raw if raw is not None else load_export(input_path, format=file_format, **options)
-        validation = validate_codebook(codebook, raw)
+        # one reading: the survey and the report validate_codebook gives
+        survey, validation = Survey.read_with_report(raw, codebook, wave=wave)
         for issue in validation.issues:         # the run's fixes name study.yml's keys
             issue.fix = study_fix(issue.fix)
-        survey = Survey.from_raw(raw, codebook, wave=wave)
     else:
         wave = wave or files[0].parent.name
         if engine == "dask":

@@ -31,6 +31,7 @@ import pandas as pd
 from personalab.codebook import (
     Codebook,
     Question,
+    ValidationReport,
     _file_rows,
     _parse_wave,
     _matches,
@@ -120,15 +121,29 @@ class Survey:
             values; a number or date column that mixes conventions or cannot be decided
             (see :mod:`personalab.conventions`).
         """
+        return cls.read_with_report(raw, codebook, wave, duplicate_ids=duplicate_ids)[0]
+
+    @classmethod
+    def read_with_report(cls, raw, codebook: Codebook, wave: str | None = None, *,
+                         duplicate_ids: str = "raise"):
+        """:meth:`from_raw` and the :class:`~personalab.codebook.ValidationReport` it
+        checked, from one reading of the wave: ``(survey, report)``.
+
+        The report is what :func:`~personalab.codebook.validate_codebook` returns for the
+        same wave (warnings included); the wave is parsed once instead of twice.
+        Raises as :meth:`from_raw`.
+        """
         if duplicate_ids not in _DUPLICATE_MODES:
             raise InputError(f"duplicate_ids={duplicate_ids!r} is not an option",
                              fix="use duplicate_ids='raise' or duplicate_ids='suffix'")
         # _parse_wave puts numbers and dates in one convention per column first ("1,5" is
         # 1.5 only where the column writes decimal commas); a column that mixes them or
         # cannot be decided is an error of the report, naming the rows and the option.
-        parsed, ids, weights, report = _parse_wave(codebook, raw)
+        parsed, ids, weights, full = _parse_wave(codebook, raw)
+        report = full
         if duplicate_ids == "suffix":
-            report.issues = [i for i in report.issues if i.kind != "duplicate_id"]
+            report = ValidationReport([i for i in full.issues if i.kind != "duplicate_id"],
+                                      file=full.file)
         report.raise_if_errors()
 
         n = len(raw.data)
@@ -193,7 +208,7 @@ class Survey:
             sha256=raw.sha256, format=raw.format,
             file_rows=pd.Series(file_rows, index=index, name="file_row"),
             missing_reasons=missing, duplicate_ids=dups, no_answer=answered,
-        )
+        ), full
 
     # accessors ----------------------------------------------------------------------
     def questions(self, type=None, role=None) -> list[Question]:

@@ -394,3 +394,22 @@ def test_german_excel_export_reads_commas_dots_and_dates_as_meant():
     assert s.data["Datum"].tolist()[:3] == [pd.Timestamp("2023-12-24"),
                                             pd.Timestamp("2024-01-03"),
                                             pd.Timestamp("2024-01-05")]
+
+
+def test_read_with_report_gives_the_validation_report_from_one_reading(monkeypatch):
+    import personalab.survey as survey_module
+    from personalab.codebook import validate_codebook
+
+    raw, cb = with_columns({"spend": ["1,5", "2,25", "", "-0,5"], "extra": ["a", "b", "", ""]},
+                           {"spend": "numeric"})
+    expected = validate_codebook(cb, raw).to_frame()
+    calls = []
+    real = survey_module._parse_wave
+    monkeypatch.setattr(survey_module, "_parse_wave",
+                        lambda *a: calls.append(1) or real(*a))
+    survey, report = Survey.read_with_report(raw, cb)
+    assert len(calls) == 1                                   # parsed (and normalised) once
+    pd.testing.assert_frame_equal(report.to_frame(), expected)
+    assert [i.kind for i in report.warnings] == ["unmentioned_column"]
+    assert survey.data["spend"].tolist()[:2] == [1.5, 2.25]
+    pd.testing.assert_frame_equal(survey.data, Survey.from_raw(raw, cb).data)

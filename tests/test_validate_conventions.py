@@ -186,6 +186,11 @@ def test_ingest_reads_the_encoding_options(tmp_path):
         res = steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp)
     [issue] = res.validation.of_kind("decode_error")
     assert issue.rows == [3] and "in study.yml: encoding_errors: strict" in issue.fix
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecodeWarning)
+        alone = validate_codebook(codebook(comment="text"), load_export(path))
+    assert [(i.kind, i.column, i.rows) for i in res.validation.issues] == \
+        [(i.kind, i.column, i.rows) for i in alone.issues]
     with pytest.raises(InputError, match="not valid utf-8") as err:
         steps.ingest(path, output_dir=tmp_path / "out", codebook_path=cbp,
                      encoding_errors="strict")
