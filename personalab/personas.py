@@ -827,15 +827,23 @@ def follow_up_of(codebook, qid) -> str | None:
 
 
 def _quote_question_text(survey, qid) -> str:
-    """The quote's question as a reader can place it: its text, after the text of the
-    closed question it follows up ("Would you bring up … in an interview? — Why or why
-    not?"), each shortened as in a card."""
-    q = _question(survey, qid)
-    own = question_label(q, str(qid))
+    """The quote's question as a reader can place it: its label (:func:`question_label`),
+    after the text of the closed question it follows up ("Would you bring up a physical
+    health issue with a potential employer in an interview? — Why or why not?"). That text
+    is shown whole up to twice :data:`SHORT_LABEL_CHARS`, as in agreement statements: two
+    follow-ups may differ only after the short label's cut ("Would you be willing to bring
+    up a…" hid "physical" and "mental" on the OSMI survey); a longer one by its label."""
+    def name(question, fallback):
+        full = (getattr(question, "text", None) or fallback) if question is not None \
+            else fallback
+        return str(full).strip() if len(str(full)) <= 2 * SHORT_LABEL_CHARS \
+            else question_label(question, fallback)
+
+    own = question_label(_question(survey, qid), str(qid))
     parent = follow_up_of(survey.codebook, qid)
     if parent is None:
         return own
-    return f"{question_label(_question(survey, parent), parent)} — {own}"
+    return f"{name(_question(survey, parent), parent)} — {own}"
 
 
 def _card_traits(statements: list[Statement]) -> list[Evidence]:

@@ -484,3 +484,25 @@ def test_a_majority_segment_is_compared_with_the_average_not_with_most():
                                            "lower than average")
     assert any(t.startswith("Rate “Seat comfort” higher than most (4.")
                for t in (s.text for s in p1.statements()))
+
+
+def test_an_open_question_follows_up_the_closed_question_the_codebook_shows():
+    from personalab.codebook import Codebook
+    from personalab.personas import follow_up_of
+
+    phys = ("Would you be willing to bring up a physical health issue with a potential "
+            "employer in an interview?")
+    cb = Codebook(survey="s", respondent_id="id", questions=[
+        Question("Q5", "How satisfied are you?", "likert", "segment", SATISFIED),
+        Question("Q5_TEXT", "Tell us about it", "text", "profile"),
+        Question("phys", phys, "single", "segment",
+                 [ScaleOption(1, "Yes"), ScaleOption(2, "No")]),
+        Question("why", "Why or why not?", "text", "profile"),
+        Question("why2", "Please explain", "text", "profile"),
+        Question("Q9", "Any other comments?", "text", "profile"),
+    ])
+    assert follow_up_of(cb, "Q5_TEXT") == "Q5"          # its id extends Q5's
+    assert follow_up_of(cb, "why") == "phys"            # "Why…" right after a closed one
+    assert follow_up_of(cb, "why2") is None             # after an open question
+    assert follow_up_of(cb, "Q9") is None               # not worded as a follow-up
+    assert follow_up_of(cb, "nope") is None
