@@ -20,6 +20,11 @@ A run never loses or mixes another run:
 * Ctrl-C, a killed kernel, a full disk or an unwritable folder stop the run with one clear
   error; ``manifest.json`` then says ``"status": "interrupted"`` or ``"failed"``, and the
   same command run again starts over.
+
+A wave the segment step cannot segment (fewer respondents than it needs, or none who differ:
+``SegmentationError``) still gets its report when the run includes the report step:
+``index.html`` says why no segments were made (the count and the minimum) beside the data-
+quality section; the run stops with one line naming it and a non-zero exit.
 """
 from __future__ import annotations
 
@@ -263,8 +268,50 @@ def _quality_pointer(out: Path) -> str:
             + " and ".join(str(p) for p in tables))
 
 
-def _step_error(step, nb, target, out, exc) -> PipelineError:
-    """One clear error for a cell that raised inside a step's notebook."""
+def _no_segments_report(out: Path, config, message: str) -> Path | None:
+    """``index.html`` for a wave the segment step refused (too few respondents, or none who
+    differ): why no segments were made (the refusal, which names the count and the
+    minimum, and its fix), then the data-quality and question sections of the report.
+
+    Returns the report, or None when it could not be written (the run's error then points
+    at the ingest step's CSV tables, as for any other failed step).
+    """
+    import html
+
+    from markupsafe import Markup
+
+    from . import report as rp
+
+    problem, _, fix = message.strip().partition("\n  Fix: ")
+    try:
+        store = ArtifactStore(out)
+        parts = ["<div class='alert' role='alert'><b>No segments were made.</b> "
+                 f"{html.escape(problem)}</div>"]
+        if fix:
+            parts.append(f"<p><b>What to do.</b> {html.escape(fix)}</p>")
+        parts.append("<p>The data-quality section below lists every respondent read, who "
+                     "was excluded and why; <code>exclusions.csv</code> and "
+                     "<code>quality_flags.csv</code> beside this report have the "
+                     "respondent ids.</p>")
+        sections = [rp.Section("no-segments", "No segments", Markup("\n".join(parts)))]
+        for build in (rp.quality_section, rp.questions_section):
+            section = build(store)
+            if section is not None:
+                sections.append(section)
+        page = rp.render_page(sections, title=f"PersonaLab report — {config.wave} (no "
+                                              f"segments)", wave=config.wave)
+        path = out / "index.html"
+        tmp = out / f".index.{os.getpid()}.tmp"
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+    except Exception:  # noqa: BLE001 - the refusal itself is the run's error
+        return None
+
+
+def _step_error(step, nb, target, out, exc, report=None) -> PipelineError:
+    """One clear error for a cell that raised inside a step's notebook (``report``: the
+    data-quality report written for a wave that cannot be segmented)."""
     evalue = str(exc.evalue or "").strip()
     where = f"step {step!r} failed: notebook {nb.name}, cell {exc.exec_count}"
     kwargs = dict(notebook=nb.name, cell=exc.exec_count, ename=exc.ename, evalue=exc.evalue,
@@ -273,7 +320,9 @@ def _step_error(step, nb, target, out, exc) -> PipelineError:
         return RunInterrupted(f"{where}: interrupted", **kwargs)
     if exc.ename in _personalab_error_names(step):
         # PersonaLab's own errors already say where and what to do
-        return PipelineError(f"{where}: {evalue}{_quality_pointer(out)}", **kwargs)
+        pointer = (f"\n  The data-quality report, which says why: {report}" if report
+                   else _quality_pointer(out))
+        return PipelineError(f"{where}: {evalue}{pointer}", **kwargs)
     fix = _os_fix(evalue)
     msg = f"{where}: {exc.ename}: {evalue}"
     if fix:
@@ -363,7 +412,10 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
                     kernel_name=kernel_name, progress_bar=False, log_output=False,
                     request_save_on_cell_execute=False, km=kernel.km)
             except papermill.PapermillExecutionError as exc:
-                raise _step_error(step, nb, target, out, exc) from None
+                report = None
+                if exc.ename == "SegmentationError" and "report" in steps:
+                    report = _no_segments_report(out, config, str(exc.evalue or ""))
+                raise _step_error(step, nb, target, out, exc, report=report) from None
             except DeadKernelError:
                 raise PipelineError(
                     f"step {step!r} failed: the kernel running {nb.name} died (killed, or out "

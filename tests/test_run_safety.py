@@ -350,3 +350,65 @@ def test_a_baseline_that_a_run_is_writing_is_refused(tmp_path):
         with pytest.raises(ConfigError, match="being written by another run"):
             run_study(cfg, progress=False, log=None)
     assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------- too few to segment
+def _tiny_wave(path: Path, n: int, *, identical=False) -> Path:
+    """The first ``n`` respondents of the sample wave that its quality checks keep and that
+    answer every segmentation question; ``identical``: all with the first one's answers to
+    those questions (ids and every other answer their own)."""
+    import csv
+
+    from personalab.codebook import load_codebook
+    from personalab.quality import check_quality
+    from personalab.survey import read_survey
+
+    kept = set(map(str, check_quality(read_survey(WAVE1, SAMPLE / "codebook.yml")).kept))
+    with open(WAVE1, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[:3], rows[3:]     # Qualtrics: names, question texts, import ids
+    seg = {c for q in load_codebook(SAMPLE / "codebook.yml").questions if q.role == "segment"
+           for c in q.data_columns}
+    cols = [k for k, name in enumerate(header[0]) if name in seg]
+    rid = header[0].index("ResponseId")
+    body = [r for r in body if r[rid] in kept
+            and all(r[k] and r[k] != "Don't know" for k in cols)][:n]
+    for r in body[1:] if identical else []:
+        for k in cols:
+            r[k] = body[0][k]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(header + body)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n, identical, why", [
+    (1, False, "only 1 respondent is left to segment"),
+    (3, False, "only 3 respondents are left to segment"),
+    (25, True, "all 25 respondents gave identical answers to every segmentation question")],
+    ids=["one", "three", "identical"])
+def test_a_wave_too_small_to_segment_gets_the_data_quality_report_saying_why(
+        tmp_path, capsys, n, identical, why):
+    import html
+    import re
+
+    wave = _tiny_wave(tmp_path / "tiny.csv", n, identical=identical)
+    out = tmp_path / "out"
+    rc = main(["run", "--wave", "tiny", "--input", str(wave), "--codebook",
+               str(SAMPLE / "codebook.yml"), "--output", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step 'segment' failed" in err and why in err
+    assert f"The data-quality report, which says why: {out / 'index.html'}" in err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+    assert "No segments were made." in text and why in text
+    if not identical:
+        assert "segmenting needs at least 20" in text
+    # the data-quality section: every respondent read, none analysed by a segmentation
+    assert f"{n} responses read" in text or f"{n} responses were read" in text
+    assert "Data quality" in text and "exclusions.csv" in text
+    m = _manifest(out)
+    assert m["status"] == "failed" and m["failed_step"] == "segment"
+    assert "index.html" in m["outputs"]
+
