@@ -184,12 +184,18 @@ def questions_section(store: ArtifactStore) -> Section | None:
     summary = survey.summary().reset_index(drop=True)
     names = _question_names(survey.codebook)
     ids = [str(q) for q in summary["question"]]
-    cells = {"question": [question_cell(*names.get(q, (q, q))) for q in ids]}
-    if any(q != names.get(q, (q, q))[1] for q in ids):   # ids that are not the wording
-        summary.insert(1, "column", ids)
+    label = {q: names.get(q, (q, q))[0] for q in ids}
+    wording = {q: names.get(q, (q, q))[1] for q in ids}
+    cells = {"question": [question_cell(label[q], wording[q]) for q in ids]}
+    # the full wording where the short label cuts it, the export column where it is not
+    # the wording (a glossary of the labels the charts use)
+    summary.insert(1, "wording", [wording[q] if wording[q] != label[q] else "" for q in ids])
+    if any(q != wording[q] for q in ids):
+        summary.insert(2, "column", [q if q != wording[q] else "" for q in ids])
     intro = ("<p>Every question of the codebook, its type and its role: <b>segment</b> "
              "questions define the segments, <b>profile</b> questions only describe them. "
-             "Questions are named by their short label (hover for the full wording). "
+             "Charts and tables name a question by its short label; its full wording is "
+             "here and on hover. "
              "Missing answers keep their reason (for example “Don't know”).</p>")
     return Section("questions", "Questions", Markup(intro + str(table_html(summary,
                                                                           cells=cells))))
@@ -455,6 +461,10 @@ def themes_section(store: ArtifactStore) -> Section | None:
         block = block[block["segment"].isin([s for s in block["segment"].unique()
                                              if s not in ("all", -1)])]
         pivot = block.pivot_table(index="theme", columns="segment", values="share")
+        # a theme nobody in any segment mentioned in this question is no finding
+        pivot = pivot[(pivot.fillna(0) > 0).any(axis=1)]
+        if pivot.empty:
+            continue
         question = codebook[q] if codebook is not None and q in codebook else None
         label = question_label(question) if question is not None else str(q)
         wording = str(getattr(question, "text", "") or "") if question is not None else ""
@@ -462,7 +472,7 @@ def themes_section(store: ArtifactStore) -> Section | None:
         fig = go.Figure()
         for seg in sorted(pivot.columns, key=segment_order):
             fig.add_bar(name=escape(segment_label(seg, names)),
-                        x=[escape(cut(t, 28)) for t in themes],
+                        x=[escape(cut(t, 32)) for t in themes],
                         y=pivot[seg].to_numpy(), marker_color=colors.get(seg),
                         customdata=[escape(t) for t in themes],
                         hovertemplate="%{customdata}: %{y:.0%}<extra>%{fullData.name}"

@@ -162,9 +162,10 @@ def named_run(tmp_path):
                          significant=sign != 0, p_adjusted=0.001 if sign else 0.9,
                          effect_size=0.9 * sign))
     profile = pd.DataFrame(rows)
-    shares = pd.DataFrame({"question": "why_not", "segment": [0, 0, 2, 2, "all", "all"],
-                           "theme": ["stigma", "career", "stigma", "career", "stigma", "career"],
-                           "share": [0.6, 0.1, 0.2, 0.5, 0.4, 0.3]})
+    shares = pd.DataFrame({"question": "why_not", "segment": [0, 0, 0, 2, 2, 2, "all", "all"],
+                           "theme": ["stigma", "career", "cost", "stigma", "career", "cost",
+                                     "stigma", "career"],
+                           "share": [0.6, 0.1, 0.0, 0.2, 0.5, 0.0, 0.4, 0.3]})
     segments = pd.DataFrame({"n": [50, 50], "share": [0.5, 0.5], "jaccard_mean": [0.95, 0.7],
                              "jaccard_min": [0.9, 0.5], "unstable": [False, False]},
                             index=pd.Index([0, 2], name="segment"))
@@ -215,7 +216,7 @@ def test_report_names_personas_in_one_colour_and_questions_by_short_label(named_
                                                                 "Ann2": colors[2]}
     assert layout["title"]["text"].startswith("Why (not) tell an employer<br><sup>")
     assert "why_not" not in layout["title"]["text"]
-    assert data[0]["x"] == ["career", "Fear of stigma"]
+    assert data[0]["x"] == ["career", "Fear of stigma"]   # "cost": nobody mentioned it
 
     # a quote names its question by the short label (wording on hover), not the column
     assert (f'<span class="question" title="{WHY_Q}">Why (not) tell an employer</span>'
