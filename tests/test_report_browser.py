@@ -243,3 +243,136 @@ def test_checker_sees_figures_that_do_not_draw(browser, tmp_path):
     check = browser.open_report(path)
     assert (check.figures, check.rendered) == (1, 0)
     _assert_unsafe(check, "figure #drawn did not render", "Plotly is not defined")
+
+
+# ------------------------------------------------- one name and one colour per persona
+LONG_Q = ("To what extent do you agree that your employer takes mental health as seriously "
+          "as physical health?")
+
+# every element of the drawn page that shows a persona, with the colour it shows it in
+_PERSONA_COLOURS = """() => {
+  const out = [];
+  const add = (where, text, colour) => out.push([where, text.trim(), colour]);
+  // axis ticks drawn from "<span style='color:…'>■</span> Name": the square's fill
+  for (const div of document.querySelectorAll('.js-plotly-plot')) {
+    for (const tick of div.querySelectorAll('.xtick text, .ytick text')) {
+      const square = [...tick.querySelectorAll('tspan')].find(t => t.textContent === '■');
+      if (square) add(div.id + ' axis', tick.textContent.replace('■', ''),
+                      getComputedStyle(square).fill);
+    }
+    // legend entries (segment map, theme bars) and bars by category (sizes)
+    for (const item of div.querySelectorAll('.legend .traces')) {
+      const point = item.querySelector('.legendpoints path');
+      add(div.id + ' legend', item.querySelector('.legendtext').textContent,
+          point ? getComputedStyle(point).fill : '');
+    }
+    const gd = div;
+    for (const trace of gd.data || []) {
+      if (trace.type === 'bar' && Array.isArray(trace.marker && trace.marker.color))
+        trace.x.forEach((name, i) => add(div.id + ' bar', name, trace.marker.color[i]));
+    }
+  }
+  for (const card of document.querySelectorAll('article.card'))
+    add('card', card.querySelector('h3').childNodes[1].textContent,
+        getComputedStyle(card).borderTopColor);
+  for (const swatch of document.querySelectorAll('td .swatch'))
+    add('table', swatch.parentElement.textContent, getComputedStyle(swatch).backgroundColor);
+  return out;
+}"""
+
+
+def _rgb(colour: str) -> str:
+    """'#aabbcc' or 'rgb(1, 2, 3)' as 'rgb(1, 2, 3)'."""
+    colour = colour.strip()
+    if colour.startswith("#"):
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        return f"rgb({r}, {g}, {b})"
+    return colour.replace(" ", "").replace(",", ", ")
+
+
+@pytest.fixture(scope="module")
+def named_report(tmp_path_factory):
+    """A report built by build_report from a run with three personas (segments 0, 1, 3),
+    unassigned respondents and a long question with a short label."""
+    from personalab.artifacts import ArtifactStore
+    from personalab.codebook import Codebook, Question
+    from personalab.profiles import segment_sizes
+
+    out = tmp_path_factory.mktemp("named-report")
+    store = ArtifactStore(out)
+    rng = np.random.default_rng(0)
+    segs = np.array([0] * 40 + [1] * 30 + [3] * 20 + [-1] * 10)
+    ids = [f"R{i}" for i in range(len(segs))]
+    labels = pd.Series(segs, index=ids, name="segment")
+    names = {0: "Open Olivia", 1: "Guarded Gary", 3: "Careful Cara"}
+    personas = []
+    for seg, name in names.items():
+        share = float((segs == seg).mean())
+        p = _persona(seg)
+        p.name, p.first_name = name, name.split()[1]
+        p.size = {"n": int((segs == seg).sum()), "share": share, "weighted_share": share,
+                  "ci_low": share - 0.05, "ci_high": share + 0.05}
+        personas.append(p)
+    rows = []
+    for seg in (0, 1, 3, -1):
+        v = {0: 4.0, 1: 2.0, 3: 3.5, -1: 3.0}[seg]
+        rows.append(dict(segment=seg, question="mh_serious", question_text=LONG_Q,
+                         variable="mh_serious", level=None, type="likert", measure="mean",
+                         value=v, total=3.0, index=100 * v / 3, significant=seg != -1,
+                         p_adjusted=0.001, effect_size=(v - 3) / 0.8))
+    store.save("survey", SimpleSurvey(Codebook(questions=[Question(
+        id="mh_serious", type="likert", text=LONG_Q, short="Employer takes MH seriously",
+        role="segment")]), ids))
+    store.save("labels", labels)
+    store.save("map2d", pd.DataFrame(rng.normal(size=(len(segs), 2)) + segs[:, None] * 4,
+                                     index=ids, columns=["x", "y"]))
+    store.save("sizes", segment_sizes(labels))
+    store.save("profile", pd.DataFrame(rows))
+    store.save("personas", personas)
+    return report.build_report(out, wave="w1"), names
+
+
+class SimpleSurvey:
+    """What the report reads of a Survey."""
+
+    def __init__(self, codebook, ids):
+        self.codebook, self.data = codebook, pd.DataFrame(index=ids)
+        self.source, self.sha256, self.format = "wave.csv", "0" * 64, "csv"
+
+    def weights(self):
+        return pd.Series(1.0, index=self.data.index)
+
+    def summary(self):
+        return pd.DataFrame({"question": [q.id for q in self.codebook.questions],
+                             "type": [q.type for q in self.codebook.questions]})
+
+
+def test_each_persona_has_one_name_and_one_colour_on_the_drawn_page(browser, named_report):
+    from personalab.plotting import UNASSIGNED_COLOR, segment_colors
+
+    path, names = named_report
+    check = open_report(path, browser=browser)
+    assert check.page_errors == [] and check.console_errors == []
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(300)
+        shown = page.evaluate(_PERSONA_COLOURS)
+        text = page.evaluate("() => document.body.innerText")
+    finally:
+        context.close()
+    expected = {names[s]: _rgb(c) for s, c in segment_colors([0, 1, 3]).items()}
+    expected["unassigned"] = _rgb(UNASSIGNED_COLOR)
+    seen = {}
+    for where, name, colour in shown:
+        assert name in expected, (where, name)       # a name, never "Segment 3" or "3"
+        seen.setdefault(name, set()).add(where.split(" ")[-1] if "fig-" in where else where)
+        assert _rgb(colour) == expected[name], (where, name, colour)
+    # every persona is drawn in the map legend, the sizes bars, the heat-map axis, its card
+    # and the summary table, each time in its one colour
+    for name in names.values():
+        assert {"legend", "bar", "axis", "card", "table"} <= seen[name], (name, seen[name])
+    # the question reads by its short label; its full wording is in the Questions glossary
+    assert "Employer takes MH seriously" in text and "mh_serious\n" not in text
+    assert LONG_Q in text
