@@ -6,8 +6,9 @@ Artifacts hold respondents' answers: they stay in ``reports/<wave>/artifacts/`` 
 and never go into the stakeholder report as they are.
 
 Every artifact carries the run it belongs to. ``artifacts/run.json`` names the current run
-(an id, the wave and the export its survey was read from) and, for each artifact, the run
-that saved it. The ingest step starts a new run: when it saves again an artifact the current
+(an id, the wave and the export its survey was read from, with its SHA-256), for each
+artifact the run that saved it, and for each earlier run the export it read (so a refusal
+names the input an artifact was made from). The ingest step starts a new run: when it saves again an artifact the current
 run already has (``survey``, ``quality``...), every artifact saved before belongs to the
 earlier run, and :meth:`ArtifactStore.load` refuses it instead of pairing, say, a new wave's
 survey with the last wave's personas. (``personalab run`` starts the run itself, with a
@@ -73,9 +74,16 @@ class ArtifactStore:
         """
         before = self.run_info()
         run_id = uuid.uuid4().hex[:12]
-        # the earlier run's artifacts stay listed under their run, so they are refused
+        # the earlier run's artifacts stay listed under their run, so they are refused; the
+        # input each earlier run read is kept for the refusal to name
+        runs = dict(before.get("runs", {})) if before else {}
+        if before:
+            runs[before["run_id"]] = {k: before.get(k) for k in ("wave", "input",
+                                                                 "input_sha256")}
+        runs = {k: runs[k] for k in list(runs)[-20:]}
         self._write_run({"run_id": run_id, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                         **info, "artifacts": dict(before["artifacts"]) if before else {}})
+                         **info, "artifacts": dict(before["artifacts"]) if before else {},
+                         "runs": runs})
         return run_id
 
     def _write_run(self, info: dict) -> None:
@@ -109,11 +117,15 @@ class ArtifactStore:
         if owner is None or owner == info["run_id"]:
             return
         now = f" (read from {info['input']})" if info.get("input") else ""
+        made = (info.get("runs") or {}).get(owner) or {}
+        was = f", made from {made['input']}" if made.get("input") else ""
+        if made.get("input") and made.get("input") == info.get("input"):
+            was += " (read again since)"
         raise StaleArtifactError(
-            f"artifact {name!r} in {self.dir} belongs to an earlier run, not to the current "
-            f"run's survey{now}: the steps between ingest and this one have not run since "
-            f"the wave was read again. Fix: run every step after ingest (personalab run "
-            f"without --steps, or the notebooks in order).")
+            f"artifact {name!r} in {self.dir} belongs to an earlier run{was}, not to the "
+            f"current run's survey{now}: the steps between ingest and this one have not run "
+            f"since the wave was read again. Fix: run every step after ingest (personalab "
+            f"run without --steps, or the notebooks in order).")
 
     # ------------------------------------------------------------------ objects
     def save(self, name: str, obj) -> Path:

@@ -517,6 +517,22 @@ def _task_place(part_file, kept_ids, model, sample_labels):
             "stats": profile_statistics(survey, labels)}
 
 
+def _check_covers(kept_ids, found, part_files) -> None:
+    """Refuse typed partitions that do not hold every kept respondent of the survey the
+    step read: another ingest (another input) wrote them after that survey was saved."""
+    from .artifacts import StaleArtifactError
+
+    have = found[0].append(found[1:]) if found else pd.Index([])
+    missing = kept_ids[~in_ids(kept_ids, have)]
+    if len(missing):
+        folder = Path(part_files[0]).parent if part_files else PARTITION_DIR
+        raise StaleArtifactError(
+            f"the typed partitions in {folder} do not hold {len(missing):,} of the "
+            f"{len(kept_ids):,} respondents of the run's survey (e.g. {missing[0]!r}): they "
+            f"were written by another ingest, of another input. Fix: run every step from "
+            f"ingest (personalab run without --steps, or the notebooks in order).")
+
+
 def place_partitions(client, part_files, kept_ids, model, sample_labels):
     """Place and profile every partition on the workers.
 
@@ -532,6 +548,7 @@ def place_partitions(client, part_files, kept_ids, model, sample_labels):
     futures = [client.submit(_task_place, f, ids_f, model_f, sample_f, pure=False)
                for f in part_files]
     results = [r for r in client.gather(futures) if r is not None]
+    _check_covers(kept_ids, [r["labels"].index for r in results], part_files)
     stats = merge_profile_statistics([r["stats"] for r in results])
     cat = {k: pd.concat([r[k] for r in results]) for k in ("labels", "membership",
                                                               "embedding", "weights")}
@@ -617,6 +634,7 @@ def tag_partitions(client, part_files, kept_ids, codebook, labels):
     futures = [client.submit(_task_tag, f, ids_f, cb_f, labels_f, pure=False)
                for f in part_files]
     results = [r for r in client.gather(futures) if r is not None]
+    _check_covers(kept_ids, [r["sentiment"].index for r in results], part_files)
     sentiment = pd.concat([r["sentiment"] for r in results]) if results else pd.DataFrame()
     tags, shares = {}, {}
     for q in (results[0]["tags"] if results else {}):

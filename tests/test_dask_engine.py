@@ -307,3 +307,48 @@ def test_given_options_read_every_partition_and_are_checked_against_all(tmp_path
     with pytest.raises(InputError, match="not a date with the month first") as err:
         read_partitions(files, cb, decimal=",", dayfirst=False)
     assert "part-0.csv" in str(err.value)
+
+
+def test_typed_partitions_of_another_input_are_refused(tmp_path, scheduler):
+    """The typed partitions live outside the artifacts: an ingest of another input rewrites
+    them, and a step reading the earlier survey must not place or tag them."""
+    from personalab.artifacts import StaleArtifactError
+    from personalab.dask_engine import (dask_client, ingest_partitions, place_partitions,
+                                        tag_partitions)
+
+    cb_text = ("schema_version: 1\nsurvey: s\nrespondent_id: rid\nquestions:\n"
+               "  - id: rid\n    type: id\n"
+               "  - id: improve\n    text: What could we improve?\n    type: text\n")
+    waves = {}
+    for wave in ("a", "b"):
+        d = tmp_path / wave
+        d.mkdir()
+        (d / "codebook.yml").write_text(cb_text, encoding="utf-8")
+        for k in range(2):
+            pd.DataFrame({"rid": [f"{wave}{k}-{i}" for i in range(3)],
+                          "improve": ["Nothing", "More charts", "Faster sync"]}).to_csv(
+                d / f"part-{k}.csv", index=False)
+        waves[wave] = d
+    cb = load_codebook(waves["a"] / "codebook.yml")
+    out = tmp_path / "out"
+    with dask_client(scheduler) as client:
+        parts, _, typed = ingest_partitions(client, input_partitions(waves["a"] / "part-*.csv"),
+                                            cb, output_dir=out)
+        ids = concat_surveys(parts).data.index
+        labels = pd.Series(0, index=ids, name="segment")
+        assert len(tag_partitions(client, typed, ids, None, labels)[1]) == 6
+        # wave b ingested into the same folder: wave a's survey no longer has its partitions
+        ingest_partitions(client, input_partitions(waves["b"] / "part-*.csv"), cb,
+                          output_dir=out)
+        with pytest.raises(StaleArtifactError, match="6 of the 6 respondents") as err:
+            tag_partitions(client, typed, ids, None, labels)
+        assert "'a0-0'" in str(err.value) and "another input" in str(err.value)
+        with pytest.raises(StaleArtifactError, match="written by another ingest"):
+            place_partitions(client, typed, ids, _NoModel(), labels)
+
+
+class _NoModel:
+    """Stands in for a fitted model: no respondent of the survey is there to place."""
+
+    def place(self, survey):        # pragma: no cover - never reached
+        raise AssertionError("placed respondents of another input")

@@ -412,3 +412,61 @@ def test_a_wave_too_small_to_segment_gets_the_data_quality_report_saying_why(
     assert m["status"] == "failed" and m["failed_step"] == "segment"
     assert "index.html" in m["outputs"]
 
+
+# ----------------------------------------------------------------------- steps after a new ingest
+def _two_ingests(out: Path):
+    """The sample wave ingested and carried through (labels, quotes, personas saved as those
+    steps save them), then wave 2 ingested into the same folder by hand (the notebooks or
+    steps run one by one, as `personalab run` never does without clearing the folder)."""
+    import pandas as pd
+
+    from personalab import steps
+
+    codebook = SAMPLE / "codebook.yml"
+    first = steps.ingest(WAVE1, output_dir=out, codebook_path=codebook, wave="w1")
+    store = ArtifactStore(out)
+    kept = first.quality.apply(first.survey).data.index
+    store.save("labels", pd.Series(0, index=kept, name="segment"))
+    store.save("quotes", pd.DataFrame({"quote": ["a wave 1 answer"]}))
+    store.save("personas", ["the wave 1 persona"])
+    steps.ingest(WAVE2, output_dir=out, codebook_path=codebook, wave="w2")
+    return store
+
+
+@pytest.mark.parametrize("case", ["ingest report", "segment report", "quotes report",
+                                  "segment personas"])
+def test_a_step_after_a_new_ingest_refuses_the_earlier_input_s_artifacts(tmp_path, case):
+    """`--steps ingest report` once reported wave 2's size beside wave 1's personas; each
+    later step now refuses an artifact of the earlier input, naming the one it read."""
+    import re
+
+    import pandas as pd
+
+    from personalab import steps
+
+    out = tmp_path / "out"
+    store = _two_ingests(out)
+    first, then = case.split()
+    if first == "segment":      # the segment step ran on wave 2: its labels are current
+        kept = store.load("quality").apply(store.load("survey")).data.index
+        for name, obj in [("labels", pd.Series(0, index=kept, name="segment")),
+                          ("profile", pd.DataFrame()), ("sizes", pd.DataFrame()),
+                          ("stability", None)]:
+            store.save(name, obj)
+    step = {"report": steps.report, "quotes": steps.quotes, "personas": steps.personas}
+    for name in ([first] if first == "quotes" else []) + [then]:
+        with pytest.raises(StaleArtifactError, match="belongs to an earlier run") as err:
+            step[name](out)
+        # names the input the artifact was made from, and the one the survey was read from
+        assert re.search(r"made from \S*sample_wave\.csv, not to the current run's survey "
+                         r"\(read from \S*wave2\.csv\)", str(err.value))
+    assert not (out / "index.html").exists()
+    # personas of the earlier input are never read as this run's
+    with pytest.raises(StaleArtifactError):
+        store.load("personas")
+    # the CLI refuses these steps before any kernel starts: they leave out steps between
+    if first != "ingest":
+        rc = main(["run", "--wave", "w2", "--input", str(WAVE2), "--codebook",
+                   str(SAMPLE / "codebook.yml"), "--output", str(out), "--steps", first, then,
+                   "--no-progress"])
+        assert rc == 2
