@@ -793,7 +793,8 @@ STRONG_SENTIMENT = 0.5
 
 #: An open question reads as the follow-up of the closed question just before it.
 _FOLLOW_UP = re.compile(
-    r"^\W*(?:why\b|how come\b|explain\b|please\s+(?:explain|specify|elaborate|describe|say|tell)"
+    r"^\W*(?:why\b|how come\b|explain\b|please\s+(?:explain|specify|elaborate|describe\s+why"
+    r"|say\s+why|tell\s+us\s+(?:why|more))"
     r"|if\s+(?:so|yes|no|not)\b|tell\s+us\s+(?:more|why)|what\s+makes\s+you\s+say"
     r"|(?:any\s+)?(?:reasons?|comments?)\s+(?:for|on|about)\s+(?:this|that|your)\s+"
     r"(?:answer|rating|choice|score))", re.I)

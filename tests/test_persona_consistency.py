@@ -500,9 +500,17 @@ def test_an_open_question_follows_up_the_closed_question_the_codebook_shows():
         Question("why", "Why or why not?", "text", "profile"),
         Question("why2", "Please explain", "text", "profile"),
         Question("Q9", "Any other comments?", "text", "profile"),
+        Question("Q10", "How often do you answer insincerely?", "likert", "segment", SATISFIED),
+        # the projoint survey's closing question: "Please tell us" is not "tell us why"
+        Question("Q11", "Please tell us if you have any comments about this survey.", "text",
+                 "profile"),
+        Question("Q12", "How easy was it?", "likert", "segment", SATISFIED),
+        Question("Q13", "Please tell us why", "text", "profile"),
     ])
     assert follow_up_of(cb, "Q5_TEXT") == "Q5"          # its id extends Q5's
     assert follow_up_of(cb, "why") == "phys"            # "Why…" right after a closed one
     assert follow_up_of(cb, "why2") is None             # after an open question
     assert follow_up_of(cb, "Q9") is None               # not worded as a follow-up
     assert follow_up_of(cb, "nope") is None
+    assert follow_up_of(cb, "Q11") is None
+    assert follow_up_of(cb, "Q13") == "Q12"
