@@ -165,11 +165,11 @@ def representative_quotes(texts, labels, *, n=5, embedding=None, tag_matrix=None
             raise ConfigError(f"eligible must be a dict {{segment: respondent ids}}, not "
                               f"{type(eligible).__name__}",
                               fix="pass personalab.personas.typical_respondents(...) or None")
-        allowed = {s: _id_set(ids) for s, ids in eligible.items()}
-        named = answers["segment"].map(lambda s: s in allowed).to_numpy(dtype=bool)
-        ok = np.array([allowed[s].__contains__(k) if n else True
-                       for s, k, n in zip(answers["segment"], answers["key"], named)], dtype=bool)
-        eligible_mask = eligible_mask & ok
+        keep = np.ones(len(answers), dtype=bool)
+        for s, ids in eligible.items():
+            in_s = (answers["segment"] == s).to_numpy()
+            keep[in_s] = answers.loc[in_s, "key"].isin(_id_set(ids)).to_numpy()
+        eligible_mask = eligible_mask & keep
     segments = sorted((s for s in answers["segment"].dropna().unique() if s != UNASSIGNED),
                       key=lambda s: (str(type(s)), s))
     rows = []
