@@ -147,13 +147,15 @@ def _has_conventions(codebook) -> bool:
                                     + [codebook.weight]))
 
 
-def partition_values(path, codebook, file_format="auto"):
+def partition_values(raw, codebook, file_format="auto"):
     """What one partition's number and date columns hold: ``{column: (values, file_rows)}``,
     each distinct value once (first occurrence, missing left out) with its file line.
 
-    The first pass of reading a partitioned wave one way (:func:`wave_conventions`).
+    ``raw``: the partition as read (a RawWave), or its path. The first pass of reading a
+    partitioned wave one way (:func:`wave_conventions`).
     """
-    raw = read_raw(Path(path), file_format)
+    if not hasattr(raw, "data"):
+        raw = read_raw(Path(raw), file_format)
     rows = raw.file_rows()
     out = {}
     for col in _convention_columns(codebook, raw.data.columns):
@@ -249,11 +251,13 @@ def _in_partitions(err, files, where):
     return type(err)(problem, file=file, column=err.column, row=row, fix=err.fix)
 
 
-def read_partition(path, codebook, *, wave=None, file_format="auto", conventions=None):
+def read_partition(path, codebook, *, wave=None, file_format="auto", conventions=None,
+                   raw=None):
     """Load, validate and type one partition (CSV/XLSX/SPSS/... via load_export, or Parquet).
 
     ``conventions``: the wave's number and date conventions (:func:`wave_conventions`);
-    without them the partition decides its own, as a single export does.
+    without them the partition decides its own, as a single export does. ``raw``: the
+    partition already read (:func:`read_raw`), so the first pass's reading is reused.
 
     Returns ``(survey, report)``: the typed Survey and the codebook's ValidationReport
     (its issues prefixed with the partition's file name). Errors name the partition's
@@ -265,10 +269,12 @@ def read_partition(path, codebook, *, wave=None, file_format="auto", conventions
     from .survey import Survey
 
     path = Path(path)
-    raw = read_raw(path, file_format)
+    if raw is None:
+        raw = read_raw(path, file_format)
     if conventions is not None:
-        raw.decimal, raw.thousands, raw.dayfirst = (
-            conventions["decimal"], conventions["thousands"], conventions["dayfirst"])
+        raw = dataclasses.replace(raw, decimal=conventions["decimal"],
+                                  thousands=conventions["thousands"],
+                                  dayfirst=conventions["dayfirst"])
     report = validate_codebook(codebook, raw)
     survey = Survey.from_raw(raw, codebook, wave=wave)
     report = ValidationReport(issues=[dataclasses.replace(i, problem=f"{path.name}: {i.problem}")
@@ -280,21 +286,23 @@ def read_partitions(files, codebook, *, wave=None, file_format="auto", **options
     """Read every partition in this process (the local engine): ``(surveys, report)``.
 
     Numbers and dates are read with one convention for the whole wave
-    (:func:`wave_conventions`, a first pass over every partition); ``options``:
-    ``decimal``, ``thousands``, ``dayfirst`` as :func:`wave_conventions` takes them.
+    (:func:`wave_conventions`, a first pass over every partition, whose readings are then
+    typed); ``options``: ``decimal``, ``thousands``, ``dayfirst`` as
+    :func:`wave_conventions` takes them.
     """
     from .codebook import ValidationReport
 
     files = [Path(f) for f in files]
-    conventions = None
+    conventions, raws = None, [None] * len(files)
     if (len(files) > 1 or options) and _has_conventions(codebook):
+        raws = [read_raw(f, file_format) for f in files]
         conventions = wave_conventions(
-            files, codebook, [partition_values(f, codebook, file_format) for f in files],
-            **options)
+            files, codebook, [partition_values(r, codebook) for r in raws], **options)
     surveys, issues = [], []
-    for f in files:
+    for k, f in enumerate(files):
         survey, report = read_partition(f, codebook, wave=wave, file_format=file_format,
-                                        conventions=conventions)
+                                        conventions=conventions, raw=raws[k])
+        raws[k] = None          # each reading is let go once typed
         surveys.append(survey)
         issues += report.issues
     return surveys, ValidationReport(issues=issues)
@@ -411,11 +419,11 @@ def start_local_cluster(n_workers=None):
 
 
 # ----------------------------------------------------------------------------- tasks
-def _task_ingest(path, codebook, wave, file_format, out_file, conventions=None):
+def _task_ingest(path, codebook, wave, file_format, out_file, conventions=None, raw=None):
     import joblib
 
     survey, report = read_partition(path, codebook, wave=wave, file_format=file_format,
-                                    conventions=conventions)
+                                    conventions=conventions, raw=raw)
     joblib.dump(survey, out_file, compress=0)
     return survey, report
 
@@ -425,10 +433,11 @@ def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_fo
     """Read, validate and type every partition on the workers, saving each typed partition
     to ``<output_dir>/partitions/``.
 
-    Two passes: the workers first send each partition's distinct number and date values
-    (:func:`partition_values`), from which one convention per column is decided for the
-    whole wave (:func:`wave_conventions`, which takes ``options``: ``decimal``,
-    ``thousands``, ``dayfirst``); then every partition is read with it.
+    Two passes: the workers read each partition and send its distinct number and date
+    values (:func:`partition_values`), from which one convention per column is decided for
+    the whole wave (:func:`wave_conventions`, which takes ``options``: ``decimal``,
+    ``thousands``, ``dayfirst``); then every partition is typed with it, from the reading
+    the worker kept (each file is read once).
 
     Returns ``(surveys, report, partition_files)`` in input order.
     """
@@ -439,16 +448,19 @@ def ingest_partitions(client, files, codebook, *, output_dir, wave=None, file_fo
     for old in folder.glob("part-*.joblib"):
         old.unlink()
     files = [Path(f) for f in files]
-    conventions = None
+    conventions, raws = None, [None] * len(files)
     if (len(files) > 1 or options) and _has_conventions(codebook):
-        values = client.gather([client.submit(partition_values, str(f), codebook,
-                                               file_format, pure=False) for f in files])
+        # the readings stay on the workers for the second pass
+        raws = [client.submit(read_raw, str(f), file_format, pure=False) for f in files]
+        values = client.gather([client.submit(partition_values, r, codebook, pure=False)
+                                for r in raws])
         conventions = wave_conventions(files, codebook, values, **options)
     targets = [str(folder / f"part-{k:05d}.joblib") for k in range(len(files))]
     futures = [client.submit(_task_ingest, str(f), codebook, wave, file_format, t,
-                             conventions, pure=False)
-               for f, t in zip(files, targets)]
+                             conventions, r, pure=False)
+               for f, t, r in zip(files, targets, raws)]
     done = client.gather(futures)
+    del raws, futures           # the workers let the readings go
     surveys = [s for s, _ in done]
     report = ValidationReport(issues=[i for _, r in done for i in r.issues])
     return surveys, report, targets
