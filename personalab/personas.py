@@ -499,17 +499,33 @@ def _binary_mirror(row, q) -> bool:
     return b is not None and b[1] in _FALSE_LEVELS
 
 
+#: Words that make a numeric question a code, not a quantity: its mean means nothing.
+_CODE_WORDS = {"id", "ids", "zip", "zipcode", "postcode", "postal", "identifier", "fips"}
+
+
+def _is_code(row, q) -> bool:
+    """A numeric question that names an identifier or a postal code ("Clothing ID", "zip"):
+    the codebook typed it numeric, but "zip: 59,879 on average" describes nobody."""
+    if row["type"] != "numeric":
+        return False
+    words = " ".join(str(t) for t in (row.get("question"), getattr(q, "text", None),
+                                       getattr(q, "short", None)) if t)
+    return bool(set(re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", words).lower()))
+                & _CODE_WORDS)
+
+
 def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> bool:
     """A profile row may become a sentence: significant, at least a small effect, and not
     resting on a handful of people (the segment's answers, and for an over-represented
-    answer the people who gave it, number at least ``min_cell``).
+    answer the people who gave it, number at least ``min_cell``); never the mean of a
+    numeric code (:func:`_is_code`).
 
     The effect size compares the segment with everyone else, while the sentence compares it
     with the total, which includes the segment: the total sits ``share`` of the way towards
     the segment, so the contrast a reader sees is about ``effect * (1 - share)``. That is
     what must reach ``min_effect`` (an 87% segment is not "higher than most" at 3.6 vs 3.5).
     """
-    if not row["significant"] or _isnan(row["effect_size"]):
+    if not row["significant"] or _isnan(row["effect_size"]) or _is_code(row, q):
         return False
     share = 0.0 if share is None or _isnan(share) else min(max(float(share), 0.0), 1.0)
     if abs(row["effect_size"]) * (1.0 - share) < min_effect:

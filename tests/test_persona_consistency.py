@@ -514,3 +514,30 @@ def test_an_open_question_follows_up_the_closed_question_the_codebook_shows():
     assert follow_up_of(cb, "nope") is None
     assert follow_up_of(cb, "Q11") is None
     assert follow_up_of(cb, "Q13") == "Q12"
+
+
+def test_the_mean_of_an_identifier_or_postal_code_is_never_a_trait():
+    """Real drafts type 'Clothing ID' (clothing reviews) and 'zip' (a Qualtrics panel) as
+    numbers; 'zip: 59,879 on average (49,310 overall)' describes nobody. Planted: both
+    differ strongly between the segments, as age does; only age is written up."""
+    rng = np.random.default_rng(9)
+    seg = np.repeat([0, 1], 150)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(300)],
+        "S_seat": np.clip(np.round(rng.normal(np.where(seg == 0, 1.8, 4.3), 0.6)), 1, 5)
+        .astype(int),
+        "Clothing ID": np.where(seg == 0, rng.integers(100, 300, 300), rng.integers(800, 1200, 300)),
+        "zip": np.where(seg == 0, rng.integers(10000, 20000, 300), rng.integers(80000, 99999, 300)),
+        "age": np.where(seg == 0, rng.integers(20, 30, 300), rng.integers(50, 70, 300)),
+    })
+    survey = survey_from_frame(frame, [
+        Question("S_seat", "Seat comfort", "likert", "segment", SATISFIED),
+        Question("Clothing ID", "Clothing ID", "numeric", "profile"),
+        Question("zip", "zip", "numeric", "profile"),
+        Question("age", "What is your age?", "numeric", "profile")])
+    labels = pd.Series(seg, index=survey.data.index)
+    profile = profile_segments(survey, labels)
+    assert profile.loc[profile["question"].isin(["Clothing ID", "zip"]), "significant"].all()
+    for p in draft_personas(survey, labels, profile, segment_sizes(labels.to_numpy())):
+        cited = {ev.question for st in p.statements() for ev in st.evidence}
+        assert "age" in cited and not cited & {"Clothing ID", "zip"}
