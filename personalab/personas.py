@@ -807,10 +807,15 @@ def _themes_of(value) -> list[str]:
 #: of a trait the card states on the question the quote follows up contradicts the persona.
 STRONG_SENTIMENT = 0.5
 
-#: An open question reads as the follow-up of the closed question just before it.
+#: An open question reads as the follow-up of the closed question just before it: "Why?",
+#: "Why or why not?", a "why" that points back ("Why did you give that rating?"),
+#: "Please explain", "If so, ...", "Tell us more"; not a "why" about something else ("Why do
+#: you use Cantera in your job or school?").
 _FOLLOW_UP = re.compile(
-    r"^\W*(?:why\b|how come\b|explain\b|please\s+(?:explain|specify|elaborate|describe\s+why"
-    r"|say\s+why|tell\s+us\s+(?:why|more))"
+    r"^\W*(?:why(?:\s+or\s+why\s+not|\s+not|\s+is\s+that|\s+so)?\W*$"
+    r"|why\b.*\b(?:this|that|your)\s+(?:answer|rating|score|choice|response|option|grade)s?\b"
+    r"|how\s+come\b|explain\b|please\s+(?:explain|specify|elaborate|describe\s+why|say\s+why"
+    r"|tell\s+us\s+(?:why|more))"
     r"|if\s+(?:so|yes|no|not)\b|tell\s+us\s+(?:more|why)|what\s+makes\s+you\s+say"
     r"|(?:any\s+)?(?:reasons?|comments?)\s+(?:for|on|about)\s+(?:this|that|your)\s+"
     r"(?:answer|rating|choice|score))", re.I)

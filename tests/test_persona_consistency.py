@@ -506,6 +506,11 @@ def test_an_open_question_follows_up_the_closed_question_the_codebook_shows():
                  "profile"),
         Question("Q12", "How easy was it?", "likert", "segment", SATISFIED),
         Question("Q13", "Please tell us why", "text", "profile"),
+        Question("Q14", "How often do you use Cantera?", "likert", "segment", SATISFIED),
+        # the Cantera survey: a "why" about something else than the answer before it
+        Question("Q15", "Why do you use Cantera in your job or school?", "text", "profile"),
+        Question("Q16", "How easy was it?", "likert", "segment", SATISFIED),
+        Question("Q17", "Why did you give that rating?", "text", "profile"),
     ])
     assert follow_up_of(cb, "Q5_TEXT") == "Q5"          # its id extends Q5's
     assert follow_up_of(cb, "why") == "phys"            # "Why…" right after a closed one
@@ -514,6 +519,8 @@ def test_an_open_question_follows_up_the_closed_question_the_codebook_shows():
     assert follow_up_of(cb, "nope") is None
     assert follow_up_of(cb, "Q11") is None
     assert follow_up_of(cb, "Q13") == "Q12"
+    assert follow_up_of(cb, "Q15") is None
+    assert follow_up_of(cb, "Q17") == "Q16"
 
 
 def test_the_mean_of_an_identifier_or_postal_code_is_never_a_trait():
