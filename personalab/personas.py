@@ -936,12 +936,24 @@ def _typical(values: pd.DataFrame, defining: list[Evidence], others: list[Eviden
     return ok & ~((checked > 0) & (against > checked / 2))
 
 
-def _describe_side(ev: Evidence, x, label=None) -> str:
+def _scale_word(q, x) -> str | None:
+    """The label of answer code ``x`` on ``q``'s scale ("Always"), if it has one."""
+    for o in getattr(q, "scale", None) or []:
+        if isinstance(o.code, (int, float)) and x is not None and not _isnan(x) \
+                and float(o.code) == float(x):
+            return str(o.label)
+    return None
+
+
+def _describe_side(ev: Evidence, x, label=None, scale_word=None) -> str:
     qid = ev.question or ev.variable
     what = f"“{label(qid) if label is not None else question_label(None, qid)}”"
     over = ev.value > ev.total
     if ev.level is None:
         shown = _code(x) if float(x).is_integer() else _num(x)
+        word = scale_word(qid, x) if scale_word is not None else None
+        if word and word != shown:
+            shown = f"{shown} ({word})"
         return (f"answered {shown} to {what}, {'below' if over else 'above'} the overall "
                 f"{_num(ev.total)}, where the persona answers {'higher' if over else 'lower'} "
                 f"({_num(ev.value)})")
@@ -952,7 +964,7 @@ def _describe_side(ev: Evidence, x, label=None) -> str:
 
 def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evidence], *,
               follows=None, reverse=(), strong: float = STRONG_SENTIMENT,
-              label=None) -> list[str]:
+              label=None, scale_word=None) -> list[str]:
     """Why ``quote`` does not fit its persona (an empty list: it fits).
 
     The rule, on the traits the persona's card states (profile evidence only):
@@ -986,6 +998,8 @@ def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evid
         The sentiment threshold of rule 3.
     label : callable, optional
         question id -> how the reasons name it (default: the id).
+    scale_word : callable, optional
+        (question id, value) -> the scale label of that answer ("Always"), for the reasons.
     """
     reasons = []
     if answers is not None:
@@ -993,7 +1007,8 @@ def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evid
         for ev in defining:
             x = answers.get(ev.variable)
             if _trait_side(ev, x) is False:
-                reasons.append("not typical on a defining trait: " + _describe_side(ev, x, label))
+                reasons.append("not typical on a defining trait: "
+                               + _describe_side(ev, x, label, scale_word))
         against, checked = [], 0
         for ev in others:
             x = answers.get(ev.variable)
@@ -1002,7 +1017,7 @@ def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evid
                 continue
             checked += 1
             if not side:
-                against.append(_describe_side(ev, x, label))
+                against.append(_describe_side(ev, x, label, scale_word))
         if checked and len(against) > checked / 2:
             reasons.append(f"against the persona on {len(against)} of the card's {checked} "
                            "other traits they answered: " + "; ".join(against))
@@ -1331,7 +1346,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
             return quote_fit(quote, own, defining, others,
                              follows=follow_up_of(survey.codebook, quote.question),
                              reverse=reverse,
-                             label=lambda qid: question_label(_question(survey, qid), qid))
+                             label=lambda qid: question_label(_question(survey, qid), qid),
+                             scale_word=lambda qid, x: _scale_word(_question(survey, qid), x))
 
         persona_quotes, left_out, n_candidates = _quotes_for(
             quotes, seg, n_quotes, themes=own_themes, avoid=avoid_themes, check=check,

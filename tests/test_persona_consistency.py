@@ -406,7 +406,8 @@ def test_a_quote_from_a_respondent_on_the_other_side_of_a_defining_trait_is_left
     assert p0.headline_quote is not None and p0.headline_quote.respondent_id == "R_0002"
     (left,) = p0.quotes_left_out
     assert left["respondent_id"] == "R_0000"
-    assert "answered 5 to “How satisfied are you with the app?”" in left["reasons"][0]
+    assert ("answered 5 (Very satisfied) to “How satisfied are you with the app?”"
+            in left["reasons"][0])
     assert p0.quotes_note is None
     md = personas_to_markdown([p0])
     assert "wonderful" not in md and "It crashes every time" in md
