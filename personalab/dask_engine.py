@@ -265,7 +265,7 @@ def read_partition(path, codebook, *, wave=None, file_format="auto", conventions
     """
     import dataclasses
 
-    from .codebook import ValidationReport, validate_codebook
+    from .codebook import ValidationReport
     from .survey import Survey
 
     path = Path(path)
@@ -275,8 +275,7 @@ def read_partition(path, codebook, *, wave=None, file_format="auto", conventions
         raw = dataclasses.replace(raw, decimal=conventions["decimal"],
                                   thousands=conventions["thousands"],
                                   dayfirst=conventions["dayfirst"])
-    report = validate_codebook(codebook, raw)
-    survey = Survey.from_raw(raw, codebook, wave=wave)
+    survey, report = Survey.read_with_report(raw, codebook, wave=wave)   # parsed once
     report = ValidationReport(issues=[dataclasses.replace(i, problem=f"{path.name}: {i.problem}")
                                       for i in report.issues])
     return survey, report
