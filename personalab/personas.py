@@ -37,6 +37,7 @@ The text never contradicts its data:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -157,6 +158,15 @@ class PersonaDraft:
     #: why no quote is shown although the segment had some (every one failed
     #: :func:`quote_fit`); None when quotes are shown or there were none to show
     quotes_note: str | None = None
+
+    def __setstate__(self, state):
+        # personas pickled by an earlier version (a wave's baseline run) lack later fields
+        self.__dict__.update(state)
+        for f in dataclasses.fields(self):
+            if f.name not in self.__dict__:
+                self.__dict__[f.name] = (f.default_factory()
+                                         if f.default_factory is not dataclasses.MISSING
+                                         else f.default)
 
     def statements(self) -> list[Statement]:
         """Every statement of the persona (headline first)."""

@@ -218,3 +218,20 @@ def test_a_wave_across_a_clock_change_is_dated_by_its_timestamps():
     assert _survey_year(survey) == 1995
     born_1960s = set(name_table().query("decade == 1960")["name"])
     assert all(p.first_name in born_1960s for p in personas)
+
+
+def test_personas_pickled_before_the_quote_check_still_load(planted):
+    """A wave's baseline holds personas pickled by an earlier version, without
+    ``quotes_left_out``/``quotes_note``: they load with the fields' defaults and export."""
+    import pickle
+
+    p = _draft(planted)[0]
+    state = dict(p.__dict__)
+    for name in ("quotes_left_out", "quotes_note"):
+        state.pop(name)
+    old = object.__new__(type(p))
+    old.__dict__.update(state)
+    blob = pickle.dumps(old)
+    loaded = pickle.loads(blob)
+    assert loaded.quotes_left_out == [] and loaded.quotes_note is None
+    assert personas_to_json([loaded])["personas"][0]["quotes_left_out"] == []
