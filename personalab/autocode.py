@@ -559,6 +559,7 @@ class AutoCoder:
         n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
         if n_pos == 0 or n_neg == 0:
             return None, False
+        X, cols = _used_columns(X)
         base = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
                                   solver="liblinear", random_state=self.random_state)
         smallest = min(n_pos, n_neg)
@@ -571,7 +572,7 @@ class AutoCoder:
             model = CalibratedClassifierCV(base, method="sigmoid", cv=cv).fit(X, y)
         else:
             model = base.fit(X, y)
-        return model, calibrate
+        return _OnColumns(model, cols), calibrate
 
     def _fit_single(self, X, matrix: pd.DataFrame):
         """One multinomial classifier: each answer gets exactly one theme (or none).
@@ -584,7 +585,8 @@ class AutoCoder:
             return None
         model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
                                    random_state=self.random_state)
-        return model.fit(X[rows], np.asarray(classes, dtype=object))
+        X, cols = _used_columns(X[rows])
+        return _OnColumns(model.fit(X, np.asarray(classes, dtype=object)), cols)
 
     def _proba(self, X, index) -> pd.DataFrame:
         out = pd.DataFrame(np.nan, index=index, columns=self.themes_)
@@ -768,6 +770,44 @@ class AutoCoder:
     def _check_fitted(self):
         if not hasattr(self, "labels_"):
             raise ConfigError("this AutoCoder is not fitted yet", fix="call .fit(texts, examples) first")
+
+
+def _used_columns(X):
+    """``(X without its all-zero columns, positions of the kept columns)``.
+
+    With an L2 penalty the weight of a feature that is zero on every training answer is
+    exactly 0, so fitting on the used columns only gives the same model; with a few
+    hundred coded answers most TF-IDF columns (learnt from every answer) are unused, and
+    the fit is several times faster.
+    """
+    if not sparse.issparse(X):
+        return X, None
+    X = sparse.csr_matrix(X)
+    cols = np.flatnonzero(X.getnnz(axis=0))
+    return X[:, cols], cols
+
+
+class _OnColumns:
+    """A fitted classifier that reads only the columns it was fitted on."""
+
+    def __init__(self, model, cols):
+        self.model = model
+        self.cols = cols
+
+    @property
+    def classes_(self):
+        return self.model.classes_
+
+    def _X(self, X):
+        if self.cols is None:
+            return X
+        return (sparse.csr_matrix(X) if sparse.issparse(X) else np.asarray(X))[:, self.cols]
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._X(X))
+
+    def predict(self, X):
+        return self.model.predict(self._X(X))
 
 
 #: Class of coded answers with none of the themes, in single-label mode.
