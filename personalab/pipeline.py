@@ -134,6 +134,11 @@ def notebook_parameters(config: StudyConfig) -> dict:
         "scale_mapping": config.scale_mapping,
         "engine": config.engine,
         "scheduler": config.scheduler,
+        "decimal": config.decimal,
+        "thousands": config.thousands,
+        "dayfirst": config.dayfirst,
+        "encoding": config.encoding,
+        "encoding_errors": config.encoding_errors,
     }
 
 

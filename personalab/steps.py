@@ -54,7 +54,9 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         How the export is read: the study config's keys of the same names, passed to
         :func:`personalab.loaders.load_export` (see :class:`personalab.config.StudyConfig`).
         A per-column option must name a numeric/weight (``decimal``, ``thousands``) or
-        date (``dayfirst``) question of the codebook. Not yet taken by partitioned inputs.
+        date (``dayfirst``) question of the codebook. A partitioned input takes ``decimal``,
+        ``thousands`` and ``dayfirst`` (checked against every partition's values), not yet
+        ``encoding`` / ``encoding_errors``.
 
     Returns
     -------
@@ -68,7 +70,7 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         the option both as ``load_export`` takes it and as a study.yml key.
     ConfigError
         An option is not one PersonaLab reads, or names a column the codebook does not
-        type that way, or is given for a partitioned input.
+        type that way, or ``encoding`` / ``encoding_errors`` is given for a partitioned input.
     """
     from .config import check_read_options
     from .errors import ConfigError, InputError
@@ -115,12 +117,16 @@ def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude
     from . import dask_engine as de
 
     partitioned = engine == "dask" or de.is_pattern(input_path)
-    if partitioned and options:
-        key = next(iter(options))
-        raise ConfigError(f"{', '.join(options)} cannot be given for a partitioned input yet: "
-                          "each partition is read as the loader decides", column=key,
-                          fix=f"leave {key} out (a column the values cannot decide is refused "
-                              "naming it), or run on one export file")
+    # partitions take the number/date conventions (checked against every partition's
+    # values); each partition's text encoding is still detected file by file
+    unread = [k for k in ("encoding", "encoding_errors") if k in options]
+    if partitioned and unread:
+        key = unread[0]
+        raise ConfigError(f"{', '.join(unread)} cannot be given for a partitioned input yet: "
+                          "each partition's encoding is detected file by file", column=key,
+                          fix=f"leave {key} out (damaged bytes are replaced and reported), or "
+                              "run on one export file")
+    conventions = {k: v for k, v in options.items() if k in ("decimal", "thousands", "dayfirst")}
     files = de.input_partitions(input_path) if partitioned else [Path(input_path)]
     raw = None
     drafted = None
@@ -145,10 +151,11 @@ def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude
         if engine == "dask":
             with de.dask_client(scheduler) as client:
                 parts, validation, typed = de.ingest_partitions(
-                    client, files, codebook, output_dir=out, wave=wave, file_format=file_format)
+                    client, files, codebook, output_dir=out, wave=wave, file_format=file_format,
+                    **conventions)
         else:
             parts, validation = de.read_partitions(files, codebook, wave=wave,
-                                                   file_format=file_format)
+                                                   file_format=file_format, **conventions)
         survey = de.concat_surveys(parts, wave=wave, source=Path(str(input_path)))
     store.save("partitions", {"files": [str(f) for f in files], "typed": typed,
                               "engine": engine,

@@ -224,3 +224,44 @@ def test_cli_validate_takes_the_options_as_flags_or_from_the_study_config(tmp_pa
     assert "Traceback" not in err
     assert main(["validate", str(path), "--codebook", str(cbp), "--dayfirst", "perhaps"]) == 2
     assert "--dayfirst takes true or false" in capsys.readouterr().err
+
+
+def test_partitioned_input_takes_number_and_date_options_but_not_encoding(tmp_path):
+    from personalab import steps
+    from personalab.errors import ConfigError
+
+    cbp = save_codebook(codebook(spend="numeric", when="date"), tmp_path / "cb.yml")
+    parts = tmp_path / "wave"
+    parts.mkdir()
+    (parts / "part-0.csv").write_text('rid,spend,when\n1,"1,393",03/04/2024\n2,"2,750",05/06/2024\n')
+    (parts / "part-1.csv").write_text("rid,spend,when\n3,7,07/08/2024\n")
+    res = steps.ingest(parts, output_dir=tmp_path / "out", codebook_path=cbp,
+                       thousands={"spend": ","}, dayfirst=True)
+    assert sorted(res.survey.data["spend"].tolist()) == [7.0, 1393.0, 2750.0]
+    assert sorted(res.survey.data["when"].dt.strftime("%d.%m")) == ["03.04", "05.06", "07.08"]
+    with pytest.raises(ConfigError, match="encoding_errors cannot be given for a partitioned"):
+        steps.ingest(parts, output_dir=tmp_path / "out2", codebook_path=cbp,
+                     encoding_errors="strict")
+
+
+@pytest.mark.slow
+def test_personalab_run_reads_the_wave_with_the_study_yml_options(tmp_path, capsys, monkeypatch):
+    """The fix a refusal prints (a study.yml key) is one `personalab run` honours."""
+    monkeypatch.chdir(tmp_path)         # the config's output is relative to the working folder
+    from personalab.artifacts import ArtifactStore
+    from personalab.cli import main
+
+    save_codebook(codebook(spend="numeric", when="date"), tmp_path / "cb.yml")
+    export(tmp_path, 'rid,spend,when\n1,"1,393",03/04/2024\n2,"2,750",05/06/2024\n'
+                     "3,7,07/08/2024\n")
+    study = tmp_path / "study.yml"
+    study.write_text("wave: w1\ninput: wave.csv\ncodebook: cb.yml\noutput: out\n")
+    rc = main(["run", "--config", str(study), "--steps", "ingest", "--no-progress"])
+    assert rc != 0 and "thousands: {spend: ','}" in capsys.readouterr().err
+    study.write_text("wave: w1\ninput: wave.csv\ncodebook: cb.yml\noutput: out\n"
+                     "thousands: {spend: ','}\ndayfirst: true\n")
+    rc = main(["run", "--config", str(study), "--steps", "ingest", "--no-progress", "--overwrite"])
+    assert rc == 0, capsys.readouterr().err
+    survey = ArtifactStore(tmp_path / "out").load("survey")
+    assert survey.data["spend"].tolist() == [1393.0, 2750.0, 7.0]
+    assert survey.data["when"].dt.strftime("%d.%m").tolist() == ["03.04", "05.06", "07.08"]
