@@ -150,11 +150,11 @@ def quality_section(store: ArtifactStore) -> Section | None:
     n_kept = n_total - n_excl
     table = quality_report_table(quality, survey)
     parts = [
-        f'<p class="lead">{n_total:,} responses were read from <code>{esc(Path(str(survey.source)).name)}</code>; '
+        f'<p class="lead">{n_total:,} {"response was" if n_total == 1 else "responses were"} read from <code>{esc(Path(str(survey.source)).name)}</code>; '
         f'{n_kept:,} are analysed and {n_excl:,} ({n_excl / max(n_total, 1):.1%}) are excluded, '
         f"each with its reasons below. No response is dropped silently.</p>",
         '<div class="kpis">',
-        f'<div class="kpi"><b>{n_total:,}</b>responses read</div>',
+        f'<div class="kpi"><b>{n_total:,}</b>{"response" if n_total == 1 else "responses"} read</div>',
         f'<div class="kpi"><b>{n_kept:,}</b>analysed</div>',
         f'<div class="kpi"><b>{n_excl:,}</b>excluded</div>',
         "</div>",
