@@ -469,3 +469,36 @@ def test_predict_new_answers_with_rule_features(planted):
                         new.index).at["b", "price"] > \
         coder._proba(coder._design(coder.features_.transform(new), no_hits.matrix),
                      new.index).at["b", "price"]
+
+
+def test_models_fit_on_the_columns_the_coded_answers_use():
+    """TF-IDF is learnt from every answer; the coded few use a fraction of its columns.
+    Fitting on those only is the same model (an unused column's L2-penalised weight is 0)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from personalab.autocode import NO_THEME
+
+    texts, label = single_label_set(n=600)
+    truth = pd.get_dummies(label).astype(int)
+    coded = pd.Index(np.concatenate([label.index[label == t][:3] for t in truth.columns]))
+    single = AutoCoder(list(truth.columns), embeddings=False).fit(texts, truth.loc[coded])
+    X = single._X[single._pos[coded].to_numpy()]
+    used = np.flatnonzero(X.getnnz(axis=0))
+    assert len(used) < 0.6 * X.shape[1]           # most columns unused by 18 coded answers
+    assert single._single_.model.n_features_in_ == len(used)
+    full = LogisticRegression(C=single.C, class_weight="balanced", max_iter=2000).fit(
+        X, label.loc[coded].to_numpy().astype(object))
+    p_full = pd.DataFrame(full.predict_proba(single._X), index=texts.index, columns=full.classes_)
+    assert NO_THEME not in p_full.columns
+    assert np.allclose(p_full[single.themes_].to_numpy(), single.probabilities_.to_numpy(),
+                       atol=1e-4)
+    # one-vs-rest the same, and new answers are read on the same columns
+    multi = AutoCoder(list(truth.columns), embeddings=False, multi_label=True).fit(
+        texts, truth.loc[coded])
+    for theme, model in multi.models_.items():
+        ref = LogisticRegression(C=multi.C, class_weight="balanced", max_iter=2000,
+                                 solver="liblinear", random_state=0).fit(X, truth.loc[coded, theme])
+        assert np.allclose(ref.predict_proba(multi._X)[:, 1], multi.probabilities_[theme], atol=1e-4)
+    new = pd.Series(["Improve the pop-ups lately.", "The bill, honestly."], index=["n1", "n2"])
+    assert multi.predict_proba(new).notna().all().all()
+    assert single.predict(new).sum(axis=1).tolist() == [1, 1]
