@@ -508,10 +508,20 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
     if sentiment is None:
         sentiment = pd.DataFrame({q: sentiment_scores(texts[q], question=wording.get(q))
                                   for q in texts.columns}, index=texts.index)
+    # quotes only from respondents typical of their persona on the traits its card will
+    # state (personas drafted here without quotes: the traits do not depend on them), so the
+    # personas step never has to leave a picked quote out for its respondent's answers
+    eligible = None
+    if texts.shape[1] and store.has("profile") and store.has("sizes"):
+        from .personas import draft_personas, typical_respondents
+
+        drafts = draft_personas(kept, labels, store.load("profile"), store.load("sizes"),
+                                theme_profile=theme_profile, theme_info=theme_info)
+        eligible = typical_respondents(kept, labels, drafts)
     quotes_df = representative_quotes(
         texts, labels, n=n_quotes, embedding=embedding, tag_matrix=matrices or None,
         sentiment=sentiment, exclude_ids=quality.exclusions, flagged_ids=_flagged_ids(quality),
-        redact=True, random_state=seed, questions=wording)
+        redact=True, random_state=seed, questions=wording, eligible=eligible)
     theme_shares = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame()
     for name, obj in [("tags", tags), ("theme_shares", theme_shares),
                       ("theme_profile", theme_profile), ("quotes", quotes_df),

@@ -438,6 +438,11 @@ def test_when_no_quote_fits_the_persona_says_so_instead_of_showing_one(rated):
     assert p0.quotes_note and "none of the segment's 2 representative quotes" in p0.quotes_note
     md = personas_to_markdown([p0])
     assert p0.quotes_note in md and "wonderful" not in md
+    from personalab.report import persona_cards_html
+
+    cards = persona_cards_html([p0])       # the report's and the standalone cards
+    assert "none of the segment&#39;s 2 representative quotes" in cards
+    assert "wonderful" not in cards
 
 
 def test_quotes_are_picked_among_respondents_typical_of_the_persona(rated):

@@ -153,6 +153,44 @@ def test_every_persona_statement_is_backed_by_the_profile_table(run):
     assert n > 10 and n_narrative >= len(doc["personas"])
 
 
+def test_quotes_come_from_respondents_typical_of_their_persona(run, tmp_path, monkeypatch):
+    """The quotes step picks among the respondents typical of each persona on the traits its
+    card states (personas.typical_respondents), so drafting the personas leaves no picked
+    quote out for its respondent's answers."""
+    import shutil
+
+    from personalab import quotes as quotes_module
+    from personalab import steps
+    from personalab.personas import typical_respondents
+
+    store = ArtifactStore(run["out"])
+    personas, labels = store.load("personas"), store.load("labels")
+    _, _, kept = steps._kept(store)
+    typical = typical_respondents(kept, labels, personas)
+    n = 0
+    for p in personas:
+        assert typical[p.segment], p.name
+        for q in p.quotes:
+            assert str(q.respondent_id) in set(typical[p.segment]), (p.name, q.respondent_id)
+            n += 1
+    assert n >= 10
+    # the step hands exactly those respondents to representative_quotes (on the sample most
+    # members are typical, so the check above alone could pass without it)
+    copy = tmp_path / "sample"
+    shutil.copytree(run["out"], copy)
+    seen = {}
+    original = quotes_module.representative_quotes
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(quotes_module, "representative_quotes", spy)
+    steps.quotes(copy, themes_path=SAMPLE / "themes.yml", seed=42)
+    assert seen["eligible"] == typical
+    assert sum(map(len, typical.values())) < len(labels[labels >= 0])
+
+
 def test_no_planted_pii_reaches_anything_meant_for_stakeholders(run):
     pii = pd.read_csv(TRUTH / "sample_wave_pii.csv")
     out = run["out"]
