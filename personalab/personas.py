@@ -85,7 +85,16 @@ class Evidence:
     n: int | None = None
 
     def footnote(self) -> str:
-        """One line a reader can check against the tables."""
+        """One line a reader can check against the tables (the card names its persona, so a
+        size or stability note reads by what it measures, not by segment number; ``ref``
+        keeps the table key in the evidence exports)."""
+        if self.kind == "size" and self.value is not None:
+            n = f", n = {self.n:,}" if self.n is not None else ""
+            return f"segment sizes: {self.value:.1%} of respondents (weighted){n}"
+        if self.kind == "stability":
+            if self.value is None:
+                return "stability: not measured in this run"
+            return f"stability: mean Jaccard {self.value:.2f} with itself over the refits"
         parts = [self.ref]
         if self.value is not None and self.total is not None:
             parts.append(f"segment {_num(self.value)} vs total {_num(self.total)}")
@@ -1455,9 +1464,12 @@ def quotes_table(personas: list[PersonaDraft]) -> pd.DataFrame:
 
 
 def write_persona_exports(personas: list[PersonaDraft], folder, *, wave: str | None = None,
-                          profile: pd.DataFrame | None = None) -> dict:
+                          profile: pd.DataFrame | None = None, codebook=None) -> dict:
     """Write personas.json, personas.md, persona_cards.html, and CSV/XLSX of evidence, quotes
-    and the profile (spreadsheet formulas neutralised). Returns {kind: path}."""
+    and the profile (spreadsheet formulas neutralised). Returns {kind: path}.
+
+    ``codebook`` (the survey's) names the questions of the standalone cards by their short
+    labels, as the report does."""
     import json
 
     from .exports import to_safe_csv, to_safe_xlsx
@@ -1473,7 +1485,8 @@ def write_persona_exports(personas: list[PersonaDraft], folder, *, wave: str | N
     out["markdown"] = folder / "personas.md"
     out["markdown"].write_text(personas_to_markdown(personas, wave=wave), encoding="utf-8")
     out["html"] = folder / "persona_cards.html"
-    out["html"].write_text(persona_cards_html(personas, wave=wave, standalone=True),
+    out["html"].write_text(persona_cards_html(personas, wave=wave, standalone=True,
+                                              codebook=codebook),
                            encoding="utf-8")
     evid, quotes = evidence_table(personas), quotes_table(personas)
     out["evidence_csv"] = to_safe_csv(evid, folder / "persona_evidence.csv")

@@ -563,7 +563,8 @@ def personas(output_dir, *, wave=None, not_a_fit=None, n_quotes=5) -> list:
                                  store.load("recommendation") if store.has("recommendation")
                                  else None))
     store.save("personas", drafted)
-    write_persona_exports(drafted, out / "personas", wave=wave, profile=profile)
+    write_persona_exports(drafted, out / "personas", wave=wave, profile=profile,
+                          codebook=kept.codebook)
     return drafted
 
 

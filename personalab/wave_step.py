@@ -160,7 +160,8 @@ def track(output_dir, *, baseline_dir, seed=42, mapping=None, scale_mapping=None
         if [p.name for p in renamed] != [p.name for p in personas]:
             store.save("personas", renamed)
             profile = store.load("profile") if store.has("profile") else None
-            write_persona_exports(renamed, out / "personas", wave=survey.wave, profile=profile)
+            write_persona_exports(renamed, out / "personas", wave=survey.wave, profile=profile,
+                                  codebook=survey.codebook)
     return cmp
 
 

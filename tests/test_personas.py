@@ -235,3 +235,18 @@ def test_personas_pickled_before_the_quote_check_still_load(planted):
     loaded = pickle.loads(blob)
     assert loaded.quotes_left_out == [] and loaded.quotes_note is None
     assert personas_to_json([loaded])["personas"][0]["quotes_left_out"] == []
+
+
+def test_size_and_stability_footnotes_read_by_what_they_measure(planted, tmp_path):
+    """Card footnotes never show a bare table key such as 'size:0' to stakeholders."""
+    survey, labels, profile, sizes = planted
+    personas = _draft(planted, stability={0: 0.93, 1: 0.88, 2: 0.91})
+    p0 = personas[0]
+    [size_note] = [ev.footnote() for ev in p0.size_statement.evidence]
+    assert size_note == "segment sizes: 33.3% of respondents (weighted), n = 150"
+    [stab_note] = [ev.footnote() for ev in p0.confidence_statement.evidence]
+    assert stab_note == "stability: mean Jaccard 0.93 with itself over the refits"
+    html = write_persona_exports(personas, tmp_path, profile=profile,
+                                 codebook=survey.codebook)["html"].read_text()
+    assert "size:0" not in html and "stability:0" not in html
+    assert "segment sizes: 33.3% of respondents" in html
