@@ -19,6 +19,9 @@ Methods
   theme each, so ``multi_label="auto"`` codes single-label (one multinomial model).
 * ``new defaults + wordllama``: the same with ``embeddings="wordllama"`` (its default
   ``embedding_weight``; skipped when wordllama is not installed).
+* ``TF-IDF + LSA 100`` / ``wordllama + LSA 100``: the same two with ``lsa_components=100``
+  (truncated SVD of the TF-IDF of every answer in the pool, coded or not: the auto-coder
+  has the whole wave; weight 0.7).
 
 Data sets (each used when it can be loaded; nothing is downloaded):
 
@@ -118,6 +121,8 @@ METHODS = {
     "multi-label forced (TF-IDF)": dict(multi_label=True, embeddings=False),
     "new defaults (TF-IDF)": dict(embeddings=False),
     "new defaults + wordllama": dict(embeddings="wordllama"),
+    "TF-IDF + LSA 100": dict(embeddings=False, lsa_components=100),
+    "wordllama + LSA 100": dict(embeddings="wordllama", lsa_components=100),
 }
 
 

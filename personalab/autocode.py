@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
@@ -265,13 +266,16 @@ def _rule_frames(tags, index: pd.Index, themes: list[str]):
 
 # --------------------------------------------------------------------------- features
 class _TextFeatures:
-    """TF-IDF word + char n-grams, optionally hstacked with sentence embeddings."""
+    """TF-IDF word + char n-grams, optionally hstacked with sentence embeddings and LSA."""
 
     def __init__(self, embeddings="auto", embedding_model="all-MiniLM-L6-v2",
-                 embedding_weight=0.35):
+                 embedding_weight=0.35, lsa_components=0, lsa_weight=0.7, random_state=0):
         self.embeddings = embeddings
         self.embedding_model = embedding_model
         self.embedding_weight = embedding_weight
+        self.lsa_components = lsa_components
+        self.lsa_weight = lsa_weight
+        self.random_state = random_state
 
     def fit(self, texts: pd.Series):
         self.word_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
@@ -284,20 +288,37 @@ class _TextFeatures:
             self.char_.fit(docs)
         except ValueError:  # too few documents for min_df=2
             self.char_.set_params(min_df=1).fit(docs)
+        self.lsa_ = None
+        if self.lsa_components:
+            tfidf = self._tfidf(docs)
+            k = min(int(self.lsa_components), tfidf.shape[0] - 1, tfidf.shape[1] - 1)
+            if k >= 1:
+                # latent topics of the whole wave, coded or not: words that share answers
+                # with the coded ones carry their signal to answers that lack them
+                self.lsa_ = TruncatedSVD(k, random_state=self.random_state).fit(tfidf)
         self.embed_, self.backend_ = _load_embedder(self.embeddings, self.embedding_model)
         return self
+
+    def _tfidf(self, docs):
+        return sparse.hstack([self.word_.transform(docs), self.char_.transform(docs)], format="csr")
 
     def transform(self, texts: pd.Series):
         docs = texts.tolist()
         # each TF-IDF block is unit-length per row: together, length 1
         parts = [self.word_.transform(docs) / math.sqrt(2),
                  self.char_.transform(docs) / math.sqrt(2)]
-        if self.embed_ is None:
-            return sparse.hstack(parts, format="csr")
-        w = self.embedding_weight
-        dense = normalize(np.asarray(self.embed_(docs), dtype=float)) * w
-        parts.append(sparse.csr_matrix(dense))
-        return sparse.hstack(parts, format="csr") / math.sqrt(1 + w * w)
+        length2 = 1.0
+        if self.embed_ is not None:
+            w = self.embedding_weight
+            dense = normalize(np.asarray(self.embed_(docs), dtype=float)) * w
+            parts.append(sparse.csr_matrix(dense))
+            length2 += w * w
+        if self.lsa_ is not None:
+            w = self.lsa_weight
+            parts.append(sparse.csr_matrix(normalize(self.lsa_.transform(self._tfidf(docs))) * w))
+            length2 += w * w
+        X = sparse.hstack(parts, format="csr")
+        return X if length2 == 1.0 else X / math.sqrt(length2)
 
     def words(self, texts: pd.Series):
         return self.word_.transform(texts.tolist())
@@ -407,6 +428,15 @@ class AutoCoder:
         sets of ``benches/bench_autocode.py``; of 0, 0.18, 0.35 and 0.71 tried there,
         0.35 did best on the clothing reviews (+0.012) and cost 0.008 on the fine-food
         ones (chosen on the benchmark data itself: treat it as a default, not a finding).
+    lsa_components : int, default 0
+        When > 0, also LSA: that many latent dimensions (truncated SVD of the TF-IDF of
+        *every* answer passed to ``fit``, coded or not), each answer's row unit length
+        times ``lsa_weight``. Off by default: in ``benches/bench_autocode.py`` (30 coded
+        answers per theme, 5 draws) 100 dimensions at weight 0.7 raised macro F1 on the
+        fine-food reviews (2 themes) and left the clothing reviews (10 themes) where
+        they were; see ``benches/README.md``.
+    lsa_weight : float, default 0.7
+        Length of an answer's LSA vector relative to its TF-IDF features.
     random_state : int, default 0
 
     Attributes
@@ -441,7 +471,8 @@ class AutoCoder:
     def __init__(self, codebook=None, *, threshold=0.5, C=10.0, multi_label="auto",
                  calibrate=False, min_calibration_examples=30, calibration_folds=3,
                  use_rules=True, rule_override=False, rule_weight=1.0,
-                 embeddings="auto", embedding_weight=0.35, random_state=0):
+                 embeddings="auto", embedding_weight=0.35, lsa_components=0, lsa_weight=0.7,
+                 random_state=0):
         self.codebook = codebook
         self.threshold = threshold
         self.C = C
@@ -454,6 +485,8 @@ class AutoCoder:
         self.rule_weight = rule_weight
         self.embeddings = embeddings
         self.embedding_weight = embedding_weight
+        self.lsa_components = lsa_components
+        self.lsa_weight = lsa_weight
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -496,8 +529,10 @@ class AutoCoder:
         else:
             self.multi_label_ = bool(self.multi_label)
         self._tags = tags
-        self.features_ = _TextFeatures(self.embeddings,
-                                       embedding_weight=self.embedding_weight).fit(self.texts_)
+        self.features_ = _TextFeatures(self.embeddings, embedding_weight=self.embedding_weight,
+                                       lsa_components=self.lsa_components,
+                                       lsa_weight=self.lsa_weight,
+                                       random_state=self.random_state).fit(self.texts_)
         self.embedding_backend_ = self.features_.backend_
         self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)
         self.rule_hits_, self._veto = self._rules(self.texts_, tags)

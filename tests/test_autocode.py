@@ -502,3 +502,61 @@ def test_models_fit_on_the_columns_the_coded_answers_use():
     new = pd.Series(["Improve the pop-ups lately.", "The bill, honestly."], index=["n1", "n2"])
     assert multi.predict_proba(new).notna().all().all()
     assert single.predict(new).sum(axis=1).tolist() == [1, 1]
+
+
+def bridged_set(seed=0):
+    """Coded answers use one set of words per theme, the answers to score another; uncoded
+    answers of the same wave use both (the link only the whole wave shows)."""
+    coded_words = {"price": ["expensive", "costly", "overpriced", "cash"],
+                   "speed": ["slow", "laggy", "sluggish", "crawls"]}
+    other_words = {"price": ["fee", "bill", "tariff", "invoice"],
+                   "speed": ["loading", "freezing", "waiting", "hangs"]}
+    filler = ["honestly", "really", "today", "again", "the app", "my phone", "at work"]
+    rng = np.random.default_rng(seed)
+    texts, label, kind = {}, {}, {}
+
+    def answer(words):
+        picked = list(rng.choice(words, 2, replace=False)) + [filler[rng.integers(len(filler))]]
+        rng.shuffle(picked)
+        return " ".join(picked)
+
+    i = 0
+    for part, n in (("coded", 10), ("bridge", 150), ("scored", 60)):
+        for theme in coded_words:
+            for _ in range(n):
+                if part == "coded":
+                    words = coded_words[theme]
+                elif part == "bridge":
+                    words = coded_words[theme] + other_words[theme]
+                else:
+                    words = other_words[theme]
+                texts[f"B{i:04d}"], label[f"B{i:04d}"], kind[f"B{i:04d}"] = answer(words), theme, part
+                i += 1
+    return pd.Series(texts), pd.Series(label), pd.Series(kind)
+
+
+def test_lsa_carries_codes_through_the_uncoded_answers():
+    texts, label, kind = bridged_set()
+    truth = pd.get_dummies(label).astype(int)
+    coded, scored = kind.index[kind == "coded"], kind.index[kind == "scored"]
+    plain = AutoCoder(list(truth.columns), embeddings=False).fit(texts, truth.loc[coded])
+    lsa = AutoCoder(list(truth.columns), embeddings=False, lsa_components=5).fit(
+        texts, truth.loc[coded])
+    f1_plain = f1_score(truth.loc[scored], plain.labels_.loc[scored], average="macro")
+    f1_lsa = f1_score(truth.loc[scored], lsa.labels_.loc[scored], average="macro")
+    # measured 0.49 -> 0.99: TF-IDF alone reads the scored answers' filler only; LSA
+    # (5 dimensions of a 22-word wave) links fee/bill to expensive/costly through the
+    # uncoded answers that use both
+    assert f1_plain < 0.75
+    assert f1_lsa > 0.95
+    assert plain.features_.lsa_ is None and lsa.features_.lsa_.n_components == 5
+    again = AutoCoder(list(truth.columns), embeddings=False, lsa_components=5).fit(
+        texts, truth.loc[coded])
+    assert np.allclose(again.probabilities_.to_numpy(), lsa.probabilities_.to_numpy())
+    new = pd.Series(["invoice tariff today", "hangs waiting again"], index=["n1", "n2"])
+    assert lsa.predict(new).to_dict("index") == {"n1": {"price": 1, "speed": 0},
+                                                  "n2": {"price": 0, "speed": 1}}
+    # a wave smaller than the components asked for: as many as the answers allow
+    small = AutoCoder(list(truth.columns), embeddings=False, lsa_components=500).fit(
+        texts.loc[coded], truth.loc[coded])
+    assert small.features_.lsa_.n_components == len(coded) - 1
