@@ -484,12 +484,28 @@ def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataF
     """
     rows = profile[profile["significant"]] if significant_only else profile
     rows = rows[rows["effect_size"].notna()].copy()
+    rows = rows[~_mirror_rows(rows, profile)]
     rows["_strength"] = rows["effect_size"].abs()
     rows = rows.sort_values(["segment", "_strength"], ascending=[True, False], kind="stable")
     rows = rows.groupby("segment", sort=True).head(n).drop(columns="_strength")
     rows.insert(1, "rank", rows.groupby("segment").cumcount() + 1)
     rows.insert(2, "direction", np.where(rows["effect_size"] > 0, "over", "under"))
     return rows.reset_index(drop=True)
+
+
+def _mirror_rows(rows: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
+    """True for the 'under' row of a two-answer question whose other answer's row is the
+    same difference seen from the other side ("diagnosed: No" under the total mirrors
+    "diagnosed: Yes" over it): listing both spends two of a segment's traits on one fact."""
+    if not len(rows) or "level" not in profile:
+        return np.zeros(len(rows), dtype=bool)
+    shares = profile[profile["measure"] == "share"] if "measure" in profile else profile
+    n_levels = shares.groupby(["segment", "question"])["level"].nunique()
+    key = pd.MultiIndex.from_frame(rows[["segment", "question"]])
+    two = n_levels.reindex(key).to_numpy() == 2
+    if "measure" in rows:
+        two &= (rows["measure"] == "share").to_numpy()
+    return two & (rows["effect_size"].to_numpy() < 0)
 
 
 def segment_sizes(labels, weights=None, *, alpha=0.05, method="wilson") -> pd.DataFrame:

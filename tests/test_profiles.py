@@ -164,6 +164,29 @@ def test_top_traits_rank_significant_traits_by_effect_size(planted):
     assert strengths.apply(lambda s: s.is_monotonic_decreasing).all()
 
 
+def test_top_traits_list_a_two_answer_question_once_not_its_mirror():
+    """'diagnosed: No' under the total is 'diagnosed: Yes' over it: one trait, not two; a
+    three-answer question keeps its under-represented answer (it says something else)."""
+    rng = np.random.default_rng(1)
+    n = 400
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"r{i}" for i in range(n)],
+        "diagnosed": np.where(rng.random(n) < np.where(seg == 0, 0.9, 0.2), "Yes", "No"),
+        "remote": np.where(seg == 0, rng.choice(["Never", "Sometimes"], n),
+                           rng.choice(["Always", "Sometimes", "Never"], n, p=[.8, .1, .1])),
+    })
+    survey = survey_from_frame(frame, [Question("diagnosed", type="single", role="profile"),
+                                       Question("remote", type="single", role="profile")])
+    top = top_traits(profile_segments(survey, seg), n=5)
+    for s in (0, 1):
+        rows = top[(top["segment"] == s) & (top["question"] == "diagnosed")]
+        assert len(rows) == 1 and rows["direction"].iloc[0] == "over", rows
+    assert rows["level"].iloc[0] == "No"
+    seg0_remote = top[(top["segment"] == 0) & (top["question"] == "remote")]
+    assert "Always" in set(seg0_remote["level"])       # under, and not a mirror
+
+
 # ------------------------------------------------------------- sizes
 
 
