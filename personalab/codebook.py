@@ -2444,14 +2444,48 @@ def _flag_reversed(questions: list[Question], raw, sample, notes: list[str]) -> 
 
 #: Question texts up to this long are their own label; longer ones get a drafted ``short``.
 SHORT_DRAFT_LEN = 40
-_PIPED = re.compile(r"\{\{[^}]*\}\}|%\[[^\]]*\][^%]*%|\$\{[^}]*\}")
-_TOPIC_PREFIX = re.compile(r"^[\w ]{1,40}\.\s*(?:[\w ]{0,30}\s)?topic\s*:\s*(?:\d+\s*\.\s*)?",
+#: piping placeholders: Typeform {{field:...}}, Qualtrics ${q://...}, the DETE/TAFE export's
+#: %[Institute]Q25LBL% (also seen with its "[" lost: %Institute]Q25LBL%)
+_PIPED = re.compile(r"\{\{[^}]*\}\}|%\[?[^\]%\s]*\][^%\s]*%|\$\{[^}]*\}")
+#: "InductionInfo. Face to Face Topic:" - a block name, a dot, an optional qualifier
+_TOPIC_PREFIX = re.compile(r"^[\w ]{1,40}\.\s*(?:([\w -]{0,30})\s)?topic\s*:\s*(?:\d+\s*\.\s*)?",
                            re.IGNORECASE)
 _NUMBERING = re.compile(r"^(?:q\d+(?:[._]\d+)*[a-z]?[.):]?|\d+(?:\.\d+)*[a-z]?[.):])\s+",
                         re.IGNORECASE)
 _LEAD = re.compile(r"^(?:please\s+(?:indicate|rate|select|tell us|choose|state)\s+(?:the\s+|your\s+)?"
                    r"|how much do you agree(?: or disagree)?(?: with)?(?: the following"
                    r"(?: statements?)?)?\s*:?\s*)", re.IGNORECASE)
+
+
+_LOADER_NOTE = re.compile(r"\s*\(duplicate column name.*$")
+
+
+def _clean_text(text) -> str:
+    """The question as asked: one line, no markdown stars, no loader's duplicate note."""
+    t = _LOADER_NOTE.sub("", str(text or ""))
+    return _WS.sub(" ", t).replace("*", "").strip()
+
+
+def _body(t: str) -> str:
+    """The question without numbering, piping placeholders and lead-ins."""
+    body = _PIPED.sub("", t)
+    body = _TOPIC_PREFIX.sub("", body)
+    body = _NUMBERING.sub("", body)
+    return _WS.sub(" ", _LEAD.sub("", body)).strip()
+
+
+def _capitalise(c: str) -> str:
+    if c and c[0].islower() and not any(ch.isupper() for ch in c.split()[0][1:]):  # "macOS"
+        c = c[0].upper() + c[1:]
+    return c
+
+
+def _cut(c: str, max_len: int) -> str:
+    """``c`` cut at a word to ``max_len`` characters, ellipsis included."""
+    if len(c) <= max_len:
+        return c
+    cut = c[:max_len].rsplit(" ", 1)[0].rstrip(" ,;:-(")
+    return (cut if len(cut) >= max_len // 2 else c[:max_len - 1]) + "\u2026"
 
 
 def draft_short(text: str, max_len: int = SHORT_DRAFT_LEN) -> str | None:
@@ -2461,7 +2495,10 @@ def draft_short(text: str, max_len: int = SHORT_DRAFT_LEN) -> str | None:
     Forms) or the item after the last " - " (Qualtrics batteries); else the text without
     its numbering, piping placeholders and lead-ins ("Please indicate...", "To what extent
     do you..."), cut at its first clause (``?``, ``:``, ``;``, `` (``) and, if still long,
-    at a word boundary with an ellipsis.
+    at a word boundary with an ellipsis. A text that is long only because of the loader's
+    note on a repeated column name ("Why or why not? (duplicate column name ...)") gets
+    the question as asked. :func:`infer_codebook` then tells apart questions whose labels
+    would read alike (see ``_draft_shorts``).
 
     Examples
     --------
@@ -2470,49 +2507,279 @@ def draft_short(text: str, max_len: int = SHORT_DRAFT_LEN) -> str | None:
     >>> draft_short("How many employees does your company or organization have?")
     'How many employees does your company or…'
     """
-    t = _WS.sub(" ", str(text or "")).replace("*", "").strip()
-    if len(t) <= max_len:
+    raw = _WS.sub(" ", str(text or "")).replace("*", "").strip()
+    if len(raw) <= max_len:
         return None
+    t = _clean_text(raw)
+    if len(t) <= max_len:
+        return t
     candidates = []
-    m = re.search(r"\[([^\[\]]+)\]\s*$", t)
+    m = re.search(r"^[^\[\]]*\[([^\[\]]+)\]\s*$", t)     # one [Row], not a run of [Field-1]
     if m:
         candidates.append(m.group(1))
     if " - " in t:
         candidates.append(t.rsplit(" - ", 1)[1])
-    body = _PIPED.sub("", t)
-    body = _TOPIC_PREFIX.sub("", body)
-    body = _NUMBERING.sub("", body)
-    body = _LEAD.sub("", body).strip()
-    clause = re.split(r"\?|:|;|\s\(|\s\[|\.\s|\s-\s", body, maxsplit=1)[0].strip(" .,-")
-    candidates.append(clause or body)
+    body = _body(t)
+    candidates.append(_clause(body) or body)
     for c in candidates:
         c = _WS.sub(" ", c).strip(" .,-")
         if len(c) >= 2:
             break
     else:
         c = t
-    if c[0].islower() and not any(ch.isupper() for ch in c.split()[0][1:]):  # "macOS", "iPhone"
-        c = c[0].upper() + c[1:]
-    if len(c) <= max_len:
-        return c
-    cut = c[:max_len].rsplit(" ", 1)[0].rstrip(" ,;:-(")
-    return (cut if len(cut) >= max_len // 2 else c[:max_len - 1]) + "\u2026"
+    return _cut(_capitalise(c), max_len)
+
+
+def _clause(body: str) -> str:
+    return re.split(r"\?|:|;|\s\(|\s\[|\.\s|\s-\s", body, maxsplit=1)[0].strip(" .,-")
+
+
+#: words a label's window should neither start nor end on ("...with a…")
+_FUNCTION_WORDS = frozenset(
+    "a an the that this to of with and or you your do does did be is are was were it its in "
+    "on for at by as if from into about would will can could should have has had not no".split())
+
+
+def _words_key(label: str) -> str:
+    """What a reader can tell apart: case, punctuation and ellipses do not count."""
+    return " ".join(re.sub(r"[^\w\s]", " ", label.replace("\u2026", " ").casefold()).split())
+
+
+def _word_key(w: str) -> str:
+    return re.sub(r"[^\w]", "", w.casefold())
+
+
+def _differing_span(words: list[str], others: list[list[str]]) -> tuple[int, int, int] | None:
+    """Where ``words`` differs from each of ``others``, as ``(lo, need, end)``: the words
+    ``words[lo:need]`` hold at least one difference from every other text, ``words[lo:end]``
+    all of them. Replaced or added words count first; where it only lacks words another
+    has, the words on both sides of the gap (or its end, when the other goes on). ``None``
+    when it reads like one of them word for word."""
+    mine = [_word_key(w) for w in words]
+    spans, firsts = [], []
+    for other in others:
+        ops = [op for op in difflib.SequenceMatcher(
+            None, mine, [_word_key(w) for w in other], autojunk=False).get_opcodes()
+            if op[0] != "equal"]
+        if not ops:
+            return None
+        pick = [op for op in ops if op[0] == "replace"] or \
+            [op for op in ops if op[0] == "delete"] or ops
+        # "are ... current job" vs "were ... previous job": "current", not "are"
+        pick = [op for op in pick if not set(mine[op[1]:op[2]]) <= _FUNCTION_WORDS] or pick
+        mine_spans = [(i1, i2) if i2 > i1 else (max(i1 - 1, 0), min(i1 + 1, len(words)))
+                      for _, i1, i2, _, _ in pick]
+        spans += mine_spans
+        firsts.append(mine_spans[0][1])
+    lo = min(a for a, _ in spans)
+    return lo, max(firsts), max(b for _, b in spans)
+
+
+def _window(words: list[str], lo: int, hi: int, budget: int, complete: bool) -> str | None:
+    """``words[lo:hi]`` as a label part of at most ``budget`` characters (ellipsis
+    included); with ``complete``, followed by the words up to the next function word
+    ("physical" -> "physical health issue")."""
+    e = hi
+    if complete:
+        while e < len(words) and e - hi < 4 and _word_key(words[e]) not in _FUNCTION_WORDS:
+            e += 1
+    while e > hi and _word_key(words[e - 1]) in _FUNCTION_WORDS:
+        e -= 1
+    text = " ".join(words[lo:e]).strip(" ,;:-(?.")
+    if e < len(words):
+        text += "\u2026"
+    if len(text) > budget:
+        if budget < 8:
+            return None
+        text = _cut(text.rstrip("\u2026"), budget)
+    return text or None
+
+
+def _gapped(words: list[str], head: int, span: tuple[int, int, int], max_len: int) -> str | None:
+    """The question's opening (its drafted short label, ``words[:head]``) and the words
+    that tell it apart (``span`` from :func:`_differing_span`), in ``max_len`` characters:
+    the opening read on to the differences ("Would you call yourself a strong
+    Republican…"), else the opening, an ellipsis and the differences ("Do you think that
+    discussing a mental… with your employer…"). ``None`` when nothing fits."""
+    n = len(words)
+    lo, need, end = span
+    for hi in dict.fromkeys((end, need)):
+        tail = "\u2026" if hi < n else ""
+        whole = " ".join(words[:max(head, hi)]).strip(" ,;:-(?.") + tail
+        if len(whole) <= max_len:
+            return whole
+    if lo < head:            # the difference is inside the opening, which is too long
+        return None
+    for hi in dict.fromkeys((end, need)):
+        tail = "\u2026" if hi < n else ""
+        for h in range(head, 1, -1):
+            while h > 2 and _word_key(words[h - 1]) in _FUNCTION_WORDS:
+                h -= 1                   # "discussing a…" says no more than "discussing…"
+            opening = " ".join(words[:h]).rstrip(" ,;:-(")
+            for s in range(max(lo - 2, h), lo + 1):      # up to two words of context
+                part = " ".join(words[s:hi]).strip(" ,;:-(?.")
+                label = f"{opening}\u2026 {part}{tail}"
+                if len(label) <= max_len:
+                    return label
+    return None
+
+
+#: texts that only make sense after the question before them ("Why or why not?", "Other")
+_BARE_FOLLOW_UP = re.compile(
+    r"^\W*(?:why(?:\s+or\s+why\s+not|\s+not|\s+is\s+that|\s+so)?|please\s+(?:explain|specify|"
+    r"elaborate|comment)|explain(?:\s+why)?|comments?|other(?:\s*\(please\s+specify\))?|"
+    r"if\s+(?:so|yes|no|other)[\s,]*(?:please\s+)?(?:explain|specify|why)?)\W*$", re.IGNORECASE)
+
+
+def _parent_of(questions: list[Question], i: int) -> Question | None:
+    """The closed question right before ``questions[i]`` (the one a "Why or why not?"
+    follows up)."""
+    for q in reversed(questions[:i]):
+        if q.type in ("id", "weight", "meta", "date"):
+            continue
+        return q if q.type != "text" else None
+    return None
+
+
+def _source(text: str, short: str | None) -> tuple[str, str | None]:
+    """The part of ``text`` its drafted label reads (the battery item of "How satisfied
+    are you? - Pay", else the question without numbering and lead-ins) and, for a battery
+    item, the battery's stem."""
+    base = _word_key((short or "").rstrip("\u2026"))
+    if base:
+        m = re.search(r"^([^\[\]]*)\[([^\[\]]+)\]\s*$", text)
+        if m and _word_key(m.group(2)).startswith(base):
+            return m.group(2).strip(), m.group(1).strip()
+        if " - " in text:
+            stem, item = text.rsplit(" - ", 1)
+            if _word_key(item).startswith(base):
+                return item.strip(), stem.strip()
+    return _body(text), None
+
+
+def _tell_apart(questions: list[Question], group: list[int], max_len: int) -> dict[int, str]:
+    """Labels that tell apart the questions ``group`` (positions in ``questions``) whose
+    drafted labels read alike; positions left out keep theirs."""
+    texts = {i: _clean_text(questions[i].text or questions[i].id) for i in group}
+    out = {}
+    # "InductionInfo. Face to Face Topic: Did you undertake a Corporate Induction?" and its
+    # "On-line" twin: the qualifier before "Topic:" tells them apart.
+    quals = {}
+    for i in group:
+        m = _TOPIC_PREFIX.match(_PIPED.sub("", texts[i]))
+        quals[i] = _WS.sub(" ", (m.group(1) or "") if m else "").strip(" -")
+    if len(set(quals.values())) == len(group):
+        for i in group:
+            base = questions[i].short or texts[i]
+            if quals[i]:
+                base = _cut(base.rstrip("\u2026"), max_len - len(quals[i]) - 3)
+                out[i] = f"{base} ({quals[i]})"
+        return out
+    sources = {i: _source(texts[i], questions[i].short) for i in group}
+    words = {i: sources[i][0].split() for i in group}
+    same: dict[str, list[int]] = {}
+    for i in group:
+        span = _differing_span(words[i], [words[j] for j in group if j != i])
+        if span is None:
+            same.setdefault(" ".join(map(_word_key, words[i])), []).append(i)
+            continue
+        drafted = (questions[i].short or "").rstrip("\u2026")
+        head = len(drafted.split())
+        if not drafted or _word_key(" ".join(words[i][:head])) != _word_key(drafted):
+            head = len(_clause(sources[i][0]).split())
+        label = _gapped(words[i], head, span, max_len)
+        if label:
+            out[i] = _capitalise(label)
+    # The same item under two battery stems ("... current job? - Pay" / "... previous
+    # job? - Pay"): the stems' differing words. Word for word the same ("Why or why not?"
+    # twice, "Other" after two choices): the question each follows up.
+    def stem_words(i):
+        return _body(sources[i][1]).split() if sources[i][1] else None
+
+    def parent_words(i):
+        parent = _parent_of(questions, i)
+        if parent is None or not _BARE_FOLLOW_UP.match(sources[i][0]):
+            return None
+        return _source(_clean_text(parent.text or parent.id), parent.short)[0].split()
+
+    for alike in same.values():
+        for context_of in (stem_words, parent_words):
+            if len(alike) < 2:
+                break
+            context = {i: context_of(i) for i in alike}
+            if not all(context.values()):
+                continue
+            still: dict[str, list[int]] = {}
+            for i in alike:
+                span = _differing_span(context[i], [context[j] for j in alike if j != i])
+                part = None
+                if span is not None:
+                    base = questions[i].short or texts[i]
+                    part = _window(context[i], span[0], span[1], max_len - len(base) - 3,
+                                   complete=True)
+                if part:
+                    out[i] = f"{base} ({part})"
+                else:
+                    still.setdefault(" ".join(map(_word_key, context[i])), []).append(i)
+            alike = [i for ids in still.values() for i in ids]
+    return out
+
+
+def _ambiguous_groups(labels: dict[int, str]) -> list[list[int]]:
+    """Positions whose labels a reader cannot tell apart: the same words (case,
+    punctuation and ellipses aside), or a cut label that opens another one."""
+    keys = {i: _words_key(lab) for i, lab in labels.items()}
+    parent = {i: i for i in labels}
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    by_key: dict[str, int] = {}
+    for i, k in keys.items():
+        if k in by_key:
+            parent[find(i)] = find(by_key[k])
+        else:
+            by_key[k] = i
+    cut = [i for i, lab in labels.items() if lab.endswith("\u2026")]
+    for i in cut:
+        for j, k in keys.items():
+            if j != i and keys[i] and k.startswith(keys[i] + " ") and find(i) != find(j):
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in labels:
+        groups.setdefault(find(i), []).append(i)
+    return [g for g in groups.values() if len(g) >= 2]
 
 
 def _draft_shorts(questions: list[Question]) -> None:
-    """Draft ``short`` for long texts; two questions never share one (the id tells them
-    apart: "Why or why not? (Q40)")."""
+    """Draft ``short`` for long texts, so that no two questions read alike.
+
+    Questions whose drafts collide or read alike ("Do you think that discussing a
+    mental…" for the current and the previous employer; "Why or why not?" twice) keep
+    the words that tell them apart, in up to :data:`SHORT_MAX` characters cut at a word:
+    the differing words after their opening ("Do you think that discussing a mental…
+    with previous employers…"), a battery item's differing stem in brackets, or, for
+    word-for-word repeats, the question each follows up ("Why or why not? (physical
+    health issue…)"). Whatever still reads alike is told apart by its id."""
+    kinds = ("id", "weight", "meta", "date")
     for q in questions:
-        if q.short is None and q.type not in ("id", "weight", "meta", "date"):
+        if q.short is None and q.type not in kinds:
             q.short = draft_short(q.text)
+    labels = {i: (q.short or _clean_text(q.text) or str(q.id))
+              for i, q in enumerate(questions) if q.type not in kinds}
+    for group in _ambiguous_groups(labels):
+        for i, lab in _tell_apart(questions, group, SHORT_MAX).items():
+            if _words_key(lab) != _words_key(labels[i]):
+                questions[i].short = labels[i] = lab
     seen: dict[str, list[Question]] = {}
-    for q in questions:
-        if q.short:
-            seen.setdefault(q.short.casefold(), []).append(q)
+    for i, lab in labels.items():
+        seen.setdefault(_words_key(lab), []).append(questions[i])
     for qs in seen.values():
         for k, q in enumerate(qs[1:], start=2):
             tag = f" ({q.id})" if len(str(q.id)) <= 12 else f" ({k})"
-            base = q.short.rstrip("\u2026")
+            base = q.display_label.rstrip("\u2026")
             if len(base) + len(tag) > SHORT_MAX:
                 base = base[:SHORT_MAX - len(tag) - 1].rstrip() + "\u2026"
             q.short = base + tag

@@ -553,18 +553,19 @@ def test_infer_drafts_short_labels_for_long_question_texts():
     assert cb["q6_2"].short == "Groceries and household items"
     assert cb["q7"].short == "Is your employer primarily a tech…"
     assert cb["age"].short is None and cb["age"].display_label == "Age"
-    # two long texts that draft the same short label are told apart by their ids
-    assert cb["q8"].short == "Do you feel that your employer takes…"
-    assert cb["q9"].short == "Do you feel that your employer takes (q9)"
-    assert all(len(q.short) <= 40 + 5 for q in cb if q.short)
+    # two long texts that draft the same short label keep the words that tell them apart
+    # (q8 ends where q9 goes on: its label ends with the text, no ellipsis)
+    assert cb["q8"].short == "Do you feel that your employer takes… as physical health"
+    assert cb["q9"].short == "Do you feel that your employer takes… physical health, now"
+    assert all(len(q.short) <= 60 for q in cb if q.short)
     long_ids = infer_codebook(RawWave(
         data=pd.DataFrame({"Would you feel comfortable discussing it with your supervisor?":
                            df["q8"],
                            "Would you feel comfortable discussing it with your supervisor(s)?":
                            df["q9"]}), path=Path("w.csv"), format="csv", sha256="0" * 64,
         header_rows=1))
-    assert [q.short for q in long_ids] == ["Would you feel comfortable discussing…",
-                                           "Would you feel comfortable discussing (2)"]
+    assert [q.short for q in long_ids] == ["Would you feel comfortable discussing… with your supervisor",
+                                           "Would you feel comfortable discussing… your supervisor(s)"]
 
 
 # --------------------------------------------------------------------------- real-survey shapes

@@ -1,0 +1,176 @@
+"""Drafted codebooks on the shapes of real public surveys: short labels that tell look-alike
+questions apart (OSMI Mental Health in Tech 2016, DETE/TAFE exit surveys) and rating items
+named like demographics (Young People Survey). Every fixture is synthetic; the wordings copy
+the real questionnaires' shapes."""
+from __future__ import annotations
+
+import csv
+import re
+
+import numpy as np
+from personalab.codebook import SHORT_MAX, infer_codebook, validate_codebook
+from personalab.loaders import load_export
+
+YES_NO_MAYBE = ["Yes", "No", "Maybe"]
+
+# OSMI 2016 wordings (columns 11-14, 19-22, 31-34, 37-40, 54-55 of the real export), with the
+# words that tell each from its look-alikes.
+OSMI = [
+    ("Do you think that discussing a mental health disorder with your employer would have "
+     "negative consequences?", ["mental", "your employer"]),
+    ("Do you think that discussing a physical health issue with your employer would have "
+     "negative consequences?", ["physical", "your employer"]),
+    ("Would you feel comfortable discussing a mental health disorder with your coworkers?",
+     ["coworkers"]),
+    ("Would you feel comfortable discussing a mental health disorder with your direct "
+     "supervisor(s)?", ["supervisor"]),
+    ("If you have been diagnosed or treated for a mental health disorder, do you ever reveal "
+     "this to clients or business contacts?", ["clients"]),
+    ("If you have been diagnosed or treated for a mental health disorder, do you ever reveal "
+     "this to coworkers or employees?", ["coworkers"]),
+    ("Do you think that discussing a mental health disorder with previous employers would "
+     "have negative consequences?", ["mental", "previous employers"]),
+    ("Do you think that discussing a physical health issue with previous employers would "
+     "have negative consequences?", ["physical", "previous employers"]),
+    ("Would you be willing to bring up a physical health issue with a potential employer in "
+     "an interview?", []),
+    ("Why or why not?", ["physical"]),
+    ("Would you bring up a mental health issue with a potential employer in an interview?", []),
+    ("Why or why not?", ["mental"]),
+    ("If you have a mental health issue, do you feel that it interferes with your work when "
+     "being treated effectively?", ["being"]),
+    ("If you have a mental health issue, do you feel that it interferes with your work when "
+     "NOT being treated effectively?", ["NOT"]),
+]
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _osmi_export(tmp_path, n=80):
+    rng = np.random.default_rng(2016)
+    reasons = ["It depends on the job", "Stigma", "Not their business", "I would, openly",
+               "Fear of not being hired", "Only if relevant"]
+    cols = []
+    for text, _ in OSMI:
+        pool = reasons if text == "Why or why not?" else YES_NO_MAYBE
+        cols.append([f"{rng.choice(pool)} {k}" if pool is reasons else rng.choice(pool)
+                     for k in range(n)])
+    return _write(tmp_path / "osmi_shape.csv", [t for t, _ in OSMI], zip(*cols))
+
+
+def _norm(label: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", label.replace("\u2026", " ").casefold()).split())
+
+
+def test_osmi_look_alike_questions_keep_the_words_that_tell_them_apart(tmp_path):
+    raw = load_export(_osmi_export(tmp_path))           # the loader renames the 2nd "Why"
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    labels = [q.display_label for q in cb]
+    assert len(labels) == len(OSMI)
+    # no two read alike (case, punctuation and ellipses aside), none carries a "(2)" tag or
+    # the loader's note, and each fits a card
+    assert len({_norm(lab) for lab in labels}) == len(labels), labels
+    assert not any(re.search(r"\(\d+\)$|duplicate column", lab) for lab in labels), labels
+    assert all(len(lab) <= SHORT_MAX for lab in labels)
+    for lab, (_, words) in zip(labels, OSMI):
+        for w in words:
+            assert w in lab, (w, lab)
+    # the two bare follow-ups name the question each follows up
+    assert labels[9] == "Why or why not? (physical health issue\u2026)"
+    assert labels[11] == "Why or why not? (mental health issue\u2026)"
+    # the current and the previous employer: the opening, then what differs
+    assert labels[0] == "Do you think that discussing a mental\u2026 with your employer\u2026"
+    assert labels[6] == "Do you think that discussing a mental\u2026 previous employers\u2026"
+
+
+def test_labels_that_do_not_collide_stay_40_characters():
+    from personalab.codebook import Question, _draft_shorts
+    qs = [Question("q1", "How many employees does your company or organization have?"),
+          Question("q2", "Is your employer primarily a tech company/organization?")]
+    _draft_shorts(qs)
+    assert [q.short for q in qs] == ["How many employees does your company or\u2026",
+                                     "Is your employer primarily a tech\u2026"]
+
+
+def test_exit_survey_blocks_are_told_apart_by_their_qualifier_and_placeholders_dropped(tmp_path):
+    # DETE/TAFE: "InductionInfo. Face to Face Topic:Did you undertake a Corporate Induction?"
+    # repeated for "On-line" and "Induction Manual"; a piping placeholder that lost its "["
+    rng = np.random.default_rng(7)
+    header = ["InductionInfo. Topic:Did you undertake a Corporate Induction?",
+              "InductionInfo. Face to Face Topic:Did you undertake a Corporate Induction; "
+              "Category:How it was conducted?",
+              "InductionInfo. On-line Topic:Did you undertake a Corporate Induction; "
+              "Category:How it was conducted?",
+              "InductionInfo. Induction Manual Topic:Did you undertake a Corporate Induction?",
+              "InstituteViews. Topic:3. I was given adequate opportunities for personal "
+              "development",
+              "InstituteViews. Topic:4. I was given adequate opportunities for promotion "
+              "within %Institute]Q25LBL%"]
+    agree = ["Strongly Agree", "Agree", "Neutral", "Disagree", "Strongly Disagree"]
+    rows = [[rng.choice(["Yes", "No"]) for _ in range(4)] + [rng.choice(agree) for _ in (4, 5)]
+            for _ in range(60)]
+    cb = infer_codebook(load_export(_write(tmp_path / "tafe_shape.csv", header, rows)))
+    assert [q.display_label for q in cb] == [
+        "Did you undertake a Corporate Induction",
+        "Did you undertake a Corporate Induction (Face to Face)",
+        "Did you undertake a Corporate Induction (On-line)",
+        "Did you undertake a Corporate Induction (Induction Manual)",
+        "I was given adequate opportunities for personal development",
+        "I was given adequate opportunities for promotion within"]
+
+
+def test_battery_items_of_two_stems_name_the_stem_that_differs():
+    # the same item under two stems: the stem's differing words, in brackets
+    from personalab.codebook import Question, _draft_shorts
+    qs = [Question("q1", "How satisfied are you with your current job? - Pay and benefits",
+                   "likert"),
+          Question("q2", "How satisfied were you with your previous job? - Pay and benefits",
+                   "likert")]
+    _draft_shorts(qs)
+    assert [q.short for q in qs] == ["Pay and benefits (current job)",
+                                     "Pay and benefits (previous job)"]
+
+
+def test_look_alikes_read_on_to_their_first_difference_and_others_name_their_parent():
+    from personalab.codebook import Question, _draft_shorts
+    stem = "Please choose your top 3 desired development priorities."
+    qs = [
+        # projoint / ANES: the first differing word fits after the opening
+        Question("Q2.7", "Would you call yourself a strong Republican or a not very strong "
+                         "Republican?"),
+        Question("Q2.8", "Would you call yourself a strong Democrat or a not very strong "
+                         "Democrat?"),
+        # Typeform: "Other" after each of three ranked choices, and after another battery
+        Question("q1_7", "What operating system(s) do you use? - Other"),
+        Question("q20_1", f"{stem} - Please choose the option that is your *highest* "
+                          "development priority."),
+        Question("q20_2", f"{stem} - Other"),
+        Question("q20_3", f"{stem} - Please choose the option that is your *second highest* "
+                          "development priority."),
+        Question("q20_4", f"{stem} - Other"),
+    ]
+    _draft_shorts(qs)
+    assert [q.short for q in qs] == [
+        "Would you call yourself a strong Republican\u2026",
+        "Would you call yourself a strong Democrat\u2026",
+        "Other (What operating system(s) do you use)",
+        "Please choose the option that is your highest\u2026",
+        "Other (your highest development priority)",
+        "Please choose the option that is your second\u2026",
+        "Other (second highest development priority)"]
+
+
+def test_questions_alike_word_for_word_that_follow_nothing_keep_their_id_tag():
+    from personalab.codebook import Question, _draft_shorts
+    text = "Which of these two communities do you prefer? Community A Community B"
+    qs = [Question("Q4.2", text), Question("Q4.3", text)]
+    _draft_shorts(qs)
+    assert [q.short for q in qs] == ["Which of these two communities do you\u2026",
+                                     "Which of these two communities do you (Q4.3)"]
