@@ -2785,9 +2785,43 @@ def _draft_shorts(questions: list[Question]) -> None:
             q.short = base + tag
 
 
-def _battery_peers(questions: list[Question], notes: list[str]) -> None:
-    """A column named like a demographic ("Country", "Religion") inside a battery of 1-5
-    ratings (music and hobby preferences) is one more rating of that battery."""
+#: wording that makes a number column a count or an amount, even inside a rating battery
+_COUNT_QUESTION = re.compile(
+    r"\bhow\s+(?:many|much|old|long)\b|\b(?:age|years?|months?|weeks?|days?|hours?|minutes?|"
+    r"times|price|cost|salary|income|amount|per)\b|\bin\s+(?:years|months|hours)\b",
+    re.IGNORECASE)
+
+
+def _rating_codes(q: Question, data) -> set | None:
+    """The integer answers of number column ``q`` (its missing codes aside), or None
+    when a non-integer or a non-number is among them."""
+    if data is None or q.id not in getattr(data, "columns", ()):
+        return None
+    missing = {_norm(m.code) for m in q.missing} | {_norm(m.label) for m in q.missing}
+    values = set()
+    for u in pd.unique(data[q.id].dropna()):
+        k = _norm(u)
+        if k is None or k in missing:
+            continue
+        try:
+            f = float(k)
+        except ValueError:
+            return None
+        if not f.is_integer():
+            return None
+        values.add(int(f))
+    return values
+
+
+def _battery_peers(questions: list[Question], notes: list[str], data=None) -> None:
+    """A column named like a demographic ("Country", "Religion") or a count ("Children",
+    "Number of friends") inside a battery of 1-5 ratings (music, hobby and personality
+    items of the Young People Survey) is one more rating of that battery.
+
+    A number column joins the battery when its integer answers fall within the battery's
+    codes and use at least 80% of them (and three or more), unless its wording asks for a
+    count or an amount ("How many...", "age", "hours", "in years"): a count of children or
+    siblings also has 0, or goes past the scale's top, and stays a number."""
     scales: dict[tuple, int] = {}
     likert = [q for q in questions if q.type == "likert"]
     for q in likert:
@@ -2799,15 +2833,25 @@ def _battery_peers(questions: list[Question], notes: list[str]) -> None:
     if n < 10 or n < 0.5 * len(likert):
         return
     template = next(q for q in likert if tuple(q.scale_codes) == codes)
+    enough = max(3, 0.8 * len(codes))
     for q in questions:
-        if q.type == "single" and q.role == "profile" and q.scale and \
-                all(o.label == str(o.code) for o in q.scale) and \
-                {o.code for o in q.scale} <= set(codes) and len(q.scale) >= max(3, 0.8 * len(codes)):
-            q.type, q.role, q.ordered = "likert", "segment", None
-            q.scale = [ScaleOption(o.code, o.label) for o in template.scale]
-            notes[:] = [m for m in notes if not m.startswith(f"{q.id}: numeric codes")]
-            notes.append(f"{q.id}: named like a demographic but answered on the "
-                         f"{len(codes)}-point scale of {n} other items; drafted as one of them")
+        coded = q.type == "single" and q.role == "profile" and q.scale and \
+            all(o.label == str(o.code) for o in q.scale) and \
+            {o.code for o in q.scale} <= set(codes) and len(q.scale) >= enough
+        counted = False
+        if q.type == "numeric" and not q.grid and not q.min and not q.max and \
+                not _COUNT_QUESTION.search(f"{q.id} {q.text}"):
+            values = _rating_codes(q, data)
+            counted = bool(values) and values <= set(codes) and len(values) >= enough
+        if not (coded or counted):
+            continue
+        q.type, q.role, q.ordered = "likert", "segment", None
+        q.scale = [ScaleOption(o.code, o.label) for o in template.scale]
+        q.missing = _renumber(q.missing, max(int(c) for c in codes))
+        notes[:] = [m for m in notes if not m.startswith(f"{q.id}: numeric codes")]
+        what = "a count" if counted else "a demographic"
+        notes.append(f"{q.id}: named like {what} but answered on the "
+                     f"{len(codes)}-point scale of {n} other items; drafted as one of them")
 
 
 def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
@@ -2910,7 +2954,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                     and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
-    _battery_peers(questions, notes)
+    _battery_peers(questions, notes, data)
     _flag_reversed(questions, raw, sample, notes)
     _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)

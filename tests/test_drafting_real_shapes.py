@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from personalab.codebook import SHORT_MAX, infer_codebook, validate_codebook
-from personalab.loaders import load_export
+from personalab.loaders import RawWave, load_export
 
 YES_NO_MAYBE = ["Yes", "No", "Maybe"]
 
@@ -174,3 +176,36 @@ def test_questions_alike_word_for_word_that_follow_nothing_keep_their_id_tag():
     _draft_shorts(qs)
     assert [q.short for q in qs] == ["Which of these two communities do you\u2026",
                                      "Which of these two communities do you (Q4.3)"]
+
+
+def test_young_people_items_named_like_counts_inside_a_1_to_5_battery_are_ratings():
+    # Young People Survey: "Children" ("I enjoy childrens' company", 1-5) and "Number of
+    # friends" ("I have lots of friends", 1-5) sit among 1-5 music and hobby items; the
+    # header reads like a count, the answers are the battery's 1..5.
+    from personalab.survey import Survey
+    rng = np.random.default_rng(2013)
+    n = 300
+    cols = {name: rng.integers(1, 6, n).astype(float) for name in
+            ["Music", "Dance", "Folk", "Country", "Pop", "Rock", "Metal", "Punk", "Opera",
+             "Movies", "Horror", "Comedy"]}
+    children = rng.choice([1, 2, 3, 4, 5], n, p=[.04, .12, .31, .26, .27]).astype(float)
+    children[:4] = np.nan
+    cols["Children"] = children
+    cols["Number of friends"] = rng.choice([1, 2, 3, 4, 5], n, p=[.05, .13, .42, .23, .17])
+    # real counts: siblings run 0..10; a worded count stays a number even on 1..5
+    cols["Number of siblings"] = rng.choice([0, 1, 2, 3, 4, 10], n, p=[.16, .53, .2, .07, .03, .01])
+    cols["How many children live in your household?"] = rng.integers(1, 6, n)
+    cols["Age"] = rng.integers(15, 31, n)
+    raw = RawWave(data=pd.DataFrame(cols), path=Path("responses.csv"), format="csv",
+                  sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    for c in ("Children", "Number of friends"):
+        q = cb[c]
+        assert (q.type, q.role, q.scale_codes) == ("likert", "segment", [1, 2, 3, 4, 5]), c
+    for c in ("Number of siblings", "How many children live in your household?", "Age"):
+        assert cb[c].type == "numeric", c
+    assert any("Children" in note and "named like a count" in note for note in cb.notes)
+    likert = Survey.from_raw(raw, cb).likert()
+    assert likert["Children"].isna().sum() == 4
+    assert likert["Children"].dropna().isin([1, 2, 3, 4, 5]).all()
