@@ -63,6 +63,11 @@ _REDUCER_KEYS = ("reducer", "n_neighbors", "n_components")
 MAX_SINGLE_INPUT_ACCURACY = 0.90
 #: ... while no other input comes within this much of it (balanced accuracy).
 DOMINANCE_GAP = 0.10
+#: The categorical-cells guard tries combinations of at most this many categorical
+#: inputs (single-choice, multi-select, yes/no: every column two-valued).
+MAX_CELL_INPUTS = 3
+#: ... among the categorical inputs that alone reproduce the segments best.
+_CELL_CANDIDATES = 10
 #: Two segments are look-alikes when they differ by less than this many (pooled) standard
 #: deviations on every input.
 MIN_SEPARATION = 1.0
@@ -323,8 +328,8 @@ class GuardResult:
     reason : str or None
         Why the solution should not become personas (None: nothing found).
     dominated_by : str or None
-        The input (question id) that alone reproduces the segments, or
-        ``"missing-answer pattern"``.
+        The input (question id) that alone reproduces the segments, the categorical
+        inputs whose answers do (ids joined by " + "), or ``"missing-answer pattern"``.
     accuracy : float
         Balanced accuracy with which the best single input reproduces the segments.
     missing_accuracy : float
@@ -349,7 +354,7 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
                    max_rows=5000, random_state=0) -> GuardResult:
     """Is a solution a split on one input, on a missing-answer pattern, or look-alikes?
 
-    Three checks on the assigned respondents (label -1 left out):
+    Four checks on the assigned respondents (label -1 left out):
 
     * one input: a small decision tree (at most 2 leaves per segment) that sees only
       one question reproduces the segments with balanced accuracy >= ``max_accuracy``
@@ -357,6 +362,10 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
       comes within `DOMINANCE_GAP` of it: the "segments" are bands of one answer (a
       Gaussian mixture putting a whole segment on "Europe = 11"), not segments that
       differ on many inputs at once;
+    * categorical cells: such a tree that sees only the answers to at most
+      `MAX_CELL_INPUTS` categorical questions (every feature column two-valued: one-hot
+      levels, options, yes/no) does, with no gap asked for: the segments are cells of
+      a cross-tabulation of those answers (100% of one department, 0% of the others);
     * missing-answer pattern (Survey only): such a tree on which questions each
       respondent left unanswered, or was never shown (split-ballot, skip logic), does:
       the segments are who answered what, not what they answered;
@@ -414,6 +423,18 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
         reason = (f"one input alone explains the segments: {dominated!r} reproduces "
                   f"{acc:.0%} of them (balanced accuracy), so they are bands of one answer, "
                   "not personas")
+    if reason is None:
+        cells = _categorical_cells(frame.iloc[pick].to_numpy(), y, list(frame.columns),
+                                   feature_map or {}, inputs, max_accuracy)
+        if cells is not None:
+            names, acc_cells = cells
+            dominated = " + ".join(names)
+            quoted = ", ".join(repr(q) for q in names)
+            reason = (f"the segments are cells of categorical answers: {quoted} alone "
+                      f"reproduce{'s' if len(names) == 1 else ''} {acc_cells:.0%} of them "
+                      "(balanced accuracy), so they are groups a cross-tabulation of "
+                      f"{'that answer' if len(names) == 1 else 'those answers'} gives, "
+                      "not personas")
     if reason is None and _is_survey(X):
         M = _missing_pattern(X)
         if M.shape[1]:
@@ -434,6 +455,53 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
                   f"standard deviations on every input ({separation:.2f}); fewer segments "
                   "describe the same people")
     return GuardResult(reason, dominated, acc, miss_acc, separation, inputs)
+
+
+def _categorical_cells(F, y, columns, feature_map, inputs, max_accuracy):
+    """The fewest categorical inputs (at most `MAX_CELL_INPUTS`) whose answers alone
+    reproduce the segments with balanced accuracy >= ``max_accuracy``, or None.
+
+    A categorical input is a question whose feature columns all take at most two values
+    (one-hot levels of a single-choice question, multi-select options, yes/no flags,
+    their missing-answer indicators). k-means on such columns carves the sample along
+    them: "segments" that are 100% one level and 0% the others (a department, a yes/no
+    answer, or their combinations). Inputs are added greedily (each step the one that
+    raises the tree's balanced accuracy most), the same tree as the one-input check (at
+    most 2 leaves per segment). Unlike that check no gap to the runner-up is asked for:
+    a segment that is one categorical answer is a cross-tab cell even when an item that
+    correlates with the answer reproduces it almost as well.
+    """
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    groups: dict[str, list[int]] = {}
+    for j, col in enumerate(columns):
+        groups.setdefault(str(feature_map.get(col, col)), []).append(j)
+    two_valued = [len(np.unique(F[:, j])) <= 2 for j in range(F.shape[1])]
+    categorical = [q for q, cols in groups.items()
+                   if all(two_valued[j] for j in cols) and np.ptp(F[:, cols], axis=0).any()]
+    if not categorical:
+        return None
+    ranked = [str(q) for q in inputs["input"] if str(q) in categorical][:_CELL_CANDIDATES]
+    k = len(np.unique(y))
+    chosen, best_acc = [], 0.0
+    for _ in range(min(MAX_CELL_INPUTS, len(ranked))):
+        step = None
+        for q in ranked:
+            if q in chosen:
+                continue
+            cols = [j for c in chosen + [q] for j in groups[c]]
+            tree = DecisionTreeClassifier(max_leaf_nodes=max(2, 2 * k), random_state=0)
+            acc = float(balanced_accuracy_score(y, tree.fit(F[:, cols], y).predict(F[:, cols])))
+            if step is None or acc > step[1]:
+                step = (q, acc)
+        if step is None or step[1] <= best_acc:
+            return None
+        chosen.append(step[0])
+        best_acc = step[1]
+        if best_acc >= max_accuracy:
+            return chosen, best_acc
+    return None
 
 
 def _missing_pattern(survey) -> np.ndarray:
@@ -570,8 +638,8 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
     then fewer unassigned, then higher DBCV. Silhouette is reported but never decides:
     it prefers 2 segments on almost any survey.
 
-    When no setting passes, the most stable unflagged setting is returned with
-    ``stable=False`` and a verdict that says the data holds no stable segments.
+    When no setting passes, the most stable unflagged setting whose smallest segment
+    holds at least ``min_share`` (when any does) is returned with ``stable=False`` and a verdict that says the data holds no stable segments.
     """
     if table.empty:
         raise ConfigError("The sweep table is empty.")
@@ -646,6 +714,10 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         pool = multi if len(multi) else t
         clean = pool[flag[pool.index] == ""]
         pool = clean if len(clean) else pool
+        # a closest setting is still fitted and profiled: never one with a segment too
+        # small to describe (a lone outlier) when another setting has none
+        sized = pool[pool["smallest_share"] >= min_share]
+        pool = sized if len(sized) else pool
         best = pool.sort_values(
             ["stability_ari", "unassigned_share"], ascending=[False, True], na_position="last", kind="stable"
         ).iloc[0]
@@ -687,6 +759,8 @@ def _flag_kind(reason: str) -> str:
         return "one input explains the segments"
     if "unanswered" in reason:
         return "a missing-answer pattern explains the segments"
+    if reason.startswith("the segments are cells"):
+        return "categorical answers explain the segments"
     if "look-alike" in reason:
         return "two segments are look-alikes"
     return reason

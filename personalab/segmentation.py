@@ -313,7 +313,10 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
     min_segment_share : float, default=0.05
         Smallest segment worth a persona, as a share of respondents. HDBSCAN:
         ``min_cluster_size = ceil(min_segment_share * n)``; gmm/kmeans: caps the number
-        of segments BIC may pick at ``1 / min_segment_share`` (and at 12).
+        of segments BIC may pick at ``1 / min_segment_share`` (and at 12). gmm, kmeans
+        and kprototypes: a cluster with fewer than ``max(2, ceil(min_segment_share * n))``
+        of the n fitted respondents (outliers k-means put in a cluster of their own) is
+        dissolved: its respondents are unassigned (-1), see ``dissolved_``.
     n_neighbors : int, default=15
         UMAP neighbourhood size (capped at n - 1).
     n_components : int, default=5
@@ -359,6 +362,13 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         Respondents in the reduced space.
     n_segments_ : int
     unassigned_share_ : float
+    unassigned_reasons_ : Series of str
+        Indexed by the unassigned respondents (label -1 before any attaching): why each
+        is unassigned (a dissolved cluster too small for a persona, HDBSCAN noise, or
+        placed next to unassigned fitted respondents).
+    dissolved_ : list of dict
+        Clusters dissolved for holding fewer respondents than a segment needs
+        (``cluster``: the clusterer's id, ``n``: respondents), also said in ``warnings_``.
         Share of respondents labelled -1 by the clusterer (before any attaching).
     segment_sizes_ : DataFrame
         Indexed by segment (-1 last when present): ``n`` and ``share``.
@@ -498,6 +508,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         strength[fit_idx] = self._raw_strength(training=True, labels=raw_fit)
 
         self._set_label_order(raw_fit)
+        self._dissolve_tiny(raw_fit)
         labels = np.empty(n, dtype=int)
         labels[fit_idx] = self._relabel(raw_fit)
         member = np.zeros((n, self.n_segments_))
@@ -519,6 +530,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             strength = np.where(labels != UNASSIGNED, member.max(axis=1), 0.0)
         labels_ref, strength_ref = labels.copy(), strength.copy()
         unassigned = labels == UNASSIGNED
+        self.unassigned_reasons_ = self._unassigned_reasons(labels, raw_fit, fit_idx, ids)
         self.unassigned_share_ = float(unassigned.mean())
         self.confidence_ = member.max(axis=1) if self.n_segments_ else np.zeros(n)
         if self.attach_unassigned and unassigned.any() and self.n_segments_:
@@ -893,8 +905,8 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         """Soft membership in the clusterer's own cluster order."""
         est = self.clusterer_
         name = type(est).__name__
-        k_raw = len(self._order_)
-        if k_raw == 0:
+        k_raw = len(self._raw_ids())
+        if len(self._order_) == 0:
             return np.zeros((len(C), 0))
         if name == "HDBSCAN":
             hdbscan = _import_hdbscan()
@@ -915,7 +927,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             return np.asarray(est.predict_proba(C), dtype=float)
         lab, _ = self._predict_raw(C)
         out = np.zeros((len(C), k_raw))
-        pos = {r: i for i, r in enumerate(np.sort(self._order_))}
+        pos = {r: i for i, r in enumerate(self._raw_ids())}
         for i, r in enumerate(lab):
             if r in pos:
                 out[i, pos[r]] = 1.0
@@ -926,7 +938,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         if m.shape[1] == 0:
             return m
         # raw column j is the clusterer's j-th cluster (sorted raw ids); reorder by size
-        cols = np.searchsorted(np.sort(self._order_), self._order_)
+        cols = np.searchsorted(self._raw_ids(), self._order_)
         m = m[:, cols]
         s = m.sum(axis=1, keepdims=True)
         return np.divide(m, s, out=np.full_like(m, 1.0 / m.shape[1]), where=s > 0)
@@ -936,7 +948,74 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         ids, counts = np.unique(raw[raw != UNASSIGNED], return_counts=True)
         order = sorted(zip(-counts, ids))  # largest first; ties by the clusterer's id
         self._order_ = np.array([i for _, i in order], dtype=int)
+        self._raw_ids_ = np.sort(self._order_)
         self.n_segments_ = len(self._order_)
+        self.dissolved_ = []
+
+    def _raw_ids(self):
+        """Every cluster id the clusterer made, sorted (the columns of its membership),
+        dissolved ones included."""
+        raw = getattr(self, "_raw_ids_", None)  # models pickled before dissolving existed
+        return np.sort(self._order_) if raw is None else raw
+
+    def min_segment_size(self, n):
+        """Fewest respondents a segment of a fit on ``n`` respondents may hold:
+        ``max(2, ceil(min_segment_share * n))``, HDBSCAN's ``min_cluster_size``."""
+        return max(2, int(math.ceil(self.min_segment_share * n)))
+
+    def _dissolve_tiny(self, raw):
+        """k-means, GMM and k-prototypes always make the clusters they are asked for, so
+        a few outlying respondents can end up as a cluster of their own (one respondent
+        on a 60-respondent survey). A cluster with fewer respondents than
+        :meth:`min_segment_size` is no persona: its respondents become unassigned (-1),
+        with the reason in ``unassigned_reasons_`` and a warning; new respondents the
+        clusterer would put there are unassigned too. HDBSCAN already keeps clusters
+        above that size; custom clusterers are left as they are."""
+        if self._family() not in ("kmeans", "gmm", "kprototypes") or self.n_segments_ < 2:
+            return
+        ids, counts = np.unique(raw[raw != UNASSIGNED], return_counts=True)
+        size = dict(zip(ids.tolist(), counts.tolist()))
+        need = self.min_segment_size(len(raw))
+        # the largest cluster is always kept (order_ is largest first)
+        keep = [r for j, r in enumerate(self._order_) if j == 0 or size[int(r)] >= need]
+        if len(keep) == len(self._order_):
+            return
+        for r in self._order_:
+            if int(r) not in keep:
+                self.dissolved_.append({"cluster": int(r), "n": int(size[int(r)])})
+        self._order_ = np.array(keep, dtype=int)
+        self.n_segments_ = len(keep)
+        n_out = sum(d["n"] for d in self.dissolved_)
+        sizes = ", ".join(str(d["n"]) for d in self.dissolved_)
+        self.warnings_.append(
+            f"{len(self.dissolved_)} of the {len(ids)} clusters the {self._family()} found "
+            f"held fewer than {need} respondents (min_segment_share = "
+            f"{self.min_segment_share:.0%} of {len(raw)}): clusters of {sizes} respondent(s), "
+            f"too few for a persona. Their {n_out} respondent(s) are unassigned (-1; "
+            "unassigned_reasons_ says why); "
+            f"{self.n_segments_} segment(s) remain."
+        )
+
+    def _unassigned_reasons(self, labels, raw_fit, fit_idx, ids):
+        """Why each unassigned respondent is unassigned (a Series over them)."""
+        miss = np.flatnonzero(labels == UNASSIGNED)
+        reasons = pd.Series("", index=ids, dtype=object)
+        if not len(miss):
+            return reasons.iloc[:0]
+        size = {d["cluster"]: d["n"] for d in getattr(self, "dissolved_", [])}
+        need = self.min_segment_size(len(raw_fit))
+        raw = np.full(len(labels), UNASSIGNED - 1)
+        raw[fit_idx] = raw_fit
+        for i in miss:
+            r = int(raw[i])
+            if r in size:
+                reasons.iloc[i] = (f"in a cluster of {size[r]} respondent(s), fewer than the "
+                                   f"{need} a segment needs (min_segment_share)")
+            elif r == UNASSIGNED:
+                reasons.iloc[i] = "in no dense region: the clusterer left them out (noise)"
+            else:
+                reasons.iloc[i] = "placed next to fitted respondents who are unassigned"
+        return reasons.iloc[miss]
 
     def _resort_by_size(self, labels, member):
         """Renumber by size over every respondent (the order was set on the fit sample)."""

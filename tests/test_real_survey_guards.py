@@ -229,3 +229,145 @@ def test_asking_for_segments_the_data_does_not_hold_says_so():
     assert res.recommendation.verdict.startswith("The 7 segments asked for are not stable")
     assert "No stable segments" in res.recommendation.verdict
     assert not res.stability.stable
+
+
+# ----------------------------------------------------------------- tiny clusters (Cantera)
+def _small_survey_with_outliers(n=58, seed=0):
+    """The shape of a small real export (the Cantera user survey, 60 respondents): two
+    groups on four 1-5 items, and two respondents with answers far from everyone (a
+    'years of use' of 40 and 60 where the others say 1-6): k-means with 3 or more
+    clusters gives each outlier a cluster of its own."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat([0, 1], n // 2)
+    data = {"ResponseId": [f"r{i:03d}" for i in range(n + 2)]}
+    qs = []
+    for j in range(4):
+        x = np.clip(np.round(rng.normal(np.where(group == j % 2, 4.3, 1.8), 0.7)), 1, 5)
+        data[f"Q{j}"] = np.r_[x, [5.0, 1.0]]
+        qs.append(Question(f"Q{j}", type="likert", role="segment", scale=LIKERT5))
+    data["years"] = np.r_[rng.integers(1, 7, n).astype(float), [40.0, 60.0]]
+    qs.append(Question("years", type="numeric", role="segment"))
+    return survey_from_frame(pd.DataFrame(data), qs), np.r_[group, [-1, -1]]
+
+
+def test_an_outlier_is_never_a_segment_of_its_own():
+    survey, group = _small_survey_with_outliers()
+    outliers = survey.data.index[-2:]
+    for k in (3, 4):
+        model = PersonaModel(reducer="identity", clusterer="kmeans", n_segments=k,
+                             random_state=0).fit(survey)
+        labels = pd.Series(model.labels_, index=survey.data.index)
+        sizes = labels[labels != -1].value_counts()
+        assert sizes.min() >= model.min_segment_size(len(labels)) == 3
+        # the outliers are unassigned, each with the reason; nobody else is
+        assert (labels[outliers] == -1).all() and (labels.drop(outliers) != -1).all()
+        assert list(model.unassigned_reasons_.index) == list(outliers)
+        assert model.unassigned_reasons_.str.contains(
+            r"in a cluster of [12] respondent\(s\), fewer than the 3").all()
+        assert any("too few for a persona" in w for w in model.warnings_)
+        assert sum(d["n"] for d in model.dissolved_) == 2
+        assert model.n_segments_ == k - len(model.dissolved_) == 2
+        # new respondents like the outliers are unassigned too; membership has one
+        # column per remaining segment and sums to 1
+        assert (model.predict(survey.subset(outliers)) == -1).all()
+        assert model.membership_.shape[1] == model.n_segments_
+        assert np.allclose(model.membership_.sum(axis=1), 1)
+    # the largest cluster is kept even when every cluster is under the share
+    few = PersonaModel(reducer="identity", clusterer="kmeans", n_segments=3,
+                       min_segment_share=0.9, random_state=0).fit(survey)
+    assert few.n_segments_ == 1 and (few.labels_ == 0).sum() >= 28
+
+
+def test_auto_segmentation_of_a_small_survey_with_outliers_reaches_golden_questions():
+    """The segment step crashed on the Cantera export ('segment 4 has a single
+    respondent'): the setting it fitted had a one-respondent segment, which the golden
+    questions cannot cross-validate. Here the researcher asks for 4 segments."""
+    from personalab.golden import golden_questions
+
+    survey, group = _small_survey_with_outliers()
+    res = segment_survey(survey, n_segments=4, seed=42, n_boot=3)
+    labels = pd.Series(res.model.labels_, index=survey.data.index)
+    assigned = labels[labels != -1]
+    assert assigned.value_counts().min() >= 3
+    assert set(labels[labels == -1].index) == set(res.model.unassigned_reasons_.index)
+    if res.model.n_segments_ >= 2:
+        golden_questions(survey, labels, random_state=0)   # raised InputError before
+    # the two planted groups are found among the respondents who are assigned
+    known = group != -1
+    assert adjusted_rand_score(group[known], labels.to_numpy()[known]) >= 0.9
+
+
+def test_the_closest_setting_never_has_a_segment_below_min_share():
+    table = pd.DataFrame({
+        "reducer": ["identity"] * 3, "clusterer": ["kmeans"] * 3, "n_segments": [2, 3, 5],
+        "unassigned_share": [0.0] * 3, "smallest_share": [0.2, 0.1, 1 / 60],
+        "stability_ari": [0.40, 0.50, 0.66], "stability_ari_min": [0.1, 0.2, 0.5],
+        "jaccard_min": [0.4, 0.3, 0.46], "stable": [False] * 3, "flag": ["", "", ""],
+        "dbcv": [np.nan] * 3, "silhouette": [0.2, 0.18, 0.14], "bic": [np.nan] * 3})
+    rec = recommend(table)
+    assert not rec.stable and rec.row["n_segments"] == 3
+
+
+# ----------------------------------------------------- categorical cells (clothing reviews)
+def _reviews_like(n=900, seed=0):
+    """The shape of the clothing-reviews export: a 1-5 rating, a yes/no 'recommended'
+    that follows the rating, a 3-level 'division' and a 6-level 'department', all
+    segment inputs, and no segments: k-means on them cuts along the categories."""
+    rng = np.random.default_rng(seed)
+    rating = rng.choice([1, 2, 3, 4, 5], n, p=[0.05, 0.07, 0.13, 0.22, 0.53]).astype(float)
+    rec = np.where(rating >= 4, "yes", np.where(rating == 3, rng.choice(["yes", "no"], n),
+                                                  "no"))
+    division = rng.choice(["General", "Petite", "Intimates"], n, p=[0.6, 0.33, 0.07])
+    department = rng.choice(["Tops", "Dresses", "Bottoms", "Jackets", "Intimate", "Trend"],
+                            n, p=[0.44, 0.27, 0.16, 0.05, 0.07, 0.01])
+    frame = pd.DataFrame({"ResponseId": [f"r{i:04d}" for i in range(n)], "rating": rating,
+                          "recommended": rec, "division": division, "department": department})
+    qs = [Question("rating", type="likert", role="segment", scale=LIKERT5),
+          Question("recommended", type="single", role="segment"),
+          Question("division", type="single", role="segment"),
+          Question("department", type="single", role="segment")]
+    return survey_from_frame(frame, qs), frame
+
+
+def test_segments_that_are_cells_of_categorical_answers_are_refused():
+    survey, frame = _reviews_like()
+    F = FeatureBuilder().fit_transform(survey)
+    # 'division' is one-hot coded into three columns: it is judged as one input
+    assert sum(q == "division" for q in F.attrs["feature_map"].values()) == 3
+    general = (frame["division"] == "General").to_numpy()
+    yes = (frame["recommended"] == "yes").to_numpy()
+    # a split on 'recommended' that 'rating' (which it follows) reproduces almost as well:
+    # the one-input check asks for a gap and let it through
+    g = segment_guards(survey, yes.astype(int), features=F)
+    assert g.dominated_by == "recommended" and "cells of categorical answers" in g.reason
+    # the cells of division x recommended: 100% / 0% on each, no single input explains them
+    cells = np.where(yes, np.where(general, 0, 1), 2)
+    g = segment_guards(survey, cells, features=F)
+    assert g.reason is not None and g.accuracy < 0.9
+    assert set(g.dominated_by.split(" + ")) == {"division", "recommended"}
+    # ... and the run's sweep refuses every such solution: no stable personas, said why
+    res = segment_survey(survey, seed=0, n_boot=3)
+    assert res.sweep["flag"].str.contains("cells of categorical answers").all()
+    assert not res.recommendation.stable
+    assert any("categorical answers explain" in f for f in res.recommendation.flags)
+
+
+def test_planted_personas_with_a_categorical_input_are_not_refused():
+    """Segments that differ on several items, with a categorical input that agrees with
+    them only in part, are personas: the cells guard leaves them alone."""
+    rng = np.random.default_rng(3)
+    n = 600
+    seg = np.repeat([0, 1, 2], n // 3)
+    data = {"ResponseId": [f"r{i:04d}" for i in range(n)]}
+    qs = []
+    for j in range(5):
+        data[f"L{j}"] = np.clip(np.round(rng.normal(np.where(seg == j % 3, 4.4, 2.0), 0.7)),
+                                1, 5)
+        qs.append(Question(f"L{j}", type="likert", role="segment", scale=LIKERT5))
+    agree = rng.random(n) < 0.7
+    data["plan"] = np.where(agree, np.array(["Basic", "Plus", "Pro"])[seg],
+                            rng.choice(["Basic", "Plus", "Pro"], n))
+    qs.append(Question("plan", type="single", role="segment"))
+    survey = survey_from_frame(pd.DataFrame(data), qs)
+    g = segment_guards(survey, seg, features=FeatureBuilder().fit_transform(survey))
+    assert g.reason is None
