@@ -413,3 +413,44 @@ def test_comparison_is_a_plain_dataclass_of_tidy_tables(comparison):
                  "correspondence", "theme_shifts"):
         assert isinstance(getattr(comparison, name), pd.DataFrame)
     assert comparison.theme_shifts.empty  # no tags given
+
+
+# --------------------------------------------------------------------------- k-means membership
+def test_the_baseline_file_again_fits_its_k_means_personas_strongly(waves):
+    # k-means is the default segmentation; the old membership (a softmax scaled by the
+    # within-segment variance) gave 3 of 1,419 respondents 50% or more on this very file.
+    model = PersonaModel(reducer="identity", clusterer="kmeans", n_segments=6,
+                         random_state=42).fit(waves["s1"])
+    cmp = track_wave(Baseline(model=model, survey=waves["s1"]), waves["s1"], refit=False,
+                     random_state=SEED)
+    a = cmp.assignments
+    assert (a["segment"].to_numpy() == model.labels_).all()
+    assert (a["membership"] >= 0.5).mean() >= 0.85
+    assert a["membership"].median() == pytest.approx(0.75, abs=0.01)
+    assert (a["fit"] == "persona").mean() >= 0.85
+    assert cmp.params["membership_temperature"] > 0
+    assert (cmp.sizes.set_index("segment").loc[list(range(6)), "shift"].abs() < 1e-12).all()
+
+
+def test_k_means_membership_is_high_at_a_centre_and_even_half_way():
+    from personalab.waves import kmeans_membership
+
+    class Fitted:              # a model that clusters the 2-D points as given
+        n_segments_ = 2
+
+        def transform(self, X):
+            return np.asarray(X, dtype=float)
+
+    rng = np.random.default_rng(1)
+    base = np.vstack([rng.normal((0, 0), 1, (200, 2)), rng.normal((6, 0), 1, (200, 2))])
+    labels = np.repeat([0, 1], 200)
+    new = np.array([[0.0, 0.0], [6.0, 0.0], [3.0, 0.0], [3.0, 5.0], [-2.0, 0.0], [2.0, 0.0]])
+    m, T = kmeans_membership(Fitted(), base, labels, new)
+    assert np.allclose(m.sum(axis=1), 1)
+    mb, _ = kmeans_membership(Fitted(), base, labels, base)
+    assert np.median(mb[np.arange(400), labels]) == pytest.approx(0.75, abs=1e-3)
+    # at a centre: placed like the baseline's typical member (the median, 3/4)
+    assert m[0, 0] == pytest.approx(0.75, abs=0.03) and m[1, 1] == pytest.approx(0.75, abs=0.03)
+    assert m[2, 0] == pytest.approx(0.5, abs=0.02)        # half-way: no majority
+    assert m[3, 0] == pytest.approx(0.5, abs=0.02)
+    assert m[4, 0] > m[0, 0] + 0.05 > m[5, 0] + 0.1 > 0.6   # away from the other: clearer
