@@ -1150,9 +1150,39 @@ def _correspondence(refit_labels, category, baseline, min_part=0.2) -> pd.DataFr
 
 
 # =========================================================================== figures
+def _color_of(colors, seg):
+    """The persona colour of ``seg`` in a ``segment_colors`` map (keys may be ints or
+    their strings), or None."""
+    if not colors:
+        return None
+    if seg in colors:
+        return colors[seg]
+    try:
+        return colors.get(int(seg), colors.get(str(seg)))
+    except (TypeError, ValueError):
+        return colors.get(str(seg))
+
+
+def _swatch(color, text) -> str:
+    return f"<span style='color:{color}'>\u25a0</span> {text}" if color else text
+
+
 def visualize_size_shift(comparison: WaveComparison, *, title="Persona sizes: baseline vs "
-                         "new wave"):
+                         "new wave", colors=None):
     """Dumbbell chart of each persona's weighted share in both waves, with the shift's CI.
+
+    Parameters
+    ----------
+    comparison : WaveComparison
+    title : str
+    colors : dict, optional
+        ``{segment: colour}``, e.g. :func:`personalab.plotting.segment_colors` of the
+        baseline's segments: each persona's line, markers and shift are drawn in its one
+        colour, with a square of it by its name; the baseline share is an open circle, the
+        new share a filled one, a significant shift a filled marker (not significant:
+        open). Rows the map lacks (``emerging``, ``unassigned`` unless given) stay grey.
+        Without it, the two waves are told apart by colour (blue baseline, red new wave)
+        and a significant shift is red.
 
     Returns
     -------
@@ -1165,23 +1195,34 @@ def visualize_size_shift(comparison: WaveComparison, *, title="Persona sizes: ba
 
     s = comparison.sizes.iloc[::-1]
     names = [escape(p) for p in s["persona"]]
+    own = [_color_of(colors, seg) for seg in s["segment"]] if colors is not None else None
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4],
                         subplot_titles=("Share of respondents (%)", "Shift (points, CI)"))
-    for _, r in s.iterrows():
+    for i, (_, r) in enumerate(s.iterrows()):
+        line = (own[i] if own else None) or "#B0B0B0"
         fig.add_trace(go.Scatter(x=[100 * r["share_baseline"], 100 * r["share_new"]],
                                  y=[escape(r["persona"])] * 2, mode="lines",
-                                 line=dict(color="#B0B0B0", width=3), showlegend=False,
+                                 line=dict(color=line, width=3), showlegend=False,
                                  hoverinfo="skip"), row=1, col=1)
     p = comparison.params
-    for col, color, label in (("share_baseline", "#88CCEE", p.get("baseline_wave", "baseline")),
-                              ("share_new", "#CC6677", p.get("new_wave", "new wave"))):
+    waves = (("share_baseline", "#88CCEE", "circle-open", p.get("baseline_wave", "baseline")),
+             ("share_new", "#CC6677", "circle", p.get("new_wave", "new wave")))
+    for col, color, symbol, label in waves:
+        marker = dict(size=11, color=color)
+        if own is not None:
+            marker = dict(size=11, symbol=symbol, line=dict(width=2),
+                          color=[c or "#888888" for c in own])
         fig.add_trace(go.Scatter(x=100 * s[col], y=names, mode="markers",
-                                 marker=dict(size=11, color=color), name=escape(label),
+                                 marker=marker, name=escape(label),
                                  hovertemplate="%{y}: %{x:.1f}%<extra>" + escape(label)
                                  + "</extra>"), row=1, col=1)
-    colors = np.where(s["significant"], "#CC6677", "#888888")
+    if own is None:
+        shift_marker = dict(size=9, color=np.where(s["significant"], "#CC6677", "#888888"))
+    else:
+        shift_marker = dict(size=9, line=dict(width=2), color=[c or "#888888" for c in own],
+                            symbol=np.where(s["significant"], "circle", "circle-open"))
     fig.add_trace(go.Scatter(
-        x=s["shift"], y=names, mode="markers", marker=dict(size=9, color=colors),
+        x=s["shift"], y=names, mode="markers", marker=shift_marker,
         error_x=dict(type="data", symmetric=False, array=s["ci_high"] - s["shift"],
                      arrayminus=s["shift"] - s["ci_low"]),
         name="shift", showlegend=False,
@@ -1190,14 +1231,29 @@ def visualize_size_shift(comparison: WaveComparison, *, title="Persona sizes: ba
                       "%{customdata[1]:.1f}; adjusted p %{customdata[2]:.3g})<extra></extra>"),
         row=1, col=2)
     fig.add_vline(x=0, line=dict(color="#444", width=1), row=1, col=2)
-    fig.update_layout(title=escape(title), template="plotly_white",
+    if own is not None:
+        fig.update_yaxes(tickvals=names, ticktext=[_swatch(c, n) for c, n in zip(own, names)],
+                         row=1, col=1)
+    fig.update_layout(title=escape(title) + (" (filled shift: significant)" if own else ""),
+                      template="plotly_white",
                       height=140 + 40 * len(s), legend=dict(orientation="h", y=-0.15))
     return fig
 
 
 def visualize_drift(comparison: WaveComparison, n=5, *, significant_only=False,
-                    title="What changed within each persona"):
+                    title="What changed within each persona", colors=None):
     """Each persona's ``n`` most-moved variables: baseline vs new value, one panel per persona.
+
+    Parameters
+    ----------
+    comparison : WaveComparison
+    n : int, default 5
+    significant_only : bool, default False
+    title : str
+    colors : dict, optional
+        ``{segment: colour}`` (:func:`personalab.plotting.segment_colors`): each persona's
+        bars in its one colour (baseline light, new wave solid) and a square of it by its
+        panel's title. Without it, baseline bars are blue and new-wave bars red.
 
     Returns
     -------
@@ -1214,22 +1270,34 @@ def visualize_drift(comparison: WaveComparison, n=5, *, significant_only=False,
         fig = go.Figure()
         fig.update_layout(title=escape(title) + " (no drift found)", template="plotly_white")
         return fig
+    own = {s: _color_of(colors, s) for s in segs} if colors is not None else {}
     fig = make_subplots(rows=len(segs), cols=1, subplot_titles=[
-        escape(top.loc[top["segment"] == s, "persona"].iloc[0]) for s in segs],
+        _swatch(own.get(s), escape(top.loc[top["segment"] == s, "persona"].iloc[0]))
+        for s in segs],
         vertical_spacing=min(0.08, 0.6 / max(1, len(segs))))
     for i, s in enumerate(segs, start=1):
         d = top[top["segment"] == s].iloc[::-1]
         unit = np.where(d["measure"] == "share", 100.0, 1.0)
         labels = [escape(f"{v}" + (" *" if sig else "")) for v, sig in
                   zip(d["variable"], d["significant"])]
-        for col, color, name in (("baseline", "#88CCEE", "baseline"), ("new", "#CC6677",
-                                                                        "new wave")):
+        c = own.get(s)
+        for col, color, name, opacity in (("baseline", "#88CCEE", "baseline", 0.4),
+                                          ("new", "#CC6677", "new wave", 1.0)):
             fig.add_trace(go.Bar(x=d[col] * unit, y=labels, orientation="h",
-                                 marker_color=color, name=name, showlegend=i == 1,
+                                 marker_color=c or color, marker_opacity=opacity if c else 1.0,
+                                 name=name, legendgroup=name,
+                                 showlegend=i == 1 and not own,
                                  customdata=np.c_[d["p_adjusted"], d["measure"]],
                                  hovertemplate="%{y}: %{x:.2f} (%{customdata[1]}; adjusted p "
                                                "%{customdata[0]:.3g})<extra>" + name
                                                + "</extra>"), row=i, col=1)
+    if own:              # the legend says which bar is which wave, in neutral grey
+        for name, opacity in (("baseline", 0.4), ("new wave", 1.0)):
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
+                                     marker=dict(symbol="square", size=12, color="#666666",
+                                                 opacity=opacity),
+                                     legendgroup=name, hoverinfo="skip", showlegend=True),
+                          row=1, col=1)
     fig.update_layout(barmode="group", title=escape(title) + " (* significant; shares in %)",
                       template="plotly_white", height=200 + 60 * n * len(segs) // 2)
     return fig

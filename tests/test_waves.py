@@ -454,3 +454,38 @@ def test_k_means_membership_is_high_at_a_centre_and_even_half_way():
     assert m[2, 0] == pytest.approx(0.5, abs=0.02)        # half-way: no majority
     assert m[3, 0] == pytest.approx(0.5, abs=0.02)
     assert m[4, 0] > m[0, 0] + 0.05 > m[5, 0] + 0.1 > 0.6   # away from the other: clearer
+
+
+def test_wave_charts_draw_each_persona_in_its_one_colour(comparison):
+    from personalab.plotting import segment_colors
+
+    sizes = comparison.sizes
+    colors = segment_colors(list(sizes["segment"]))
+    fig = visualize_size_shift(comparison, colors=colors)
+    shown = sizes.iloc[::-1]
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert [t.line.color for t in lines] == [colors[s] for s in shown["segment"]]
+    for t in fig.data:
+        if t.mode == "markers":               # both waves' shares and the shift
+            assert list(t.marker.color) == [colors[s] for s in shown["segment"]]
+    shift = next(t for t in fig.data if t.name == "shift")
+    assert list(shift.marker.symbol) == ["circle" if sig else "circle-open"
+                                         for sig in shown["significant"]]
+    ticks = fig.layout.yaxis.ticktext
+    persona = shown.iloc[0]
+    assert ticks[0].startswith(f"<span style='color:{colors[persona['segment']]}'>")
+    # without a colour map: as before (waves told apart by colour)
+    plain = visualize_size_shift(comparison)
+    assert {t.line.color for t in plain.data if t.mode == "lines"} == {"#B0B0B0"}
+
+    drift = visualize_drift(comparison, n=3, colors=colors)
+    top = comparison.top_drift(3, significant_only=False)
+    segs = list(dict.fromkeys(top["segment"]))
+    bars = [t for t in drift.data if t.type == "bar"]
+    assert len(bars) == 2 * len(segs)
+    for k, seg in enumerate(segs):
+        base, new = bars[2 * k], bars[2 * k + 1]
+        assert base.marker.color == new.marker.color == colors[seg]
+        assert base.marker.opacity < new.marker.opacity == 1
+    titles = [a.text for a in drift.layout.annotations]
+    assert titles[0].startswith(f"<span style='color:{colors[segs[0]]}'>")
