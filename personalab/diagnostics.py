@@ -150,11 +150,13 @@ def sweep(
 
     Returns
     -------
-    DataFrame, one row per setting: the varied parameters, ``n_segments``,
-    ``unassigned_share``, ``smallest_share``, ``silhouette``, ``dbcv``, ``bic`` (gmm
-    only), ``stability_ari`` (mean over subsamples), ``stability_ari_min``,
-    ``jaccard_min`` (least reproducible segment), ``stable`` (the bar of
-    :func:`stability`), ``flag`` (why the guards refuse the solution: one input or a
+    DataFrame, one row per setting: the varied parameters, ``n_segments`` (found: fewer
+    than asked when PersonaModel dissolved a cluster too small for a persona),
+    ``n_segments_asked`` (when the grid varies it), ``unassigned_share``,
+    ``smallest_share``, ``silhouette``, ``dbcv``, ``bic`` (gmm only), ``stability_ari``
+    (mean over subsamples), ``stability_ari_min``, ``jaccard_min`` (least reproducible
+    segment), ``stable`` (the bar of :func:`stability`), ``flag`` (why the guards refuse
+    the solution: one input, the answers to a few categorical questions or a
     missing-answer pattern explains it, or two segments are look-alikes; empty when
     none), ``separation`` (smallest largest-standardised-difference between two
     segments), ``seconds``. ``table.attrs["stability"]`` holds each row's
@@ -185,6 +187,10 @@ def sweep(
         row = dict(params)
         E = ref.embedding_
         row.update(_scores(ref, E, labels, score_rows))
+        if "n_segments" in params:
+            # the number asked for; ``n_segments`` is the number found, fewer when a
+            # cluster too small for a persona was dissolved (PersonaModel.dissolved_)
+            row["n_segments_asked"] = params["n_segments"]
         res = None
         if n_boot:
             res = _compare(ref, refits.run(m), refits.seeds, n, refits.n_sub, sample_frac)
@@ -590,6 +596,8 @@ class Recommendation:
     ----------
     params : dict
         PersonaModel parameters of the chosen setting: ``PersonaModel(**rec.params)``.
+        ``n_segments`` is the number the sweep asked for (``row["n_segments"]``, the
+        number found, is smaller when a cluster too small for a persona was dissolved).
     row : Series
         The chosen row of the sweep table.
     stable : bool
@@ -627,8 +635,8 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
     Rule: keep the settings with at least 2 segments, mean stability ARI >= ``min_ari``,
     unassigned share <= ``max_unassigned``, no segment below ``min_share``, no segment
     that dissolves on resampling (the ``stable`` column) and nothing the guards flag (the
-    ``flag`` column: one input or a missing-answer pattern explains the segments, or two
-    segments are look-alikes). Among them, few distinct personas: the largest number of
+    ``flag`` column: one input, a few categorical answers or a missing-answer pattern
+    explains the segments, or two segments are look-alikes). Among them, few distinct personas: the largest number of
     segments up to ``max_segments`` whose stability ARI is within `STABILITY_TOLERANCE`
     of the most stable one's (the finest partition that reproduces as well as the best;
     a finer split that reproduces clearly worse is usually one persona cut in two). When
@@ -700,8 +708,8 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
             f"{n_ok} of {len(t)} settings reproduced on {n_boot} random {frac:.0%} "
             f"subsamples, the whole pipeline refitted each time (mean ARI >= {min_ari:.2f}, "
             f"every segment's Jaccard >= {MIN_JACCARD}) with <= {max_unassigned:.0%} "
-            "unassigned and passed the guards (no single input, missing-answer pattern or "
-            "look-alike segments); "
+            "unassigned and passed the guards (no single input, categorical cells, "
+            "missing-answer pattern or look-alike segments); "
             + (
                 f"BIC of the stable Gaussian mixtures is lowest at {k_bic} segments."
                 if len(by_bic)
@@ -750,6 +758,9 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
                 f"({top['silhouette']:.2f}); it favours few, coarse segments, so it is not used to choose."
             )
     params = {c: _plain(best[c]) for c in params_cols if pd.notna(best[c])}
+    if pd.notna(best.get("n_segments_asked", np.nan)):
+        # refit what the sweep fitted: k-means asked for k may keep fewer segments
+        params["n_segments"] = int(best["n_segments_asked"])
     return Recommendation(params=params, row=best, stable=stable, verdict=verdict,
                           reasons=reasons, flags=flags)
 

@@ -286,6 +286,12 @@ def test_auto_segmentation_of_a_small_survey_with_outliers_reaches_golden_questi
 
     survey, group = _small_survey_with_outliers()
     res = segment_survey(survey, n_segments=4, seed=42, n_boot=3)
+    # the run fits what the sweep measured: 4 clusters asked, the outliers' dissolved
+    row = res.recommendation.row
+    assert row["n_segments_asked"] == 4 and res.model.n_segments == 4
+    assert res.model.n_segments_ == row["n_segments"] < 4
+    assert res.model.unassigned_share_ == pytest.approx(row["unassigned_share"])
+    assert res.model.unassigned_share_ > 0
     labels = pd.Series(res.model.labels_, index=survey.data.index)
     assigned = labels[labels != -1]
     assert assigned.value_counts().min() >= 3
