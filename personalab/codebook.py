@@ -2854,6 +2854,33 @@ def _battery_peers(questions: list[Question], notes: list[str], data=None) -> No
                      f"{len(codes)}-point scale of {n} other items; drafted as one of them")
 
 
+def _flag_peers(questions: list[Question], notes: list[str]) -> None:
+    """A column named like a demographic ("Employment conditions") inside a run of yes/no
+    flags answered the same way (the DETE exit survey's reasons for leaving, True/False)
+    is one more flag of that run: its role follows theirs."""
+    def answers(q):
+        return tuple(_norm(o.label) for o in q.scale) if q.type == "single" else None
+
+    i = 0
+    while i < len(questions):
+        key = answers(questions[i])
+        j = i
+        while j < len(questions) and key is not None and len(key) == 2 and \
+                answers(questions[j]) == key:
+            j += 1
+        run = questions[i:j]
+        if len(run) >= 5:
+            segment = [q for q in run if q.role == "segment"]
+            if len(segment) >= 0.75 * len(run):
+                for q in run:
+                    if q.role == "profile":
+                        q.role = "segment"
+                        notes.append(f"{q.id}: named like a demographic but one of {len(run)} "
+                                     f"adjacent {'/'.join(o.label for o in q.scale)} flags; "
+                                     "drafted with their role (segment)")
+        i = max(j, i + 1)
+
+
 def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     """Draft a codebook from a raw wave, for a researcher to check and edit.
 
@@ -2955,6 +2982,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
     _battery_peers(questions, notes, data)
+    _flag_peers(questions, notes)
     _flag_reversed(questions, raw, sample, notes)
     _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)

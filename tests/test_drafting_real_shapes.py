@@ -209,3 +209,23 @@ def test_young_people_items_named_like_counts_inside_a_1_to_5_battery_are_rating
     likert = Survey.from_raw(raw, cb).likert()
     assert likert["Children"].isna().sum() == 4
     assert likert["Children"].dropna().isin([1, 2, 3, 4, 5]).all()
+
+
+def test_a_reason_flag_named_like_a_demographic_keeps_the_role_of_its_run():
+    # DETE exit survey: 18 adjacent True/False reasons for leaving; "Employment conditions"
+    # was drafted as a demographic (profile) because of the word "employment"
+    rng = np.random.default_rng(822)
+    n = 200
+    reasons = ["Career move to public sector", "Interpersonal conflicts", "Job dissatisfaction",
+               "Employment conditions", "Relocation", "Ill Health", "Workload"]
+    cols = {r: rng.random(n) < 0.1 for r in reasons}
+    cols["Employment Status"] = rng.choice(["Permanent Full-time", "Temporary Part-time",
+                                            "Casual"], n)
+    raw = RawWave(data=pd.DataFrame(cols), path=Path("dete.csv"), format="csv",
+                  sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert {cb[r].role for r in reasons} == {"segment"}
+    assert cb["Employment Status"].role == "profile"       # a demographic, not a flag
+    assert any(note.startswith("Employment conditions:") and "flags" in note
+               for note in cb.notes)
