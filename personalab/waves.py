@@ -34,7 +34,7 @@ Decisions
   variance gives nearly even shares in many dimensions (on the bundled sample, 6 personas
   on 29 scaled inputs: at most 0.53, and 3 of 1,419 respondents at 0.5 or more when the new
   wave was the baseline file itself). :func:`track_wave` uses a softmax over the squared
-  distances to the personas' centres (the baseline members' mean, in the space the model
+  distances to the personas' centres (the k-means centres, in the space the model
   clusters) whose temperature is set so that the baseline's median respondent holds
   ``_MEDIAN_MEMBERSHIP`` (3/4) of its own persona: a new respondent as clearly placed as
   the baseline's typical one gets 75%, one half-way between two personas about 50% or
@@ -768,8 +768,9 @@ def kmeans_membership(model, baseline_survey, baseline_labels, survey,
                       median_membership=_MEDIAN_MEMBERSHIP):
     """Soft membership of ``survey``'s respondents in a k-means model's personas.
 
-    A softmax over the squared distances to the personas' centres (the mean of each
-    persona's baseline members in the space the model clusters, ``model.transform``),
+    A softmax over the squared distances to the personas' centres (the k-means centres,
+    each matched to the persona most of its baseline members belong to; else the mean of
+    each persona's baseline members) in the space the model clusters (``model.transform``),
     with one temperature ``T`` for all: ``exp(-d2_k / T) / sum_j exp(-d2_j / T)``. ``T``
     is set on the baseline, so that the median baseline respondent's membership of its own
     persona is ``median_membership``: a respondent as clearly placed as the baseline's
@@ -798,6 +799,19 @@ def kmeans_membership(model, baseline_survey, baseline_labels, survey,
     k = max(int(getattr(model, "n_segments_", 0) or 0), int(lab.max()) + 1 if len(lab) else 0)
     centres = np.stack([C1[lab == j].mean(axis=0) if (lab == j).any()
                         else np.full(C1.shape[1], np.inf) for j in range(k)])
+    # the k-means centres themselves (weighted means when the fit was weighted), each
+    # matched to the persona most of its baseline members belong to
+    est = getattr(model, "clusterer_", None)
+    fitted = np.asarray(getattr(est, "cluster_centers_", np.empty((0, 0))), dtype=float)
+    if fitted.ndim == 2 and fitted.shape[1] == C1.shape[1] and len(fitted) >= 1:
+        raw = np.asarray(est.predict(C1), dtype=int)
+        match = {}
+        for j in range(k):
+            if (lab == j).any():
+                match[j] = int(np.bincount(raw[lab == j], minlength=len(fitted)).argmax())
+        if len(set(match.values())) == len(match):
+            for j, r in match.items():
+                centres[j] = fitted[r]
     C2 = C1 if survey is baseline_survey else np.asarray(model.transform(survey), dtype=float)
 
     def d2(C):
