@@ -23,7 +23,8 @@ The model per theme is a one-vs-rest ``LogisticRegression(class_weight="balanced
 n-grams, plus sentence embeddings when a back-end is available (``embeddings="auto"``:
 ``sentence-transformers`` with its model already on disk, then ``wordllama``, whose
 model ships inside its wheel; nothing is ever downloaded). When none is available "auto"
-says so in a warning and ``AutoCoder.embedding_backend_`` is None.
+says so in a warning and ``AutoCoder.embedding_backend_`` is None. ``lsa_components``
+adds LSA dimensions learnt from every answer, coded or not (off by default).
 Probabilities are not calibrated by default: with a few dozen coded answers per theme,
 calibration learns the coded sample's label mix (the researcher codes about as many
 answers per theme, whatever their share) and costs both micro and macro F1.
