@@ -815,8 +815,9 @@ def _used_columns(X):
 
     With an L2 penalty the weight of a feature that is zero on every training answer is
     exactly 0, so fitting on the used columns only gives the same model; with a few
-    hundred coded answers most TF-IDF columns (learnt from every answer) are unused, and
-    the fit is several times faster.
+    hundred coded answers most TF-IDF columns (learnt from every answer) are unused
+    (clothing bench, 300 coded of 3,000: 30k of 93k used; the multinomial fit took 2.8 s
+    instead of 9.6 s, the whole ``AutoCoder.fit`` 3-4 s instead of 5-6 s).
     """
     if not sparse.issparse(X):
         return X, None
