@@ -2550,17 +2550,22 @@ def _word_key(w: str) -> str:
 
 
 def _differing_span(words: list[str], others: list[list[str]]) -> tuple[int, int, int] | None:
-    """Where ``words`` differs from each of ``others``, as ``(lo, need, end)``: the words
+    """Where ``words`` differs from each of ``others`` (lists of :func:`_word_key` keys),
+    as ``(lo, need, end)``: the words
     ``words[lo:need]`` hold at least one difference from every other text, ``words[lo:end]``
     all of them. Replaced or added words count first; where it only lacks words another
     has, the words on both sides of the gap (or its end, when the other goes on). ``None``
     when it reads like one of them word for word."""
     mine = [_word_key(w) for w in words]
     spans, firsts = [], []
+    # ``mine`` as the matcher's second sequence, which it indexes once for all the others
+    matcher = difflib.SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(mine)
+    flip = {"insert": "delete", "delete": "insert", "replace": "replace"}
     for other in others:
-        ops = [op for op in difflib.SequenceMatcher(
-            None, mine, [_word_key(w) for w in other], autojunk=False).get_opcodes()
-            if op[0] != "equal"]
+        matcher.set_seq1(other)
+        ops = [(flip[tag], i1, i2, j1, j2) for tag, j1, j2, i1, i2 in matcher.get_opcodes()
+               if tag != "equal"]
         if not ops:
             return None
         pick = [op for op in ops if op[0] == "replace"] or \
@@ -2677,9 +2682,10 @@ def _tell_apart(questions: list[Question], group: list[int], max_len: int) -> di
         return out
     sources = {i: _source(texts[i], questions[i].short) for i in group}
     words = {i: sources[i][0].split() for i in group}
+    keys = {i: [_word_key(w) for w in words[i]] for i in group}
     same: dict[str, list[int]] = {}
     for i in group:
-        span = _differing_span(words[i], [words[j] for j in group if j != i])
+        span = _differing_span(words[i], [keys[j] for j in group if j != i])
         if span is None:
             same.setdefault(" ".join(map(_word_key, words[i])), []).append(i)
             continue
@@ -2709,9 +2715,10 @@ def _tell_apart(questions: list[Question], group: list[int], max_len: int) -> di
             context = {i: context_of(i) for i in alike}
             if not all(context.values()):
                 continue
+            ckeys = {i: [_word_key(w) for w in context[i]] for i in alike}
             still: dict[str, list[int]] = {}
             for i in alike:
-                span = _differing_span(context[i], [context[j] for j in alike if j != i])
+                span = _differing_span(context[i], [ckeys[j] for j in alike if j != i])
                 part = None
                 if span is not None:
                     base = questions[i].short or texts[i]
