@@ -1872,6 +1872,33 @@ def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
         else:
             if len(set(score.values())) == len(score):
                 return sorted(labels, key=score.get), kind, as_likert
+    ranks = {lab: _range_rank(lab) for lab in labels}
+    if all(r is not None for r in ranks.values()) and len(set(ranks.values())) == len(ranks):
+        return sorted(labels, key=ranks.get), "numeric ranges", False
+    return None
+
+
+_NUM = r"(\d[\d,]*(?:\.\d+)?)\s*%?"
+#: "1-5", "26-100", "1-25%", "More than 1000", "Less than 1", "10+", "50 or more"
+_RANGE = re.compile(rf"^{_NUM}\s*(?:-|\u2013|to|\s)\s*{_NUM}$")
+_BELOW = re.compile(rf"^(?:less than|fewer than|under|below|up to|<)\s*{_NUM}$|"
+                    rf"^{_NUM}\s*(?:or (?:less|fewer|younger|under)|and (?:under|below|younger))$")
+_ABOVE = re.compile(rf"^(?:more than|over|above|greater than|>)\s*{_NUM}$|"
+                    rf"^{_NUM}\s*(?:\+|or (?:more|older|over)|and (?:over|above|more|older))$")
+
+
+def _range_rank(label) -> tuple | None:
+    """Sort key of a numeric-range answer ("6-25" -> (6, 0)), None for other answers."""
+    low = _WS.sub(" ", str(label).casefold()).strip()
+
+    def num(x):
+        return float(x.replace(",", ""))
+    if m := _RANGE.match(low):
+        return (num(m.group(1)), 0)
+    if m := _BELOW.match(low):
+        return (num(m.group(1) or m.group(2)), -1)
+    if m := _ABOVE.match(low):
+        return (num(m.group(1) or m.group(2)), 1)
     return None
 
 

@@ -229,3 +229,27 @@ def test_a_reason_flag_named_like_a_demographic_keeps_the_role_of_its_run():
     assert cb["Employment Status"].role == "profile"       # a demographic, not a flag
     assert any(note.startswith("Employment conditions:") and "flags" in note
                for note in cb.notes)
+
+
+def test_numeric_range_answers_are_ordered_low_to_high():
+    # OSMI "How many employees...", DETE "Age", Google Forms income and spend brackets:
+    # natural sorting put "100-500" before "26-100" and left the scale unordered
+    rng = np.random.default_rng(3)
+    n = 240
+    employees = ["1-5", "6-25", "26-100", "100-500", "500-1000", "More than 1000"]
+    age = ["20 or younger", "21-25", "26-30", "31-35", "56 or older"]
+    spend = ["under 500", "500 - 1000", "1000-1500", "above 2000"]
+    cols = {"How many employees does your company or organization have?":
+            rng.choice(employees[::-1], n),
+            "Age": rng.choice(age, n),
+            "How much money do you spend monthly?": rng.choice(spend, n),
+            "Favourite colour": rng.choice(["Red", "Green", "Blue"], n)}
+    raw = RawWave(data=pd.DataFrame(cols), path=Path("w.csv"), format="csv",
+                  sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    q = cb["How many employees does your company or organization have?"]
+    assert (q.type, q.ordered, q.scale_labels) == ("single", True, employees)
+    assert (cb["Age"].ordered, cb["Age"].scale_labels) == (True, age)
+    assert cb["How much money do you spend monthly?"].scale_labels == spend
+    assert not cb["Favourite colour"].is_ordered
