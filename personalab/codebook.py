@@ -2923,7 +2923,11 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     answers as missing codes with reasons, multi-select (joined or one column per option),
     single choice, numeric, free text, dates, metadata and id-like columns, and groups
     batteries (Q3_1, Q3_2, ...) into grids. Types are decided on a sample of rows; answer
-    sets are read from the whole column so no rare answer is left off a scale.
+    sets are read from the whole column so no rare answer is left off a scale. Numeric
+    ranges ("1-5", "6-25", "More than 1000") are ordered low to high; a column named like a
+    demographic or a count inside a battery of 1-5 ratings, answered on the battery's codes,
+    is one more rating; a yes/no flag named like a demographic inside a run of flags takes
+    their role. Long texts get ``short`` labels that tell look-alike questions apart.
 
     Parameters
     ----------
