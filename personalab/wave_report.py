@@ -28,24 +28,6 @@ def _label(codebook, qid, text) -> str:
     return question_label(q, text) if q is not None else question_label(None, text or qid)
 
 
-def _size_shift_colors(fig, sizes: pd.DataFrame, colors: dict) -> None:
-    """Give each persona of the size-shift chart its colour: the line joining its two
-    shares, and a square by its name on the axis (the same colour as in every chart)."""
-    from .plotting._common import escape
-
-    color_of = {escape(p): colors.get(seg) for seg, p in zip(sizes["segment"],
-                                                            sizes["persona"])}
-    for trace in fig.data:
-        if trace.mode == "lines" and trace.y is not None and len(set(trace.y)) == 1:
-            c = color_of.get(trace.y[0])
-            if c:
-                trace.line.color = c
-    ticks = [escape(p) for p in sizes["persona"]]
-    text = [f"<span style='color:{color_of[t]}'>\u25a0</span> {t}" if color_of.get(t) else t
-            for t in ticks]
-    fig.update_yaxes(tickvals=ticks, ticktext=text, row=1, col=1)
-
-
 def _text(codebook, qid) -> str:
     """The question's full wording (for hover), else its id."""
     try:
@@ -61,7 +43,7 @@ def changes_section(store):
         return None
     from .plotting import segment_colors, segment_label
     from .report import Section, esc, figure_html, persona_cell, question_cell, table_html
-    from .waves import visualize_size_shift
+    from .waves import visualize_drift, visualize_size_shift
 
     cmp = store.load("wave_comparison")
     quotes = store.load("emerging_quotes") if store.has("emerging_quotes") else pd.DataFrame()
@@ -113,8 +95,8 @@ def changes_section(store):
         return [question_cell(_label(codebook, q, t), t or q) for q, t in zip(qids, texts)]
 
     # sizes
-    fig = visualize_size_shift(cmp, title=f"Persona sizes: {base_wave} vs {new_wave}")
-    _size_shift_colors(fig, cmp.sizes, colors)
+    fig = visualize_size_shift(cmp, title=f"Persona sizes: {base_wave} vs {new_wave}",
+                               colors=colors)
     sizes = cmp.sizes.assign(
         **{base_wave: cmp.sizes["share_baseline"].map(_pct),
            new_wave: cmp.sizes["share_new"].map(_pct),
@@ -146,6 +128,9 @@ def changes_section(store):
         parts.append("<p>Each persona's answers that moved most (significant after "
                      "correction), among respondents typed into the persona in both "
                      "waves.</p>")
+        drift_fig = visualize_drift(cmp, 5, significant_only=True, colors=colors,
+                                    title="What changed within each persona")
+        parts.append(f"<div class='figure'>{figure_html(drift_fig, 'fig-drift')}</div>")
         cells = {"persona": persona_cells(top["segment"], top["persona"]),
                  "question": question_cells(top["question"], top["question_text"])}
         top = top.assign(question=[_label(codebook, q, t) for q, t in

@@ -257,7 +257,7 @@ class _Comparison:
             "significant": [True, True, False]})
         self.drift = pd.DataFrame({
             "segment": [2], "persona": ["Ann2"], "question": ["mh_serious"],
-            "question_text": [LONG_Q], "level": [None], "measure": ["mean"],
+            "variable": ["mh_serious"], "question_text": [LONG_Q], "level": [None], "measure": ["mean"],
             "baseline": [2.0], "new": [3.0], "effect_size": [0.8], "p_adjusted": [0.001],
             "significant": [True]})
         self.theme_shifts = pd.DataFrame({
@@ -289,6 +289,9 @@ def test_wave_changes_name_personas_in_their_colour_and_questions_by_short_label
     assert lines["Ann0"] == colors[0] and lines["Ann2"] == colors[2]
     ticks = dict(zip(layout["yaxis"]["tickvals"], layout["yaxis"]["ticktext"]))
     assert f"color:{colors[2]}" in ticks["Ann2"] and f"color:{colors[0]}" in ticks["Ann0"]
+    # the drift chart draws each persona in its colour too (Ann2 moved)
+    data, _ = _figures(html)["fig-drift"]
+    assert {t["marker"]["color"] for t in data if t.get("type") == "bar"} >= {colors[2]}
     # tables: persona names with their square, questions by short label with the wording
     # on hover (drift) and the theme question by its short label, not its id
     for seg in (0, 2):
