@@ -1624,9 +1624,11 @@ def validate_codebook(cb: Codebook, raw, *, raise_errors: bool = False) -> Valid
 
 
 # --------------------------------------------------------------------------- inference
-# Known answer scales, low -> high. A column whose answers all fall in one of them gets the
-# whole scale (so an answer nobody chose in this wave is still on it); the shortest scale
-# that holds every answer wins.
+# Known answer scales, low -> high. They order a column's answers when all of them fall in
+# one (the shortest that holds every answer wins). A point of the template that nobody chose
+# is kept on the drafted scale unless the answers next to it were chosen often enough to show
+# it was never offered (:func:`_offered_points`): OSMI's "Do you work remotely?" offered
+# Never/Sometimes/Always (1433 answers), and a 5-point frequency scale made cards read "of 5".
 _LIKERT_TEMPLATES = [
     ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"],
     ["Strongly disagree", "Disagree", "Agree", "Strongly agree"],
@@ -1725,8 +1727,9 @@ def _canon(label) -> str:
     return k
 
 
-def _match_likert(labels: list[str]) -> list[str] | None:
-    """Order answer labels low -> high when they form a known or recognisable scale."""
+def _template_of(labels: list[str]) -> list[str] | None:
+    """The shortest known scale (:data:`_LIKERT_TEMPLATES`) that holds every answer label,
+    with the given labels' own spelling where they match; None when none holds them."""
     if len(labels) < 2:
         return None
     obs = {_canon(lab): lab for lab in labels}
@@ -1737,8 +1740,45 @@ def _match_likert(labels: list[str]) -> list[str] | None:
             extra = len(canon) - len(obs)
             if best is None or extra < best[0]:
                 best = (extra, [obs.get(c, t) for c, t in zip(canon, tpl)])
-    if best is not None:
-        return best[1]
+    return None if best is None else best[1]
+
+
+#: a template point nobody chose is taken as not offered when the nearest chosen point on
+#: each side of it (one side for an end of the scale) was chosen at least this many times
+_UNOFFERED_NEXT_TO = 20
+
+
+def _offered_points(tpl: list[str], counts: dict) -> list[str]:
+    """The points of template ``tpl`` to draft, low -> high: every point chosen
+    (``counts``: normalised label -> answers) and each unchosen one that may have been
+    offered. An unchosen point is left off when the nearest chosen point below it and the
+    nearest above it (only one of them at an end of the scale) each have at least
+    :data:`_UNOFFERED_NEXT_TO` answers: 333 "Never" and 757 "Sometimes" with no "Rarely"
+    means "Rarely" was not an option; 3 "Poor" and 73 "Good" with no "Fair" does not."""
+    n = [counts.get(_norm(t), 0) for t in tpl]
+    keep = []
+    for i, t in enumerate(tpl):
+        if n[i] == 0:
+            below = next((n[j] for j in range(i - 1, -1, -1) if n[j]), None)
+            above = next((n[j] for j in range(i + 1, len(tpl)) if n[j]), None)
+            sides = [v for v in (below, above) if v is not None]
+            if sides and min(sides) >= _UNOFFERED_NEXT_TO:
+                continue
+        keep.append(t)
+    return keep
+
+
+def _match_likert(labels: list[str]) -> list[str] | None:
+    """Order answer labels low -> high when they form a known or recognisable scale.
+
+    Returns the given labels only, reordered: a known scale's points that are not among
+    them are left out (see :func:`_template_of` for the whole template)."""
+    if len(labels) < 2:
+        return None
+    tpl = _template_of(labels)
+    if tpl is not None:
+        given = set(labels)
+        return [lab for lab in tpl if lab in given]
     if len(labels) < 3:
         return None
     for pos, neg in _POLES:
@@ -2147,14 +2187,24 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
             note += [f"{c}: code {lab!r} is not a point of the {kind} scale; drafted as "
                      "missing (reason: unlabelled) - say what it means" for lab in extra]
             return Question(c, text, "likert", seg, scale, missing=missing), note
-        order = _match_likert(words)
+        order, notes = _match_likert(words), []
+        tpl = _template_of(words)
+        if tpl is not None:
+            # codes mixed in ("Agree", "2") number the whole template: keep all of it
+            order = tpl if nums else _offered_points(tpl, st.count)
+            if len(order) < len(tpl):
+                notes.append(f"{c}: {len(order)}-point scale ({', '.join(order)}): the "
+                             f"{len(tpl)}-point scale {', '.join(tpl)} also holds the answers, "
+                             "but the points left off were chosen by nobody while the answers "
+                             "next to them were common - add them if the questionnaire "
+                             "offered them")
         if order is not None and not all(v.is_integer() and 1 <= v <= len(order) for v in nums):
             order = None
         if order is not None:
             q = Question(c, text, "likert", seg, [ScaleOption(i + 1, lab)
                                                    for i, lab in enumerate(order)],
                          missing=_renumber(missing, len(order)))
-            return q, []
+            return q, notes
     piped = not small and sum("|" in t for t in sample_texts) >= 0.05 * len(sample_texts)
     if small or piped:
         if piped and len(full_data) > len(sample):

@@ -253,3 +253,50 @@ def test_numeric_range_answers_are_ordered_low_to_high():
     assert (cb["Age"].ordered, cb["Age"].scale_labels) == (True, age)
     assert cb["How much money do you spend monthly?"].scale_labels == spend
     assert not cb["Favourite colour"].is_ordered
+
+
+def test_a_frequency_question_offering_three_answers_gets_a_three_point_scale():
+    # OSMI 2016 "Do you work remotely?" offered Never/Sometimes/Always (333/757/343 of 1433);
+    # the 5-point Never..Always template made persona cards read "Sometimes (2 of 5)". The
+    # "interferes ... when being treated" item offered Never..Often (no "Always", 65 "Often").
+    # A Google Forms rating with 3 "Poor" and 73 "Good" but no "Fair" keeps "Fair": with so
+    # few answers next to it, nobody choosing it does not show it was not offered.
+    n = 240
+    remote = np.repeat(["Never", "Sometimes", "Always"], [56, 127, 57])
+    interferes = np.repeat(["Never", "Rarely", "Sometimes", "Often", "Not applicable to me"],
+                           [20, 54, 62, 31, 73])
+    rating = np.repeat(["Poor", "Good", "Very Good", "Excellent"], [3, 130, 70, 37])
+    rng = np.random.default_rng(1433)
+    cols = {"Do you work remotely?": rng.permutation(remote),
+            "If you have a mental health issue, do you feel that it interferes with your work "
+            "when being treated effectively?": rng.permutation(interferes),
+            "What about your experiences on e-commerce?": rng.permutation(rating)}
+    raw = RawWave(data=pd.DataFrame(cols), path=Path("osmi.csv"), format="csv",
+                  sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    remote_q = cb["Do you work remotely?"]
+    assert (remote_q.type, remote_q.scale_codes, remote_q.scale_labels) == (
+        "likert", [1, 2, 3], ["Never", "Sometimes", "Always"])
+    q = cb[list(cols)[1]]
+    assert q.scale_labels == ["Never", "Rarely", "Sometimes", "Often"]
+    assert [m.label for m in q.missing] == ["Not applicable to me"]
+    assert cb[list(cols)[2]].scale_labels == ["Poor", "Fair", "Good", "Very Good", "Excellent"]
+    assert any(note.startswith("Do you work remotely?: 3-point scale") for note in cb.notes)
+    from personalab.survey import Survey
+    assert set(Survey.from_raw(raw, cb).likert()["Do you work remotely?"]) == {1, 2, 3}
+
+
+def test_a_battery_item_nobody_answered_at_one_end_keeps_the_battery_scale():
+    # the file shows the longer scale: the other items of the battery (Q3_1, Q3_2...) use it
+    agree = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree",
+             "Strongly agree"]
+    rng = np.random.default_rng(5)
+    n = 300
+    cols = {f"Q3_{k}": rng.choice(agree, n) for k in (1, 2, 3)}
+    cols["Q3_4"] = rng.choice(agree[1:], n)                  # nobody strongly disagrees
+    raw = RawWave(data=pd.DataFrame(cols), path=Path("w.csv"), format="csv",
+                  sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert {tuple(cb[c].scale_labels) for c in cols} == {tuple(agree)}
