@@ -3051,6 +3051,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
             if q.role == "segment" and _CONSENT.search(q.text or str(c)):
                 q.role = "ignore"          # everyone analysed said yes: it tells nobody apart
                 notes.append(f"{c}: a consent question; drafted role: ignore")
+            _mark_attention_check(q, data, notes)
         questions.append(q)
     # Grids: likert items of one battery share a grid id and, where one holds the others'
     # answers, the fullest scale (a 5-point item where nobody said "Neutral" stays 5-point).
@@ -3077,6 +3078,71 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
                     notes=_merge_notes(notes, [q.id for q in questions]))
+
+
+#: a column that says it is an attention / instructed-response check (its id or text)
+_ATTENTION_NAME = re.compile(
+    r"\b(?:attention|attn)[\s_-]*checks?\b|\binstructed[\s_-]*(?:response|item)s?\b|"
+    r"\bquality[\s_-]*check\b|\bbogus[\s_-]*items?\b|"
+    r"\bto (?:show|confirm|prove) (?:that )?you(?:'re| are) (?:reading|paying attention)|"
+    r"\b(?:if|that) you(?:'re| are) (?:reading|paying attention)\b", re.IGNORECASE)
+#: an instruction to give one answer ("Please select 'Strongly disagree'"): its verb
+_INSTRUCTION = r"\b(?:select|choose|mark|pick|click|tick|check|answer|respond with|enter)\b"
+#: wording that makes an instruction naming an answer a check, not a routing hint
+_CHECK_CUE = re.compile(r"attention|\bread(?:ing)?\b|\bthis (?:item|question|statement|row|"
+                        r"line)\b|\bto (?:show|confirm|prove)\b|\bregardless\b",
+                        re.IGNORECASE)
+_FAIL_WORDS = {"fail", "failed", "failure", "incorrect", "wrong", "not passed"}
+_PASS_WORDS = {"pass", "passed", "correct", "success", "ok", "right"}
+
+
+def _instructed_answer(q: Question) -> str | None:
+    """The scale answer the question's wording tells respondents to give ("Please select
+    'Strongly disagree' for this item" -> "Strongly disagree"); None when it names none."""
+    text = q.text or ""
+    for label in sorted(q.scale_labels, key=len, reverse=True):
+        if re.search(_INSTRUCTION + r"[^.?!]{0,20}?(?<![\w])[\"'\u201c\u2018]?"
+                     + re.escape(label) + r"(?![\w])", text, re.IGNORECASE):
+            return label
+    return None
+
+
+def _mark_attention_check(q: Question, data, notes: list[str]) -> None:
+    """Give an attention / instructed-response check ``attention_check: {expected: ...}``
+    and role ``ignore``: it tells careless respondents apart (the quality step flags whoever
+    fails it), not kinds of respondents, so it must not define a segment.
+
+    A check is a column whose id or text says so ("attention_check", "to show you are
+    reading"), or whose wording tells respondents which of its own answers to give
+    ("Please select 'Strongly disagree' for this item") on a rating scale or with a cue such
+    as "this item" or "attention". The expected answer is the one the wording names, else
+    the passing answers of a pass/fail result column (projoint's embedded ``attention_check``
+    holds "failed" or nothing: expected "passed", so "failed" fails and a blank passes)."""
+    if q.type not in ("likert", "single", "multi", "numeric", "text"):
+        return
+    named = _ATTENTION_NAME.search(f"{q.id} {q.text}".replace("_", " ")) is not None
+    expected = _instructed_answer(q) if q.scale else None
+    if expected is not None and not named and not (
+            q.type == "likert" or _CHECK_CUE.search(q.text or "")):
+        expected = None
+    if not named and expected is None:
+        return
+    if expected is None and data is not None and q.id in getattr(data, "columns", ()):
+        answers = {_norm(u) for u in pd.unique(data[q.id].dropna())} - {None}
+        answers -= {_norm(m.label) for m in q.missing} | {_norm(m.code) for m in q.missing}
+        if answers and answers <= _FAIL_WORDS | _PASS_WORDS:
+            passing = sorted(answers & _PASS_WORDS)
+            expected = passing if len(passing) > 1 else (passing or ["passed"])[0]
+    q.role = "ignore"
+    if expected is None:
+        notes.append(f"{q.id}: an attention check (by its wording); drafted role: ignore - "
+                     "add attention_check: {expected: <the passing answer>} so the quality "
+                     "step flags whoever fails it")
+        return
+    q.attention_check = {"expected": expected}
+    notes.append(f"{q.id}: an attention check; drafted attention_check: {{expected: "
+                 f"{expected!r}}} and role: ignore (the quality step flags whoever fails it; "
+                 "it defines no segment) - check the expected answer")
 
 
 def _merge_notes(notes: list[str], ids: list[str]) -> list[str]:

@@ -300,3 +300,62 @@ def test_a_battery_item_nobody_answered_at_one_end_keeps_the_battery_scale():
     cb = infer_codebook(raw)
     assert validate_codebook(cb, raw).ok
     assert {tuple(cb[c].scale_labels) for c in cols} == {tuple(agree)}
+
+
+def _qualtrics(path, columns: dict, texts: dict, n: int):
+    """A Qualtrics 3-row export: ids, question texts, ImportId JSON, then the answers."""
+    header = list(columns)
+    rows = [[texts.get(c, c) for c in header],
+            ['{"ImportId":"%s"}' % texts.get(c + "#id", c) for c in header]]
+    rows += [[columns[c][i] for c in header] for i in range(n)]
+    return _write(path, header, rows)
+
+
+def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path):
+    # projoint (Mummolo & Nall 2022): an embedded-data column "attention_check" holding
+    # "failed" or nothing was drafted as a one-level segmentation question, and a persona
+    # of 22 people was defined by failing it. An instructed-response item in a rating battery
+    # ("please select 'Strongly disagree' to show you are reading") is a check too; a
+    # multi-select "Please select all that apply", a routing hint "choose 'Other' if none
+    # apply" and a question about attention to news are not.
+    from personalab.quality import check_quality
+    from personalab.survey import Survey
+    rng = np.random.default_rng(2022)
+    n = 120
+    agree = ["Strongly disagree", "Somewhat disagree", "Neither agree nor disagree",
+             "Somewhat agree", "Strongly agree"]
+    failed = rng.random(n) < 0.12
+    careless = rng.random(n) < 0.1
+    cols = {"ResponseId": [f"R_{i:04d}" for i in range(n)],
+            "Q3_1": rng.choice(agree, n), "Q3_2": rng.choice(agree, n),
+            "Q3_3": np.where(careless, rng.choice(agree[1:], n), "Strongly disagree"),
+            "Q3_4": rng.choice(agree, n),
+            "Q4": rng.choice(["Work", "Home", "Other"], n),
+            "Q5": rng.choice(["News;Sports", "News", "Weather;News", "Sports"], n),
+            "Q6": rng.choice(["Not at all", "A little", "A lot"], n),
+            "Q7": rng.choice(agree, n),
+            "attention_check": np.where(failed, "failed", "")}
+    texts = {"Q3_1": "How much do you agree? - Police keep my community safe",
+             "Q3_2": "How much do you agree? - I trust my neighbours",
+             "Q3_3": "How much do you agree? - For this statement, please select 'Strongly "
+                     "disagree' to show you are reading",
+             "Q3_4": "How much do you agree? - My street is quiet at night",
+             "Q4": "Where do you use the app most? Choose 'Other' if none of these apply",
+             "Q5": "Which topics do you follow? Please select all that apply",
+             "Q6": "How much attention do you pay to local news?",
+             "Q7": "To what extent do you agree that schools deserve more money?"}
+    raw = load_export(_qualtrics(tmp_path / "projoint_shape.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    flag = cb["attention_check"]
+    assert (flag.role, flag.attention_check) == ("ignore", {"expected": "passed"})
+    item = cb["Q3_3"]
+    assert (item.role, item.attention_check) == ("ignore", {"expected": "Strongly disagree"})
+    assert item.grid == "Q3"                              # still one item of its battery
+    for qid in ("Q3_1", "Q4", "Q5", "Q6", "Q7"):
+        assert (cb[qid].role, cb[qid].attention_check) == ("segment", None), qid
+    assert not any(q.role == "segment" and q.attention_check for q in cb)
+    # the quality step flags exactly who failed either check
+    result = check_quality(Survey.from_raw(raw, cb))
+    flagged = set(result.flags.loc[result.flags["flag"] == "attention_check", "respondent_id"])
+    assert flagged == {f"R_{i:04d}" for i in np.flatnonzero(failed | careless)}
