@@ -47,6 +47,8 @@ __all__ = [
     "assign_wave",
     "IdentityReducer",
     "KnnUMAP",
+    "distance_membership",
+    "membership_temperature",
 ]
 
 #: Label given to respondents no segment claims (HDBSCAN noise).
@@ -66,6 +68,9 @@ _DEFAULT_FIT_SAMPLE_SIZE = 10_000
 _N_ASSIGN_NEIGHBORS = 15
 _MAX_AUTO_SEGMENTS = 12
 _BIC_SAMPLE_SIZE = 5000
+#: Membership of its own segment that the median fitted respondent gets under a k-means
+#: model's distance softmax (a clear majority: 3 to 1 against all other segments together).
+MEDIAN_MEMBERSHIP = 0.75
 
 
 # --------------------------------------------------------------------------- lazy imports
@@ -306,7 +311,9 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         segments is chosen by BIC unless ``n_segments`` is set. "hdbscan": density
         clusters with ``prediction_data=True``; respondents in no dense region are
         unassigned (-1). "kmeans": KMeans (k by BIC as for gmm), soft membership from a
-        distance softmax. "kprototypes": k-prototypes on the encoded features (integer
+        softmax over squared distances to the centres, its temperature set on the fitted
+        respondents so that the median one holds 0.75 of its own segment
+        (:func:`membership_temperature`; ``membership_temperature_``). "kprototypes": k-prototypes on the encoded features (integer
         columns with few levels are treated as categorical), for categorical-dominated
         inputs; needs ``n_segments``. Any object with ``fit`` and ``labels_`` or
         ``predict`` (``predict_proba`` is used for membership when present).
@@ -353,6 +360,12 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         Segment per respondent, 0 = largest; -1 = unassigned.
     membership_ : DataFrame (respondents x segments)
         Soft membership; rows sum to 1 when the model has at least one segment.
+    membership_temperature_ : float or None
+        k-means only: the temperature ``T`` of the membership softmax
+        ``exp(-d2_k / T) / sum_j exp(-d2_j / T)`` over squared distances ``d2`` to the
+        segments' centres (dissolved clusters left out), set so that the median fitted
+        respondent in a segment holds ``MEDIAN_MEMBERSHIP`` (0.75) of it; the same
+        calibration as ``personalab.waves.kmeans_membership``. None for other clusterers.
     probabilities_ : ndarray
         Strength of each respondent's hard assignment (HDBSCAN: its ``probabilities_``;
         otherwise the largest membership).
@@ -509,6 +522,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
 
         self._set_label_order(raw_fit)
         self._dissolve_tiny(raw_fit)
+        self.membership_temperature_ = self._calibrate_membership(C_fit, raw_fit)
         labels = np.empty(n, dtype=int)
         labels[fit_idx] = self._relabel(raw_fit)
         member = np.zeros((n, self.n_segments_))
@@ -861,9 +875,6 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         if labels is None:
             labels = est.predict(C)
         labels = np.asarray(labels, dtype=int)
-        if type(est).__name__ == "KMeans":
-            within = float(est.inertia_) / (len(C) * C.shape[1]) if len(C) else 1.0
-            self._kmeans_var_ = max(within, 1e-12)
         if not hasattr(est, "predict") and self._family() == "custom":
             from sklearn.neighbors import KNeighborsClassifier
 
@@ -921,8 +932,13 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             return m
         if name == "KMeans":
             d2 = est.transform(C) ** 2
-            logits = -d2 / (2.0 * self._kmeans_var_ * C.shape[1])
-            return _softmax(logits)
+            T = getattr(self, "membership_temperature_", None)
+            if T is None:       # a model pickled before the calibration: its own softmax
+                return _softmax(-d2 / (2.0 * self._kmeans_var_ * C.shape[1]))
+            out = np.zeros_like(d2)
+            kept = np.isin(self._raw_ids(), self._order_)
+            out[:, kept] = distance_membership(d2[:, kept], T)
+            return out
         if hasattr(est, "predict_proba"):
             return np.asarray(est.predict_proba(C), dtype=float)
         lab, _ = self._predict_raw(C)
@@ -932,6 +948,25 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
             if r in pos:
                 out[i, pos[r]] = 1.0
         return out
+
+    def _calibrate_membership(self, C, raw):
+        """Temperature of the k-means membership softmax, set on the fitted respondents
+        ``C`` (clusterer ids ``raw``): the median one in a kept cluster holds
+        ``MEDIAN_MEMBERSHIP`` of it (see :func:`membership_temperature`). None for
+        other clusterers."""
+        est = self.clusterer_
+        if type(est).__name__ != "KMeans" or self.n_segments_ == 0:
+            return None
+        cols = np.searchsorted(self._raw_ids(), np.sort(self._order_))
+        kept = np.isin(raw, self._order_)
+        d2 = est.transform(C[kept])[:, cols] ** 2
+        own = np.searchsorted(np.sort(self._order_), raw[kept])
+        T = membership_temperature(d2, own)
+        self.notes_.append(
+            f"k-means membership: softmax over squared distances to the centres with "
+            f"temperature {T:.3g}, at which the median fitted respondent holds "
+            f"{MEDIAN_MEMBERSHIP:.2f} of its own segment.")
+        return T
 
     def _membership(self, C, training):
         m = self._raw_membership(C, training)
@@ -1150,6 +1185,69 @@ def _checked_weight(sample_weight, X, n):
             problem, file=source, column=column or "sample_weight", row=rows or None,
             fix="correct the weights (finite, >= 0, not all zero), or segment unweighted")
     return w
+
+
+def distance_membership(d2, temperature):
+    """Soft membership from squared distances: ``exp(-d2_k / T) / sum_j exp(-d2_j / T)``.
+
+    Parameters
+    ----------
+    d2 : ndarray (n, k)
+        Squared distance of each respondent to each segment's centre.
+    temperature : float
+        ``T`` > 0 (see :func:`membership_temperature`).
+
+    Returns
+    -------
+    ndarray (n, k), rows sum to 1.
+    """
+    d2 = np.asarray(d2, dtype=float)
+    if d2.shape[1] == 0:
+        return d2.copy()
+    # shift each row by its smallest distance: the softmax is unchanged, nothing underflows
+    e = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / float(temperature))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def membership_temperature(d2, own, median_membership=MEDIAN_MEMBERSHIP):
+    """Temperature ``T`` at which the median respondent holds ``median_membership`` of
+    its own segment under :func:`distance_membership`.
+
+    A respondent as clearly placed as the typical one then gets that share, one equally
+    close to two segments at most one half. The median own membership falls as ``T``
+    grows; ``T`` is found by bisection on ``log T`` (80 halvings), as
+    ``personalab.waves.kmeans_membership`` does.
+
+    Parameters
+    ----------
+    d2 : ndarray (n, k)
+        Squared distances of the calibration respondents to the k centres.
+    own : array-like of int (n,)
+        Each respondent's own segment (a column of ``d2``).
+    median_membership : float, default 0.75
+
+    Returns
+    -------
+    float
+        1.0 when there are fewer than two segments or no respondents (nothing to
+        calibrate).
+    """
+    d2 = np.asarray(d2, dtype=float)
+    own = np.asarray(own, dtype=int)
+    if d2.ndim != 2 or d2.shape[1] < 2 or not len(d2):
+        return 1.0
+    D = d2 - d2.min(axis=1, keepdims=True)
+    rows = np.arange(len(own))
+    pos = D[D > 0]
+    lo, hi = 1e-6, 1e6 * max(float(np.median(pos)) if len(pos) else 1.0, 1e-12)
+    for _ in range(80):
+        T = float(np.sqrt(lo * hi))
+        med = float(np.median(distance_membership(D, T)[rows, own]))
+        if med > median_membership:
+            lo = T
+        else:
+            hi = T
+    return float(np.sqrt(lo * hi))
 
 
 def _softmax(logits):

@@ -394,3 +394,77 @@ def test_load_refuses_files_that_are_not_models(tmp_path, blobs):
         load_model(tmp_path / "x.joblib")
     with pytest.raises(ConfigError, match="not fitted"):
         save_model(PersonaModel(), tmp_path / "unfitted.joblib")
+
+
+def _two_close_personas_and_halfway(n_per=150, n_half=20, seed=0):
+    """A survey of four planted personas on eight 1-5 items (answers 4 vs 2 on average,
+    noise sd 0.8); personas 0 and 1 differ only on items A0 and A1. ``n_half`` further
+    respondents answer 3 on A0 and A1 and as personas 0 and 1 both do elsewhere: halfway
+    between the two. Returns (survey, truth), truth -1 for the halfway respondents."""
+    from _planted_survey import LIKERT5, survey_from_frame
+    from personalab.codebook import Question
+
+    hi, lo = 4.0, 2.0
+    profiles = np.array([[hi, hi, hi, hi, lo, lo, lo, lo], [lo, lo, hi, hi, lo, lo, lo, lo],
+                         [lo, lo, lo, lo, hi, hi, hi, hi], [hi, hi, lo, lo, hi, hi, lo, lo]])
+    rng = np.random.default_rng(seed)
+    truth = np.r_[np.repeat(np.arange(4), n_per), np.full(n_half, -1)]
+    mean = np.vstack([profiles[truth[truth >= 0]],
+                      np.tile((profiles[0] + profiles[1]) / 2, (n_half, 1))])
+    X = np.clip(np.round(rng.normal(mean, 0.8)), 1, 5)
+    X[truth == -1, :2] = 3
+    order = rng.permutation(len(X))
+    X, truth = X[order], truth[order]
+    data = {"ResponseId": [f"R{i:04d}" for i in range(len(X))]}
+    questions = []
+    for j in range(8):
+        data[f"A{j}"] = X[:, j]
+        questions.append(Question(f"A{j}", f"Attitude {j}", "likert", "segment", scale=LIKERT5))
+    return survey_from_frame(pd.DataFrame(data), questions), truth
+
+
+def test_kmeans_membership_is_calibrated_and_splits_respondents_halfway_between_personas():
+    """The former softmax divided by the number of inputs: on this survey 39% of the
+    planted respondents held half of their own persona (median 0.41). Now the median
+    fitted respondent holds 0.75, as waves.kmeans_membership calibrates it."""
+    from personalab.segmentation import MEDIAN_MEMBERSHIP
+    from personalab.waves import kmeans_membership
+
+    survey, truth = _two_close_personas_and_halfway()
+    m = PersonaModel(reducer=None, clusterer="kmeans", n_segments=4, random_state=0).fit(survey)
+    planted_ = truth >= 0
+    assert adjusted_rand_score(truth[planted_], m.labels_[planted_]) >= 0.85
+    M = m.membership_.to_numpy()
+    assert np.allclose(M.sum(axis=1), 1)
+    own = M[np.arange(len(M)), m.labels_]
+    assert (own[planted_] >= 0.5).mean() >= 0.9          # most clearly in their persona
+    assert np.median(own) == pytest.approx(MEDIAN_MEMBERSHIP, abs=1e-6)
+    assert m.membership_temperature_ > 0
+    # halfway respondents split between the two personas: no clear majority for either,
+    # and little for the two personas they are far from
+    seg = {p: int(np.bincount(m.labels_[truth == p]).argmax()) for p in (0, 1)}
+    half = M[truth == -1][:, [seg[0], seg[1]]]
+    assert seg[0] != seg[1]
+    assert ((half >= 0.3) & (half <= 0.6)).all()
+    assert np.median(half.sum(axis=1)) >= 0.85
+    assert half.max() < MEDIAN_MEMBERSHIP
+    # one membership for the same model: the waves' calibration and predict_proba agree
+    W, T = kmeans_membership(m, survey, m.labels_, survey)
+    assert T == pytest.approx(m.membership_temperature_, rel=1e-9)
+    np.testing.assert_allclose(W, M, atol=1e-9)
+    np.testing.assert_allclose(m.predict_proba(survey), M, atol=1e-12)
+
+
+def test_kmeans_membership_leaves_dissolved_clusters_out_of_the_calibration():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (150, 2)), rng.normal((8, 0), 1, (150, 2)),
+                   [[40.0, 40.0]]])                     # one outlier: a cluster of its own
+    m = PersonaModel(reducer=None, clusterer="kmeans", n_segments=3, random_state=0).fit(X)
+    assert m.n_segments_ == 2 and m.dissolved_ == [{"cluster": m.dissolved_[0]["cluster"],
+                                                    "n": 1}]
+    M = m.membership_.to_numpy()
+    assert M.shape == (301, 2) and np.allclose(M.sum(axis=1), 1)
+    kept = m.labels_ != UNASSIGNED
+    assert np.median(M[kept, m.labels_[kept]]) == pytest.approx(0.75, abs=1e-6)
+    # the outlier is unassigned; its membership is still a distance softmax over the two
+    assert m.labels_[-1] == UNASSIGNED and 0 < M[-1].min() < M[-1].max() < 1
