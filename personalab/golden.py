@@ -196,14 +196,23 @@ class GoldenQuestions:
     respondents_ : Index
         Ids of the assigned respondents the selection was cross-validated and the model
         fitted on: all of them, or a stratified sample of ``max_respondents``.
+    left_out_ : dict
+        Segments left out of the selection and the tool, with their respondent counts:
+        those with fewer than 2 respondents, too few to cross-validate. The tool never
+        types anyone into them.
+    notes_ : list of str
+        What a reader of the tool must know (segments left out and why).
     """
 
-    def __init__(self, coders, model, steps, classes, respondents=None):
+    def __init__(self, coders, model, steps, classes, respondents=None, *, left_out=None,
+                 notes=None):
         self._coders = coders
         self.model_ = model
         self.steps_ = steps
         self.classes_ = classes
         self.respondents_ = respondents
+        self.left_out_ = dict(left_out or {})
+        self.notes_ = list(notes or [])
         self.questions_ = [c.question for c in coders]
         self.accuracy_ = float(steps["cv_accuracy"].iloc[-1]) if len(steps) else float("nan")
 
@@ -312,7 +321,11 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
     ----------
     survey : Survey
     labels : array-like of int or Series
-        Assigned segment per respondent; -1 (unassigned) respondents are left out.
+        Assigned segment per respondent; -1 (unassigned) respondents are left out, and so
+        are the respondents of a segment with fewer than 2 of them (a custom clusterer or
+        a tiny ``min_segment_share`` can make one): too few to cross-validate, such a
+        segment is named in the result's ``left_out_`` and ``notes_``, and the tool
+        cannot type anyone into it.
     max_questions : int, default 8
     cv : int, default 5
         Stratified folds (lowered to the smallest segment's size when needed).
@@ -347,15 +360,29 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
                           fix="use max_questions=8 (default) or another positive number")
     lab = _align(survey.data.index, labels, "label").to_numpy()
     keep = lab != -1
+    classes, counts = np.unique(lab[keep], return_counts=True)
+    # a segment of one respondent cannot be in two cross-validation folds: leave it out
+    left_out = {_plain(c): int(n) for c, n in zip(classes, counts) if n < _MIN_SEGMENT_N}
+    notes = []
+    if left_out:
+        keep &= ~np.isin(lab, list(left_out))
+        named = ", ".join(f"segment {c} ({n} respondent{'s' if n != 1 else ''})"
+                          for c, n in left_out.items())
+        notes.append(f"Left out of the golden questions: {named}, fewer than "
+                     f"{_MIN_SEGMENT_N} respondents, too few to cross-validate; the tool "
+                     "cannot type anyone into it.")
     y = lab[keep]
     classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2 and left_out:
+        raise InputError(f"golden questions need at least two segments with "
+                         f"{_MIN_SEGMENT_N} or more respondents; {named} cannot be "
+                         "cross-validated",
+                         fix="merge the tiny segments into others, or segment with a larger "
+                             "min_segment_share")
     if len(classes) < 2:
         raise InputError("golden questions need at least two assigned segments",
                          fix="segment the survey first; -1 (unassigned) is left out")
     folds = int(min(cv, counts.min()))
-    if folds < 2:
-        raise InputError(f"segment {classes[counts.argmin()]} has a single respondent, too "
-                         "few to cross-validate", fix="merge or drop tiny segments first")
     if max_respondents is not None and max_respondents < 2 * len(classes):
         raise ConfigError(f"max_respondents={max_respondents} leaves too few respondents for "
                           f"{len(classes)} segments",
@@ -437,7 +464,17 @@ def golden_questions(survey, labels, max_questions=8, cv=5, random_state=0, *,
     selected = [next(c for c in coders if c.question == q) for q in chosen]
     model = _fit_quietly(design(chosen), y, C, random_state)
     return GoldenQuestions(selected, model, steps, model.classes_,
-                           respondents=survey.data.index[rows])
+                           respondents=survey.data.index[rows], left_out=left_out,
+                           notes=notes)
+
+
+#: Fewest respondents a segment needs to be cross-validated (one in each of two folds).
+_MIN_SEGMENT_N = 2
+
+
+def _plain(v):
+    """A numpy scalar label as a plain Python value (readable in notes and dict keys)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 #: `golden_questions` fits its candidates in parallel (n_jobs=None) from this many

@@ -222,3 +222,36 @@ def test_unassigned_respondents_change_nothing_so_no_subset_is_needed():
     pd.testing.assert_frame_equal(whole.steps_, sub.steps_)
     pd.testing.assert_frame_equal(whole.table(), sub.table())
     assert list(whole.respondents_) == list(sub.respondents_)
+
+
+def test_a_one_respondent_segment_is_left_out_with_a_note(planted):
+    """A custom clusterer (or a tiny min_segment_share) can make a segment of one
+    respondent: it cannot be cross-validated, so it is left out and said, not raised."""
+    survey, labels, gq = planted
+    lone = labels.copy()
+    lone[7] = 3                                  # one respondent in a segment of its own
+    got = golden_questions(survey, lone, random_state=0)
+    assert got.left_out_ == {3: 1}
+    assert got.notes_ == ["Left out of the golden questions: segment 3 (1 respondent), "
+                          "fewer than 2 respondents, too few to cross-validate; the tool "
+                          "cannot type anyone into it."]
+    assert 3 not in set(got.classes_) and survey.data.index[7] not in set(got.respondents_)
+    # exactly the tool built without that respondent (as if unassigned)
+    out = labels.copy()
+    out[7] = -1
+    same = golden_questions(survey, out, random_state=0)
+    assert same.left_out_ == {} and same.notes_ == []
+    pd.testing.assert_frame_equal(got.steps_, same.steps_)
+    pd.testing.assert_frame_equal(got.table(), same.table())
+    assert gq.left_out_ == {} and gq.notes_ == []
+
+
+def test_too_few_segments_left_after_the_tiny_ones_is_a_clear_error(planted):
+    survey, labels, _ = planted
+    lab = np.zeros(len(labels), dtype=int)
+    lab[[3, 9]] = [5, 6]                         # two one-respondent segments
+    with pytest.raises(InputError) as err:
+        golden_questions(survey, lab, random_state=0)
+    msg = str(err.value)
+    assert "segment 5 (1 respondent), segment 6 (1 respondent)" in msg
+    assert "two segments with 2 or more respondents" in msg and "Fix:" in msg
