@@ -1043,7 +1043,7 @@ def _parse_scaled(q: Question, s: pd.Series, ctx: _Ctx) -> _Parsed:
 
 
 #: a scale label that carries the abbreviation the export uses: "Strongly agree (SA)"
-_ABBREV_LABEL = re.compile(r"^.*\S\s+\(([A-Za-z]{1,3})\)$")
+_ABBREV_LABEL = re.compile(r"^.*\S\s+\(([A-Za-z]{1,3}|[A-Za-z]/[A-Za-z])\)$")
 
 
 def _looks_numeric(u) -> bool:
@@ -2476,6 +2476,10 @@ def _looks_indicators(raw, cols, sample) -> dict | None:
     return options
 
 
+#: the last column of a block of tick boxes that holds the typed-in "Other" answer
+_OTHER_OPTION = re.compile(r"(?:^|\s-\s)other\b[^-]*$|\bplease specify\b", re.IGNORECASE)
+
+
 def _common_text(raw, cols, default) -> str:
     labs = [str(raw.labels.get(c, c)) for c in cols]
     heads = {lab.rsplit(" - ", 1)[0].strip() for lab in labs if " - " in lab}
@@ -2938,6 +2942,81 @@ def _battery_peers(questions: list[Question], notes: list[str], data=None) -> No
                      f"{len(codes)}-point scale of {n} other items; drafted as one of them")
 
 
+#: headers of tick boxes that say who someone is (Queensland exit surveys: "Aboriginal",
+#: "Torres Strait", "South Sea" (Islander), "Disability", "NESB": non-English-speaking
+#: background), on top of :data:`_DEMOGRAPHIC`
+_TICK_DEMOGRAPHIC = _DEMOGRAPHIC | {
+    "aboriginal", "indigenous", "torres", "islander", "disability", "disabled", "nesb",
+    "ethnic", "minority", "nationality", "citizen", "citizenship", "veteran", "lgbt",
+    "lgbtq", "transgender", "carer", "caste", "tribe", "immigrant", "migrant"}
+_TICK_DEMOGRAPHIC_PHRASE = re.compile(r"\bsouth sea\b|\bfirst nations?\b|\bnative\b|"
+                                      r"\bnon[- ]english\b|\bpeople of colou?r\b",
+                                      re.IGNORECASE)
+
+
+def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Question]:
+    """A column whose only answer is one option (blank, or a not-applicable code, in the
+    other rows) is a tick box, not a one-level choice: as a segmentation input it can only
+    say "answered", and a persona defined by it says something of everyone ("Aboriginal:
+    Yes" for 100% of those who answered).
+
+    With a not-applicable code beside it (DETE's "Aboriginal": 16 "Yes", 506 "N/A", 300
+    blank) it is drafted as a yes/no flag: the code is the unticked state, labelled
+    "No (N/A)" so the export's text still reads as that answer. With blanks only (a lone
+    tick column) it is drafted as a one-option multi-select (blank: not known to be ticked).
+    Either is role ``profile`` when its header reads like a demographic, and a lone tick
+    never stays a segmentation input."""
+    out = []
+    for q in questions:
+        out.append(q)
+        if q.type != "single" or len(q.scale) != 1 or q.role == "ignore" or q.grid or \
+                data is None or q.id not in getattr(data, "columns", ()):
+            continue
+        only = q.scale[0]
+        if _norm(only.label) in _NEGATIVE_TICKS:
+            continue
+        s = data[q.id]
+        counts = s.map(_norm, na_action="ignore").value_counts()
+        ticked = int(counts.get(_norm(only.label), 0)) + int(
+            counts.get(_norm(only.code), 0) if _norm(only.code) != _norm(only.label) else 0)
+        others = [m for m in q.missing if counts.get(_norm(m.label), 0) or
+                  counts.get(_norm(m.code), 0)]
+        unticked = len(s) - ticked
+        if ticked == 0 or unticked == 0:
+            continue            # a constant answer (everyone said it), not a tick box
+        toks = set(_tokens(q.id)) | (set(_tokens(q.text)) if len(q.text.split()) <= 14 else set())
+        demographic = bool(toks & _TICK_DEMOGRAPHIC) or bool(
+            _TICK_DEMOGRAPHIC_PHRASE.search(f"{q.id} {q.text}")) or q.role == "profile"
+        na = [m for m in others if m.reason == "not_applicable"]
+        if len(na) == 1 and len(others) == 1:
+            m = na[0]
+            shown = _WS.sub(" ", str(m.label)).strip()
+            yes_like = _norm(only.label) in {"yes", "y", "true", "ticked", "checked", "1", "x"}
+            label = f"{'No' if yes_like else 'Not ' + str(only.label)} ({shown})"
+            if _ABBREV_LABEL.match(label) is None:
+                continue
+            q.scale = [ScaleOption(0, label), ScaleOption(1, only.label)]
+            q.missing = [x for x in q.missing if x is not m]
+            q.role = "profile" if demographic else "segment"
+            notes.append(f"{q.id}: a tick box ({only.label!r} or {shown!r}); drafted as a "
+                         f"yes/no flag, {shown!r} read as not ticked, role {q.role} - check")
+            continue
+        if others:
+            continue
+        if _OTHER_OPTION.search(q.text or ""):
+            # the "Other" answer typed in, given once: an answer to read, not an option
+            out[-1] = Question(q.id, q.text, "text", "profile", short=q.short)
+            notes.append(f"{q.id}: the typed-in 'Other' answer, one text given; drafted as "
+                         "free text")
+            continue
+        out[-1] = Question(q.id, q.text, "multi", "profile", columns={q.id: str(only.label)},
+                           short=q.short, facet="demographic" if demographic else None)
+        notes.append(f"{q.id}: a lone tick box ({only.label!r} or blank); drafted as a "
+                     "one-option multi-select of role profile (a blank is not known to be "
+                     "'no') - group it with its sibling options if it has any")
+    return out
+
+
 def _flag_peers(questions: list[Question], notes: list[str]) -> None:
     """A column named like a demographic ("Employment conditions") inside a run of yes/no
     flags answered the same way (the DETE exit survey's reasons for leaving, True/False)
@@ -2977,7 +3056,13 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     ranges ("1-5", "6-25", "More than 1000") are ordered low to high; a column named like a
     demographic or a count inside a battery of 1-5 ratings, answered on the battery's codes,
     is one more rating; a yes/no flag named like a demographic inside a run of flags takes
-    their role. Long texts get ``short`` labels that tell look-alike questions apart.
+    their role. A text scale holds the answers offered: a known scale's point nobody chose
+    is left off when the answers beside it are common (Never/Sometimes/Always stays 3
+    points). Attention and instructed-response checks get ``attention_check`` and role
+    ignore. A column with one answer and blanks or "N/A" otherwise is a tick box (a yes/no
+    flag, or a one-option multi-select), role profile when it names a demographic; tick
+    columns followed by a typed-in "Other" are one multi-select. Long texts get ``short``
+    labels that tell look-alike questions apart.
 
     Parameters
     ----------
@@ -3023,6 +3108,13 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
         if not gcols:
             continue
         options = _looks_indicators(raw, gcols, sample)
+        if options is None and len(gcols) >= 3 and _OTHER_OPTION.search(
+                str(raw.labels.get(gcols[-1], gcols[-1]))):
+            # one tick column per option, then the "Other" answer typed in (Typeform's
+            # "What operating system(s) do you use? - Other"): the ticks are the question
+            options = _looks_indicators(raw, gcols[:-1], sample)
+            if options is not None:
+                gcols = gcols[:-1]
         if options is not None:
             qid = str(gid) if gid not in data.columns else f"{gid}_multi"
             role = "profile" if set(_tokens(gid)) & _DEMOGRAPHIC else "segment"
@@ -3072,6 +3164,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                 q.missing = _renumber(q.missing, len(q.scale))
     _battery_peers(questions, notes, data)
     _flag_peers(questions, notes)
+    questions = _tick_boxes(questions, data, notes)
     _flag_reversed(questions, raw, sample, notes)
     _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from personalab.codebook import SHORT_MAX, infer_codebook, validate_codebook
+from personalab.codebook import SHORT_MAX, ScaleOption, infer_codebook, validate_codebook
 from personalab.loaders import RawWave, load_export
 
 YES_NO_MAYBE = ["Yes", "No", "Maybe"]
@@ -359,3 +359,71 @@ def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path
     result = check_quality(Survey.from_raw(raw, cb))
     flagged = set(result.flags.loc[result.flags["flag"] == "attention_check", "respondent_id"])
     assert flagged == {f"R_{i:04d}" for i in np.flatnonzero(failed | careless)}
+
+
+def test_one_answer_tick_columns_are_flags_not_one_level_segmentation_inputs(tmp_path):
+    # DETE exit survey: "Aboriginal", "Torres Strait", "South Sea", "Disability", "NESB" hold
+    # "Yes" (16/3/7/23/32 of 822), "N/A" for the rest of those who reached the block, and a
+    # blank for the ~300 who did not. Drafted as one-level choices ("Yes"; "N/A" missing),
+    # they were segmentation inputs and a persona read "Aboriginal: Yes" for all who answered.
+    # Typeform (Cantera): one tick column per operating system, then "- Other" typed in.
+    from personalab.codebook import load_codebook, save_codebook
+    from personalab.survey import Survey
+    rng = np.random.default_rng(822)
+    n = 400
+    reached = rng.random(n) < 0.63
+    cols, yes = {}, {}
+    for name, p in [("Aboriginal", .02), ("Torres Strait", .004), ("South Sea", .01),
+                    ("Disability", .03), ("NESB", .04)]:
+        yes[name] = reached & (rng.random(n) < p)
+        yes[name][np.flatnonzero(reached)[:2]] = True          # at least two each
+        cols[name] = np.where(yes[name], "Yes", np.where(reached, "N/A", ""))
+    cols["Gender"] = rng.choice(["Female", "Male"], n)
+    cols["Job dissatisfaction"] = rng.choice(["True", "False"], n)
+    cols["Staff morale"] = rng.choice(["SA", "A", "N", "D", "SD"], n)
+    os_names = ["macOS", "BSD", "Windows 10", "Debian or its derivatives (Ubuntu, Mint, etc.)"]
+    for k, name in enumerate(os_names, 1):
+        cols[f"q1_{k}"] = np.where(rng.random(n) < 0.3, name, "")
+    cols["q1_5"] = np.where(rng.random(n) < 0.05, rng.choice(["Archlinux", "Solaris", "AIX"], n),
+                            "")
+    cols["q29_other"] = np.where(np.arange(n) == 7, "Employed by a government agency", "")
+    texts = {f"q1_{k}": f"What operating system(s) do you use? - {name}"
+             for k, name in enumerate(os_names + ["Other"], 1)}
+    texts["q29_other"] = "What is your employment status? - Other"
+    raw = RawWave(data=pd.DataFrame(cols).replace("", None), path=Path("dete.csv"),
+                  format="csv", sha256="0" * 64, labels={c: texts.get(c, c) for c in cols},
+                  header_rows=2)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    for name in yes:
+        q = cb[name]
+        assert (q.type, q.role, q.scale_labels) == ("single", "profile", ["No (N/A)", "Yes"]), name
+        assert q.missing == []
+    assert not [q.id for q in cb if q.role == "segment" and q.type in ("single", "likert")
+                and len(q.scale) < 2]
+    os_q = next(q for q in cb if q.type == "multi" and "operating system" in q.text)
+    assert os_q.multi_options == os_names and os_q.role == "segment"
+    assert os_q.data_columns == ["q1_1", "q1_2", "q1_3", "q1_4"]
+    assert "q1_5" in cb and cb["q29_other"].type == "text"     # typed-in "Other" answers
+    # the flag reads the export as drafted, also after a save and a reload
+    path_cb = save_codebook(cb, tmp_path / "dete.yaml")
+    cb2 = load_codebook(path_cb)
+    assert validate_codebook(cb2, raw).ok
+    got = Survey.from_raw(raw, cb2).data["Aboriginal"]
+    assert (got == "Yes").sum() == yes["Aboriginal"].sum()
+    assert (got == "No (N/A)").sum() == (reached & ~yes["Aboriginal"]).sum()
+    assert got.isna().sum() == (~reached).sum()
+
+
+def test_a_lone_tick_column_is_a_one_option_multi_select_of_role_profile():
+    from personalab.codebook import Question, _tick_boxes
+    data = pd.DataFrame({"Carer": ["Yes", None, None, "Yes", None],
+                         "Everyone": ["Agree"] * 5})
+    qs = [Question("Carer", "Carer", "single", "segment", [ScaleOption(1, "Yes")]),
+          Question("Everyone", "Everyone", "single", "segment", [ScaleOption(1, "Agree")])]
+    notes = []
+    out = _tick_boxes(qs, data, notes)
+    assert (out[0].type, out[0].role, out[0].columns) == ("multi", "profile", {"Carer": "Yes"})
+    assert out[0].facet == "demographic"
+    assert (out[1].type, out[1].role) == ("single", "segment")    # a constant, not a tick
+    assert len(notes) == 1 and notes[0].startswith("Carer: a lone tick box")
