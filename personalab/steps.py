@@ -320,6 +320,10 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     :class:`personalab.segmentation.SegmentationError` naming the file and rows; the
     ingest step has already written the data-quality tables.
 
+    Writes ``segments.csv`` (respondent id, ``segment``, and for each unassigned (-1)
+    respondent the ``reason``, e.g. a cluster too small for a persona; empty for assigned
+    ones), ``segment_profiles.csv`` and ``golden_questions.csv``, formulas neutralised.
+
     Saves: ``model.joblib`` (for typing the next wave), and the artifacts ``labels``,
     ``membership``, ``embedding``, ``map2d``, ``profile``, ``sizes``, ``stability``,
     ``sweep``, ``recommendation``, ``golden``.
@@ -399,7 +403,18 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
         store.save(name, obj)
     from .exports import to_safe_csv
 
-    to_safe_csv(labels.reset_index(), out / "segments.csv")
+    # segments.csv: every kept respondent, in a segment or unassigned (-1) with the reason
+    # (the model's, for the respondents it was fitted on; respondents placed from a fit
+    # sample take their unassigned neighbours' label, as PersonaModel says of its own)
+    unassigned = labels == -1
+    said = getattr(model, "unassigned_reasons_", None)
+    reason = (pd.Series(said, dtype=object).reindex(ids) if said is not None
+              else pd.Series(None, index=ids, dtype=object))
+    reason = reason.where(unassigned)
+    reason[unassigned & (reason.isna() | (reason == ""))] = (
+        "placed next to fitted respondents who are unassigned")
+    to_safe_csv(labels.to_frame().assign(reason=reason.fillna("")).reset_index(),
+                out / "segments.csv")
     to_safe_csv(profile, out / "segment_profiles.csv")
     if gq is not None:
         to_safe_csv(gq.table(), out / "golden_questions.csv")

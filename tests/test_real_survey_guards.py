@@ -377,3 +377,45 @@ def test_planted_personas_with_a_categorical_input_are_not_refused():
     survey = survey_from_frame(pd.DataFrame(data), qs)
     g = segment_guards(survey, seg, features=FeatureBuilder().fit_transform(survey))
     assert g.reason is None
+
+
+def test_segments_csv_gives_every_unassigned_respondent_its_reason(tmp_path):
+    """The segment step's export: every kept respondent is in a segment or unassigned
+    with the reason (here two outliers, each alone in a k-means cluster too small for a
+    persona); ids that look like formulas are neutralised as in the other exports."""
+    from personalab import steps
+    from personalab.codebook import Codebook, save_codebook
+
+    rng = np.random.default_rng(0)
+    n = 58
+    group = np.repeat([0, 1], n // 2)
+    ids = [f"r{i:03d}" for i in range(n)] + ["=HYPERLINK(\"x\")", "r_out"]
+    rows = {"rid": ids}
+    questions = [Question("rid", "Respondent", "id", "ignore")]
+    for j in range(4):
+        x = np.clip(np.round(rng.normal(np.where(group == j % 2, 4.3, 1.8), 0.7)), 1, 5)
+        rows[f"Q{j}"] = np.r_[x, [5.0, 1.0] if j % 2 else [1.0, 5.0]].astype(int)
+        questions.append(Question(f"Q{j}", f"Item {j}", "likert", "segment", scale=LIKERT5))
+    rows["years"] = np.r_[rng.integers(1, 7, n), [40, 60]]
+    questions.append(Question("years", "Years of use", "numeric", "segment"))
+    pd.DataFrame(rows).to_csv(tmp_path / "wave.csv", index=False)
+    save_codebook(Codebook(survey="s", respondent_id="rid", questions=questions),
+                  tmp_path / "cb.yml")
+    out = tmp_path / "out"
+    steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
+    res = steps.segment(out, seed=0, reducer="identity", clusterer="kmeans", n_segments=4,
+                        n_boot=2)
+    assert res.model.n_segments_ == 2 and len(res.model.dissolved_) == 2
+    csv = pd.read_csv(out / "segments.csv", encoding="utf-8-sig", dtype=str,
+                      keep_default_na=False)
+    assert list(csv.columns) == ["respondent_id", "segment", "reason"]
+    assert len(csv) == len(res.labels) == n + 2
+    out_rows = csv[csv["segment"] == "-1"]
+    # the two outliers, and nobody else, are unassigned, each with its reason
+    assert list(out_rows["respondent_id"]) == ["'=HYPERLINK(\"x\")", "r_out"]
+    assert out_rows["reason"].str.fullmatch(
+        r"in a cluster of 1 respondent\(s\), fewer than the 3 a segment needs "
+        r"\(min_segment_share\)").all()
+    assert (csv.loc[csv["segment"] != "-1", "reason"] == "").all()
+    # the golden questions type into the two segments
+    assert res.golden is not None and len(res.golden.classes_) == 2
