@@ -2954,6 +2954,14 @@ _TICK_DEMOGRAPHIC_PHRASE = re.compile(r"\bsouth sea\b|\bfirst nations?\b|\bnativ
                                       re.IGNORECASE)
 
 
+def _one_level(q: Question, notes: list[str]) -> None:
+    """A choice with one answer that is not a tick box describes; it segments nobody."""
+    if q.role == "segment":
+        q.role = "profile"
+        notes.append(f"{q.id}: one answer ({q.scale[0].label!r}) for everyone who answered; "
+                     "it tells nobody apart: drafted role: profile")
+
+
 def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Question]:
     """A column whose only answer is one option (blank, or a not-applicable code, in the
     other rows) is a tick box, not a one-level choice: as a segmentation input it can only
@@ -2965,7 +2973,8 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
     "No (N/A)" so the export's text still reads as that answer. With blanks only (a lone
     tick column) it is drafted as a one-option multi-select (blank: not known to be ticked).
     Either is role ``profile`` when its header reads like a demographic, and a lone tick
-    never stays a segmentation input."""
+    never stays a segmentation input. Any other one-answer choice left is role ``profile``
+    (``ignore`` when its one answer is a blank tick such as "-")."""
     out = []
     for q in questions:
         out.append(q)
@@ -2974,6 +2983,10 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
             continue
         only = q.scale[0]
         if _norm(only.label) in _NEGATIVE_TICKS:
+            # TAFE's "Did you undertake Team Induction?" on-line: "-" (555) or blank (147)
+            q.role = "ignore"
+            notes.append(f"{q.id}: only {only.label!r} (nothing ticked) or blank; it tells "
+                         "nobody apart: drafted role: ignore")
             continue
         s = data[q.id]
         counts = s.map(_norm, na_action="ignore").value_counts()
@@ -2983,7 +2996,8 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
                   counts.get(_norm(m.code), 0)]
         unticked = len(s) - ticked
         if ticked == 0 or unticked == 0:
-            continue            # a constant answer (everyone said it), not a tick box
+            _one_level(q, notes)    # a constant answer (everyone said it), not a tick box
+            continue
         toks = set(_tokens(q.id)) | (set(_tokens(q.text)) if len(q.text.split()) <= 14 else set())
         demographic = bool(toks & _TICK_DEMOGRAPHIC) or bool(
             _TICK_DEMOGRAPHIC_PHRASE.search(f"{q.id} {q.text}")) or q.role == "profile"
@@ -2994,6 +3008,7 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
             yes_like = _norm(only.label) in {"yes", "y", "true", "ticked", "checked", "1", "x"}
             label = f"{'No' if yes_like else 'Not ' + str(only.label)} ({shown})"
             if _ABBREV_LABEL.match(label) is None:
+                _one_level(q, notes)
                 continue
             q.scale = [ScaleOption(0, label), ScaleOption(1, only.label)]
             q.missing = [x for x in q.missing if x is not m]
@@ -3002,6 +3017,7 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
                          f"yes/no flag, {shown!r} read as not ticked, role {q.role} - check")
             continue
         if others:
+            _one_level(q, notes)
             continue
         if _OTHER_OPTION.search(q.text or ""):
             # the "Other" answer typed in, given once: an answer to read, not an option

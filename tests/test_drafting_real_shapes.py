@@ -417,13 +417,19 @@ def test_one_answer_tick_columns_are_flags_not_one_level_segmentation_inputs(tmp
 
 def test_a_lone_tick_column_is_a_one_option_multi_select_of_role_profile():
     from personalab.codebook import Question, _tick_boxes
+    # and a constant answer is no tick box, but segments nobody either; TAFE's on-line
+    # "Team Induction" column holds only "-" (nothing ticked) or blank
     data = pd.DataFrame({"Carer": ["Yes", None, None, "Yes", None],
-                         "Everyone": ["Agree"] * 5})
+                         "Everyone": ["Agree"] * 5,
+                         "Team Induction": ["-", "-", None, "-", "-"]})
     qs = [Question("Carer", "Carer", "single", "segment", [ScaleOption(1, "Yes")]),
-          Question("Everyone", "Everyone", "single", "segment", [ScaleOption(1, "Agree")])]
+          Question("Everyone", "Everyone", "single", "segment", [ScaleOption(1, "Agree")]),
+          Question("Team Induction", "Team Induction", "single", "segment",
+                   [ScaleOption(1, "-")])]
     notes = []
     out = _tick_boxes(qs, data, notes)
     assert (out[0].type, out[0].role, out[0].columns) == ("multi", "profile", {"Carer": "Yes"})
     assert out[0].facet == "demographic"
-    assert (out[1].type, out[1].role) == ("single", "segment")    # a constant, not a tick
-    assert len(notes) == 1 and notes[0].startswith("Carer: a lone tick box")
+    assert (out[1].type, out[1].role) == ("single", "profile")
+    assert (out[2].type, out[2].role) == ("single", "ignore")
+    assert [n.split(":")[0] for n in notes] == ["Carer", "Everyone", "Team Induction"]
