@@ -3192,7 +3192,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
 #: a column that says it is an attention / instructed-response check (its id or text)
 _ATTENTION_NAME = re.compile(
     r"\b(?:attention|attn)[\s_-]*checks?\b|\binstructed[\s_-]*(?:response|item)s?\b|"
-    r"\bquality[\s_-]*check\b|\bbogus[\s_-]*items?\b|"
+    r"\bbogus[\s_-]*items?\b|"
     r"\bto (?:show|confirm|prove) (?:that )?you(?:'re| are) (?:reading|paying attention)|"
     r"\b(?:if|that) you(?:'re| are) (?:reading|paying attention)\b", re.IGNORECASE)
 #: an instruction to give one answer ("Please select 'Strongly disagree'"): its verb
@@ -3210,8 +3210,9 @@ def _instructed_answer(q: Question) -> str | None:
     'Strongly disagree' for this item" -> "Strongly disagree"); None when it names none."""
     text = q.text or ""
     for label in sorted(q.scale_labels, key=len, reverse=True):
-        if re.search(_INSTRUCTION + r"[^.?!]{0,20}?(?<![\w])[\"'\u201c\u2018]?"
-                     + re.escape(label) + r"(?![\w])", text, re.IGNORECASE):
+        if re.search(_INSTRUCTION + r"(?:\s+(?:only|the|an?|option|answer|response|choice|"
+                     r"button|box))*\s*[\"'\u201c\u2018]?" + re.escape(label) + r"(?![\w])",
+                     text, re.IGNORECASE):
             return label
     return None
 

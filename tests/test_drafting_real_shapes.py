@@ -317,7 +317,7 @@ def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path
     # of 22 people was defined by failing it. An instructed-response item in a rating battery
     # ("please select 'Strongly disagree' to show you are reading") is a check too; a
     # multi-select "Please select all that apply", a routing hint "choose 'Other' if none
-    # apply" and a question about attention to news are not.
+    # apply", a question about attention to news and "mark your manager as good" are not.
     from personalab.quality import check_quality
     from personalab.survey import Survey
     rng = np.random.default_rng(2022)
@@ -334,6 +334,7 @@ def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path
             "Q5": rng.choice(["News;Sports", "News", "Weather;News", "Sports"], n),
             "Q6": rng.choice(["Not at all", "A little", "A lot"], n),
             "Q7": rng.choice(agree, n),
+            "Q8": rng.choice(["Poor", "Fair", "Good", "Very good", "Excellent"], n),
             "attention_check": np.where(failed, "failed", "")}
     texts = {"Q3_1": "How much do you agree? - Police keep my community safe",
              "Q3_2": "How much do you agree? - I trust my neighbours",
@@ -343,7 +344,8 @@ def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path
              "Q4": "Where do you use the app most? Choose 'Other' if none of these apply",
              "Q5": "Which topics do you follow? Please select all that apply",
              "Q6": "How much attention do you pay to local news?",
-             "Q7": "To what extent do you agree that schools deserve more money?"}
+             "Q7": "To what extent do you agree that schools deserve more money?",
+             "Q8": "Would you mark your manager as good overall?"}
     raw = load_export(_qualtrics(tmp_path / "projoint_shape.csv", cols, texts, n))
     cb = infer_codebook(raw)
     assert validate_codebook(cb, raw).ok
@@ -352,7 +354,7 @@ def test_attention_checks_are_drafted_as_checks_not_segmentation_inputs(tmp_path
     item = cb["Q3_3"]
     assert (item.role, item.attention_check) == ("ignore", {"expected": "Strongly disagree"})
     assert item.grid == "Q3"                              # still one item of its battery
-    for qid in ("Q3_1", "Q4", "Q5", "Q6", "Q7"):
+    for qid in ("Q3_1", "Q4", "Q5", "Q6", "Q7", "Q8"):
         assert (cb[qid].role, cb[qid].attention_check) == ("segment", None), qid
     assert not any(q.role == "segment" and q.attention_check for q in cb)
     # the quality step flags exactly who failed either check
