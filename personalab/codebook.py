@@ -3243,6 +3243,9 @@ def _mark_attention_check(q: Question, data, notes: list[str]) -> None:
         if answers and answers <= _FAIL_WORDS | _PASS_WORDS:
             passing = sorted(answers & _PASS_WORDS)
             expected = passing if len(passing) > 1 else (passing or ["passed"])[0]
+            if not passing:
+                notes.append(f"{q.id}: a result column that only marks failures; a blank "
+                             "passes (leave the quality rule attention_missing_fails off)")
     q.role = "ignore"
     if expected is None:
         notes.append(f"{q.id}: an attention check (by its wording); drafted role: ignore - "
