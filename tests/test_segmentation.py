@@ -424,11 +424,19 @@ def _two_close_personas_and_halfway(n_per=150, n_half=20, seed=0):
 
 
 def test_kmeans_membership_is_calibrated_and_splits_respondents_halfway_between_personas():
-    """The former softmax divided by the number of inputs: on this survey 39% of the
-    planted respondents held half of their own persona (median 0.41). Now the median
-    fitted respondent holds 0.75, as waves.kmeans_membership calibrates it."""
+    """The former softmax (temperature: twice the mean squared distance to the own
+    centre) was flat where segments overlap: on this survey 84% of the planted
+    respondents held half of their own persona or more (median over everyone 0.61), on
+    planted_personas 31% (median 0.46). Now the median fitted respondent holds 0.75, as
+    waves.kmeans_membership calibrates it."""
+    from _planted_survey import planted_personas
     from personalab.segmentation import MEDIAN_MEMBERSHIP
     from personalab.waves import kmeans_membership
+
+    overlap, _ = planted_personas(n=600, k=4, random_state=0)
+    mo = PersonaModel(reducer=None, clusterer="kmeans", n_segments=4, random_state=0).fit(overlap)
+    own_o = mo.membership_.to_numpy()[np.arange(len(mo.labels_)), mo.labels_]
+    assert (own_o >= 0.5).mean() >= 0.85 and np.median(own_o) == pytest.approx(0.75, abs=1e-6)
 
     survey, truth = _two_close_personas_and_halfway()
     m = PersonaModel(reducer=None, clusterer="kmeans", n_segments=4, random_state=0).fit(survey)
