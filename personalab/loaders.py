@@ -1181,12 +1181,29 @@ def _classify(head: list) -> tuple[str, int]:
     return "csv", 1
 
 
+#: Qualtrics' second header row names its metadata columns so (lower case).
+_QUALTRICS_ROW2 = {"start date", "end date", "response type", "ip address", "progress",
+                   "duration (in seconds)", "finished", "recorded date", "response id",
+                   "recipient last name", "recipient first name", "recipient email",
+                   "external data reference", "location latitude", "location longitude",
+                   "distribution channel", "user language"}
+
+
 def _qualtrics_header_rows(r1: list, r2: list) -> int:
+    """1 or 2 header rows: row 2 is Qualtrics' question-text row only when it reads as one
+    (its ResponseId cell says "Response ID", or it names Qualtrics' metadata columns); a row
+    whose ResponseId is any respondent id (not only ``R_...``) is the first respondent,
+    never a header to skip silently."""
     if not r2:
         return 1
+    if any(c.strip().lower() in _QUALTRICS_ROW2 for c in r2):
+        return 2
     if "ResponseId" in r1:
         k = r1.index("ResponseId")
-        return 1 if k < len(r2) and re.match(r"^R_\w+$", r2[k]) else 2
+        cell = r2[k].strip() if k < len(r2) else ""
+        if re.fullmatch(r"(?i)response\s*_?id", cell) or not cell:
+            return 2
+        return 1
     return 2
 
 

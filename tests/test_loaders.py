@@ -765,3 +765,17 @@ def test_unbalanced_quote_is_reported(tmp_path):
 def test_stray_quote_inside_an_unquoted_answer_is_fine(tmp_path):
     raw = load_export(write(tmp_path, "q.csv", "id,height\n1,5'8\" tall\n2,6'0\n"))
     assert raw.data["height"].tolist() == ["5'8\" tall", "6'0"]
+
+
+def test_a_plain_csv_with_a_responseid_column_keeps_its_first_respondent(tmp_path):
+    """A second row whose ResponseId is a respondent id other than Qualtrics' R_... is the
+    first respondent, not a question-text header row to skip (it was dropped silently)."""
+    path = tmp_path / "wave.csv"
+    path.write_text("ResponseId,Q1,Q2\nr000,1,2\nr001,3,4\nr002,5,5\n", encoding="utf-8")
+    raw = load_export(path)
+    assert len(raw.data) == 3 and "r000" in set(raw.data["ResponseId"])
+    # Qualtrics' own two-row header is still read as one
+    path.write_text("StartDate,ResponseId,Q1\nStart Date,Response ID,How satisfied?\n"
+                    "2024-01-01,R_abc,4\n", encoding="utf-8")
+    raw = load_export(path)
+    assert len(raw.data) == 1 and list(raw.data["ResponseId"]) == ["R_abc"]
