@@ -79,6 +79,7 @@ import pandas as pd
 from scipy import stats
 
 from personalab.errors import CodebookError, ConfigError, InputError
+from personalab.segmentation import MEDIAN_MEMBERSHIP, distance_membership, membership_temperature
 
 __all__ = [
     "CodebookDiff",
@@ -761,7 +762,7 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
 
 #: Membership of its own persona that the baseline's median respondent gets under
 #: :func:`kmeans_membership` (a clear majority: 3 to 1 against all other personas together).
-_MEDIAN_MEMBERSHIP = 0.75
+_MEDIAN_MEMBERSHIP = MEDIAN_MEMBERSHIP
 
 
 def kmeans_membership(model, baseline_survey, baseline_labels, survey,
@@ -818,27 +819,12 @@ def kmeans_membership(model, baseline_survey, baseline_labels, survey,
         out = ((C[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
         return out - out.min(axis=1, keepdims=True)     # shift: the softmax is unchanged
 
-    def soft(D, T):
-        e = np.exp(-D / T)
-        return e / e.sum(axis=1, keepdims=True)
-
     D1 = d2(C1)
     kept = lab >= 0
-    own = lab[kept]
-    D1k = D1[kept]
     if k < 2 or not kept.any():
-        return soft(d2(C2), 1.0), 1.0
-    # the median own-persona membership falls as T grows: bisect on log T
-    lo, hi = 1e-6, 1e6 * max(float(np.median(D1k[D1k > 0])) if (D1k > 0).any() else 1.0, 1e-12)
-    for _ in range(80):
-        T = float(np.sqrt(lo * hi))
-        med = float(np.median(soft(D1k, T)[np.arange(len(own)), own]))
-        if med > median_membership:
-            lo = T
-        else:
-            hi = T
-    T = float(np.sqrt(lo * hi))
-    return soft(d2(C2), T), T
+        return distance_membership(d2(C2), 1.0), 1.0
+    T = membership_temperature(D1[kept], lab[kept], median_membership)
+    return distance_membership(d2(C2), T), T
 
 
 # --------------------------------------------------------------------------- internals
