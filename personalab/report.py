@@ -422,6 +422,7 @@ def profiles_section(store: ArtifactStore) -> Section | None:
                   f"the segment assignment with {golden.accuracy_:.0%} cross-validated "
                   f"accuracy: a short typing quiz for future surveys "
                   f"(<code>golden_questions.csv</code>).</p>"]
+        parts += [f"<p class='note'>{esc(n)}</p>" for n in getattr(golden, "notes_", [])]
     return Section("profiles", "Profiles", Markup("\n".join(parts)))
 
 

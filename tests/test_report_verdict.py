@@ -310,3 +310,17 @@ def test_methods_name_segmentation_questions_by_short_label(named_run):
     questions = str(questions_section(named_run).html)
     assert f'<td><span title="{LONG_Q}">Employer takes MH seriously</span></td>' in questions
     assert "<td>mh_serious</td>" in questions    # the export column, beside the label
+
+
+def test_golden_questions_notes_reach_the_report(named_run):
+    """A segment left out of the golden questions' cross-validation is said so, escaped."""
+    from types import SimpleNamespace
+
+    from personalab.report import profiles_section
+
+    note = "Segment 3 (1 respondent) is left out of the <cross-validation>."
+    named_run.save("golden", SimpleNamespace(questions_=["mh_serious"], accuracy_=0.9,
+                                             notes_=[note]))
+    html = str(profiles_section(named_run).html)
+    assert "Golden questions" in html
+    assert "Segment 3 (1 respondent) is left out of the &lt;cross-validation&gt;." in html
