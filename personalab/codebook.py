@@ -2480,6 +2480,14 @@ def _looks_indicators(raw, cols, sample) -> dict | None:
 _OTHER_OPTION = re.compile(r"(?:^|\s-\s)other\b[^-]*$|\bplease specify\b", re.IGNORECASE)
 
 
+def is_other_specification(question) -> bool:
+    """True for the free text that specifies a closed question's "Other" answer ("What is
+    your employment status? - Other", "Other (please specify)"): a category written in,
+    read with its closed question, not a respondent's voice to quote on a persona."""
+    return getattr(question, "type", None) == "text" and bool(
+        _OTHER_OPTION.search(str(getattr(question, "text", "") or "")))
+
+
 def _common_text(raw, cols, default) -> str:
     labs = [str(raw.labels.get(c, c)) for c in cols]
     heads = {lab.rsplit(" - ", 1)[0].strip() for lab in labs if " - " in lab}

@@ -533,8 +533,16 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
         drafts = draft_personas(kept, labels, store.load("profile"), store.load("sizes"),
                                 theme_profile=theme_profile, theme_info=theme_info)
         eligible = typical_respondents(kept, labels, drafts)
+    # a closed question's "Other (please specify)" text names a category: it is tagged and
+    # counted with the rest, but a persona is quoted from the open questions only (a
+    # survey whose only free text is such answers is still quoted from them)
+    from .codebook import is_other_specification
+
+    quotable = [q for q in texts.columns if q not in kept.codebook
+                or not is_other_specification(kept.codebook[q])] or list(texts.columns)
     quotes_df = representative_quotes(
-        texts, labels, n=n_quotes, embedding=embedding, tag_matrix=matrices or None,
+        texts[quotable], labels, n=n_quotes, embedding=embedding,
+        tag_matrix={q: m for q, m in matrices.items() if q in quotable} or None,
         sentiment=sentiment, exclude_ids=quality.exclusions, flagged_ids=_flagged_ids(quality),
         redact=True, random_state=seed, questions=wording, eligible=eligible)
     theme_shares = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame()

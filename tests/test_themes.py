@@ -639,3 +639,39 @@ def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
     quoted = got.quotes.set_index(["respondent_id", "question"])
     assert quoted.loc[("r0", "improve"), "sentiment"] > 0.5
     assert store.load("sentiment").loc["r0", "improve"] > 0.5
+
+
+def test_quotes_step_does_not_quote_other_please_specify_answers(tmp_path):
+    """Cantera's headline quote was 'Full-time/Part-time employed by a government agency',
+    the typed-in 'Other' of the employment question: a category, not a persona's voice."""
+    from personalab import steps
+    from personalab.artifacts import ArtifactStore
+    from personalab.codebook import Codebook, Question, save_codebook
+
+    other = [f"Employed part time by a government agency number {i} here" for i in range(8)]
+    wish = ["Better support on Stack Overflow instead of the old mailing group",
+            "A faster one dimensional flame solver for our lab models",
+            "Easier installation on Windows without the conda detour please",
+            "More examples that show surface chemistry with real reactors",
+            "Clearer error messages when the mechanism file has typos",
+            "A way to call the library from Fortran codes we maintain",
+            "Documentation of the transport models with their references",
+            "Sensitivity analysis for every reactor type out of the box"]
+    rows = ["rid,job_other,wish"] + [f'r{i},"{a}","{b}"' for i, (a, b) in
+                                     enumerate(zip(other, wish))]
+    (tmp_path / "wave.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cb = Codebook(survey="s", respondent_id="rid", questions=[
+        Question("rid", "Respondent", "id", "ignore"),
+        Question("job_other", "What is your employment status? - Other", "text", "profile"),
+        Question("wish", "What question do you wish we had asked?", "text", "profile")])
+    save_codebook(cb, tmp_path / "cb.yml")
+    out = tmp_path / "out"
+    res = steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
+    ids = res.survey.data.index
+    store = ArtifactStore(out)
+    store.save("labels", pd.Series(0, index=ids, name="segment"))
+    store.save("embedding", pd.DataFrame(np.arange(2 * len(ids), dtype=float).reshape(-1, 2),
+                                         index=ids))
+    got = steps.quotes(out, n_quotes=5, seed=0)
+    assert len(got.quotes) == 5 and set(got.quotes["question"]) == {"wish"}
+    assert "job_other" in got.sentiment.columns          # still read and scored
