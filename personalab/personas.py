@@ -198,7 +198,7 @@ class PersonaDraft:
 # --------------------------------------------------------------------------- text
 _ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _ENV.filters["pct"] = lambda v: f"{v:.0%}" if v is not None and not _isnan(v) else "n/a"
-_ENV.filters["num"] = lambda v: _num(v)
+_ENV.filters["num"] = lambda v: v if isinstance(v, str) else _num(v)   # str: preformatted
 
 #: The sentence templates. Every placeholder is filled from the evidence row. The trait
 #: templates are verb phrases without a subject ("agree more than most that ..."): a bullet
@@ -275,6 +275,21 @@ def _num(v, digits: int = 2) -> str:
     if abs(v) >= 100:
         return f"{v:,.0f}"
     return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.1f}"
+
+
+_YEAR_WORDS = re.compile(r"\b(year|date|since|born|started?|commenced|joined)\b", re.IGNORECASE)
+
+
+def _year_values(row, q, *values):
+    """A numeric question that holds calendar years ("DETE Start Date", "Year of birth"):
+    its values written as years ("1999", not "1,999"); else the values unchanged."""
+    words = " ".join(str(t) for t in (row.get("question"), row.get("question_text"),
+                                       getattr(q, "text", None)) if t)
+    vals = [float(v) for v in values if v is not None and not _isnan(v)]
+    if vals and _YEAR_WORDS.search(words) and all(1900 <= v <= 2100 for v in vals):
+        return tuple(f"{float(v):.0f}" if v is not None and not _isnan(v) else v
+                     for v in values)
+    return values
 
 
 def _code(v) -> str:
@@ -442,8 +457,9 @@ def _phrase_for_type(row, q) -> tuple[str, str]:
         return render(f"multi_{direction}", text=label, level=row["level"],
                       value=row["value"], total=row["total"]), direction
     if qtype == "numeric" or row.get("measure") == "mean":
-        return render(f"numeric_{direction}", text=label, value=row["value"],
-                      total=row["total"]), direction
+        value, total = _year_values(row, q, row["value"], row["total"])
+        return render(f"numeric_{direction}", text=label, value=value,
+                      total=total), direction
     if _binary_yes(row, q):
         return render(f"yes_{direction}", text=label, value=row["value"],
                       total=row["total"]), direction
@@ -1302,7 +1318,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 seen_q.add(row["question"])
                 text = question_label(q, row["question"])
                 if row["type"] == "numeric":
-                    st = render("demo_mean", text=text, value=row["value"], total=row["total"])
+                    value, total = _year_values(row, q, row["value"], row["total"])
+                    st = render("demo_mean", text=text, value=value, total=total)
                 elif _binary_yes(row, q):
                     st = render("demo_yes", text=text, value=row["value"], total=row["total"])
                 else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -250,3 +251,27 @@ def test_size_and_stability_footnotes_read_by_what_they_measure(planted, tmp_pat
                                  codebook=survey.codebook)["html"].read_text()
     assert "size:0" not in html and "stability:0" not in html
     assert "segment sizes: 33.3% of respondents" in html
+
+
+def test_a_numeric_question_of_calendar_years_reads_as_years():
+    """DETE's card read 'DETE Start Date: 1,999 on average (1,994 overall)'."""
+    rng = np.random.default_rng(3)
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        "L_track": np.clip(np.round(rng.normal(np.where(seg == 0, 4.5, 2.0), 0.6)), 1, 5),
+        "start": np.where(seg == 0, rng.integers(1995, 2004, n), rng.integers(1985, 1995, n)),
+        "staff": np.where(seg == 0, rng.integers(1200, 1400, n), rng.integers(1000, 1200, n)),
+    })
+    survey = survey_from_frame(frame, [
+        Question("L_track", "I track every purchase", "likert", "segment", LIKERT5),
+        Question("start", "DETE Start Date", "numeric", "profile", facet="demographic"),
+        Question("staff", "Staff at your site", "numeric", "profile", facet="demographic")])
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    personas = draft_personas(survey, labels, profile_segments(survey, labels),
+                              segment_sizes(labels.to_numpy()))
+    text = " ".join(st.text for p in personas for st in p.demographics)
+    assert re.search(r"DETE Start Date: 199\d on average \(199\d overall\)", text), text
+    assert "1,99" not in text
+    assert re.search(r"Staff at your site: 1,\d{3} on average", text), text   # not a year
