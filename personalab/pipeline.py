@@ -438,6 +438,15 @@ def _run_steps(config, steps, params, out, kernel_name, progress, timings, writt
                 raise KeyboardInterrupt
             timings[step] = round(time.perf_counter() - t0, 2)
             written.append(target)
+    except BaseException:
+        # a run stopped mid-cell (Ctrl-C, a dead kernel) leaves nbclient's cell task with
+        # its exception unread; asyncio would log "Task exception was never retrieved" and
+        # a traceback after the run's one error line. The error says it all (a configured
+        # logger still gets the record).
+        aio_log = logging.getLogger("asyncio")
+        if not any(isinstance(h, logging.NullHandler) for h in aio_log.handlers):
+            aio_log.addHandler(logging.NullHandler())
+        raise
     finally:
         if ahead is not None:
             ahead.shutdown()

@@ -471,3 +471,37 @@ def test_a_step_after_a_new_ingest_refuses_the_earlier_input_s_artifacts(tmp_pat
                    str(SAMPLE / "codebook.yml"), "--output", str(out), "--steps", first, then,
                    "--no-progress"])
         assert rc == 2
+
+
+@pytest.mark.slow
+def test_a_real_ctrl_c_prints_one_line_and_no_traceback(tmp_path):
+    """SIGINT to the whole foreground group, as a terminal sends it, in the middle of a step:
+    one error line (nbclient's unread cell task once added "Task exception was never
+    retrieved" and a DeadKernelError traceback after it), exit 130, manifest 'interrupted'."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lines = WAVE1.read_text(encoding="utf-8-sig").splitlines(True)
+    (tmp_path / "small.csv").write_text("".join(lines[:303]), encoding="utf-8")
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    p = subprocess.Popen([sys.executable, "-m", "personalab", "run", "--wave", "w1", "--input",
+                          str(tmp_path / "small.csv"), "--codebook", str(SAMPLE / "codebook.yml"),
+                          "--output", str(out), "--no-progress"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    t0 = time.time()
+    while not (out / "artifacts" / "survey.joblib").exists() and time.time() - t0 < 300:
+        time.sleep(0.2)
+    time.sleep(3)                                   # inside the segment step
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    noise = re.compile(r"IPKernelApp|Kernel is running over TCP|^\s*$")
+    shown = [line for line in err.splitlines() if not noise.search(line)]
+    assert p.returncode == 130, err
+    assert len(shown) == 1 and "interrupted (Ctrl-C)" in shown[0], err
+    assert "Traceback" not in err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
