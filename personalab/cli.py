@@ -264,12 +264,29 @@ def one_line(message) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
+def _notice_printer(name):
+    from .loaders import DecodeWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DecodeWarning):
+            print(f"{name}: warning: {one_line(message)}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     name = f"personalab {args.command}"
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # PersonaLab's own notices (damaged bytes read as U+FFFD) as one line of the
+            # command's output, not as a Python warning with a source path
+            warnings.showwarning = _notice_printer(name)
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130

@@ -265,3 +265,16 @@ def test_personalab_run_reads_the_wave_with_the_study_yml_options(tmp_path, caps
     survey = ArtifactStore(tmp_path / "out").load("survey")
     assert survey.data["spend"].tolist() == [1393.0, 2750.0, 7.0]
     assert survey.data["when"].dt.strftime("%d.%m").tolist() == ["03.04", "05.06", "07.08"]
+
+
+def test_cli_codebook_notes_damaged_bytes_as_one_line_not_a_python_warning(tmp_path, capsys):
+    from personalab.cli import main
+
+    path = export(tmp_path, "rid,comment\n1,schön\n2,très bien\n".encode().replace(
+        "è".encode(), b"\xe8"))
+    rc = main(["codebook", str(path), "-o", str(tmp_path / "cb.yml")])
+    err = capsys.readouterr().err
+    assert rc == 0
+    [line] = [x for x in err.splitlines() if x.strip()]
+    assert line.startswith("personalab codebook: warning: file ") and "U+FFFD" in line
+    assert "row 3" in line and "cli.py" not in err and "DecodeWarning" not in err
