@@ -597,14 +597,35 @@ def test_a_theme_codebook_saved_as_cp1252_names_line_byte_and_fix(tmp_path, name
 
 
 # ----------------------------------------------------------------------------- the quotes step
-def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
-    # "Nothing" to "What could we improve?" is praise, to "What did you like?" a complaint;
-    # scored without the wording (the column id 'improve' is no question) both were 0.0,
-    # and "Nothing, it was perfect ..." was -0.51 (VADER reads 'nothing' as a negation)
+def _quotes_step(tmp_path, columns: dict, n_quotes=None):
+    """Ingest ``{id: (wording, answers)}`` as one segment and run the quotes step:
+    ``(QuotesResult, ArtifactStore)``."""
     from personalab import steps
     from personalab.artifacts import ArtifactStore
     from personalab.codebook import Codebook, Question, save_codebook
 
+    answers = list(zip(*(a for _, a in columns.values())))
+    rows = ["rid," + ",".join(columns)] + [
+        f"r{i}," + ",".join(f'"{a}"' for a in row) for i, row in enumerate(answers)]
+    (tmp_path / "wave.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cb = Codebook(survey="s", respondent_id="rid", questions=[
+        Question("rid", "Respondent", "id", "ignore")] + [
+        Question(q, wording, "text", "profile") for q, (wording, _) in columns.items()])
+    save_codebook(cb, tmp_path / "cb.yml")
+    out = tmp_path / "out"
+    res = steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
+    ids = res.survey.data.index
+    store = ArtifactStore(out)
+    store.save("labels", pd.Series(0, index=ids, name="segment"))
+    store.save("embedding", pd.DataFrame(np.arange(2 * len(ids), dtype=float).reshape(-1, 2),
+                                         index=ids))
+    return steps.quotes(out, n_quotes=n_quotes or len(ids), seed=0), store
+
+
+def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
+    # "Nothing" to "What could we improve?" is praise, to "What did you like?" a complaint;
+    # scored without the wording (the column id 'improve' is no question) both were 0.0,
+    # and "Nothing, it was perfect ..." was -0.51 (VADER reads 'nothing' as a negation)
     praise = "Nothing, it was perfect and I would not change a thing!"
     improve = [praise, "Nothing", "The checkout page kept freezing on my old phone",
                "Delivery took almost two weeks to reach our town",
@@ -617,22 +638,8 @@ def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
              "The weekly recipes gave us new ideas for dinner",
              "Reminders before each delivery so someone is home",
              "Reusable bags that they take back the next time"]
-    rows = ["rid,improve,liked"] + [f'r{i},"{a}","{b}"' for i, (a, b) in
-                                    enumerate(zip(improve, liked))]
-    (tmp_path / "wave.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    cb = Codebook(survey="s", respondent_id="rid", questions=[
-        Question("rid", "Respondent", "id", "ignore"),
-        Question("improve", "What could we improve?", "text", "profile"),
-        Question("liked", "What did you like?", "text", "profile")])
-    save_codebook(cb, tmp_path / "cb.yml")
-    out = tmp_path / "out"
-    res = steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
-    ids = res.survey.data.index
-    store = ArtifactStore(out)
-    store.save("labels", pd.Series(0, index=ids, name="segment"))
-    store.save("embedding", pd.DataFrame(np.arange(2 * len(ids), dtype=float).reshape(-1, 2),
-                                         index=ids))
-    got = steps.quotes(out, n_quotes=len(ids), seed=0)
+    got, store = _quotes_step(tmp_path, {"improve": ("What could we improve?", improve),
+                                         "liked": ("What did you like?", liked)})
     assert got.sentiment.loc["r1", "improve"] == 0.5          # "Nothing": nothing to improve
     assert got.sentiment.loc["r0", "liked"] == -0.5           # "Nothing": nothing liked
     assert got.sentiment.loc["r0", "improve"] > 0.5           # the praise after "Nothing,"
@@ -644,10 +651,6 @@ def test_quotes_step_scores_each_answer_with_its_questions_wording(tmp_path):
 def test_quotes_step_does_not_quote_other_please_specify_answers(tmp_path):
     """Cantera's headline quote was 'Full-time/Part-time employed by a government agency',
     the typed-in 'Other' of the employment question: a category, not a persona's voice."""
-    from personalab import steps
-    from personalab.artifacts import ArtifactStore
-    from personalab.codebook import Codebook, Question, save_codebook
-
     other = [f"Employed part time by a government agency number {i} here" for i in range(8)]
     wish = ["Better support on Stack Overflow instead of the old mailing group",
             "A faster one dimensional flame solver for our lab models",
@@ -657,21 +660,8 @@ def test_quotes_step_does_not_quote_other_please_specify_answers(tmp_path):
             "A way to call the library from Fortran codes we maintain",
             "Documentation of the transport models with their references",
             "Sensitivity analysis for every reactor type out of the box"]
-    rows = ["rid,job_other,wish"] + [f'r{i},"{a}","{b}"' for i, (a, b) in
-                                     enumerate(zip(other, wish))]
-    (tmp_path / "wave.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    cb = Codebook(survey="s", respondent_id="rid", questions=[
-        Question("rid", "Respondent", "id", "ignore"),
-        Question("job_other", "What is your employment status? - Other", "text", "profile"),
-        Question("wish", "What question do you wish we had asked?", "text", "profile")])
-    save_codebook(cb, tmp_path / "cb.yml")
-    out = tmp_path / "out"
-    res = steps.ingest(tmp_path / "wave.csv", output_dir=out, codebook_path=tmp_path / "cb.yml")
-    ids = res.survey.data.index
-    store = ArtifactStore(out)
-    store.save("labels", pd.Series(0, index=ids, name="segment"))
-    store.save("embedding", pd.DataFrame(np.arange(2 * len(ids), dtype=float).reshape(-1, 2),
-                                         index=ids))
-    got = steps.quotes(out, n_quotes=5, seed=0)
+    got, _ = _quotes_step(tmp_path, {
+        "job_other": ("What is your employment status? - Other", other),
+        "wish": ("What question do you wish we had asked?", wish)}, n_quotes=5)
     assert len(got.quotes) == 5 and set(got.quotes["question"]) == {"wish"}
     assert "job_other" in got.sentiment.columns          # still read and scored
