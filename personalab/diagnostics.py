@@ -63,6 +63,17 @@ _REDUCER_KEYS = ("reducer", "n_neighbors", "n_components")
 MAX_SINGLE_INPUT_ACCURACY = 0.90
 #: ... while no other input comes within this much of it (balanced accuracy).
 DOMINANCE_GAP = 0.10
+#: One segment is flagged when which segmentation questions its members left unanswered
+#: (or were never asked) tells them from everyone else with at least this balanced
+#: accuracy: a skip pattern, not a persona (:func:`segment_guards`, per segment).
+MAX_SEGMENT_MISSING_ACCURACY = 0.90
+#: The block of questions a flagged segment is named by: those its members left
+#: unanswered at least this much more often (share) than the rest, or the reverse.
+SKIP_BLOCK_GAP = 0.50
+#: ... and only when that block holds at least this many questions: a questionnaire branch
+#: (an employer block the self-employed never saw), not the follow-ups of one answer
+#: ("If yes, which condition?"), whose segment is that answer (the one-input checks').
+MIN_SKIP_BLOCK = 5
 #: The categorical-cells guard tries combinations of at most this many categorical
 #: inputs (single-choice, multi-select, yes/no: every column two-valued).
 MAX_CELL_INPUTS = 3
@@ -205,10 +216,13 @@ def sweep(
         guard = segment_guards(refits.source, labels, features=refits.frame,
                                feature_map=refits.feature_map)
         row["flag"] = guard.reason or ""
+        row["segment_flag"] = "; ".join(guard.segment_flags)
         row["separation"] = guard.separation
         if res is not None and guard.reason:
             _flag_result(res, guard)
             row["stable"] = False
+        if res is not None:
+            _flag_segments(res, guard)
         if truth is not None:
             known = pd.notna(truth)
             row["truth_ari"] = float(adjusted_rand_score(truth[known].astype(str), labels[known]))
@@ -345,6 +359,14 @@ class GuardResult:
         difference on any input (look-alikes below `MIN_SEPARATION`).
     inputs : DataFrame
         ``features.dominant_input_check``'s table (one row per input).
+    not_asked : dict
+        Segment -> the block of questions whose missing answers alone tell that segment
+        apart (balanced accuracy >= `MAX_SEGMENT_MISSING_ACCURACY`): respondents who were
+        not asked those questions (skip logic, split ballot) or skipped them, not a persona.
+        Empty when none (or X is not a Survey).
+    segment_flags : list of str
+        The same in words, one line per block (segments sharing a block together), for
+        ``flags``: "segment(s) 3, 5: defined by not answering 24 questions (...)".
     """
 
     reason: str | None
@@ -353,6 +375,8 @@ class GuardResult:
     missing_accuracy: float
     separation: float
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    not_asked: dict = field(default_factory=dict)
+    segment_flags: list = field(default_factory=list)
 
 
 def segment_guards(X, labels, *, features=None, feature_map=None,
@@ -377,6 +401,14 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
       the segments are who answered what, not what they answered;
     * look-alikes: two segments whose means differ by less than ``min_separation``
       pooled standard deviations on every input: one persona told twice.
+
+    And one check per segment (Survey only), whatever the checks above found: a tree of
+    at most 4 leaves on the same missing-answer pattern tells the segment's members from
+    everyone else with balanced accuracy >= `MAX_SEGMENT_MISSING_ACCURACY` (``not_asked``,
+    ``segment_flags``). The partition as a whole may pass while some of its segments are
+    only who was not asked a block of questions: on OSMI 2016 (drafted codebook, k-means,
+    6 segments) the self-employed, who skipped the current-employer block, and those with
+    no previous employer, who skipped that block, were three of the six segments.
 
     Parameters
     ----------
@@ -409,6 +441,7 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
     nan = float("nan")
     if k < 2:
         return GuardResult(None, None, nan, nan, nan)
+    M = qids = None
     if keep.sum() > max_rows:
         pick = np.sort(np.random.default_rng(random_state).choice(
             np.flatnonzero(keep), max_rows, replace=False))
@@ -441,8 +474,9 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
                       "(balanced accuracy), so they are groups a cross-tabulation of "
                       f"{'that answer' if len(names) == 1 else 'those answers'} gives, "
                       "not personas")
-    if reason is None and _is_survey(X):
-        M = _missing_pattern(X)
+    if _is_survey(X):
+        M, qids = _missing_pattern(X, with_ids=True)
+    if reason is None and M is not None:
         if M.shape[1]:
             from sklearn.metrics import balanced_accuracy_score
             from sklearn.tree import DecisionTreeClassifier
@@ -460,7 +494,82 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
         reason = (f"two segments are look-alikes: they differ by less than {min_separation} "
                   f"standard deviations on every input ({separation:.2f}); fewer segments "
                   "describe the same people")
-    return GuardResult(reason, dominated, acc, miss_acc, separation, inputs)
+    not_asked, segment_flags = {}, []
+    if M is not None and M.shape[1]:
+        not_asked, segment_flags = _skip_segments(M[pick], y, qids, X)
+    return GuardResult(reason, dominated, acc, miss_acc, separation, inputs,
+                       not_asked, segment_flags)
+
+
+def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY):
+    """Segments whose members the missing-answer pattern ``M`` alone tells apart.
+
+    Per segment: a decision tree of at most 4 leaves (2 per class, as the partition's
+    missing-answer check) on ``M``, classes balanced, segment vs the rest; flagged at
+    balanced accuracy >= ``max_accuracy``. The block named is every question whose
+    missing share in the segment differs from the rest's by >= `SKIP_BLOCK_GAP`; a
+    segment is flagged only when that block holds >= `MIN_SKIP_BLOCK` questions.
+    Returns ({segment: block of question ids}, [one line per block]).
+    """
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    labels_of = {}
+    for q in survey.questions(role="segment"):
+        qid = str(getattr(q, "id", q))
+        labels_of[qid] = str(getattr(q, "label", None) or qid)
+    found, groups = {}, {}
+    for s in np.unique(y):
+        member = y == s
+        if member.all() or not member.any():
+            continue
+        tree = DecisionTreeClassifier(max_leaf_nodes=4, class_weight="balanced", random_state=0)
+        acc = float(balanced_accuracy_score(member, tree.fit(M, member).predict(M)))
+        if acc < max_accuracy:
+            continue
+        diff = M[member].mean(axis=0) - M[~member].mean(axis=0)
+        skipped = tuple(qids[j] for j in np.flatnonzero(diff >= SKIP_BLOCK_GAP))
+        answered = tuple(qids[j] for j in np.flatnonzero(diff <= -SKIP_BLOCK_GAP))
+        if max(len(skipped), len(answered)) < MIN_SKIP_BLOCK:
+            continue
+        if len(skipped) < MIN_SKIP_BLOCK:
+            skipped = ()
+        else:
+            answered = ()
+        found[int(s)] = list(skipped or answered)
+        key = (skipped, answered)
+        for other in groups:
+            # segments missing nearly the same block (Jaccard >= 0.8) are named together
+            a, b = set(other[0] or other[1]), set(skipped or answered)
+            if bool(other[0]) == bool(skipped) and len(a & b) >= 0.8 * len(a | b):
+                key = other
+                break
+        groups.setdefault(key, []).append((int(s), acc, member.mean()))
+    lines = []
+    for (skipped, answered), segs in groups.items():
+        ids = ", ".join(str(s) for s, _, _ in segs)
+        accs = ", ".join(f"{a:.0%}" for _, a, _ in segs)
+        if skipped:
+            what = (f"defined by not answering {len(skipped)} question"
+                    f"{'s' if len(skipped) != 1 else ''} ({_short_labels(skipped, labels_of)})"
+                    ": respondents who were not asked them (skip logic, split ballot) or "
+                    "skipped them, not a persona")
+        else:
+            what = (f"defined by answering {len(answered)} question"
+                    f"{'s' if len(answered) != 1 else ''} ({_short_labels(answered, labels_of)})"
+                    " that the rest were not asked or skipped: who was asked them, "
+                    "not a persona")
+        lines.append(f"segment(s) {ids}: {what} (which questions went unanswered tells "
+                     f"them apart with balanced accuracy {accs})")
+    return found, lines
+
+
+def _short_labels(qids, labels_of, n=3, width=40):
+    out = []
+    for q in qids[:n]:
+        text = " ".join(labels_of.get(q, q).split())
+        out.append(repr(text if len(text) <= width else text[: width - 1] + "…"))
+    return ", ".join(out) + (f", … {len(qids) - n} more" if len(qids) > n else "")
 
 
 def _categorical_cells(F, y, columns, feature_map, inputs, max_accuracy):
@@ -510,19 +619,22 @@ def _categorical_cells(F, y, columns, feature_map, inputs, max_accuracy):
     return None
 
 
-def _missing_pattern(survey) -> np.ndarray:
-    """Respondents x segmentation questions: 1 where the question has no answer."""
+def _missing_pattern(survey, with_ids=False):
+    """Respondents x segmentation questions: 1 where the question has no answer (and,
+    ``with_ids``, the question ids of the columns)."""
     from personalab.features import question_blocks
 
-    cols = []
+    cols, ids = [], []
     for qid, qtype, frame in question_blocks(survey, "segment"):
         if frame is None or not frame.shape[1]:
             continue
         miss = frame.isna().all(axis=1).to_numpy()
         if 0 < miss.sum() < len(miss):
             cols.append(miss)
+            ids.append(str(qid))
     n = len(survey.data)
-    return np.column_stack(cols).astype(float) if cols else np.zeros((n, 0))
+    M = np.column_stack(cols).astype(float) if cols else np.zeros((n, 0))
+    return (M, ids) if with_ids else M
 
 
 def _separation(F, y):
@@ -550,6 +662,19 @@ def _flag_result(res, guard):
     else:
         res.verdict += f" Besides, {guard.reason}."
 
+
+def _flag_segments(res, guard):
+    """Name, in a StabilityResult, the segments that are a skip pattern (loudly: in
+    ``flags``, which the report shows at the top; ``not_asked_segments``; the
+    ``not_asked`` column of ``segments``)."""
+    res.not_asked_segments = sorted(guard.not_asked)
+    if "not_asked" not in res.segments:
+        res.segments["not_asked"] = [int(s) in guard.not_asked for s in res.segments.index]
+    if guard.segment_flags:
+        res.flags = [*res.flags, *guard.segment_flags]
+        res.verdict += (" Segment(s) " + ", ".join(map(str, res.not_asked_segments))
+                        + " are respondents who were not asked (or skipped) a block of "
+                        "questions, not personas.")
 
 
 def _scores(model, E, labels, rows):
@@ -629,7 +754,7 @@ class Recommendation:
 
 
 def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_share=0.02,
-              max_segments=7):
+              max_segments=7, prefer_answered=True):
     """Pick a setting from a `sweep` table, with reasons.
 
     Rule: keep the settings with at least 2 segments, mean stability ARI >= ``min_ari``,
@@ -648,6 +773,12 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
 
     When no setting passes, the most stable unflagged setting whose smallest segment
     holds at least ``min_share`` (when any does) is returned with ``stable=False`` and a verdict that says the data holds no stable segments.
+
+    With ``prefer_answered`` (default), settings with a segment that is only respondents
+    not asked a block of questions (the sweep's ``segment_flag``: the per-segment
+    missing-answer check of :func:`segment_guards`) are passed over while a setting
+    without one is left to choose from (said in ``flags``); when the chosen (or
+    closest) setting has such segments, ``flags`` says which.
     """
     if table.empty:
         raise ConfigError("The sweep table is empty.")
@@ -665,6 +796,8 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         passes &= ~(multi["jaccard_min"] < MIN_JACCARD)
     refused = multi[passes & (flag[multi.index] != "")]
     ok = multi[passes & (flag[multi.index] == "")]
+    seg_flag = t["segment_flag"].fillna("").astype(str) if "segment_flag" in t \
+        else pd.Series("", index=t.index)
     n_boot = table.attrs.get("n_boot", "several")
     frac = table.attrs.get("sample_frac", 0.8)
     reasons, flags = [], []
@@ -677,6 +810,15 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         for _, r in refused.head(3).iterrows():
             flags.append(f"{_describe(r, params_cols)}: {r['flag']}.")
     n_ok = len(ok)
+    answered = ok[seg_flag[ok.index] == ""]
+    if prefer_answered and len(answered) and len(answered) < n_ok:
+        skipped = ok[seg_flag[ok.index] != ""]
+        flags.append(
+            f"Passed over {len(skipped)} stable setting(s) with segments that are only "
+            "respondents who were not asked (or skipped) a block of questions: "
+            + "; ".join(f"{_describe(r, params_cols)}: {r['segment_flag']}"
+                        for _, r in skipped.head(3).iterrows()) + ".")
+        ok = answered
     if n_ok:
         by_bic = ok.dropna(subset=["bic"]) if "bic" in ok else ok.iloc[:0]
         red_cols = [c for c in _REDUCER_KEYS if c in by_bic]
@@ -722,6 +864,9 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         pool = multi if len(multi) else t
         clean = pool[flag[pool.index] == ""]
         pool = clean if len(clean) else pool
+        if prefer_answered:
+            answered = pool[seg_flag[pool.index] == ""]
+            pool = answered if len(answered) else pool
         # a closest setting is still fitted and profiled: never one with a segment too
         # small to describe (a lone outlier) when another setting has none
         sized = pool[pool["smallest_share"] >= min_share]
@@ -742,6 +887,9 @@ def recommend(table, *, min_ari=MIN_ARI, max_unassigned=MAX_UNASSIGNED, min_shar
         reasons.append(f"Closest setting: {_describe(best, params_cols)}.")
         if str(best.get("flag", "") or ""):
             flags.append(f"The closest setting is flagged: {best['flag']}.")
+    if str(best.get("segment_flag", "") or ""):
+        flags.append(f"The {'chosen' if stable else 'closest'} setting is flagged: "
+                     f"{best['segment_flag']}.")
     reasons.append(
         f"Stability ARI {best['stability_ari']:.2f} (worst subsample "
         f"{best['stability_ari_min']:.2f}); {best['unassigned_share']:.0%} unassigned; "
@@ -819,7 +967,12 @@ class StabilityResult:
         segments; None when none does.
     flags : list of str
         Why the guards refuse these segments as personas (:func:`segment_guards`): one
-        input or a missing-answer pattern explains them, or two are look-alikes.
+        input or a missing-answer pattern explains them, or two are look-alikes; and one
+        line per block of questions that some segments are only the respondents not
+        asked (or skipping): "segment(s) 3, 5: defined by not answering ...".
+    not_asked_segments : list of int
+        Those segments (``GuardResult.not_asked``); ``segments["not_asked"]`` marks them.
+        They do not make the solution unstable: the other segments may be personas.
     """
 
     mean_ari: float
@@ -835,6 +988,7 @@ class StabilityResult:
     # class-level defaults: results pickled before these existed (a baseline run's
     # artifacts) still read as "nothing flagged"
     flags: list | tuple = ()
+    not_asked_segments: list | tuple = ()
 
     def __str__(self):
         return self.verdict
@@ -962,6 +1116,7 @@ class StabilityRun:
                                feature_map=refits.feature_map)
         if guard.reason:
             _flag_result(res, guard)
+        _flag_segments(res, guard)
         return res
 
 
