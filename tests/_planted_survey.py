@@ -110,3 +110,19 @@ def planted_personas(n=600, k=4, n_items=8, wide_noise_items=2, random_state=0):
         data[f"W{j}"] = rng.integers(1, 12, n).astype(float)
         questions.append(Question(f"W{j}", f"Wide item {j}", "likert", "segment", scale=eleven))
     return survey_from_frame(pd.DataFrame(data), questions), labels
+
+
+class ReportSurvey:
+    """What the report reads of a Survey: its codebook, rows, source and weights (for report
+    tests that build the artifacts by hand)."""
+
+    def __init__(self, codebook, ids):
+        self.codebook, self.data = codebook, pd.DataFrame(index=ids)
+        self.source, self.sha256, self.format = "wave.csv", "0" * 64, "csv"
+
+    def weights(self):
+        return pd.Series(1.0, index=self.data.index)
+
+    def summary(self):
+        return pd.DataFrame({"question": [q.id for q in self.codebook.questions],
+                             "type": [q.type for q in self.codebook.questions]})

@@ -15,6 +15,7 @@ import pytest
 from markupsafe import Markup
 
 from browser import Chromium, PageCheck, assert_report_is_safe, open_report, require_chromium
+from _planted_survey import ReportSurvey
 from personalab import __version__, report
 from personalab.personas import Evidence, PersonaDraft, Quote, Statement
 from personalab.plotting import visualize_segment_map
@@ -320,7 +321,7 @@ def named_report(tmp_path_factory):
                          variable="mh_serious", level=None, type="likert", measure="mean",
                          value=v, total=3.0, index=100 * v / 3, significant=seg != -1,
                          p_adjusted=0.001, effect_size=(v - 3) / 0.8))
-    store.save("survey", SimpleSurvey(Codebook(questions=[Question(
+    store.save("survey", ReportSurvey(Codebook(questions=[Question(
         id="mh_serious", type="likert", text=LONG_Q, short="Employer takes MH seriously",
         role="segment")]), ids))
     store.save("labels", labels)
@@ -330,21 +331,6 @@ def named_report(tmp_path_factory):
     store.save("profile", pd.DataFrame(rows))
     store.save("personas", personas)
     return report.build_report(out, wave="w1"), names
-
-
-class SimpleSurvey:
-    """What the report reads of a Survey."""
-
-    def __init__(self, codebook, ids):
-        self.codebook, self.data = codebook, pd.DataFrame(index=ids)
-        self.source, self.sha256, self.format = "wave.csv", "0" * 64, "csv"
-
-    def weights(self):
-        return pd.Series(1.0, index=self.data.index)
-
-    def summary(self):
-        return pd.DataFrame({"question": [q.id for q in self.codebook.questions],
-                             "type": [q.type for q in self.codebook.questions]})
 
 
 def test_each_persona_has_one_name_and_one_colour_on_the_drawn_page(browser, named_report):

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from _planted_survey import ReportSurvey
 from personalab.artifacts import ArtifactStore
 from personalab.personas import Evidence, PersonaDraft, Statement
 from personalab.report import guard_warnings, personas_section, scaling_sentence
@@ -121,27 +122,6 @@ def _figures(html: str) -> dict:
     return out
 
 
-class _Survey:
-    """What the report reads of a Survey: its codebook, rows, source and weights."""
-
-    def __init__(self, codebook, index):
-        import pandas as pd
-
-        self.codebook, self.data = codebook, pd.DataFrame(index=index)
-        self.source, self.sha256, self.format = "wave.csv", "0" * 64, "csv"
-
-    def weights(self):
-        import pandas as pd
-
-        return pd.Series(1.0, index=self.data.index)
-
-    def summary(self):
-        import pandas as pd
-
-        return pd.DataFrame({"question": [q.id for q in self.codebook.questions],
-                             "type": [q.type for q in self.codebook.questions]})
-
-
 @pytest.fixture
 def named_run(tmp_path):
     """A run with two personas (segments 0 and 2), long question wordings with short
@@ -178,7 +158,7 @@ def named_run(tmp_path):
     ann0, ann2 = _persona(0, 0.95), _persona(2, 0.95)
     ann0.quotes = [Quote(respondent_id="R1", question="why_not", text="Stigma, mostly.")]
     return _store(tmp_path, personas=[ann0, ann2], labels=labels,
-                  profile=profile, survey=_Survey(codebook, labels.index),
+                  profile=profile, survey=ReportSurvey(codebook, labels.index),
                   theme_shares=shares, theme_info={"stigma": {"label": "Fear of stigma"}},
                   stability=stab)
 
