@@ -517,7 +517,7 @@ def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY
     labels_of = {}
     for q in survey.questions(role="segment"):
         qid = str(getattr(q, "id", q))
-        labels_of[qid] = str(getattr(q, "label", None) or qid)
+        labels_of[qid] = str(getattr(q, "text", None) or qid)
     found, groups = {}, {}
     for s in np.unique(y):
         member = y == s

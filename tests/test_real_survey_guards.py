@@ -419,3 +419,124 @@ def test_segments_csv_gives_every_unassigned_respondent_its_reason(tmp_path):
     assert (csv.loc[csv["segment"] != "-1", "reason"] == "").all()
     # the golden questions type into the two segments
     assert res.golden is not None and len(res.golden.classes_) == 2
+
+
+# ------------------------------------------------------------ one segment is a skip pattern
+PROFILES = np.array([[1.8, 4.2, 3.0, 1.8, 4.2, 3.0, 1.8, 4.2],
+                     [4.2, 1.8, 4.2, 3.0, 1.8, 1.8, 4.2, 3.0],
+                     [3.0, 3.0, 1.8, 4.2, 3.0, 4.2, 3.0, 1.8]])
+
+
+def _split_ballot_personas(n=600, not_asked_share=0.25, block=6, seed=0):
+    """Three planted personas on eight 1-5 items, and a block of ``block`` 1-5 items (noise)
+    that a random ``not_asked_share`` of respondents were never asked (split ballot).
+    Returns (survey, persona, asked)."""
+    rng = np.random.default_rng(seed)
+    persona = rng.permutation(np.arange(n) % 3)
+    asked = rng.random(n) >= not_asked_share
+    data = {"ResponseId": [f"R_{i:04d}" for i in range(n)]}
+    qs = []
+    for j in range(8):
+        data[f"A{j}"] = np.clip(np.round(rng.normal(PROFILES[persona, j], 0.8)), 1, 5)
+        qs.append(Question(f"A{j}", f"Attitude {j}", "likert", "segment", scale=LIKERT5))
+    for j in range(block):
+        x = rng.integers(1, 6, n).astype(float)
+        x[~asked] = np.nan
+        data[f"B{j}"] = x
+        qs.append(Question(f"B{j}", f"Ballot B item {j} on the new office", "likert",
+                           "segment", scale=LIKERT5))
+    return survey_from_frame(pd.DataFrame(data), qs), persona, asked
+
+
+def test_a_segment_that_is_the_respondents_not_asked_a_block_is_flagged():
+    """Issue 12 on OSMI 2016: three of six segments were the self-employed (who skipped
+    the current-employer block) and those with no previous employer; the partition-level
+    missing-answer check passed them. Here: personas 0-2 among the asked, segment 3 = the
+    25% never asked the B block."""
+    survey, persona, asked = _split_ballot_personas()
+    F = FeatureBuilder().fit_transform(survey)
+    labels = np.where(asked, persona, 3)
+    g = segment_guards(survey, labels, features=F)
+    # the partition as a whole is not a missing-answer pattern (segments 0-2 all answered)
+    assert g.reason is None
+    assert g.not_asked == {3: [f"B{j}" for j in range(6)]}
+    [line] = g.segment_flags
+    assert line.startswith("segment(s) 3: defined by not answering 6 questions "
+                           "('Ballot B item 0 on the new office'")
+    assert "not a persona" in line and "balanced accuracy 100%" in line
+    # the same survey segmented by persona only: the missing block explains no segment
+    clean = segment_guards(survey, persona, features=F)
+    assert clean.not_asked == {} and clean.segment_flags == []
+
+
+def test_a_survey_without_skip_patterns_flags_no_segment():
+    survey, persona = planted_personas(n=600, k=3, random_state=0)
+    F = FeatureBuilder().fit_transform(survey)
+    g = segment_guards(survey, persona, features=F)
+    assert g.reason is None and g.not_asked == {} and g.segment_flags == []
+    # answers missing at random (10% of every item) are no block either
+    rng = np.random.default_rng(3)
+    items = [q.id for q in survey.questions(role="segment")]
+    frame = survey.data[items].reset_index(drop=True)
+    frame = frame.mask(rng.random(frame.shape) < 0.10)
+    frame.insert(0, "ResponseId", [f"R_{i:04d}" for i in range(len(frame))])
+    holes = survey_from_frame(frame, list(survey.questions(role="segment")))
+    assert holes.likert(role="segment").isna().mean().between(0.06, 0.15).all()
+    g = segment_guards(holes, persona, features=FeatureBuilder().fit_transform(holes))
+    assert g.not_asked == {} and g.segment_flags == []
+
+
+def test_stability_and_recommend_name_the_not_asked_segment():
+    survey, persona, asked = _split_ballot_personas()
+    truth = np.where(asked, persona, 3)
+    model = PersonaModel(reducer=None, clusterer="kmeans", n_segments=4, random_state=0,
+                         encoder=FeatureBuilder(missing_indicators=True))
+    res = stability(model, survey, n_boot=3)
+    model.fit(survey)
+    assert adjusted_rand_score(truth, model.labels_) >= 0.9
+    # k-means found the not-asked quarter as a segment of its own: named, loudly
+    seg = int(pd.Series(model.labels_[~asked]).mode()[0])
+    assert res.not_asked_segments == [seg]
+    assert list(res.segments.index[res.segments["not_asked"]]) == [seg]
+    assert any(f.startswith(f"segment(s) {seg}: defined by not answering 6 questions")
+               for f in res.flags)
+    assert "not personas" in res.verdict
+    # the other three segments still reproduce: the solution is not refused as a whole
+    assert res.dominated_by is None
+    # a sweep carries it in its segment_flag column
+    table = sweep(survey, {"reducer": ["identity"], "clusterer": ["kmeans"],
+                           "n_segments": [4]},
+                  model=PersonaModel(random_state=0,
+                                     encoder=FeatureBuilder(missing_indicators=True)),
+                  n_boot=3)
+    assert "defined by not answering 6 questions" in table.loc[0, "segment_flag"]
+    assert table.attrs["stability"][0].not_asked_segments == [seg]
+
+
+def test_recommend_prefers_a_setting_without_not_asked_segments():
+    line = ("segment(s) 3: defined by not answering 6 questions ('B0', 'B1', 'B2', … 3 "
+            "more): respondents who were not asked them")
+    table = pd.DataFrame({
+        "reducer": ["identity"] * 3, "clusterer": ["kmeans"] * 3, "n_segments": [3, 4, 5],
+        "unassigned_share": [0.0] * 3, "smallest_share": [0.2, 0.2, 0.1],
+        "silhouette": [0.2] * 3, "dbcv": [0.1] * 3, "bic": [np.nan] * 3,
+        "stability_ari": [0.97, 0.98, 0.97], "stability_ari_min": [0.95] * 3,
+        "jaccard_min": [0.9] * 3, "stable": [True] * 3, "flag": [""] * 3,
+        "segment_flag": ["", line, line]})
+    rec = recommend(table)
+    # without the check the finest stable setting (5) would be chosen
+    assert recommend(table, prefer_answered=False).row["n_segments"] == 5
+    assert rec.stable and rec.row["n_segments"] == 3
+    assert any(f.startswith("Passed over 2 stable setting(s) with segments that are only "
+                            "respondents who were not asked") for f in rec.flags)
+    # when every stable setting has one, it is chosen and flagged
+    only = recommend(table[table["n_segments"] > 3])
+    assert only.stable and only.row["n_segments"] == 5
+    assert f"The chosen setting is flagged: {line}." in only.flags
+    # the closest setting of an unstable sweep is flagged the same way
+    shaky = table.assign(stability_ari=[0.5, 0.6, 0.7])
+    closest = recommend(shaky)
+    assert not closest.stable and closest.row["n_segments"] == 3
+    assert not any("flagged" in f for f in closest.flags)
+    worst = recommend(shaky[shaky["n_segments"] > 3])
+    assert f"The closest setting is flagged: {line}." in worst.flags
