@@ -8,7 +8,9 @@
 - `stability(model, X)`: how well one model's segments reproduce on subsamples: mean ARI
   and per-segment clusterwise Jaccard (Hennig 2007), with a verdict.
 - `segment_guards(X, labels)`: is a solution a split on one input, or on who left
-  questions unanswered (or was never asked them), rather than personas?
+  questions unanswered (or was never asked them), rather than personas? And, segment by
+  segment, is one segment only the respondents not asked a block of questions
+  (``StabilityResult.not_asked_segments``, named in ``flags``)?
 
 Every stability figure, in the sweep and in the run, comes from the same refits: the whole
 pipeline (encoder and its scaling included) refitted on each random subsample with the
