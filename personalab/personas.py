@@ -789,15 +789,38 @@ def run_verdict(verdict) -> tuple[bool | None, str | None]:
     return (None if stable is None else bool(stable)), (None if text is None else str(text))
 
 
-def cap_confidence(badge: str, reason: str, stability: float | None, verdict) -> tuple[str, str]:
+def _not_asked_line(segment, verdict) -> str | None:
+    """The verdict's line for a segment made of respondents who were not asked (or skipped) a
+    block of questions (``not_asked_segments``, diagnostics' per-segment skip check), else
+    None."""
+    try:
+        seg = int(segment)
+    except (TypeError, ValueError):
+        return None
+    if seg not in {int(s) for s in (getattr(verdict, "not_asked_segments", ()) or ())}:
+        return None
+    pattern = re.compile(rf"segment\(s\) (\d+, )*{seg}\b")
+    return next((str(f) for f in (getattr(verdict, "flags", ()) or ())
+                 if pattern.search(str(f))),
+                f"segment {seg} is respondents who were not asked (or skipped) a block of "
+                "questions")
+
+
+def cap_confidence(badge: str, reason: str, stability: float | None, verdict,
+                   segment=None) -> tuple[str, str]:
     """The badge a segment may carry under the run's verdict.
 
     When the run found no stable segments, no persona is "high" confidence: a segment the
     verdict still lets be described (Jaccard ≥ 0.75) is at most "medium", any other is "low";
     when the verdict says the segments are a split on one input or on a missing-answer
-    pattern ("Not personas", ``dominated_by``), every persona is "low". The reason then
-    quotes the verdict.
+    pattern ("Not personas", ``dominated_by``), every persona is "low". A ``segment`` the
+    verdict names as respondents who were not asked a block of questions
+    (``not_asked_segments``) is "low" whatever the rest: "Not a persona: <the flag>". The
+    reason then quotes the verdict.
     """
+    line = _not_asked_line(segment, verdict) if segment is not None else None
+    if line is not None:
+        return "low", f"{reason} Not a persona: {line.rstrip('.')}."
     stable, text = run_verdict(verdict)
     if stable is None or stable:
         return badge, reason
@@ -815,15 +838,16 @@ def apply_run_verdict(personas: list[PersonaDraft], verdict) -> list[PersonaDraf
     place; idempotent. The report calls it with the verdict it shows, so a card can never
     say "high confidence" under "No stable segments"."""
     stable, _ = run_verdict(verdict)
-    if stable is None or stable:
+    if (stable is None or stable) and not getattr(verdict, "not_asked_segments", ()):
         return personas
     for p in personas:
         ev = p.confidence_statement.evidence
         stab = ev[0].value if ev else None
-        if "The run's verdict:" in p.confidence_statement.text:
+        if "The run's verdict:" in p.confidence_statement.text \
+                or "Not a persona:" in p.confidence_statement.text:
             continue
         reason = p.confidence_statement.text.split(": ", 1)[-1]
-        badge, reason = cap_confidence(p.confidence, reason, stab, verdict)
+        badge, reason = cap_confidence(p.confidence, reason, stab, verdict, p.segment)
         p.confidence = badge
         p.confidence_statement = Statement(render("confidence", badge=badge, reason=reason),
                                            list(ev))
@@ -1367,7 +1391,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                              [size_ev] + (lead.evidence if lead is not None else []))
         stab = stability.get(seg, stability.get(str(seg)))
         badge, reason = confidence_badge(stab, unassigned_share)
-        badge, reason = cap_confidence(badge, reason, stab, verdict)
+        badge, reason = cap_confidence(badge, reason, stab, verdict, seg)
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
         negative = _match_not_a_fit(prof, rules)
         narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"])

@@ -275,3 +275,29 @@ def test_a_numeric_question_of_calendar_years_reads_as_years():
     assert re.search(r"DETE Start Date: 199\d on average \(199\d overall\)", text), text
     assert "1,99" not in text
     assert re.search(r"Staff at your site: 1,\d{3} on average", text), text   # not a year
+
+
+def test_a_segment_of_respondents_not_asked_a_block_is_low_confidence_not_a_persona(planted):
+    """OSMI's self-employed (not asked the current-employer block) were two 'medium'
+    personas; the run's per-segment skip flag now caps them at 'low', naming the block."""
+    from types import SimpleNamespace
+
+    from personalab.personas import apply_run_verdict
+
+    flag = ("segment(s) 1: defined by not answering 6 questions ('Employer size', …): "
+            "respondents who were not asked them (skip logic, split ballot) or skipped them, "
+            "not a persona")
+    verdict = SimpleNamespace(stable=True, verdict="Stable: 3 segments reproduce.",
+                              flags=[flag], not_asked_segments=[1])
+    personas = _draft(planted, stability={0: 0.97, 1: 0.97, 2: 0.97}, verdict=verdict)
+    by_seg = {p.segment: p for p in personas}
+    assert by_seg[1].confidence == "low"
+    assert "Not a persona: segment(s) 1: defined by not answering 6 questions" in \
+        by_seg[1].confidence_statement.text
+    assert by_seg[0].confidence == by_seg[2].confidence == "high"
+    # the report's re-capping keeps it so, and is idempotent
+    plain = _draft(planted, stability={0: 0.97, 1: 0.97, 2: 0.97})
+    apply_run_verdict(plain, verdict)
+    apply_run_verdict(plain, verdict)
+    assert [p.confidence for p in plain] == ["high", "low", "high"]
+    assert plain[1].confidence_statement.text.count("Not a persona:") == 1
