@@ -349,6 +349,8 @@ def _facet_of(q) -> str | None:
 
 #: A question text longer than this is shown by its short label in a persona.
 SHORT_LABEL_CHARS = 60
+#: A question wording up to this long reads whole in a persona's sentence rather than cut.
+PROSE_LABEL_CHARS = 80
 
 _AGREE_WORDS = re.compile(r"\bagree|\bdisagree", re.I)
 _AGREE_CODES = {"sd", "d", "n", "a", "sa", "ns", "m"}
@@ -370,6 +372,18 @@ def question_label(q, fallback: str | None = None) -> str:
         return text
     cut = text[:SHORT_LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-")
     return cut + "…"
+
+
+def prose_label(q, fallback: str | None = None) -> str:
+    """How a sentence of a persona names a question: :func:`question_label`, unless that
+    label is a cut ("Do you use any e-commerce websites to…") of a wording short enough to
+    read in a sentence (up to :data:`PROSE_LABEL_CHARS`), which is then written whole; a
+    label that is no cut (a battery's item, "Medicines") stays as it is."""
+    label = question_label(q, fallback)
+    full = str((getattr(q, "text", None) if q is not None else None) or fallback or "").strip()
+    if label.endswith("\u2026") and full and len(full) <= PROSE_LABEL_CHARS:
+        return full
+    return label
 
 
 def _scale_bounds(q) -> tuple:
@@ -443,7 +457,7 @@ def _phrase_for_type(row, q) -> tuple[str, str]:
     direction = "over" if over else "under"
     qtype = row["type"]
     full = (q.text if q is not None and q.text else row.get("question_text")) or row["question"]
-    label = question_label(q, full)
+    label = prose_label(q, full)
     if qtype == "likert":
         info = scale_info(q)
         if info["kind"] == "agree":
@@ -1340,7 +1354,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                         and row["type"] != "numeric":
                     continue
                 seen_q.add(row["question"])
-                text = question_label(q, row["question"])
+                text = prose_label(q, row["question"])
                 if row["type"] == "numeric":
                     value, total = _year_values(row, q, row["value"], row["total"])
                     st = render("demo_mean", text=text, value=value, total=total)

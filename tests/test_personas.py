@@ -301,3 +301,31 @@ def test_a_segment_of_respondents_not_asked_a_block_is_low_confidence_not_a_pers
     apply_run_verdict(plain, verdict)
     assert [p.confidence for p in plain] == ["high", "low", "high"]
     assert plain[1].confidence_statement.text.count("Not a persona:") == 1
+
+
+def test_a_cut_short_label_is_written_whole_in_persona_sentences():
+    """Google Forms: 'say yes to "Do you use any e-commerce websites to…"' lost what the
+    question asks; a cut label reads whole in prose, a battery item's label stays."""
+    rng = np.random.default_rng(4)
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        "sell": np.where(rng.random(n) < np.where(seg == 0, 0.8, 0.1), "Yes", "No"),
+        "med": np.clip(np.round(rng.normal(np.where(seg == 0, 4.4, 1.8), 0.6)), 1, 5),
+    })
+    wording = "Do you use any e-commerce websites to sell your own products?"
+    survey = survey_from_frame(frame, [
+        Question("sell", wording, "single", "segment",
+                 [ScaleOption(1, "Yes"), ScaleOption(2, "No")],
+                 short="Do you use any e-commerce websites to\u2026"),
+        Question("med", "How often do you buy these online? [Medicines]", "likert", "segment",
+                 [ScaleOption(i + 1, lab) for i, lab in
+                  enumerate(["Never", "Rarely", "Sometimes", "Often", "Always"])],
+                 short="Medicines")])
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    personas = draft_personas(survey, labels, profile_segments(survey, labels),
+                              segment_sizes(labels.to_numpy()))
+    text = " ".join(st.text for p in personas for st in p.distinctive)
+    assert f"“{wording}”" in text and "websites to\u2026" not in text
+    assert "“Medicines”" in text and "[Medicines]" not in text
