@@ -239,9 +239,6 @@ _PATH_KEYS = ("input", "codebook", "themes", "baseline")
 
 #: Keys that say how the export is read, passed to load_export (and the conventions).
 READ_OPTIONS = ("decimal", "thousands", "dayfirst", "encoding", "encoding_errors")
-#: The marks personalab.conventions reads (its number_conventions checks the same).
-DECIMAL_MARKS = (".", ",")
-THOUSANDS_MARKS = (",", ".", " ", "\u00a0", "\u202f", "'", "")
 _ENCODING_ERRORS = ("replace", "strict")
 
 
@@ -262,6 +259,8 @@ def check_read_options(options: dict, src=None) -> None:
     ConfigError
     """
     import codecs
+
+    from .conventions import DECIMAL_MARKS, THOUSANDS_MARKS      # the marks it reads
 
     marks = {"decimal": DECIMAL_MARKS, "thousands": THOUSANDS_MARKS}
     for key in ("decimal", "thousands"):
@@ -483,16 +482,15 @@ def load_config(path, **overrides) -> StudyConfig:
                           fix=f"give the file itself, e.g. --config {inside[0]}" if inside else
                               "give the path of a study YAML, e.g. data/sample/study.yml "
                               "(`personalab init <folder>` writes one)")
-    from .codebook import load_yaml_text, read_yaml_text
+    from .codebook import read_yaml_file
 
     try:
         # UTF-8 or refused naming the line and byte; plain data only; aliases capped (an
         # alias bomb is refused before it is built)
-        text = read_yaml_text(path, what="study config", error=ConfigError)
+        values, _ = read_yaml_file(path, what="study config", error=ConfigError)
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", file=path,
                           fix="check the file's permissions") from None
-    values = load_yaml_text(text, file=path, what="study config", error=ConfigError)
     if values is None:
         values = {}
     if not isinstance(values, dict):

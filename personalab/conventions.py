@@ -55,6 +55,11 @@ _DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?=$|[ T])")
 _MAYBE_DMY = r"^.{0,2}[/.-]"
 
 
+#: The decimal marks and thousands separators the conventions read (study.yml's values too).
+DECIMAL_MARKS = (".", ",")
+THOUSANDS_MARKS = (",", ".", " ", "\u00a0", "\u202f", "'", "")
+
+
 @dataclass(frozen=True)
 class NumberConvention:
     """How one column writes numbers.
@@ -225,8 +230,8 @@ def number_conventions(frame: pd.DataFrame, columns, *, decimal=None, thousands=
     InputError
         A column mixes conventions, cannot be decided, or contradicts a given option.
     """
-    _check_mark(decimal, "decimal", (".", ","), file)
-    _check_mark(thousands, "thousands", (",", ".", " ", "\u00a0", "\u202f", "'", ""), file)
+    _check_mark(decimal, "decimal", DECIMAL_MARKS, file)
+    _check_mark(thousands, "thousands", THOUSANDS_MARKS, file)
     rows = np.arange(len(frame)) + 2 if file_rows is None else np.asarray(file_rows)
     found = {}
 
