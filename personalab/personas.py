@@ -206,32 +206,32 @@ _ENV.filters["num"] = lambda v: v if isinstance(v, str) else _num(v)   # str: pr
 #: card's bullets and its narrative are worded from the same source.
 TEMPLATES = {
     # agreement scales (labels say agree/disagree, or SD ... SA)
-    "agree_over": "agree more than most that “{{ text }}” (mean {{ value|num }} vs "
+    "agree_over": "agree more than {{ than }} that “{{ text }}” (mean {{ value|num }} vs "
                   "{{ total|num }}{{ scale }})",
-    "agree_under": "agree less than most that “{{ text }}” (mean {{ value|num }} vs "
+    "agree_under": "agree less than {{ than }} that “{{ text }}” (mean {{ value|num }} vs "
                    "{{ total|num }}{{ scale }})",
     # any other rating scale: the scale's own labels, never "agree"
-    "rate_over": "rate “{{ text }}” higher than most ({{ value|num }} vs {{ total|num }} "
+    "rate_over": "rate “{{ text }}” higher than {{ than }} ({{ value|num }} vs {{ total|num }} "
                  "{{ of }}{{ scale }})",
-    "rate_under": "rate “{{ text }}” lower than most ({{ value|num }} vs {{ total|num }} "
+    "rate_under": "rate “{{ text }}” lower than {{ than }} ({{ value|num }} vs {{ total|num }} "
                   "{{ of }}{{ scale }})",
-    "share_over": "answer “{{ level }}” to “{{ text }}” more often than most ({{ value|pct }} "
+    "share_over": "answer “{{ level }}” to “{{ text }}” more often than {{ than }} ({{ value|pct }} "
                   "vs {{ total|pct }} of all respondents)",
-    "share_under": "answer “{{ level }}” to “{{ text }}” less often than most "
+    "share_under": "answer “{{ level }}” to “{{ text }}” less often than {{ than }} "
                    "({{ value|pct }} vs {{ total|pct }} of all respondents)",
-    "multi_over": "choose “{{ level }}” for “{{ text }}” more often than most ({{ value|pct }} "
+    "multi_over": "choose “{{ level }}” for “{{ text }}” more often than {{ than }} ({{ value|pct }} "
                   "vs {{ total|pct }} overall)",
-    "multi_under": "choose “{{ level }}” for “{{ text }}” less often than most "
+    "multi_under": "choose “{{ level }}” for “{{ text }}” less often than {{ than }} "
                    "({{ value|pct }} vs {{ total|pct }} overall)",
-    "numeric_over": "report a higher “{{ text }}” than most ({{ value|num }} on average vs "
+    "numeric_over": "report a higher “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                     "{{ total|num }} overall)",
-    "numeric_under": "report a lower “{{ text }}” than most ({{ value|num }} on average vs "
+    "numeric_under": "report a lower “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                      "{{ total|num }} overall)",
     "theme_over": "bring up “{{ label }}” in their own words more often than others "
                   "({{ value|pct }} vs {{ total|pct }} of other respondents)",
-    "yes_over": "say yes to “{{ text }}” more often than most ({{ value|pct }} vs "
+    "yes_over": "say yes to “{{ text }}” more often than {{ than }} ({{ value|pct }} vs "
                 "{{ total|pct }} of all respondents)",
-    "yes_under": "say yes to “{{ text }}” less often than most ({{ value|pct }} vs "
+    "yes_under": "say yes to “{{ text }}” less often than {{ than }} ({{ value|pct }} vs "
                  "{{ total|pct }} of all respondents)",
     "demo_yes": "{{ text }}: yes for {{ value|pct }}, against {{ total|pct }} overall.",
     "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
@@ -252,7 +252,8 @@ TEMPLATES = {
 
 
 def render(key: str, **values) -> str:
-    """Fill one of :data:`TEMPLATES`."""
+    """Fill one of :data:`TEMPLATES` (comparisons read "than most" unless ``than`` says)."""
+    values.setdefault("than", "most")
     return _ENV.from_string(TEMPLATES[key]).render(**values)
 
 
@@ -446,13 +447,11 @@ def _phrase_for(row, q, share: float = 0.0) -> tuple[str, str]:
     are reported as numbers. A segment that holds more than half of the respondents
     (``share``) is most of them, so it compares "than average", never "than most".
     """
-    phrase, direction = _phrase_for_type(row, q)
-    if share is not None and not _isnan(share) and share > 0.5:
-        phrase = phrase.replace(" than most", " than average")
-    return phrase, direction
+    than = "average" if share is not None and not _isnan(share) and share > 0.5 else "most"
+    return _phrase_for_type(row, q, than)
 
 
-def _phrase_for_type(row, q) -> tuple[str, str]:
+def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
     over = row["effect_size"] > 0
     direction = "over" if over else "under"
     qtype = row["type"]
@@ -462,23 +461,23 @@ def _phrase_for_type(row, q) -> tuple[str, str]:
         info = scale_info(q)
         if info["kind"] == "agree":
             text = full if len(str(full)) <= 2 * SHORT_LABEL_CHARS else label
-            return render(f"agree_{direction}", text=text, value=row["value"],
+            return render(f"agree_{direction}", than=than, text=text, value=row["value"],
                           total=row["total"], scale=_scale_words(info)), direction
         of = (f"of {_code(info['hi'])}" if info["lo"] == 1 else "on average")
-        return render(f"rate_{direction}", text=label, value=row["value"], total=row["total"],
-                      of=of, scale=_scale_words(info)), direction
+        return render(f"rate_{direction}", than=than, text=label, value=row["value"],
+                      total=row["total"], of=of, scale=_scale_words(info)), direction
     if qtype == "multi":
-        return render(f"multi_{direction}", text=label, level=row["level"],
+        return render(f"multi_{direction}", than=than, text=label, level=row["level"],
                       value=row["value"], total=row["total"]), direction
     if qtype == "numeric" or row.get("measure") == "mean":
         value, total = _year_values(row, q, row["value"], row["total"])
-        return render(f"numeric_{direction}", text=label, value=value,
+        return render(f"numeric_{direction}", than=than, text=label, value=value,
                       total=total), direction
     if _binary_yes(row, q):
-        return render(f"yes_{direction}", text=label, value=row["value"],
+        return render(f"yes_{direction}", than=than, text=label, value=row["value"],
                       total=row["total"]), direction
-    return render(f"share_{direction}", text=label, level=row["level"], value=row["value"],
-                  total=row["total"]), direction
+    return render(f"share_{direction}", than=than, text=label, level=row["level"],
+                  value=row["value"], total=row["total"]), direction
 
 
 def _statement_for(row, q) -> Statement:

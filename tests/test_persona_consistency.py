@@ -554,3 +554,17 @@ def test_the_mean_of_an_identifier_or_postal_code_is_never_a_trait():
     for p in draft_personas(survey, labels, profile, segment_sizes(labels.to_numpy())):
         cited = {ev.question for st in p.statements() for ev in st.evidence}
         assert "age" in cited and not cited & {"Clothing ID", "zip"}
+
+
+def test_than_average_never_rewrites_the_question_s_own_wording():
+    """A majority segment compares 'than average'; a question worded 'more than most
+    people' keeps its words (the rewording once edited the quoted question too)."""
+    from personalab.personas import _phrase_for
+
+    q = Question("Q1", "I save more than most people I know", "likert", "segment", LIKERT5)
+    row = {"type": "likert", "effect_size": 0.8, "value": 4.3, "total": 3.5,
+           "question": "Q1", "question_text": q.text}
+    phrase, _ = _phrase_for(row, q, 0.6)
+    assert "“I save more than most people I know”" in phrase
+    assert phrase.startswith("agree more than average that")
+    assert _phrase_for(row, q, 0.3)[0].startswith("agree more than most that")
