@@ -245,6 +245,20 @@ class Codebook:
         return _codebook_from_dict(d, source)
 
 
+def question_wording(codebook, columns) -> dict:
+    """``{column: the question's text}`` for the columns the codebook words (a column it
+    does not list, or a question without text, is left out)."""
+    out = {}
+    for q in columns:
+        try:
+            text = codebook[q].text
+        except KeyError:
+            continue
+        if text:
+            out[q] = text
+    return out
+
+
 def short_label(question) -> str:
     """What to call a question on cards, charts and heat maps: its ``short`` label, else
     its text, else its id. Takes a :class:`Question` or a mapping with those keys (a

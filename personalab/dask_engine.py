@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .codebook import question_wording  # noqa: F401  (re-exported: the Dask tagging uses it)
 from .errors import ConfigError, InputError
 from .ids import in_ids
 
@@ -596,20 +597,6 @@ def _one_process(fn, *args, **kwargs):
     if "n_jobs" in inspect.signature(fn).parameters:
         return fn(*args, n_jobs=1, **kwargs)
     return fn(*args, **kwargs)
-
-
-def question_wording(codebook, columns) -> dict:
-    """``{column: the question's text}`` for the columns the codebook words (a column it
-    does not list, or a question without text, is left out)."""
-    out = {}
-    for q in columns:
-        try:
-            text = codebook[q].text
-        except KeyError:
-            continue
-        if text:
-            out[q] = text
-    return out
 
 
 def theme_share_sums(result, labels, weights=None):

@@ -457,6 +457,7 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
     """
     import pandas as pd
 
+    from .codebook import is_other_specification, question_wording
     from .discovery import distinctive_themes
     from .quotes import representative_quotes
     from .sentiment import sentiment_scores
@@ -512,14 +513,7 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
             theme_profile = distinctive_themes(combined.astype(int), seg)
     # each open question's wording, so an answer is scored as the answer to it: "Nothing"
     # to "What could we improve?" is praise, to "What did you like?" a complaint
-    wording = {}
-    for q in texts.columns:
-        try:
-            text = kept.codebook[q].text
-        except KeyError:
-            continue
-        if text:
-            wording[q] = text
+    wording = question_wording(kept.codebook, texts.columns)
     if sentiment is None:
         sentiment = pd.DataFrame({q: sentiment_scores(texts[q], question=wording.get(q))
                                   for q in texts.columns}, index=texts.index)
@@ -536,7 +530,6 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
     # a closed question's "Other (please specify)" text names a category: it is tagged and
     # counted with the rest, but a persona is quoted from the open questions only (a
     # survey whose only free text is such answers is still quoted from them)
-    from .codebook import is_other_specification
 
     quotable = [q for q in texts.columns if q not in kept.codebook
                 or not is_other_specification(kept.codebook[q])] or list(texts.columns)
