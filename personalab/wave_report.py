@@ -41,8 +41,9 @@ def changes_section(store):
     """The "What changed" section, or None when the run has no wave comparison."""
     if not store.has("wave_comparison"):
         return None
-    from .plotting import segment_colors, segment_label
-    from .report import Section, esc, figure_html, persona_cell, question_cell, table_html
+    from .plotting import segment_label
+    from .report import (Section, _segment_colors, esc, figure_html, persona_cell,
+                         question_cell, table_html)
     from .waves import visualize_drift, visualize_size_shift
 
     cmp = store.load("wave_comparison")
@@ -81,12 +82,9 @@ def changes_section(store):
     codebook = store.load("survey").codebook if store.has("survey") else None
     names_now = ({p.segment: p.name for p in store.load("personas")}
                  if store.has("personas") else {})
-    # one colour per persona, as in every other chart: keyed on the baseline personas'
-    # segments (a persona keeps its label, so its colour, across waves)
-    segs = list(cmp.sizes["segment"]) + list(names_now)
-    if store.has("labels"):
-        segs += list(pd.unique(store.load("labels")))
-    colors = segment_colors(list(dict.fromkeys(segs)))
+    # one colour per persona, as in every other chart (a persona keeps its label, so its
+    # colour, across waves)
+    colors = _segment_colors(store, cmp.sizes["segment"])
 
     def persona_cells(segments, personas):
         return [persona_cell(s, {s: p}, colors) for s, p in zip(segments, personas)]
