@@ -369,6 +369,8 @@ class GuardResult:
     segment_flags : list of str
         The same in words, one line per block (segments sharing a block together), for
         ``flags``: "segment(s) 3, 5: defined by not answering 24 questions (...)".
+    not_asked_flags : dict
+        Segment -> its line of ``segment_flags``.
     """
 
     reason: str | None
@@ -379,6 +381,7 @@ class GuardResult:
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
     not_asked: dict = field(default_factory=dict)
     segment_flags: list = field(default_factory=list)
+    not_asked_flags: dict = field(default_factory=dict)
 
 
 def segment_guards(X, labels, *, features=None, feature_map=None,
@@ -496,11 +499,11 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
         reason = (f"two segments are look-alikes: they differ by less than {min_separation} "
                   f"standard deviations on every input ({separation:.2f}); fewer segments "
                   "describe the same people")
-    not_asked, segment_flags = {}, []
+    not_asked, segment_flags, flag_of = {}, [], {}
     if M is not None and M.shape[1]:
-        not_asked, segment_flags = _skip_segments(M[pick], y, qids, X)
+        not_asked, segment_flags, flag_of = _skip_segments(M[pick], y, qids, X)
     return GuardResult(reason, dominated, acc, miss_acc, separation, inputs,
-                       not_asked, segment_flags)
+                       not_asked, segment_flags, flag_of)
 
 
 def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY):
@@ -511,15 +514,14 @@ def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY
     balanced accuracy >= ``max_accuracy``. The block named is every question whose
     missing share in the segment differs from the rest's by >= `SKIP_BLOCK_GAP`; a
     segment is flagged only when that block holds >= `MIN_SKIP_BLOCK` questions.
-    Returns ({segment: block of question ids}, [one line per block]).
+    Returns ({segment: block of question ids}, [one line per block], {segment: its line}).
     """
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.tree import DecisionTreeClassifier
 
-    labels_of = {}
-    for q in survey.questions(role="segment"):
-        qid = str(getattr(q, "id", q))
-        labels_of[qid] = str(getattr(q, "text", None) or qid)
+    from .codebook import short_label
+
+    labels_of = {str(q.id): short_label(q) for q in survey.questions(role="segment")}
     found, groups = {}, {}
     for s in np.unique(y):
         member = y == s
@@ -547,7 +549,7 @@ def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY
                 key = other
                 break
         groups.setdefault(key, []).append((int(s), acc, member.mean()))
-    lines = []
+    lines, line_of = [], {}
     for (skipped, answered), segs in groups.items():
         ids = ", ".join(str(s) for s, _, _ in segs)
         accs = ", ".join(f"{a:.0%}" for _, a, _ in segs)
@@ -563,7 +565,8 @@ def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY
                     "not a persona")
         lines.append(f"segment(s) {ids}: {what} (which questions went unanswered tells "
                      f"them apart with balanced accuracy {accs})")
-    return found, lines
+        line_of.update({s: lines[-1] for s, _, _ in segs})
+    return found, lines, line_of
 
 
 def _short_labels(qids, labels_of, n=3, width=40):
@@ -670,6 +673,7 @@ def _flag_segments(res, guard):
     ``flags``, which the report shows at the top; ``not_asked_segments``; the
     ``not_asked`` column of ``segments``)."""
     res.not_asked_segments = sorted(guard.not_asked)
+    res.not_asked_flags = dict(guard.not_asked_flags)
     if "not_asked" not in res.segments:
         res.segments["not_asked"] = [int(s) in guard.not_asked for s in res.segments.index]
     if guard.segment_flags:
@@ -975,6 +979,8 @@ class StabilityResult:
     not_asked_segments : list of int
         Those segments (``GuardResult.not_asked``); ``segments["not_asked"]`` marks them.
         They do not make the solution unstable: the other segments may be personas.
+    not_asked_flags : dict or None
+        Segment -> its line of ``flags`` (None on results pickled before it existed).
     """
 
     mean_ari: float
@@ -991,6 +997,7 @@ class StabilityResult:
     # artifacts) still read as "nothing flagged"
     flags: list | tuple = ()
     not_asked_segments: list | tuple = ()
+    not_asked_flags: dict | None = None
 
     def __str__(self):
         return self.verdict

@@ -804,19 +804,16 @@ def run_verdict(verdict) -> tuple[bool | None, str | None]:
 
 def _not_asked_line(segment, verdict) -> str | None:
     """The verdict's line for a segment made of respondents who were not asked (or skipped) a
-    block of questions (``not_asked_segments``, diagnostics' per-segment skip check), else
-    None."""
+    block of questions (``not_asked_segments`` / ``not_asked_flags``, diagnostics'
+    per-segment skip check), else None."""
     try:
         seg = int(segment)
     except (TypeError, ValueError):
         return None
     if seg not in {int(s) for s in (getattr(verdict, "not_asked_segments", ()) or ())}:
         return None
-    pattern = re.compile(rf"segment\(s\) (\d+, )*{seg}\b")
-    return next((str(f) for f in (getattr(verdict, "flags", ()) or ())
-                 if pattern.search(str(f))),
-                f"segment {seg} is respondents who were not asked (or skipped) a block of "
-                "questions")
+    return (getattr(verdict, "not_asked_flags", None) or {}).get(seg) or (
+        f"segment {seg} is respondents who were not asked (or skipped) a block of questions")
 
 
 def cap_confidence(badge: str, reason: str, stability: float | None, verdict,

@@ -288,7 +288,8 @@ def test_a_segment_of_respondents_not_asked_a_block_is_low_confidence_not_a_pers
             "respondents who were not asked them (skip logic, split ballot) or skipped them, "
             "not a persona")
     verdict = SimpleNamespace(stable=True, verdict="Stable: 3 segments reproduce.",
-                              flags=[flag], not_asked_segments=[1])
+                              flags=[flag], not_asked_segments=[1],
+                              not_asked_flags={1: flag})
     personas = _draft(planted, stability={0: 0.97, 1: 0.97, 2: 0.97}, verdict=verdict)
     by_seg = {p.segment: p for p in personas}
     assert by_seg[1].confidence == "low"

@@ -497,6 +497,8 @@ def test_stability_and_recommend_name_the_not_asked_segment():
     # k-means found the not-asked quarter as a segment of its own: named, loudly
     seg = int(pd.Series(model.labels_[~asked]).mode()[0])
     assert res.not_asked_segments == [seg]
+    assert res.not_asked_flags[seg] in res.flags and res.not_asked_flags[seg].startswith(
+        f"segment(s) {seg}: defined by not answering")
     assert list(res.segments.index[res.segments["not_asked"]]) == [seg]
     assert any(f.startswith(f"segment(s) {seg}: defined by not answering 6 questions")
                for f in res.flags)
