@@ -35,11 +35,13 @@ Decisions
   on 29 scaled inputs: at most 0.53, and 3 of 1,419 respondents at 0.5 or more when the new
   wave was the baseline file itself). :func:`track_wave` uses a softmax over the squared
   distances to the personas' centres (the k-means centres, in the space the model
-  clusters) whose temperature is set so that the baseline's median respondent holds
-  ``_MEDIAN_MEMBERSHIP`` (3/4) of its own persona: a new respondent as clearly placed as
+  clusters) whose temperature is set so that the median fitted respondent holds
+  ``MEDIAN_MEMBERSHIP`` (3/4) of its own persona: a new respondent as clearly placed as
   the baseline's typical one gets 75%, one half-way between two personas about 50% or
-  less. ``params["membership_temperature"]`` holds the temperature. Other clusterers keep
-  their own membership (a Gaussian mixture's posterior).
+  less. The model sets it when it is fitted (``PersonaModel.membership_temperature_``);
+  :func:`kmeans_membership` calibrates a baseline model pickled before that on the
+  baseline. ``params["membership_temperature"]`` holds the temperature. Other clusterers
+  keep their own membership (a Gaussian mixture's posterior).
 * **Emerging segments are new relative to the baseline, not just badly fitted.** A soft
   membership is relative (a Gaussian mixture is 99% sure of a point far from every
   component), so "fits no persona well" means: unassigned, or membership below
@@ -641,8 +643,9 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
         ``theme_shifts``.
     min_membership : float, default 0.5
         Below this soft membership a respondent fits their persona only weakly. For a
-        k-means model the membership is :func:`kmeans_membership` (the baseline's median
-        respondent holds 0.75 of its persona); for others, the model's own.
+        k-means model the membership is calibrated (the median fitted respondent holds 0.75
+        of its persona; :func:`kmeans_membership` for models pickled before that); for
+        others, the model's own.
     novelty_ratio : float, default 2.5
         A respondent is *off the baseline map* when, among their ``n_neighbors`` nearest
         neighbours (both waves pooled, model feature space), new-wave respondents are this
@@ -694,8 +697,11 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     typed.index = ids2
     seg2 = typed["segment"].to_numpy().astype(int)
     conf = typed["confidence"].to_numpy(dtype=float)
-    temperature = None
-    if type(getattr(model, "clusterer_", None)).__name__ == "KMeans":
+    # a k-means model calibrates its membership when it is fitted (PersonaModel's
+    # membership_temperature_), so the typed confidence is already calibrated; a baseline
+    # model pickled before that is calibrated here, on the baseline
+    temperature = getattr(model, "membership_temperature_", None)
+    if temperature is None and type(getattr(model, "clusterer_", None)).__name__ == "KMeans":
         member, temperature = kmeans_membership(model, baseline.survey, lab1, new)
         typed_in = seg2 >= 0
         conf = np.where(typed_in, member[np.arange(len(seg2)), np.clip(seg2, 0, None)], 0.0)
