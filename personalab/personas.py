@@ -949,6 +949,18 @@ def _card_traits(statements: list[Statement]) -> list[Evidence]:
     return out
 
 
+def _card_split(narrative, demographics, facets) -> tuple[list[Evidence], list[Evidence]]:
+    """(the traits the narrative states, the card's other traits): what rules 1 and 2 of
+    :func:`quote_fit` check, for drafting a card and for :func:`typical_respondents` alike.
+    ``facets`` maps each of :data:`FACETS` to its statements."""
+    defining = _card_traits(narrative)
+    named = {d.variable for d in defining}
+    others = [ev for ev in _card_traits(list(demographics)
+                                        + [st for f in FACETS for st in facets[f]])
+              if ev.variable not in named]
+    return defining, others
+
+
 def _trait_sides(ev: Evidence, x) -> np.ndarray:
     """Whether respondents' own values ``x`` (an array) sit on the persona's side of a
     stated trait: 1.0 (they do), 0.0 (against it), NaN (not checked).
@@ -1174,10 +1186,8 @@ def typical_respondents(survey, labels, personas: list[PersonaDraft]) -> dict[in
     ids = values.index.map(str)
     out = {}
     for p in personas:
-        defining = _card_traits(p.narrative)
-        others = [ev for ev in _card_traits(p.demographics + [st for f in FACETS
-                                                               for st in getattr(p, f)])
-                  if ev.variable not in {d.variable for d in defining}]
+        defining, others = _card_split(p.narrative, p.demographics,
+                                       {f: getattr(p, f) for f in FACETS})
         keep = _typical(values, defining, others) & (seg == p.segment)
         out[p.segment] = list(ids[keep])
     return out
@@ -1405,10 +1415,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
         negative = _match_not_a_fit(prof, rules)
         narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"])
-        defining = _card_traits(narrative)
-        others = [ev for ev in _card_traits(demographics[:max_items]
-                                            + [st for f in FACETS for st in facets[f]])
-                  if ev.variable not in {d.variable for d in defining}]
+        defining, others = _card_split(narrative, demographics[:max_items], facets)
 
         def check(quote, defining=defining, others=others):
             own = None if answers is None or quote.respondent_id not in answers.index \
