@@ -184,6 +184,8 @@ class SegmentResult:
     recommendation: object | None
     sweep: object | None
     golden: object | None
+    #: the survey's codebook (questions' short labels for the charts)
+    codebook: object = None
 
 
 def _kept(store: ArtifactStore):
@@ -419,7 +421,8 @@ def segment(output_dir, *, seed=42, min_segment_share=0.05, reducer="auto", clus
     if gq is not None:
         to_safe_csv(gq.table(), out / "golden_questions.csv")
     return SegmentResult(model=model, labels=labels, profile=profile, sizes=sizes,
-                         stability=stab, recommendation=rec, sweep=table, golden=gq)
+                         stability=stab, recommendation=rec, sweep=table, golden=gq,
+                         codebook=kept.codebook)
 
 
 @dataclass
