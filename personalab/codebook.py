@@ -1487,6 +1487,8 @@ def _read_conventions(cb: Codebook, raw):
 
 def _decode_issues(raw) -> list[Issue]:
     """One warning per column holding bytes the loader could not decode (read as U+FFFD)."""
+    from personalab.loaders import DECODE_FIX
+
     errs = getattr(raw, "decode_errors", None)
     if errs is None or not len(errs):
         return []
@@ -1503,10 +1505,7 @@ def _decode_issues(raw) -> list[Issue]:
             f"{len(sel)} byte(s) {where} are not valid {enc} and were read as U+FFFD (the "
             f"replacement character), e.g. byte {first['byte']} at byte offset "
             f"{int(first['byte_offset'])} (line {int(first['line'])}); the answer(s) read "
-            "without it", col, rows[:_MAX_ROWS_KEPT],
-            "check those answers in the export; if the whole file is in another encoding, "
-            "pass encoding= (e.g. 'cp1252'); re-save the export as UTF-8 to silence this, or "
-            "pass encoding_errors='strict' to stop on such bytes", len(rows)))
+            "without it", col, rows[:_MAX_ROWS_KEPT], DECODE_FIX, len(rows)))
     return out
 
 

@@ -346,6 +346,12 @@ def _check_encoding_errors(value, src: _Source) -> None:
                          fix="use encoding_errors='replace' or 'strict', or leave it out")
 
 
+#: What to do about bytes read as U+FFFD (the load warning and the validation report say it).
+DECODE_FIX = ("check those answers in the export; if the whole file is in another encoding, "
+              "pass encoding= (e.g. 'cp1252'); re-save the export as UTF-8 to silence this, "
+              "or pass encoding_errors='strict' to stop on such bytes")
+
+
 def _decode_warning(src: _Source, raw: RawWave) -> str:
     errs = raw.decode_errors
     shown = "; ".join(
@@ -354,9 +360,7 @@ def _decode_warning(src: _Source, raw: RawWave) -> str:
     more = f" (+{len(errs) - 5} more)" if len(errs) > 5 else ""
     return (f"file {src.shown}: {len(errs)} byte(s) are not valid {raw.encoding} and were read "
             f"as U+FFFD (the replacement character): {shown}{more}; all are listed in "
-            "raw.decode_errors.\n  Fix: check those answers; if the whole file is in another "
-            "encoding pass encoding= (e.g. 'cp1252'); re-save the export as UTF-8 to silence "
-            "this, or pass encoding_errors='strict' to stop on such bytes")
+            f"raw.decode_errors.\n  Fix: {DECODE_FIX}")
 
 
 def _load_table(src, fmt, container, table) -> RawWave:
