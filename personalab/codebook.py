@@ -2200,8 +2200,8 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
             note += [f"{c}: code {lab!r} is not a point of the {kind} scale; drafted as "
                      "missing (reason: unlabelled) - say what it means" for lab in extra]
             return Question(c, text, "likert", seg, scale, missing=missing), note
-        order, notes = _match_likert(words), []
-        tpl = _template_of(words)
+        tpl, notes = _template_of(words), []
+        order = _match_likert(words) if tpl is None else None
         if tpl is not None:
             # codes mixed in ("Agree", "2") number the whole template: keep all of it
             order = tpl if nums else _offered_points(tpl, st.count)
