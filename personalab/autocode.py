@@ -305,9 +305,9 @@ class _TextFeatures:
 
     def transform(self, texts: pd.Series):
         docs = texts.tolist()
+        W, Ch = self.word_.transform(docs), self.char_.transform(docs)
         # each TF-IDF block is unit-length per row: together, length 1
-        parts = [self.word_.transform(docs) / math.sqrt(2),
-                 self.char_.transform(docs) / math.sqrt(2)]
+        parts = [W / math.sqrt(2), Ch / math.sqrt(2)]
         length2 = 1.0
         if self.embed_ is not None:
             w = self.embedding_weight
@@ -316,7 +316,8 @@ class _TextFeatures:
             length2 += w * w
         if self.lsa_ is not None:
             w = self.lsa_weight
-            parts.append(sparse.csr_matrix(normalize(self.lsa_.transform(self._tfidf(docs))) * w))
+            tfidf = sparse.hstack([W, Ch], format="csr")      # as _tfidf, not read twice
+            parts.append(sparse.csr_matrix(normalize(self.lsa_.transform(tfidf)) * w))
             length2 += w * w
         X = sparse.hstack(parts, format="csr")
         return X if length2 == 1.0 else X / math.sqrt(length2)
