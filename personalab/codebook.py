@@ -137,7 +137,8 @@ class Question:
     #: words for a persona's name: {high: ..., low: ...} for scales, {option: ...} for choices
     descriptor: dict | None = None
     #: a short label for cards, charts and heat maps when ``text`` is long (optional;
-    #: drafted by :func:`infer_codebook`); :attr:`display_label` falls back to ``text``
+    #: drafted by :func:`infer_codebook`); :attr:`display_label` falls back to ``text``,
+    #: cut at a word boundary
     short: str | None = None
 
     def __post_init__(self):
@@ -146,9 +147,8 @@ class Question:
 
     @property
     def display_label(self) -> str:
-        """What to call the question in cards, charts and heat maps: ``short`` when the
-        codebook gives one, else the question ``text``, else its id."""
-        return self.short or self.text or self.id
+        """What to call the question in cards, charts and heat maps (:func:`short_label`)."""
+        return short_label(self)
 
     @property
     def data_columns(self) -> list[str]:
@@ -259,16 +259,33 @@ def question_wording(codebook, columns) -> dict:
     return out
 
 
-def short_label(question) -> str:
-    """What to call a question on cards, charts and heat maps: its ``short`` label, else
-    its text, else its id. Takes a :class:`Question` or a mapping with those keys (a
-    question as read from YAML)."""
-    if isinstance(question, Question):
-        return question.display_label
-    if isinstance(question, dict):
-        return str(question.get("short") or question.get("text") or question.get("id") or "")
-    return str(getattr(question, "short", None) or getattr(question, "text", None)
-               or getattr(question, "id", ""))
+#: A question text longer than this is shown cut at a word boundary ("…") where the
+#: codebook gives no ``short`` label: on cards, charts, heat maps and in the explorer.
+SHORT_LABEL_CHARS = SHORT_MAX
+
+
+def cut_label(text) -> str:
+    """``text`` as a label: whole up to :data:`SHORT_LABEL_CHARS` characters, else cut at a
+    word boundary with "…"."""
+    text = str(text or "").strip()
+    if len(text) <= SHORT_LABEL_CHARS:
+        return text
+    return text[:SHORT_LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-") + "\u2026"
+
+
+def short_label(question, fallback: str | None = None) -> str:
+    """What to call a question on cards, charts, heat maps and in the explorer: its ``short``
+    label, else its text (or ``fallback``, else its id) cut by :func:`cut_label`. Takes a
+    :class:`Question`, a mapping with those keys (a question as read from YAML) or None
+    (then ``fallback`` is named). The one rule every view uses."""
+    get = question.get if isinstance(question, dict) else \
+        (lambda k: getattr(question, k, None))
+    short = get("short") if question is not None else None
+    if short:
+        return str(short)
+    text = (get("text") if question is not None else None) or fallback \
+        or (get("id") if question is not None else None) or ""
+    return cut_label(text)
 
 
 def _matches(value, wanted) -> bool:

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, StrictUndefined
 
+from .codebook import SHORT_LABEL_CHARS, short_label
 from .errors import ConfigError
 from .paths import RESOURCES_DIR
 
@@ -348,8 +349,6 @@ def _facet_of(q) -> str | None:
     return _FACET_ALIASES.get(str(f).lower()) if f else None
 
 
-#: A question text longer than this is shown by its short label in a persona.
-SHORT_LABEL_CHARS = 60
 #: A question wording up to this long reads whole in a persona's sentence rather than cut.
 PROSE_LABEL_CHARS = 80
 
@@ -361,18 +360,9 @@ _FALSE_LEVELS = {"false", "no", "n", "0", "not selected", "unchecked", "nein", "
 
 def question_label(q, fallback: str | None = None) -> str:
     """How a question is named in a persona, a chart or a table: the codebook's ``short``
-    label when it has one, else its text when that is short enough, else the text cut at a
-    word boundary (a drafted short label)."""
-    short = getattr(q, "short", None) if q is not None else None
-    if short:
-        return str(short)
-    text = (getattr(q, "text", None) if q is not None else None) or fallback \
-        or (getattr(q, "id", "") if q is not None else "")
-    text = str(text).strip()
-    if len(text) <= SHORT_LABEL_CHARS:
-        return text
-    cut = text[:SHORT_LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-")
-    return cut + "…"
+    label when it has one, else its text (or ``fallback``) cut at a word boundary
+    (:func:`personalab.codebook.short_label`, the rule every view uses)."""
+    return short_label(q, fallback)
 
 
 def prose_label(q, fallback: str | None = None) -> str:

@@ -826,6 +826,23 @@ def test_short_label_helper_takes_questions_and_plain_mappings():
     assert short_label({"id": "Q3"}) == "Q3"
 
 
+def test_every_view_names_a_long_unlabelled_question_by_one_rule():
+    """A hand-written codebook without ``short``: the explorer, the charts' label map and the
+    persona cards all show the same cut label (the explorer showed the whole wording)."""
+    from personalab.codebook import short_label
+    from personalab.personas import question_label
+    from personalab.plotting._common import question_labels
+
+    text = ("If you have a mental health issue, do you feel that it interferes with your work "
+            "when being treated effectively?")
+    q = Question("Q9", text)
+    label = short_label(q)
+    assert label.endswith("\u2026") and len(label) <= 60 and text.startswith(label[:-1])
+    assert q.display_label == question_label(q) == label
+    assert question_labels([q]) == {"Q9": label}
+    assert short_label(None, text) == question_label(None, text) == label
+
+
 def test_conjoint_design_columns_are_meta_not_segmentation_inputs():
     rng = np.random.default_rng(12)
     n = 100

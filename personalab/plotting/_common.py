@@ -78,8 +78,9 @@ def segment_name(seg, names=None) -> str:
 def question_labels(questions) -> dict:
     """{question id: short label} from a codebook, a list of questions or a mapping.
 
-    A question's label is its codebook ``short`` when it has one, else its text, else its
-    id (:func:`personalab.codebook.short_label`). A mapping is taken as it is (id -> label).
+    A question's label is its codebook ``short`` when it has one, else its text (or id) cut
+    at a word boundary (:func:`personalab.codebook.short_label`). A mapping is taken as it
+    is (id -> label).
     """
     if questions is None:
         return {}
