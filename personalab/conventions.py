@@ -457,7 +457,9 @@ def date_orders(frame: pd.DataFrame, columns, *, dayfirst=None, file=None,
     return out
 
 
-def _canonical_dates(s: pd.Series, dayfirst: bool) -> pd.Series:
+def canonical_dates(s: pd.Series, dayfirst: bool) -> pd.Series:
+    """``s`` with its day/month values (``13.04.2023``, ``04/13/23 10:00``) written year-first
+    (``2023-04-13``, ``2023-04-13 10:00``) in the given order; other values as they are."""
     codes, uniques = _text_uniques(s)
     canon = []
     for v in uniques:
@@ -540,7 +542,7 @@ def normalize_raw(raw, codebook):
     """
     conv, orders = _decide(raw, codebook)
     new = {col: _canonical_numbers(raw.data[col], c) for col, c in conv.items()}
-    new.update({col: _canonical_dates(raw.data[col], d) for col, d in orders.items()})
+    new.update({col: canonical_dates(raw.data[col], d) for col, d in orders.items()})
     if not new:
         return raw
     data = raw.data.copy(deep=False)

@@ -637,8 +637,7 @@ def _segment_sex(survey, labels, seg, qid) -> str:
     return "F" if fem > male else "M"
 
 
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")
-_YEAR_FIRST = re.compile(r"^\s*(\d{4})([/.-])(\d{1,2})\2(\d{1,2})(?!\d)")
+_YEAR_FIRST = r"^\s*(\d{4})([/.-])(\d{1,2})\2(\d{1,2})(?!\d)"
 
 
 def meta_dates(values: pd.Series, *, dayfirst=None, name: str = "date") -> pd.Series:
@@ -654,32 +653,22 @@ def meta_dates(values: pd.Series, *, dayfirst=None, name: str = "date") -> pd.Se
     decided (mixed, or every value ambiguous) keeps only its year-first values; anything
     else is NaT.
     """
-    from .conventions import date_orders
+    from .conventions import canonical_dates, date_orders
     from .errors import InputError
 
-    text = values.astype("string")
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
     try:
-        order = date_orders(pd.DataFrame({name: text.astype(object)}), [name],
-                            dayfirst=dayfirst).get(name)
+        order = date_orders(pd.DataFrame({name: text}), [name], dayfirst=dayfirst).get(name)
     except InputError:
         order = None
-    out = []
-    for v in text:
-        date = None
-        if isinstance(v, str):
-            m = _YEAR_FIRST.match(v)
-            if m:
-                date = (int(m.group(1)), int(m.group(3)), int(m.group(4)))
-            elif order is not None and (m := _DAY_MONTH.match(v)):
-                a, b, y = int(m.group(1)), int(m.group(3)), m.group(4)
-                year = int(y) if len(y) == 4 else (1900 if int(y) >= 69 else 2000) + int(y)
-                date = (year, b, a) if order else (year, a, b)
-        try:
-            out.append(pd.Timestamp(*date) if date else pd.NaT)
-        except ValueError:   # 31/02/2024
-            out.append(pd.NaT)
-    return pd.Series(pd.to_datetime(pd.Series(out, dtype=object)).to_numpy(),
-                     index=values.index, name=values.name)
+    if order is not None:   # day/month values written year-first, as a run reads them
+        text = canonical_dates(text, order)
+    ymd = pd.Series(text, index=values.index).astype("string").str.extract(_YEAR_FIRST)
+    parts = ymd[[0, 2, 3]].astype("float64")
+    parts.columns = ["year", "month", "day"]
+    out = pd.to_datetime(parts, errors="coerce")   # 31/02/2024 -> NaT
+    return pd.Series(out.to_numpy(), index=values.index, name=values.name)
 
 
 def _survey_year(survey) -> int:

@@ -510,9 +510,9 @@ def _as_time(s: pd.Series | None, dayfirst: bool | None = None) -> pd.Series | N
         out = s
     else:
         if dayfirst is not None:
-            from personalab.conventions import _canonical_dates
+            from personalab.conventions import canonical_dates
 
-            s = _canonical_dates(s, dayfirst)
+            s = canonical_dates(s, dayfirst)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)    # "could not infer format"
             out = pd.to_datetime(s, errors="coerce")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from personalab.conventions import (_canonical_dates, _canonical_numbers, date_orders,
+from personalab.conventions import (canonical_dates, _canonical_numbers, date_orders,
                                     decide_conventions, normalize_raw, number_conventions)
 from personalab.errors import InputError
 
@@ -65,7 +65,7 @@ def test_given_options_settle_a_column_and_name_what_contradicts_them():
 def dates(values, **kw):
     frame = pd.DataFrame({"d": pd.Series(values, dtype="str")})
     orders = date_orders(frame, ["d"], file="f.csv", **kw)
-    return _canonical_dates(frame["d"], orders["d"]).tolist() if "d" in orders else values
+    return canonical_dates(frame["d"], orders["d"]).tolist() if "d" in orders else values
 
 
 def test_date_order_from_the_values_or_refused():
