@@ -1712,9 +1712,14 @@ _INTENSITY = {"extremely": 3, "completely": 3, "totally": 3, "strongly": 2, "ver
 _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ", "country",
                 "state",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
-                "zip", "postcode", "province", "language", "religion"}
+                "zip", "postcode", "province", "language", "religion",
+                # who someone is and where they live (Young People Survey: "Left - right
+                # handed", "Village - town", "Number of siblings")
+                "handed", "handedness", "sibling", "siblings", "village", "urban", "rural",
+                "nationality", "dwelling", "tenure"}
 _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
-                                 r"identify as|born in|highest level")
+                                 r"identify as|born in|highest level|\bonly child\b|"
+                                 r"\bblock of flats\b|\btype of (?:home|housing|house)\b")
 _COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "year", "years",
                 "hours", "hour", "minutes", "days", "times", "duration", "seconds", "amount",
                 "spend", "price", "cost", "salary"}

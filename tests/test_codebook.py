@@ -778,6 +778,28 @@ def test_demographic_names_inside_a_rating_battery_and_coded_demographics():
     assert (g.type, g.role, g.scale_codes) == ("single", "profile", [1, 2])
 
 
+def test_who_someone_is_and_where_they_live_describe_but_do_not_segment():
+    """Young People Survey: handedness, being an only child, village or town and house or
+    flat were drafted as segmentation inputs, so a persona could be defined by them; they
+    are demographics (profile). The behaviours beside them still segment."""
+    rng = np.random.default_rng(19)
+    n = 200
+    cols = {"Left - right handed": _answers(rng, ["right handed", "left handed"], [.9, .1], n),
+            "Only child": _answers(rng, ["no", "yes"], [.75, .25], n),
+            "Village - town": _answers(rng, ["city", "village"], [.7, .3], n),
+            "House - block of flats": _answers(rng, ["block of flats", "house/bungalow"],
+                                               [.6, .4], n),
+            "Smoking": _answers(rng, ["never smoked", "tried smoking", "former smoker",
+                                      "current smoker"], [.4, .3, .1, .2], n),
+            "Punctuality": _answers(rng, ["i am always on time", "i am often early",
+                                          "i am often running late"], [.4, .3, .3], n)}
+    _, cb = _drafted(cols)
+    for c in ("Left - right handed", "Only child", "Village - town", "House - block of flats"):
+        assert (cb[c].type, cb[c].role) == ("single", "profile"), c
+    for c in ("Smoking", "Punctuality"):
+        assert (cb[c].type, cb[c].role) == ("single", "segment"), c
+
+
 def test_number_column_with_a_few_stray_words_and_month_year_dates():
     rng = np.random.default_rng(10)
     n = 140
