@@ -54,8 +54,9 @@ FLAG_DESCRIPTIONS = {
     "speeder": "Completed the survey much faster than the median respondent",
     "straightliner": "Gave the same answer to every item of a Likert grid",
     "attention_check": "Failed an attention-check question",
-    "not_segmentable": "Answered none of the segmentation questions, so no segment can be "
-                       "found for them (they would otherwise form a persona of their own)",
+    "not_segmentable": "Answered none of the segmentation questions, or under a quarter of "
+                       "those most respondents answered, so no segment can be found for them "
+                       "(their missing answers would otherwise define a persona of their own)",
 }
 
 # Qualtrics `Status` (response type): labels in choice-text exports, codes in numeric ones.
@@ -142,6 +143,17 @@ class QualityRules:
     attention_min_failures : int, default 1
         Failed attention checks needed for the flag. With several checks, 2 is a common,
         more lenient choice (one slip is forgiven).
+    min_segment_answered : float, default 0.25
+        ``not_segmentable`` also flags a respondent who answered fewer than this share of
+        the *core* segmentation questions: those that at least half of all respondents
+        answered. A follow-up only some were asked ("If yes, …") is not core, so routing
+        does not count against anyone; a respondent who stopped after the first page (the
+        Queensland TAFE exit survey: 84 of 702 answered under a quarter) would otherwise be
+        placed by imputed answers and form a segment of their own. Why a quarter: routing
+        alone stays above it on the real exports tried (lowest share 0.32 in OSMI 2016,
+        whose self-employed without a previous employer skip both employer blocks; 0.48 or
+        more in the Young People, DETE, Google Forms and Cantera exports). ``0``: only
+        respondents who answered nothing are flagged.
     attention_missing_fails : bool, default False
         Whether an unanswered attention check counts as failed. Off by default: most
         unanswered checks belong to respondents who left before reaching them, who are
@@ -177,6 +189,7 @@ class QualityRules:
     min_progress: float = 100.0
     attention_min_failures: int = 1
     attention_missing_fails: bool = False
+    min_segment_answered: float = 0.25
     test_statuses: tuple = _TEST_STATUS
     test_channels: tuple = ("preview", "test")
     test_text_pattern: str = _TEST_TEXT
@@ -204,6 +217,10 @@ class QualityRules:
         if self.duplicate_near_share is not None and not 0 < self.duplicate_near_share <= 1:
             raise ConfigError("duplicate_near_share must be in (0, 1] or None, "
                               f"got {self.duplicate_near_share!r}")
+        if not 0 <= self.min_segment_answered <= 1:
+            raise ConfigError("min_segment_answered must be in [0, 1], "
+                              f"got {self.min_segment_answered!r}",
+                              fix="0.25 (default); 0 flags only respondents who answered nothing")
         if self.duplicate_id_keep not in ("first", "none"):
             raise ConfigError("duplicate_id_keep must be 'first' or 'none', "
                               f"got {self.duplicate_id_keep!r}")
@@ -235,8 +252,11 @@ class QualityRules:
                              f"≥ {self.min_grid_items} items answered{sd}",
             "attention_check": f"≥ {self.attention_min_failures} attention check(s) answered "
                                f"other than expected{blank}",
-            "not_segmentable": "no substantive answer to any question with role: segment "
-                               "(blank or a missing code such as Don't know)",
+            "not_segmentable": "no substantive answer (blank or a missing code such as Don't "
+                               "know) to any question with role: segment"
+                               + (f", or to fewer than {self.min_segment_answered:.0%} of those "
+                                  "at least half of the respondents answered"
+                                  if self.min_segment_answered > 0 else ""),
         }[flag]
 
 
@@ -898,7 +918,7 @@ def _candidate_pairs(keys, live, rank, max_block) -> tuple[np.ndarray, np.ndarra
         ok = live & (codes >= 0)
         if ok.sum() < 2:
             continue
-        size = np.bincount(codes[ok])
+        size = np.bincount(codes[ok], minlength=int(codes.max()) + 1)
         ok &= size[np.maximum(codes, 0)] <= max_block
         pos = np.flatnonzero(ok)
         pos = pos[np.lexsort((rank[pos], codes[pos]))]       # by key, then by time
@@ -1122,8 +1142,7 @@ def _check_not_segmentable(ctx):
     if not qs:
         raise _Skip("the codebook has no segmentation question (role: segment)")
     answered_by_q = getattr(survey, "_answered", None) or {}
-    answered = np.zeros(ctx.n, dtype=bool)
-    used = 0
+    per_q = []
     for q in qs:
         qid = _attr(q, "id")
         a = answered_by_q.get(qid)
@@ -1132,12 +1151,25 @@ def _check_not_segmentable(ctx):
             if not cols:
                 continue
             a = survey.data[cols].notna().to_numpy().any(axis=1)
-        answered |= np.asarray(a, dtype=bool)
-        used += 1
-    if not used:
+        per_q.append(np.asarray(a, dtype=bool))
+    if not per_q:
         raise _Skip("the segmentation questions are not in the data")
+    used = len(per_q)
+    A = np.column_stack(per_q)
     d = _Details(ctx.n)
-    d.add(~answered, f"no answer to any of the {used} segmentation question(s)")
+    none = ~A.any(axis=1)
+    d.add(none, f"no answer to any of the {used} segmentation question(s)")
+    share = ctx.rules.min_segment_answered
+    # core questions: asked of (answered by) at least half the respondents, so that skipping
+    # a follow-up only some were routed to never counts against anyone
+    core = A[:, A.mean(axis=0) >= 0.5] if ctx.n else A
+    if share > 0 and core.shape[1]:
+        n_core = core.shape[1]
+        got = core.sum(axis=1)
+        few = ~none & (got < share * n_core)
+        pos = np.flatnonzero(few)
+        d.add(pos, [f"answered {int(g)} of the {n_core} segmentation questions most "
+                    f"respondents answered (fewer than {share:.0%})" for g in got[pos]])
     return d, ctx.rules.threshold("not_segmentable") + f" ({used} question(s))"
 
 

@@ -513,23 +513,51 @@ def test_respondents_who_skipped_every_segmentation_item_are_excluded_with_the_r
     f.loc[8, items] = None
     f.loc[8, [f"G_{k}" for k in range(1, 7)]] = "Don't know"   # only missing codes
     f.loc[9, items] = None
-    f.loc[9, "H_4"] = "Agree"                  # one real answer: segmentable
+    f.loc[9, ["H_4", "H_5"]] = "Agree"         # two of twelve: placed by imputed answers
+    f.loc[10, items[3:]] = None                # three of twelve (a quarter): segmentable
     survey = _small(f)
     result = check_quality(survey)
-    assert _flagged(result, "not_segmentable") == {"R_007", "R_008"}
+    assert _flagged(result, "not_segmentable") == {"R_007", "R_008", "R_009"}
     excl = result.exclusions.set_index("respondent_id")["reasons"]
     assert excl["R_007"] == "not_segmentable" and excl["R_008"] == "not_segmentable"
-    assert "R_009" in result.kept and "R_007" not in result.kept
-    detail = result.flags.set_index(["respondent_id", "flag"]).loc[("R_007", "not_segmentable"),
-                                                                   "detail"]
-    assert detail == "no answer to any of the 12 segmentation question(s)"
+    assert "R_010" in result.kept and "R_009" not in result.kept and "R_007" not in result.kept
+    detail = result.flags.set_index(["respondent_id", "flag"])["detail"]
+    assert detail[("R_007", "not_segmentable")] == \
+        "no answer to any of the 12 segmentation question(s)"
+    assert detail[("R_009", "not_segmentable")] == ("answered 2 of the 12 segmentation "
+                                                    "questions most respondents answered "
+                                                    "(fewer than 25%)")
     table = quality_report_table(result, survey).set_index("flag")
-    assert table.loc["not_segmentable", "n_excluded"] == 2
+    assert table.loc["not_segmentable", "n_excluded"] == 3
     assert table.loc["not_segmentable", "status"] == "checked"
     result.check_accounting()
-    # a researcher who wants to keep them says so
+    # a researcher who wants to keep them says so; or flags only those who answered nothing
     kept = check_quality(survey, QualityRules(exclude=("test_response",)))
-    assert {"R_007", "R_008"} <= set(kept.kept)
+    assert {"R_007", "R_008", "R_009"} <= set(kept.kept)
+    nothing = check_quality(survey, QualityRules(min_segment_answered=0))
+    assert _flagged(nothing, "not_segmentable") == {"R_007", "R_008"}
+
+
+def test_skipping_a_routed_block_is_not_breaking_off():
+    """Exit-survey shape: a block of follow-ups only a third were asked (routing) never counts
+    against anyone; respondents who stopped after the first question are flagged
+    (Queensland TAFE: 84 of 702 formed a 'persona' of their own, placed by imputation)."""
+    f = _frame(n=60, seed=5)
+    g_items = [f"G_{k}" for k in range(1, 7)]
+    h_items = [f"H_{k}" for k in range(1, 7)]
+    f.loc[20:, h_items] = None                 # H block: asked of 20 of 60 (routing)
+    f.loc[0:4, g_items[1:]] = None             # routed to the H block, stopped after G_1
+    f.loc[0:4, h_items] = None
+    f.loc[5:9, h_items] = None                 # routed to H, skipped it: 6 of 6 core answers
+    f.loc[30:33, g_items[1:]] = None           # not asked the H block, stopped after G_1
+    survey = _small(f)
+    result = check_quality(survey)
+    assert _flagged(result, "not_segmentable") == {f"R_{i:03d}" for i in
+                                                   [0, 1, 2, 3, 4, 30, 31, 32, 33]}
+    # those who were not routed to the H block, or skipped it, but answered the G block stay
+    assert {f"R_{i:03d}" for i in range(5, 60) if not 30 <= i <= 33} <= set(result.kept)
+    with pytest.raises(ConfigError, match="min_segment_answered"):
+        QualityRules(min_segment_answered=1.5)
 
 
 def test_not_segmentable_is_skipped_without_segmentation_questions():
