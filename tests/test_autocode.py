@@ -63,7 +63,8 @@ from sklearn.metrics import f1_score
 
 from personalab.autocode import (AutoCoder, CodingSession, coding_widget, load_coded_examples,
                                  save_coded_examples)
-from personalab.errors import InputError
+from personalab.errors import ConfigError, InputError
+from personalab.sentiment import sentiment_scores
 
 
 def coded_sample(truth, per_theme=10, seed=1):
@@ -560,3 +561,55 @@ def test_lsa_carries_codes_through_the_uncoded_answers():
     small = AutoCoder(list(truth.columns), embeddings=False, lsa_components=500).fit(
         texts.loc[coded], truth.loc[coded])
     assert small.features_.lsa_.n_components == len(coded) - 1
+
+
+# praise / complaint told apart by sentiment words; the coded answers and the scored ones
+# use different words (all in VADER's lexicon), so TF-IDF learns nothing that transfers
+FEELING = {
+    "praise": {"coded": ["great", "love", "nice", "happy"],
+               "scored": ["wonderful", "excellent", "superb", "delightful"]},
+    "complaint": {"coded": ["bad", "hate", "ugly", "sad"],
+                  "scored": ["terrible", "horrible", "dreadful", "awful"]},
+}
+NEUTRAL = ["parcel", "room", "ward", "visit", "desk", "lunch", "form", "bus", "door", "week"]
+
+
+def feeling_set(per_coded=20, per_scored=60, seed=0):
+    rng = np.random.default_rng(seed)
+    texts, label, kind, i = {}, {}, {}, 0
+    for theme, words in FEELING.items():
+        for part, n in (("coded", per_coded), ("scored", per_scored)):
+            for _ in range(n):
+                tokens = list(rng.choice(NEUTRAL, 3, replace=False)) + [rng.choice(words[part])]
+                rng.shuffle(tokens)
+                aid = f"S{i:04d}"
+                texts[aid], label[aid], kind[aid] = "the " + " ".join(tokens), theme, part
+                i += 1
+    return pd.Series(texts), pd.Series(label), pd.Series(kind)
+
+
+def test_sentiment_feature_codes_praise_and_complaint_in_words_never_coded():
+    texts, label, kind = feeling_set()
+    truth = pd.get_dummies(label).astype(int)
+    coded, scored = kind.index[kind == "coded"], kind.index[kind == "scored"]
+    plain = AutoCoder(list(truth.columns), embeddings=False).fit(texts, truth.loc[coded])
+    felt = AutoCoder(list(truth.columns), embeddings=False, sentiment_weight=1.0).fit(
+        texts, truth.loc[coded])
+    f1_plain = f1_score(truth.loc[scored], plain.labels_.loc[scored], average="macro")
+    f1_felt = f1_score(truth.loc[scored], felt.labels_.loc[scored], average="macro")
+    # TF-IDF alone: the scored answers share only neutral words with the coded ones
+    assert f1_plain < 0.75
+    assert f1_felt == 1.0
+    # one more column, the VADER compound score times the weight
+    assert felt._X.shape[1] == plain._X.shape[1] + 1
+    assert np.allclose(felt._X[:, -1].toarray().ravel(),
+                       sentiment_scores(texts).to_numpy())
+    # new answers get the same feature; the question is read from the Series' name:
+    # "Nothing" to "What could we improve?" is praise
+    new = pd.Series(["the lunch was lovely", "the bus was awful", "Nothing really"],
+                    index=["n1", "n2", "n3"], name="What could we improve?")
+    assert felt.predict(new)["praise"].to_dict() == {"n1": 1, "n2": 0, "n3": 1}
+    for bad in (-1.0, float("nan"), "1", True):
+        with pytest.raises(ConfigError, match="sentiment_weight"):
+            AutoCoder(list(truth.columns), embeddings=False, sentiment_weight=bad).fit(
+                texts, truth.loc[coded])
