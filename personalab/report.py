@@ -98,7 +98,8 @@ def esc(text) -> str:
 
 
 def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = False,
-                       colors: dict | None = None, codebook=None) -> str:
+                       colors: dict | None = None, codebook=None,
+                       not_personas: dict | None = None) -> str:
     """Persona cards as HTML: a fragment for the report, or a whole page (``standalone``).
 
     Each card carries its persona's colour (a band on top and a square by the name), the
@@ -106,6 +107,8 @@ def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = 
     :func:`personalab.plotting.segment_colors` of the personas' segments. A quote names
     its question as the persona draft reads it (``Quote.question_text``), else by the
     ``codebook``'s short label, never by its export column; the full wording is on hover.
+    A segment in ``not_personas`` ({segment: why}, :func:`not_persona_reasons`) carries a
+    "not a persona" badge with the reason on hover.
     """
     from .personas import FACET_TITLES, FACETS
     from .plotting import segment_colors
@@ -116,7 +119,7 @@ def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = 
     cards = env.get_template("persona_cards.html.j2").render(
         personas=personas, facets=[(f, FACET_TITLES[f]) for f in FACETS],
         colors={p.segment: colors.get(p.segment) for p in personas},
-        questions=_question_names(codebook))
+        questions=_question_names(codebook), not_personas=not_personas or {})
     if not standalone:
         return cards
     section = Section("personas", "Personas", Markup(cards))
@@ -232,6 +235,72 @@ def _personas(store: ArtifactStore):
     return personas
 
 
+#: What the name of a segment the checks refuse as a persona ends with, in the report's tables
+NOT_A_PERSONA = "(not a persona)"
+
+
+def _solution_refused(verdict) -> str | None:
+    """Why the run's verdict refuses the whole solution as personas (a "Not personas" verdict,
+    or ``dominated_by``: one input or a missing-answer pattern explains the segments), else
+    None."""
+    if verdict is None:
+        return None
+    text = str(getattr(verdict, "verdict", "") or "").strip()
+    dom = getattr(verdict, "dominated_by", None)
+    if not text.lower().startswith("not personas") and not dom:
+        return None
+    # the guard's reason is the first flag (diagnostics._flag_result); the per-segment
+    # skip lines come after it
+    flags = [str(f) for f in (getattr(verdict, "flags", None) or []) if f]
+    if flags and not flags[0].startswith("segment(s)"):
+        return flags[0].rstrip(".")
+    if dom:
+        return f"the segments are explained by {dom}"
+    return text.split(":", 1)[-1].strip().rstrip(".")
+
+
+def not_persona_reasons(store: ArtifactStore, personas=None) -> dict:
+    """{segment: why it is not a persona} for every segment the run's checks refuse.
+
+    Read from the stability result (else the sweep's recommendation): every segment when
+    the verdict refuses the whole solution ("Not personas", ``dominated_by``), and each
+    segment of ``not_asked_segments`` with its line of ``not_asked_flags``. A persona the
+    drafting step already marked is refused too: a ``not_a_persona`` field (True or its
+    reason), a name ending "(not a persona)", or a confidence that says "Not a persona:".
+    """
+    verdict = _verdict(store)
+    personas = personas if personas is not None else (_load(store, "personas") or [])
+    segs = [p.segment for p in personas]
+    table = getattr(_load(store, "stability"), "segments", None)
+    if table is not None:
+        segs += list(table.index)
+    out: dict = {}
+    whole = _solution_refused(verdict)
+    if whole:
+        for s in dict.fromkeys(segs):
+            out[s] = whole
+    flags = getattr(verdict, "not_asked_flags", None) or {}
+    for s in getattr(verdict, "not_asked_segments", ()) or ():
+        line = flags.get(int(s)) or flags.get(s) or (
+            f"segment {s} is respondents who were not asked (or skipped) a block of questions")
+        out.setdefault(int(s), str(line).rstrip("."))
+    for p in personas:
+        own = getattr(p, "not_a_persona", None)
+        conf = str(getattr(getattr(p, "confidence_statement", None), "text", "") or "")
+        if isinstance(own, str) and own.strip():
+            out.setdefault(p.segment, own.strip().rstrip("."))
+        elif own or str(p.name).rstrip().endswith(NOT_A_PERSONA):
+            out.setdefault(p.segment, "the drafting step marked it not a persona")
+        elif "Not a persona:" in conf:
+            out.setdefault(p.segment, conf.split("Not a persona:", 1)[1].strip().rstrip("."))
+    return out
+
+
+def _not_persona_name(name: str) -> str:
+    name = str(name)
+    return name if name.rstrip().endswith(NOT_A_PERSONA) else f"{name} {NOT_A_PERSONA}"
+
+
 _MODEL_GUARD_WORDS = ("one input alone", "one input dominates", "missing-answer pattern")
 
 
@@ -333,18 +402,37 @@ def summary_section(store: ArtifactStore) -> Section | None:
     elif rec is not None:
         parts.append(f"<p><b>Stability.</b> {esc(rec.verdict)}</p>")
     if personas:
-        rows = []
         colors = _segment_colors(store, [p.segment for p in personas])
+        refused = not_persona_reasons(store, personas)
         names = {p.segment: p.name + (" (not a fit)" if p.negative else "") for p in personas}
-        for p in personas:
-            rows.append({"persona": names[p.segment],
-                         "share": f"{p.size['weighted_share']:.0%}",
-                         "95% CI": f"{p.size['ci_low']:.0%}–{p.size['ci_high']:.0%}",
-                         "n": p.size["n"], "confidence": p.confidence,
-                         "stands out for": (p.narrative[0].text if getattr(p, "narrative", None)
-                                            else p.headline.text.split(". ", 1)[-1])})
-        parts.append(str(table_html(pd.DataFrame(rows), cells={"persona": [
-            persona_cell(p.segment, names, colors) for p in personas]})))
+        names.update({s: _not_persona_name(n) for s, n in names.items() if s in refused})
+
+        def row(p):
+            return {"persona": names[p.segment],
+                    "share": f"{p.size['weighted_share']:.0%}",
+                    "95% CI": f"{p.size['ci_low']:.0%}–{p.size['ci_high']:.0%}",
+                    "n": p.size["n"], "confidence": p.confidence,
+                    "stands out for": (p.narrative[0].text if getattr(p, "narrative", None)
+                                       else p.headline.text.split(". ", 1)[-1])}
+
+        kept = [p for p in personas if p.segment not in refused]
+        out = [p for p in personas if p.segment in refused]
+        if kept:
+            if out:
+                parts.append("<h3>Personas</h3>")
+            parts.append(str(table_html(pd.DataFrame([row(p) for p in kept]), cells={
+                "persona": [persona_cell(p.segment, names, colors) for p in kept]})))
+        if out:
+            rows = [{**row(p), "why not a persona": refused[p.segment]} for p in out]
+            lead = ("No segment of this run is a persona: the checks refuse every one. "
+                    "They are listed so the numbers add up; do not read them as kinds of "
+                    "people." if not kept else
+                    "These segments are not personas: the checks refuse them (the reason is "
+                    "in the last column). They are listed so the numbers add up; do not read "
+                    "them as kinds of people.")
+            parts += ["<h3>Not personas</h3>", f"<p>{esc(lead)}</p>",
+                      str(table_html(pd.DataFrame(rows), cells={"persona": [
+                          persona_cell(p.segment, names, colors) for p in out]}))]
     return Section("summary", "Executive summary", Markup("\n".join(parts)))
 
 
@@ -501,7 +589,23 @@ def personas_section(store: ArtifactStore) -> Section | None:
     return Section("personas", "Personas",
                    Markup(_guard_html(store) + intro + persona_cards_html(
                        personas, colors=_segment_colors(store, [p.segment for p in personas]),
-                       codebook=_codebook(store))))
+                       codebook=_codebook(store),
+                       not_personas=not_persona_reasons(store, personas))))
+
+
+def segment_rating(rating, segment, solution_stable: bool, refused: dict | None = None) -> str:
+    """A segment's Hennig rating ("dissolves", "pattern", "stable", "highly stable") as the
+    methods table writes it: as it is when the run's solution is stable and the segment is a
+    persona; otherwise with what else is true, so "highly stable" never stands alone under
+    "No stable segments" or beside a segment the checks refuse as a persona."""
+    text = "–" if rating is None or (not isinstance(rating, str) and pd.isna(rating)) \
+        else str(rating)
+    if refused and segment in refused:
+        return (f"{text} on its own; not a persona (why: the executive summary's Not "
+                "personas table)")
+    if not solution_stable and text not in ("dissolves", "–"):
+        return f"{text} on its own; the solution as a whole is not stable"
+    return text
 
 
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
@@ -556,10 +660,24 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         seg = stab.segments.reset_index()
         names = _persona_names(store)
         key = seg.columns[0]
+        refused = not_persona_reasons(store)
+        names = {**{s: f"Segment {s}" for s in seg[key]}, **names}
+        names.update({s: _not_persona_name(n) for s, n in names.items() if s in refused})
         seg.insert(0, "persona", [segment_label(s, names) for s in seg[key]])
         colors = _segment_colors(store, seg[key])
-        html_parts += ["<h3>Per-segment reproducibility</h3><p>Clusterwise Jaccard across "
-                       "subsample refits (Hennig 2007): below 0.6 a segment dissolves.</p>",
+        solution_stable = bool(getattr(stab, "stable", False))
+        intro = ("Clusterwise Jaccard across subsample refits (Hennig 2007): below 0.6 a "
+                 "segment dissolves. The rating is each segment's own: it says whether that "
+                 "segment reappears in the refits, not whether the solution is stable.")
+        if not solution_stable:
+            intro += (" The solution as a whole is not stable (see Stability above): a "
+                      "segment that reproduces on its own is an exploratory finding, not a "
+                      "confirmed persona.")
+        if "rating" in seg:
+            seg["rating"] = [segment_rating(r, s, solution_stable, refused)
+                             for r, s in zip(seg["rating"], seg[key])]
+            seg = seg.rename(columns={"rating": "rating (this segment alone)"})
+        html_parts += ["<h3>Per-segment reproducibility</h3>", f"<p>{esc(intro)}</p>",
                        str(table_html(seg, cells={"persona": [
                            persona_cell(s, names, colors) for s in seg[key]]}))]
     if notes:
