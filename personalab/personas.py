@@ -33,7 +33,17 @@ The text never contradicts its data:
   card states and the quote does not contradict them (:func:`quote_fit`); when no quote
   passes, the persona says so (``quotes_note``) instead of showing one;
 * each persona opens with a 2-3 sentence narrative built from the same phrases as its
-  bullets, every sentence footnoted.
+  bullets, every sentence footnoted; a segment with no trait to state says why, with its
+  number: too few respondents (n), or no difference past a small effect (the largest
+  effect size), or none significant (:func:`_no_trait_reason`);
+* shares are among those who answered the question (:mod:`personalab.profiles`): a
+  sentence says "of all respondents" only when everyone answered it, else "of those who
+  answered";
+* a segment the run's verdict says is not a persona (not asked a block of questions, or
+  every segment when they are a split on one input) is named "Segment 3 (not a persona)",
+  never given a person's name (:func:`not_a_persona_reason`);
+* a persona's first name follows the segment's answers to a gender question; without one
+  (or on a tie) it is a gender-neutral name, so no gender is made up.
 """
 from __future__ import annotations
 
@@ -168,6 +178,11 @@ class PersonaDraft:
     #: why no quote is shown although the segment had some (every one failed
     #: :func:`quote_fit`); None when quotes are shown or there were none to show
     quotes_note: str | None = None
+    #: why the run's verdict says this segment is not a persona (a block of questions it was
+    #: not asked, or segments that are a split on one input: :func:`not_a_persona_reason`);
+    #: such a segment is named plainly ("Segment 3 (not a persona)"), never given a person's
+    #: name. None for a persona.
+    not_a_persona: str | None = None
 
     def __setstate__(self, state):
         # personas pickled by an earlier version (a wave's baseline run) lack later fields
@@ -216,14 +231,16 @@ TEMPLATES = {
                  "{{ of }}{{ scale }})",
     "rate_under": "rate “{{ text }}” lower than {{ than }} ({{ value|num }} vs {{ total|num }} "
                   "{{ of }}{{ scale }})",
+    # shares are among those who answered the question (profiles.py): "of all respondents"
+    # (``of_whom``) only when everyone answered it, else "of those who answered"
     "share_over": "answer “{{ level }}” to “{{ text }}” more often than {{ than }} ({{ value|pct }} "
-                  "vs {{ total|pct }} of all respondents)",
+                  "vs {{ total|pct }} {{ of_whom }})",
     "share_under": "answer “{{ level }}” to “{{ text }}” less often than {{ than }} "
-                   "({{ value|pct }} vs {{ total|pct }} of all respondents)",
+                   "({{ value|pct }} vs {{ total|pct }} {{ of_whom }})",
     "multi_over": "choose “{{ level }}” for “{{ text }}” more often than {{ than }} ({{ value|pct }} "
-                  "vs {{ total|pct }} overall)",
+                  "vs {{ total|pct }} {{ overall }})",
     "multi_under": "choose “{{ level }}” for “{{ text }}” less often than {{ than }} "
-                   "({{ value|pct }} vs {{ total|pct }} overall)",
+                   "({{ value|pct }} vs {{ total|pct }} {{ overall }})",
     "numeric_over": "report a higher “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                     "{{ total|num }} overall)",
     "numeric_under": "report a lower “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
@@ -231,30 +248,68 @@ TEMPLATES = {
     "theme_over": "bring up “{{ label }}” in their own words more often than others "
                   "({{ value|pct }} vs {{ total|pct }} of other respondents)",
     "yes_over": "say yes to “{{ text }}” more often than {{ than }} ({{ value|pct }} vs "
-                "{{ total|pct }} of all respondents)",
+                "{{ total|pct }} {{ of_whom }})",
     "yes_under": "say yes to “{{ text }}” less often than {{ than }} ({{ value|pct }} vs "
-                 "{{ total|pct }} of all respondents)",
-    "demo_yes": "{{ text }}: yes for {{ value|pct }}, against {{ total|pct }} overall.",
+                 "{{ total|pct }} {{ of_whom }})",
+    "demo_yes": "{{ text }}: yes for {{ value|pct }}, against {{ total|pct }} {{ overall }}.",
     "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
-                  "overall.",
+                  "{{ overall }}.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
     "size": "{{ n }} respondents, {{ share|pct }} of the weighted sample (95% CI "
             "{{ low|pct }}–{{ high|pct }}).",
     "headline": "{{ share|pct }} of respondents. {{ lead }}",
     "confidence": "{{ badge|capitalize }} confidence: {{ reason }}",
     "negative": "Not a fit: {{ reason }}",
-    "narrative_first": "People like {{ name }} {{ phrase }}.",
+    # ``who``: "People like Emily", or "Respondents in segment 3" for a segment the run's
+    # verdict says is not a persona (:func:`not_a_persona_reason`)
+    "narrative_first": "{{ who }} {{ phrase }}.",
     "narrative_also": "They also {{ phrase }}.",
     "narrative_and": "And they {{ phrase }}.",
-    "narrative_none": "No answer sets people like {{ name }} apart from the whole sample by "
-                      "more than a small effect ({{ share|pct }} of respondents): treat this "
-                      "persona with caution.",
+    # why a segment has no trait to state (:func:`_no_trait_reason`), in the narrative and
+    # in the headline; ``kind`` is "persona" or "segment"
+    "narrative_none": "No answer sets {{ who }} apart from the whole sample by more than a "
+                      "small effect (the largest effect size is {{ effect|num }}, under the "
+                      "{{ min_effect|num }} a trait needs; {{ share|pct }} of respondents): "
+                      "treat this {{ kind }} with caution.",
+    "narrative_unsig": "No answer sets {{ who }} apart from the whole sample significantly "
+                       "({{ share|pct }} of respondents): treat this {{ kind }} with caution.",
+    "narrative_few": "Too few respondents (n = {{ n }}) to describe {{ who }} reliably: a trait "
+                     "is written up only when at least {{ min_cell }} respondents give the "
+                     "answer ({{ share|pct }} of respondents).",
+    "narrative_rare": "Too few respondents to describe {{ who }} reliably: the answers that set "
+                      "them apart are each given by at most {{ k }} of their {{ n }} "
+                      "respondents, under the {{ min_cell }} a trait needs ({{ share|pct }} of "
+                      "respondents).",
+    "narrative_demo": "Only who they are (their demographics) sets {{ who }} apart from the "
+                      "whole sample by more than a small effect ({{ share|pct }} of "
+                      "respondents): treat this {{ kind }} with caution.",
+    "lead_none": "No trait differs from the total by more than a small effect (the largest "
+                 "effect size is {{ effect|num }}, under {{ min_effect|num }}): treat with "
+                 "caution.",
+    "lead_unsig": "No trait differs significantly from the total: treat with caution.",
+    "lead_few": "Too few respondents (n = {{ n }}) to describe reliably: a trait needs at "
+                "least {{ min_cell }}.",
+    "lead_rare": "Too few respondents to describe reliably: the answers that set them apart "
+                 "are each given by at most {{ k }} of {{ n }}, under the {{ min_cell }} a "
+                 "trait needs.",
+    "lead_demo": "Only their demographics differ from the total by more than a small effect: "
+                 "treat with caution.",
+    "too_few": "Only {{ n }} respondents: too few to describe reliably (a trait needs at least "
+               "{{ min_cell }}).",
 }
 
 
+#: How a share is qualified when not everyone answered its question: the profile's shares are
+#: among those who answered (:mod:`personalab.profiles`).
+ANSWERED = "of those who answered"
+
+
 def render(key: str, **values) -> str:
-    """Fill one of :data:`TEMPLATES` (comparisons read "than most" unless ``than`` says)."""
+    """Fill one of :data:`TEMPLATES` (comparisons read "than most" unless ``than`` says; a
+    share reads "of those who answered" unless ``of_whom`` / ``overall`` say everyone did)."""
     values.setdefault("than", "most")
+    values.setdefault("of_whom", ANSWERED)
+    values.setdefault("overall", ANSWERED)
     return _ENV.from_string(TEMPLATES[key]).render(**values)
 
 
@@ -308,14 +363,21 @@ def _f(v):
 @lru_cache(maxsize=1)
 def name_table() -> pd.DataFrame:
     """Popular first names by birth decade and sex (US Social Security Administration,
-    public domain), shipped in ``personalab/resources/first_names_by_decade.csv``."""
-    return pd.read_csv(RESOURCES_DIR / "first_names_by_decade.csv", comment="#",
-                       dtype={"decade": int, "rank": int})
+    public domain): ``F`` and ``M`` from ``personalab/resources/first_names_by_decade.csv``,
+    and ``N``, names given to girls and boys alike in that decade (35-65% girls), from
+    ``first_names_neutral_by_decade.csv`` (its header says how it was derived)."""
+    gendered = pd.read_csv(RESOURCES_DIR / "first_names_by_decade.csv", comment="#",
+                           dtype={"decade": int, "rank": int})
+    neutral = pd.read_csv(RESOURCES_DIR / "first_names_neutral_by_decade.csv", comment="#",
+                          dtype={"decade": int, "rank": int})
+    return pd.concat([gendered, neutral[["decade", "sex", "rank", "name"]]],
+                     ignore_index=True)
 
 
 def _pick_name(decade: int, sex: str, descriptor: str, used: set[str]) -> str:
-    """A popular name of the birth decade, alliterating with the descriptor when one of
-    that decade or a neighbouring one does ("Budget-minded Beth"), never one already used."""
+    """A popular name of the birth decade and ``sex`` ('F', 'M' or 'N': gender-neutral),
+    alliterating with the descriptor when one of that decade or a neighbouring one does
+    ("Budget-minded Beth"), never one already used."""
     table = name_table()
     decades = sorted(table["decade"].unique())
     decade = min(decades, key=lambda d: (abs(d - decade), d))
@@ -332,7 +394,9 @@ def _pick_name(decade: int, sex: str, descriptor: str, used: set[str]) -> str:
     for n in names_of(decade):
         if n not in used:
             return n
-    rest = table[~table["name"].isin(used)].sort_values(["rank", "name"])["name"]
+    rest = table[~table["name"].isin(used)]
+    same = rest[rest["sex"] == sex]
+    rest = (same if len(same) else rest).sort_values(["rank", "name"])["name"]
     return rest.iloc[0]
 
 
@@ -441,6 +505,22 @@ def _phrase_for(row, q, share: float = 0.0) -> tuple[str, str]:
     return _phrase_for_type(row, q, than)
 
 
+def _everyone_answered(row) -> bool:
+    """Whether every respondent answered the row's question (``answered_all``, which
+    :func:`draft_personas` adds from the survey); unknown counts as no."""
+    v = row.get("answered_all") if hasattr(row, "get") else None
+    return bool(v) if v is not None and not _isnan(v) else False
+
+
+def _of_whom(row) -> dict:
+    """How a share's comparison is qualified: ``of_whom`` ("of all respondents" only when
+    everyone answered the question, else "of those who answered") and ``overall`` (the same
+    for multi-select options and demographics, "overall" when everyone answered)."""
+    if _everyone_answered(row):
+        return {"of_whom": "of all respondents", "overall": "overall"}
+    return {"of_whom": ANSWERED, "overall": ANSWERED}
+
+
 def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
     over = row["effect_size"] > 0
     direction = "over" if over else "under"
@@ -458,16 +538,16 @@ def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
                       total=row["total"], of=of, scale=_scale_words(info)), direction
     if qtype == "multi":
         return render(f"multi_{direction}", than=than, text=label, level=row["level"],
-                      value=row["value"], total=row["total"]), direction
+                      value=row["value"], total=row["total"], **_of_whom(row)), direction
     if qtype == "numeric" or row.get("measure") == "mean":
         value, total = _year_values(row, q, row["value"], row["total"])
         return render(f"numeric_{direction}", than=than, text=label, value=value,
                       total=total), direction
     if _binary_yes(row, q):
         return render(f"yes_{direction}", than=than, text=label, value=row["value"],
-                      total=row["total"]), direction
+                      total=row["total"], **_of_whom(row)), direction
     return render(f"share_{direction}", than=than, text=label, level=row["level"],
-                  value=row["value"], total=row["total"]), direction
+                  value=row["value"], total=row["total"], **_of_whom(row)), direction
 
 
 def _statement_for(row, q) -> Statement:
@@ -553,6 +633,11 @@ def _is_code(row, q) -> bool:
 
 
 def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> bool:
+    """A profile row may become a sentence (:func:`_why_not` finds nothing against it)."""
+    return _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=share) is None
+
+
+def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> str | None:
     """A profile row may become a sentence: significant, at least a small effect, and not
     resting on a handful of people (the segment's answers, and for an over-represented
     answer the people who gave it, number at least ``min_cell``); never the mean of a
@@ -562,19 +647,33 @@ def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0
     with the total, which includes the segment: the total sits ``share`` of the way towards
     the segment, so the contrast a reader sees is about ``effect * (1 - share)``. That is
     what must reach ``min_effect`` (an 87% segment is not "higher than most" at 3.6 vs 3.5).
+
+    Returns None when the row may be written up, else why not: ``"unsig"`` (not
+    significant), ``"code"``, ``"mirror"`` (the 'no' row of a yes/no question), ``"small"``
+    (under ``min_effect`` as read against the total) or ``"few"`` (fewer than ``min_cell``
+    respondents: the effect is large enough, the people are too few), checked in that order.
     """
-    if not row["significant"] or _isnan(row["effect_size"]) or _is_code(row, q):
-        return False
-    share = 0.0 if share is None or _isnan(share) else min(max(float(share), 0.0), 1.0)
-    if abs(row["effect_size"]) * (1.0 - share) < min_effect:
-        return False
+    if not row["significant"] or _isnan(row["effect_size"]):
+        return "unsig"
+    if _is_code(row, q):
+        return "code"
+    if _binary_mirror(row, q):
+        return "mirror"
+    if _reader_effect(row, share) < min_effect:
+        return "small"
     n = 0 if _isnan(row.get("n")) else float(row["n"])
     if n < min_cell:
-        return False
+        return "few"
     if row["measure"] == "share" and row["effect_size"] > 0 \
             and round(float(row["value"]) * n) < min_cell:
-        return False
-    return not _binary_mirror(row, q)
+        return "few"
+    return None
+
+
+def _reader_effect(row, share: float = 0.0) -> float:
+    """The effect size as a reader sees it against the total (see :func:`_highlightable`)."""
+    share = 0.0 if share is None or _isnan(share) else min(max(float(share), 0.0), 1.0)
+    return abs(float(row["effect_size"])) * (1.0 - share)
 
 
 def _descriptor(row, q) -> str | None:
@@ -625,15 +724,17 @@ def _segment_age(survey, labels, seg, qid) -> float | None:
 
 
 def _segment_sex(survey, labels, seg, qid) -> str:
+    """'F' or 'M' by which the segment's answers to the gender question ``qid`` name more
+    often; 'N' (a gender-neutral name) when the survey has no gender question, the segment
+    did not answer it, or as many name one as the other: a persona's name never makes up a
+    gender the data does not show."""
     if qid is None:
-        return "F" if seg % 2 == 0 else "M"
+        return "N"
     col = survey.categorical()[qid].reindex(labels.index[labels == seg]).dropna().astype(str)
     fem = col.str.contains(r"^\s*(?:f|female|woman|women)\b", case=False, regex=True).mean()
     male = col.str.contains(r"^\s*(?:m|male|man|men)\b", case=False, regex=True).mean()
-    if _isnan(fem) or _isnan(male):
-        return "F" if seg % 2 == 0 else "M"
-    if fem == male:
-        return "F" if seg % 2 == 0 else "M"
+    if _isnan(fem) or _isnan(male) or fem == male:
+        return "N"
     return "F" if fem > male else "M"
 
 
@@ -795,6 +896,49 @@ def _not_asked_line(segment, verdict) -> str | None:
         f"segment {seg} is respondents who were not asked (or skipped) a block of questions")
 
 
+def not_a_persona_reason(segment, verdict) -> str | None:
+    """Why the run's verdict says ``segment`` is not a persona, else None: its line of
+    ``not_asked_flags`` (respondents who were not asked, or skipped, a block of questions:
+    :func:`_not_asked_line`), or, for every segment, the verdict itself when it says the
+    segments are a split on one input, on categorical answers or on a missing-answer pattern
+    ("Not personas: ...", ``dominated_by``). A run that merely found no stable segments does
+    not make its segments non-personas (they are capped in confidence instead)."""
+    line = _not_asked_line(segment, verdict) if segment is not None else None
+    if line is not None:
+        return line
+    stable, text = run_verdict(verdict)
+    if stable is None or stable:
+        return None
+    if getattr(verdict, "dominated_by", None) or str(text or "").lower().startswith(
+            "not personas"):
+        return text or f"one input ({getattr(verdict, 'dominated_by')}) explains the segments"
+    return None
+
+
+def not_a_persona_name(segment) -> str:
+    """How a segment that is not a persona is named on cards, in the summary and exports."""
+    return f"Segment {segment} (not a persona)"
+
+
+def _mark_not_a_persona(p: PersonaDraft, reason: str) -> None:
+    """Rename a persona drafted without the verdict that says it is not one (in place): the
+    plain name, no first name or adjective, and the narrative's "People like <name>" read as
+    "Respondents in segment <n>"."""
+    old = f"people like {p.first_name}" if p.first_name else None
+    new = _who("", p.segment, True)
+    narrative = []
+    for st in p.narrative:
+        text = st.text
+        if old:
+            text = text.replace(old[:1].upper() + old[1:] + " ", new[:1].upper() + new[1:] + " ")
+            text = text.replace(old + " ", new + " ")
+        text = text.replace("treat this persona with caution", "treat this segment with caution")
+        narrative.append(dataclasses.replace(st, text=text))
+    p.narrative = narrative
+    p.name, p.first_name, p.descriptor = not_a_persona_name(p.segment), "", ""
+    p.not_a_persona = reason
+
+
 def cap_confidence(badge: str, reason: str, stability: float | None, verdict,
                    segment=None) -> tuple[str, str]:
     """The badge a segment may carry under the run's verdict.
@@ -825,11 +969,17 @@ def cap_confidence(badge: str, reason: str, stability: float | None, verdict,
 def apply_run_verdict(personas: list[PersonaDraft], verdict) -> list[PersonaDraft]:
     """Cap every persona's confidence by the run's verdict (:func:`cap_confidence`), in
     place; idempotent. The report calls it with the verdict it shows, so a card can never
-    say "high confidence" under "No stable segments"."""
+    say "high confidence" under "No stable segments". A segment the verdict says is not a
+    persona (:func:`not_a_persona_reason`) and that still carries a person's name (drafted
+    without the verdict, or renamed after a baseline persona by a wave) is named plainly
+    (:func:`not_a_persona_name`)."""
     stable, _ = run_verdict(verdict)
     if (stable is None or stable) and not getattr(verdict, "not_asked_segments", ()):
         return personas
     for p in personas:
+        why = not_a_persona_reason(p.segment, verdict)
+        if why is not None and not getattr(p, "not_a_persona", None):
+            _mark_not_a_persona(p, why)
         ev = p.confidence_statement.evidence
         stab = ev[0].value if ev else None
         if "The run's verdict:" in p.confidence_statement.text \
@@ -1134,6 +1284,24 @@ def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()
     return (carrying + rest)[:n], left_out, len(q)
 
 
+def _answered_by_all(survey, profile) -> dict[str, bool]:
+    """Per share variable (single-choice level, multi-select option) of the profile's
+    significant rows, whether every respondent of ``survey`` answered its question: the
+    profile's shares are among those who answered (:mod:`personalab.profiles`), so a
+    sentence may say "of all respondents" only then. A variable the survey does not give
+    is left out (read as "not everyone")."""
+    if profile is None or not len(profile):
+        return {}
+    rows = profile[profile["significant"].astype(bool) & (profile["measure"] == "share")]
+    variables = set(rows["variable"].astype(str))
+    if not variables:
+        return {}
+    from .profiles import respondent_values
+
+    values = respondent_values(survey, variables)
+    return {str(v): bool(values[v].notna().all()) for v in values.columns}
+
+
 def _quoted_answers(survey, quotes, profile) -> pd.DataFrame | None:
     """The quoted respondents' own values on the profile's significant variables, indexed by
     respondent id as text (None when there are no quotes)."""
@@ -1226,15 +1394,51 @@ def _theme_statements(theme_profile, seg, theme_info, max_items,
     return out
 
 
+def _who(first: str, segment, not_a_persona: bool) -> str:
+    """How the narrative names the people of a segment, lower case: "people like Emily", or
+    "respondents in segment 3" for a segment that is not a persona."""
+    return f"respondents in segment {segment}" if not_a_persona else f"people like {first}"
+
+
+def _no_trait_reason(*, n: int, min_cell: int, min_effect: float, few: list[int],
+                     small: list[float], demographics: bool) -> tuple[str, dict]:
+    """Why a segment has no trait to state, as (reason, numbers) for the ``narrative_*`` and
+    ``lead_*`` templates. The reasons, first that holds:
+
+    * ``few``: the segment has fewer than ``min_cell`` respondents (``n``);
+    * ``demo``: only demographic rows passed;
+    * ``rare``: some answers differ by more than a small effect but each is given by (or,
+      for a routed question, asked of) fewer than ``min_cell`` of its respondents: ``k`` is
+      the most of them (``few`` lists each such row's count);
+    * ``none``: every significant difference is under ``min_effect`` (``effect``: the
+      largest, as read against the total);
+    * ``unsig``: no answer differs significantly.
+    """
+    if n < min_cell:
+        return "few", {"n": f"{n:,}", "min_cell": min_cell}
+    if demographics:
+        return "demo", {}
+    if few:
+        return "rare", {"k": f"{max(few):,}", "n": f"{n:,}", "min_cell": min_cell}
+    if small:
+        return "none", {"effect": max(small), "min_effect": min_effect}
+    return "unsig", {}
+
+
 def _narrative(first: str, traits: list[tuple[str, Statement]], theme: Statement | None,
-               size_ev: Evidence, share: float) -> list[Statement]:
+               size_ev: Evidence, share: float, *, who: str | None = None,
+               kind: str = "persona", none: tuple[str, dict] | None = None) -> list[Statement]:
     """2-3 sentences from the evidence, one footnoted clause each: the strongest trait, the
-    next one, and the most over-represented theme in their own words (or a third trait)."""
+    next one, and the most over-represented theme in their own words (or a third trait).
+    Without traits, one sentence saying why (``none``: :func:`_no_trait_reason`)."""
+    who = who or f"people like {first}"
     if not traits:
-        return [Statement(render("narrative_none", name=first, share=share), [size_ev])]
+        reason, numbers = none or ("unsig", {})
+        return [Statement(render(f"narrative_{reason}", who=who, kind=kind, share=share,
+                                 **numbers), [size_ev])]
     (p1, s1), rest = traits[0], traits[1:]
-    out = [Statement(render("narrative_first", name=first, phrase=p1), list(s1.evidence),
-                     s1.direction)]
+    out = [Statement(render("narrative_first", who=who[:1].upper() + who[1:], phrase=p1),
+                     list(s1.evidence), s1.direction)]
     if rest:
         p2, s2 = rest[0]
         out.append(Statement(render("narrative_also", phrase=p2), list(s2.evidence),
@@ -1308,22 +1512,34 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     used: set[str] = set()
     personas = []
     answers = _quoted_answers(survey, quotes, profile)
+    everyone = _answered_by_all(survey, profile)
     reverse = {q.id for q in survey.codebook.questions if getattr(q, "reverse", False)}
     for seg in segments:
         prof = profile[profile["segment"] == seg]
         seg_share = float(sizes.loc[sizes["segment"] == seg, "weighted_share"].iloc[0])
+        seg_n = int(sizes.loc[sizes["segment"] == seg, "n"].iloc[0])
         sig = prof[prof["significant"] & prof["effect_size"].notna()].copy()
         sig["_strength"] = sig["effect_size"].abs()
         sig = sig.sort_values(["_strength", "variable"], ascending=[False, True], kind="stable")
+        sig["answered_all"] = [everyone.get(str(v), False) for v in sig["variable"]]
         facets: dict[str, list[Statement]] = {f: [] for f in FACETS}
         demographics: list[Statement] = []
         traits: list[tuple[str, Statement]] = []   # (phrase, statement), strongest first
         seen_q: set[str] = set()
         descriptor, lead = None, None
+        few_counts: list[int] = []     # rows large enough in effect, too few in people
+        small_effects: list[float] = []
         for _, row in sig.iterrows():
             q = _question(survey, row["question"])
-            if not _highlightable(row, q, min_effect=min_effect, min_cell=min_cell,
-                                  share=seg_share):
+            why = _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=seg_share)
+            if why == "few":
+                n_row = 0 if _isnan(row.get("n")) else int(row["n"])
+                over_share = row["measure"] == "share" and row["effect_size"] > 0
+                few_counts.append(int(round(float(row["value"]) * n_row)) if over_share
+                                  and n_row >= min_cell else n_row)
+            elif why == "small":
+                small_effects.append(_reader_effect(row, seg_share))
+            if why is not None:
                 continue
             facet = _facet_of(q)
             if facet is None:
@@ -1344,10 +1560,11 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                     value, total = _year_values(row, q, row["value"], row["total"])
                     st = render("demo_mean", text=text, value=value, total=total)
                 elif _binary_yes(row, q):
-                    st = render("demo_yes", text=text, value=row["value"], total=row["total"])
+                    st = render("demo_yes", text=text, value=row["value"], total=row["total"],
+                                **_of_whom(row))
                 else:
                     st = render("demo_share", text=text, level=row["level"],
-                                value=row["value"], total=row["total"])
+                                value=row["value"], total=row["total"], **_of_whom(row))
                 demographics.append(Statement(st, [_profile_evidence(row)]))
                 continue
             phrase, direction = _phrase_for(row, q, seg_share)
@@ -1370,12 +1587,25 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         own_themes, avoid_themes = _segment_themes(theme_profile, seg, min_cell)
         top_theme = next((st for sts in theme_sts.values() for st in sts
                           if own_themes and st.evidence[0].variable == own_themes[0]), None)
-        descriptor = descriptor or ""
-        age = _segment_age(survey, labels, seg, age_q)
-        decade = int((year - (age if age is not None else 40)) // 10 * 10)
-        sex = _segment_sex(survey, labels, seg, sex_q)
-        first = _pick_name(decade, sex, descriptor, used)
-        used.add(first)
+        not_persona = not_a_persona_reason(seg, verdict)
+        if not_persona is not None:
+            # not a persona: no person's name, no adjective, nothing for the summary to
+            # present as one
+            descriptor, first = "", ""
+            name = not_a_persona_name(seg)
+        else:
+            descriptor = descriptor or ""
+            age = _segment_age(survey, labels, seg, age_q)
+            decade = int((year - (age if age is not None else 40)) // 10 * 10)
+            sex = _segment_sex(survey, labels, seg, sex_q)
+            first = _pick_name(decade, sex, descriptor, used)
+            used.add(first)
+            name = f"{descriptor} {first}" if descriptor else first
+        who = _who(first, seg, not_persona is not None)
+        kind = "segment" if not_persona is not None else "persona"
+        none = _no_trait_reason(n=seg_n, min_cell=min_cell, min_effect=min_effect,
+                                few=few_counts, small=small_effects,
+                                demographics=bool(demographics))
         srow = sizes[sizes["segment"] == seg].iloc[0]
         size = {"n": int(srow["n"]), "share": float(srow["share"]),
                 "weighted_share": float(srow["weighted_share"]),
@@ -1384,16 +1614,19 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                            n=size["n"])
         size_st = Statement(render("size", n=f"{size['n']:,}", share=size["weighted_share"],
                                    low=size["ci_low"], high=size["ci_high"]), [size_ev])
-        lead_text = lead.text if lead is not None else "No trait differs from the total by " \
-                                                       "more than a small effect: treat with caution."
+        lead_text = lead.text if lead is not None else render(f"lead_{none[0]}", **none[1])
         headline = Statement(render("headline", share=size["weighted_share"], lead=lead_text),
                              [size_ev] + (lead.evidence if lead is not None else []))
         stab = stability.get(seg, stability.get(str(seg)))
         badge, reason = confidence_badge(stab, unassigned_share)
+        if seg_n < min_cell:   # no trait can be written up: never more than low
+            badge = "low"
+            reason = f"{reason} {render('too_few', n=f'{seg_n:,}', min_cell=min_cell)}"
         badge, reason = cap_confidence(badge, reason, stab, verdict, seg)
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
         negative = _match_not_a_fit(prof, rules)
-        narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"])
+        narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"],
+                               who=who, kind=kind, none=none)
         defining, others = _card_split(narrative, demographics[:max_items], facets)
 
         def check(quote, defining=defining, others=others):
@@ -1416,8 +1649,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                            "quotes_left_out).")
         headline_quote = _headline_quote(persona_quotes, own_themes)
         personas.append(PersonaDraft(
-            segment=seg, name=f"{descriptor} {first}" if descriptor else first,
-            first_name=first, descriptor=descriptor,
+            segment=seg, name=name, first_name=first, descriptor=descriptor,
+            not_a_persona=not_persona,
             headline=headline, size=size, size_statement=size_st, confidence=badge,
             confidence_statement=Statement(render("confidence", badge=badge, reason=reason),
                                            conf_ev),

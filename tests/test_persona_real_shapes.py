@@ -1,0 +1,319 @@
+"""Persona text on shapes the real-export audit found (typeform, OSMI, Google Forms, TAFE,
+women's clothing reviews): every sentence says what its numbers are, and why a segment has
+nothing to say.
+
+* a 9-person segment that all chose one option (Typeform's "Michael": 100% vs 18% "C++",
+  Cohen's h 2.74) was written up as "no answer sets them apart by more than a small effect";
+* shares among those who answered a routed question (OSMI: 350 of 653 answerers, 24% of all
+  1,433) read "of all respondents";
+* a segment the run's verdict says is not a persona still got a person's name;
+* with no gender question, names alternated female/male by segment number.
+"""
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _planted_survey import LIKERT5, survey_from_frame
+from personalab.codebook import Question, ScaleOption
+from personalab.personas import (_num, apply_run_verdict, draft_personas, name_table,
+                                 personas_to_markdown, write_persona_exports)
+from personalab.profiles import profile_segments, segment_sizes
+
+YES_NO = [ScaleOption(1, "Yes"), ScaleOption(2, "No")]
+INTERFACES = ["Python", "C++", "Matlab"]
+
+
+def _run(frame, questions, seg, **kw):
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    profile = profile_segments(survey, labels)
+    sizes = segment_sizes(labels.to_numpy())
+    return survey, labels, profile, sizes, draft_personas(survey, labels, profile, sizes,
+                                                          **kw)
+
+
+# --------------------------------------------------------------------------- 1: too few people
+@pytest.fixture(scope="module")
+def nine():
+    """Typeform's shape: 60 respondents, segment 1 is 9 people who all use C++ (the other 51:
+    2 of them), and differs on nothing else."""
+    n, small = 60, 9
+    seg = np.array([0] * (n - small) + [1] * small)
+    interface = ["C++" if i in (3, 30) else INTERFACES[i % 2 * 2] for i in range(n - small)]
+    interface += ["C++"] * small
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:03d}" for i in range(n)],
+        "Timestamp": ["1995/03/20 10:00:00"] * n,
+        "q2": interface,
+        "calm": [(i % 5) + 1 for i in range(n)],
+    })
+    questions = [Question("Timestamp", "Timestamp", "meta", "ignore"),
+                 Question("q2", "Which interface(s) do you use to access Cantera?", "single",
+                          "segment"),
+                 Question("calm", "I stay calm", "likert", "segment", LIKERT5)]
+    return _run(frame, questions, seg, stability={0: 0.95, 1: 0.95}, unassigned_share=0.0)
+
+
+def test_a_segment_of_nine_says_it_is_too_few_people_not_a_small_effect(nine):
+    survey, labels, profile, sizes, personas = nine
+    row = profile[(profile["segment"] == 1) & (profile["variable"] == "q2=C++")].iloc[0]
+    # the difference is huge and significant: only the head count keeps it off the card
+    assert row["value"] == 1.0 and row["significant"] and row["effect_size"] > 2 and \
+        row["n"] == 9
+    p = personas[1]
+    share = sizes.loc[sizes["segment"] == 1, "weighted_share"].iloc[0]
+    assert f"{share:.0%}" == "15%"
+    assert [st.text for st in p.narrative] == [
+        f"Too few respondents (n = 9) to describe people like {p.first_name} reliably: a "
+        "trait is written up only when at least 10 respondents give the answer (15% of "
+        "respondents)."]
+    assert p.headline.text == ("15% of respondents. Too few respondents (n = 9) to describe "
+                               "reliably: a trait needs at least 10.")
+    assert not any("small effect" in st.text for st in p.statements())
+    # stable on resampling, yet nothing can be said about 9 people: the badge stays low
+    assert p.confidence == "low"
+    assert p.confidence_statement.text.endswith(
+        "Only 9 respondents: too few to describe reliably (a trait needs at least 10).")
+    assert personas[0].confidence == "high"
+
+
+def test_no_large_enough_effect_says_so_with_the_largest_effect():
+    """The other reason, with its number: a significant but small difference (two segments of
+    2,000: the reader sees d * (1 - share), under 0.2)."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    seg = np.repeat([0, 1], n // 2)
+    x = np.clip(np.round(rng.normal(np.where(seg == 0, 3.15, 2.85), 1.0)), 1, 5)
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:05d}" for i in range(n)], "L": x})
+    _, _, profile, sizes, personas = _run(
+        frame, [Question("L", "I plan ahead", "likert", "segment", LIKERT5)], seg)
+    row = profile[profile["segment"] == 0].iloc[0]
+    assert row["significant"] and 0.2 <= abs(row["effect_size"]) < 0.4
+    largest = _num(abs(row["effect_size"]) * 0.5)
+    p = personas[0]
+    assert [st.text for st in p.narrative] == [
+        f"No answer sets people like {p.first_name} apart from the whole sample by more than "
+        f"a small effect (the largest effect size is {largest}, under the 0.2 a trait needs; "
+        "50% of respondents): treat this persona with caution."]
+    assert p.headline.text == (
+        f"50% of respondents. No trait differs from the total by more than a small effect "
+        f"(the largest effect size is {largest}, under 0.2): treat with caution.")
+
+
+def test_a_large_segment_whose_distinctive_answer_is_rare_says_how_few_give_it():
+    """120 people, 8 of whom chose an option nobody else did: a large effect resting on 8."""
+    n = 400
+    seg = np.array([0] * 280 + [1] * 120)
+    tool = ["Python"] * 280 + ["Python,Fortran"] * 8 + ["Python"] * 112
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)], "tool": tool})
+    _, _, profile, _, personas = _run(
+        frame, [Question("tool", "Which tools do you use?", "multi", "segment", separator=",",
+                         options=["Python", "Fortran"])], seg)
+    row = profile[(profile["segment"] == 1) & (profile["variable"] == "tool:Fortran")].iloc[0]
+    assert row["significant"] and row["effect_size"] > 0.2
+    p = personas[1]
+    assert [st.text for st in p.narrative] == [
+        f"Too few respondents to describe people like {p.first_name} reliably: the answers "
+        "that set them apart are each given by at most 8 of their 120 respondents, under the "
+        "10 a trait needs (30% of respondents)."]
+
+
+# --------------------------------------------------------------------------- 2: answered by some
+@pytest.fixture(scope="module")
+def routed():
+    """OSMI's shape: 200 respondents in two segments of 100; 'employer' (yes/no) was answered
+    by 45 of each (45%): 40 and 7 say yes; 'self' (yes/no) by everyone: 20 and 80 say yes;
+    'site' (a three-answer question) by the same 90."""
+    n = 200
+    seg = np.repeat([0, 1], 100)
+    employer = ([None] * 55 + ["Yes"] * 40 + ["No"] * 5) + ([None] * 55 + ["Yes"] * 7
+                                                           + ["No"] * 38)
+    site = ([None] * 55 + ["Amazon"] * 40 + ["eBay"] * 5) + ([None] * 55 + ["Amazon"] * 5
+                                                           + ["Etsy"] * 40)
+    selfemp = ["Yes"] * 20 + ["No"] * 80 + ["Yes"] * 80 + ["No"] * 20
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)],
+                          "employer": employer, "self": selfemp, "site": site})
+    questions = [
+        Question("employer", "Does your employer take mental health seriously?", "single",
+                 "segment", YES_NO),
+        Question("self", "Are you self-employed?", "single", "segment", YES_NO),
+        Question("site", "If yes, which website do you sell on?", "single", "segment")]
+    return _run(frame, questions, seg)
+
+
+def _texts(p):
+    return [st.text for st in p.statements()]
+
+
+def test_a_share_among_those_who_answered_does_not_read_of_all_respondents(routed):
+    survey, labels, profile, sizes, personas = routed
+    row = profile[(profile["segment"] == 1) & (profile["variable"] == "employer=Yes")].iloc[0]
+    assert row["n"] == 45 and f"{row['value']:.0%}" == "16%" and f"{row['total']:.0%}" == "52%"
+    assert survey.data["employer"].notna().mean() == pytest.approx(0.45)
+    p = personas[1]
+    want = ("Say yes to “Does your employer take mental health seriously?” less often than "
+            "most (16% vs 52% of those who answered).")
+    assert want in _texts(p)
+    assert not any("of all respondents" in t and "employer" in t for t in _texts(p))
+    # a question everyone answered keeps "of all respondents"
+    assert ("Say yes to “Are you self-employed?” more often than most (80% vs 50% of all "
+            "respondents).") in _texts(p)
+    # a many-answer question answered by the same 45%
+    assert ("Answer “Etsy” to “If yes, which website do you sell on?” more often than most "
+            "(89% vs 44% of those who answered).") in _texts(p)
+
+
+def test_every_number_in_a_sentence_is_the_profile_row_it_cites(routed):
+    survey, labels, profile, sizes, personas = routed
+    checked = 0
+    for p in personas:
+        for st in p.statements():
+            for ev in st.evidence:
+                if ev.kind != "profile" or ev.level is None:
+                    continue
+                row = profile[(profile["segment"] == p.segment)
+                              & (profile["variable"] == ev.variable)].iloc[0]
+                m = re.search(r"\((\d+)% vs (\d+)% (of all respondents|of those who answered)\)",
+                              st.text)
+                assert m, st.text
+                assert (int(m[1]), int(m[2])) == (round(row["value"] * 100),
+                                                  round(row["total"] * 100)), st.text
+                everyone = survey.data[ev.question].notna().all()
+                assert (m[3] == "of all respondents") == bool(everyone), st.text
+                checked += 1
+    assert checked >= 4
+
+
+# --------------------------------------------------------------------------- 5: not a persona
+@pytest.fixture(scope="module")
+def three():
+    rng = np.random.default_rng(0)
+    n = 300
+    seg = np.repeat([0, 1, 2], n // 3)
+
+    def likert(mean):
+        return np.clip(np.round(rng.normal(mean, 0.7)), 1, 5).astype(int)
+
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:04d}" for i in range(n)],
+                          "L_track": likert(np.where(seg == 0, 4.6, 2.2)),
+                          "L_hard": likert(np.where(seg == 1, 4.6, 1.8))})
+    questions = [Question("L_track", "I track every purchase", "likert", "segment", LIKERT5),
+                 Question("L_hard", "The app is hard to use", "likert", "segment", LIKERT5)]
+    survey = survey_from_frame(frame, questions)
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    return survey, labels, profile_segments(survey, labels), segment_sizes(labels.to_numpy())
+
+
+FLAG = ("segment(s) 1: defined by not answering 6 questions ('Employer size', …): "
+        "respondents who were not asked them (skip logic, split ballot) or skipped them, "
+        "not a persona")
+NOT_ASKED = SimpleNamespace(stable=True, verdict="Stable: 3 segments reproduce.", flags=[FLAG],
+                            not_asked_segments=[1], not_asked_flags={1: FLAG},
+                            dominated_by=None)
+
+
+def test_a_not_asked_segment_is_named_plainly_with_its_numbers_and_reason(three, tmp_path):
+    survey, labels, profile, sizes = three
+    personas = draft_personas(survey, labels, profile, sizes, verdict=NOT_ASKED,
+                              stability={0: 0.97, 1: 0.97, 2: 0.97})
+    p = personas[1]
+    assert p.name == "Segment 1 (not a persona)"
+    assert p.first_name == "" and p.descriptor == "" and p.not_a_persona == FLAG
+    assert p.narrative[0].text.startswith("Respondents in segment 1 agree more than most that "
+                                          "“The app is hard to use” (mean 4.")
+    assert p.confidence == "low" and "Not a persona: segment(s) 1" in \
+        p.confidence_statement.text
+    assert p.size["n"] == 100 and p.distinctive           # numbers kept
+    # the personas around it keep their names, and no name is spent on it
+    assert personas[0].first_name and personas[2].first_name
+    assert "(not a persona)" not in personas[0].name + personas[2].name
+    out = write_persona_exports(personas, tmp_path, profile=profile, codebook=survey.codebook)
+    doc = json.loads(out["json"].read_text())
+    assert doc["personas"][1]["name"] == "Segment 1 (not a persona)"
+    assert doc["personas"][1]["not_a_persona"] == FLAG
+    assert doc["personas"][0]["not_a_persona"] is None
+    assert "## Segment 1 (not a persona)" in personas_to_markdown(personas)
+    assert "Segment 1 (not a persona)" in out["html"].read_text()
+
+
+def test_a_split_on_one_input_names_no_segment_as_a_person(three):
+    survey, labels, profile, sizes = three
+    text = ("Not personas: the segments reproduce on resampling (mean ARI 0.97) but "
+            "categorical answers: 'q2' alone reproduces 99% of them (balanced accuracy), so "
+            "they are groups a cross-tabulation of that answer gives, not personas.")
+    verdict = SimpleNamespace(stable=False, verdict=text, dominated_by="q2", flags=[],
+                              not_asked_segments=[])
+    personas = draft_personas(survey, labels, profile, sizes, verdict=verdict)
+    assert [p.name for p in personas] == [f"Segment {s} (not a persona)" for s in range(3)]
+    assert all(p.not_a_persona == text and p.confidence == "low" for p in personas)
+    # a run that merely found no stable segments keeps its (capped) personas
+    unstable = SimpleNamespace(stable=False, verdict="No stable segments: ...",
+                               dominated_by=None, flags=[], not_asked_segments=[])
+    assert not any("not a persona" in p.name for p in draft_personas(
+        survey, labels, profile, sizes, verdict=unstable))
+
+
+def test_the_report_renames_a_persona_drafted_without_the_verdict(three):
+    survey, labels, profile, sizes = three
+    personas = draft_personas(survey, labels, profile, sizes,
+                              stability={0: 0.97, 1: 0.97, 2: 0.97})
+    old = personas[1].first_name
+    assert old and personas[1].narrative[0].text.startswith(f"People like {old} ")
+    apply_run_verdict(personas, NOT_ASKED)
+    apply_run_verdict(personas, NOT_ASKED)
+    p = personas[1]
+    assert p.name == "Segment 1 (not a persona)" and p.not_a_persona == FLAG
+    assert p.narrative[0].text.startswith("Respondents in segment 1 agree more than most")
+    assert all(old not in st.text for st in p.statements())
+    assert personas[0].name != "Segment 0 (not a persona)"
+
+
+# --------------------------------------------------------------------------- 6: no gender
+def _names_survey(with_gender: bool):
+    rng = np.random.default_rng(5)
+    n = 300
+    seg = np.repeat([0, 1, 2], n // 3)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:04d}" for i in range(n)],
+        # collected in 1995, no age question: names of people born in the 1950s
+        "Timestamp": ["1995/03/20 10:00:00"] * n,
+        "L_a": np.clip(np.round(rng.normal(np.where(seg == 0, 4.5, 2.0), 0.6)), 1, 5),
+        "L_b": np.clip(np.round(rng.normal(np.where(seg == 1, 4.5, 2.0), 0.6)), 1, 5),
+        "gender": np.where(seg == 1, "Man", "Woman"),
+    })
+    questions = [Question("Timestamp", "Timestamp", "meta", "ignore"),
+                 Question("L_a", "I plan ahead", "likert", "segment", LIKERT5),
+                 Question("L_b", "I like new things", "likert", "segment", LIKERT5)]
+    if with_gender:
+        questions.append(Question("gender", "What is your gender?", "single", "profile",
+                                  [ScaleOption(1, "Woman"), ScaleOption(2, "Man")]))
+    else:
+        frame = frame.drop(columns="gender")
+    return _run(frame, questions, seg)[-1]
+
+
+def test_without_a_gender_question_names_are_gender_neutral():
+    personas = _names_survey(with_gender=False)
+    t = name_table()
+    neutral_1950s = t[(t["sex"] == "N") & (t["decade"] == 1950)]["name"].tolist()
+    gendered = set(t[t["sex"].isin(["F", "M"]) & (t["decade"] == 1950)]["name"])
+    # deterministic: the most common neutral names of the decade, in segment order
+    assert [p.first_name for p in personas] == neutral_1950s[:3] == ["Jackie", "Dana",
+                                                                     "Kelly"]
+    assert not {p.first_name for p in personas} & gendered
+    assert _names_survey(with_gender=False)[1].first_name == "Dana"   # same on a rerun
+
+
+def test_with_a_gender_question_names_follow_it():
+    personas = _names_survey(with_gender=True)
+    t = name_table()
+    women = set(t[(t["sex"] == "F") & (t["decade"] == 1950)]["name"])
+    men = set(t[(t["sex"] == "M") & (t["decade"] == 1950)]["name"])
+    assert personas[0].first_name in women and personas[2].first_name in women
+    assert personas[1].first_name in men
