@@ -906,12 +906,10 @@ def not_a_persona_reason(segment, verdict) -> str | None:
     line = _not_asked_line(segment, verdict) if segment is not None else None
     if line is not None:
         return line
-    stable, text = run_verdict(verdict)
-    if stable is None or stable:
-        return None
-    if getattr(verdict, "dominated_by", None) or str(text or "").lower().startswith(
-            "not personas"):
-        return text or f"one input ({getattr(verdict, 'dominated_by')}) explains the segments"
+    _, text = run_verdict(verdict)
+    dominated = getattr(verdict, "dominated_by", None)
+    if dominated or str(text or "").lower().startswith("not personas"):
+        return text or f"the segments are explained by {dominated}"
     return None
 
 
@@ -973,13 +971,14 @@ def apply_run_verdict(personas: list[PersonaDraft], verdict) -> list[PersonaDraf
     persona (:func:`not_a_persona_reason`) and that still carries a person's name (drafted
     without the verdict, or renamed after a baseline persona by a wave) is named plainly
     (:func:`not_a_persona_name`)."""
-    stable, _ = run_verdict(verdict)
-    if (stable is None or stable) and not getattr(verdict, "not_asked_segments", ()):
-        return personas
     for p in personas:
         why = not_a_persona_reason(p.segment, verdict)
         if why is not None and not getattr(p, "not_a_persona", None):
             _mark_not_a_persona(p, why)
+    stable, _ = run_verdict(verdict)
+    if (stable is None or stable) and not getattr(verdict, "not_asked_segments", ()):
+        return personas
+    for p in personas:
         ev = p.confidence_statement.evidence
         stab = ev[0].value if ev else None
         if "The run's verdict:" in p.confidence_statement.text \
@@ -1434,6 +1433,8 @@ def _narrative(first: str, traits: list[tuple[str, Statement]], theme: Statement
     who = who or f"people like {first}"
     if not traits:
         reason, numbers = none or ("unsig", {})
+        if reason in ("few", "rare") and who.startswith("respondents in "):
+            who = who[len("respondents in "):]     # "to describe segment 1 reliably"
         return [Statement(render(f"narrative_{reason}", who=who, kind=kind, share=share,
                                  **numbers), [size_ev])]
     (p1, s1), rest = traits[0], traits[1:]
