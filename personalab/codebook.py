@@ -1719,7 +1719,24 @@ _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ",
                 "nationality", "dwelling", "tenure"}
 _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
                                  r"identify as|born in|highest level|\bonly child\b|"
-                                 r"\bblock of flats\b|\btype of (?:home|housing|house)\b")
+                                 r"\bblock of flats\b|\btype of (?:home|housing|house)\b|"
+                                 # tenure and year of study (TAFE "Overall Length of Service
+                                 # at Institute (in years)", Google Forms "select the
+                                 # semester in which you are studying")
+                                 r"\b(?:length|years) of service\b|"
+                                 r"\bhow long have you (?:worked|been employed)\b|"
+                                 r"\bsemester (?:in which|that) you\b|\bwhich semester\b")
+#: A whole short header (up to 4 words, block prefix "Classification. " aside) that names
+#: where someone works, their grade or post, how they left, what they study or where they
+#: live: the Queensland exit surveys' "Institute", "WorkArea", "Classification",
+#: "Position", "Business Unit", "SeparationType"; Google Forms' "Place of Residence";
+#: a panel's "political_party". Matched on the header's words only, so a rating item that
+#: mentions "the Institute" or "my position" stays an item.
+_ROLE_HEADER = re.compile(
+    r"^(?:(?:current |your )?(?:institute|campus|faculty|work area|business unit|work unit|"
+    r"organi[sz]ation(?:al)? unit|position|job title|classification|separation type|"
+    r"type of separation|semester|year of study|place of residence|residence|"
+    r"political party|party (?:id|identification|affiliation)))$")
 _COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "year", "years",
                 "hours", "hour", "minutes", "days", "times", "duration", "seconds", "amount",
                 "spend", "price", "cost", "salary"}
@@ -1918,6 +1935,19 @@ _QUANTITY_RANKS = [
     (r"\b(none|no one|nobody)\b", 0), (r"\b(a few|few)\b", 1), (r"\bsome\b", 2),
     (r"\b(most|many)\b", 3), (r"\b(all|everyone|every one)\b", 4),
 ]
+#: how much someone uses a thing, from never having heard of it (Typeform's "How frequently
+#: do you use the following support features?": "I have not heard of this" < "I have heard
+#: of this, but I don't really use it" < "I use this sometimes" < "I use this often"); the
+#: first pattern that matches ranks the answer
+_USAGE_RANKS = [
+    (r"\b(?:not|never) (?:\w+ )?heard\b|\bhave ?n[o']t heard\b|\b(?:not|un)aware\b", 0),
+    (r"\buse(?:d)? (?:it |this |them )?(?:very )?(?:often|regularly|frequently|a lot|daily|"
+     r"every day|all the time|heavily)\b|\b(?:often|regularly|frequently) use\b", 3),
+    (r"\buse(?:d)? (?:it |this |them )?(?:sometimes|occasionally|now and then|from time to "
+     r"time)\b|\b(?:sometimes|occasionally) use\b", 2),
+    (r"\bheard of\b|\baware of\b|\b(?:do ?n[o']t|do not|never) (?:really |actually )?use\b|"
+     r"\bonly used (?:it |this )?once\b", 1),
+]
 _ORDINALS = [
     ("education levels", _EDUCATION_RANKS, False,
      re.compile(r"educat|degree|qualification|school|studies", re.IGNORECASE)),
@@ -1925,6 +1955,7 @@ _ORDINALS = [
     ("frequency", _FREQUENCY_RANKS, True, None),
     ("time spent", _TIME_SPENT_RANKS, True, None),
     ("quantity (none, some, all)", _QUANTITY_RANKS, True, None),
+    ("use (not heard of it ... use it often)", _USAGE_RANKS, True, None),
 ]
 
 
@@ -2024,14 +2055,29 @@ class _ColStats:
         return len(self.text)
 
 
+#: the header pandas gives a data frame's index written to CSV ("Unnamed: 0"), or R's ""
+_ROW_INDEX = re.compile(r"^(?:unnamed: ?\d+|index|level_0|row ?names?|)$", re.IGNORECASE)
+
+
+def _row_index(c, data) -> bool:
+    """True for a column named like a written row index (:data:`_ROW_INDEX`) holding
+    distinct whole numbers in every row (Women's Clothing Reviews' "Unnamed: 0")."""
+    if not _ROW_INDEX.match(str(c).strip()):
+        return False
+    v = pd.to_numeric(data[c], errors="coerce")
+    return bool(v.notna().all() and (v % 1 == 0).all() and v.is_unique)
+
+
 def _find_id_column(raw, sample, meta) -> str | None:
     """A column named like an id, else the first unique serial-like column (10+ rows)."""
     data = raw.data
     named = [c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _ID_NAMES]
-    others = [c for c in data.columns if c not in named and c not in meta]
-    for c in named + others:
+    # a data frame's row index written with the file: serial, but maybe of a sample of rows
+    index = [c for c in data.columns if c not in named and _ROW_INDEX.match(str(c).strip())]
+    others = [c for c in data.columns if c not in named and c not in index and c not in meta]
+    for c in named + index + others:
         s = sample[c]
-        if c not in named:
+        if c not in named and c not in index:
             if pd.api.types.is_float_dtype(s.dtype) or len(data) < 10:
                 continue
             st = _ColStats(s)
@@ -2148,6 +2194,19 @@ def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]
     return None
 
 
+def _names_role(c, text) -> bool:
+    """True when the column's header, whole, is one of :data:`_ROLE_HEADER` ("Institute",
+    "WorkArea", "Classification. Classification", "Business Unit", "political_party")."""
+    for h in {str(c), str(text)}:
+        h = _LOADER_NOTE.sub("", h).strip(" ?:")
+        m = _DOT_PREFIX.match(h)
+        for part in (h, h[m.end(1) + 1:] if m else None):
+            words = _tokens(part) if part else []
+            if 0 < len(words) <= 4 and _ROLE_HEADER.match(" ".join(words)):
+                return True
+    return False
+
+
 def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
     """Draft the question for one column; returns (question, notes)."""
     text = str(raw.labels.get(c, c))
@@ -2156,7 +2215,8 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     # happens to say "income" does not, nor does a battery item ("... - <item>").
     if text != c and len(text.split()) <= 14 and " - " not in text:
         toks |= set(_tokens(text))
-    demographic = bool(toks & _DEMOGRAPHIC) or bool(_DEMOGRAPHIC_PHRASE.search(text.casefold()))
+    demographic = bool(toks & _DEMOGRAPHIC) or bool(_DEMOGRAPHIC_PHRASE.search(text.casefold())) \
+        or _names_role(c, text)
     s = sample[c]
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return Question(c, text, "date", "ignore"), []
@@ -2257,6 +2317,27 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     # fine when every answer recurs (free text almost never does).
     repeats = st.n / max(st.distinct, 1)
     closed = st.distinct <= 30 or st.distinct <= 0.05 * st.n or (st.distinct <= 100 and repeats >= 8)
+    if small and closed and toks & {"gender", "sex"} and len(rest) > 12:
+        # OSMI's "What is your gender?" typed in: 70 spellings of a few answers ("Male",
+        # "male", "M", "Cis male", a sentence); a profile table would list every spelling
+        shown = ", ".join(repr(str(st.text[k]).strip()) for k in
+                          sorted(rest, key=lambda k: -st.count[k])[:4])
+        return Question(c, text, "text", "ignore", missing=missing), [
+            f"{c}: gender typed in, {len(rest)} different answers ({shown}, ...); drafted as "
+            "free text, role ignore (not quoted, not profiled) - recode it into a few "
+            "categories in a column of its own to describe personas by it"]
+    # Typed answers that hardly ever repeat are free text however few they are (Typeform's
+    # "Which external software are you coupling with Cantera?": four answers, each given
+    # once; "What features ... are available in the C++ interface?": one "none" x4 and four
+    # sentences): most answers given by one person, and either all of them or a sentence.
+    once = sum(st.count[k] == 1 for k in rest)
+    typed = not grid and len(rest) >= 3 and len(full_data) >= 10 and \
+        once >= 0.6 * len(rest) and (once == len(rest) or max(len(t.split()) for t in texts) >= 5)
+    if small and closed and typed and not _template_of(texts) and \
+            _ordinal_order(texts, text, c) is None:
+        return Question(c, text, "text", "profile", missing=missing), [
+            f"{c}: {once} of its {len(rest)} different answers given by one respondent each: "
+            "drafted as free text - make it single if the answers are options"]
     if small and closed and (mean_len <= 60 or (repeats >= 5 and mean_len <= 200)):
         ranked = _ordinal_order(texts, text, c)
         if ranked is not None:
@@ -2284,6 +2365,45 @@ _NAME_COLUMN = re.compile(
     r"(?<![\w-])((first|last|full|given|family|sur|nick|user|company|organi[sz]ation|business|"
     r"employer|school|your)[\s/_-]*)?name(?![\w-])|\b(e-?mail|phone|telephone|mobile|"
     r"street|postal address|home address|contact details)\b", re.IGNORECASE)
+
+
+def _strip_block_prefixes(questions: list[Question], raw) -> None:
+    """The wording of a question whose export header carries its block's name ("InstituteViews.
+    Topic:12. If I had a workplace issue it was dealt with efficiently", "Gender. What is
+    your Gender?", the TAFE exit survey): the part after the prefix, so cards quote the
+    statement as asked; the block stays the item's ``grid`` and the header its ``id``.
+
+    A "Block. Topic:" prefix goes wherever it is; a prefix with a qualifier ("InductionInfo.
+    On-line Topic: ...", which tells look-alike items apart) stays. A bare "Block. " (one to
+    four capitalised words) goes only where the header is the wording (a plain CSV) and at
+    least three headers of the file are written with a block prefix."""
+    def block(q):
+        t = str(q.text or "")
+        m = _DOT_PREFIX.match(t)
+        if t != str(q.id) or m is None or _TOPIC_PREFIX.match(t):
+            return None
+        words = m.group(1).split()
+        return m if all(w[0].isupper() or w[0].isdigit() for w in words) else None
+
+    bare = [q for q in questions if q.type not in ("id", "weight", "meta") and block(q)]
+    styled = len(bare) + sum(1 for q in questions if q.type not in ("id", "weight", "meta")
+                             and _TOPIC_PREFIX.match(str(q.text or "")))
+    for q in questions:
+        if q.type in ("id", "weight", "meta"):
+            continue
+        t = str(q.text or "")
+        m = _TOPIC_PREFIX.match(t)
+        if m is not None:
+            if not m.group(1) and len(t) > m.end() + 1:
+                # and the export's trailer ("...in my job. ; Category:Level of Agreement;
+                # Question:YOUR VIEWS ABOUT YOUR WORK UNIT]")
+                q.text = re.sub(r"\s*\.?\s*;\s*Category\s*:.*$", "", t[m.end():]).strip() \
+                    or t[m.end():].strip()
+            continue
+        if styled >= 3 and q in bare:
+            rest = t[block(q).end(1) + 1:].strip()
+            if rest:
+                q.text = rest
 
 
 def _declare_leftovers(questions: list[Question], raw, notes: list[str]) -> None:
@@ -3175,6 +3295,10 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
             if options is not None:
                 gcols = gcols[:-1]
         if options is not None:
+            # "Contributing Factors. Dissatisfaction" ticked as its own header: the option
+            lead = f"{_WS.sub(' ', str(gid)).strip()}. "
+            options = {c: o[len(lead):].strip() if str(o).startswith(lead) else o
+                       for c, o in options.items()}
             qid = str(gid) if gid not in data.columns else f"{gid}_multi"
             role = "profile" if set(_tokens(gid)) & _DEMOGRAPHIC else "segment"
             wide[gcols[0]] = Question(qid, _common_text(raw, gcols, gid), "multi", role,
@@ -3192,6 +3316,10 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
         text = str(raw.labels.get(c, c))
         if c == id_col:
             q = Question(c, text, "id", "ignore")
+        elif _row_index(c, data):
+            q = Question(c, text, "id", "ignore")
+            notes.append(f"{c}: a row index written with the file (distinct whole numbers); "
+                         "drafted type id, role ignore")
         elif c == weight_col:
             q = Question(c, text, "weight", "ignore")
         elif c in meta:
@@ -3202,6 +3330,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
             if q.role == "segment" and _CONSENT.search(q.text or str(c)):
                 q.role = "ignore"          # everyone analysed said yes: it tells nobody apart
                 notes.append(f"{c}: a consent question; drafted role: ignore")
+            q = _not_a_view(q, bool(design), notes)
             _mark_attention_check(q, data, notes)
         questions.append(q)
     # Grids: likert items of one battery share a grid id and, where one holds the others'
@@ -3221,6 +3350,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                     and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
+    _strip_block_prefixes(questions, raw)
     _battery_peers(questions, notes, data)
     _flag_peers(questions, notes)
     questions = _tick_boxes(questions, data, notes)
@@ -3230,6 +3360,86 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
                     notes=_merge_notes(notes, [q.id for q in questions]))
+
+
+#: an embedded-data flag that records which version of the questionnaire someone was shown
+#: (projoint's ``flipped``: TRUE/FALSE, the order of the two profiles), by its name alone;
+#: Qualtrics display-order columns (``FL_6_DO``, ``Q5_DO``) too
+_DESIGN_FLAG = re.compile(
+    r"^(?:(?:is_?)?flip(?:ped)?|randomi[sz](?:e|ed|ation)(?:_\w+)?|"
+    r"rand(?:om)?_?(?:order|group|arm|assign\w*|condition|cond|version|flag)|display_?order|"
+    r"order_?(?:shown|flag)|treat(?:ment)?_?(?:arm|group|assign\w*)|"
+    r"exp(?:erimental)?_?(?:group|condition|cond|arm)|split_?(?:ballot|sample|half)|"
+    r"ballot_?(?:form|version)|form_?version|version_?shown|(?:fl|bl|q)[\w.]*_do(?:_\w+)?)$")
+#: the answers of a conjoint / paired-profile choice task: "Community A", "Option 2"
+_CHOICE_LABEL = re.compile(r"^([A-Za-z][\w ]{0,29}?)\s+([A-Z]|[1-9])$")
+_CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60}\b(?:prefer|"
+                             r"choose|pick|vote for|rather)\b", re.IGNORECASE)
+#: an open question about the questionnaire itself, not the respondent's views: "Please tell
+#: us if you have any comments about this survey", "What question do you wish we had asked
+#: you?", "Any feedback on this survey?"
+_SURVEY_FEEDBACK = re.compile(
+    r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?)\b[^.?!]{0,40}?"
+    r"\b(?:about|on|regarding|concerning|for|of)\s+(?:this|the|our)\s+"
+    r"(?:survey|questionnaire|study|form|poll)\b|"
+    r"\bquestions?\b[^.?!]{0,20}\byou wish(?:ed)? we (?:had|would have|'d) asked\b|"
+    r"\bwhat (?:else )?should we have asked\b|\bquestions? (?:that )?we (?:should have|"
+    r"forgot to|did ?n[o']t) ask|"
+    r"\bhow (?:was|did you find|would you rate) (?:this|the|our) (?:survey|questionnaire)\b|"
+    r"\bimprove (?:this|the|our) (?:survey|questionnaire)\b", re.IGNORECASE)
+
+
+def _choice_task(q: Question, design: bool) -> bool:
+    """A forced choice between profiles ("Which of these two communities do you prefer?":
+    Community A / Community B): answers named by one word and a letter or number, worded as
+    a choice between profiles or, where the export holds a conjoint design, showing the
+    profiles ("Community A") in its wording or having no wording of its own."""
+    if q.type != "single" or not 2 <= len(q.scale) <= 4:
+        return False
+    stems = set()
+    for o in q.scale:
+        m = _CHOICE_LABEL.match(_WS.sub(" ", str(o.label)).strip())
+        if m is None:
+            return False
+        stems.add(m.group(1).casefold())
+    if len(stems) != 1:
+        return False
+    text = _WS.sub(" ", str(q.text or "")).strip()
+    if _CHOICE_WORDING.search(text):
+        return True
+    # where the export holds a conjoint design: a task with no wording of its own, or one
+    # whose wording shows the profiles ("... Community Trait Community A Community B")
+    return design and (text == str(q.id) or any(
+        re.search(rf"(?<!\w){re.escape(_WS.sub(' ', str(o.label)).strip())}(?!\w)", text,
+                  re.IGNORECASE) for o in q.scale))
+
+
+def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
+    """Columns that say nothing of who a respondent is or what they think, drafted role
+    ignore with a note: a randomisation flag or display order (embedded data, named like
+    :data:`_DESIGN_FLAG` and without a question's wording; type ``meta``), a conjoint
+    choice task (which profile was chosen: a conjoint tool reads it with the design
+    columns), and an open question about the survey itself (:data:`_SURVEY_FEEDBACK`:
+    neither an input nor a persona's voice)."""
+    name = _WS.sub("_", str(q.id).strip().casefold())
+    if q.type not in ("id", "weight", "meta", "date", "text") and \
+            _WS.sub("_", str(q.text or q.id).strip().casefold()) == name and _DESIGN_FLAG.match(name):
+        notes.append(f"{q.id}: a randomisation / display-order flag (which version someone "
+                     "was shown, drawn at random), not an answer; drafted type meta, role "
+                     "ignore - use it to check the versions are balanced")
+        return Question(q.id, q.text, "meta", "ignore", short=q.short)
+    if q.role != "ignore" and _choice_task(q, design):
+        q.role = "ignore"
+        notes.append(f"{q.id}: a conjoint choice task ({' / '.join(q.scale_labels)}): the "
+                     "profiles shown were drawn at random, so the choice alone says nothing "
+                     "of the respondent; drafted role: ignore - analyse it with the design "
+                     "columns in a conjoint tool")
+    elif q.type == "text" and q.role != "ignore" and _SURVEY_FEEDBACK.search(q.text or ""):
+        q.role = "ignore"
+        notes.append(f"{q.id}: feedback on the survey itself, not the respondent's views; "
+                     "drafted role: ignore (kept out of quotes and themes) - read it when "
+                     "revising the questionnaire")
+    return q
 
 
 #: a column that says it is an attention / instructed-response check (its id or text)

@@ -733,7 +733,12 @@ def test_commas_inside_answers_are_not_a_multi_select_but_pipes_are():
     _, cb = _drafted(cols)
     assert cb["prev"].type == "likert"
     assert cb["prev"].scale_labels == ["No, none did", "Some did", "Yes, they all did"]
-    assert cb["heard"].type == "single" and len(cb["heard"].scale) == 3
+    # one answer with a comma, not a multi-select; a usage scale, ordered (not heard of it <
+    # heard of it but don't use it < use it often)
+    assert cb["heard"].type == "likert"
+    assert cb["heard"].scale_labels == ["I have not heard of this",
+                                        "I have heard of this, but I don't really use it",
+                                        "I use this often"]
     p = cb["position"]
     assert (p.type, p.separator) == ("multi", "|") and set(roles) <= set(p.options)
 
@@ -836,7 +841,8 @@ def test_block_prefixed_columns_become_a_wide_multi_select_and_a_grid():
     assert (chosen == (cols["Contributing Factors. Ill Health"] == "Ill Health")).all()
     items = cb.questions_of(type="likert")
     assert len(items) == 5 and {i.grid for i in items} == {"InstituteViews"}
-    assert items[0].short == "Statement number 1 about the institute"
+    # the wording is the statement without the export's block prefix (the block is the grid)
+    assert items[0].text == items[0].display_label == "Statement number 1 about the institute"
 
 
 def test_short_label_helper_takes_questions_and_plain_mappings():
@@ -874,7 +880,8 @@ def test_conjoint_design_columns_are_meta_not_segmentation_inputs():
     cols["Q1.2"] = _answers(rng, ["Yes", "No"], [.97, .03], n)
     _, cb = _drafted(cols, {"Q1.2": "Do you consent to participate in the survey?"})
     assert [q.type for q in cb] == ["meta", "meta", "meta", "single", "single"]
-    assert [q.id for q in cb.questions_of(role="segment")] == ["Q4.2"]
+    # the choice task (Community A / B) compares profiles drawn at random: no input either
+    assert cb["Q4.2"].role == "ignore" and not cb.questions_of(role="segment")
     assert cb["Q1.2"].role == "ignore"                     # consent tells nobody apart
     assert any("conjoint" in note for note in cb.notes)
 

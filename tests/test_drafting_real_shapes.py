@@ -120,7 +120,7 @@ def test_exit_survey_blocks_are_told_apart_by_their_qualifier_and_placeholders_d
             for _ in range(60)]
     cb = infer_codebook(load_export(_write(tmp_path / "tafe_shape.csv", header, rows)))
     assert [q.display_label for q in cb] == [
-        "Did you undertake a Corporate Induction",
+        "Did you undertake a Corporate Induction?",      # the wording, its prefix dropped
         "Did you undertake a Corporate Induction (Face to Face)",
         "Did you undertake a Corporate Induction (On-line)",
         "Did you undertake a Corporate Induction (Induction Manual)",
@@ -435,3 +435,231 @@ def test_a_lone_tick_column_is_a_one_option_multi_select_of_role_profile():
     assert (out[1].type, out[1].role) == ("single", "profile")
     assert (out[2].type, out[2].role) == ("single", "ignore")
     assert [n.split(":")[0] for n in notes] == ["Carer", "Everyone", "Team Induction"]
+
+
+# --- who someone is, where they work, design columns, survey feedback, row indexes ---------
+
+AGREE5 = ["Strongly Disagree", "Disagree", "Neutral", "Agree", "Strongly Agree"]
+
+
+def _pick(rng, values, n, blank=0.0):
+    out = rng.choice(np.array(values, dtype=object), n)
+    out[rng.random(n) < blank] = ""
+    return out
+
+
+def test_org_units_grade_tenure_residence_and_semester_describe_personas(tmp_path):
+    # Queensland exit surveys (TAFE "Institute", "WorkArea", "Classification. Classification",
+    # "LengthofServiceOverall. ..."; DETE "Position", "Business Unit", "SeparationType") and
+    # Google Forms ("Place of Residence", the semester) were drafted as segmentation inputs,
+    # so personas were defined by the institute people worked at. A rating that names the
+    # institute and a 1-5 music item named "Country" (Young People Survey) stay inputs.
+    rng = np.random.default_rng(41)
+    n = 120
+    cols = {
+        "Record ID": [str(6340000 + 7 * i) for i in range(n)],
+        "Institute": _pick(rng, ["Southern Queensland Institute of TAFE",
+                                 "Brisbane North Institute of TAFE", "Tropical North Institute"], n),
+        "WorkArea": _pick(rng, ["Delivery (teaching)", "Non-Delivery (corporate)"], n),
+        "Classification. Classification": _pick(rng, ["Administration (AO)", "Teacher (including "
+                                                      "LVT)", "Tutor", "Operational (OO)"], n),
+        "LengthofServiceOverall. Overall Length of Service at Institute (in years)":
+            _pick(rng, ["Less than 1 year", "1-2", "3-4", "5-6", "More than 20 years"], n),
+        "Position": _pick(rng, ["Teacher", "Cleaner", "Teacher Aide", "Public Servant"], n),
+        "Business Unit": _pick(rng, ["Education Queensland", "Corporate Procurement",
+                                     "Information and Technologies"], n, blank=.5),
+        "SeparationType": _pick(rng, ["Age Retirement", "Resignation-Other reasons",
+                                      "Voluntary Early Retirement (VER)"], n),
+        "Place of Residence": _pick(rng, ["Rural", "Urban"], n),
+        "Being an undergraduate science student , select the semester in which you are "
+        "studying": _pick(rng, ["2nd semester", "4th semester", "6th semester"], n),
+        "Staff morale was positive within the Institute": _pick(rng, AGREE5, n),
+        "My position was challenging and interesting": _pick(rng, AGREE5, n),
+    }
+    music = ["Music", "Slow songs or fast songs", "Dance", "Folk", "Country",
+             "Classical music", "Musical", "Pop", "Rock", "Metal or Hardrock", "Punk"]
+    for name in music:
+        cols[name] = rng.integers(1, 6, n).astype(str)
+    path = _write(tmp_path / "exit_shape.csv", list(cols), zip(*cols.values()))
+    raw = load_export(path)
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    who = ["Institute", "WorkArea", "Classification. Classification",
+           "LengthofServiceOverall. Overall Length of Service at Institute (in years)",
+           "Position", "Business Unit", "SeparationType", "Place of Residence",
+           "Being an undergraduate science student , select the semester in which you are "
+           "studying"]
+    assert {c: cb[c].role for c in who} == {c: "profile" for c in who}
+    assert cb["LengthofServiceOverall. Overall Length of Service at Institute (in years)"] \
+        .scale_labels[0] == "Less than 1 year"                   # still ordered low to high
+    for c in ("Staff morale was positive within the Institute",
+              "My position was challenging and interesting"):
+        assert (cb[c].type, cb[c].role) == ("likert", "segment")
+    assert [(cb[m].type, cb[m].role) for m in music] == [("likert", "segment")] * len(music)
+
+
+def test_conjoint_choice_tasks_randomisation_flags_and_panel_party_codes_are_no_inputs(tmp_path):
+    # projoint (Mummolo & Nall 2022): personas were defined by "flipped" (TRUE/FALSE drawn
+    # at random: which profile was shown first), by the ten "Which of these two communities
+    # do you prefer?" tasks (Community A / B) and by the panel's political_party codes 1-10
+    rng = np.random.default_rng(42)
+    n = 90
+    cols = {"ResponseId": [f"R_{i:05d}" for i in range(n)]}
+    texts = {}
+    for task in (1, 2):
+        for a in (1, 2):
+            cols[f"K-{task}-{a}"] = _pick(rng, ["Housing Cost", "School Quality"], n)
+            cols[f"K-{task}-1-{a}"] = _pick(rng, ["25 min", "75 min"], n)
+    for q in ("Q4.2", "Q4.3", "Q5.1"):
+        cols[q] = _pick(rng, ["Community A", "Community B"], n, blank=.1)
+        texts[q] = "Which of these two communities do you prefer? Community Trait Community A"
+    cols["Q2.9"] = _pick(rng, ["Extremely liberal", "Liberal", "Moderate; middle of the road",
+                               "Conservative", "Extremely conservative"], n)
+    texts["Q2.9"] = "Where would you place yourself on this scale?"
+    cols["Q2.10"] = _pick(rng, ["Plan A", "Plan B"], n)        # a choice, not a task
+    texts["Q2.10"] = "Which health plan are you enrolled in?"
+    cols["political_party"] = rng.integers(1, 11, n).astype(str)
+    cols["flipped"] = _pick(rng, ["TRUE", "FALSE"], n, blank=.2)
+    cols["FL_12_DO"] = _pick(rng, ["Block1|Block2", "Block2|Block1"], n)
+    raw = load_export(_qualtrics(tmp_path / "projoint_shape.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert {q: (cb[q].type, cb[q].role) for q in ("Q4.2", "Q4.3", "Q5.1")} == \
+        {q: ("single", "ignore") for q in ("Q4.2", "Q4.3", "Q5.1")}
+    assert [(cb[c].type, cb[c].role) for c in ("flipped", "FL_12_DO")] == [("meta", "ignore")] * 2
+    party = cb["political_party"]
+    assert (party.type, party.role) == ("single", "profile")
+    assert [o.code for o in party.scale] == list(range(1, 11))
+    assert [q.id for q in cb.questions_of(role="segment")] == ["Q2.9", "Q2.10"]
+    notes = " ".join(cb.notes)
+    assert "conjoint choice task" in notes and "randomisation" in notes
+    # without design columns, a choice between two profiles is known by its wording
+    texts2 = {"T1": "Which of these two candidates would you rather vote for?",
+              "T2": "Which health plan are you enrolled in?"}
+    cols2 = {"T1": _pick(rng, ["Candidate 1", "Candidate 2"], n),
+             "T2": _pick(rng, ["Plan A", "Plan B"], n)}
+    cb2 = infer_codebook(load_export(_qualtrics(tmp_path / "tasks.csv", cols2, texts2, n)))
+    assert [cb2[q].role for q in ("T1", "T2")] == ["ignore", "segment"]
+
+
+FEEDBACK = ["Please tell us if you have any comments about this survey. Please use the space "
+            "below.",
+            "What question do you wish we had asked you? How would you have answered that "
+            "question?",
+            "Any feedback on this survey?"]
+VIEWS = ["What could we improve about the experience of using the app?",
+         "Why do you use the app in your job or school?"]
+
+
+def test_open_questions_about_the_survey_itself_are_not_quoted(tmp_path):
+    # projoint's headline quote was "This survey was great I liked taking it." (comments
+    # about this survey); Typeform's, an answer to "What question do you wish we had asked
+    # you?". Both are about the questionnaire, not the persona.
+    from personalab.survey import Survey
+    rng = np.random.default_rng(43)
+    n = 60
+    words = ["slow", "export", "docs", "price", "support", "plots", "speed", "install"]
+    cols = {"id": [f"r{i}" for i in range(n)],
+            "rating": _pick(rng, AGREE5, n)}
+    for k, text in enumerate(FEEDBACK + VIEWS):
+        cols[f"open{k}"] = [f"I think the {rng.choice(words)} part was {rng.choice(words)} "
+                            f"and {i}" for i in range(n)]
+    texts = {f"open{k}": t for k, t in enumerate(FEEDBACK + VIEWS)}
+    raw = load_export(_qualtrics(tmp_path / "open.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [(cb[f"open{k}"].type, cb[f"open{k}"].role) for k in range(5)] == \
+        [("text", "ignore")] * 3 + [("text", "profile")] * 2
+    assert list(Survey.from_raw(raw, cb).text().columns) == ["open3", "open4"]
+    assert any("feedback on the survey itself" in n for n in cb.notes)
+
+
+def test_row_index_typed_gender_and_typed_answers_are_not_choices(tmp_path):
+    # Women's Clothing Reviews (a 3,000-row sample): "Unnamed: 0", pandas' row index, was
+    # drafted a number and profiled; OSMI's typed-in gender was a choice of ~55 spellings;
+    # Typeform's "Which external software are you coupling with Cantera?" (4 answers, each
+    # given once) a single choice and segmentation input
+    rng = np.random.default_rng(44)
+    n = 300
+    spellings = ["Male", "male", "M", "m", "Female", "female", "F", "f", "Man", "Woman",
+                 "Cis male", "cis man", "Male (cis)", "Cis female", "female/woman", "Nonbinary",
+                 "non-binary", "Genderqueer", "Agender", "Malr", "mail", "Dude",
+                 "I identify as female.", "none of your business"]
+    gender = [spellings[i] if i < len(spellings) else rng.choice(spellings[:8])
+              for i in range(n)]
+    coupled = [""] * n
+    for i, t in zip((3, 40, 77, 150), ("OpenFOAM", "In-house legacy FORTRAN code",
+                                       "COMPASS", "In-house experimental code")):
+        coupled[i] = t
+    cols = {"Unnamed: 0": np.sort(rng.choice(23000, n, replace=False)).astype(str),
+            "Age": rng.integers(18, 80, n).astype(str),
+            "What is your gender?": gender,
+            "Which external software are you coupling with Cantera via this interface?":
+                coupled,
+            "Rating": rng.integers(1, 6, n).astype(str)}
+    raw = load_export(_write(tmp_path / "reviews_shape.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert cb.respondent_id == "Unnamed: 0" and cb["Unnamed: 0"].type == "id"
+    g = cb["What is your gender?"]
+    assert (g.type, g.role, g.scale) == ("text", "ignore", [])
+    assert any("gender typed in" in note for note in cb.notes)
+    c = cb["Which external software are you coupling with Cantera via this interface?"]
+    assert (c.type, c.role) == ("text", "profile")
+    assert (cb["Age"].type, cb["Rating"].type) == ("numeric", "likert")
+
+
+def test_a_usage_grid_is_ordered_from_not_heard_of_to_used_often(tmp_path):
+    # Typeform (Cantera): "How frequently do you use the following support features?",
+    # answers drafted nominal in alphabetical order; one item nobody answered "heard of it"
+    rng = np.random.default_rng(45)
+    n = 60
+    use = ["I have not heard of this",
+           "I have heard of this, but I don't really use it or have only used it once or twice",
+           "I use this sometimes", "I use this often"]
+    stem = "How frequently do you use the following support features? - "
+    cols = {"q26_1": _pick(rng, [use[0], use[2], use[3]], n),
+            "q26_2": _pick(rng, use, n), "q26_3": _pick(rng, use, n)}
+    texts = {"q26_1": stem + "Cantera website", "q26_2": stem + "Online documentation",
+             "q26_3": stem + "Create a new user group post"}
+    raw = load_export(_qualtrics(tmp_path / "usage.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    for q in ("q26_1", "q26_2", "q26_3"):
+        assert (cb[q].type, cb[q].grid, cb[q].scale_labels) == ("likert", "q26", use)
+
+
+def test_exit_survey_statements_lose_the_export_prefix_but_keep_their_grid(tmp_path):
+    # TAFE: cards quoted "InstituteViews. Topic:12. If I had a workplace issue it was dealt
+    # with efficiently" and listed the option "Contributing Factors. Dissatisfaction"
+    rng = np.random.default_rng(46)
+    n = 80
+    statements = {
+        "InstituteViews. Topic:11. If I had a workplace issue it was dealt with quickly":
+            "If I had a workplace issue it was dealt with quickly",
+        "InstituteViews. Topic:12. If I had a workplace issue it was dealt with efficiently":
+            "If I had a workplace issue it was dealt with efficiently",
+        "WorkUnitViews. Topic:21. I was able to use the full range of my abilities in my job. ; "
+        "Category:Level of Agreement; Question:YOUR VIEWS ABOUT YOUR WORK UNIT]":
+            "I was able to use the full range of my abilities in my job",
+        "WorkUnitViews. Topic:22. I was able to use the full range of my knowledge in my job":
+            "I was able to use the full range of my knowledge in my job",
+    }
+    cols = {"Contributing Factors. Ill Health": np.where(rng.random(n) < .3, "Ill Health", "-"),
+            "Contributing Factors. Dissatisfaction":
+                np.where(rng.random(n) < .3, "Contributing Factors. Dissatisfaction ", "-"),
+            "Contributing Factors. Study": np.where(rng.random(n) < .3, "Study", "-")}
+    cols.update({h: _pick(rng, AGREE5, n) for h in statements})
+    cols["Gender. What is your Gender?"] = _pick(rng, ["Female", "Male"], n)
+    cols["Main Factor. Which of these was the main factor for leaving?"] = \
+        _pick(rng, ["Ill Health", "Study", "Travel"], n)
+    raw = load_export(_write(tmp_path / "tafe_views.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert {h: cb[h].text for h in statements} == statements
+    assert [cb[h].grid for h in statements] == ["InstituteViews"] * 2 + ["WorkUnitViews"] * 2
+    assert all(cb[h].display_label.startswith(("If I had", "I was able")) for h in statements)
+    assert cb["Contributing Factors"].multi_options == ["Ill Health", "Dissatisfaction", "Study"]
+    assert cb["Gender. What is your Gender?"].text == "What is your Gender?"
+    assert cb["Main Factor. Which of these was the main factor for leaving?"].text == \
+        "Which of these was the main factor for leaving?"
