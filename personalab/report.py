@@ -677,6 +677,9 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
             seg["rating"] = [segment_rating(r, s, solution_stable, refused)
                              for r, s in zip(seg["rating"], seg[key])]
             seg = seg.rename(columns={"rating": "rating (this segment alone)"})
+        # the segment's own flags, named as what they say (not the solution's stability)
+        seg = seg.rename(columns={"unstable": "dissolves (Jaccard < 0.6)",
+                                  "not_asked": "not asked a block (not a persona)"})
         html_parts += ["<h3>Per-segment reproducibility</h3>", f"<p>{esc(intro)}</p>",
                        str(table_html(seg, cells={"persona": [
                            persona_cell(s, names, colors) for s in seg[key]]}))]
