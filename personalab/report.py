@@ -600,12 +600,12 @@ def segment_rating(rating, segment, solution_stable: bool, refused: dict | None 
     "No stable segments" or beside a segment the checks refuse as a persona."""
     text = "–" if rating is None or (not isinstance(rating, str) and pd.isna(rating)) \
         else str(rating)
+    parts = []
     if refused and segment in refused:
-        return (f"{text} on its own; not a persona (why: the executive summary's Not "
-                "personas table)")
+        parts.append("not a persona (why: the executive summary's Not personas table)")
     if not solution_stable and text not in ("dissolves", "–"):
-        return f"{text} on its own; the solution as a whole is not stable"
-    return text
+        parts.append("the solution as a whole is not stable")
+    return "; ".join([f"{text} on its own", *parts]) if parts else text
 
 
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
