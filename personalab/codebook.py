@@ -2171,7 +2171,13 @@ def _multi_joined_options(st: _ColStats, known_sep=None) -> tuple[str, list[str]
                 label.setdefault(tk, tok)
                 pos[tk] = pos.get(tk, 0.0) + i * st.count[k]
                 freq[tk] = freq.get(tk, 0) + st.count[k]
-        plain = sep == "|" or known_sep     # a separator nobody types inside an answer
+        # a separator nobody types inside an answer; Typeform joins ticked options with a
+        # comma and a line break ("Spending project funds,\nDelegating / managing ..."),
+        # which a typed answer does not do at every comma
+        commas = [t for t in texts.values() if "," in t]
+        plain = sep == "|" or known_sep or (
+            sep == "," and len(commas) >= 2 and
+            all(t.count(",") == len(re.findall(r",[ \t]*\r?\n", t)) for t in commas))
         if len(label) > (60 if plain else 40) or len(label) >= len(texts) + 1 and len(texts) > 10:
             continue
         if np.mean([len(t) for t in label.values()]) > (80 if plain else 40):

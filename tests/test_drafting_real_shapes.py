@@ -663,3 +663,30 @@ def test_exit_survey_statements_lose_the_export_prefix_but_keep_their_grid(tmp_p
     assert cb["Gender. What is your Gender?"].text == "What is your Gender?"
     assert cb["Main Factor. Which of these was the main factor for leaving?"].text == \
         "Which of these was the main factor for leaving?"
+
+
+def test_options_joined_by_a_comma_and_a_line_break_are_a_multi_select(tmp_path):
+    # Typeform (Cantera) q23_1: the ticked roles of the Steering Committee in one cell,
+    # "Spending project funds,\nDelegating / managing project administrative
+    # responsibilities and communication" - drafted a single choice of 9 combinations
+    rng = np.random.default_rng(47)
+    roles = ["Modifications of the governance procedures",
+             "Adding/removing steering committee members", "Spending project funds",
+             "Delegating / managing project administrative responsibilities and communication",
+             "Adding/removing members from the Scientific Advisory Board"]
+    n = 60
+    cells = []
+    for i in range(n):
+        if i % 6:
+            cells.append("I'm not aware of the Steering Committee")
+        else:
+            cells.append(",\n".join(rng.choice(roles, rng.integers(2, 4), replace=False)))
+    raw = load_export(_write(tmp_path / "joined.csv", ["q23"], [[c] for c in cells]))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    q = cb["q23"]
+    assert (q.type, q.separator) == ("multi", ",")
+    assert set(q.options) <= set(roles) | {"I'm not aware of the Steering Committee"}
+    from personalab.survey import Survey
+    chosen = Survey.from_raw(raw, cb).multi()
+    assert int(chosen["q23:I'm not aware of the Steering Committee"].sum()) == n - 10
