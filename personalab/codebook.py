@@ -3383,11 +3383,12 @@ _CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60
                              r"choose|pick|vote for|rather)\b", re.IGNORECASE)
 #: an open question about the questionnaire itself, not the respondent's views: "Please tell
 #: us if you have any comments about this survey", "What question do you wish we had asked
-#: you?", "Any feedback on this survey?"
+#: you?", "Any feedback on this survey?" ("comments on the study materials" is not one)
 _SURVEY_FEEDBACK = re.compile(
     r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?)\b[^.?!]{0,40}?"
     r"\b(?:about|on|regarding|concerning|for|of)\s+(?:this|the|our)\s+"
-    r"(?:survey|questionnaire|study|form|poll)\b|"
+    r"(?:survey|questionnaire|study|form|poll)(?:\s+itself)?(?=\s*(?:$|[.?!,;:)(]|(?:or|and|"
+    r"overall|so far|please|in general)\b))|"
     r"\bquestions?\b[^.?!]{0,20}\byou wish(?:ed)? we (?:had|would have|'d) asked\b|"
     r"\bwhat (?:else )?should we have asked\b|\bquestions? (?:that )?we (?:should have|"
     r"forgot to|did ?n[o']t) ask|"

@@ -548,7 +548,7 @@ FEEDBACK = ["Please tell us if you have any comments about this survey. Please u
             "question?",
             "Any feedback on this survey?"]
 VIEWS = ["What could we improve about the experience of using the app?",
-         "Why do you use the app in your job or school?"]
+         "Do you have any comments on the study materials?"]
 
 
 def test_open_questions_about_the_survey_itself_are_not_quoted(tmp_path):
