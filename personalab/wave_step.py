@@ -172,7 +172,9 @@ def renamed_personas(personas, comparison, baseline_personas):
     ``same``, ``split``'s matched part, or ``merge``'s matched part: Hungarian matching
     gives each persona at most one segment) takes that persona's name (and first name
     and descriptor); ``new`` and unmatched segments keep their freshly drafted names,
-    marked "(new)" if one would collide with a carried-over name.
+    marked "(new)" if one would collide with a carried-over name. A segment this wave's
+    checks refuse (``not_a_persona``) keeps its plain "Segment N (not a persona)" name,
+    and no segment takes such a name from the baseline.
 
     Parameters
     ----------
@@ -201,7 +203,10 @@ def renamed_personas(personas, comparison, baseline_personas):
     out, taken = [], set()
     for p in personas:
         b = match.get(int(p.segment))
-        if b is not None and b in base:
+        # a segment the checks refuse keeps its plain name, and a persona never takes the
+        # plain name of a refused baseline segment: neither is a persona carried over
+        if b is not None and b in base and not getattr(p, "not_a_persona", None) \
+                and not str(base[b][0]).endswith("(not a persona)"):
             name, first, descriptor = base[b]
             q = dataclasses.replace(p, name=name, first_name=first or p.first_name,
                                     descriptor=descriptor or p.descriptor)

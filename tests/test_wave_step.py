@@ -101,6 +101,20 @@ def test_renamed_personas_known_answer(runs):
     assert [p.name for p in drafted][:1] != ["Careful Carol"]  # input untouched
 
 
+def test_a_refused_segment_is_never_given_or_gives_a_persona_name(runs):
+    """A wave-2 segment the checks refuse keeps its plain name although it matches a baseline
+    persona; a wave-2 persona matching a refused baseline segment keeps its own name."""
+    drafted = runs["drafted"][:2]
+    refused = dataclasses.replace(drafted[0], name=f"Segment {drafted[0].segment} (not a "
+                                  "persona)", not_a_persona="defined by not answering 6 questions")
+    corr = pd.DataFrame({"refit_segment": [refused.segment, drafted[1].segment],
+                         "matched_segment": [5, 2], "kind": ["same", "same"]})
+    cmp = dataclasses.replace(runs["cmp"], correspondence=corr)
+    out = renamed_personas([refused, drafted[1]], cmp,
+                           {5: "Careful Carol", 2: "Segment 2 (not a persona)"})
+    assert [p.name for p in out] == [refused.name, drafted[1].name]
+
+
 def test_report_has_the_changes_section_with_the_size_shift_figure(runs):
     html = runs["report"].read_text(encoding="utf-8")
     assert "What changed since sample" in html
