@@ -2649,6 +2649,15 @@ def is_other_specification(question) -> bool:
         _OTHER_OPTION.search(str(getattr(question, "text", "") or "")))
 
 
+def is_survey_feedback(question) -> bool:
+    """True for an open question about the questionnaire itself ("Please tell us if you have
+    any comments about this survey", "What question do you wish we had asked you?"): its
+    answers judge the survey, they are no persona's voice. :func:`infer_codebook` drafts
+    them role ``ignore``; this also tells them apart in a codebook written by hand."""
+    return getattr(question, "type", None) == "text" and bool(
+        _SURVEY_FEEDBACK.search(str(getattr(question, "text", "") or "")))
+
+
 def _common_text(raw, cols, default) -> str:
     labs = [str(raw.labels.get(c, c)) for c in cols]
     heads = {lab.rsplit(" - ", 1)[0].strip() for lab in labs if " - " in lab}
@@ -3429,8 +3438,9 @@ def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
     columns), and an open question about the survey itself (:data:`_SURVEY_FEEDBACK`:
     neither an input nor a persona's voice)."""
     name = _WS.sub("_", str(q.id).strip().casefold())
-    if q.type not in ("id", "weight", "meta", "date", "text") and \
-            _WS.sub("_", str(q.text or q.id).strip().casefold()) == name and _DESIGN_FLAG.match(name):
+    unworded = _WS.sub("_", str(q.text or q.id).strip().casefold()) == name
+    if q.type not in ("id", "weight", "meta", "date", "text") and unworded and \
+            _DESIGN_FLAG.match(name):
         notes.append(f"{q.id}: a randomisation / display-order flag (which version someone "
                      "was shown, drawn at random), not an answer; drafted type meta, role "
                      "ignore - use it to check the versions are balanced")
@@ -3441,7 +3451,7 @@ def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
                      "profiles shown were drawn at random, so the choice alone says nothing "
                      "of the respondent; drafted role: ignore - analyse it with the design "
                      "columns in a conjoint tool")
-    elif q.type == "text" and q.role != "ignore" and _SURVEY_FEEDBACK.search(q.text or ""):
+    elif q.role != "ignore" and is_survey_feedback(q):
         q.role = "ignore"
         notes.append(f"{q.id}: feedback on the survey itself, not the respondent's views; "
                      "drafted role: ignore (kept out of quotes and themes) - read it when "

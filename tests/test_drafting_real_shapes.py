@@ -571,6 +571,8 @@ def test_open_questions_about_the_survey_itself_are_not_quoted(tmp_path):
     assert [(cb[f"open{k}"].type, cb[f"open{k}"].role) for k in range(5)] == \
         [("text", "ignore")] * 3 + [("text", "profile")] * 2
     assert list(Survey.from_raw(raw, cb).text().columns) == ["open3", "open4"]
+    from personalab.codebook import is_survey_feedback
+    assert [is_survey_feedback(cb[f"open{k}"]) for k in range(5)] == [True] * 3 + [False] * 2
     assert any("feedback on the survey itself" in n for n in cb.notes)
 
 
