@@ -3258,6 +3258,18 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     columns followed by a typed-in "Other" are one multi-select. Long texts get ``short``
     labels that tell look-alike questions apart.
 
+    Who someone is, where they work and how long (a demographic, or a short header naming
+    an institute, work area, business unit, position, classification, separation type,
+    semester, place of residence or political party; "length of service") is role
+    ``profile``: it describes personas, it does not define them. Conjoint choice tasks and
+    open questions about the survey itself are role ``ignore``; randomisation and
+    display-order flags (``flipped``, ``FL_6_DO``) type ``meta``; a written row index
+    ("Unnamed: 0") type ``id``. Typed answers that hardly ever repeat are free text, a
+    typed-in gender of more than 12 answers is free text of role ``ignore``; usage scales
+    are ordered from "not heard of it" to "use it often". An export's block prefix
+    ("InstituteViews. Topic:12. ") is dropped from the wording (see
+    ``_strip_block_prefixes``).
+
     Parameters
     ----------
     raw : RawWave
