@@ -2654,8 +2654,8 @@ def is_survey_feedback(question) -> bool:
     any comments about this survey", "What question do you wish we had asked you?"): its
     answers judge the survey, they are no persona's voice. :func:`infer_codebook` drafts
     them role ``ignore``; this also tells them apart in a codebook written by hand."""
-    return getattr(question, "type", None) == "text" and bool(
-        _SURVEY_FEEDBACK.search(str(getattr(question, "text", "") or "")))
+    return getattr(question, "type", None) == "text" and \
+        asks_about_the_survey(getattr(question, "text", None))
 
 
 def _common_text(raw, cols, default) -> str:
@@ -3405,16 +3405,34 @@ _CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60
 #: an open question about the questionnaire itself, not the respondent's views: "Please tell
 #: us if you have any comments about this survey", "What question do you wish we had asked
 #: you?", "Any feedback on this survey?" ("comments on the study materials" is not one)
-_SURVEY_FEEDBACK = re.compile(
-    r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?)\b[^.?!]{0,40}?"
-    r"\b(?:about|on|regarding|concerning|for|of)\s+(?:this|the|our)\s+"
-    r"(?:survey|questionnaire|study|form|poll)(?:\s+itself)?(?=\s*(?:$|[.?!,;:)(]|(?:or|and|"
-    r"overall|so far|please|in general)\b))|"
-    r"\bquestions?\b[^.?!]{0,20}\byou wish(?:ed)? we (?:had|would have|'d) asked\b|"
-    r"\bwhat (?:else )?should we have asked\b|\bquestions? (?:that )?we (?:should have|"
-    r"forgot to|did ?n[o']t) ask|"
-    r"\bhow (?:was|did you find|would you rate) (?:this|the|our) (?:survey|questionnaire)\b|"
-    r"\bimprove (?:this|the|our) (?:survey|questionnaire)\b", re.IGNORECASE)
+#: A question's wording that asks about the questionnaire itself, not about the topic:
+#: feedback on the survey ("Please tell us if you have any comments about this survey",
+#: "How did you find this questionnaire?", "How could we improve this survey?") and the
+#: closing "What question do you wish we had asked you?" / "Is there anything we should
+#: have asked?". "this/the/our survey" counts only where the noun ends the phrase ("the survey
+#: tool you use", "the study program" are the topic, not the questionnaire).
+_SURVEY_NOUN = (r"(?:this|the|our|today'?s)\s+(?:survey|questionnaire|poll|study|form|"
+                r"interview)(?=\s*(?:[^\w\s]|$|(?:itself|was|is|were|took|and|or|so|as|in|"
+                r"today|overall|you|we|please)\b))")
+_ABOUT_THE_SURVEY = re.compile(
+    r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?|anything\s+else)\b"
+    rf"[^?.!]{{0,60}}\b(?:about|on|regarding|concerning|of|for|with|to)\s+{_SURVEY_NOUN}"
+    rf"|\b(?:improve|rate|find|like|enjoy|was|did\s+you\s+find)\s+{_SURVEY_NOUN}"
+    rf"|\b{_SURVEY_NOUN}\s+(?:was|is|took|were|could|should|felt)\b"
+    r"|\b(?:wish|want|would\s+like)\s+(?:that\s+)?(?:we|us|you)\s+(?:had\s+|to\s+|would"
+    r"\s+have\s+|should\s+have\s+)?asked?\b"
+    r"|\b(?:we|you)\s+(?:should|could|ought\s+to)\s+have\s+asked\b"
+    r"|\b(?:we|you)\s+(?:did\s*n[o']?t|did\s+not|forgot\s+to|failed\s+to)\s+ask\b"
+    r"|\bquestions?\s+(?:that\s+)?(?:we|you)\s+(?:missed|did\s*n[o']?t\s+ask|did\s+not"
+    r"\s+ask|should\s+(?:have\s+)?ask(?:ed)?)\b",
+    re.IGNORECASE)
+
+
+def asks_about_the_survey(wording) -> bool:
+    """True when an open question's wording asks about the questionnaire itself (comments on
+    this survey, a question we should have asked): its answers are feedback on the survey,
+    not a persona's voice (the quotes step never quotes them)."""
+    return bool(wording) and bool(_ABOUT_THE_SURVEY.search(str(wording)))
 
 
 def _choice_task(q: Question, design: bool) -> bool:
@@ -3447,7 +3465,7 @@ def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
     ignore with a note: a randomisation flag or display order (embedded data, named like
     :data:`_DESIGN_FLAG` and without a question's wording; type ``meta``), a conjoint
     choice task (which profile was chosen: a conjoint tool reads it with the design
-    columns), and an open question about the survey itself (:data:`_SURVEY_FEEDBACK`:
+    columns), and an open question about the survey itself (:func:`asks_about_the_survey`:
     neither an input nor a persona's voice)."""
     name = _WS.sub("_", str(q.id).strip().casefold())
     unworded = _WS.sub("_", str(q.text or q.id).strip().casefold()) == name

@@ -7,8 +7,6 @@ calls, so every step can be tested and rerun without Jupyter.
 """
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -439,36 +437,6 @@ class QuotesResult:
     sentiment: object
 
 
-#: A question's wording that asks about the questionnaire itself, not about the topic:
-#: feedback on the survey ("Please tell us if you have any comments about this survey",
-#: "How did you find this questionnaire?", "How could we improve this survey?") and the
-#: closing "What question do you wish we had asked you?" / "Is there anything we should
-#: have asked?". "this/the/our survey" counts only where the noun ends the phrase ("the survey
-#: tool you use", "the study program" are the topic, not the questionnaire).
-_SURVEY_NOUN = (r"(?:this|the|our|today'?s)\s+(?:survey|questionnaire|poll|study|form|"
-                r"interview)(?=\s*(?:[^\w\s]|$|(?:itself|was|is|were|took|and|or|so|as|in|"
-                r"today|overall|you|we|please)\b))")
-_ABOUT_THE_SURVEY = re.compile(
-    r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?|anything\s+else)\b"
-    rf"[^?.!]{{0,60}}\b(?:about|on|regarding|concerning|of|for|with|to)\s+{_SURVEY_NOUN}"
-    rf"|\b(?:improve|rate|find|like|enjoy|was|did\s+you\s+find)\s+{_SURVEY_NOUN}"
-    rf"|\b{_SURVEY_NOUN}\s+(?:was|is|took|were|could|should|felt)\b"
-    r"|\b(?:wish|want|would\s+like)\s+(?:that\s+)?(?:we|us|you)\s+(?:had\s+|to\s+|would"
-    r"\s+have\s+|should\s+have\s+)?asked?\b"
-    r"|\b(?:we|you)\s+(?:should|could|ought\s+to)\s+have\s+asked\b"
-    r"|\b(?:we|you)\s+(?:did\s*n[o']?t|did\s+not|forgot\s+to|failed\s+to)\s+ask\b"
-    r"|\bquestions?\s+(?:that\s+)?(?:we|you)\s+(?:missed|did\s*n[o']?t\s+ask|did\s+not"
-    r"\s+ask|should\s+(?:have\s+)?ask(?:ed)?)\b",
-    re.IGNORECASE)
-
-
-def asks_about_the_survey(wording) -> bool:
-    """True when an open question's wording asks about the questionnaire itself (comments on
-    this survey, a question we should have asked): its answers are feedback on the survey,
-    not a persona's voice (the quotes step never quotes them)."""
-    return bool(wording) and bool(_ABOUT_THE_SURVEY.search(str(wording)))
-
-
 def _flagged_ids(quality):
     flags = quality.flags
     return set(flags["respondent_id"].astype(str)) if len(flags) else set()
@@ -492,7 +460,7 @@ def quotes(output_dir, *, themes_path=None, n_quotes=5, seed=42, engine="local",
     """
     import pandas as pd
 
-    from .codebook import is_other_specification, question_wording
+    from .codebook import asks_about_the_survey, is_other_specification, question_wording
     from .discovery import distinctive_themes
     from .quotes import representative_quotes
     from .sentiment import sentiment_scores

@@ -278,6 +278,6 @@ def test_a_text_question_with_role_ignore_is_never_quoted(tmp_path):
     ("Any comments on the form factor of the device?", False),
 ])
 def test_which_wordings_ask_about_the_survey(wording, about):
-    from personalab.steps import asks_about_the_survey
+    from personalab.codebook import asks_about_the_survey
 
     assert asks_about_the_survey(wording) is about
