@@ -3,8 +3,8 @@
 Every parameter is validated before any notebook starts: unknown names and wrong types are
 refused with a message that names the file, the key and the fix.
 
-Relative paths for inputs (``input``, ``codebook``, ``themes``, ``baseline``) are resolved
-against the folder of the config file, so a study folder can be moved as a whole. ``output``
+Relative paths for inputs (``input``, ``codebook``, ``themes``, ``baseline``, and an
+``exclude_respondents`` CSV) are resolved against the folder of the config file, so a study folder can be moved as a whole. ``output``
 is resolved against the working directory (where you run the command) and defaults to
 ``reports/<wave>``.
 """
@@ -61,6 +61,14 @@ class StudyConfig:
         Random seed: same inputs and seed give the same segments, personas and report.
     exclude_flags : list of str, optional
         Data-quality flags that exclude a respondent (default: the QualityRules default).
+    exclude_respondents : dict or Path, optional
+        Respondents to exclude by hand, each with its reason: a mapping
+        ``{respondent id: reason}`` (quote ids in the YAML; a bare number is compared as the
+        text it is written as), or the path of a CSV with the columns ``respondent_id`` and
+        ``reason`` (relative to the config file's folder). Each is flagged ``listed`` and
+        excluded, whatever ``exclude_flags`` says, with the reason in ``quality_flags.csv``
+        and the report. An id the wave does not have stops the ingest step naming it (a
+        typo would otherwise exclude nobody). Read into a mapping by :meth:`validate`.
     min_segment_share : float
         Smallest segment, as a share of respondents (drives HDBSCAN's minimum cluster size).
     reducer, clusterer : str
@@ -119,6 +127,7 @@ class StudyConfig:
     format: str = "auto"
     seed: int = 42
     exclude_flags: list[str] | None = None
+    exclude_respondents: dict | Path | None = None
     min_segment_share: float = 0.05
     reducer: str = "auto"
     clusterer: str = "auto"
@@ -167,6 +176,10 @@ class StudyConfig:
                 raise ConfigError(f"{key} file {str(p)!r} does not exist", file=src, column=key,
                                   fix="check the path; relative paths are read from the "
                                       "config file's folder")
+        if self.exclude_respondents is not None:
+            from .quality import exclusion_list
+
+            self.exclude_respondents = exclusion_list(self.exclude_respondents, file=src)
         if self.baseline is not None and not Path(self.baseline).is_dir():
             raise ConfigError(f"baseline folder {str(self.baseline)!r} does not exist", file=src,
                               column="baseline", fix="point it at an earlier run's output folder")
@@ -235,7 +248,7 @@ def _suggest(name: str, choices) -> str:
     return f"did you mean {close[0]!r}?" if close else f"valid names: {', '.join(choices)}"
 
 
-_PATH_KEYS = ("input", "codebook", "themes", "baseline")
+_PATH_KEYS = ("input", "codebook", "themes", "baseline", "exclude_respondents")
 
 #: Keys that say how the export is read, passed to load_export (and the conventions).
 READ_OPTIONS = ("decimal", "thousands", "dayfirst", "encoding", "encoding_errors")
@@ -450,11 +463,17 @@ def config_from_dict(values: dict, *, source=None, base_dir=None) -> StudyConfig
                               column=required, fix=f"add a line '{required}: ...'")
     kwargs = {}
     for k, v in values.items():
-        # the read options take a mark or a mapping (or true/false): checked by validate()
-        kwargs[k] = v if k in READ_OPTIONS else _check_type(k, v, hints[k], source)
+        # the read options take a mark or a mapping (or true/false), exclude_respondents a
+        # mapping or a CSV path: checked by validate()
+        if k == "exclude_respondents" and isinstance(v, str):
+            kwargs[k] = Path(v)
+        elif k in READ_OPTIONS or k == "exclude_respondents":
+            kwargs[k] = v
+        else:
+            kwargs[k] = _check_type(k, v, hints[k], source)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     for k in _PATH_KEYS:
-        if kwargs.get(k) is not None and not kwargs[k].is_absolute():
+        if isinstance(kwargs.get(k), Path) and not kwargs[k].is_absolute():
             kwargs[k] = base / kwargs[k]
     kwargs["wave"] = str(kwargs["wave"])
     cfg = StudyConfig(**kwargs)

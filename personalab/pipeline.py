@@ -122,6 +122,9 @@ def notebook_parameters(config: StudyConfig) -> dict:
         "file_format": config.format,
         "seed": config.seed,
         "exclude_flags": config.exclude_flags,
+        # {id: reason}, read by StudyConfig.validate (a CSV's rows too)
+        "exclude_respondents": config.exclude_respondents,
+        "config_file": p(config.source),
         "min_segment_share": config.min_segment_share,
         "reducer": config.reducer,
         "clusterer": config.clusterer,

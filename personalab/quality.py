@@ -57,7 +57,15 @@ FLAG_DESCRIPTIONS = {
     "not_segmentable": "Answered none of the segmentation questions, or under a quarter of "
                        "those most respondents answered, so no segment can be found for them "
                        "(their missing answers would otherwise define a persona of their own)",
+    "listed": "Listed for exclusion by the researcher (study.yml exclude_respondents), "
+              "with the reason given there",
 }
+
+#: The flag of respondents the researcher lists for exclusion (``exclude_respondents``): a
+#: decision, not a check of the data, so it is not one of :data:`FLAGS`; it is reported after
+#: them (in the flags, the exclusions' reasons and the report's table) whenever a list is
+#: given, and it always excludes.
+LISTED = "listed"
 
 # Qualtrics `Status` (response type): labels in choice-text exports, codes in numeric ones.
 # 0 IP Address and 4 Imported are real responses; 16 Offline is a real response too.
@@ -173,6 +181,18 @@ class QualityRules:
         respondents from the extremes of the persona space (Reuning & Plutzer 2020). It is
         flagged and reported; straight-liners who also speed or fail an attention check are
         excluded for those reasons. Add it with ``exclude=QualityRules.ALL_FLAGS``.
+        ``"listed"`` may be named too; it changes nothing (listed respondents are always
+        excluded, see ``exclude_respondents``).
+    exclude_respondents : dict, optional
+        Respondents the researcher excludes by hand, ``{respondent id: reason}`` (test
+        responses by the team, a respondent known to be a colleague: things no column of the
+        export tells apart). Each is flagged :data:`LISTED` with ``"Listed for exclusion in
+        study.yml: <reason>"`` and excluded, whatever ``exclude`` says: the list itself is
+        the decision, and a second switch would let a config that sets ``exclude_flags``
+        keep them without a word. Ids are compared as the survey writes them (``str(id)``,
+        trimmed, so a YAML ``1001`` matches the id ``"1001"``). An id that is not a
+        respondent of the wave is refused by :func:`check_quality` (a typo would otherwise
+        exclude nobody); see :func:`exclusion_list` for the forms study.yml takes.
     """
 
     ALL_FLAGS = FLAGS
@@ -194,16 +214,19 @@ class QualityRules:
     test_channels: tuple = ("preview", "test")
     test_text_pattern: str = _TEST_TEXT
     exclude: tuple = tuple(f for f in FLAGS if f != "straightliner")
+    exclude_respondents: dict | None = None
 
     def __post_init__(self):
         if isinstance(self.exclude, str):
             self.exclude = (self.exclude,)
         self.exclude = tuple(self.exclude)
-        unknown = [f for f in self.exclude if f not in FLAGS]
+        unknown = [f for f in self.exclude if f not in FLAGS and f != LISTED]
         if unknown:
             raise ConfigError("unknown quality flag(s) in exclude: "
                               + ", ".join(map(repr, unknown)),
                               fix=f"use some of: {', '.join(FLAGS)}")
+        if self.exclude_respondents is not None:
+            self.exclude_respondents = exclusion_list(self.exclude_respondents)
         if not 0 < self.speeder_ratio <= 1:
             raise ConfigError(f"speeder_ratio must be in (0, 1], got {self.speeder_ratio!r}",
                               fix="1/3 (default) or 0.5 are the usual choices")
@@ -257,7 +280,83 @@ class QualityRules:
                                + (f", or to fewer than {self.min_segment_answered:.0%} of those "
                                   "at least half of the respondents answered"
                                   if self.min_segment_answered > 0 else ""),
+            LISTED: f"id listed in exclude_respondents "
+                    f"({len(self.exclude_respondents or {})} listed); always excludes",
         }[flag]
+
+    def reported_flags(self) -> tuple:
+        """The flags these rules report, in order: :data:`FLAGS`, then :data:`LISTED` when
+        respondents are listed for exclusion."""
+        # a QualityRules pickled before the list existed has no such attribute
+        return FLAGS + (LISTED,) if getattr(self, "exclude_respondents", None) else FLAGS
+
+    def excludes(self, flag: str) -> bool:
+        """Whether a flag excludes under these rules (:data:`LISTED` always does)."""
+        return flag == LISTED or flag in self.exclude
+
+
+def exclusion_list(value, *, file=None, key: str = "exclude_respondents") -> dict:
+    """Respondents listed for exclusion, as ``{respondent id: reason}`` (both text).
+
+    ``value`` is a mapping ``{id: reason}`` (YAML may give an id as a number: it is
+    compared as text, ``1001`` as ``"1001"``), or a path to a CSV file with the columns
+    ``respondent_id`` and ``reason`` (read as text, UTF-8). Every id needs a reason that is
+    not blank: the reason is what the report gives for the exclusion.
+
+    Raises
+    ------
+    ConfigError
+        Not a mapping or a CSV path, an id listed twice, or a blank reason; naming ``file``
+        (the study config, or the CSV), the key and the fix.
+    """
+    from pathlib import Path
+
+    example = (f'{key}:\n    "3pcu3xeho94or13fmgo3pcu3vu7ufm3r": test response by the team\n'
+               f'  (or {key}: excluded.csv, with the columns respondent_id,reason)')
+    if isinstance(value, (str, Path)):
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError(f"{key} names the file {str(path)!r}, which does not exist",
+                              file=file, column=key,
+                              fix="check the path (relative paths are read from the config "
+                                  "file's folder), or list the ids in study.yml: " + example)
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ConfigError(f"cannot read the exclusion list: {exc}", file=path,
+                              column=key, fix="save it as a UTF-8 CSV with the columns "
+                                              "respondent_id,reason") from None
+        table.columns = [str(c).strip() for c in table.columns]
+        missing = [c for c in ("respondent_id", "reason") if c not in table.columns]
+        if missing:
+            raise ConfigError(f"the exclusion list has no column {missing[0]!r} (its columns: "
+                              f"{', '.join(map(repr, table.columns))})", file=path,
+                              column=key, fix="give it the header line respondent_id,reason")
+        rows = list(zip(table["respondent_id"], table["reason"], range(2, len(table) + 2)))
+        file = path
+    elif isinstance(value, dict):
+        rows = [(k, v, None) for k, v in value.items()]
+    else:
+        what = "a list of ids without reasons" if isinstance(value, (list, tuple)) else \
+            f"{type(value).__name__} {value!r}"
+        raise ConfigError(f"{key} must map each respondent id to the reason it is excluded, "
+                          f"got {what}", file=file, column=key, fix=example)
+    out: dict = {}
+    for rid, reason, row in rows:
+        text = "" if rid is None else str(rid).strip()
+        if not text:
+            raise ConfigError(f"{key} lists a blank respondent id", file=file, column=key,
+                              row=row, fix="remove the line, or write the id")
+        if text in out:
+            raise ConfigError(f"{key} lists the respondent id {text!r} twice", file=file,
+                              column=key, row=row, fix="keep one line per respondent")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{key} gives no reason for the respondent id {text!r}",
+                              file=file, column=key, row=row,
+                              fix=f"write why it is excluded, e.g. {text!r}: test response "
+                                  "by the team (the report shows it)")
+        out[text] = reason.strip()
+    return out
 
 
 
@@ -313,7 +412,8 @@ class QualityResult:
 
     def __repr__(self) -> str:
         counts = self.flags["flag"].value_counts()
-        shown = ", ".join(f"{f}={counts.get(f, 0)}" for f in FLAGS if f not in self.skipped)
+        shown = ", ".join(f"{f}={counts.get(f, 0)}" for f in self.rules.reported_flags()
+                          if f not in self.skipped)
         skipped = f"; skipped: {', '.join(self.skipped)}" if self.skipped else ""
         return (f"QualityResult(n_total={self.n_total}, kept={self.n_kept}, "
                 f"excluded={self.n_excluded}; {shown}{skipped})")
@@ -362,7 +462,8 @@ class QualityResult:
         Returns
         -------
         DataFrame
-            Indexed by ``flag`` (:data:`FLAGS` then ``"any"``): ``n_flagged`` (respondents),
+            Indexed by ``flag`` (:data:`FLAGS`, then :data:`LISTED` when respondents are
+            listed for exclusion, then ``"any"``): ``n_flagged`` (respondents),
             ``share`` (of all respondents), ``excludes`` (whether the flag excludes),
             ``n_excluded`` (of the flagged, how many are excluded, for any reason),
             ``checked`` (False when the check was skipped). The ``any`` row counts every
@@ -375,8 +476,8 @@ class QualityResult:
         n_flagged = self.flags["flag"].value_counts()
         n_out = self.flags.loc[out, "flag"].value_counts()
         rows = [{"flag": flag, "n_flagged": int(n_flagged.get(flag, 0)),
-                 "excludes": flag in self.rules.exclude, "n_excluded": int(n_out.get(flag, 0)),
-                 "checked": flag not in self.skipped} for flag in FLAGS]
+                 "excludes": self.rules.excludes(flag), "n_excluded": int(n_out.get(flag, 0)),
+                 "checked": flag not in self.skipped} for flag in self.rules.reported_flags()]
         anyone = self.flags["respondent_id"].unique()
         rows.append({"flag": "any", "n_flagged": len(anyone), "excludes": None,
                      "n_excluded": self.n_excluded, "checked": None})
@@ -1230,22 +1331,30 @@ def check_quality(survey, rules: QualityRules | None = None) -> QualityResult:
         ctx.found[flag] = pos
         thresholds[flag] = threshold
         parts.append((pos, np.full(len(pos), FLAGS.index(flag)), text))
+    if rules.exclude_respondents:
+        pos, text = _listed(ids, rules)
+        ctx.found[LISTED] = pos
+        reasons_given = pd.Series(list(rules.exclude_respondents.values())).value_counts()
+        thresholds[LISTED] = (rules.threshold(LISTED) + "; reasons: " + "; ".join(
+            f"{r!r} ({n})" for r, n in reasons_given.items()))
+        parts.append((pos, np.full(len(pos), len(FLAGS)), text))
 
     pos = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.int64)])
     code = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
     text = np.concatenate([p[2] for p in parts] + [np.zeros(0, object)])
     order = np.lexsort((code, pos))           # respondents in survey order, flags in FLAGS order
     pos, code, text = pos[order], code[order], text[order]
-    excluding = np.array([f in rules.exclude for f in FLAGS])
+    names = FLAGS + (LISTED,)                 # codes: FLAGS.index(flag), LISTED last
+    excluding = np.array([rules.excludes(f) for f in names])
     id_values = ids.to_numpy(dtype=object)
     flags = pd.DataFrame({"respondent_id": pd.array(id_values[pos], dtype="str"),
-                          "flag": pd.array(np.array(FLAGS, dtype=object)[code], dtype="str"),
+                          "flag": pd.array(np.array(names, dtype=object)[code], dtype="str"),
                           "detail": pd.array(text, dtype="str"),
                           "excludes": excluding[code]})
 
     reasons = np.full(len(ids), "", dtype=object)
-    for flag, p in ctx.found.items():        # found is filled in FLAGS order
-        if flag in rules.exclude and len(p):
+    for flag, p in ctx.found.items():        # found is filled in FLAGS order, LISTED last
+        if rules.excludes(flag) and len(p):
             cur = reasons[p]
             reasons[p] = np.where(cur == "", flag, cur + "; " + flag)
     out = reasons != ""
@@ -1256,6 +1365,44 @@ def check_quality(survey, rules: QualityRules | None = None) -> QualityResult:
                            _excluded_pos=np.flatnonzero(out))
     result.check_accounting()
     return result
+
+
+def _listed(ids: pd.Index, rules: QualityRules) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and details of the respondents ``rules.exclude_respondents`` lists.
+
+    Raises
+    ------
+    ConfigError
+        An id that is not a respondent of this wave, naming it, the ids it may have meant,
+        and the fix.
+    """
+    listed = rules.exclude_respondents
+    written = pd.Index(ids.astype("str")).str.strip()
+    pos = written.get_indexer(list(listed))
+    unknown = [rid for rid, p in zip(listed, pos) if p < 0]
+    if unknown:
+        import difflib
+
+        close = []
+        if len(written) <= 200_000:          # difflib over every id: fine up to this size
+            pool = list(written)
+            for rid in unknown[:3]:
+                close += [f"{rid!r} -> {m!r}"
+                          for m in difflib.get_close_matches(rid, pool, n=1, cutoff=0.8)]
+        shown = ", ".join(map(repr, unknown[:10])) + (f" (+{len(unknown) - 10} more)"
+                                                      if len(unknown) > 10 else "")
+        raise ConfigError(
+            f"exclude_respondents lists {len(unknown)} respondent id(s) that this wave does not "
+            f"have: {shown} ({len(written)} respondents read; a listed id that is not there "
+            "would exclude nobody)", column="exclude_respondents",
+            fix=("did you mean " + ", ".join(close) + "? " if close else "")
+            + "copy each id exactly as the export's respondent-id column writes it (quote it "
+              "in study.yml), or remove it; a list written for another wave's export belongs "
+              "in that wave's study.yml")
+    text = np.array([f"Listed for exclusion in study.yml: {reason}"
+                     for reason in listed.values()], dtype=object)
+    order = np.argsort(pos, kind="stable")
+    return pos[order].astype(np.int64), text[order]
 
 
 def quality_report_table(result: QualityResult, survey=None) -> pd.DataFrame:
@@ -1270,6 +1417,8 @@ def quality_report_table(result: QualityResult, survey=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
+        One row per flag of :data:`FLAGS` (and :data:`LISTED` when respondents are listed
+        for exclusion, its threshold counting the ids and their reasons).
         Columns ``flag``, ``description``, ``threshold`` (the rule with this wave's numbers,
         or why the check was skipped), ``n_flagged``, ``share``, ``excludes``, ``n_excluded``
         (respondents excluded for this reason, possibly among others), ``status``
@@ -1282,7 +1431,7 @@ def quality_report_table(result: QualityResult, survey=None) -> pd.DataFrame:
     summary = result.summary()
     excluded_for = result.flags.loc[result.flags["excludes"], "flag"].value_counts()
     rows = []
-    for flag in FLAGS:
+    for flag in result.rules.reported_flags():
         s = summary.loc[flag]
         rows.append({"flag": flag, "description": FLAG_DESCRIPTIONS[flag],
                      "threshold": result.thresholds.get(flag, result.rules.threshold(flag)),
@@ -1300,5 +1449,5 @@ def quality_report_table(result: QualityResult, survey=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["FLAGS", "FLAG_DESCRIPTIONS", "QualityRules", "QualityResult", "check_quality",
-           "quality_report_table"]
+__all__ = ["FLAGS", "FLAG_DESCRIPTIONS", "LISTED", "QualityRules", "QualityResult",
+           "check_quality", "exclusion_list", "quality_report_table"]

@@ -26,7 +26,8 @@ class IngestResult:
 
 def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format="auto",
            exclude_flags=None, engine="local", scheduler=None, decimal=None, thousands=None,
-           dayfirst=None, encoding=None, encoding_errors=None) -> IngestResult:
+           dayfirst=None, encoding=None, encoding_errors=None, exclude_respondents=None,
+           config_file=None) -> IngestResult:
     """Load a raw export, validate it against its codebook, and check data quality.
 
     Parameters
@@ -44,6 +45,13 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         Export format or ``"auto"``.
     exclude_flags : list of str, optional
         Quality flags that exclude a respondent (default: ``QualityRules`` default).
+    exclude_respondents : dict or str or Path, optional
+        Respondents to exclude by hand, ``{respondent id: reason}`` or a CSV with the
+        columns ``respondent_id,reason`` (study.yml's ``exclude_respondents``): each is
+        flagged ``listed`` with its reason and excluded (see
+        :class:`personalab.quality.QualityRules`).
+    config_file : str or Path, optional
+        The study config the run read (named in an ``exclude_respondents`` error).
     engine : {"local", "dask"}
         ``"dask"`` reads, validates and types the partitions on a Dask cluster (see
         :mod:`personalab.dask_engine`); a glob pattern or folder as ``input_path`` is a
@@ -70,20 +78,30 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
         the option both as ``load_export`` takes it and as a study.yml key.
     ConfigError
         An option is not one PersonaLab reads, or names a column the codebook does not
-        type that way, or ``encoding`` / ``encoding_errors`` is given for a partitioned input.
+        type that way, or ``encoding`` / ``encoding_errors`` is given for a partitioned input;
+        or ``exclude_respondents`` is malformed or lists an id the wave does not have
+        (naming ``config_file``, the key, the ids and the fix).
     """
     from .config import check_read_options
     from .errors import ConfigError, InputError
+    from .quality import QualityRules, exclusion_list
 
     options = {k: v for k, v in dict(decimal=decimal, thousands=thousands, dayfirst=dayfirst,
                                      encoding=encoding, encoding_errors=encoding_errors).items()
                if v is not None}
     check_read_options(options)
+    kw = {} if exclude_flags is None else {"exclude": tuple(exclude_flags)}
+    if exclude_respondents is not None:
+        kw["exclude_respondents"] = exclusion_list(exclude_respondents, file=config_file)
+    rules = QualityRules(**kw)          # checked before the export is read
     try:
         return _ingest(input_path, output_dir=output_dir, codebook_path=codebook_path,
-                       wave=wave, file_format=file_format, exclude_flags=exclude_flags,
+                       wave=wave, file_format=file_format, rules=rules,
                        engine=engine, scheduler=scheduler, options=options)
-    except ConfigError:
+    except ConfigError as err:
+        if err.column == "exclude_respondents" and err.file is None and config_file:
+            raise ConfigError(err.problem, file=config_file, column=err.column,
+                              fix=err.fix) from None
         raise
     except InputError as err:
         raise _with_study_fix(err) from None
@@ -101,14 +119,14 @@ def _with_study_fix(err):
     return new
 
 
-def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude_flags, engine,
+def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, rules, engine,
             scheduler, options) -> IngestResult:
     from .codebook import infer_codebook, load_codebook, save_codebook
     from .config import check_option_columns, study_fix
     from .errors import ConfigError
     from .exports import to_safe_csv
     from .loaders import load_export
-    from .quality import QualityRules, check_quality
+    from .quality import check_quality
     from .survey import Survey
 
     out = Path(output_dir)
@@ -160,7 +178,6 @@ def _ingest(input_path, *, output_dir, codebook_path, wave, file_format, exclude
     store.save("partitions", {"files": [str(f) for f in files], "typed": typed,
                               "engine": engine,
                               "partition_of": getattr(survey, "partition_of", None)})
-    rules = QualityRules() if exclude_flags is None else QualityRules(exclude=tuple(exclude_flags))
     quality = check_quality(survey, rules)
     store.save("survey", survey)
     store.save("quality", quality)
