@@ -22,6 +22,8 @@ Methods
 * ``TF-IDF + LSA 100`` / ``wordllama + LSA 100``: the same two with ``lsa_components=100``
   (truncated SVD of the TF-IDF of every answer in the pool, coded or not: the auto-coder
   has the whole wave; weight 0.7).
+* ``wordllama + sentiment`` / ``wordllama + LSA 100 + sentiment``: the same with
+  ``sentiment_weight=1`` (each answer's VADER compound score as one more feature).
 
 Data sets (each used when it can be loaded; nothing is downloaded):
 
@@ -123,6 +125,9 @@ METHODS = {
     "new defaults + wordllama": dict(embeddings="wordllama"),
     "TF-IDF + LSA 100": dict(embeddings=False, lsa_components=100),
     "wordllama + LSA 100": dict(embeddings="wordllama", lsa_components=100),
+    "wordllama + sentiment": dict(embeddings="wordllama", sentiment_weight=1.0),
+    "wordllama + LSA 100 + sentiment": dict(embeddings="wordllama", lsa_components=100,
+                                            sentiment_weight=1.0),
 }
 
 

@@ -470,7 +470,7 @@ class AutoCoder:
         theme, 5 draws, with wordllama; weight 1 chosen before measuring, as
         ``rule_weight``) it raised the macro-F1 gain over the same-draw TF-IDF + LR
         baseline on the fine-food reviews ("great" / "other") from +0.009 to +0.081 and
-        lowered it on the clothing reviews (10 product classes) from +0.035 to +0.016;
+        lowered it on the clothing reviews (10 product classes) from +0.035 to +0.017;
         see ``benches/README.md``.
     random_state : int, default 0
 
