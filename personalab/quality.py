@@ -1332,7 +1332,7 @@ def check_quality(survey, rules: QualityRules | None = None) -> QualityResult:
         thresholds[flag] = threshold
         parts.append((pos, np.full(len(pos), FLAGS.index(flag)), text))
     if rules.exclude_respondents:
-        pos, text = _listed(ids, rules)
+        pos, text = _listed(ids, rules, ctx)
         ctx.found[LISTED] = pos
         reasons_given = pd.Series(list(rules.exclude_respondents.values())).value_counts()
         thresholds[LISTED] = (rules.threshold(LISTED) + "; reasons: " + "; ".join(
@@ -1367,14 +1367,40 @@ def check_quality(survey, rules: QualityRules | None = None) -> QualityResult:
     return result
 
 
-def _listed(ids: pd.Index, rules: QualityRules) -> tuple[np.ndarray, np.ndarray]:
+def _id_column_hint(ctx, unknown: list, written: pd.Index) -> str:
+    """Where ids the survey does not have are: another column of the export (the codebook
+    keys respondents by a different column, or by file row), said as the fix."""
+    wanted = set(unknown)
+    best, hits = None, 0
+    for frame in (ctx.meta, ctx.survey.data):
+        for col in frame.columns:
+            values = frame[col]
+            if isinstance(values, pd.DataFrame) or pd.api.types.is_numeric_dtype(values) \
+                    and not all(u.lstrip("-").isdigit() for u in unknown):
+                continue
+            n = int(values.dropna().astype("str").str.strip().isin(wanted).sum())
+            if n > hits:
+                best, hits = col, n
+    if best is None:
+        return ""
+    codebook = getattr(ctx.survey, "codebook", None)
+    current = getattr(codebook, "respondent_id", None)
+    keyed = (f"the codebook keys respondents by {current!r}" if current else
+             "the codebook names no respondent_id, so respondents are known by their file "
+             f"row ({', '.join(map(repr, written[:2]))}, ...)")
+    return (f"{hits} of them are values of the column {str(best)!r}, but {keyed}: add the "
+            f"line respondent_id: {str(best)!r} to the codebook (or list the ids this wave "
+            "uses)")
+
+
+def _listed(ids: pd.Index, rules: QualityRules, ctx=None) -> tuple[np.ndarray, np.ndarray]:
     """Positions and details of the respondents ``rules.exclude_respondents`` lists.
 
     Raises
     ------
     ConfigError
-        An id that is not a respondent of this wave, naming it, the ids it may have meant,
-        and the fix.
+        An id that is not a respondent of this wave, naming it, the ids it may have meant
+        (a close match, or the export's column that holds it), and the fix.
     """
     listed = rules.exclude_respondents
     written = pd.Index(ids.astype("str")).str.strip()
@@ -1396,9 +1422,11 @@ def _listed(ids: pd.Index, rules: QualityRules) -> tuple[np.ndarray, np.ndarray]
             f"have: {shown} ({len(written)} respondents read; a listed id that is not there "
             "would exclude nobody)", column="exclude_respondents",
             fix=("did you mean " + ", ".join(close) + "? " if close else "")
-            + "copy each id exactly as the export's respondent-id column writes it (quote it "
-              "in study.yml), or remove it; a list written for another wave's export belongs "
-              "in that wave's study.yml")
+            + ((ctx is not None and _id_column_hint(ctx, unknown, written))
+               or "copy each id exactly as the export's respondent-id column writes it "
+                  "(quote it in study.yml)")
+            + "; remove an id this wave does not have (a list written for another wave's "
+              "export belongs in that wave's study.yml)")
     text = np.array([f"Listed for exclusion in study.yml: {reason}"
                      for reason in listed.values()], dtype=object)
     order = np.argsort(pos, kind="stable")

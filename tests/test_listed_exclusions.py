@@ -104,7 +104,7 @@ def test_an_id_the_wave_does_not_have_is_refused_naming_it(planted):
     assert "parameter 'exclude_respondents'" in msg
     assert f"2 respondent id(s) that this wave does not have: {typo!r}, 'R_nobody'" in msg
     assert f"did you mean {typo!r} -> {real!r}?" in msg
-    assert "Fix:" in msg and "remove it" in msg
+    assert "Fix:" in msg and "remove an id this wave does not have" in msg
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -187,3 +187,15 @@ def test_personalab_run_honours_the_study_yml_list(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"file {bad}, parameter 'exclude_respondents'" in err and f"'{a}x'" in err
     assert f"did you mean '{a}x' -> '{a}'?" in err
+
+
+def test_ids_from_another_column_of_the_export_are_pointed_at(planted):
+    # the Cantera Typeform export: the test ids are values of its '#' token column, which a
+    # codebook without respondent_id does not key respondents by
+    _, _, survey, _ = planted
+    ip = survey.meta()["IPAddress"].dropna().iloc[0]
+    with pytest.raises(ConfigError) as err:
+        check_quality(survey, QualityRules(exclude_respondents={ip: TEAM}))
+    assert ("1 of them are values of the column 'IPAddress', but the codebook keys "
+            "respondents by 'ResponseId': add the line respondent_id: 'IPAddress' to the "
+            "codebook") in str(err.value)
