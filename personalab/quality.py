@@ -350,7 +350,12 @@ def exclusion_list(value, *, file=None, key: str = "exclude_respondents") -> dic
         if text in out:
             raise ConfigError(f"{key} lists the respondent id {text!r} twice", file=file,
                               column=key, row=row, fix="keep one line per respondent")
-        if not isinstance(reason, str) or not reason.strip():
+        if reason is not None and not isinstance(reason, str):
+            raise ConfigError(f"{key} gives {reason!r} as the reason for the respondent id "
+                              f"{text!r}: a reason is text", file=file, column=key, row=row,
+                              fix=f'write why it is excluded, e.g. {text!r}: "test response '
+                                  'by the team"')
+        if reason is None or not reason.strip():
             raise ConfigError(f"{key} gives no reason for the respondent id {text!r}",
                               file=file, column=key, row=row,
                               fix=f"write why it is excluded, e.g. {text!r}: test response "

@@ -112,6 +112,7 @@ def test_an_id_the_wave_does_not_have_is_refused_naming_it(planted):
     ({"R_1": ""}, "gives no reason for the respondent id 'R_1'"),
     ({"R_1": None}, "gives no reason for the respondent id 'R_1'"),
     ({" ": "x"}, "lists a blank respondent id"),
+    ({"R_1": 5}, "gives 5 as the reason for the respondent id 'R_1': a reason is text"),
 ])
 def test_a_malformed_list_is_refused(value, problem):
     with pytest.raises(ConfigError, match="exclude_respondents") as err:
