@@ -2069,9 +2069,15 @@ def _row_index(c, data) -> bool:
 
 
 def _find_id_column(raw, sample, meta) -> str | None:
-    """A column named like an id, else the first unique serial-like column (10+ rows)."""
+    """The loader's response-id column (Typeform's ``#`` token), else a column named like
+    an id, else the first unique serial-like column (10+ rows); each only when its values
+    are all present and unique."""
     data = raw.data
+    roles = raw.meta_roles() if hasattr(raw, "meta_roles") else {}
     named = [c for c in data.columns if re.sub(r"[^a-z0-9]", "", str(c).casefold()) in _ID_NAMES]
+    token = roles.get("response_id")
+    if token in data.columns and token not in named:
+        named.insert(0, token)
     # a data frame's row index written with the file: serial, but maybe of a sample of rows
     index = [c for c in data.columns if c not in named and _ROW_INDEX.match(str(c).strip())]
     others = [c for c in data.columns if c not in named and c not in index and c not in meta]

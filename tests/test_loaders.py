@@ -626,6 +626,16 @@ def test_typeform_two_header_rows():
     assert raw.meta_roles()["status"] == "Response Type"
 
 
+def test_typeform_token_column_is_the_drafted_respondent_id():
+    """The '#' token is Typeform's response id: the drafted codebook names it, so respondents
+    are known by their token (a study can list test responses by it), not by file row."""
+    from personalab.codebook import infer_codebook
+
+    for name in ("typeform.csv", "typeform_one_row.csv"):
+        raw = load_export(FIXTURES / name)
+        assert infer_codebook(raw).respondent_id == "#", name
+
+
 def test_typeform_one_header_row():
     raw = load_export(FIXTURES / "typeform_one_row.csv")
     assert raw.header_rows == 1
