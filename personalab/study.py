@@ -152,6 +152,8 @@ def init_study(folder, *, input=None, wave=None, file_format="auto") -> StudyFol
             values["format"] = file_format
         themes = None
         footer = ("# A theme codebook for the open-text answers: themes: themes.yml\n"
+                  "# Respondents to exclude by hand (test responses), each with its reason:\n"
+                  "# exclude_respondents: {'<respondent id>': 'test response from the team'}\n"
                   "# The next wave, compared with this one:\n"
                   f"#   personalab run --config study.yml --input <next export> --wave <name> "
                   f"--baseline reports/{wave}\n")

@@ -62,6 +62,12 @@ def test_init_with_an_export_drafts_its_codebook_and_refers_to_it(tmp_path):
     ingest = _assignments(tmp_path / "study/notebooks/01_ingest.ipynb")
     assert ingest["input_path"] == '"../../exports/Q4 wave.csv"'
     assert _assignments(tmp_path / "study/notebooks/03_quotes.ipynb")["themes_path"] == "None"
+    # the commented exclude_respondents line is valid study.yml once uncommented
+    text = study.config.read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("# exclude_respondents:"))
+    study.config.write_text(text + line[2:] + "\n")
+    assert load_config(study.config).exclude_respondents == {
+        "<respondent id>": "test response from the team"}
 
 
 def test_init_never_overwrites_a_study(tmp_path, capsys):
