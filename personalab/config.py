@@ -4,9 +4,9 @@ Every parameter is validated before any notebook starts: unknown names and wrong
 refused with a message that names the file, the key and the fix.
 
 Relative paths for inputs (``input``, ``codebook``, ``themes``, ``baseline``, and an
-``exclude_respondents`` CSV) are resolved against the folder of the config file, so a study folder can be moved as a whole. ``output``
-is resolved against the working directory (where you run the command) and defaults to
-``reports/<wave>``.
+``exclude_respondents`` CSV) are resolved against the folder of the config file, so a study
+folder can be moved as a whole. ``output`` is resolved against the working directory (where
+you run the command) and defaults to ``reports/<wave>``.
 """
 from __future__ import annotations
 
