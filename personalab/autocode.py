@@ -275,7 +275,7 @@ class _TextFeatures:
 
     def __init__(self, embeddings="auto", embedding_model="all-MiniLM-L6-v2",
                  embedding_weight=0.35, lsa_components=0, lsa_weight=0.7, random_state=0,
-                 sentiment_weight=0.0):
+                 sentiment_weight=0.0, question=None):
         self.embeddings = embeddings
         self.embedding_model = embedding_model
         self.embedding_weight = embedding_weight
@@ -283,6 +283,7 @@ class _TextFeatures:
         self.lsa_weight = lsa_weight
         self.random_state = random_state
         self.sentiment_weight = sentiment_weight
+        self.question = question
 
     def fit(self, texts: pd.Series):
         self.word_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
@@ -327,19 +328,23 @@ class _TextFeatures:
             length2 += w * w
         X = sparse.hstack(parts, format="csr")
         X = X if length2 == 1.0 else X / math.sqrt(length2)
-        if self.sentiment_weight:
+        weight = getattr(self, "sentiment_weight", 0.0)    # a coder pickled before it
+        if weight:
             # like a rule-hit feature: one column beside the unit-length text features
-            X = sparse.hstack([X, sparse.csr_matrix(self.sentiment(texts)[:, None]
-                                                    * self.sentiment_weight)], format="csr")
+            X = sparse.hstack([X, sparse.csr_matrix(self.sentiment(texts)[:, None] * weight)],
+                              format="csr")
         return X
 
-    @staticmethod
-    def sentiment(texts: pd.Series) -> np.ndarray:
-        """VADER compound score per answer (question-aware through the Series' name, see
+    def sentiment(self, texts: pd.Series) -> np.ndarray:
+        """VADER compound score per answer, read with the question fixed at construction
+        (the same for the coded answers and new ones, whatever a Series is named; see
         :func:`personalab.sentiment.sentiment_scores`); 0 for a blank answer."""
         from .sentiment import sentiment_scores
 
-        return sentiment_scores(texts).fillna(0.0).to_numpy(dtype=float)
+        question = getattr(self, "question", None)
+        # "" (not None): no wording, and none read from a new Series' name either
+        return sentiment_scores(texts, question=question if question is not None else "") \
+            .fillna(0.0).to_numpy(dtype=float)
 
     def words(self, texts: pd.Series):
         return self.word_.transform(texts.tolist())
@@ -462,9 +467,8 @@ class AutoCoder:
         Length of an answer's LSA vector relative to its TF-IDF features.
     sentiment_weight : float, default 0.0
         When > 0, one more feature: each answer's sentiment in [-1, 1] (VADER compound,
-        :func:`personalab.sentiment.sentiment_scores`, which reads the question from the
-        texts' Series name when it reads like one: "Nothing" to "What could we improve?"
-        is positive) times this weight, beside the unit-length text features as a rule
+        :func:`personalab.sentiment.sentiment_scores`, read with ``question``: "Nothing" to
+        "What could we improve?" is positive) times this weight, beside the unit-length text features as a rule
         hit is. For code frames about how the answer feels (praise / complaint, a rating
         band). Off by default: in ``benches/bench_autocode.py`` (30 coded answers per
         theme, 5 draws, with wordllama; weight 1 chosen before measuring, as
@@ -472,6 +476,13 @@ class AutoCoder:
         baseline on the fine-food reviews ("great" / "other") from +0.009 to +0.081 and
         lowered it on the clothing reviews (10 product classes) from +0.035 to +0.017;
         see ``benches/README.md``.
+    question : str, optional
+        The wording of the question the answers reply to, read by the sentiment feature
+        ("Nothing" to "What could we improve?" is positive). Default: the name of the
+        Series passed to :meth:`fit` when it reads like a question (``survey.text()``
+        names its columns by question id, so pass the wording:
+        ``AutoCoder(..., question=codebook["Q7"].text)``). Fixed at fit: new answers are
+        read with the same wording, whatever their Series is named.
     random_state : int, default 0
 
     Attributes
@@ -507,7 +518,7 @@ class AutoCoder:
                  calibrate=False, min_calibration_examples=30, calibration_folds=3,
                  use_rules=True, rule_override=False, rule_weight=1.0,
                  embeddings="auto", embedding_weight=0.35, lsa_components=0, lsa_weight=0.7,
-                 sentiment_weight=0.0, random_state=0):
+                 sentiment_weight=0.0, question=None, random_state=0):
         self.codebook = codebook
         self.threshold = threshold
         self.C = C
@@ -523,6 +534,7 @@ class AutoCoder:
         self.lsa_components = lsa_components
         self.lsa_weight = lsa_weight
         self.sentiment_weight = sentiment_weight
+        self.question = question
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -551,6 +563,11 @@ class AutoCoder:
                 or not math.isfinite(weight) or weight < 0:
             raise ConfigError(f"sentiment_weight must be a number >= 0, got {weight!r}",
                               fix="use 0 (off) or a weight such as 1.0")
+        from .sentiment import _question_of
+
+        # the wording the sentiment feature reads, fixed here for new answers too: the
+        # question given, else the texts' Series name when it reads like a question
+        self.question_ = _question_of(texts, getattr(self, "question", None))
         self.texts_ = _as_text_series(texts)
         codebook_themes = theme_ids(self.codebook)
         matrix = _as_label_matrix(examples, codebook_themes)
@@ -574,6 +591,7 @@ class AutoCoder:
                                        lsa_components=self.lsa_components,
                                        lsa_weight=self.lsa_weight,
                                        sentiment_weight=self.sentiment_weight,
+                                       question=self.question_,
                                        random_state=self.random_state).fit(self.texts_)
         self.embedding_backend_ = self.features_.backend_
         self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)

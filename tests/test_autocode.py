@@ -604,11 +604,22 @@ def test_sentiment_feature_codes_praise_and_complaint_in_words_never_coded():
     assert felt._X.shape[1] == plain._X.shape[1] + 1
     assert np.allclose(felt._X[:, -1].toarray().ravel(),
                        sentiment_scores(texts).to_numpy())
-    # new answers get the same feature; the question is read from the Series' name:
-    # "Nothing" to "What could we improve?" is praise
+    # new answers get the same feature, read with the wording fixed at fit whatever their
+    # Series is named: "Nothing" to "What could we improve?" is praise
+    asked = AutoCoder(list(truth.columns), embeddings=False, sentiment_weight=1.0,
+                      question="What could we improve?").fit(texts, truth.loc[coded])
     new = pd.Series(["the lunch was lovely", "the bus was awful", "Nothing really"],
-                    index=["n1", "n2", "n3"], name="What could we improve?")
-    assert felt.predict(new)["praise"].to_dict() == {"n1": 1, "n2": 0, "n3": 1}
+                    index=["n1", "n2", "n3"], name="Q7")
+    assert asked.predict(new)["praise"].to_dict() == {"n1": 1, "n2": 0, "n3": 1}
+    # fitted without a wording, "Nothing" is neutral (VADER alone), also under a
+    # question-like name at predict time: coded and new answers are read alike
+    assert felt.question_ is None
+    assert felt.features_.sentiment(new.rename("What could we improve?"))[2] == 0.0
+    assert asked.features_.sentiment(new)[2] > 0
+    # the wording can come from the coded answers' Series name
+    named = AutoCoder(list(truth.columns), embeddings=False, sentiment_weight=1.0).fit(
+        texts.rename("What could we improve?"), truth.loc[coded])
+    assert named.question_ == "What could we improve?"
     for bad in (-1.0, float("nan"), "1", True):
         with pytest.raises(ConfigError, match="sentiment_weight"):
             AutoCoder(list(truth.columns), embeddings=False, sentiment_weight=bad).fit(
