@@ -165,6 +165,19 @@ def track(output_dir, *, baseline_dir, seed=42, mapping=None, scale_mapping=None
     return cmp
 
 
+def _renamed_narrative(narrative, old: str | None, new: str | None):
+    """The narrative's "People like <old>" read as "People like <new>" (the persona carried
+    over from the baseline keeps its name in its own sentences too)."""
+    if not old or not new or old == new:
+        return list(narrative or [])
+    out = []
+    for st in narrative or []:
+        text = st.text.replace(f"People like {old} ", f"People like {new} ") \
+            .replace(f"people like {old} ", f"people like {new} ")
+        out.append(dataclasses.replace(st, text=text))
+    return out
+
+
 def renamed_personas(personas, comparison, baseline_personas):
     """This wave's personas, named after the baseline persona their segment matches.
 
@@ -209,7 +222,9 @@ def renamed_personas(personas, comparison, baseline_personas):
                 and not str(base[b][0]).endswith("(not a persona)"):
             name, first, descriptor = base[b]
             q = dataclasses.replace(p, name=name, first_name=first or p.first_name,
-                                    descriptor=descriptor or p.descriptor)
+                                    descriptor=descriptor or p.descriptor,
+                                    narrative=_renamed_narrative(p.narrative, p.first_name,
+                                                                 first))
             taken.add(name)
         else:
             q = dataclasses.replace(p)

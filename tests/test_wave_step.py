@@ -101,6 +101,22 @@ def test_renamed_personas_known_answer(runs):
     assert [p.name for p in drafted][:1] != ["Careful Carol"]  # input untouched
 
 
+def test_a_carried_over_persona_is_named_in_its_own_narrative(runs):
+    """The card named after the baseline persona does not say "People like <the name this
+    wave drafted>" in its narrative."""
+    p = runs["drafted"][0]
+    assert p.narrative and p.narrative[0].text.startswith(f"People like {p.first_name} ")
+    corr = pd.DataFrame({"refit_segment": [p.segment], "matched_segment": [5],
+                         "kind": ["same"]})
+    cmp = dataclasses.replace(runs["cmp"], correspondence=corr)
+    base = [dataclasses.replace(p, segment=5, name="Careful Carol", first_name="Carol")]
+    out = renamed_personas([p], cmp, base)[0]
+    assert out.name == "Careful Carol"
+    assert out.narrative[0].text.startswith("People like Carol ")
+    assert not any(f"like {p.first_name} " in st.text for st in out.narrative)
+    assert p.narrative[0].text.startswith(f"People like {p.first_name} ")   # input untouched
+
+
 def test_a_refused_segment_is_never_given_or_gives_a_persona_name(runs):
     """A wave-2 segment the checks refuse keeps its plain name although it matches a baseline
     persona; a wave-2 persona matching a refused baseline segment keeps its own name."""
