@@ -54,8 +54,9 @@ FLAG_DESCRIPTIONS = {
     "speeder": "Completed the survey much faster than the median respondent",
     "straightliner": "Gave the same answer to every item of a Likert grid",
     "attention_check": "Failed an attention-check question",
-    "not_segmentable": "Answered none of the segmentation questions, or under a quarter of "
-                       "those most respondents answered, so no segment can be found for them "
+    "not_segmentable": "Answered none of the segmentation questions, or too few of those "
+                       "most respondents answered (QualityRules.min_segment_answered, a "
+                       "quarter by default), so no segment can be found for them "
                        "(their missing answers would otherwise define a persona of their own)",
     "listed": "Listed for exclusion by the researcher (study.yml exclude_respondents), "
               "with the reason given there",
@@ -1272,7 +1273,9 @@ def _check_not_segmentable(ctx):
     if share > 0 and core.shape[1]:
         n_core = core.shape[1]
         got = core.sum(axis=1)
-        few = ~none & (got < share * n_core)
+        # and as few answers in all: a split ballot's other half answers its own block
+        # (not core when under half saw it) and is no break-off
+        few = ~none & (got < share * n_core) & (A.sum(axis=1) < share * n_core)
         pos = np.flatnonzero(few)
         d.add(pos, [f"answered {int(g)} of the {n_core} segmentation questions most "
                     f"respondents answered (fewer than {share:.0%})" for g in got[pos]])
@@ -1383,7 +1386,11 @@ def _id_column_hint(ctx, unknown: list, written: pd.Index) -> str:
             if isinstance(values, pd.DataFrame) or pd.api.types.is_numeric_dtype(values) \
                     and not all(u.lstrip("-").isdigit() for u in unknown):
                 continue
-            n = int(values.dropna().astype("str").str.strip().isin(wanted).sum())
+            present = values.dropna().astype("str").str.strip()
+            # a column the codebook could key respondents by: every value present and unique
+            if len(present) != len(values) or not present.is_unique:
+                continue
+            n = len(wanted & set(present))
             if n > hits:
                 best, hits = col, n
     if best is None:

@@ -190,13 +190,38 @@ def test_personalab_run_honours_the_study_yml_list(tmp_path, capsys):
     assert f"did you mean '{a}x' -> '{a}'?" in err
 
 
-def test_ids_from_another_column_of_the_export_are_pointed_at(planted):
+def _tokened(n=30):
+    """A wave keyed by ResponseId whose export also holds a unique 'Token' column (as
+    Typeform's '#') and a shared, partly blank 'IPAddress'."""
+    from personalab.codebook import Codebook, Question, ScaleOption
+    from personalab.loaders import RawWave
+    from personalab.survey import Survey
+
+    scale = [ScaleOption(k, lab) for k, lab in enumerate(
+        ["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"], start=1)]
+    data = pd.DataFrame({
+        "ResponseId": [f"R_{i:03d}" for i in range(n)],
+        "Token": [f"tok{i:04d}x" for i in range(n)],
+        "IPAddress": [None if i % 10 == 0 else f"10.0.0.{i % 7}" for i in range(n)],
+        "Q1": [scale[i % 5].label for i in range(n)]}).astype(object)
+    qs = [Question("ResponseId", type="id"), Question("Token", type="meta"),
+          Question("IPAddress", type="meta"), Question("Q1", type="likert", scale=scale)]
+    raw = RawWave(data=data, path="tok.csv", format="csv", sha256="0" * 64, header_rows=1)
+    cb = Codebook(survey="tok", respondent_id="ResponseId", questions=qs)
+    return Survey.from_raw(raw, cb, wave="tok")
+
+
+def test_ids_from_another_column_of_the_export_are_pointed_at():
     # the Cantera Typeform export: the test ids are values of its '#' token column, which a
-    # codebook without respondent_id does not key respondents by
-    _, _, survey, _ = planted
-    ip = survey.meta()["IPAddress"].dropna().iloc[0]
+    # codebook keyed otherwise (or by file row) does not key respondents by
+    survey = _tokened()
     with pytest.raises(ConfigError) as err:
-        check_quality(survey, QualityRules(exclude_respondents={ip: TEAM}))
-    assert ("1 of them are values of the column 'IPAddress', but the codebook keys "
-            "respondents by 'ResponseId': add the line respondent_id: 'IPAddress' to the "
-            "codebook") in str(err.value)
+        check_quality(survey, QualityRules(exclude_respondents={"tok0003x": TEAM,
+                                                                "tok0007x": TEAM}))
+    assert ("2 of them are values of the column 'Token', but the codebook keys respondents "
+            "by 'ResponseId': add the line respondent_id: 'Token' to the codebook") \
+        in str(err.value)
+    # a column with repeated or blank values could not key respondents: never suggested
+    with pytest.raises(ConfigError) as err:
+        check_quality(survey, QualityRules(exclude_respondents={"10.0.0.3": TEAM}))
+    assert "IPAddress" not in str(err.value) and "respondent_id:" not in str(err.value)

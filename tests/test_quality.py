@@ -556,6 +556,26 @@ def test_skipping_a_routed_block_is_not_breaking_off():
                                                    [0, 1, 2, 3, 4, 30, 31, 32, 33]}
     # those who were not routed to the H block, or skipped it, but answered the G block stay
     assert {f"R_{i:03d}" for i in range(5, 60) if not 30 <= i <= 33} <= set(result.kept)
+
+
+def test_a_split_ballots_other_half_is_not_breaking_off():
+    """A split ballot: 60 respondents saw block G, 40 block H, so only G is 'core' (answered
+    by over half of everyone). The 40 who answered their own block in full are never 'not
+    segmentable' (all 40 were, through the core rule alone); three who stopped after G_1
+    are."""
+    f = _frame(n=100, seed=7)
+    g_items = [f"G_{k}" for k in range(1, 7)]
+    h_items = [f"H_{k}" for k in range(1, 7)]
+    f.loc[:59, h_items] = None                 # 60 saw G only
+    f.loc[60:, g_items] = None                 # 40 saw H only
+    f.loc[0:2, g_items[1:]] = None             # three of the G half stopped after G_1
+    survey = _small(f)
+    result = check_quality(survey)
+    assert _flagged(result, "not_segmentable") == {"R_000", "R_001", "R_002"}
+    assert {f"R_{i:03d}" for i in range(60, 100)} <= set(result.kept)
+
+
+def test_min_segment_answered_is_a_share():
     with pytest.raises(ConfigError, match="min_segment_answered"):
         QualityRules(min_segment_answered=1.5)
 
