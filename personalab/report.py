@@ -209,8 +209,11 @@ def _load(store: ArtifactStore, name: str):
 
 
 def _persona_names(store: ArtifactStore) -> dict:
-    personas = _load(store, "personas") or []
-    return {p.segment: p.name for p in personas}
+    """{segment: name} as the summary and the cards name them: the drafted personas with the
+    run's verdict applied (:func:`_personas`), so a segment the checks refuse is "Segment N
+    (not a persona)" in every section, even when its personas were drafted without the
+    verdict."""
+    return {p.segment: p.name for p in (_personas(store) or [])}
 
 
 def _codebook(store: ArtifactStore):
@@ -239,35 +242,19 @@ def _personas(store: ArtifactStore):
 NOT_A_PERSONA = "(not a persona)"
 
 
-def _solution_refused(verdict) -> str | None:
-    """Why the run's verdict refuses the whole solution as personas (a "Not personas" verdict,
-    or ``dominated_by``: one input or a missing-answer pattern explains the segments), else
-    None."""
-    if verdict is None:
-        return None
-    text = str(getattr(verdict, "verdict", "") or "").strip()
-    dom = getattr(verdict, "dominated_by", None)
-    if not text.lower().startswith("not personas") and not dom:
-        return None
-    # the guard's reason is the first flag (diagnostics._flag_result); the per-segment
-    # skip lines come after it
-    flags = [str(f) for f in (getattr(verdict, "flags", None) or []) if f]
-    if flags and not flags[0].startswith("segment(s)"):
-        return flags[0].rstrip(".")
-    if dom:
-        return f"the segments are explained by {dom}"
-    return text.split(":", 1)[-1].strip().rstrip(".")
-
-
 def not_persona_reasons(store: ArtifactStore, personas=None) -> dict:
     """{segment: why it is not a persona} for every segment the run's checks refuse.
 
-    Read from the stability result (else the sweep's recommendation): every segment when
-    the verdict refuses the whole solution ("Not personas", ``dominated_by``), and each
-    segment of ``not_asked_segments`` with its line of ``not_asked_flags``. A persona the
-    drafting step already marked is refused too: a ``not_a_persona`` field (True or its
-    reason), a name ending "(not a persona)", or a confidence that says "Not a persona:".
+    One rule with the drafting step: :func:`personalab.personas.not_a_persona_reason` of the
+    verdict the report shows (the stability result's, else the sweep's recommendation) for
+    every segment of the personas and of the stability table, in the words it gives (the
+    words a card's ``not_a_persona`` and ``personas.json`` carry). A persona the drafting
+    step (or a wave) marked is refused with its own ``not_a_persona`` reason. Personas
+    pickled before that field existed are recognised by what drafting then left: a name
+    ending "(not a persona)", or a confidence that says "Not a persona:".
     """
+    from .personas import not_a_persona_reason
+
     verdict = _verdict(store)
     personas = personas if personas is not None else (_load(store, "personas") or [])
     segs = [p.segment for p in personas]
@@ -275,24 +262,71 @@ def not_persona_reasons(store: ArtifactStore, personas=None) -> dict:
     if table is not None:
         segs += list(table.index)
     out: dict = {}
-    whole = _solution_refused(verdict)
-    if whole:
-        for s in dict.fromkeys(segs):
-            out[s] = whole
-    flags = getattr(verdict, "not_asked_flags", None) or {}
-    for s in getattr(verdict, "not_asked_segments", ()) or ():
-        line = flags.get(int(s)) or flags.get(s) or (
-            f"segment {s} is respondents who were not asked (or skipped) a block of questions")
-        out.setdefault(int(s), str(line).rstrip("."))
+    for s in dict.fromkeys(segs):
+        why = not_a_persona_reason(s, verdict)
+        if why:
+            out[s] = str(why).strip()
     for p in personas:
+        if p.segment in out:
+            continue
         own = getattr(p, "not_a_persona", None)
-        conf = str(getattr(getattr(p, "confidence_statement", None), "text", "") or "")
         if isinstance(own, str) and own.strip():
-            out.setdefault(p.segment, own.strip().rstrip("."))
-        elif own or str(p.name).rstrip().endswith(NOT_A_PERSONA):
-            out.setdefault(p.segment, "the drafting step marked it not a persona")
+            out[p.segment] = own.strip()
+            continue
+        # personas pickled before ``not_a_persona`` existed
+        conf = str(getattr(getattr(p, "confidence_statement", None), "text", "") or "")
+        if own or str(p.name).rstrip().endswith(NOT_A_PERSONA):
+            out[p.segment] = "the drafting step marked it not a persona"
         elif "Not a persona:" in conf:
-            out.setdefault(p.segment, conf.split("Not a persona:", 1)[1].strip().rstrip("."))
+            out[p.segment] = conf.split("Not a persona:", 1)[1].strip()
+    return out
+
+
+def solution_reproduces(stab) -> bool:
+    """Whether the run's segments reproduce on resampling by the bar of
+    :func:`personalab.diagnostics.stability`: at least 2 segments, mean ARI ≥ ``MIN_ARI``
+    (0.90), at most ``MAX_UNASSIGNED`` (10%) unassigned and no segment that dissolves
+    (``unstable_segments``, Jaccard < 0.6). Unlike ``stab.stable`` it leaves the guards out:
+    a solution the guards refuse as personas ("Not personas: the segments reproduce on
+    resampling ... but ...") still reproduces. A result without those fields (an older
+    pickle) answers ``stab.stable``."""
+    from .diagnostics import MAX_UNASSIGNED, MIN_ARI
+
+    if stab is None:
+        return False
+    if getattr(stab, "stable", False):
+        return True
+    ari = getattr(stab, "mean_ari", None)
+    unassigned = getattr(stab, "unassigned_share", None)
+    if ari is None or unassigned is None:
+        return False
+    k = getattr(stab, "n_segments", None)
+    return bool((k is None or k >= 2) and ari >= MIN_ARI and unassigned <= MAX_UNASSIGNED
+                and not list(getattr(stab, "unstable_segments", None) or ()))
+
+
+#: What the name of a persona whose segment dissolves on resampling ends with, in the summary
+DISSOLVES = "(dissolves on resampling)"
+
+
+def _dissolving(stab, segments) -> dict:
+    """{segment: its mean clusterwise Jaccard (None when unknown)} for each of ``segments``
+    that the stability check says dissolves on resampling (``unstable_segments``)."""
+    if stab is None:
+        return {}
+    unstable = {int(s) for s in (getattr(stab, "unstable_segments", None) or ())}
+    table = getattr(stab, "segments", None)
+    out = {}
+    for s in segments:
+        try:
+            if int(s) not in unstable:
+                continue
+        except (TypeError, ValueError):
+            continue
+        j = None
+        if table is not None and "jaccard_mean" in table and s in table.index:
+            j = float(table.loc[s, "jaccard_mean"])
+        out[s] = j
     return out
 
 
@@ -417,11 +451,28 @@ def summary_section(store: ArtifactStore) -> Section | None:
 
         kept = [p for p in personas if p.segment not in refused]
         out = [p for p in personas if p.segment in refused]
+        # a persona whose segment dissolves on resampling is marked as such where it is
+        # listed (it reads "low" confidence, but a reader takes the table for the personas)
+        dissolving = _dissolving(stab, [p.segment for p in kept])
+        plain = dict(names)
+        names.update({s: f"{names[s]} {DISSOLVES}" for s in dissolving})
         if kept:
             if out:
                 parts.append("<h3>Personas</h3>")
             parts.append(str(table_html(pd.DataFrame([row(p) for p in kept]), cells={
                 "persona": [persona_cell(p.segment, names, colors) for p in kept]})))
+        if dissolving:
+            from .diagnostics import MIN_JACCARD
+
+            one = len(dissolving) == 1
+            which = "; ".join(plain[s] + ("" if j is None else f" (Jaccard {j:.2f})")
+                              for s, j in dissolving.items())
+            parts.append(
+                f"<p class='note'><b>Exploratory, not confirmed.</b> {esc(which)} "
+                f"{'dissolves' if one else 'dissolve'} on resampling: refitted on random "
+                f"subsamples, {'this segment does' if one else 'these segments do'} not "
+                f"reappear (clusterwise Jaccard below {MIN_JACCARD}, Hennig 2007). Read "
+                f"{'it' if one else 'them'} as a lead to follow up, not as a persona.</p>")
         if out:
             rows = [{**row(p), "why not a persona": refused[p.segment]} for p in out]
             lead = ("No segment of this run is a persona: the checks refuse every one. "
@@ -593,17 +644,21 @@ def personas_section(store: ArtifactStore) -> Section | None:
                        not_personas=not_persona_reasons(store, personas))))
 
 
-def segment_rating(rating, segment, solution_stable: bool, refused: dict | None = None) -> str:
+def segment_rating(rating, segment, solution_reproduces: bool,
+                   refused: dict | None = None) -> str:
     """A segment's Hennig rating ("dissolves", "pattern", "stable", "highly stable") as the
-    methods table writes it: as it is when the run's solution is stable and the segment is a
-    persona; otherwise with what else is true, so "highly stable" never stands alone under
-    "No stable segments" or beside a segment the checks refuse as a persona."""
+    methods table writes it: as it is when the run's segments reproduce on resampling
+    (:func:`solution_reproduces`) and the segment is a persona; otherwise with what else is
+    true, so "highly stable" never stands alone under "No stable segments" nor beside a
+    segment the checks refuse as a persona. A solution that reproduces but that the guards
+    refuse ("Not personas") reads "highly stable on its own; not a persona", never "not
+    stable"."""
     text = "–" if rating is None or (not isinstance(rating, str) and pd.isna(rating)) \
         else str(rating)
     parts = []
     if refused and segment in refused:
         parts.append("not a persona (why: the executive summary's Not personas table)")
-    if not solution_stable and text not in ("dissolves", "–"):
+    if not solution_reproduces and text not in ("dissolves", "–"):
         parts.append("the solution as a whole is not stable")
     return "; ".join([f"{text} on its own", *parts]) if parts else text
 
@@ -665,16 +720,23 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         names.update({s: _not_persona_name(n) for s, n in names.items() if s in refused})
         seg.insert(0, "persona", [segment_label(s, names) for s in seg[key]])
         colors = _segment_colors(store, seg[key])
-        solution_stable = bool(getattr(stab, "stable", False))
+        reproduces = solution_reproduces(stab)
         intro = ("Clusterwise Jaccard across subsample refits (Hennig 2007): below 0.6 a "
                  "segment dissolves. The rating is each segment's own: it says whether that "
                  "segment reappears in the refits, not whether the solution is stable.")
-        if not solution_stable:
+        if not reproduces:
             intro += (" The solution as a whole is not stable (see Stability above): a "
                       "segment that reproduces on its own is an exploratory finding, not a "
                       "confirmed persona.")
+        elif not getattr(stab, "stable", False):
+            ari = getattr(stab, "mean_ari", None)
+            intro += (" The segments reproduce on resampling"
+                      + (f" (mean ARI {ari:.2f})" if ari is not None else "")
+                      + ", but the checks refuse them as personas (see Stability above): "
+                        "a segment that reappears in every refit is still not a kind of "
+                        "people.")
         if "rating" in seg:
-            seg["rating"] = [segment_rating(r, s, solution_stable, refused)
+            seg["rating"] = [segment_rating(r, s, reproduces, refused)
                              for r, s in zip(seg["rating"], seg[key])]
             seg = seg.rename(columns={"rating": "rating (this segment alone)"})
         # the segment's own flags, named as what they say (not the solution's stability)

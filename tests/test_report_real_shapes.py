@@ -3,7 +3,12 @@ OSMI 2016, projoint/Qualtrics, Typeform/Cantera audit runs):
 
 * the methods table never rates a segment "highly stable" under "No stable segments"
   without saying that the solution as a whole is not stable (YPS: three segments at Jaccard
-  0.91-0.94, mean ARI 0.89);
+  0.91-0.94, mean ARI 0.89), and never says "not stable" of segments that reproduce but that
+  the guards refuse as personas (projoint, womens: mean ARI 1.00, "Not personas");
+* a persona whose segment dissolves on resampling is marked so in the summary (OSMI:
+  Kendall, Jaccard 0.54, sat in the Personas table unmarked);
+* a segment is named one way in every section, and refused with one reason text, the one
+  the drafting step gives (personas.not_a_persona_reason);
 * segments the checks refuse as personas (not asked a block of questions; a solution that
   is cells of one categorical answer) are listed apart in the executive summary, under
   "Not personas", with the reason;
@@ -24,8 +29,9 @@ from _planted_survey import ReportSurvey, survey_from_frame
 from personalab.artifacts import ArtifactStore
 from personalab.codebook import Codebook, Question, ScaleOption
 from personalab.diagnostics import StabilityResult
-from personalab.personas import Evidence, PersonaDraft, Statement
-from personalab.report import methods_section, personas_section, summary_section
+from personalab.personas import Evidence, PersonaDraft, Statement, not_a_persona_reason
+from personalab.report import (methods_section, personas_section, profiles_section,
+                               summary_section)
 
 YPS_VERDICT = ("No stable segments: mean ARI 0.89 is below 0.90 over 10 refits on random 80% "
                "subsamples. Segment(s) 0, 1, 2 do reproduce (Jaccard >= 0.75) and may be "
@@ -33,8 +39,9 @@ YPS_VERDICT = ("No stable segments: mean ARI 0.89 is below 0.90 over 10 refits o
 
 
 def _stability(jaccard, *, stable, verdict, not_asked=(), not_asked_flags=None, flags=(),
-               dominated_by=None) -> StabilityResult:
-    """A StabilityResult as diagnostics.stability builds it (Hennig ratings by pd.cut)."""
+               dominated_by=None, mean_ari=0.89, unassigned=0.0) -> StabilityResult:
+    """A StabilityResult as diagnostics.stability builds it (Hennig ratings by pd.cut;
+    ``unstable_segments``: Jaccard < 0.6)."""
     segs = pd.Index(range(len(jaccard)), name="segment")
     table = pd.DataFrame({"n": [100] * len(jaccard), "share": [1 / len(jaccard)] * len(jaccard),
                           "jaccard_mean": jaccard, "jaccard_min": [j - 0.05 for j in jaccard]},
@@ -45,9 +52,10 @@ def _stability(jaccard, *, stable, verdict, not_asked=(), not_asked_flags=None, 
     table["unstable"] = table["jaccard_mean"] < 0.6
     if not_asked:
         table["not_asked"] = [s in not_asked for s in segs]
-    return StabilityResult(mean_ari=0.89, ari=pd.Series([0.89] * 10), segments=table,
-                           unstable_segments=[], n_segments=len(jaccard),
-                           unassigned_share=0.0, boot_n_segments=[len(jaccard)] * 10,
+    return StabilityResult(mean_ari=mean_ari, ari=pd.Series([mean_ari] * 10), segments=table,
+                           unstable_segments=[int(s) for s in segs[table["unstable"]]],
+                           n_segments=len(jaccard),
+                           unassigned_share=unassigned, boot_n_segments=[len(jaccard)] * 10,
                            stable=stable, verdict=verdict, dominated_by=dominated_by,
                            flags=list(flags), not_asked_segments=list(not_asked),
                            not_asked_flags=not_asked_flags)
@@ -142,11 +150,11 @@ def test_a_not_asked_segment_is_listed_under_not_personas(tmp_path):
     personas = _table_rows(html, "<h3>Personas</h3>")
     refused = _table_rows(html, "<h3>Not personas</h3>")
     assert [r[0] for r in personas] == ["Michael", "Laura"]
-    # named by the drafting step as it names a segment that is not a persona (personas.py
-    # renames it "Segment 2 (not a persona)"), or by the report marking the drafted name
+    # named as the drafting step names a segment that is not a persona, never by the
+    # person's name it was drafted with
     assert len(refused) == 1
-    assert refused[0][0] in ("Joshua (not a persona)", "Segment 2 (not a persona)")
-    assert "not answering 13 questions" in refused[0][-1]
+    assert refused[0][0] == "Segment 2 (not a persona)"
+    assert refused[0][-1] == OSMI_FLAG
     assert "do not read them as kinds of people" in _text(html)
     # the card says it too, with the reason on hover
     cards = str(personas_section(store).html)
@@ -163,21 +171,128 @@ def test_a_solution_of_categorical_cells_has_no_personas(tmp_path):
     reason = ("the segments are cells of categorical answers: 'Q5.1' alone reproduces 100% "
               "of them (balanced accuracy), so they are groups a cross-tabulation of that "
               "answer gives, not personas")
-    stab = _stability([1.0, 1.0], stable=False, verdict="Not personas: the segments reproduce "
-                      f"on resampling (mean ARI 1.00) but {reason}.", flags=[reason],
-                      dominated_by="Q5.1")
+    verdict = f"Not personas: the segments reproduce on resampling (mean ARI 1.00) but {reason}."
+    stab = _stability([1.0, 1.0], stable=False, verdict=verdict, flags=[reason],
+                      dominated_by="Q5.1", mean_ari=1.0)
     store = _summary_store(tmp_path, stab, [_persona(0, "Jessica"), _persona(1, "Jennifer")])
     html = str(summary_section(store).html)
     assert "<h3>Personas</h3>" not in html
     refused = _table_rows(html, "<h3>Not personas</h3>")
-    assert [r[0] for r in refused] in (
-        ["Jessica (not a persona)", "Jennifer (not a persona)"],
-        ["Segment 0 (not a persona)", "Segment 1 (not a persona)"])
-    assert all(r[-1] == reason for r in refused)
+    assert [r[0] for r in refused] == ["Segment 0 (not a persona)", "Segment 1 (not a persona)"]
+    # the reason the drafting step gives (personas.json's not_a_persona), word for word
+    assert all(r[-1] == not_a_persona_reason(s, stab) for s, r in enumerate(refused))
+    assert all(reason in r[-1] for r in refused)
     assert "No segment of this run is a persona" in _text(html)
-    rows = _table_rows(str(methods_section(store, None).html), "Per-segment reproducibility")
-    assert all("highly stable on its own; not a persona" in " ".join(r)
-               and "the solution as a whole is not stable" in " ".join(r) for r in rows)
+    # the segments reproduce (mean ARI 1.00, Jaccard 1.00): the guards refuse them as
+    # personas, the table must not say they are unstable
+    methods = str(methods_section(store, None).html)
+    rows = _table_rows(methods, "Per-segment reproducibility")
+    assert [r[0] for r in rows] == ["Segment 0 (not a persona)", "Segment 1 (not a persona)"]
+    assert all("highly stable on its own; not a persona" in " ".join(r) for r in rows)
+    assert "not stable" not in _text(methods)
+    assert "The segments reproduce on resampling (mean ARI 1.00), but the checks refuse them " \
+           "as personas" in _text(methods)
+
+
+@pytest.mark.parametrize("mean_ari, unassigned, jaccard, reproduces", [
+    (1.00, 0.00, [1.0, 1.0], True),       # projoint: every bar of diagnostics.stability met
+    (0.90, 0.10, [0.9, 0.9], True),       # on the bars (MIN_ARI, MAX_UNASSIGNED)
+    (0.89, 0.00, [0.9, 0.9], False),      # mean ARI below 0.90
+    (0.95, 0.11, [0.9, 0.9], False),      # more than 10% unassigned
+    (0.95, 0.00, [0.9, 0.59], False),     # a segment dissolves (Jaccard < 0.6)
+])
+def test_a_refused_solution_is_called_unstable_only_when_it_is(tmp_path, mean_ari, unassigned,
+                                                               jaccard, reproduces):
+    """The "not stable" wording follows diagnostics.stability's own bars, not ``stable``
+    (which the guards also set False): womens/projoint read "the solution as a whole is not
+    stable" beside a Stability line saying the segments reproduce (mean ARI 1.00)."""
+    reason = "one input alone explains the segments: 'Q1' reproduces 99% of them"
+    verdict = (f"Not personas: the segments reproduce on resampling (mean ARI {mean_ari:.2f}) "
+               f"but {reason}." if reproduces else
+               f"No stable segments: mean ARI {mean_ari:.2f}. Besides, {reason}.")
+    stab = _stability(jaccard, stable=False, verdict=verdict, flags=[reason],
+                      dominated_by="Q1", mean_ari=mean_ari, unassigned=unassigned)
+    methods = _text(methods_section(_summary_store(tmp_path, stab, [_persona(0, "Ann"),
+                                                                    _persona(1, "Bo")]),
+                                    None).html)
+    assert ("the solution as a whole is not stable" in methods) is not reproduces
+    assert ("The solution as a whole is not stable" in methods) is not reproduces
+    assert ("The segments reproduce on resampling" in methods) is reproduces
+    assert methods.count("not a persona (why") == 2
+
+
+OSMI_STABILITY = ("No stable segments: mean ARI 0.76 is below 0.90 over 10 refits on random 80% "
+                  "subsamples; segment(s) 2 dissolve on resampling (Jaccard < 0.6). Segment(s) "
+                  "0 do reproduce (Jaccard >= 0.75) and may be described on their own, as "
+                  "exploratory findings.")
+
+
+def test_a_persona_that_dissolves_on_resampling_is_marked_in_the_summary(tmp_path):
+    """OSMI: Kendall (segment 2, Jaccard 0.54, in unstable_segments) sat in the summary's
+    Personas table, narrative and all, with nothing to say it does not reproduce."""
+    stab = _stability([0.87, 0.73, 0.54], stable=False, verdict=OSMI_STABILITY, mean_ari=0.76)
+    assert stab.unstable_segments == [2]
+    store = _summary_store(tmp_path, stab, [_persona(0, "Casey"), _persona(1, "Riley"),
+                                            _persona(2, "Kendall", jaccard=0.54)])
+    html = str(summary_section(store).html)
+    rows = _table_rows(html, "Stability.")
+    assert [r[0] for r in rows] == ["Casey", "Riley", "Kendall (dissolves on resampling)"]
+    note = _text(html).split("Exploratory, not confirmed.", 1)[1]
+    assert note.strip().startswith("Kendall (Jaccard 0.54) dissolves on resampling")
+    assert "Casey" not in note and "Riley" not in note
+    # a stable run has no such mark
+    stable = _stability([0.87, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                        mean_ari=0.95)
+    html = str(summary_section(_summary_store(tmp_path / "s", stable,
+                                              [_persona(0, "Casey"), _persona(1, "Riley")])).html)
+    assert "dissolves" not in html and "Exploratory" not in html
+
+
+def test_every_section_names_a_refused_segment_as_the_summary_does(tmp_path):
+    """Personas drafted without the verdict keep a person's name in the pickle: the summary
+    renamed them "Segment 0 (not a persona)" (apply_run_verdict) while the methods table said
+    "Jessica (not a persona)" and the profile tables "Jessica"."""
+    reason = "one input alone explains the segments: 'Q1' reproduces 99% of them"
+    stab = _stability([1.0, 1.0], stable=False, dominated_by="Q1", flags=[reason],
+                      mean_ari=1.0, verdict="Not personas: the segments reproduce on "
+                                            f"resampling (mean ARI 1.00) but {reason}.")
+    store = _summary_store(tmp_path, stab, [_persona(0, "Jessica"), _persona(1, "Jennifer")])
+    profile = pd.DataFrame([dict(segment=s, question="x", question_text="x", variable="x",
+                                 level=None, type="likert", measure="mean", value=3.0 + d,
+                                 total=3.0, index=100 + 30 * d, significant=True,
+                                 p_adjusted=0.001, effect_size=0.9 * d)
+                            for s, d in ((0, 1), (1, -1))])
+    store.save("profile", profile)
+    summary = _table_rows(str(summary_section(store).html), "<h3>Not personas</h3>")
+    methods = _table_rows(str(methods_section(store, None).html), "Per-segment reproducibility")
+    top = _table_rows(str(profiles_section(store).html), "Top distinguishing traits")
+    expected = ["Segment 0 (not a persona)", "Segment 1 (not a persona)"]
+    assert [r[0] for r in summary] == expected
+    assert [r[0] for r in methods] == expected
+    assert [r[0] for r in top] == expected
+    for html in (summary_section(store).html, profiles_section(store).html,
+                 methods_section(store, None).html):
+        assert "Jessica" not in str(html)
+    cards = str(personas_section(store).html)
+    assert re.findall(r"</span>(Segment \d \(not a persona\))", cards) == expected
+
+
+def test_a_legacy_persona_marked_only_by_its_name_is_still_refused(tmp_path):
+    """A persona pickled before ``not_a_persona`` existed (a wave's baseline) is known by
+    the name drafting gave it; a current persona is refused only by the verdict or its own
+    ``not_a_persona`` field."""
+    stab = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                      mean_ari=0.95)
+    legacy = _persona(1, "Segment 1 (not a persona)")
+    legacy.not_a_persona = None
+    own = _persona(0, "Segment 0 (not a persona)")
+    own.not_a_persona = "segment 0 is respondents who were not asked block B"
+    store = _summary_store(tmp_path, stab, [own, legacy])
+    from personalab.report import not_persona_reasons
+
+    assert not_persona_reasons(store) == {
+        0: "segment 0 is respondents who were not asked block B",
+        1: "the drafting step marked it not a persona"}
 
 
 def test_a_name_already_marked_by_the_drafting_step_is_not_marked_twice(tmp_path):
