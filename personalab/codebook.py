@@ -3403,7 +3403,11 @@ _DESIGN_FLAG = re.compile(
     r"rand(?:om)?_?(?:order|group|arm|assign\w*|condition|cond|version|flag)|display_?order|"
     r"order_?(?:shown|flag)|treat(?:ment)?_?(?:arm|group|assign\w*)|"
     r"exp(?:erimental)?_?(?:group|condition|cond|arm)|split_?(?:ballot|sample|half)|"
-    r"ballot_?(?:form|version)|form_?version|version_?shown|(?:fl|bl|q)[\w.]*_do(?:_\w+)?)$")
+    r"ballot_?(?:form|version)|form_?version|version_?shown|"
+    # Qualtrics display orders: a flow, block or numbered question's "_DO" ("FL_6_DO",
+    # "BL_intro_DO", "Q5_DO", "QID12_DO_QID3"), never a snake_case wording that says "do"
+    # ("q12_do_you_smoke", "quality_do")
+    r"(?:fl_\d+|bl_\w+?|q(?:id)?\d+(?:[._]\d+)*)_do(?:_(?:fl|bl|qid|q)\d[\w.]*)?)$")
 #: the answers of a conjoint / paired-profile choice task: "Community A", "Option 2"
 _CHOICE_LABEL = re.compile(r"^([A-Za-z][\w ]{0,29}?)\s+([A-Z]|[1-9])$")
 _CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60}\b(?:prefer|"
@@ -3466,6 +3470,26 @@ def _choice_task(q: Question, design: bool) -> bool:
                   re.IGNORECASE) for o in q.scale))
 
 
+#: the answers of a flag drawn at random: TRUE / FALSE, or a version / group code
+_FLAG_LABEL = re.compile(r"^(?:true|false|t|f|0|1|yes|no|[a-z]|\d{1,3}|"
+                         r"(?:version|form|group|arm|condition|block|order)\s*[\w-]{1,3}|"
+                         r"control|treat(?:ment|ed)?)$", re.IGNORECASE)
+
+
+def _flag_answers(q: Question) -> bool:
+    """True when a column's answers look like a randomisation flag or display order:
+    TRUE/FALSE or a version code ("A", "2", "Control"), a number, or orders joined by "|"
+    ("Block1|Block2"); never a rating scale ("q13_do_you_exercise": Agree ... Disagree)."""
+    if q.type == "likert":
+        return False
+    if q.type == "numeric":
+        return True
+    if q.type == "multi":
+        return q.separator == "|"
+    labels = [_WS.sub(" ", str(o.label)).strip() for o in q.scale]
+    return bool(labels) and all("|" in lab or _FLAG_LABEL.match(lab) for lab in labels)
+
+
 def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
     """Columns that say nothing of who a respondent is or what they think, drafted role
     ignore with a note: a randomisation flag or display order (embedded data, named like
@@ -3476,7 +3500,7 @@ def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
     name = _WS.sub("_", str(q.id).strip().casefold())
     unworded = _WS.sub("_", str(q.text or q.id).strip().casefold()) == name
     if q.type not in ("id", "weight", "meta", "date", "text") and unworded and \
-            _DESIGN_FLAG.match(name):
+            _DESIGN_FLAG.match(name) and _flag_answers(q):
         notes.append(f"{q.id}: a randomisation / display-order flag (which version someone "
                      "was shown, drawn at random), not an answer; drafted type meta, role "
                      "ignore - use it to check the versions are balanced")

@@ -692,3 +692,31 @@ def test_options_joined_by_a_comma_and_a_line_break_are_a_multi_select(tmp_path)
     from personalab.survey import Survey
     chosen = Survey.from_raw(raw, cb).multi()
     assert int(chosen["q23:I'm not aware of the Steering Committee"].sum()) == n - 10
+
+
+# --- misfires of the rules above (review of the drafting rules) ----------------------------
+
+def test_snake_case_headers_that_say_do_are_questions_not_display_orders(tmp_path):
+    # a plain CSV's snake_case wordings ("q12_do_you_smoke", "quality_do") were drafted
+    # display-order flags (meta, ignore); Qualtrics' own "FL_6_DO" / "Q5_DO" / "BL_intro_DO"
+    # still are, and a rating never is, whatever its name
+    rng = np.random.default_rng(48)
+    n = 120
+    cols = {"respondent": [f"r{i}" for i in range(n)],
+            "q12_do_you_smoke": _pick(rng, ["Yes", "No"], n),
+            "q13_do_you_exercise": _pick(rng, AGREE5, n),
+            "quality_do": _pick(rng, AGREE5, n),
+            "question_do_you_own_a_car": _pick(rng, ["Yes", "No"], n),
+            "Q7_DO": _pick(rng, AGREE5, n),
+            "FL_6_DO": _pick(rng, ["Block1|Block2", "Block2|Block1"], n),
+            "Q5_DO": _pick(rng, ["1|2|3", "3|1|2", "2|3|1"], n),
+            "BL_intro_DO": _pick(rng, ["Consent|Intro", "Intro|Consent"], n)}
+    raw = load_export(_write(tmp_path / "snake.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    for c in ("q12_do_you_smoke", "question_do_you_own_a_car"):
+        assert (cb[c].type, cb[c].role) == ("single", "segment"), c
+    for c in ("q13_do_you_exercise", "quality_do", "Q7_DO"):
+        assert (cb[c].type, cb[c].role) == ("likert", "segment"), c
+    for c in ("FL_6_DO", "Q5_DO", "BL_intro_DO"):
+        assert (cb[c].type, cb[c].role) == ("meta", "ignore"), c
