@@ -245,8 +245,10 @@ TEMPLATES = {
                     "{{ total|num }} overall)",
     "numeric_under": "report a lower “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                      "{{ total|num }} overall)",
+    # theme shares are among the respondents who answered the open questions (steps.py):
+    # ``answered`` is " who answered" unless every respondent did
     "theme_over": "bring up “{{ label }}” in their own words more often than others "
-                  "({{ value|pct }} vs {{ total|pct }} of other respondents)",
+                  "({{ value|pct }} vs {{ total|pct }} of other respondents{{ answered }})",
     "yes_over": "say yes to “{{ text }}” more often than {{ than }} ({{ value|pct }} vs "
                 "{{ total|pct }} {{ of_whom }})",
     "yes_under": "say yes to “{{ text }}” less often than {{ than }} ({{ value|pct }} vs "
@@ -267,31 +269,42 @@ TEMPLATES = {
     "narrative_and": "And they {{ phrase }}.",
     # why a segment has no trait to state (:func:`_no_trait_reason`), in the narrative and
     # in the headline; ``kind`` is "persona" or "segment"
-    "narrative_none": "No answer sets {{ who }} apart from the whole sample by more than a "
-                      "small effect (the largest effect size is {{ effect|num }}, under the "
-                      "{{ min_effect|num }} a trait needs; {{ share|pct }} of respondents): "
-                      "treat this {{ kind }} with caution.",
-    "narrative_unsig": "No answer sets {{ who }} apart from the whole sample significantly "
-                       "({{ share|pct }} of respondents): treat this {{ kind }} with caution.",
+    # ``effect``: the profile's effect size of the largest difference (the segment against
+    # the rest of the sample, as in segment_profiles.csv), on the answer ``what``;
+    # ``reader``: its size against the whole sample, which includes the segment (what
+    # ``min_effect`` is compared with: :func:`_why_not`)
+    "narrative_none": "No answer to a closed question sets {{ who }} apart from the whole "
+                      "sample by more than a small effect (the largest difference, on "
+                      "{{ what }}, has effect size {{ effect|num }} against the rest of the "
+                      "sample, {{ reader|num }} in size against the whole sample, which "
+                      "includes this segment, under the {{ min_effect|num }} a trait needs; "
+                      "{{ share|pct }} of respondents): treat this {{ kind }} with caution.",
+    "narrative_unsig": "No answer to a closed question sets {{ who }} apart from the whole "
+                       "sample significantly ({{ share|pct }} of respondents): treat this "
+                       "{{ kind }} with caution.",
     "narrative_few": "Too few respondents (n = {{ n }}) to describe {{ who }} reliably: a trait "
                      "is written up only when at least {{ min_cell }} respondents give the "
                      "answer ({{ share|pct }} of respondents).",
-    "narrative_rare": "Too few respondents to describe {{ who }} reliably: the answers that set "
-                      "them apart are each given by at most {{ k }} of their {{ n }} "
-                      "respondents, under the {{ min_cell }} a trait needs ({{ share|pct }} of "
-                      "respondents).",
+    # ``k``: the most respondents any such answer rests on (those of the segment who gave
+    # it, or for a mean or a rarely answered question those who answered it), counted
+    "narrative_rare": "Too few respondents to describe {{ who }} reliably: each answer that "
+                      "sets them apart rests on at most {{ k }} of their {{ n }} respondents "
+                      "(those who gave it, or who answered its question), under the "
+                      "{{ min_cell }} a trait needs ({{ share|pct }} of respondents).",
     "narrative_demo": "Only who they are (their demographics) sets {{ who }} apart from the "
                       "whole sample by more than a small effect ({{ share|pct }} of "
                       "respondents): treat this {{ kind }} with caution.",
-    "lead_none": "No trait differs from the total by more than a small effect (the largest "
-                 "effect size is {{ effect|num }}, under {{ min_effect|num }}): treat with "
-                 "caution.",
-    "lead_unsig": "No trait differs significantly from the total: treat with caution.",
+    "lead_none": "No answer to a closed question differs from the total by more than a small "
+                 "effect (the largest, on {{ what }}, has effect size {{ effect|num }} against "
+                 "the rest of the sample, {{ reader|num }} in size against the whole sample, "
+                 "under {{ min_effect|num }}): treat with caution.",
+    "lead_unsig": "No answer to a closed question differs significantly from the total: treat "
+                  "with caution.",
     "lead_few": "Too few respondents (n = {{ n }}) to describe reliably: a trait needs at "
                 "least {{ min_cell }}.",
-    "lead_rare": "Too few respondents to describe reliably: the answers that set them apart "
-                 "are each given by at most {{ k }} of {{ n }}, under the {{ min_cell }} a "
-                 "trait needs.",
+    "lead_rare": "Too few respondents to describe reliably: each answer that sets them apart "
+                 "rests on at most {{ k }} of their {{ n }} respondents, under the "
+                 "{{ min_cell }} a trait needs.",
     "lead_demo": "Only their demographics differ from the total by more than a small effect: "
                  "treat with caution.",
     "too_few": "Only {{ n }} respondents: too few to describe reliably (a trait needs at least "
@@ -632,12 +645,15 @@ def _is_code(row, q) -> bool:
                 & _CODE_WORDS)
 
 
-def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> bool:
+def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0,
+                   given: int | None = None) -> bool:
     """A profile row may become a sentence (:func:`_why_not` finds nothing against it)."""
-    return _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=share) is None
+    return _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=share,
+                    given=given) is None
 
 
-def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) -> str | None:
+def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0,
+             given: int | None = None) -> str | None:
     """A profile row may become a sentence: significant, at least a small effect, and not
     resting on a handful of people (the segment's answers, and for an over-represented
     answer the people who gave it, number at least ``min_cell``); never the mean of a
@@ -652,6 +668,10 @@ def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) ->
     significant), ``"code"``, ``"mirror"`` (the 'no' row of a yes/no question), ``"small"``
     (under ``min_effect`` as read against the total) or ``"few"`` (fewer than ``min_cell``
     respondents: the effect is large enough, the people are too few), checked in that order.
+
+    ``given``: how many of the segment's respondents gave an over-represented answer (a
+    head count, :func:`_gave_counts`); without it, ``value * n`` rounded (the same on an
+    unweighted survey, an estimate on a weighted one).
     """
     if not row["significant"] or _isnan(row["effect_size"]):
         return "unsig"
@@ -665,7 +685,7 @@ def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0) ->
     if n < min_cell:
         return "few"
     if row["measure"] == "share" and row["effect_size"] > 0 \
-            and round(float(row["value"]) * n) < min_cell:
+            and (round(float(row["value"]) * n) if given is None else given) < min_cell:
         return "few"
     return None
 
@@ -921,13 +941,15 @@ def not_a_persona_name(segment) -> str:
 def _mark_not_a_persona(p: PersonaDraft, reason: str) -> None:
     """Rename a persona drafted without the verdict that says it is not one (in place): the
     plain name, no first name or adjective, and the narrative's "People like <name>" read as
-    "Respondents in segment <n>"."""
+    "Respondents in segment <n>" ("to describe segment <n> reliably" where drafting with the
+    verdict says so: :func:`_narrative`)."""
     old = f"people like {p.first_name}" if p.first_name else None
     new = _who("", p.segment, True)
     narrative = []
     for st in p.narrative:
         text = st.text
         if old:
+            text = text.replace(f"to describe {old} ", f"to describe segment {p.segment} ")
             text = text.replace(old[:1].upper() + old[1:] + " ", new[:1].upper() + new[1:] + " ")
             text = text.replace(old + " ", new + " ")
         text = text.replace("treat this persona with caution", "treat this segment with caution")
@@ -1166,9 +1188,12 @@ def _describe_side(ev: Evidence, x, label=None, scale_word=None) -> str:
         return (f"answered {shown} to {what}, {'below' if over else 'above'} the overall "
                 f"{_num(ev.total)}, where the persona answers {'higher' if over else 'lower'} "
                 f"({_num(ev.value)})")
+    # a share is among those who answered its question (profiles.py), in the persona and
+    # in the total alike
     verb = "did not answer" if over else "answered"
     return (f"{verb} “{ev.level}” to {what}, which {_ENV.filters['pct'](ev.value)} of the "
-            f"persona did (against {_ENV.filters['pct'](ev.total)} overall)")
+            f"persona's respondents who answered it did (against "
+            f"{_ENV.filters['pct'](ev.total)} of all who answered it)")
 
 
 def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evidence], *,
@@ -1283,22 +1308,36 @@ def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()
     return (carrying + rest)[:n], left_out, len(q)
 
 
-def _answered_by_all(survey, profile) -> dict[str, bool]:
+def _share_values(survey, profile) -> pd.DataFrame:
+    """Respondents' own 1/0 values (NaN: not answered) on the share variables (single-choice
+    level, multi-select option) of the profile's significant rows."""
+    if profile is None or not len(profile):
+        return pd.DataFrame(index=survey.data.index)
+    rows = profile[profile["significant"].astype(bool) & (profile["measure"] == "share")]
+    variables = set(rows["variable"].astype(str))
+    if not variables:
+        return pd.DataFrame(index=survey.data.index)
+    from .profiles import respondent_values
+
+    return respondent_values(survey, variables)
+
+
+def _answered_by_all(survey, profile, values: pd.DataFrame | None = None) -> dict[str, bool]:
     """Per share variable (single-choice level, multi-select option) of the profile's
     significant rows, whether every respondent of ``survey`` answered its question: the
     profile's shares are among those who answered (:mod:`personalab.profiles`), so a
     sentence may say "of all respondents" only then. A variable the survey does not give
-    is left out (read as "not everyone")."""
-    if profile is None or not len(profile):
-        return {}
-    rows = profile[profile["significant"].astype(bool) & (profile["measure"] == "share")]
-    variables = set(rows["variable"].astype(str))
-    if not variables:
-        return {}
-    from .profiles import respondent_values
-
-    values = respondent_values(survey, variables)
+    is left out (read as "not everyone"). ``values``: :func:`_share_values`, when known."""
+    values = _share_values(survey, profile) if values is None else values
     return {str(v): bool(values[v].notna().all()) for v in values.columns}
+
+
+def _gave_counts(values: pd.DataFrame, labels: pd.Series, seg) -> dict[str, int]:
+    """Per share variable of ``values`` (:func:`_share_values`), how many respondents of
+    segment ``seg`` gave that answer: a head count, whatever the survey's weights."""
+    ids = labels.index[labels.to_numpy() == seg]
+    held = values.reindex(ids)
+    return {str(v): int((held[v] > 0.5).sum()) for v in held.columns}
 
 
 def _quoted_answers(survey, quotes, profile) -> pd.DataFrame | None:
@@ -1367,10 +1406,13 @@ def _segment_themes(theme_profile, seg, min_cell: int = MIN_CELL) -> tuple[list[
 
 
 def _theme_statements(theme_profile, seg, theme_info, max_items,
-                      min_cell: int = MIN_CELL) -> dict[str, list[Statement]]:
+                      min_cell: int = MIN_CELL,
+                      answered_all: bool = False) -> dict[str, list[Statement]]:
     """Over-represented themes, by facet: a theme's ``facet`` if given, else negative
     polarity -> pain points, anything else -> goals. A theme mentioned by fewer than
-    ``min_cell`` of the segment's answers is not written up."""
+    ``min_cell`` of the segment's answers is not written up. Theme shares are among the
+    respondents who answered the open questions: the sentence says "of other respondents
+    who answered" unless ``answered_all`` (:func:`_themes_answered_by_all`)."""
     out: dict[str, list[Statement]] = {}
     if theme_profile is None or theme_profile.empty:
         return out
@@ -1388,9 +1430,21 @@ def _theme_statements(theme_profile, seg, theme_info, max_items,
                       value=_f(r["share"]), total=_f(r["share_rest"]), index=_f(r["index"]),
                       test=str(r["test"]), p_adjusted=_f(r["p_adjusted"]), n=int(r["n"]))
         phrase = render("theme_over", label=info.get("label", r["theme"]), value=r["share"],
-                        total=r["share_rest"])
+                        total=r["share_rest"], answered="" if answered_all else " who answered")
         out.setdefault(facet, []).append(Statement(_sentence(phrase), [ev], "over"))
     return out
+
+
+def _themes_answered_by_all(theme_profile, sizes) -> bool:
+    """Whether every assigned respondent is counted in the theme profile (its ``n``, the
+    segment's respondents who answered the open questions, equals the segment's size for
+    every segment); unknown counts as no."""
+    if theme_profile is None or theme_profile.empty or "n" not in theme_profile:
+        return False
+    answered = theme_profile.groupby(theme_profile["segment"].astype(str))["n"].max()
+    assigned = sizes[sizes["segment"].astype(str) != "unassigned"]
+    size = dict(zip(assigned["segment"].astype(str), assigned["n"].astype(int)))
+    return bool(size) and all(int(answered.get(s, -1)) == n for s, n in size.items())
 
 
 def _who(first: str, segment, not_a_persona: bool) -> str:
@@ -1400,17 +1454,21 @@ def _who(first: str, segment, not_a_persona: bool) -> str:
 
 
 def _no_trait_reason(*, n: int, min_cell: int, min_effect: float, few: list[int],
-                     small: list[float], demographics: bool) -> tuple[str, dict]:
+                     small: list[tuple], demographics: bool) -> tuple[str, dict]:
     """Why a segment has no trait to state, as (reason, numbers) for the ``narrative_*`` and
     ``lead_*`` templates. The reasons, first that holds:
 
     * ``few``: the segment has fewer than ``min_cell`` respondents (``n``);
     * ``demo``: only demographic rows passed;
-    * ``rare``: some answers differ by more than a small effect but each is given by (or,
-      for a routed question, asked of) fewer than ``min_cell`` of its respondents: ``k`` is
-      the most of them (``few`` lists each such row's count);
-    * ``none``: every significant difference is under ``min_effect`` (``effect``: the
-      largest, as read against the total);
+    * ``rare``: some answers differ by more than a small effect but each rests on fewer
+      than ``min_cell`` of its respondents (those who gave it, or for a mean or a routed
+      question those who answered it): ``k`` is the most of them (``few`` lists each such
+      row's head count);
+    * ``none``: every significant difference is under ``min_effect`` as read against the
+      total; ``small`` lists ``(effect as read against the total, the profile's effect
+      size, the answer's name)`` per row, and the largest is printed: ``effect`` (the
+      profile's number, segment against the rest), ``reader`` (against the total) and
+      ``what``;
     * ``unsig``: no answer differs significantly.
     """
     if n < min_cell:
@@ -1420,7 +1478,9 @@ def _no_trait_reason(*, n: int, min_cell: int, min_effect: float, few: list[int]
     if few:
         return "rare", {"k": f"{max(few):,}", "n": f"{n:,}", "min_cell": min_cell}
     if small:
-        return "none", {"effect": max(small), "min_effect": min_effect}
+        reader, effect, what = max(small, key=lambda t: t[0])
+        return "none", {"effect": effect, "reader": reader, "what": what,
+                        "min_effect": min_effect}
     return "unsig", {}
 
 
@@ -1429,14 +1489,20 @@ def _narrative(first: str, traits: list[tuple[str, Statement]], theme: Statement
                kind: str = "persona", none: tuple[str, dict] | None = None) -> list[Statement]:
     """2-3 sentences from the evidence, one footnoted clause each: the strongest trait, the
     next one, and the most over-represented theme in their own words (or a third trait).
-    Without traits, one sentence saying why (``none``: :func:`_no_trait_reason`)."""
+    Without a closed-question trait, one sentence saying why (``none``:
+    :func:`_no_trait_reason`), after the over-represented theme when there is one."""
     who = who or f"people like {first}"
     if not traits:
         reason, numbers = none or ("unsig", {})
+        opening = []
+        if theme is not None:
+            phrase = theme.text[:1].lower() + theme.text[1:].rstrip(".")
+            opening = [Statement(render("narrative_first", who=who[:1].upper() + who[1:],
+                                        phrase=phrase), list(theme.evidence), "over")]
         if reason in ("few", "rare") and who.startswith("respondents in "):
             who = who[len("respondents in "):]     # "to describe segment 1 reliably"
-        return [Statement(render(f"narrative_{reason}", who=who, kind=kind, share=share,
-                                 **numbers), [size_ev])]
+        return opening + [Statement(render(f"narrative_{reason}", who=who, kind=kind,
+                                           share=share, **numbers), [size_ev])]
     (p1, s1), rest = traits[0], traits[1:]
     out = [Statement(render("narrative_first", who=who[:1].upper() + who[1:], phrase=p1),
                      list(s1.evidence), s1.direction)]
@@ -1513,7 +1579,9 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     used: set[str] = set()
     personas = []
     answers = _quoted_answers(survey, quotes, profile)
-    everyone = _answered_by_all(survey, profile)
+    share_values = _share_values(survey, profile)
+    everyone = _answered_by_all(survey, profile, share_values)
+    themes_everyone = _themes_answered_by_all(theme_profile, sizes)
     reverse = {q.id for q in survey.codebook.questions if getattr(q, "reverse", False)}
     for seg in segments:
         prof = profile[profile["segment"] == seg]
@@ -1529,17 +1597,28 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         seen_q: set[str] = set()
         descriptor, lead = None, None
         few_counts: list[int] = []     # rows large enough in effect, too few in people
-        small_effects: list[float] = []
+        small_effects: list[tuple] = []   # (effect read against the total, effect, answer)
+        gave = _gave_counts(share_values, labels, seg)
         for _, row in sig.iterrows():
             q = _question(survey, row["question"])
-            why = _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=seg_share)
+            over_share = row["measure"] == "share" and row["effect_size"] > 0
+            given = gave.get(str(row["variable"])) if over_share else None
+            why = _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=seg_share,
+                           given=given)
             if why == "few":
                 n_row = 0 if _isnan(row.get("n")) else int(row["n"])
-                over_share = row["measure"] == "share" and row["effect_size"] > 0
-                few_counts.append(int(round(float(row["value"]) * n_row)) if over_share
-                                  and n_row >= min_cell else n_row)
+                if over_share and n_row >= min_cell:
+                    few_counts.append(given if given is not None
+                                      else int(round(float(row["value"]) * n_row)))
+                else:
+                    few_counts.append(n_row)
             elif why == "small":
-                small_effects.append(_reader_effect(row, seg_share))
+                label = prose_label(q, row.get("question_text") or row["question"])
+                level = row.get("level")
+                what = (f"“{label}”" if level is None or _isnan(level)
+                        else f"“{level}” to “{label}”")
+                small_effects.append((_reader_effect(row, seg_share),
+                                      float(row["effect_size"]), what))
             if why is not None:
                 continue
             facet = _facet_of(q)
@@ -1582,7 +1661,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 traits.append((phrase, st))
             if len(facets[facet]) < max_items:
                 facets[facet].append(st)
-        theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items, min_cell)
+        theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items, min_cell,
+                                      answered_all=themes_everyone)
         for facet, sts in theme_sts.items():
             facets[facet] = (facets.get(facet, []) + sts)[: max_items + len(sts)]
         own_themes, avoid_themes = _segment_themes(theme_profile, seg, min_cell)
@@ -1615,9 +1695,18 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                            n=size["n"])
         size_st = Statement(render("size", n=f"{size['n']:,}", share=size["weighted_share"],
                                    low=size["ci_low"], high=size["ci_high"]), [size_ev])
-        lead_text = lead.text if lead is not None else render(f"lead_{none[0]}", **none[1])
+        if lead is not None:
+            lead_text, lead_ev = lead.text, list(lead.evidence)
+        else:
+            # no closed-question trait: the segment's own theme leads when it has one, and
+            # the headline still says why nothing else does
+            lead_text = render(f"lead_{none[0]}", **none[1])
+            lead_ev = []
+            if top_theme is not None:
+                lead_text = f"{top_theme.text} {lead_text}"
+                lead_ev = list(top_theme.evidence)
         headline = Statement(render("headline", share=size["weighted_share"], lead=lead_text),
-                             [size_ev] + (lead.evidence if lead is not None else []))
+                             [size_ev] + lead_ev)
         stab = stability.get(seg, stability.get(str(seg)))
         badge, reason = confidence_badge(stab, unassigned_share)
         if seg_n < min_cell:   # no trait can be written up: never more than low
@@ -1756,8 +1845,12 @@ def write_persona_exports(personas: list[PersonaDraft], folder, *, wave: str | N
     out["markdown"] = folder / "personas.md"
     out["markdown"].write_text(personas_to_markdown(personas, wave=wave), encoding="utf-8")
     out["html"] = folder / "persona_cards.html"
+    # a segment the run's verdict says is not a persona carries the "not a persona" badge
+    # here as in the report (its reason from the draft: :func:`not_a_persona_reason`)
+    refused = {p.segment: p.not_a_persona for p in personas
+               if getattr(p, "not_a_persona", None)}
     out["html"].write_text(persona_cards_html(personas, wave=wave, standalone=True,
-                                              codebook=codebook),
+                                              codebook=codebook, not_personas=refused),
                            encoding="utf-8")
     evid, quotes = evidence_table(personas), quotes_table(personas)
     out["evidence_csv"] = to_safe_csv(evid, folder / "persona_evidence.csv")

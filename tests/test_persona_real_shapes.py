@@ -95,15 +95,23 @@ def test_no_large_enough_effect_says_so_with_the_largest_effect():
         frame, [Question("L", "I plan ahead", "likert", "segment", LIKERT5)], seg)
     row = profile[profile["segment"] == 0].iloc[0]
     assert row["significant"] and 0.2 <= abs(row["effect_size"]) < 0.4
-    largest = _num(abs(row["effect_size"]) * 0.5)
+    # the sentence prints the profile's effect size (segment_profiles.csv: 0.23, the segment
+    # against the rest) and names the 0.12 it compares with 0.2 for what it is; it used to
+    # print 0.12 alone as "the largest effect size", which no row of the profile holds
+    effect, reader = _num(row["effect_size"]), _num(abs(row["effect_size"]) * 0.5)
+    assert (effect, reader) == ("0.23", "0.12")
     p = personas[0]
     assert [st.text for st in p.narrative] == [
-        f"No answer sets people like {p.first_name} apart from the whole sample by more than "
-        f"a small effect (the largest effect size is {largest}, under the 0.2 a trait needs; "
-        "50% of respondents): treat this persona with caution."]
+        f"No answer to a closed question sets people like {p.first_name} apart from the "
+        "whole sample by more than a small effect (the largest difference, on “I plan "
+        "ahead”, has effect size 0.23 against the rest of the sample, 0.12 in size against "
+        "the whole sample, which includes this segment, under the 0.2 a trait needs; 50% of "
+        "respondents): treat this persona with caution."]
     assert p.headline.text == (
-        f"50% of respondents. No trait differs from the total by more than a small effect "
-        f"(the largest effect size is {largest}, under 0.2): treat with caution.")
+        "50% of respondents. No answer to a closed question differs from the total by more "
+        "than a small effect (the largest, on “I plan ahead”, has effect size 0.23 against "
+        "the rest of the sample, 0.12 in size against the whole sample, under 0.2): treat "
+        "with caution.")
 
 
 def test_a_large_segment_whose_distinctive_answer_is_rare_says_how_few_give_it():
@@ -119,9 +127,64 @@ def test_a_large_segment_whose_distinctive_answer_is_rare_says_how_few_give_it()
     assert row["significant"] and row["effect_size"] > 0.2
     p = personas[1]
     assert [st.text for st in p.narrative] == [
-        f"Too few respondents to describe people like {p.first_name} reliably: the answers "
-        "that set them apart are each given by at most 8 of their 120 respondents, under the "
-        "10 a trait needs (30% of respondents)."]
+        f"Too few respondents to describe people like {p.first_name} reliably: each answer "
+        "that sets them apart rests on at most 8 of their 120 respondents (those who gave it, "
+        "or who answered its question), under the 10 a trait needs (30% of respondents)."]
+
+
+def _rare_weighted(weight_of_rare: float):
+    """120 people in segment 1, 8 of whom chose Fortran (nobody else did), weighted 2.0 (or
+    ``weight_of_rare``) against 1.0: the weighted share (16/128) times n is 15, not 8."""
+    n = 400
+    seg = np.array([0] * 280 + [1] * 120)
+    tool = ["Python"] * 280 + ["Python,Fortran"] * 8 + ["Python"] * 112
+    weight = [1.0] * 280 + [weight_of_rare] * 8 + [1.0] * 112
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)], "tool": tool,
+                          "w": weight})
+    survey = survey_from_frame(frame, [
+        Question("tool", "Which tools do you use?", "multi", "segment", separator=",",
+                 options=["Python", "Fortran"]),
+        Question("w", "Weight", "numeric", "ignore")], weight="w")
+    labels = pd.Series(seg, index=survey.data.index, name="segment")
+    profile = profile_segments(survey, labels)
+    sizes = segment_sizes(labels.to_numpy(), survey.weights())
+    return profile, draft_personas(survey, labels, profile, sizes)
+
+
+def test_a_rare_answer_on_a_weighted_survey_is_counted_in_people_not_weights():
+    """Review 2, item 8: on a weighted survey round(weighted share x n) is no head count;
+    the 8 people who gave the answer are too few whatever their weight, and the sentence
+    says 8."""
+    profile, personas = _rare_weighted(2.0)
+    row = profile[(profile["segment"] == 1) & (profile["variable"] == "tool:Fortran")].iloc[0]
+    assert row["significant"] and row["effect_size"] > 0.2 and row["n"] == 120
+    assert round(row["value"] * row["n"]) == 15          # what the old count read
+    p = personas[1]
+    assert not any("Fortran" in st.text for st in p.statements())
+    assert [st.text for st in p.narrative] == [
+        f"Too few respondents to describe people like {p.first_name} reliably: each answer "
+        "that sets them apart rests on at most 8 of their 120 respondents (those who gave it, "
+        "or who answered its question), under the 10 a trait needs (31% of respondents)."]
+
+
+def test_a_routed_mean_row_rests_on_those_who_answered_it():
+    """Review 2, item 8: a numeric question asked of 7 of a segment's 120 respondents (k is
+    the number who answered, not who "gave" an answer)."""
+    n = 400
+    seg = np.array([0] * 280 + [1] * 120)
+    hours = [None] * 240 + [2.0 + (i % 3) for i in range(40)] \
+        + [None] * 113 + [30.0 + i for i in range(7)]
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)], "hours": hours})
+    _, _, profile, _, personas = _run(
+        frame, [Question("hours", "If yes, how many hours a week?", "numeric", "segment")],
+        seg)
+    row = profile[(profile["segment"] == 1) & (profile["variable"] == "hours")].iloc[0]
+    assert row["significant"] and row["effect_size"] > 0.2 and row["n"] == 7
+    p = personas[1]
+    assert [st.text for st in p.narrative] == [
+        f"Too few respondents to describe people like {p.first_name} reliably: each answer "
+        "that sets them apart rests on at most 7 of their 120 respondents (those who gave it, "
+        "or who answered its question), under the 10 a trait needs (30% of respondents)."]
 
 
 # --------------------------------------------------------------------------- 2: answered by some
@@ -317,3 +380,103 @@ def test_with_a_gender_question_names_follow_it():
     men = set(t[(t["sex"] == "M") & (t["decade"] == 1950)]["name"])
     assert personas[0].first_name in women and personas[2].first_name in women
     assert personas[1].first_name in men
+
+
+# --------------------------------------------------------------------------- 7: own words only
+def _theme_only(answered: int):
+    """Two segments of 150 that answer the one closed question identically; segment 1 brings
+    up "Price" in 40% of its open answers against 10% of the others'. ``answered``: how many
+    of each segment answered the open questions (the theme profile's ``n``)."""
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)],
+                          "calm": [(i % 5) + 1 for i in range(n)]})
+    theme_profile = pd.DataFrame({
+        "segment": [0, 1], "theme": ["price", "price"], "n": [answered, answered],
+        "n_theme": [round(0.1 * answered), round(0.4 * answered)], "share": [0.1, 0.4],
+        "share_rest": [0.4, 0.1], "index": [40.0, 160.0], "test": ["z", "z"],
+        "p_adjusted": [0.001, 0.001], "over": [False, True]})
+    return _run(frame, [Question("calm", "I stay calm", "likert", "segment", LIKERT5)], seg,
+                theme_profile=theme_profile, theme_info={"price": {"label": "Price"}})
+
+
+def test_a_theme_with_no_closed_question_trait_opens_the_narrative():
+    """Review 2, items 3 and 7: the card used to say "No answer sets people like Taylor
+    apart … significantly" and "No trait differs significantly from the total" next to its
+    own "Bring up “Price” … (40% vs 10% of other respondents)", a share among the 60 of 150
+    who answered the open questions."""
+    _, _, profile, _, personas = _theme_only(60)
+    assert not profile["significant"].any()
+    p = personas[1]
+    bullet = ("Bring up “Price” in their own words more often than others (40% vs 10% of "
+              "other respondents who answered).")
+    assert bullet in _texts(p)
+    assert [st.text for st in p.narrative] == [
+        f"People like {p.first_name} bring up “Price” in their own words more often than "
+        "others (40% vs 10% of other respondents who answered).",
+        f"No answer to a closed question sets people like {p.first_name} apart from the "
+        "whole sample significantly (50% of respondents): treat this persona with caution."]
+    assert p.narrative[0].evidence[0].ref == "theme:price"
+    assert p.headline.text == (
+        f"50% of respondents. {bullet} No answer to a closed question differs significantly "
+        "from the total: treat with caution.")
+    assert [ev.ref for ev in p.headline.evidence] == ["size:1", "theme:price"]
+    # segment 0 has no theme of its own: the reason alone, about closed questions
+    assert [st.text for st in personas[0].narrative] == [
+        f"No answer to a closed question sets people like {personas[0].first_name} apart "
+        "from the whole sample significantly (50% of respondents): treat this persona with "
+        "caution."]
+
+
+def test_a_theme_share_everyone_answered_reads_of_other_respondents():
+    _, _, _, _, personas = _theme_only(150)
+    assert ("Bring up “Price” in their own words more often than others (40% vs 10% of "
+            "other respondents).") in _texts(personas[1])
+    assert not any("who answered" in t for t in _texts(personas[1]))
+
+
+def test_a_quote_left_out_says_its_shares_are_among_those_who_answered():
+    """Review 2, item 7: quote_fit's reason read "(against 52% overall)" for a share among
+    those who answered."""
+    from personalab.personas import Evidence, Quote, quote_fit
+
+    ev = Evidence(kind="profile", ref="profile:employer=Yes", question="employer",
+                  variable="employer=Yes", level="Yes", value=0.16, total=0.52)
+    reasons = quote_fit(Quote("R_1", "why", "text"), pd.Series({"employer=Yes": 1.0}),
+                        [ev], [])
+    assert reasons == [
+        "not typical on a defining trait: answered “Yes” to “employer”, which 16% of the "
+        "persona's respondents who answered it did (against 52% of all who answered it)"]
+
+
+# --------------------------------------------------------------------------- 11: exports, renames
+def _badges(html: str) -> list[str]:
+    return re.findall(r'<span class="badge neg" title="([^"]*)">not a persona</span>', html)
+
+
+def test_the_standalone_cards_carry_the_not_a_persona_badge(three, tmp_path):
+    """Review 2, item 11: personas/persona_cards.html showed no "not a persona" badge (0 in
+    all 8 real runs, 1-3 in index.html)."""
+    survey, labels, profile, sizes = three
+    personas = draft_personas(survey, labels, profile, sizes, verdict=NOT_ASKED,
+                              stability={0: 0.97, 1: 0.97, 2: 0.97})
+    out = write_persona_exports(personas, tmp_path, profile=profile, codebook=survey.codebook)
+    html = out["html"].read_text()
+    assert len(_badges(html)) == 1
+    assert "segment(s) 1: defined by not answering 6 questions" in _badges(html)[0]
+    assert html.index("not a persona</span>") > html.index('id="persona-1"')
+
+
+def test_a_report_time_rename_words_a_small_segment_as_drafting_does(nine):
+    """Review 2, item 11: renamed by the report, the 9-person segment read "to describe
+    respondents in segment 1 reliably"; drafted with the verdict, "to describe segment 1"."""
+    survey, labels, profile, sizes, _ = nine
+    verdict = SimpleNamespace(stable=True, verdict="Stable.", flags=[FLAG],
+                              not_asked_segments=[1], not_asked_flags={1: FLAG},
+                              dominated_by=None)
+    drafted = draft_personas(survey, labels, profile, sizes, verdict=verdict)
+    renamed = apply_run_verdict(draft_personas(survey, labels, profile, sizes), verdict)
+    want = ("Too few respondents (n = 9) to describe segment 1 reliably: a trait is written "
+            "up only when at least 10 respondents give the answer (15% of respondents).")
+    assert [st.text for st in drafted[1].narrative] == [want]
+    assert [st.text for st in renamed[1].narrative] == [want]
