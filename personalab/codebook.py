@@ -1713,25 +1713,31 @@ _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ",
                 "state",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
                 "zip", "postcode", "province", "language", "religion",
-                # who someone is and where they live (Young People Survey: "Left - right
-                # handed", "Village - town", "Number of siblings")
-                "handed", "handedness", "sibling", "siblings", "village", "urban", "rural",
                 "nationality", "dwelling", "tenure"}
+#: wording that says who someone is, where they live, how long they have worked or what
+#: they study (Young People Survey "Left - right handed", "Village - town", "Only child",
+#: "House - block of flats", "Number of siblings"; TAFE "Overall Length of Service at
+#: Institute (in years)"; Google Forms "select the semester in which you are studying").
+#: Read in a wording of up to 14 words only, so a statement that mentions "length of
+#: service" or "the type of housing" is not taken for a demographic.
 _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
                                  r"identify as|born in|highest level|\bonly child\b|"
+                                 r"\b(?:left|right)[- ]handed\b|\bhandedness\b|"
+                                 r"\bvillage - town\b|\burban or rural\b|"
+                                 r"\bnumber of siblings\b|\bhow many siblings\b|"
                                  r"\bblock of flats\b|\btype of (?:home|housing|house)\b|"
-                                 # tenure and year of study (TAFE "Overall Length of Service
-                                 # at Institute (in years)", Google Forms "select the
-                                 # semester in which you are studying")
                                  r"\b(?:length|years) of service\b|"
                                  r"\bhow long have you (?:worked|been employed)\b|"
-                                 r"\bsemester (?:in which|that) you\b|\bwhich semester\b")
+                                 r"\bsemester (?:in which|that) you (?:are|were)\b|"
+                                 r"\b(?:which|what) (?:semester|year of study) (?:are|were) "
+                                 r"you (?:in|studying|enrolled)\b")
 #: A whole short header (up to 4 words, block prefix "Classification. " aside) that names
 #: where someone works, their grade or post, how they left, what they study or where they
 #: live: the Queensland exit surveys' "Institute", "WorkArea", "Classification",
 #: "Position", "Business Unit", "SeparationType"; Google Forms' "Place of Residence";
-#: a panel's "political_party". Matched on the header's words only, so a rating item that
-#: mentions "the Institute" or "my position" stays an item.
+#: a panel's "political_party". Matched on the header's words only ("My position was
+#: challenging" is no header of a role), and a rating scale under such a header
+#: ("Satisfaction. Position": Agree ... Disagree) stays an item (:func:`_infer_column`).
 _ROLE_HEADER = re.compile(
     r"^(?:(?:current |your )?(?:institute|campus|faculty|work area|business unit|work unit|"
     r"organi[sz]ation(?:al)? unit|position|job title|classification|separation type|"
@@ -2219,16 +2225,63 @@ def _names_role(c, text) -> bool:
     return False
 
 
-def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
-    """Draft the question for one column; returns (question, notes)."""
-    text = str(raw.labels.get(c, c))
+def _describes_respondent(c, text) -> str | None:
+    """Whether a column says who a respondent is (drafted role ``profile``, not
+    ``segment``), and by what: ``"word"`` when its id, or its short wording, has a word of
+    :data:`_DEMOGRAPHIC` ("Age", "What is your gender?"); ``"wording"`` when its wording,
+    up to 14 words, reads like :data:`_DEMOGRAPHIC_PHRASE` ("Only child", "Overall Length
+    of Service at Institute") or its header, whole, names a role (:data:`_ROLE_HEADER`:
+    "Institute", "Position"); None otherwise. A wording match is weaker: an item answered
+    on a rating scale stays an item whatever its wording says (:func:`_infer_column`)."""
+    text = str(text)
     toks = set(_tokens(c))
     # A short label ("What is your age?") names a demographic; a long statement that
     # happens to say "income" does not, nor does a battery item ("... - <item>").
     if text != c and len(text.split()) <= 14 and " - " not in text:
         toks |= set(_tokens(text))
-    demographic = bool(toks & _DEMOGRAPHIC) or bool(_DEMOGRAPHIC_PHRASE.search(text.casefold())) \
-        or _names_role(c, text)
+    if toks & _DEMOGRAPHIC:
+        return "word"
+    if (len(text.split()) <= 14 and _DEMOGRAPHIC_PHRASE.search(text.casefold())) or \
+            _names_role(c, text):
+        return "wording"
+    return None
+
+
+#: scale labels of a rating (agreement, satisfaction, quality ...), not of a description
+_RATING_POLES = {w for pair in _POLES if pair != ("conservative", "liberal") for w in pair} | {
+    "poor", "fair", "excellent", "neutral"}
+
+
+def _rated(q: Question) -> bool:
+    """True for a likert question answered on a rating scale (agree / satisfied / good /
+    poor ...) or on bare numbers (1-5)."""
+    if q.type != "likert" or not q.scale:
+        return False
+    labels = [str(o.label) for o in q.scale]
+    if all(_looks_numeric(lab) for lab in labels):
+        return True
+    return any(set(_tokens(lab)) & _RATING_POLES for lab in labels)
+
+
+def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
+    """Draft the question for one column; returns (question, notes). A column whose
+    wording alone reads like a description (:func:`_describes_respondent`: "Position",
+    "Satisfaction. Faculty", "Is an only child more selfish than others?") but whose
+    answers are a rating scale is a rating item: role ``segment``."""
+    q, notes = _draft_column(c, raw, sample, full_data, grid)
+    if q is not None and q.role == "profile" and _rated(q) and \
+            _describes_respondent(c, str(raw.labels.get(c, c))) == "wording":
+        q.role = "segment"
+    return q, notes
+
+
+def _draft_column(c, raw, sample, full_data, grid) -> tuple[Question | None, list[str]]:
+    """:func:`_infer_column` before a rating's role is settled."""
+    text = str(raw.labels.get(c, c))
+    toks = set(_tokens(c))
+    if text != c and len(text.split()) <= 14 and " - " not in text:
+        toks |= set(_tokens(text))
+    demographic = _describes_respondent(c, text) is not None
     s = sample[c]
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return Question(c, text, "date", "ignore"), []

@@ -720,3 +720,37 @@ def test_snake_case_headers_that_say_do_are_questions_not_display_orders(tmp_pat
         assert (cb[c].type, cb[c].role) == ("likert", "segment"), c
     for c in ("FL_6_DO", "Q5_DO", "BL_intro_DO"):
         assert (cb[c].type, cb[c].role) == ("meta", "ignore"), c
+
+
+def test_rating_items_named_like_roles_or_demographics_stay_items(tmp_path):
+    # the rules for "who someone is" drafted ratings as profile: a header that is the word
+    # alone ("Position" answered Agree ... Disagree), a battery split by its block prefix
+    # ("Satisfaction. Position" profile, "Satisfaction. Pay" segment), words inside a
+    # statement ("heavy-handed", "urban", "siblings") and phrases in a long one ("length
+    # of service", "type of housing", "only child", "which semester ... hardest")
+    rng = np.random.default_rng(49)
+    n = 120
+    rated = ["Management is heavy-handed", "I prefer urban living to rural living",
+             "I get on well with my siblings",
+             "My organisation values length of service more than performance and I dislike "
+             "it", "The type of housing available in my area is affordable for people like me",
+             "Position", "Faculty", "Residence", "Classification",
+             "What is your position on the new policy?", "Service",
+             "Is an only child more selfish than others?",
+             "Satisfaction. Position", "Satisfaction. Faculty", "Satisfaction. Pay"]
+    cols = {c: _pick(rng, AGREE5, n) for c in rated}
+    cols["Which semester did you find hardest?"] = _pick(rng, ["First", "Second", "Third"], n)
+    # still who someone is: named roles and places answered by their values
+    cols["Job title"] = _pick(rng, ["Teacher", "Cleaner", "Teacher Aide"], n)
+    cols["Which semester are you in?"] = _pick(rng, ["2nd semester", "4th semester"], n)
+    cols["Number of siblings"] = rng.integers(0, 5, n).astype(str)
+    cols["Left - right handed"] = _pick(rng, ["right handed", "left handed"], n)
+    raw = load_export(_write(tmp_path / "rated.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert {c: (cb[c].type, cb[c].role) for c in rated} == {c: ("likert", "segment")
+                                                           for c in rated}
+    assert cb["Which semester did you find hardest?"].role == "segment"
+    for c in ("Job title", "Which semester are you in?", "Number of siblings",
+              "Left - right handed"):
+        assert cb[c].role == "profile", c
