@@ -3465,17 +3465,18 @@ _DESIGN_FLAG = re.compile(
 _CHOICE_LABEL = re.compile(r"^([A-Za-z][\w ]{0,29}?)\s+([A-Z]|[1-9])$")
 _CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60}\b(?:prefer|"
                              r"choose|pick|vote for|rather)\b", re.IGNORECASE)
-#: an open question about the questionnaire itself, not the respondent's views: "Please tell
-#: us if you have any comments about this survey", "What question do you wish we had asked
-#: you?", "Any feedback on this survey?" ("comments on the study materials" is not one)
 #: A question's wording that asks about the questionnaire itself, not about the topic:
 #: feedback on the survey ("Please tell us if you have any comments about this survey",
 #: "How did you find this questionnaire?", "How could we improve this survey?") and the
 #: closing "What question do you wish we had asked you?" / "Is there anything we should
-#: have asked?". "this/the/our survey" counts only where the noun ends the phrase ("the survey
-#: tool you use", "the study program" are the topic, not the questionnaire).
-_SURVEY_NOUN = (r"(?:this|the|our|today'?s)\s+(?:survey|questionnaire|poll|study|form|"
-                r"interview)(?=\s*(?:[^\w\s]|$|(?:itself|was|is|were|took|and|or|so|as|in|"
+#: have asked?". The noun must end the phrase ("the survey tool you use", "the study
+#: program" are the topic); "the" counts before survey / questionnaire only, and a study,
+#: form, interview or poll must be "this" or "our" one ("Any comments on the interview?"
+#: in a candidate-experience survey, "How would you rate the study overall?" in a course
+#: survey are the topic).
+_SURVEY_NOUN = (r"(?:(?:this|our)\s+(?:survey|questionnaire|poll|study|form|interview)|"
+                r"(?:the|today'?s)\s+(?:survey|questionnaire))"
+                r"(?=\s*(?:[^\w\s]|$|(?:itself|was|is|were|took|and|or|so|as|in|"
                 r"today|overall|you|we|please)\b))")
 _ABOUT_THE_SURVEY = re.compile(
     r"\b(?:comments?|feedback|thoughts|suggestions?|remarks?|opinions?|anything\s+else)\b"
@@ -3485,7 +3486,10 @@ _ABOUT_THE_SURVEY = re.compile(
     r"|\b(?:wish|want|would\s+like)\s+(?:that\s+)?(?:we|us|you)\s+(?:had\s+|to\s+|would"
     r"\s+have\s+|should\s+have\s+)?asked?\b"
     r"|\b(?:we|you)\s+(?:should|could|ought\s+to)\s+have\s+asked\b"
-    r"|\b(?:we|you)\s+(?:did\s*n[o']?t|did\s+not|forgot\s+to|failed\s+to)\s+ask\b"
+    # "... that we didn't ask?" / "... you forgot to ask about?" ends the question; "If you
+    # didn't ask your employer ..., why not?" is the respondent's own story
+    r"|\b(?:we|you)\s+(?:did\s*n[o']?t|did\s+not|forgot\s+to|failed\s+to)\s+ask"
+    r"(?:\s+(?:about|you))?\s*(?:\?|$)"
     r"|\bquestions?\s+(?:that\s+)?(?:we|you)\s+(?:missed|did\s*n[o']?t\s+ask|did\s+not"
     r"\s+ask|should\s+(?:have\s+)?ask(?:ed)?)\b",
     re.IGNORECASE)

@@ -754,3 +754,31 @@ def test_rating_items_named_like_roles_or_demographics_stay_items(tmp_path):
     for c in ("Job title", "Which semester are you in?", "Number of siblings",
               "Left - right handed"):
         assert cb[c].role == "profile", c
+
+
+def test_the_respondents_own_story_is_not_feedback_on_the_survey(tmp_path):
+    # "you didn't ask" and "the interview" / "the study" read as feedback on the survey,
+    # so a respondent's own account was drafted ignore and never quoted (OSMI-like
+    # accommodation follow-ups, a candidate-experience or a course survey)
+    from personalab.codebook import asks_about_the_survey
+    own = ["If you didn't ask your employer for accommodations, why not?",
+           "Describe a time you did not ask for help",
+           "Any comments on the interview?", "How would you rate the study overall?",
+           "What did you think of the form you filled in at the clinic?"]
+    about = ["Please tell us if you have any comments about this survey. Please use the "
+             "space below.", "What question do you wish we had asked you?",
+             "Any feedback on the questionnaire?", "How could we improve this survey?",
+             "Is there anything we should have asked?",
+             "Do you have any other comments regarding this study?",
+             "Is there anything else we didn't ask about?", "Any comments on this interview?"]
+    assert [asks_about_the_survey(w) for w in own] == [False] * len(own)
+    assert [asks_about_the_survey(w) for w in about] == [True] * len(about)
+    rng = np.random.default_rng(50)
+    n = 60
+    cols = {"id": [f"r{i}" for i in range(n)], "rating": _pick(rng, AGREE5, n),
+            own[0]: [f"I was afraid they would say no, case {i}" for i in range(n)],
+            about[0]: [f"It was long, case {i}" for i in range(n)]}
+    raw = load_export(_write(tmp_path / "own.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert [(cb[c].type, cb[c].role) for c in (own[0], about[0])] == \
+        [("text", "profile"), ("text", "ignore")]
