@@ -1768,6 +1768,24 @@ _CONSENT = re.compile(r"\bconsent\b|\bagree to (take part|participate)\b|\binfor
                       re.IGNORECASE)
 _CONJOINT = re.compile(r"^[A-Z]-\d+(-\d+)+$")
 _DOT_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?: [A-Za-z0-9]+){0,3})\. +\S")
+#: words that end with a dot without ending a block name ("St. Louis", "Mr. Smith")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "mt", "ft", "prof", "no", "vs", "jr", "sr",
+                  "inc", "ltd", "co", "corp", "dept", "gen", "gov", "govt", "capt", "sgt",
+                  "rev", "hon", "univ", "approx", "ave", "blvd", "est", "etc", "fig", "vol"}
+
+
+def _dot_prefix(text):
+    """The match of a block prefix ("Contributing Factors. Ill Health", "Gender. What is
+    your Gender?") at the start of ``text``, or None: a single word of up to 3 letters or
+    a known abbreviation ("St. Louis ...", "Mr. Smith ...", "Dr. ...") is no block."""
+    m = _DOT_PREFIX.match(str(text))
+    if m is None:
+        return None
+    name = m.group(1)
+    if " " not in name and (re.fullmatch(r"[A-Za-z]{1,3}", name) or
+                            name.casefold() in _ABBREVIATIONS):
+        return None
+    return m
 _REVERSE_MARK = re.compile(r"((?<=\d)r|[_.\-](r|rev|rc|reverse[d]?))$", re.IGNORECASE)
 
 
@@ -2217,7 +2235,7 @@ def _names_role(c, text) -> bool:
     "WorkArea", "Classification. Classification", "Business Unit", "political_party")."""
     for h in {str(c), str(text)}:
         h = _LOADER_NOTE.sub("", h).strip(" ?:")
-        m = _DOT_PREFIX.match(h)
+        m = _dot_prefix(h)
         for part in (h, h[m.end(1) + 1:] if m else None):
             words = _tokens(part) if part else []
             if 0 < len(words) <= 4 and _ROLE_HEADER.match(" ".join(words)):
@@ -2444,7 +2462,7 @@ def _strip_block_prefixes(questions: list[Question], raw) -> None:
     least three headers of the file are written with a block prefix."""
     def block(q):
         t = str(q.text or "")
-        m = _DOT_PREFIX.match(t)
+        m = _dot_prefix(t)
         if t != str(q.id) or m is None or _TOPIC_PREFIX.match(t):
             return None
         words = m.group(1).split()
@@ -3365,7 +3383,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     grouped = {c for _, cs in candidate_groups for c in cs}
     for c in cols:
         # Q5_1, Q5_2 ... or "Contributing Factors. Ill Health" (a block name, a dot, the item)
-        m = _PREFIX.match(str(c)) or _DOT_PREFIX.match(str(c))
+        m = _PREFIX.match(str(c)) or _dot_prefix(c)
         if m and c not in grouped and c not in meta and c not in (id_col, weight_col):
             by_prefix.setdefault(m.group(1), []).append(c)
     candidate_groups += [(g, cs) for g, cs in by_prefix.items() if len(cs) >= 2]

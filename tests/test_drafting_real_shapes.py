@@ -782,3 +782,21 @@ def test_the_respondents_own_story_is_not_feedback_on_the_survey(tmp_path):
     cb = infer_codebook(raw)
     assert [(cb[c].type, cb[c].role) for c in (own[0], about[0])] == \
         [("text", "profile"), ("text", "ignore")]
+
+
+def test_an_abbreviation_before_a_dot_is_no_block_prefix(tmp_path):
+    # once three headers carried a block prefix, "St. Louis is a great place to live" was
+    # quoted as "Louis is a great place to live" and "Mr. Smith ..." as "Smith ..."
+    rng = np.random.default_rng(51)
+    n = 100
+    kept = ["St. Louis is a great place to live", "St. Paul is a great place to live",
+            "Mr. Smith explained things clearly", "Dr. Jones listened to me"]
+    cols = {h: _pick(rng, AGREE5, n) for h in
+            ["Before. Pay", "After. Pay", "Before. Hours", "After. Hours"] + kept}
+    raw = load_export(_write(tmp_path / "abbrev.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [(cb[h].text, cb[h].grid) for h in kept] == [(h, None) for h in kept]
+    assert [cb[h].display_label for h in kept] == kept
+    assert [(cb[h].text, cb[h].grid) for h in ("Before. Pay", "After. Hours")] == \
+        [("Pay", "Before"), ("Hours", "After")]
