@@ -33,12 +33,15 @@ The text never contradicts its data:
   card states and the quote does not contradict them (:func:`quote_fit`); when no quote
   passes, the persona says so (``quotes_note``) instead of showing one;
 * each persona opens with a 2-3 sentence narrative built from the same phrases as its
-  bullets, every sentence footnoted; a segment with no trait to state says why, with its
-  number: too few respondents (n), or no difference past a small effect (the largest
-  effect size), or none significant (:func:`_no_trait_reason`);
+  bullets, every sentence footnoted; a segment with no closed-question trait to state opens
+  with its own theme when it has one, and says why no closed question sets it apart, with
+  its number: too few respondents (n), answers resting on too few of them (a head count),
+  no difference past a small effect (the largest, as read against the total, and its
+  effect size in the profile), or none significant (:func:`_no_trait_reason`);
 * shares are among those who answered the question (:mod:`personalab.profiles`): a
   sentence says "of all respondents" only when everyone answered it, else "of those who
-  answered";
+  answered"; theme shares are among those who answered the open questions ("of other
+  respondents who answered" unless everyone did);
 * a segment the run's verdict says is not a persona (not asked a block of questions, or
   every segment when they are a split on one input) is named "Segment 3 (not a persona)",
   never given a person's name (:func:`not_a_persona_reason`);
@@ -275,9 +278,9 @@ TEMPLATES = {
     # ``min_effect`` is compared with: :func:`_why_not`)
     "narrative_none": "No answer to a closed question sets {{ who }} apart from the whole "
                       "sample by more than a small effect (the largest difference, on "
-                      "{{ what }}, has effect size {{ effect|num }} against the rest of the "
-                      "sample, {{ reader|num }} in size against the whole sample, which "
+                      "{{ what }}, is {{ reader|num }} in size against the whole sample, which "
                       "includes this segment, under the {{ min_effect|num }} a trait needs; "
+                      "its effect size against the rest of the sample is {{ effect|num }}; "
                       "{{ share|pct }} of respondents): treat this {{ kind }} with caution.",
     "narrative_unsig": "No answer to a closed question sets {{ who }} apart from the whole "
                        "sample significantly ({{ share|pct }} of respondents): treat this "
@@ -295,9 +298,9 @@ TEMPLATES = {
                       "whole sample by more than a small effect ({{ share|pct }} of "
                       "respondents): treat this {{ kind }} with caution.",
     "lead_none": "No answer to a closed question differs from the total by more than a small "
-                 "effect (the largest, on {{ what }}, has effect size {{ effect|num }} against "
-                 "the rest of the sample, {{ reader|num }} in size against the whole sample, "
-                 "under {{ min_effect|num }}): treat with caution.",
+                 "effect (the largest, on {{ what }}, is {{ reader|num }} in size against the "
+                 "total, under {{ min_effect|num }}; its effect size against the rest of the "
+                 "sample is {{ effect|num }}): treat with caution.",
     "lead_unsig": "No answer to a closed question differs significantly from the total: treat "
                   "with caution.",
     "lead_few": "Too few respondents (n = {{ n }}) to describe reliably: a trait needs at "

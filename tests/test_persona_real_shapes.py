@@ -104,13 +104,13 @@ def test_no_large_enough_effect_says_so_with_the_largest_effect():
     assert [st.text for st in p.narrative] == [
         f"No answer to a closed question sets people like {p.first_name} apart from the "
         "whole sample by more than a small effect (the largest difference, on “I plan "
-        "ahead”, has effect size 0.23 against the rest of the sample, 0.12 in size against "
-        "the whole sample, which includes this segment, under the 0.2 a trait needs; 50% of "
-        "respondents): treat this persona with caution."]
+        "ahead”, is 0.12 in size against the whole sample, which includes this segment, "
+        "under the 0.2 a trait needs; its effect size against the rest of the sample is "
+        "0.23; 50% of respondents): treat this persona with caution."]
     assert p.headline.text == (
         "50% of respondents. No answer to a closed question differs from the total by more "
-        "than a small effect (the largest, on “I plan ahead”, has effect size 0.23 against "
-        "the rest of the sample, 0.12 in size against the whole sample, under 0.2): treat "
+        "than a small effect (the largest, on “I plan ahead”, is 0.12 in size against the "
+        "total, under 0.2; its effect size against the rest of the sample is 0.23): treat "
         "with caution.")
 
 
