@@ -3128,6 +3128,48 @@ def _draft_shorts(questions: list[Question]) -> None:
             q.short = base + tag
 
 
+def distinct_labels(questions) -> dict[str, str]:
+    """{question id: label} for charts and heat maps, no two the same: each question's
+    :func:`short_label`, except where two read word for word alike (a hand-written codebook
+    without ``short``: OSMI's "... interferes with your work when being treated
+    effectively?" and "... when NOT being treated effectively?" both cut to "If you have a
+    mental health issue, do you feel that it…"). A question without ``short`` among those
+    reads on to the words that tell it apart, as :func:`infer_codebook` drafts them; any
+    still alike after the first gets its id in brackets (" (Q9)"). Takes
+    :class:`Question` objects or mappings with ``id``/``text``/``short`` (YAML)."""
+    qs, given = [], []
+    for q in questions:
+        get = q.get if isinstance(q, dict) else (lambda k, q=q: getattr(q, k, None))
+        qtype = get("type") or "single"
+        qs.append(Question(str(get("id") or ""), get("text"),
+                           qtype if qtype in QUESTION_TYPES else "single", "profile",
+                           short=get("short") or None))
+        given.append(bool(get("short")))
+    labels = {i: short_label(q) for i, q in enumerate(qs)}
+
+    def collisions():
+        same: dict[str, list[int]] = {}
+        for i, lab in labels.items():
+            same.setdefault(_words_key(lab), []).append(i)
+        return [g for g in same.values() if len(g) >= 2]
+
+    for group in collisions():
+        for i in group:
+            if not given[i]:        # the opening the drafter reads on from
+                qs[i].short = draft_short(qs[i].text) if qs[i].text else None
+        for i, lab in _tell_apart(qs, group, SHORT_MAX).items():
+            if not given[i] and _words_key(lab) != _words_key(labels[i]):
+                labels[i] = lab
+    for group in collisions():
+        for i in group[1:]:
+            tag = f" ({qs[i].id})"
+            base = labels[i].rstrip("\u2026")
+            if len(base) + len(tag) > SHORT_MAX:
+                base = base[:SHORT_MAX - len(tag) - 1].rstrip() + "\u2026"
+            labels[i] = base + tag
+    return {q.id: labels[i] for i, q in enumerate(qs)}
+
+
 #: wording that makes a number column a count or an amount, even inside a rating battery
 _COUNT_QUESTION = re.compile(
     r"\bhow\s+(?:many|much|old|long)\b|\b(?:age|years?|months?|weeks?|days?|hours?|minutes?|"

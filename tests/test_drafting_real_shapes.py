@@ -800,3 +800,28 @@ def test_an_abbreviation_before_a_dot_is_no_block_prefix(tmp_path):
     assert [cb[h].display_label for h in kept] == kept
     assert [(cb[h].text, cb[h].grid) for h in ("Before. Pay", "After. Hours")] == \
         [("Pay", "Before"), ("Hours", "After")]
+
+
+def test_chart_labels_of_look_alike_questions_without_short_are_told_apart():
+    # a hand-written codebook without short: OSMI's two "interferes with your work" items
+    # both cut to "If you have a mental health issue, do you feel that it…", two heat-map
+    # rows of one name; a hand-written short is kept, and a word-for-word twin gets its id
+    from personalab.codebook import Question, short_label
+    from personalab.plotting._common import question_labels
+    treated, untreated = OSMI[-2][0], OSMI[-1][0]
+    qs = [Question("Q8", treated, "single"), Question("Q9", untreated, "single"),
+          Question("Q10", "How many employees does your company have?", "single",
+                   short="Company size"),
+          Question("Q11", "Why or why not?", "text"), Question("Q12", "Why or why not?", "text")]
+    assert short_label(qs[0]) == short_label(qs[1])
+    labels = question_labels(qs)
+    assert len(set(labels.values())) == len(qs)
+    assert "NOT" in labels["Q9"] and "NOT" not in labels["Q8"]
+    assert all(len(lab) <= SHORT_MAX for lab in labels.values())
+    assert labels["Q10"] == "Company size"
+    assert labels["Q11"] == "Why or why not?" and labels["Q12"] == "Why or why not? (Q12)"
+    # from YAML-like mappings too; a codebook whose labels differ keeps them as they are
+    assert question_labels([{"id": q.id, "text": q.text} for q in qs[:2]]) == \
+        {k: labels[k] for k in ("Q8", "Q9")}
+    plain = [Question("A", "Age"), Question("B", "How satisfied are you with your pay?")]
+    assert question_labels(plain) == {"A": "Age", "B": "How satisfied are you with your pay?"}

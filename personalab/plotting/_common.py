@@ -79,16 +79,19 @@ def question_labels(questions) -> dict:
     """{question id: short label} from a codebook, a list of questions or a mapping.
 
     A question's label is its codebook ``short`` when it has one, else its text (or id) cut
-    at a word boundary (:func:`personalab.codebook.short_label`). A mapping is taken as it
-    is (id -> label).
+    at a word boundary (:func:`personalab.codebook.short_label`); two questions whose labels
+    would read alike (a hand-written codebook's look-alike wordings cut to the same words)
+    are told apart, so no two chart or heat-map rows carry one label
+    (:func:`personalab.codebook.distinct_labels`). A mapping is taken as it is
+    (id -> label).
     """
     if questions is None:
         return {}
     if isinstance(questions, dict):
         return {str(k): str(v) for k, v in questions.items()}
-    from personalab.codebook import short_label
+    from personalab.codebook import distinct_labels
 
-    return {str(getattr(q, "id", "")): short_label(q) for q in questions}
+    return distinct_labels(questions)
 
 
 def cut(text, max_chars: int) -> str:
