@@ -3380,14 +3380,16 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     Who someone is, where they work and how long (a demographic, or a short header naming
     an institute, work area, business unit, position, classification, separation type,
     semester, place of residence or political party; "length of service") is role
-    ``profile``: it describes personas, it does not define them. Conjoint choice tasks and
-    open questions about the survey itself are role ``ignore``; randomisation and
-    display-order flags (``flipped``, ``FL_6_DO``) type ``meta``; a written row index
+    ``profile``: it describes personas, it does not define them - unless its answers are a
+    rating scale ("Position" answered Agree ... Disagree stays ``segment``). Conjoint choice
+    tasks and open questions about the survey itself are role ``ignore``; randomisation and
+    display-order flags (``flipped``, ``FL_6_DO`` holding TRUE/FALSE or "|"-joined orders;
+    never a rating) type ``meta``; a written row index
     ("Unnamed: 0") type ``id``. Typed answers that hardly ever repeat are free text, a
     typed-in gender of more than 12 answers is free text of role ``ignore``; usage scales
     are ordered from "not heard of it" to "use it often". An export's block prefix
     ("InstituteViews. Topic:12. ") is dropped from the wording (see
-    ``_strip_block_prefixes``).
+    ``_strip_block_prefixes``; "St. ", "Mr. " and other abbreviations are no block).
 
     Parameters
     ----------
@@ -3509,8 +3511,9 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
 
 
 #: an embedded-data flag that records which version of the questionnaire someone was shown
-#: (projoint's ``flipped``: TRUE/FALSE, the order of the two profiles), by its name alone;
-#: Qualtrics display-order columns (``FL_6_DO``, ``Q5_DO``) too
+#: (projoint's ``flipped``: TRUE/FALSE, the order of the two profiles), by its name;
+#: Qualtrics display-order columns (``FL_6_DO``, ``Q5_DO``) too. :func:`_not_a_view` also
+#: asks that its answers look like a flag (:func:`_flag_answers`)
 _DESIGN_FLAG = re.compile(
     r"^(?:(?:is_?)?flip(?:ped)?|randomi[sz](?:e|ed|ation)(?:_\w+)?|"
     r"rand(?:om)?_?(?:order|group|arm|assign\w*|condition|cond|version|flag)|display_?order|"
