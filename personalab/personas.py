@@ -1337,8 +1337,12 @@ def _answered_by_all(survey, profile, values: pd.DataFrame | None = None) -> dic
 
 def _gave_counts(values: pd.DataFrame, labels: pd.Series, seg) -> dict[str, int]:
     """Per share variable of ``values`` (:func:`_share_values`), how many respondents of
-    segment ``seg`` gave that answer: a head count, whatever the survey's weights."""
+    segment ``seg`` gave that answer: a head count, whatever the survey's weights. Empty
+    (the caller estimates from the profile) when ``labels`` is not indexed by the survey's
+    respondent ids."""
     ids = labels.index[labels.to_numpy() == seg]
+    if not len(values.columns) or not ids.isin(values.index).all():
+        return {}
     held = values.reindex(ids)
     return {str(v): int((held[v] > 0.5).sum()) for v in held.columns}
 

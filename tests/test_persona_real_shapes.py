@@ -480,3 +480,20 @@ def test_a_report_time_rename_words_a_small_segment_as_drafting_does(nine):
             "up only when at least 10 respondents give the answer (15% of respondents).")
     assert [st.text for st in drafted[1].narrative] == [want]
     assert [st.text for st in renamed[1].narrative] == [want]
+
+
+def test_labels_without_respondent_ids_fall_back_to_the_profile_estimate():
+    """Labels given by position (a plain array) cannot be matched to respondents: the rare
+    answer is then judged on the profile's value x n, as before, not counted as 0."""
+    n = 400
+    seg = np.array([0] * 280 + [1] * 120)
+    tool = ["Python"] * 280 + ["Python,Fortran"] * 12 + ["Python"] * 108
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)], "tool": tool})
+    survey, labels, profile, sizes, by_id = _run(
+        frame, [Question("tool", "Which tools do you use?", "multi", "segment", separator=",",
+                         options=["Python", "Fortran"])], seg)
+    by_position = draft_personas(survey, seg, profile, sizes)
+    want = [f"People like {by_id[1].first_name} choose “Fortran” for “Which tools do you "
+            "use?” more often than most (10% vs 3% overall)."]      # 12 people gave it
+    assert [st.text for st in by_id[1].narrative] == want
+    assert [st.text for st in by_position[1].narrative] == want
