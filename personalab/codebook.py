@@ -1965,6 +1965,9 @@ _QUANTITY_RANKS = [
 #: first pattern that matches ranks the answer
 _USAGE_RANKS = [
     (r"\b(?:not|never) (?:\w+ )?heard\b|\bhave ?n[o']t heard\b|\b(?:not|un)aware\b", 0),
+    # past use ("I used to use it often", "I no longer use it") is not use now
+    (r"\bused to use\b|\bno longer use\b|\bstopped using\b|\bdo ?n[o']t use (?:it |this |"
+     r"them )?any ?more\b", 1),
     (r"\buse(?:d)? (?:it |this |them )?(?:very )?(?:often|regularly|frequently|a lot|daily|"
      r"every day|all the time|heavily)\b|\b(?:often|regularly|frequently) use\b", 3),
     (r"\buse(?:d)? (?:it |this |them )?(?:sometimes|occasionally|now and then|from time to "

@@ -825,3 +825,18 @@ def test_chart_labels_of_look_alike_questions_without_short_are_told_apart():
         {k: labels[k] for k in ("Q8", "Q9")}
     plain = [Question("A", "Age"), Question("B", "How satisfied are you with your pay?")]
     assert question_labels(plain) == {"A": "Age", "B": "How satisfied are you with your pay?"}
+
+
+def test_past_use_ranks_below_use_now(tmp_path):
+    # "I used to use it often" ranked with "I use this often" (the top of the usage scale)
+    rng = np.random.default_rng(52)
+    n = 60
+    use = ["I have not heard of this", "I used to use it often", "I use this sometimes",
+           "I use this often"]
+    cols = {"q30_1": _pick(rng, use, n), "q30_2": _pick(rng, use, n)}
+    stem = "How frequently do you use the following support features? - "
+    texts = {"q30_1": stem + "Cantera website", "q30_2": stem + "Online documentation"}
+    raw = load_export(_qualtrics(tmp_path / "past_use.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [(cb[q].type, cb[q].scale_labels) for q in cols] == [("likert", use)] * 2
