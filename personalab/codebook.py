@@ -3529,6 +3529,11 @@ _DESIGN_FLAG = re.compile(
     r"(?:fl_\d+|bl_\w+?|q(?:id)?\d+(?:[._]\d+)*)_do(?:_(?:fl|bl|qid|q)\d[\w.]*)?)$")
 #: the answers of a conjoint / paired-profile choice task: "Community A", "Option 2"
 _CHOICE_LABEL = re.compile(r"^([A-Za-z][\w ]{0,29}?)\s+([A-Z]|[1-9])$")
+#: the answers' stem of a preference between two designs shown ("Logo A" / "Logo B"):
+#: a taste the respondent holds, not a randomised profile (outside a conjoint export)
+_STIMULUS = re.compile(r"^(?:logo|design|image|picture|photo|ad|advert|advertisement|slogan|"
+                       r"tagline|headline|label|packaging|pack|layout|colou?r|font|icon|"
+                       r"video|mock-?up|prototype|concept|version|name|title|page|flavou?r)s?$")
 _CHOICE_WORDING = re.compile(r"\bwhich of (?:these|the|the following)\b[^?]{0,60}\b(?:prefer|"
                              r"choose|pick|vote for|rather)\b", re.IGNORECASE)
 #: A question's wording that asks about the questionnaire itself, not about the topic:
@@ -3584,7 +3589,7 @@ def _choice_task(q: Question, design: bool) -> bool:
     if len(stems) != 1:
         return False
     text = _WS.sub(" ", str(q.text or "")).strip()
-    if _CHOICE_WORDING.search(text):
+    if _CHOICE_WORDING.search(text) and not _STIMULUS.match(next(iter(stems))):
         return True
     # where the export holds a conjoint design: a task with no wording of its own, or one
     # whose wording shows the profiles ("... Community Trait Community A Community B")

@@ -840,3 +840,17 @@ def test_past_use_ranks_below_use_now(tmp_path):
     cb = infer_codebook(raw)
     assert validate_codebook(cb, raw).ok
     assert [(cb[q].type, cb[q].scale_labels) for q in cols] == [("likert", use)] * 2
+
+
+def test_a_preference_between_two_designs_outside_a_conjoint_is_a_view(tmp_path):
+    # "Which of these two logos do you prefer?" (Logo A / Logo B) in a survey without a
+    # conjoint design was drafted a conjoint choice task (role ignore): a taste for one of
+    # two designs is a view; a choice between profiles ("Candidate 1 / 2") is still a task
+    rng = np.random.default_rng(53)
+    n = 80
+    texts = {"L1": "Which of these two logos do you prefer?",
+             "T1": "Which of these two candidates would you rather vote for?"}
+    cols = {"L1": _pick(rng, ["Logo A", "Logo B"], n),
+            "T1": _pick(rng, ["Candidate 1", "Candidate 2"], n)}
+    cb = infer_codebook(load_export(_qualtrics(tmp_path / "logos.csv", cols, texts, n)))
+    assert [cb[q].role for q in ("L1", "T1")] == ["segment", "ignore"]
