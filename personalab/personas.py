@@ -925,13 +925,21 @@ def not_a_persona_reason(segment, verdict) -> str | None:
     :func:`_not_asked_line`), or, for every segment, the verdict itself when it says the
     segments are a split on one input, on categorical answers or on a missing-answer pattern
     ("Not personas: ...", ``dominated_by``). A run that merely found no stable segments does
-    not make its segments non-personas (they are capped in confidence instead)."""
+    not make its segments non-personas (they are capped in confidence instead): when its
+    verdict also says one input explains the segments ("No stable segments: ... Besides,
+    one input alone explains ..."), the reason is the guard's own line (the first of
+    ``flags``, :func:`personalab.diagnostics._flag_result`), not the instability."""
     line = _not_asked_line(segment, verdict) if segment is not None else None
     if line is not None:
         return line
     _, text = run_verdict(verdict)
     dominated = getattr(verdict, "dominated_by", None)
-    if dominated or str(text or "").lower().startswith("not personas"):
+    if str(text or "").lower().startswith("not personas"):
+        return text
+    if dominated:
+        flags = [str(f) for f in (getattr(verdict, "flags", None) or []) if f]
+        if flags and not flags[0].startswith("segment(s)"):
+            return flags[0].rstrip(".")
         return text or f"the segments are explained by {dominated}"
     return None
 

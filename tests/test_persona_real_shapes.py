@@ -497,3 +497,20 @@ def test_labels_without_respondent_ids_fall_back_to_the_profile_estimate():
             "use?” more often than most (10% vs 3% overall)."]      # 12 people gave it
     assert [st.text for st in by_id[1].narrative] == want
     assert [st.text for st in by_position[1].narrative] == want
+
+
+def test_an_unstable_run_split_on_one_input_gives_the_split_as_the_reason(three):
+    """Typeform's verdict: "No stable segments: … Besides, one input alone explains the
+    segments …" with dominated_by 'q2'. Instability alone never makes a segment a
+    non-persona, so the reason (personas.json, the cards' badge) is the guard's line, not the
+    whole verdict that opens with the ARI."""
+    survey, labels, profile, sizes = three
+    reason = ("one input alone explains the segments: 'q2' reproduces 96% of them (balanced "
+              "accuracy), so they are bands of one answer, not personas")
+    verdict = SimpleNamespace(
+        stable=False, dominated_by="q2", flags=[reason], not_asked_segments=[],
+        verdict=("No stable segments: mean ARI 0.56 is below 0.90 over 10 refits on random "
+                 f"80% subsamples. Besides, {reason}."))
+    personas = draft_personas(survey, labels, profile, sizes, verdict=verdict)
+    assert [p.not_a_persona for p in personas] == [reason] * 3
+    assert [p.name for p in personas] == [f"Segment {s} (not a persona)" for s in range(3)]
