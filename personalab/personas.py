@@ -294,9 +294,9 @@ TEMPLATES = {
                       "sets them apart rests on at most {{ k }} of their {{ n }} respondents "
                       "(those who gave it, or who answered its question), under the "
                       "{{ min_cell }} a trait needs ({{ share|pct }} of respondents).",
-    "narrative_demo": "Only who they are (their demographics) sets {{ who }} apart from the "
-                      "whole sample by more than a small effect ({{ share|pct }} of "
-                      "respondents): treat this {{ kind }} with caution.",
+    "narrative_demo": "Of the closed questions, only who they are (their demographics) sets "
+                      "{{ who }} apart from the whole sample by more than a small effect "
+                      "({{ share|pct }} of respondents): treat this {{ kind }} with caution.",
     "lead_none": "No answer to a closed question differs from the total by more than a small "
                  "effect (the largest, on {{ what }}, is {{ reader|num }} in size against the "
                  "total, under {{ min_effect|num }}; its effect size against the rest of the "
@@ -308,8 +308,8 @@ TEMPLATES = {
     "lead_rare": "Too few respondents to describe reliably: each answer that sets them apart "
                  "rests on at most {{ k }} of their {{ n }} respondents, under the "
                  "{{ min_cell }} a trait needs.",
-    "lead_demo": "Only their demographics differ from the total by more than a small effect: "
-                 "treat with caution.",
+    "lead_demo": "Of the closed questions, only their demographics differ from the total by "
+                 "more than a small effect: treat with caution.",
     "too_few": "Only {{ n }} respondents: too few to describe reliably (a trait needs at least "
                "{{ min_cell }}).",
 }

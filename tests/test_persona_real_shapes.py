@@ -514,3 +514,34 @@ def test_an_unstable_run_split_on_one_input_gives_the_split_as_the_reason(three)
     personas = draft_personas(survey, labels, profile, sizes, verdict=verdict)
     assert [p.not_a_persona for p in personas] == [reason] * 3
     assert [p.name for p in personas] == [f"Segment {s} (not a persona)" for s in range(3)]
+
+
+def test_a_theme_next_to_demographics_only_says_of_the_closed_questions():
+    """Item 3's other reason: a segment set apart only by a demographic (region) and its own
+    theme; "Only who they are sets people like X apart" would deny the theme above it."""
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)],
+                          "calm": [(i % 5) + 1 for i in range(n)],
+                          "region": ["North"] * 120 + ["South"] * 30 + ["North"] * 30
+                          + ["South"] * 120})
+    theme_profile = pd.DataFrame({
+        "segment": [1], "theme": ["price"], "n": [60], "n_theme": [24], "share": [0.4],
+        "share_rest": [0.1], "index": [160.0], "test": ["z"], "p_adjusted": [0.001],
+        "over": [True]})
+    _, _, _, _, personas = _run(
+        frame, [Question("calm", "I stay calm", "likert", "segment", LIKERT5),
+                Question("region", "Region", "single", "profile",
+                         [ScaleOption(1, "North"), ScaleOption(2, "South")])],
+        seg, theme_profile=theme_profile, theme_info={"price": {"label": "Price"}})
+    p = personas[1]
+    assert p.demographics and "South" in p.demographics[0].text
+    assert [st.text for st in p.narrative] == [
+        f"People like {p.first_name} bring up “Price” in their own words more often than "
+        "others (40% vs 10% of other respondents who answered).",
+        f"Of the closed questions, only who they are (their demographics) sets people like "
+        f"{p.first_name} apart from the whole sample by more than a small effect (50% of "
+        "respondents): treat this persona with caution."]
+    assert p.headline.text.endswith(
+        "Of the closed questions, only their demographics differ from the total by more than "
+        "a small effect: treat with caution.")
