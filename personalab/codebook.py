@@ -2246,21 +2246,26 @@ def _names_role(c, text) -> bool:
     return False
 
 
-def _describes_respondent(c, text) -> str | None:
+def _describes_respondent(c, text, tick: bool = False) -> str | None:
     """Whether a column says who a respondent is (drafted role ``profile``, not
     ``segment``), and by what: ``"word"`` when its id, or its short wording, has a word of
     :data:`_DEMOGRAPHIC` ("Age", "What is your gender?"); ``"wording"`` when its wording,
     up to 14 words, reads like :data:`_DEMOGRAPHIC_PHRASE` ("Only child", "Overall Length
     of Service at Institute") or its header, whole, names a role (:data:`_ROLE_HEADER`:
     "Institute", "Position"); None otherwise. A wording match is weaker: an item answered
-    on a rating scale stays an item whatever its wording says (:func:`_infer_column`)."""
-    text = str(text)
+    on a rating scale stays an item whatever its wording says (:func:`_infer_column`).
+
+    ``tick``: for a tick box (:func:`_tick_boxes`), whose header is often the option alone
+    ("Aboriginal", "Torres Strait"): the words and phrases of :data:`_TICK_DEMOGRAPHIC`
+    count too, read in any wording of up to 14 words."""
+    c, text = str(c), str(text)
     toks = set(_tokens(c))
     # A short label ("What is your age?") names a demographic; a long statement that
     # happens to say "income" does not, nor does a battery item ("... - <item>").
-    if text != c and len(text.split()) <= 14 and " - " not in text:
+    if len(text.split()) <= 14 and (tick or (text != c and " - " not in text)):
         toks |= set(_tokens(text))
-    if toks & _DEMOGRAPHIC:
+    if toks & (_TICK_DEMOGRAPHIC if tick else _DEMOGRAPHIC) or \
+            (tick and _TICK_DEMOGRAPHIC_PHRASE.search(f"{c} {text}")):
         return "word"
     if (len(text.split()) <= 14 and _DEMOGRAPHIC_PHRASE.search(text.casefold())) or \
             _names_role(c, text):
@@ -3298,9 +3303,8 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
         if ticked == 0 or unticked == 0:
             _one_level(q, notes)    # a constant answer (everyone said it), not a tick box
             continue
-        toks = set(_tokens(q.id)) | (set(_tokens(q.text)) if len(q.text.split()) <= 14 else set())
-        demographic = bool(toks & _TICK_DEMOGRAPHIC) or bool(
-            _TICK_DEMOGRAPHIC_PHRASE.search(f"{q.id} {q.text}")) or q.role == "profile"
+        demographic = _describes_respondent(q.id, q.text, tick=True) is not None or \
+            q.role == "profile"
         na = [m for m in others if m.reason == "not_applicable"]
         if len(na) == 1 and len(others) == 1:
             m = na[0]
@@ -3451,7 +3455,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
             options = {c: o[len(lead):].strip() if str(o).startswith(lead) else o
                        for c, o in options.items()}
             qid = str(gid) if gid not in data.columns else f"{gid}_multi"
-            role = "profile" if set(_tokens(gid)) & _DEMOGRAPHIC else "segment"
+            role = "profile" if _describes_respondent(gid, gid, tick=True) else "segment"
             wide[gcols[0]] = Question(qid, _common_text(raw, gcols, gid), "multi", role,
                                       columns=options)
             consumed.update(gcols)

@@ -854,3 +854,25 @@ def test_a_preference_between_two_designs_outside_a_conjoint_is_a_view(tmp_path)
             "T1": _pick(rng, ["Candidate 1", "Candidate 2"], n)}
     cb = infer_codebook(load_export(_qualtrics(tmp_path / "logos.csv", cols, texts, n)))
     assert [cb[q].role for q in ("L1", "T1")] == ["segment", "ignore"]
+
+
+def test_ticked_lists_of_who_someone_is_describe_by_the_one_rule(tmp_path):
+    # the wide multi-select read its block name against the demographic words alone, the
+    # lone tick boxes against a longer list: "Disability. Hearing" ... was a segmentation
+    # input while a "Disability" tick box described. One rule reads both.
+    rng = np.random.default_rng(54)
+    n = 100
+    cols = {}
+    for block, opts in (("Disability", ["Hearing", "Vision", "Mobility"]),
+                        ("Contributing Factors", ["Ill Health", "Study", "Travel"])):
+        for o in opts:
+            cols[f"{block}. {o}"] = np.where(rng.random(n) < .3, o, "-")
+    cols["Torres Strait"] = np.where(rng.random(n) < .1, "Yes", "")
+    cols["Satisfaction. Pay"] = _pick(rng, AGREE5, n)
+    raw = load_export(_write(tmp_path / "ticks.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert (cb["Disability"].type, cb["Disability"].role) == ("multi", "profile")
+    assert (cb["Contributing Factors"].type, cb["Contributing Factors"].role) == \
+        ("multi", "segment")
+    assert cb["Torres Strait"].role == "profile"
