@@ -1265,7 +1265,10 @@ def _check_not_segmentable(ctx):
     A = np.column_stack(per_q)
     d = _Details(ctx.n)
     none = ~A.any(axis=1)
-    d.add(none, f"no answer to any of the {used} segmentation question(s)")
+    # what the rule means for the reader: someone who stopped early or skipped most questions
+    # (a break-off), not someone whose answers were judged
+    gist = "stopped early or skipped most questions"
+    d.add(none, f"{gist}: no answer to any of the {_n_questions(used)}")
     share = ctx.rules.min_segment_answered
     # core questions: asked of (answered by) at least half the respondents, so that skipping
     # a follow-up only some were routed to never counts against anyone
@@ -1277,9 +1280,14 @@ def _check_not_segmentable(ctx):
         # (not core when under half saw it) and is no break-off
         few = ~none & (got < share * n_core) & (A.sum(axis=1) < share * n_core)
         pos = np.flatnonzero(few)
-        d.add(pos, [f"answered {int(g)} of the {n_core} segmentation questions most "
+        d.add(pos, [f"{gist}: answered {int(g)} of the {_n_questions(n_core)} most "
                     f"respondents answered (fewer than {share:.0%})" for g in got[pos]])
-    return d, ctx.rules.threshold("not_segmentable") + f" ({used} question(s))"
+    return d, ctx.rules.threshold("not_segmentable") + f" ({_n_questions(used)} in this run)"
+
+
+def _n_questions(n: int) -> str:
+    """"49 segmentation questions", "1 segmentation question"."""
+    return f"{n} segmentation question{'' if n == 1 else 's'}"
 
 
 _CHECKS = {

@@ -522,12 +522,20 @@ def test_respondents_who_skipped_every_segmentation_item_are_excluded_with_the_r
     assert excl["R_007"] == "not_segmentable" and excl["R_008"] == "not_segmentable"
     assert "R_010" in result.kept and "R_009" not in result.kept and "R_007" not in result.kept
     detail = result.flags.set_index(["respondent_id", "flag"])["detail"]
-    assert detail[("R_007", "not_segmentable")] == \
-        "no answer to any of the 12 segmentation question(s)"
-    assert detail[("R_009", "not_segmentable")] == ("answered 2 of the 12 segmentation "
+    # the detail says what the rule means (a break-off), then the count
+    assert detail[("R_007", "not_segmentable")] == ("stopped early or skipped most questions: "
+                                                    "no answer to any of the 12 segmentation "
+                                                    "questions")
+    assert detail[("R_009", "not_segmentable")] == ("stopped early or skipped most questions: "
+                                                    "answered 2 of the 12 segmentation "
                                                     "questions most respondents answered "
                                                     "(fewer than 25%)")
     table = quality_report_table(result, survey).set_index("flag")
+    # the count closing the criterion is that of the segmentation questions, named as such
+    # (TAFE's "(49 question(s))" read as the number at least half answered)
+    assert table.loc["not_segmentable", "threshold"].endswith(
+        "(12 segmentation questions in this run)")
+    assert "question(s)" not in table.loc["not_segmentable", "threshold"]
     assert table.loc["not_segmentable", "n_excluded"] == 3
     assert table.loc["not_segmentable", "status"] == "checked"
     result.check_accounting()
