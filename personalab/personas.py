@@ -62,6 +62,7 @@ import pandas as pd
 from jinja2 import Environment, StrictUndefined
 
 from .codebook import SHORT_LABEL_CHARS, short_label
+from .diagnostics import MIN_JACCARD
 from .errors import ConfigError
 from .paths import RESOURCES_DIR
 
@@ -186,6 +187,12 @@ class PersonaDraft:
     #: such a segment is named plainly ("Segment 3 (not a persona)"), never given a person's
     #: name. None for a persona.
     not_a_persona: str | None = None
+    #: why the segment is an exploratory lead rather than a persona although the run's
+    #: verdict does not refuse it: it dissolves on resampling (its clusterwise Jaccard is
+    #: below :data:`personalab.diagnostics.MIN_JACCARD`), e.g. "dissolves on resampling
+    #: (Jaccard 0.54, below 0.6)" (:func:`dissolves_note`). None when it reproduces or its
+    #: stability was not measured.
+    exploratory: str | None = None
 
     def __setstate__(self, state):
         # personas pickled by an earlier version (a wave's baseline run) lack later fields
@@ -260,7 +267,10 @@ TEMPLATES = {
     "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
                   "{{ overall }}.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
-    "size": "{{ n }} respondents, {{ share|pct }} of the weighted sample (95% CI "
+    # ``weighted``: the survey has a weight column (its codebook's ``weight``); only then is
+    # the share "of the weighted sample"
+    "size": "{{ n }} respondents, {{ share|pct }} of the {{ 'weighted ' if weighted else '' }}"
+            "sample (95% CI "
             "{{ low|pct }}–{{ high|pct }}).",
     "headline": "{{ share|pct }} of respondents. {{ lead }}",
     "confidence": "{{ badge|capitalize }} confidence: {{ reason }}",
@@ -547,6 +557,13 @@ def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
         info = scale_info(q)
         if info["kind"] == "agree":
             text = full if len(str(full)) <= 2 * SHORT_LABEL_CHARS else label
+            if _names_a_topic(text):
+                # "My say", "Performance of supervisor": an area rated on an agree scale,
+                # not a statement one can agree "that": rated, with the scale's end labels
+                return render(f"rate_{direction}", than=than, text=text, value=row["value"],
+                              total=row["total"], of=f"of {_code(info['hi'])}"
+                              if info["lo"] == 1 else "on average",
+                              scale=_scale_words(dict(info, kind="rating"))), direction
             return render(f"agree_{direction}", than=than, text=text, value=row["value"],
                           total=row["total"], scale=_scale_words(info)), direction
         of = (f"of {_code(info['hi'])}" if info["lo"] == 1 else "on average")
@@ -564,6 +581,59 @@ def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
                       total=row["total"], **_of_whom(row)), direction
     return render(f"share_{direction}", than=than, text=label, level=row["level"],
                   value=row["value"], total=row["total"], **_of_whom(row)), direction
+
+
+#: Words of a clause: a subject pronoun, or a form of be / have / do or a modal verb. A
+#: short wording without any ("My say", "Staff morale", "Stress and pressure support") names
+#: a topic rather than stating something (:func:`_names_a_topic`).
+_CLAUSE_WORDS = {"i", "we", "you", "he", "she", "it", "they", "this", "that", "there",
+                 "is", "are", "was", "were", "am", "be", "been", "being", "isn", "aren",
+                 "has", "have", "had", "do", "does", "did", "don", "doesn", "didn", "can",
+                 "could", "will", "would", "should", "shall", "may", "might", "must", "not",
+                 "i'm", "it's", "we're", "they're", "you're", "can't", "won't"}
+#: A topic name is at most this many words (a statement without a clause word, "Prices too
+#: high", is rated too, which still reads true).
+TOPIC_WORDS = 5
+
+
+def _names_a_topic(text) -> bool:
+    """Whether an agree-scale item's wording is a short noun phrase that names what is rated
+    ("My say", "Information", "Performance of supervisor": DETE's exit-survey items) rather
+    than a statement: at most :data:`TOPIC_WORDS` words, no sentence punctuation, and no
+    word of :data:`_CLAUSE_WORDS`. "Agree more than average that 'My say'" says nothing;
+    such an item is rated ("rate 'My say' higher than average (4.2 vs 3.7 of 5; 1 =
+    Strongly disagree, 5 = Strongly agree)"). "I have a say" or "The app is easy to use"
+    keep the agree wording."""
+    t = str(text or "").strip()
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", t.lower())
+    return (0 < len(words) <= TOPIC_WORDS and not re.search(r"[.!?]$", t)
+            and not set(words) & _CLAUSE_WORDS)
+
+
+#: Verbs of doing, using or getting something (and the nouns of a channel): a
+#: multi-select worded with one is about what people do, a behaviour (:func:`_about_doing`).
+_DOING = re.compile(
+    r"\b(?:use[sd]?|using|do|does|did|done|doing|visit(?:s|ed|ing)?|buy(?:s|ing)?|bought|"
+    r"shop(?:s|ped|ping)?|purchase[sd]?|order(?:s|ed)?|read(?:s|ing)?|watch(?:es|ed|ing)?|"
+    r"listen(?:s|ed|ing)?|play(?:s|ed|ing)?|go|goes|went|travel(?:s|led|ed)?|eat(?:s|en)?|"
+    r"ate|drink(?:s)?|drank|cook(?:s|ed)?|own(?:s|ed)?|tr(?:y|ied|ies)|subscribe[sd]?|"
+    r"pay(?:s)?|paid|download(?:s|ed)?|install(?:s|ed)?|follow(?:s|ed)?|attend(?:s|ed)?|"
+    r"join(?:s|ed)?|participate[sd]?|contact(?:s|ed)?|hear(?:d)?|find|found|learn(?:ed|t)?|"
+    r"get|got|spend(?:s)?|spent|work(?:s|ed)? (?:on|with)|rel(?:y|ies|ied) on|"
+    r"check(?:s|ed)?|search(?:es|ed)?|share[sd]?|post(?:s|ed)?|send(?:s)?|sent|"
+    r"channels?|sources?|apps?|platforms?|devices?|websites?|sites?|media|tools?|"
+    r"activit(?:y|ies)|habits?)\b", re.I)
+
+
+def _about_doing(q, row) -> bool:
+    """Whether a multi-select with no facet in the codebook is about what people do or use
+    (its wording has a verb or noun of :data:`_DOING`: "Which apps do you use?", "How did
+    you hear about us?"), and so a behaviour. One that says what someone has or is ("If
+    yes, what condition(s) have you been diagnosed with?", "Which of the following best
+    describes your work position?") is not: it is listed with what sets them apart."""
+    text = " ".join(str(t) for t in (getattr(q, "text", None) if q is not None else None,
+                                      row.get("question_text"), row.get("question")) if t)
+    return bool(_DOING.search(text))
 
 
 def _statement_for(row, q) -> Statement:
@@ -875,18 +945,31 @@ def confidence_badge(stability: float | None, unassigned_share: float | None) ->
     """'high', 'medium' or 'low' from the segment's reproducibility and the unassigned share.
 
     High: reproduced in ≥ 85% of resamples (clusterwise Jaccard) and ≤ 10% unassigned;
-    low: below 0.6 (Hennig's 'dissolved' bound) or more than 25% unassigned.
+    low: below :data:`~personalab.diagnostics.MIN_JACCARD` (0.6, Hennig's 'dissolved'
+    bound; the reason then says the segment dissolves on resampling, never that it
+    "reproduces": :func:`dissolves_note`) or more than 25% unassigned.
     """
     if stability is None or _isnan(stability):
         return "medium", "stability was not assessed for this run"
     u = 0.0 if unassigned_share is None or _isnan(unassigned_share) else unassigned_share
-    reason = (f"the segment reproduces at Jaccard {stability:.2f} across resamples and "
-              f"{u:.0%} of respondents are unassigned.")
+    note = dissolves_note(stability)
+    reason = (f"the segment {note} and " if note else
+              f"the segment reproduces at Jaccard {stability:.2f} across resamples and ")
+    reason += f"{u:.0%} of respondents are unassigned."
     if stability >= 0.85 and u <= 0.10:
         return "high", reason
-    if stability < 0.6 or u > 0.25:
+    if note or u > 0.25:
         return "low", reason
     return "medium", reason
+
+
+def dissolves_note(stability: float | None) -> str | None:
+    """"dissolves on resampling (Jaccard 0.54, below 0.6)" for a segment whose clusterwise
+    Jaccard is below :data:`~personalab.diagnostics.MIN_JACCARD` (the bound under which the
+    run's verdict says a segment dissolves), else None (reproduces, or not measured)."""
+    if stability is None or _isnan(stability) or float(stability) >= MIN_JACCARD:
+        return None
+    return f"dissolves on resampling (Jaccard {float(stability):.2f}, below {MIN_JACCARD:g})"
 
 
 def run_verdict(verdict) -> tuple[bool | None, str | None]:
@@ -1598,6 +1681,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     everyone = _answered_by_all(survey, profile, share_values)
     themes_everyone = _themes_answered_by_all(theme_profile, sizes)
     reverse = {q.id for q in survey.codebook.questions if getattr(q, "reverse", False)}
+    weighted = getattr(survey.codebook, "weight", None) is not None
     for seg in segments:
         prof = profile[profile["segment"] == seg]
         seg_share = float(sizes.loc[sizes["segment"] == seg, "weighted_share"].iloc[0])
@@ -1638,7 +1722,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 continue
             facet = _facet_of(q)
             if facet is None:
-                if row["type"] == "multi":
+                if row["type"] == "multi" and _about_doing(q, row):
                     facet = "behaviours"
                 elif q is not None and q.role == "profile" and row["type"] in ("single",
                                                                                "numeric"):
@@ -1709,7 +1793,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         size_ev = Evidence(kind="size", ref=f"size:{seg}", value=size["weighted_share"],
                            n=size["n"])
         size_st = Statement(render("size", n=f"{size['n']:,}", share=size["weighted_share"],
-                                   low=size["ci_low"], high=size["ci_high"]), [size_ev])
+                                   low=size["ci_low"], high=size["ci_high"],
+                                   weighted=weighted), [size_ev])
         if lead is not None:
             lead_text, lead_ev = lead.text, list(lead.evidence)
         else:
@@ -1755,7 +1840,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
         headline_quote = _headline_quote(persona_quotes, own_themes)
         personas.append(PersonaDraft(
             segment=seg, name=name, first_name=first, descriptor=descriptor,
-            not_a_persona=not_persona,
+            not_a_persona=not_persona, exploratory=dissolves_note(stab),
             headline=headline, size=size, size_statement=size_st, confidence=badge,
             confidence_statement=Statement(render("confidence", badge=badge, reason=reason),
                                            conf_ev),
@@ -1797,6 +1882,9 @@ def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = Non
             lines += [f"> *“{hq.text}”* — respondent {hq.respondent_id} ({hq.ref})", ""]
         lines += [f"- **Size:** {cite(p.size_statement)}",
                   f"- **Confidence:** {cite(p.confidence_statement)}"]
+        if getattr(p, "exploratory", None) and not getattr(p, "not_a_persona", None):
+            lines.append(f"- **Exploratory:** the segment {p.exploratory}: read it as a lead "
+                         "to follow up, not as a persona.")
         if p.negative_statement is not None:
             lines.append(f"- **{cite(p.negative_statement)}**")
         lines.append("")

@@ -545,3 +545,104 @@ def test_a_theme_next_to_demographics_only_says_of_the_closed_questions():
     assert p.headline.text.endswith(
         "Of the closed questions, only their demographics differ from the total by more than "
         "a small effect: treat with caution.")
+
+
+# --------------------------------------------------------------------------- audit 2
+def test_a_segment_that_dissolves_on_resampling_never_reads_reproduces(three, tmp_path):
+    """Audit 2, item 1 (OSMI's Kendall): a segment at Jaccard 0.54 was "low" confidence
+    because "the segment reproduces at Jaccard 0.54 across resamples", while the verdict said
+    it dissolves. Below diagnostics.MIN_JACCARD the reason says it dissolves, and the draft
+    carries the note a card can show (``exploratory``)."""
+    from personalab.diagnostics import MIN_JACCARD
+
+    survey, labels, profile, sizes = three
+    personas = draft_personas(survey, labels, profile, sizes, unassigned_share=0.0,
+                              stability={0: 0.97, 1: 0.54, 2: MIN_JACCARD})
+    p = personas[1]
+    note = f"dissolves on resampling (Jaccard 0.54, below {MIN_JACCARD:g})"
+    assert p.confidence == "low"
+    assert p.confidence_statement.text == (
+        f"Low confidence: the segment {note} and 0% of respondents are unassigned.")
+    assert "reproduces" not in p.confidence_statement.text
+    assert p.exploratory == note
+    # at the bound and above, a segment reproduces: no note
+    assert personas[0].exploratory is None and personas[2].exploratory is None
+    assert "reproduces at Jaccard 0.60" in personas[2].confidence_statement.text
+    md = personas_to_markdown(personas)
+    assert md.count("**Exploratory:**") == 1 and f"the segment {note}: read it as a lead" in md
+    out = write_persona_exports(personas, tmp_path, profile=profile, codebook=survey.codebook)
+    doc = json.loads(out["json"].read_text())
+    assert [d["exploratory"] for d in doc["personas"]] == [None, note, None]
+
+
+def test_the_size_reads_of_the_weighted_sample_only_on_a_weighted_survey(three):
+    """Audit 2, item 8: every card said "N respondents, X% of the weighted sample" while the
+    methods said "Weights: none"."""
+    survey, labels, profile, sizes = three
+    p = draft_personas(survey, labels, profile, sizes)[0]
+    assert p.size_statement.text.startswith("100 respondents, 33% of the sample (95% CI ")
+    _, weighted = _rare_weighted(2.0)
+    assert "% of the weighted sample (95% CI " in weighted[0].size_statement.text
+
+
+def test_an_agree_scale_topic_is_rated_not_agreed_that():
+    """Audit 2, item 9 (DETE's exit survey): items named by a topic ("My say", "Performance
+    of supervisor") on an agree scale read "Agree more than average that 'My say'". A topic
+    is rated, with the scale's end labels; a statement keeps the agree wording."""
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    rng = np.random.default_rng(1)
+
+    def likert(mean):
+        return np.clip(np.round(rng.normal(mean, 0.7)), 1, 5).astype(int)
+
+    frame = pd.DataFrame({"ResponseId": [f"R_{i:03d}" for i in range(n)],
+                          "My say": likert(np.where(seg == 1, 4.5, 2.0)),
+                          "Performance of supervisor": likert(np.where(seg == 1, 4.4, 2.1)),
+                          "say": likert(np.where(seg == 1, 4.6, 1.9))})
+    scale = [ScaleOption(i, lab) for i, lab in enumerate(
+        ["Strongly disagree (SD)", "Disagree (D)", "Neutral (N)", "Agree (A)",
+         "Strongly agree (SA)"], start=1)]
+    _, _, _, _, personas = _run(frame, [
+        Question("My say", "My say", "likert", "segment", scale),
+        Question("Performance of supervisor", "Performance of supervisor", "likert", "segment",
+                 scale),
+        Question("say", "I have a say in decisions that affect my work", "likert", "segment",
+                 scale)], seg)
+    texts = {st.evidence[0].question: st.text for st in personas[1].statements()[4:]
+             if st.evidence and st.evidence[0].kind == "profile"}
+    ends = "of 5; 1 = Strongly disagree (SD), 5 = Strongly agree (SA))."
+    for item in ("My say", "Performance of supervisor"):
+        assert re.fullmatch(rf"Rate “{item}” higher than most \(4\.\d+ vs 3\.\d+ {re.escape(ends)}",
+                            texts[item]), texts[item]
+    assert texts["say"].startswith("Agree more than most that “I have a say in decisions")
+    assert not any("that “My say”" in st.text for st in personas[1].statements())
+
+
+def test_a_multi_select_is_a_behaviour_only_when_it_is_about_doing():
+    """Audit 2, item 10 (OSMI): "If yes, what condition(s) have you been diagnosed with?"
+    and "Which of the following best describes your work position?" were listed under
+    "Behaviours and channels" because every multi-select was one. Only a multi-select about
+    what people do or use is; the others say what sets the segment apart."""
+    n = 300
+    seg = np.repeat([0, 1], n // 2)
+    frame = pd.DataFrame({
+        "ResponseId": [f"R_{i:03d}" for i in range(n)],
+        "dx": ["Anxiety|Depression" if i >= 150 and i % 3 else "Anxiety" for i in range(n)],
+        "pos": ["Back-end Developer|DevOps/SysAdmin" if i >= 150 and i % 2 else
+                "Back-end Developer" for i in range(n)],
+        "tool": ["Python|Slack" if i >= 150 and i % 4 else "Python" for i in range(n)]})
+    _, _, _, _, personas = _run(frame, [
+        Question("dx", "If yes, what condition(s) have you been diagnosed with?", "multi",
+                 "segment", separator="|", options=["Anxiety", "Depression"]),
+        Question("pos", "Which of the following best describes your work position?", "multi",
+                 "segment", separator="|", options=["Back-end Developer", "DevOps/SysAdmin"]),
+        Question("tool", "Which tools do you use at work?", "multi", "segment",
+                 separator="|", options=["Python", "Slack"])], seg)
+    p = personas[1]
+
+    def cited(sts):
+        return {st.evidence[0].question for st in sts}
+
+    assert cited(p.behaviours) == {"tool"}
+    assert cited(p.distinctive) == {"dx", "pos"}
