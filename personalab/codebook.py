@@ -1718,6 +1718,10 @@ _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ",
 #: they study (Young People Survey "Left - right handed", "Village - town", "Only child",
 #: "House - block of flats", "Number of siblings"; TAFE "Overall Length of Service at
 #: Institute (in years)"; Google Forms "select the semester in which you are studying").
+#: Where and how someone works (OSMI: "Are you self-employed?", "How many employees does
+#: your company or organization have?", "Is your employer primarily a tech
+#: company/organization?", "Is your primary role within your company related to tech/IT?",
+#: "Which of the following best describes your work position?") describes them too.
 #: Read in a wording of up to 14 words only, so a statement that mentions "length of
 #: service" or "the type of housing" is not taken for a demographic.
 _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
@@ -1730,7 +1734,17 @@ _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
                                  r"\bhow long have you (?:worked|been employed)\b|"
                                  r"\bsemester (?:in which|that) you (?:are|were)\b|"
                                  r"\b(?:which|what) (?:semester|year of study) (?:are|were) "
-                                 r"you (?:in|studying|enrolled)\b")
+                                 r"you (?:in|studying|enrolled)\b|"
+                                 r"\b(?:are|were) you self[- ]employed\b|"
+                                 r"\bhow many (?:employees|people|staff|workers) (?:does|did) "
+                                 r"your (?:company|organi[sz]ation|employer|business|firm)\b|"
+                                 r"\b(?:is|was) your (?:current )?employer (?:primarily |mainly "
+                                 r"|mostly )?an? [\w/ -]{0,30}?(?:company|organi[sz]ation|"
+                                 r"business|firm|agency|institution)\b|"
+                                 r"\byour (?:primary |main )?role (?:within|in|at) your "
+                                 r"(?:company|organi[sz]ation|employer)\b|"
+                                 r"\bbest describes? your (?:current )?(?:work |job )?"
+                                 r"(?:position|role|job|occupation)\b")
 #: A whole short header (up to 4 words, block prefix "Classification. " aside) that names
 #: where someone works, their grade or post, how they left, what they study or where they
 #: live: the Queensland exit surveys' "Institute", "WorkArea", "Classification",
@@ -2593,11 +2607,32 @@ def _split_sentinels(values: list[float]) -> tuple[list[float], list[float]]:
     return vals, out
 
 
+def _names_identifier(c, text) -> bool:
+    """True when the column's header, or its short wording (up to 4 words), ends with the
+    word "ID" ("Clothing ID", "ProductId", "store_id", "ID"): it names the thing answered
+    about, whose codes are labels, not amounts. :func:`_tokens` splits "ClothingID"."""
+    for h in {str(c), str(text)}:
+        words = _tokens(_LOADER_NOTE.sub("", h))
+        if 1 <= len(words) <= 4 and words[-1] in ("id", "ids"):
+            return True
+    return False
+
+
 def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
-    """Draft a column whose answers are all numbers; returns (question, notes)."""
+    """Draft a column whose answers are all numbers; returns (question, notes). Whole
+    numbers under a header named like an identifier (:func:`_names_identifier`: Women's
+    Clothing Reviews' "Clothing ID", repeated product codes) are type ``id``, role
+    ``ignore``: never averaged, never profiled; unless the header says who someone is
+    ("Party ID", "Gender ID": :func:`_describes_respondent`)."""
     distinct = len(values)
     ints = all(float(v).is_integer() for v in values)
     lo, hi = min(values), max(values)
+    if ints and not demographic and _names_identifier(c, text):
+        return Question(c, text, "id", "ignore"), [
+            f"{c}: named as an identifier and holding whole numbers ({distinct} different): "
+            "codes of things (a product, a store ...), not amounts; drafted type id, role "
+            "ignore (never averaged or profiled) - make it single with labelled codes to "
+            "describe personas by it"]
     if ints and distinct == st.n and st.n >= 10 and (
             hi - lo + 1 <= 2 * distinct or toks & {"id", "serial", "sn", "no"}):
         return Question(c, text, "id", "ignore"), []
@@ -3487,6 +3522,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                 notes.append(f"{c}: a consent question; drafted role: ignore")
             q = _not_a_view(q, bool(design), notes)
             _mark_attention_check(q, data, notes)
+            _screening_item(q, notes)
         questions.append(q)
     # Grids: likert items of one battery share a grid id and, where one holds the others'
     # answers, the fullest scale (a 5-point item where nobody said "Neutral" stays 5-point).
@@ -3512,6 +3548,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     _flag_reversed(questions, raw, sample, notes)
     _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)
+    _readable_wordings(questions, notes)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
                     notes=_merge_notes(notes, [q.id for q in questions]))
@@ -3718,6 +3755,67 @@ def _mark_attention_check(q: Question, data, notes: list[str]) -> None:
     notes.append(f"{q.id}: an attention check; drafted attention_check: {{expected: "
                  f"{expected!r}}} and role: ignore (the quality step flags whoever fails it; "
                  "it defines no segment) - check the expected answer")
+
+
+#: a word-association item ('"Build" is most associated with...': Understand / Assemble /
+#: ...), one answer right: a comprehension or attention check (projoint Q3.1)
+_WORD_ASSOCIATION = re.compile(
+    r"^\s*[\"'\u201c\u2018][^\"'\u201c\u201d\u2018\u2019]{1,40}[\"'\u201d\u2019]\s+is\s+"
+    r"(?:most\s+)?(?:closely\s+)?associated\s+with\b", re.IGNORECASE)
+#: a self-report of answering carelessly ("How often do you provide humorous or insincere
+#: responses to survey questions?", projoint Q7.2): about the data's quality, not the person
+_ANSWER_QUALITY = re.compile(
+    r"\b(?:insincere|humorous|joking|random|careless|dishonest|untruthful|made[- ]up|fake)\s+"
+    r"(?:responses?|answers?)\b", re.IGNORECASE)
+_ABOUT_SURVEYS = re.compile(r"\b(?:surveys?|questionnaires?|polls?|questions?)\b", re.IGNORECASE)
+
+
+def _screening_item(q: Question, notes: list[str]) -> None:
+    """Role ``ignore``, with a note, for a closed question that screens respondents rather
+    than describing them: a word-association item (:data:`_WORD_ASSOCIATION`, a
+    comprehension or attention check with one right answer) and a self-report of giving
+    insincere, humorous or random answers to surveys (:data:`_ANSWER_QUALITY`)."""
+    if q.role != "segment" or q.type not in ("likert", "single", "multi"):
+        return
+    text = q.text or ""
+    if _WORD_ASSOCIATION.search(text):
+        q.role = "ignore"
+        notes.append(f"{q.id}: a word-association item (one answer is right): a comprehension "
+                     "or attention check, not a view; drafted role: ignore - add "
+                     "attention_check: {expected: <the right answer>} to screen by it")
+    elif _ANSWER_QUALITY.search(text) and _ABOUT_SURVEYS.search(text) and \
+            re.search(r"\byou\b", text, re.IGNORECASE):
+        q.role = "ignore"
+        notes.append(f"{q.id}: a self-report of answering surveys insincerely or at random: "
+                     "it speaks to the data's quality, not to who someone is; drafted role: "
+                     "ignore - use it to screen respondents (exclude_respondents), not to "
+                     "segment")
+
+
+def _readable_wordings(questions: list[Question], notes: list[str]) -> None:
+    """Export piping placeholders left in a wording (TAFE's "...promotion within
+    %Institute]Q25LBL%", Qualtrics' ``${e://Field/Name}``) made readable: the loader's rule
+    for Typeform's ``{{field:...}}`` (``loaders._clean_label``) first, then the forms of
+    :data:`_PIPED` it leaves: ``%[Institute]Q25LBL%`` -> "[Institute]", ``${e://Field/Name}``
+    -> "[Name]", any other -> "[earlier answer]". Run after the short labels are drafted
+    (a closing "[Institute]" would read as a grid row). Ids, scale labels and options are
+    left as the data holds them."""
+    from personalab.loaders import _clean_label
+
+    def token(m):
+        t = m.group(0)
+        named = re.match(r"^%\[?([^\]%]+)\]", t) or \
+            re.match(r"^\$\{e://Field/([^}]+)\}$", t, re.IGNORECASE)
+        return f"[{named.group(1).strip()}]" if named else "[earlier answer]"
+
+    for q in questions:
+        if not q.text or not _PIPED.search(q.text):
+            continue
+        found = _PIPED.findall(q.text)
+        q.text = _PIPED.sub(token, _clean_label(q.text))
+        notes.append(f"{q.id}: the wording held the export's piping placeholder(s) "
+                     f"{', '.join(found)}; shown as {q.text!r} - write the text respondents "
+                     "saw")
 
 
 def _merge_notes(notes: list[str], ids: list[str]) -> list[str]:

@@ -617,16 +617,20 @@ def test_abbreviated_frequency_grid_is_ordered_never_to_always():
 def test_binary_and_minus_one_zero_one_items_are_segmentation_inputs():
     rng = np.random.default_rng(2)
     n = 200
-    cols = {"self_employed": rng.integers(0, 2, n), "stance": rng.integers(-1, 2, n),
-            "vote": rng.integers(0, 2, n)}
-    _, cb = _drafted(cols, {"self_employed": "Are you self-employed?",
-                            "stance": "Support for the policy"})
-    q = cb["self_employed"]
+    cols = {"sought_help": rng.integers(0, 2, n), "stance": rng.integers(-1, 2, n),
+            "vote": rng.integers(0, 2, n), "self_employed": rng.integers(0, 2, n)}
+    _, cb = _drafted(cols, {"sought_help": "Have you ever sought help for stress at work?",
+                            "stance": "Support for the policy",
+                            "self_employed": "Are you self-employed?"})
+    q = cb["sought_help"]
     assert (q.type, q.role, q.scale_codes, q.scale_labels) == ("single", "segment", [0, 1],
                                                               ["No", "Yes"])
     assert cb["vote"].scale_labels == ["0", "1"]            # not a question: no Yes/No guess
     s = cb["stance"]
     assert (s.type, s.role, s.scale_codes) == ("likert", "segment", [-1, 0, 1])
+    # who someone is (OSMI's "Are you self-employed?") describes personas: a yes/no profile
+    e = cb["self_employed"]
+    assert (e.type, e.role, e.scale_labels) == ("single", "profile", ["No", "Yes"])
     assert len(cb.questions_of(role="segment")) == 3
 
 
@@ -912,9 +916,10 @@ def test_cli_draft_of_a_real_shaped_export_validates_and_reads_right(tmp_path, c
     rate = "Rate the onboarding you received (0 = not applicable)"
     assert cb.respondent_id == "ID" and cb["Cease Date"].type == "date"
     assert {q.id for q in cb.questions_of(role="segment")} == {
-        "Are you self-employed?", "Policy stance", rate,
+        "Policy stance", rate,
         "Staff morale", "Peer support", "Feedback", "Previous employers", "Work position",
         "Satisfaction 1-5"}
+    assert cb["Are you self-employed?"].role == "profile"     # who someone is: describes
     assert cb["Staff morale"].grid is None and cb["Staff morale"].type == "likert"
     assert cb[rate].scale_codes == [1, 2, 3, 4, 5]
     assert [m.code for m in cb["Satisfaction 1-5"].missing] == [88]

@@ -876,3 +876,111 @@ def test_ticked_lists_of_who_someone_is_describe_by_the_one_rule(tmp_path):
     assert (cb["Contributing Factors"].type, cb["Contributing Factors"].role) == \
         ("multi", "segment")
     assert cb["Torres Strait"].role == "profile"
+
+
+def test_where_and_how_someone_works_describes_personas(tmp_path):
+    # OSMI 2016: self-employment, company size, a tech employer, a tech role and the work
+    # position were drafted as segmentation inputs, and two segments were "100% self-
+    # employed". They say who someone is. Questions about the employer's conduct and a
+    # rating of one's role stay inputs.
+    rng = np.random.default_rng(2016)
+    n = 120
+    positions = ["Back-end Developer", "Front-end Developer", "Supervisor/Team Lead", "HR",
+                 "DevOps/SysAdmin"]
+    cols = {
+        "Are you self-employed?": rng.integers(0, 2, n).astype(str),
+        "How many employees does your company or organization have?":
+            _pick(rng, ["1-5", "6-25", "26-100", "100-500", "500-1000", "More than 1000"], n),
+        "Is your employer primarily a tech company/organization?":
+            _pick(rng, ["0", "1"], n, blank=.2),
+        "Is your primary role within your company related to tech/IT?":
+            _pick(rng, ["0", "1"], n, blank=.8),
+        "Which of the following best describes your work position?":
+            ["|".join(sorted(set(rng.choice(positions, rng.integers(1, 3))))) for _ in range(n)],
+        "Does your employer provide mental health benefits as part of healthcare coverage?":
+            _pick(rng, ["Yes", "No", "I don't know"], n),
+        "Is your employer a supportive place to work?": _pick(rng, YES_NO_MAYBE, n),
+        "How satisfied are you with your role in your company?":
+            _pick(rng, ["Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied",
+                        "Very satisfied"], n),
+    }
+    raw = load_export(_write(tmp_path / "osmi_work.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    who = list(cols)[:5]
+    assert {c: cb[c].role for c in who} == {c: "profile" for c in who}
+    assert cb["Which of the following best describes your work position?"].type == "multi"
+    assert [cb[c].role for c in list(cols)[5:]] == ["segment"] * 3
+
+
+def test_word_association_and_insincere_answers_screen_respondents_not_segment(tmp_path):
+    # projoint (Mummolo & Nall 2022) Q3.1 '"Build" is most associated with...' (one right
+    # answer: a comprehension check) and Q7.2 "How often do you provide humorous or insincere
+    # responses to survey questions?" (the data's quality) were drafted as segmentation
+    # inputs. A frequency question about the respondent's own habits stays one.
+    rng = np.random.default_rng(31)
+    n = 90
+    often = ["Never", "Rarely", "Some of the time", "Most of the time", "Always"]
+    cols = {"ResponseId": [f"R_{i:05d}" for i in range(n)],
+            "Q3.1": _pick(rng, ["Understand", "Assemble", "Commander", "Find", "Right"], n),
+            "Q7.2": _pick(rng, often, n),
+            "Q8": _pick(rng, often, n)}
+    texts = {"ResponseId": "Response ID",
+             "Q3.1": '"Build" is most associated with...',
+             "Q7.2": "We sometimes find people don't always take surveys seriously, instead "
+                     "providing humorous or insincere responses to questions. How often do "
+                     "you provide humorous or insincere responses to survey questions?",
+             "Q8": "How often do you read the news?"}
+    raw = load_export(_qualtrics(tmp_path / "projoint_shape.csv", cols, texts, n))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [cb[q].role for q in ("Q3.1", "Q7.2", "Q8")] == ["ignore", "ignore", "segment"]
+    notes = " ".join(cb.notes)
+    assert "Q3.1: a word-association item" in notes
+    assert "Q7.2: a self-report of answering surveys insincerely" in notes
+
+
+def test_a_column_named_id_holding_product_codes_is_an_identifier(tmp_path):
+    # Women's E-Commerce Clothing Reviews: "Clothing ID" (product ids repeated across
+    # reviews) was drafted numeric, role profile, and a persona's card ranked it 4th among
+    # its distinguishing traits (mean 920.38 vs 925.38). Identifiers are never averaged. A
+    # party identification coded 1-7 still describes; an age is still a number.
+    rng = np.random.default_rng(23486)
+    n = 400
+    cols = {"Clothing ID": rng.choice(np.arange(0, 1206), n).astype(str),
+            "storeId": rng.choice([11, 12, 40, 41], n).astype(str),
+            "Party ID": rng.integers(1, 8, n).astype(str),
+            "Age": rng.integers(18, 90, n).astype(str),
+            "Rating": rng.integers(1, 6, n).astype(str)}
+    raw = load_export(_write(tmp_path / "reviews.csv", list(cols), zip(*cols.values())))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [(cb[c].type, cb[c].role) for c in ("Clothing ID", "storeId")] == \
+        [("id", "ignore")] * 2
+    assert any(x.startswith("Clothing ID: named as an identifier") for x in cb.notes)
+    assert cb["Party ID"].role == "profile" and cb["Party ID"].type == "single"
+    assert (cb["Age"].type, cb["Age"].role) == ("numeric", "profile")
+    assert cb["Rating"].type == "likert"
+
+
+def test_piping_placeholders_left_in_a_wording_read_as_a_token(tmp_path):
+    # TAFE: "I was given adequate opportunities for promotion within %Institute]Q25LBL%" kept
+    # the export's placeholder in the wording cards quote; Qualtrics' ${e://Field/...} too.
+    rng = np.random.default_rng(25)
+    n = 60
+    header = ["InstituteViews. Topic:4. I was given adequate opportunities for promotion "
+              "within %Institute]Q25LBL%",
+              "Dissatisfaction with %[Institute]Q25LBL% was a factor",
+              "How do you rate ${e://Field/Brand}?",
+              "I was given adequate opportunities for personal development"]
+    rows = [[rng.choice(AGREE5) for _ in header] for _ in range(n)]
+    raw = load_export(_write(tmp_path / "tafe_piped.csv", header, rows))
+    cb = infer_codebook(raw)
+    assert validate_codebook(cb, raw).ok
+    assert [q.text for q in cb] == [
+        "I was given adequate opportunities for promotion within [Institute]",
+        "Dissatisfaction with [Institute] was a factor",
+        "How do you rate [Brand]?",
+        "I was given adequate opportunities for personal development"]
+    assert [q.id for q in cb] == header                     # the data's columns, unchanged
+    assert any("%Institute]Q25LBL%" in x and "[Institute]" in x for x in cb.notes)
