@@ -656,6 +656,11 @@ def _separation(F, y):
     return best
 
 
+#: How a "No stable segments" verdict ends when some segments reproduce on their own; a
+#: guard that refuses every segment (:func:`_flag_result`) takes it out again
+_DESCRIBE_ON_THEIR_OWN = " and may be described on their own, as exploratory findings."
+
+
 def _flag_result(res, guard):
     """Mark a StabilityResult whose solution the guards refuse."""
     res.dominated_by = guard.dominated_by
@@ -665,6 +670,9 @@ def _flag_result(res, guard):
         res.verdict = ("Not personas: the segments reproduce on resampling (mean ARI "
                        f"{res.mean_ari:.2f}) but {guard.reason}.")
     else:
+        # the guard refuses every segment, so those that reproduce are not to be described
+        # on their own either: the verdict keeps the fact, not the invitation
+        res.verdict = res.verdict.replace(_DESCRIBE_ON_THEIR_OWN, ".")
         res.verdict += f" Besides, {guard.reason}."
 
 
@@ -1195,8 +1203,8 @@ def _compare(ref, refits, seeds, n, n_sub, sample_frac) -> "StabilityResult":
         keep = [int(s) for s in table.index[table["jaccard_mean"] >= 0.75]]
         if keep and k >= 2:
             verdict += (
-                f" Segment(s) {', '.join(map(str, keep))} do reproduce (Jaccard >= 0.75) "
-                "and may be described on their own, as exploratory findings."
+                f" Segment(s) {', '.join(map(str, keep))} do reproduce (Jaccard >= 0.75)"
+                + _DESCRIBE_ON_THEIR_OWN
             )
     return StabilityResult(
         mean_ari=mean_ari,

@@ -152,6 +152,11 @@ def quality_section(store: ArtifactStore) -> Section | None:
     n_excl = len(quality.exclusions)
     n_kept = n_total - n_excl
     table = quality_report_table(quality, survey)
+    if "excludes" in table:
+        # the total row has no 'excludes' of its own (None, which pandas prints "None"):
+        # its threshold column says which flags exclude
+        table["excludes"] = ["" if v is None or (not isinstance(v, str) and pd.isna(v))
+                             else v for v in table["excludes"]]
     parts = [
         f'<p class="lead">{n_total:,} {"response was" if n_total == 1 else "responses were"} read from <code>{esc(Path(str(survey.source)).name)}</code>; '
         f'{n_kept:,} are analysed and {n_excl:,} ({n_excl / max(n_total, 1):.1%}) are excluded, '
@@ -336,6 +341,8 @@ def _not_persona_name(name: str) -> str:
 
 
 _MODEL_GUARD_WORDS = ("one input alone", "one input dominates", "missing-answer pattern")
+#: How the sweep's flag on the setting it fell back to begins (``Recommendation.flags``)
+_CLOSEST_FLAGGED = "The closest setting is flagged:"
 
 
 def guard_warnings(store: ArtifactStore) -> list[str]:
@@ -363,8 +370,15 @@ def guard_warnings(store: ArtifactStore) -> list[str]:
             add(f"The segments are explained by {dom}.")
     if rec is not None:
         for f in getattr(rec, "flags", None) or []:
-            if str(f).startswith("The closest setting is flagged"):
-                add(f)
+            if str(f).startswith(_CLOSEST_FLAGGED):
+                # the sweep joins its reasons with "; ": keep only those not already said
+                # (the stability check flags the same solution with the same sentences)
+                said = " ".join(out)
+                new = [r for r in (r.strip() for r in str(f)[len(_CLOSEST_FLAGGED):]
+                                   .strip().rstrip(".").split("; "))
+                       if r and r not in said]
+                if new:
+                    add(f"{_CLOSEST_FLAGGED} {'; '.join(new)}.")
     model = _load_model(store)
     for t in list(getattr(model, "warnings_", []) or []):
         if any(w in str(t).lower() for w in _MODEL_GUARD_WORDS):
@@ -451,6 +465,7 @@ def summary_section(store: ArtifactStore) -> Section | None:
 
         kept = [p for p in personas if p.segment not in refused]
         out = [p for p in personas if p.segment in refused]
+        exploratory = solution_is_exploratory(store)
         # a persona whose segment dissolves on resampling is marked as such where it is
         # listed (it reads "low" confidence, but a reader takes the table for the personas)
         dissolving = _dissolving(stab, [p.segment for p in kept])
@@ -459,7 +474,16 @@ def summary_section(store: ArtifactStore) -> Section | None:
         if kept:
             if out:
                 parts.append("<h3>Personas</h3>")
-            parts.append(str(table_html(pd.DataFrame([row(p) for p in kept]), cells={
+            table = pd.DataFrame([row(p) for p in kept])
+            if exploratory:
+                # "Why this solution" says so: the table says it too, row by row
+                table.insert(1, "read as", EXPLORATORY)
+                parts.append(
+                    "<p class='note'><b>Exploratory.</b> The segments as a whole do not "
+                    "reproduce on resampling (see Stability above), so these are exploratory "
+                    "segments, not confirmed personas: leads to check on more data before "
+                    "anyone designs for them.</p>")
+            parts.append(str(table_html(table, cells={
                 "persona": [persona_cell(p.segment, names, colors) for p in kept]})))
         if dissolving:
             from .diagnostics import MIN_JACCARD
@@ -485,6 +509,23 @@ def summary_section(store: ArtifactStore) -> Section | None:
                       str(table_html(pd.DataFrame(rows), cells={"persona": [
                           persona_cell(p.segment, names, colors) for p in out]}))]
     return Section("summary", "Executive summary", Markup("\n".join(parts)))
+
+
+#: What the executive summary's persona table says of each persona of a run whose
+#: segments do not reproduce as a whole (:func:`solution_is_exploratory`)
+EXPLORATORY = "exploratory, not a confirmed persona"
+
+
+def solution_is_exploratory(store: ArtifactStore) -> bool:
+    """Whether the run's segments are exploratory: the stability check says the solution
+    does not reproduce on resampling (:func:`solution_reproduces`), or, without a stability
+    check, the sweep found no stable setting ("No stable segments: ... Treat any segments
+    from this data as exploratory, not as personas")."""
+    stab = _load(store, "stability")
+    if stab is not None:
+        return not solution_reproduces(stab)
+    rec = _load(store, "recommendation")
+    return rec is not None and not getattr(rec, "stable", True)
 
 
 def segments_section(store: ArtifactStore) -> Section | None:
@@ -557,12 +598,36 @@ def profiles_section(store: ArtifactStore) -> Section | None:
              "<h3>Top distinguishing traits</h3>", str(table_html(top[cols], cells=cells))]
     golden = _load(store, "golden")
     if golden is not None:
-        parts += [f"<h3>Golden questions</h3><p>{len(golden.questions_)} questions reproduce "
-                  f"the segment assignment with {golden.accuracy_:.0%} cross-validated "
-                  f"accuracy: a short typing quiz for future surveys "
-                  f"(<code>golden_questions.csv</code>).</p>"]
+        parts += ["<h3>Golden questions</h3>", golden_html(store, golden)]
         parts += [f"<p class='note'>{esc(n)}</p>" for n in getattr(golden, "notes_", [])]
     return Section("profiles", "Profiles", Markup("\n".join(parts)))
+
+
+def golden_html(store: ArtifactStore, golden) -> str:
+    """What the golden questions are, as the run's verdict allows: a typing quiz for future
+    surveys when some segment is a persona (with a caveat when the segments are exploratory,
+    :func:`solution_is_exploratory`); when the checks refuse every segment
+    (:func:`not_persona_reasons`), only which answers the segments are cut on."""
+    n = len(golden.questions_)
+    what = (f"{n} {'question reproduces' if n == 1 else 'questions reproduce'} the segment "
+            f"assignment with {golden.accuracy_:.0%} cross-validated accuracy")
+    labels = _load(store, "labels")
+    segs = [p.segment for p in (_load(store, "personas") or [])]
+    if labels is not None:
+        segs += [s for s in pd.unique(labels) if s != -1]
+    segs = list(dict.fromkeys(segs))
+    refused = not_persona_reasons(store)
+    csv = "(<code>golden_questions.csv</code>)"
+    if segs and all(s in refused for s in segs):
+        return (f"<p>{what} {csv}. No segment of this run is a persona (see the executive "
+                f"summary), so {'it is' if n == 1 else 'they are'} not a typing quiz for "
+                f"personas: {'it shows' if n == 1 else 'they show'} which answers the "
+                f"segments are cut on.</p>")
+    text = f"<p>{what}: a short typing quiz for future surveys {csv}."
+    if solution_is_exploratory(store):
+        text += (" The segments are exploratory (the solution does not reproduce on "
+                 "resampling): check the quiz on a new sample before relying on it.")
+    return text + "</p>"
 
 
 def _segment_colors(store: ArtifactStore, fallback=()) -> dict:
@@ -634,9 +699,12 @@ def personas_section(store: ArtifactStore) -> Section | None:
         return None
     intro = ("<p>Drafted from the evidence only: every sentence carries a numbered mark — "
              "hover it, or read the footnotes — pointing to the profile row, theme or quote "
-             "it stands on. Quotes are real answers with personal data redacted. A "
-             "<span class='badge neg'>not a fit</span> persona matches the “not a fit” "
-             "criteria of this study.</p>")
+             "it stands on. Quotes are real answers with personal data redacted.")
+    if any(getattr(p, "negative", False) for p in personas):
+        # only a study that defines "not a fit" criteria has such a persona
+        intro += (" A <span class='badge neg'>not a fit</span> persona matches the “not a "
+                  "fit” criteria of this study.")
+    intro += "</p>"
     return Section("personas", "Personas",
                    Markup(_guard_html(store) + intro + persona_cards_html(
                        personas, colors=_segment_colors(store, [p.segment for p in personas]),

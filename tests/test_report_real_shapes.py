@@ -14,12 +14,17 @@ OSMI 2016, projoint/Qualtrics, Typeform/Cantera audit runs):
   "Not personas", with the reason;
 * the quotes step never quotes answers about the questionnaire itself ("comments about this
   survey", "What question do you wish we had asked you?") nor a text question with
-  role: ignore.
+  role: ignore;
+* the second audit: under "No stable segments" the summary's persona table says its
+  personas are exploratory; golden questions are no typing quiz when no segment is a persona
+  ("1 question", not "1 questions"); the "not a fit" legend only beside a not-a-fit persona;
+  the data-quality total row has no "None".
 """
 from __future__ import annotations
 
 import re
 from html import unescape
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -396,3 +401,99 @@ def test_which_wordings_ask_about_the_survey(wording, about):
     from personalab.codebook import asks_about_the_survey
 
     assert asks_about_the_survey(wording) is about
+
+
+# ------------------------------------------------- (c) second real-data audit (report text)
+def test_an_unstable_run_says_its_personas_are_exploratory(tmp_path):
+    """YPS, gforms, OSMI: "Why this solution" said "Treat any segments from this data as
+    exploratory, not as personas" while the summary's table listed named personas with
+    "medium" badges and nothing in it said exploratory."""
+    EXPLORATORY = "exploratory, not a confirmed persona"
+    stab = _stability([0.9, 0.8, 0.95], stable=False, verdict=YPS_VERDICT, mean_ari=0.89)
+    store = _summary_store(tmp_path, stab, [_persona(0, "Michael"), _persona(1, "Laura"),
+                                            _persona(2, "Joshua")])
+    html = str(summary_section(store).html)
+    head = re.findall(r"<th>(.*?)</th>", html.split("<thead>", 1)[1].split("</thead>", 1)[0])
+    assert head[:2] == ["persona", "read as"]
+    rows = _table_rows(html, "Stability.")
+    assert [r[:2] for r in rows] == [[n, EXPLORATORY] for n in ("Michael", "Laura", "Joshua")]
+    assert "not confirmed personas" in _text(html)
+    # no sweep stability check, only the sweep's verdict: the same
+    rec = SimpleNamespace(stable=False, verdict="No stable segments: no setting reproduced. "
+                          "Treat any segments from this data as exploratory, not as personas.",
+                          reasons=[], flags=[])
+    store = _store(tmp_path / "rec", survey=store.load("survey"), recommendation=rec,
+                   personas=[_persona(0, "Michael"), _persona(1, "Laura")])
+    assert [r[1] for r in _table_rows(str(summary_section(store).html), "Stability.")] == \
+        [EXPLORATORY] * 2
+    # a stable run's table has no such column
+    stable = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                        mean_ari=0.95)
+    html = str(summary_section(_summary_store(tmp_path / "s", stable,
+                                              [_persona(0, "Ann"), _persona(1, "Bo")])).html)
+    assert "read as" not in html and "exploratory" not in html.lower()
+
+
+def _golden_store(tmp_path, stab, n_questions):
+    store = _summary_store(tmp_path, stab, [_persona(0, "Jessica"), _persona(1, "Jennifer")])
+    store.save("profile", pd.DataFrame([dict(
+        segment=s, question="x", question_text="x", variable="x", level=None, type="likert",
+        measure="mean", value=3.0 + d, total=3.0, index=100 + 30 * d, significant=True,
+        p_adjusted=0.001, effect_size=0.9 * d) for s, d in ((0, 1), (1, -1))]))
+    store.save("labels", pd.Series([0] * 200 + [1] * 200,
+                                   index=[f"r{i}" for i in range(400)], name="segment"))
+    store.save("golden", SimpleNamespace(questions_=[f"Q{i}" for i in range(n_questions)],
+                                         accuracy_=1.0, notes_=[]))
+    return _text(profiles_section(store).html)
+
+
+def test_golden_questions_are_no_typing_quiz_when_no_segment_is_a_persona(tmp_path):
+    """projoint: '1 questions reproduce the segment assignment with 100% … a short typing
+    quiz for future surveys' under "No segment of this run is a persona"."""
+    reason = ("the segments are cells of categorical answers: 'Q2.5' alone reproduces 100% "
+              "of them (balanced accuracy), so they are groups a cross-tabulation of that "
+              "answer gives, not personas")
+    refused = _stability([1.0, 1.0], stable=False, mean_ari=1.0, flags=[reason],
+                         dominated_by="Q2.5", verdict="Not personas: the segments reproduce "
+                                                      f"on resampling (mean ARI 1.00) but {reason}.")
+    text = " ".join(_golden_store(tmp_path / "a", refused, 1).split())
+    assert "1 question reproduces the segment assignment with 100%" in text
+    assert "typing quiz for future surveys" not in text
+    assert "No segment of this run is a persona" in text
+    assert "which answers the segments are cut on" in text
+    # personas: a quiz, with the plural right
+    stable = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                        mean_ari=0.95)
+    text = " ".join(_golden_store(tmp_path / "b", stable, 2).split())
+    assert "2 questions reproduce the segment assignment with 100% cross-validated accuracy: " \
+           "a short typing quiz for future surveys" in text
+    assert "exploratory" not in text
+
+
+def test_the_not_a_fit_legend_needs_a_not_a_fit_persona(tmp_path):
+    """Every report said "A not a fit persona matches the 'not a fit' criteria of this
+    study" though no run defined such criteria."""
+    stable = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                        mean_ari=0.95)
+    personas = [_persona(0, "Ann"), _persona(1, "Bo")]
+    html = str(personas_section(_summary_store(tmp_path / "a", stable, personas)).html)
+    assert "criteria of this study" not in html
+    personas[1].negative = True
+    html = str(personas_section(_summary_store(tmp_path / "b", stable, personas)).html)
+    assert "matches the “not a fit” criteria of this study" in html
+
+
+def test_the_data_quality_total_row_has_no_none(tmp_path):
+    """All 8 real reports: the total row's ``excludes`` cell read "None"."""
+    from personalab.report import quality_section
+
+    run = _quotes_run(tmp_path, {"T": "Why do you use the tool?"})
+    html = str(quality_section(ArtifactStore(run)).html)
+    rows = _table_rows(html, "<h3>Checks</h3>")
+    head = re.findall(r"<th>(.*?)</th>", html.split("<h3>Checks</h3>", 1)[1]
+                      .split("</thead>", 1)[0])
+    col = head.index("excludes")
+    total = [r for r in rows if r[0] == "total"]
+    assert len(total) == 1 and total[0][col] == ""
+    assert {r[col] for r in rows if r[0] != "total"} <= {"True", "False"}
+    assert ">None<" not in html

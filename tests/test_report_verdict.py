@@ -304,3 +304,66 @@ def test_golden_questions_notes_reach_the_report(named_run):
     html = str(profiles_section(named_run).html)
     assert "Golden questions" in html
     assert "Segment 3 (1 respondent) is left out of the &lt;cross-validation&gt;." in html
+
+
+# ------------------------------------------------------------- second real-data audit
+TYPEFORM_REASON = ("one input alone explains the segments: 'q2' reproduces 96% of them "
+                   "(balanced accuracy), so they are bands of one answer, not personas")
+
+
+def test_the_banner_says_each_reason_once(tmp_path):
+    """OSMI, Typeform, projoint, womens: the "Read with care" banner gave each reason twice,
+    once from the stability check and once in the sweep's "The closest setting is flagged:"
+    line (which joins its reasons with "; ")."""
+    a = "segment(s) 3, 5: defined by not answering 13 questions ('Q1', 'Q2'; … 10 more)"
+    b = "segment(s) 4: defined by not answering 10 questions"
+    c = "segment(s) 6: defined by not answering 7 questions"
+    stab = SimpleNamespace(stable=False, verdict=NO_STABLE, dominated_by=None, flags=[a, b])
+    rec = SimpleNamespace(stable=False, verdict=NO_STABLE, reasons=[],
+                          flags=[f"The closest setting is flagged: {a}; {b}."])
+    warns = guard_warnings(_store(tmp_path / "osmi", stability=stab, recommendation=rec))
+    assert warns == [f"The segments are flagged: {a}.", f"The segments are flagged: {b}."]
+    # Typeform: one reason, from both
+    stab = SimpleNamespace(stable=False, verdict=NO_STABLE + f" Besides, {TYPEFORM_REASON}.",
+                           dominated_by="q2", flags=[TYPEFORM_REASON])
+    rec = SimpleNamespace(stable=False, verdict=NO_STABLE, reasons=[],
+                          flags=[f"The closest setting is flagged: {TYPEFORM_REASON}."])
+    store = _store(tmp_path / "tf", stability=stab, recommendation=rec)
+    assert guard_warnings(store) == [f"The segments are flagged: {TYPEFORM_REASON}."]
+    html = str(personas_section(_store(tmp_path / "tf2", stability=stab, recommendation=rec,
+                                       personas=[_persona(0, 0.9)])).html)
+    banner = html.split("<div class='alert'", 1)[1].split("</div>", 1)[0]
+    assert banner.count("bands of one") == 1
+    # a reason only the sweep gives is kept, alone
+    stab = SimpleNamespace(stable=False, verdict=NO_STABLE, dominated_by=None, flags=[a])
+    rec = SimpleNamespace(stable=False, verdict=NO_STABLE, reasons=[],
+                          flags=[f"The closest setting is flagged: {a}; {c}."])
+    assert guard_warnings(_store(tmp_path / "new", stability=stab, recommendation=rec)) == [
+        f"The segments are flagged: {a}.", f"The closest setting is flagged: {c}."]
+
+
+def test_a_guard_takes_back_describing_reproducing_segments_on_their_own():
+    """Typeform: "Segment(s) 0, 2 do reproduce (Jaccard >= 0.75) and may be described on
+    their own, as exploratory findings. Besides, one input alone explains the segments …
+    not personas" while the summary said no segment is a persona."""
+    from personalab.diagnostics import _flag_result
+
+    verdict = ("No stable segments: mean ARI 0.56 is below 0.90 over 10 refits on random 80% "
+               "subsamples; segment(s) 1 dissolve on resampling (Jaccard < 0.6). Segment(s) "
+               "0, 2 do reproduce (Jaccard >= 0.75) and may be described on their own, as "
+               "exploratory findings.")
+    res = SimpleNamespace(verdict=verdict, stable=False, flags=[], dominated_by=None,
+                          mean_ari=0.56)
+    _flag_result(res, SimpleNamespace(reason=TYPEFORM_REASON, dominated_by="q2"))
+    assert res.verdict.startswith("No stable segments: mean ARI 0.56")
+    assert "described on their own" not in res.verdict
+    assert "Segment(s) 0, 2 do reproduce (Jaccard >= 0.75). Besides, one input alone " \
+           "explains the segments" in res.verdict
+    assert res.verdict.endswith("not personas.")
+    assert res.flags == [TYPEFORM_REASON] and res.dominated_by == "q2" and not res.stable
+    # a stable solution the guard refuses still reads "Not personas: …"
+    res = SimpleNamespace(verdict="Stable: 3 segments reproduce.", stable=True, flags=[],
+                          dominated_by=None, mean_ari=0.97)
+    _flag_result(res, SimpleNamespace(reason=TYPEFORM_REASON, dominated_by="q2"))
+    assert res.verdict == ("Not personas: the segments reproduce on resampling (mean ARI "
+                           f"0.97) but {TYPEFORM_REASON}.")
