@@ -98,6 +98,8 @@ class Evidence:
     test: str | None = None
     p_adjusted: float | None = None
     n: int | None = None
+    #: a size on a weighted survey (the footnote says "weighted" only then)
+    weighted: bool = False
 
     def footnote(self) -> str:
         """One line a reader can check against the tables (the card names its persona, so a
@@ -105,7 +107,8 @@ class Evidence:
         keeps the table key in the evidence exports)."""
         if self.kind == "size" and self.value is not None:
             n = f", n = {self.n:,}" if self.n is not None else ""
-            return f"segment sizes: {self.value:.1%} of respondents (weighted){n}"
+            how = " (weighted)" if self.weighted else ""
+            return f"segment sizes: {self.value:.1%} of respondents{how}{n}"
         if self.kind == "stability":
             if self.value is None:
                 return "stability: not measured in this run"
@@ -1791,7 +1794,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                 "weighted_share": float(srow["weighted_share"]),
                 "ci_low": float(srow["ci_low"]), "ci_high": float(srow["ci_high"])}
         size_ev = Evidence(kind="size", ref=f"size:{seg}", value=size["weighted_share"],
-                           n=size["n"])
+                           n=size["n"], weighted=bool(weighted))
         size_st = Statement(render("size", n=f"{size['n']:,}", share=size["weighted_share"],
                                    low=size["ci_low"], high=size["ci_high"],
                                    weighted=weighted), [size_ev])

@@ -581,8 +581,12 @@ def test_the_size_reads_of_the_weighted_sample_only_on_a_weighted_survey(three):
     survey, labels, profile, sizes = three
     p = draft_personas(survey, labels, profile, sizes)[0]
     assert p.size_statement.text.startswith("100 respondents, 33% of the sample (95% CI ")
+    [note] = [ev.footnote() for ev in p.size_statement.evidence]
+    assert note.startswith("segment sizes: ") and "weighted" not in note
     _, weighted = _rare_weighted(2.0)
     assert "% of the weighted sample (95% CI " in weighted[0].size_statement.text
+    [note] = [ev.footnote() for ev in weighted[0].size_statement.evidence]
+    assert "% of respondents (weighted), n = " in note
 
 
 def test_an_agree_scale_topic_is_rated_not_agreed_that():

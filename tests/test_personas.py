@@ -244,7 +244,8 @@ def test_size_and_stability_footnotes_read_by_what_they_measure(planted, tmp_pat
     personas = _draft(planted, stability={0: 0.93, 1: 0.88, 2: 0.91})
     p0 = personas[0]
     [size_note] = [ev.footnote() for ev in p0.size_statement.evidence]
-    assert size_note == "segment sizes: 33.3% of respondents (weighted), n = 150"
+    # an unweighted survey: the size is no weighted share
+    assert size_note == "segment sizes: 33.3% of respondents, n = 150"
     [stab_note] = [ev.footnote() for ev in p0.confidence_statement.evidence]
     assert stab_note == "stability: mean Jaccard 0.93 with itself over the refits"
     html = write_persona_exports(personas, tmp_path, profile=profile,
