@@ -2629,7 +2629,7 @@ def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
     lo, hi = min(values), max(values)
     if ints and not demographic and _names_identifier(c, text):
         return Question(c, text, "id", "ignore"), [
-            f"{c}: named as an identifier and holding whole numbers ({distinct} different): "
+            f"{c}: named as an identifier and holding whole numbers: "
             "codes of things (a product, a store ...), not amounts; drafted type id, role "
             "ignore (never averaged or profiled) - make it single with labelled codes to "
             "describe personas by it"]
