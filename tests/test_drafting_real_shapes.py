@@ -957,7 +957,7 @@ def test_a_column_named_id_holding_product_codes_is_an_identifier(tmp_path):
     assert validate_codebook(cb, raw).ok
     assert [(cb[c].type, cb[c].role) for c in ("Clothing ID", "storeId")] == \
         [("id", "ignore")] * 2
-    assert any(x.startswith("Clothing ID: named as an identifier") for x in cb.notes)
+    assert any(x.startswith("Clothing ID, storeId: named as an identifier") for x in cb.notes)
     assert cb["Party ID"].role == "profile" and cb["Party ID"].type == "single"
     assert (cb["Age"].type, cb["Age"].role) == ("numeric", "profile")
     assert cb["Rating"].type == "likert"
