@@ -3792,14 +3792,18 @@ def _screening_item(q: Question, notes: list[str]) -> None:
                      "segment")
 
 
-def _readable_wordings(questions: list[Question], notes: list[str]) -> None:
-    """Export piping placeholders left in a wording (TAFE's "...promotion within
-    %Institute]Q25LBL%", Qualtrics' ``${e://Field/Name}``) made readable: the loader's rule
-    for Typeform's ``{{field:...}}`` (``loaders._clean_label``) first, then the forms of
-    :data:`_PIPED` it leaves: ``%[Institute]Q25LBL%`` -> "[Institute]", ``${e://Field/Name}``
-    -> "[Name]", any other -> "[earlier answer]". Run after the short labels are drafted
-    (a closing "[Institute]" would read as a grid row). Ids, scale labels and options are
-    left as the data holds them."""
+def readable_piping(text) -> str:
+    """``text`` with export piping placeholders made readable, for display: the loader's
+    rule for Typeform's ``{{field:...}}`` / ``{{hidden:name}}`` (``loaders._clean_label``:
+    "[earlier answer]" / "[name]") first, then the forms of :data:`_PIPED` it leaves:
+    ``%[Institute]Q25LBL%`` or ``%Institute]Q25LBL%`` -> "[Institute]",
+    ``${e://Field/Name}`` -> "[Name]", any other -> "[earlier answer]". Whitespace runs
+    are collapsed. A scale label or option must stay as the data holds it to match the
+    answers: show it through this function, do not rewrite it in the codebook.
+
+    >>> readable_piping("Dissatisfaction with %[Institute]Q25LBL%")
+    'Dissatisfaction with [Institute]'
+    """
     from personalab.loaders import _clean_label
 
     def token(m):
@@ -3808,11 +3812,20 @@ def _readable_wordings(questions: list[Question], notes: list[str]) -> None:
             re.match(r"^\$\{e://Field/([^}]+)\}$", t, re.IGNORECASE)
         return f"[{named.group(1).strip()}]" if named else "[earlier answer]"
 
+    return _PIPED.sub(token, _clean_label(str(text)))
+
+
+def _readable_wordings(questions: list[Question], notes: list[str]) -> None:
+    """Export piping placeholders left in a wording (TAFE's "...promotion within
+    %Institute]Q25LBL%", Qualtrics' ``${e://Field/Name}``) made readable by
+    :func:`readable_piping`, with a note. Run after the short labels are drafted
+    (a closing "[Institute]" would read as a grid row). Ids, scale labels and options are
+    left as the data holds them."""
     for q in questions:
         if not q.text or not _PIPED.search(q.text):
             continue
         found = _PIPED.findall(q.text)
-        q.text = _PIPED.sub(token, _clean_label(q.text))
+        q.text = readable_piping(q.text)
         notes.append(f"{q.id}: the wording held the export's piping placeholder(s) "
                      f"{', '.join(found)}; shown as {q.text!r} - write the text respondents "
                      "saw")

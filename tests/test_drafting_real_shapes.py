@@ -984,3 +984,13 @@ def test_piping_placeholders_left_in_a_wording_read_as_a_token(tmp_path):
         "I was given adequate opportunities for personal development"]
     assert [q.id for q in cb] == header                     # the data's columns, unchanged
     assert any("%Institute]Q25LBL%" in x and "[Institute]" in x for x in cb.notes)
+
+
+def test_readable_piping_reuses_the_loaders_rule_for_typeform_and_reads_export_forms():
+    from personalab.codebook import readable_piping
+    assert readable_piping("Dissatisfaction with %[Institute]Q25LBL%") == \
+        "Dissatisfaction with [Institute]"
+    assert readable_piping("Why did you pick {{field:abc123}}?") == \
+        "Why did you pick [earlier answer]?"                   # the loader's own token
+    assert readable_piping("Hi {{hidden:name}}, rate ${q://QID5/ChoiceGroup/SelectedChoices}") \
+        == "Hi [name], rate [earlier answer]"
