@@ -657,8 +657,29 @@ def _separation(F, y):
 
 
 #: How a "No stable segments" verdict ends when some segments reproduce on their own; a
-#: guard that refuses every segment (:func:`_flag_result`) takes it out again
+#: guard that refuses segments takes the invitation back for them (:func:`_describable`)
 _DESCRIBE_ON_THEIR_OWN = " and may be described on their own, as exploratory findings."
+
+
+def _describable(verdict: str, refused=None) -> str:
+    """``verdict`` with its "Segment(s) … do reproduce (Jaccard >= 0.75) and may be
+    described on their own" sentence kept for the segments the guards do not refuse:
+    ``refused`` None refuses every one (the sentence then states only that they reproduce),
+    else the segments in it are left out of the invitation."""
+    import re
+
+    m = re.search(r" Segment\(s\) ([\d, ]+) do reproduce \(Jaccard >= 0\.75\)"
+                  + re.escape(_DESCRIBE_ON_THEIR_OWN), verdict)
+    if m is None:
+        return verdict
+    keep = [int(x) for x in m.group(1).split(",")]
+    left = [] if refused is None else [x for x in keep if x not in {int(r) for r in refused}]
+    if left == keep:
+        return verdict
+    said = f" Segment(s) {', '.join(map(str, keep))} do reproduce (Jaccard >= 0.75)"
+    said += (f"; of these, segment(s) {', '.join(map(str, left))} may be described on their "
+             "own, as exploratory findings." if left else ".")
+    return verdict[:m.start()] + said + verdict[m.end():]
 
 
 def _flag_result(res, guard):
@@ -672,7 +693,7 @@ def _flag_result(res, guard):
     else:
         # the guard refuses every segment, so those that reproduce are not to be described
         # on their own either: the verdict keeps the fact, not the invitation
-        res.verdict = res.verdict.replace(_DESCRIBE_ON_THEIR_OWN, ".")
+        res.verdict = _describable(res.verdict)
         res.verdict += f" Besides, {guard.reason}."
 
 
@@ -686,6 +707,7 @@ def _flag_segments(res, guard):
         res.segments["not_asked"] = [int(s) in guard.not_asked for s in res.segments.index]
     if guard.segment_flags:
         res.flags = [*res.flags, *guard.segment_flags]
+        res.verdict = _describable(res.verdict, res.not_asked_segments)
         res.verdict += (" Segment(s) " + ", ".join(map(str, res.not_asked_segments))
                         + " are respondents who were not asked (or skipped) a block of "
                         "questions, not personas.")

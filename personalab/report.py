@@ -287,6 +287,20 @@ def not_persona_reasons(store: ArtifactStore, personas=None) -> dict:
     return out
 
 
+def stability_verdict(stab) -> str:
+    """The stability result's verdict as the report shows it: as saved, except that a
+    result saved before the guards took it back (:func:`personalab.diagnostics._describable`)
+    no longer invites describing on their own the segments the guards refuse (all of them
+    when one input or a missing-answer pattern explains the segments, "Besides, …"; else
+    the ``not_asked_segments``)."""
+    from .diagnostics import _describable
+
+    verdict = str(getattr(stab, "verdict", "") or "")
+    if getattr(stab, "dominated_by", None) or " Besides, " in verdict:
+        return _describable(verdict)
+    return _describable(verdict, list(getattr(stab, "not_asked_segments", None) or ()))
+
+
 def solution_reproduces(stab) -> bool:
     """Whether the run's segments reproduce on resampling by the bar of
     :func:`personalab.diagnostics.stability`: at least 2 segments, mean ARI ≥ ``MIN_ARI``
@@ -446,7 +460,7 @@ def summary_section(store: ArtifactStore) -> Section | None:
                      f"{unassigned:.1%} of analysed respondents fit none of them "
                      f"(“unassigned”).</p>")
     if stab is not None:
-        parts.append(f"<p><b>Stability.</b> {esc(stab.verdict)}</p>")
+        parts.append(f"<p><b>Stability.</b> {esc(stability_verdict(stab))}</p>")
     elif rec is not None:
         parts.append(f"<p><b>Stability.</b> {esc(rec.verdict)}</p>")
     if personas:
@@ -771,7 +785,7 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         rows.append(("Why this solution", rec.verdict + " " + " ".join(rec.reasons)))
     stab = _load(store, "stability")
     if stab is not None:
-        rows.append(("Stability", stab.verdict))
+        rows.append(("Stability", stability_verdict(stab)))
     if run_info and run_info.get("seed") is not None:
         rows.append(("Random seed", str(run_info["seed"])))
     table = pd.DataFrame(rows, columns=["item", "value"])

@@ -367,3 +367,56 @@ def test_a_guard_takes_back_describing_reproducing_segments_on_their_own():
     _flag_result(res, SimpleNamespace(reason=TYPEFORM_REASON, dominated_by="q2"))
     assert res.verdict == ("Not personas: the segments reproduce on resampling (mean ARI "
                            f"0.97) but {TYPEFORM_REASON}.")
+
+
+OSMI_VERDICT = ("No stable segments: mean ARI 0.76 is below 0.90 over 10 refits on random 80% "
+                "subsamples; segment(s) 2 dissolve on resampling (Jaccard < 0.6). Segment(s) "
+                "0, 3, 4, 5 do reproduce (Jaccard >= 0.75) and may be described on their own, "
+                "as exploratory findings.")
+
+
+def test_segments_not_asked_a_block_are_not_invited_to_be_described():
+    """OSMI: "Segment(s) 0, 3, 4, 5 … may be described on their own … Segment(s) 3, 4, 5
+    are respondents who were not asked (or skipped) a block of questions, not personas"."""
+    import pandas as pd
+
+    from personalab.diagnostics import _flag_segments
+
+    res = SimpleNamespace(verdict=OSMI_VERDICT, flags=[], segments=pd.DataFrame(
+        {"jaccard_mean": [0.9, 0.7, 0.5, 0.9, 0.9, 0.9]}, index=pd.Index(range(6))))
+    flag = "segment(s) 3, 4, 5: defined by not answering 13 questions"
+    _flag_segments(res, SimpleNamespace(not_asked={3: "b", 4: "b", 5: "b"},
+                                        not_asked_flags={3: flag}, segment_flags=[flag]))
+    assert res.verdict.startswith("No stable segments: mean ARI 0.76")
+    assert ("Segment(s) 0, 3, 4, 5 do reproduce (Jaccard >= 0.75); of these, segment(s) 0 "
+            "may be described on their own, as exploratory findings. Segment(s) 3, 4, 5 are "
+            "respondents who were not asked") in res.verdict
+    assert res.flags == [flag] and list(res.segments["not_asked"]) == [False] * 3 + [True] * 3
+
+
+def test_the_report_shows_a_saved_verdict_without_the_taken_back_invitation(tmp_path):
+    """Runs saved before the fix (Typeform, OSMI audit artifacts) read the same once the
+    report is rebuilt."""
+    from personalab.report import methods_section, summary_section, stability_verdict
+
+    import pandas as pd
+
+    typeform = SimpleNamespace(verdict=OSMI_VERDICT + f" Besides, {TYPEFORM_REASON}.",
+                               dominated_by="q2", flags=[TYPEFORM_REASON], stable=False,
+                               segments=pd.DataFrame({"jaccard_mean": [0.9, 0.5, 0.9]},
+                                                     index=pd.Index(range(3), name="segment")))
+    assert stability_verdict(typeform) == OSMI_VERDICT.replace(
+        " and may be described on their own, as exploratory findings.", ".") + \
+        f" Besides, {TYPEFORM_REASON}."
+    osmi = SimpleNamespace(verdict=OSMI_VERDICT + " Segment(s) 3, 4, 5 are respondents …",
+                           dominated_by=None, flags=[], not_asked_segments=[3, 4, 5])
+    assert "; of these, segment(s) 0 may be described on their own" in stability_verdict(osmi)
+    plain = SimpleNamespace(verdict=OSMI_VERDICT, dominated_by=None, flags=[])
+    assert stability_verdict(plain) == OSMI_VERDICT
+    from personalab.codebook import Codebook, Question
+
+    store = _store(tmp_path, stability=typeform, survey=ReportSurvey(
+        Codebook(questions=[Question(id="q2", type="likert", text="q2", role="segment")]),
+        [f"r{i}" for i in range(10)]))
+    for section in (summary_section(store), methods_section(store, None)):
+        assert "described on their own" not in str(section.html)
