@@ -219,8 +219,28 @@ class _Kernel:
         try:
             self._shutdown(run_sync)
         finally:
+            self._stop_heartbeat()
             if self.log is not None:
                 self.log.close()
+
+    def _stop_heartbeat(self):
+        """Stop the heartbeat thread papermill's client left for this kernel. nbclient stops
+        its client's channels only for a kernel manager of its own; handed one (``km=``) it
+        leaves them open, so every step left a heartbeat thread (and its socket) behind in
+        the calling process: 16 after one run in the test suite, more in a notebook that
+        runs several waves."""
+        import threading
+
+        from jupyter_client.channels import HBChannel
+
+        port = getattr(self.km, "hb_port", None)
+        if not port:
+            return
+        for t in threading.enumerate():
+            if isinstance(t, HBChannel) and str(getattr(t, "address", "")) \
+                    .endswith(f":{port}"):
+                with contextlib.suppress(Exception):
+                    t.stop()
 
     def _shutdown(self, run_sync):
         try:

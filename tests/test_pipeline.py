@@ -77,6 +77,17 @@ def test_segments_recover_the_planted_truth(run):
     assert found.index[0] != -1 and found.iloc[0] >= 0.8
 
 
+def test_a_run_leaves_no_kernel_heartbeat_threads_behind(run):
+    """papermill's client (handed the run's kernel manager) never stopped its channels: each
+    step left a heartbeat thread in the calling process (a notebook running several waves
+    gathered them)."""
+    import threading
+
+    from jupyter_client.channels import HBChannel
+
+    assert not [t for t in threading.enumerate() if isinstance(t, HBChannel) and t.is_alive()]
+
+
 def test_raw_files_are_never_modified(run):
     assert _hashes(SAMPLE) == run["before"]
 
