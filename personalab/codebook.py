@@ -1796,7 +1796,7 @@ def _dot_prefix(text):
     if m is None:
         return None
     name = m.group(1)
-    if " " not in name and (re.fullmatch(r"[A-Za-z]{1,3}", name) or
+    if " " not in name and (re.fullmatch(r"[A-Za-z]", name) or
                             name.casefold() in _ABBREVIATIONS):
         return None
     return m
@@ -2273,7 +2273,10 @@ def _describes_respondent(c, text, tick: bool = False) -> str | None:
     ("Aboriginal", "Torres Strait"): the words and phrases of :data:`_TICK_DEMOGRAPHIC`
     count too, read in any wording of up to 14 words."""
     c, text = str(c), str(text)
-    toks = set(_tokens(c))
+    # the column name read as a wording too (a plain CSV names a column by its wording):
+    # only a short one, never a battery item ("... - <item>")
+    toks = set(_tokens(c)) if len(c.split()) <= 14 and \
+        (tick or " - " not in c or c != text) else set()
     # A short label ("What is your age?") names a demographic; a long statement that
     # happens to say "income" does not, nor does a battery item ("... - <item>").
     if len(text.split()) <= 14 and (tick or (text != c and " - " not in text)):
@@ -2310,7 +2313,8 @@ def _infer_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
     answers are a rating scale is a rating item: role ``segment``."""
     q, notes = _draft_column(c, raw, sample, full_data, grid)
     if q is not None and q.role == "profile" and _rated(q) and \
-            _describes_respondent(c, str(raw.labels.get(c, c))) == "wording":
+            (_describes_respondent(c, str(raw.labels.get(c, c))) == "wording" or
+             not all(_looks_numeric(str(o.label)) for o in q.scale)):
         q.role = "segment"
     return q, notes
 
@@ -3669,7 +3673,8 @@ def _not_a_view(q: Question, design: bool, notes: list[str]) -> Question:
     name = _WS.sub("_", str(q.id).strip().casefold())
     unworded = _WS.sub("_", str(q.text or q.id).strip().casefold()) == name
     if q.type not in ("id", "weight", "meta", "date", "text") and unworded and \
-            _DESIGN_FLAG.match(name) and _flag_answers(q):
+            _DESIGN_FLAG.match(name) and \
+            (_flag_answers(q) if re.search(r"_do(?:_|$)", name) else q.type != "likert"):
         notes.append(f"{q.id}: a randomisation / display-order flag (which version someone "
                      "was shown, drawn at random), not an answer; drafted type meta, role "
                      "ignore - use it to check the versions are balanced")
@@ -3761,7 +3766,8 @@ def _mark_attention_check(q: Question, data, notes: list[str]) -> None:
 #: ...), one answer right: a comprehension or attention check (projoint Q3.1)
 _WORD_ASSOCIATION = re.compile(
     r"^\s*[\"'\u201c\u2018][^\"'\u201c\u201d\u2018\u2019]{1,40}[\"'\u201d\u2019]\s+is\s+"
-    r"(?:most\s+)?(?:closely\s+)?associated\s+with\b", re.IGNORECASE)
+    r"(?:most\s+)?(?:closely\s+)?associated\s+with\s*(?:\.{2,}|\u2026|:|\?)?\s*$",
+    re.IGNORECASE)
 #: a self-report of answering carelessly ("How often do you provide humorous or insincere
 #: responses to survey questions?", projoint Q7.2): about the data's quality, not the person
 _ANSWER_QUALITY = re.compile(

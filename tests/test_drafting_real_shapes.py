@@ -994,3 +994,40 @@ def test_readable_piping_reuses_the_loaders_rule_for_typeform_and_reads_export_f
         "Why did you pick [earlier answer]?"                   # the loader's own token
     assert readable_piping("Hi {{hidden:name}}, rate ${q://QID5/ChoiceGroup/SelectedChoices}") \
         == "Hi [name], rate [earlier answer]"
+
+
+def _plain(cols: dict):
+    """A plain CSV's RawWave: each column named by its wording."""
+    return RawWave(data=pd.DataFrame(cols).astype(object), path=Path("w.csv"), format="csv",
+                   sha256="0" * 64, labels={c: c for c in cols}, header_rows=1)
+
+
+def test_review_probes_short_blocks_random_arms_attitudes_and_brand_association():
+    """Final review of the day's drafting rules, on other kinds of surveys: an HR survey's
+    short block names ("Pay. ...", "Job. ...") are grids again; an experiment's arm
+    ("treatment_group") is no input; attitude statements that mention a state, a city or
+    education on an agree scale segment; a brand-association question is a view, not a
+    comprehension check."""
+    rng = np.random.default_rng(77)
+    n = 150
+    cols = {
+        "Pay. Base salary is fair": _pick(rng, AGREE5, n),
+        "Pay. Bonus is fair": _pick(rng, AGREE5, n),
+        "Pay. Raises are explained": _pick(rng, AGREE5, n),
+        "Job. Workload is manageable": _pick(rng, AGREE5, n),
+        "treatment_group": _pick(rng, ["Treatment A", "Treatment B", "Control"], n),
+        "The state government is doing a good job": _pick(rng, AGREE5, n),
+        "My city is a safe place to live": _pick(rng, AGREE5, n),
+        "Education should be free for all": _pick(rng, AGREE5, n),
+        "\u201cReliable\u201d is most associated with which brand?":
+            _pick(rng, ["Acme", "Globex", "Initech"], n),
+    }
+    cb = infer_codebook(_plain(cols))
+    pay = [cb[c] for c in cols if c.startswith("Pay.")]
+    assert {q.grid for q in pay} == {"Pay"} and pay[0].text == "Base salary is fair"
+    assert cb["treatment_group"].role == "ignore"
+    for c in ("The state government is doing a good job", "My city is a safe place to live",
+              "Education should be free for all"):
+        assert (cb[c].type, cb[c].role) == ("likert", "segment"), c
+    brand = cb["\u201cReliable\u201d is most associated with which brand?"]
+    assert brand.role == "segment"
