@@ -682,6 +682,18 @@ def _describable(verdict: str, refused=None) -> str:
     return verdict[:m.start()] + said + verdict[m.end():]
 
 
+def stability_verdict(stab) -> str:
+    """The stability result's verdict as the report and the persona cards quote it: as
+    saved, except that a result saved before the guards took it back (:func:`_describable`)
+    no longer invites describing on their own the segments the guards refuse (all of them
+    when one input or a missing-answer pattern explains the segments, "Besides, …"; else
+    the ``not_asked_segments``)."""
+    verdict = str(getattr(stab, "verdict", "") or "")
+    if getattr(stab, "dominated_by", None) or " Besides, " in verdict:
+        return _describable(verdict)
+    return _describable(verdict, list(getattr(stab, "not_asked_segments", None) or ()))
+
+
 def _flag_result(res, guard):
     """Mark a StabilityResult whose solution the guards refuse."""
     res.dominated_by = guard.dominated_by

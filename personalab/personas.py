@@ -62,7 +62,7 @@ import pandas as pd
 from jinja2 import Environment, StrictUndefined
 
 from .codebook import SHORT_LABEL_CHARS, short_label
-from .diagnostics import MIN_JACCARD
+from .diagnostics import MIN_JACCARD, stability_verdict
 from .errors import ConfigError
 from .paths import RESOURCES_DIR
 
@@ -978,7 +978,10 @@ def dissolves_note(stability: float | None) -> str | None:
 def run_verdict(verdict) -> tuple[bool | None, str | None]:
     """(stable, sentence) of the run's verdict: a :class:`~personalab.diagnostics.StabilityResult`
     or :class:`~personalab.diagnostics.Recommendation` (their ``stable`` and ``verdict``), or
-    the verdict sentence itself ("No stable segments: ..." means not stable)."""
+    the verdict sentence itself ("No stable segments: ..." means not stable). A result's
+    sentence is :func:`personalab.diagnostics.stability_verdict`, the one the report shows,
+    so a card never quotes an invitation the report has taken back (a run saved before
+    the guards took it back)."""
     if verdict is None:
         return None, None
     if isinstance(verdict, str):
@@ -986,6 +989,8 @@ def run_verdict(verdict) -> tuple[bool | None, str | None]:
         return (not text.lower().startswith(("no stable segments", "not personas"))), text
     stable = getattr(verdict, "stable", None)
     text = getattr(verdict, "verdict", None)
+    if text is not None:
+        text = stability_verdict(verdict)
     if stable is None and text is not None:
         return run_verdict(str(text))
     return (None if stable is None else bool(stable)), (None if text is None else str(text))
@@ -1083,18 +1088,54 @@ def cap_confidence(badge: str, reason: str, stability: float | None, verdict,
     return badge, f"{reason} The run's verdict: {text}"
 
 
+def _reword_dissolving(p: PersonaDraft) -> None:
+    """A persona pickled before :func:`dissolves_note` (in place): below
+    :data:`~personalab.diagnostics.MIN_JACCARD` its confidence line "the segment reproduces
+    at Jaccard 0.54 across resamples" reads "the segment dissolves on resampling (Jaccard
+    0.54, below 0.6)", and ``exploratory`` is set when missing."""
+    ev = p.confidence_statement.evidence
+    value = ev[0].value if ev and getattr(ev[0], "kind", None) == "stability" else None
+    try:
+        note = dissolves_note(value)
+    except (TypeError, ValueError):
+        return
+    if note is None:
+        return
+    old = f"the segment reproduces at Jaccard {float(value):.2f} across resamples"
+    if old in p.confidence_statement.text:
+        p.confidence_statement = dataclasses.replace(
+            p.confidence_statement,
+            text=p.confidence_statement.text.replace(old, f"the segment {note}"))
+    if not getattr(p, "exploratory", None):
+        p.exploratory = note
+
+
 def apply_run_verdict(personas: list[PersonaDraft], verdict) -> list[PersonaDraft]:
     """Cap every persona's confidence by the run's verdict (:func:`cap_confidence`), in
     place; idempotent. The report calls it with the verdict it shows, so a card can never
     say "high confidence" under "No stable segments". A segment the verdict says is not a
     persona (:func:`not_a_persona_reason`) and that still carries a person's name (drafted
     without the verdict, or renamed after a baseline persona by a wave) is named plainly
-    (:func:`not_a_persona_name`)."""
+    (:func:`not_a_persona_name`). A persona drafted before today's wording (a saved run)
+    reads as a new draft would: a segment below
+    :data:`~personalab.diagnostics.MIN_JACCARD` says it dissolves (:func:`dissolves_note`),
+    never that it "reproduces at Jaccard X", and carries ``exploratory``; a quoted verdict
+    whose invitation the guards took back is quoted as the report shows it
+    (:func:`personalab.diagnostics.stability_verdict`)."""
     for p in personas:
         why = not_a_persona_reason(p.segment, verdict)
         if why is not None and not getattr(p, "not_a_persona", None):
             _mark_not_a_persona(p, why)
-    stable, _ = run_verdict(verdict)
+        _reword_dissolving(p)
+    stable, shown = run_verdict(verdict)
+    saved = getattr(verdict, "verdict", None)
+    if shown and isinstance(saved, str) and saved != shown:
+        for p in personas:
+            text = p.confidence_statement.text
+            if f"The run's verdict: {saved}" in text:
+                p.confidence_statement = dataclasses.replace(
+                    p.confidence_statement,
+                    text=text.replace(f"The run's verdict: {saved}", f"The run's verdict: {shown}"))
     if (stable is None or stable) and not getattr(verdict, "not_asked_segments", ()):
         return personas
     for p in personas:

@@ -288,17 +288,12 @@ def not_persona_reasons(store: ArtifactStore, personas=None) -> dict:
 
 
 def stability_verdict(stab) -> str:
-    """The stability result's verdict as the report shows it: as saved, except that a
-    result saved before the guards took it back (:func:`personalab.diagnostics._describable`)
-    no longer invites describing on their own the segments the guards refuse (all of them
-    when one input or a missing-answer pattern explains the segments, "Besides, …"; else
-    the ``not_asked_segments``)."""
-    from .diagnostics import _describable
+    """The run's verdict as the report shows it: :func:`personalab.diagnostics.stability_verdict`
+    (kept here under its old name; the persona cards quote the same sentence through
+    :func:`personalab.personas.run_verdict`)."""
+    from .diagnostics import stability_verdict as verdict
 
-    verdict = str(getattr(stab, "verdict", "") or "")
-    if getattr(stab, "dominated_by", None) or " Besides, " in verdict:
-        return _describable(verdict)
-    return _describable(verdict, list(getattr(stab, "not_asked_segments", None) or ()))
+    return verdict(stab)
 
 
 def solution_reproduces(stab) -> bool:

@@ -420,3 +420,63 @@ def test_the_report_shows_a_saved_verdict_without_the_taken_back_invitation(tmp_
         [f"r{i}" for i in range(10)]))
     for section in (summary_section(store), methods_section(store, None)):
         assert "described on their own" not in str(section.html)
+
+
+def test_cards_quote_the_verdict_the_report_shows_for_a_run_saved_before_the_guards():
+    """Review 3, item 1 (OSMI, re-drafted): the cards' confidence lines quoted "Segment(s) 0,
+    3, 4, 5 do reproduce … and may be described on their own" while the report's Stability
+    line said "of these, segment(s) 0 may be described". Both quote one sentence now, on a
+    new draft (cap_confidence) and on a saved one (apply_run_verdict)."""
+    from personalab.diagnostics import stability_verdict
+    from personalab.personas import apply_run_verdict, cap_confidence, run_verdict
+    from personalab.report import stability_verdict as report_verdict
+
+    osmi = SimpleNamespace(verdict=OSMI_VERDICT, stable=False, dominated_by=None, flags=[],
+                           not_asked_segments=[3, 4, 5])
+    shown = stability_verdict(osmi)
+    assert "; of these, segment(s) 0 may be described on their own" in shown
+    assert report_verdict(osmi) == shown and run_verdict(osmi) == (False, shown)
+    _, reason = cap_confidence("high", "r.", 0.9, osmi, segment=0)
+    assert reason == f"r. The run's verdict: {shown}"
+    assert "0, 3, 4, 5 do reproduce (Jaccard >= 0.75) and may be described" not in reason
+    # a card saved with the old quote reads as the report once the report applies the verdict
+    p = _persona(0, 0.9)
+    p.confidence_statement = Statement(
+        f"Medium confidence: r. The run's verdict: {OSMI_VERDICT}",
+        p.confidence_statement.evidence)
+    apply_run_verdict([p], osmi)
+    assert p.confidence_statement.text == f"Medium confidence: r. The run's verdict: {shown}"
+    # a result whose verdict the guards never took back is quoted as saved
+    plain = SimpleNamespace(verdict=OSMI_VERDICT, stable=False, dominated_by=None, flags=[])
+    assert run_verdict(plain) == (False, OSMI_VERDICT)
+
+
+@pytest.mark.parametrize("stable", [True, False])
+def test_a_saved_card_of_a_dissolving_segment_no_longer_reads_reproduces(stable):
+    """Review 3, item 2 (old OSMI pickles): the Kendall card kept "Low confidence: the
+    segment reproduces at Jaccard 0.54" while the summary said it dissolves on resampling.
+    Applying the run's verdict rewords it below MIN_JACCARD and sets ``exploratory``; a
+    segment at the bound is left alone."""
+    from personalab.diagnostics import MIN_JACCARD
+    from personalab.personas import apply_run_verdict
+
+    verdict = (SimpleNamespace(stable=True, verdict="Stable: 2 segments reproduce.", flags=[],
+                               dominated_by=None) if stable else
+               SimpleNamespace(stable=False, verdict=NO_STABLE, flags=[], dominated_by=None))
+    low, bound = _persona(0, 0.54), _persona(1, MIN_JACCARD)
+    for p in (low, bound):
+        p.exploratory = None
+        p.confidence = "low"
+        p.confidence_statement = Statement(
+            p.confidence_statement.text.replace("High confidence", "Low confidence"),
+            p.confidence_statement.evidence)
+    apply_run_verdict([low, bound], verdict)
+    note = f"dissolves on resampling (Jaccard 0.54, below {MIN_JACCARD:g})"
+    assert low.confidence_statement.text.startswith(
+        f"Low confidence: the segment {note} and 0% of respondents are unassigned.")
+    assert "reproduces at Jaccard" not in low.confidence_statement.text
+    assert low.exploratory == note
+    assert "reproduces at Jaccard 0.60 across resamples" in bound.confidence_statement.text
+    assert bound.exploratory is None
+    apply_run_verdict([low, bound], verdict)     # idempotent
+    assert low.confidence_statement.text.count(note) == 1
