@@ -616,7 +616,7 @@ def _names_a_topic(text) -> bool:
 #: Verbs of doing, using or getting something (and the nouns of a channel): a
 #: multi-select worded with one is about what people do, a behaviour (:func:`_about_doing`).
 _DOING = re.compile(
-    r"\b(?:use[sd]?|using|do|does|did|done|doing|visit(?:s|ed|ing)?|buy(?:s|ing)?|bought|"
+    r"\b(?:use[sd]?|using|done|doing|visit(?:s|ed|ing)?|buy(?:s|ing)?|bought|"
     r"shop(?:s|ped|ping)?|purchase[sd]?|order(?:s|ed)?|read(?:s|ing)?|watch(?:es|ed|ing)?|"
     r"listen(?:s|ed|ing)?|play(?:s|ed|ing)?|go|goes|went|travel(?:s|led|ed)?|eat(?:s|en)?|"
     r"ate|drink(?:s)?|drank|cook(?:s|ed)?|own(?:s|ed)?|tr(?:y|ied|ies)|subscribe[sd]?|"
@@ -626,6 +626,11 @@ _DOING = re.compile(
     r"check(?:s|ed)?|search(?:es|ed)?|share[sd]?|post(?:s|ed)?|send(?:s)?|sent|"
     r"channels?|sources?|apps?|platforms?|devices?|websites?|sites?|media|tools?|"
     r"activit(?:y|ies)|habits?)\b", re.I)
+#: A multi-select about why or what someone values is not about doing (a motivation or an
+#: attitude), even with a verb of :data:`_DOING`: "What factors influence your decision to
+#: shop online?"
+_NOT_DOING = re.compile(
+    r"\b(?:factors?|reasons?|why|influence[sd]?|motivat\w*|prefer\w*|like|value[sd]?)\b", re.I)
 
 
 def _about_doing(q, row) -> bool:
@@ -633,10 +638,13 @@ def _about_doing(q, row) -> bool:
     (its wording has a verb or noun of :data:`_DOING`: "Which apps do you use?", "How did
     you hear about us?"), and so a behaviour. One that says what someone has or is ("If
     yes, what condition(s) have you been diagnosed with?", "Which of the following best
-    describes your work position?") is not: it is listed with what sets them apart."""
+    describes your work position?", "If maybe, what condition(s) do you believe you
+    have?": the auxiliary "do" is no verb of doing), nor one about why or what someone
+    values (:data:`_NOT_DOING`: "What factors influence your decision to shop online?"):
+    it is listed with what sets them apart."""
     text = " ".join(str(t) for t in (getattr(q, "text", None) if q is not None else None,
                                       row.get("question_text"), row.get("question")) if t)
-    return bool(_DOING.search(text))
+    return bool(_DOING.search(text)) and not _NOT_DOING.search(text)
 
 
 def _statement_for(row, q) -> Statement:

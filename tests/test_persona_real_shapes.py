@@ -650,3 +650,28 @@ def test_a_multi_select_is_a_behaviour_only_when_it_is_about_doing():
 
     assert cited(p.behaviours) == {"tool"}
     assert cited(p.distinctive) == {"dx", "pos"}
+
+
+@pytest.mark.parametrize("text, doing", [
+    ("If maybe, what condition(s) do you believe you have?", False),
+    ("If yes, what condition(s) have you been diagnosed with?", False),
+    ("Which of the following do you identify as?", False),
+    ("What do you like about the app?", False),
+    ("What factors influence your decision to shop online?", False),
+    ("What are your reasons for leaving?", False),
+    ("Which features do you value most?", False),
+    ("Which payment methods do you prefer?", False),
+    ("Which tools do you use at work?", True),
+    ("How did you hear about us?", True),
+    ("Where do you shop for groceries?", True),
+    ("Which of these have you done in the last month?", True),
+])
+def test_the_auxiliary_do_and_a_motivation_do_not_make_a_behaviour(text, doing):
+    """Review 3, item 4: ``_DOING`` held the auxiliaries do/does/did, so OSMI's "If maybe,
+    what condition(s) do you believe you have?" was a behaviour while its sibling "have you
+    been diagnosed with" was not; "What factors influence your decision to shop online?"
+    is a motivation, not a behaviour, although it says "shop"."""
+    from personalab.personas import _about_doing
+
+    q = Question("m", text, "multi", "segment", separator="|", options=["a", "b"])
+    assert _about_doing(q, {}) is doing
