@@ -1737,10 +1737,11 @@ _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
                                  r"you (?:in|studying|enrolled)\b|"
                                  r"\b(?:are|were) you self[- ]employed\b|"
                                  r"\bhow many (?:employees|people|staff|workers) (?:does|did) "
-                                 r"your (?:company|organi[sz]ation|employer|business|firm)\b|"
+                                 r"your (?:company|organi[sz]ation|employer|business|firm)"
+                                 r"(?: or (?:company|organi[sz]ation))? (?:have|employ)\b|"
                                  r"\b(?:is|was) your (?:current )?employer (?:primarily |mainly "
-                                 r"|mostly )?an? [\w/ -]{0,30}?(?:company|organi[sz]ation|"
-                                 r"business|firm|agency|institution)\b|"
+                                 r"|mostly )?an? [\w -]{0,30}?(?:company|organi[sz]ation|"
+                                 r"business|firm|agency|institution)(?:\s*/\s*\w+)?\s*\??$|"
                                  r"\byour (?:primary |main )?role (?:within|in|at) your "
                                  r"(?:company|organi[sz]ation|employer)\b|"
                                  r"\bbest describes? your (?:current )?(?:work |job )?"
@@ -2617,9 +2618,17 @@ def _names_identifier(c, text) -> bool:
     about, whose codes are labels, not amounts. :func:`_tokens` splits "ClothingID"."""
     for h in {str(c), str(text)}:
         words = _tokens(_LOADER_NOTE.sub("", h))
-        if 1 <= len(words) <= 4 and words[-1] in ("id", "ids"):
+        if 1 <= len(words) <= 4 and words[-1] in ("id", "ids") and \
+                not set(words) & _NOT_AN_ID_HEADER:
             return True
     return False
+
+
+#: words of a header about an ID rather than naming one ("Support for voter ID", "Has photo
+#: ID", "Rate the ID check"): a view or a fact about the respondent, answered as a number
+_NOT_AN_ID_HEADER = {"support", "oppose", "favor", "favour", "satisfied", "satisfaction",
+                     "rate", "rating", "opinion", "has", "have", "had", "valid", "need",
+                     "needs", "require", "required", "show", "shown", "photo", "voter"}
 
 
 def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
@@ -2631,7 +2640,7 @@ def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
     distinct = len(values)
     ints = all(float(v).is_integer() for v in values)
     lo, hi = min(values), max(values)
-    if ints and not demographic and _names_identifier(c, text):
+    if ints and not demographic and distinct > 2 and _names_identifier(c, text):
         return Question(c, text, "id", "ignore"), [
             f"{c}: named as an identifier and holding whole numbers: "
             "codes of things (a product, a store ...), not amounts; drafted type id, role "
@@ -3773,7 +3782,8 @@ _WORD_ASSOCIATION = re.compile(
 _ANSWER_QUALITY = re.compile(
     r"\b(?:insincere|humorous|joking|random|careless|dishonest|untruthful|made[- ]up|fake)\s+"
     r"(?:responses?|answers?)\b", re.IGNORECASE)
-_ABOUT_SURVEYS = re.compile(r"\b(?:surveys?|questionnaires?|polls?|questions?)\b", re.IGNORECASE)
+_ABOUT_SURVEYS = re.compile(r"\b(?:surveys?|questionnaires?|polls?|survey questions)\b",
+                            re.IGNORECASE)
 
 
 def _screening_item(q: Question, notes: list[str]) -> None:

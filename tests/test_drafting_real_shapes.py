@@ -1031,3 +1031,42 @@ def test_review_probes_short_blocks_random_arms_attitudes_and_brand_association(
         assert (cb[c].type, cb[c].role) == ("likert", "segment"), c
     brand = cb["\u201cReliable\u201d is most associated with which brand?"]
     assert brand.role == "segment"
+
+
+def test_review_probes_ids_employers_and_careless_answers():
+    """A poll's "Support for voter ID" (1-5) and "Has photo ID" (0/1) are answers, not ids
+    ("Order ID" is one); "Is your employer a company that values diversity?" is a view and
+    "How many people does your company serve each day?" no head count of staff (OSMI's
+    employer questions still describe); giving random answers to test questions is no
+    self-report about surveys."""
+    rng = np.random.default_rng(78)
+    n = 150
+    cols = {
+        "Support for voter ID": rng.integers(1, 6, n).astype(str),
+        "Has photo ID": rng.integers(0, 2, n).astype(str),
+        "Order ID": rng.integers(1000, 5000, n).astype(str),
+        "Is your employer a company that values diversity?": _pick(rng, ["Yes", "No",
+                                                                        "Not sure"], n),
+        "Is your employer primarily a tech company/organization?": _pick(rng, ["Yes", "No"], n),
+        "How many employees does your company or organization have?":
+            _pick(rng, ["1-5", "6-25", "26-100", "100-500", "More than 1000"], n),
+        "How many people does your company serve each day?": _pick(rng, ["1-5", "6-25",
+                                                                         "26-100"], n),
+        "Do you ever give random answers to test questions when you don't know?":
+            _pick(rng, ["Yes", "No"], n),
+        "How often do you provide humorous or insincere responses to survey questions?":
+            _pick(rng, ["Never", "Sometimes", "Often"], n),
+    }
+    cb = infer_codebook(_plain(cols))
+    role = {c: (cb[c].type, cb[c].role) for c in cols}
+    assert role["Support for voter ID"] == ("likert", "segment")
+    assert role["Has photo ID"][1] == "segment"
+    assert role["Order ID"] == ("id", "ignore")
+    assert role["Is your employer a company that values diversity?"][1] == "segment"
+    assert role["Is your employer primarily a tech company/organization?"][1] == "profile"
+    assert role["How many employees does your company or organization have?"][1] == "profile"
+    assert role["How many people does your company serve each day?"][1] == "segment"
+    assert role["Do you ever give random answers to test questions when you don't know?"][1] \
+        == "segment"
+    assert role["How often do you provide humorous or insincere responses to survey "
+                "questions?"][1] == "ignore"
