@@ -319,6 +319,22 @@ def solution_reproduces(stab) -> bool:
                 and not list(getattr(stab, "unstable_segments", None) or ()))
 
 
+def fails_on_resampling(stab) -> bool:
+    """Whether the stability check finds that the segments do not reproduce on resampling:
+    mean ARI below ``MIN_ARI`` (0.90) or some segment that dissolves (``unstable_segments``,
+    Jaccard < 0.6). A solution that is not stable only because too many respondents are
+    unassigned, or because the model found fewer than 2 segments, does reproduce; the
+    report then says "the solution as a whole is not stable" (the Stability line says why).
+    False without a stability check or on a result that lacks ``mean_ari``."""
+    from .diagnostics import MIN_ARI
+
+    if stab is None:
+        return False
+    ari = getattr(stab, "mean_ari", None)
+    unstable = list(getattr(stab, "unstable_segments", None) or ())
+    return bool(unstable) or (ari is not None and ari < MIN_ARI)
+
+
 #: What the name of a persona whose segment dissolves on resampling ends with, in the summary
 DISSOLVES = "(dissolves on resampling)"
 
@@ -487,11 +503,13 @@ def summary_section(store: ArtifactStore) -> Section | None:
             if exploratory:
                 # "Why this solution" says so: the table says it too, row by row
                 table.insert(1, "read as", EXPLORATORY)
+                why = ("The segments as a whole do not reproduce on resampling"
+                       if fails_on_resampling(stab) else
+                       "The solution as a whole is not stable")
                 parts.append(
-                    "<p class='note'><b>Exploratory.</b> The segments as a whole do not "
-                    "reproduce on resampling (see Stability above), so these are exploratory "
-                    "segments, not confirmed personas: leads to check on more data before "
-                    "anyone designs for them.</p>")
+                    f"<p class='note'><b>Exploratory.</b> {why} (see Stability above), so "
+                    "these are exploratory segments, not confirmed personas: leads to check "
+                    "on more data before anyone designs for them.</p>")
             parts.append(str(table_html(table, cells={
                 "persona": [persona_cell(p.segment, names, colors) for p in kept]})))
         if dissolving:
@@ -634,8 +652,11 @@ def golden_html(store: ArtifactStore, golden) -> str:
                 f"segments are cut on.</p>")
     text = f"<p>{what}: a short typing quiz for future surveys {csv}."
     if solution_is_exploratory(store):
-        text += (" The segments are exploratory (the solution does not reproduce on "
-                 "resampling): check the quiz on a new sample before relying on it.")
+        why = ("the solution does not reproduce on resampling"
+               if fails_on_resampling(_load(store, "stability")) else
+               "the solution as a whole is not stable; see Stability")
+        text += (f" The segments are exploratory ({why}): check the quiz on a new sample "
+                 "before relying on it.")
     return text + "</p>"
 
 

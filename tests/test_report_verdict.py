@@ -480,3 +480,37 @@ def test_a_saved_card_of_a_dissolving_segment_no_longer_reads_reproduces(stable)
     assert bound.exploratory is None
     apply_run_verdict([low, bound], verdict)     # idempotent
     assert low.confidence_statement.text.count(note) == 1
+
+
+def test_exploratory_notes_say_do_not_reproduce_only_when_that_is_the_reason(tmp_path):
+    """Review 3, item 3: the summary's "Exploratory" note and the golden questions' caveat
+    said the segments "do not reproduce on resampling" whenever the solution was not
+    stable, also when it reproduced (mean ARI 0.97, every Jaccard >= 0.6) and failed only
+    on 15% unassigned."""
+    from personalab.codebook import Codebook, Question
+    from personalab.report import golden_html, summary_section
+
+    golden = SimpleNamespace(questions_=["q2", "q3"], accuracy_=0.9)
+    survey = ReportSurvey(Codebook(questions=[Question(id="q2", type="likert", text="q2",
+                                                       role="segment")]),
+                          [f"r{i}" for i in range(10)])
+    base = dict(stable=False, n_segments=2, flags=[], dominated_by=None)
+    unassigned = SimpleNamespace(**base, mean_ari=0.97, unassigned_share=0.15,
+                                 unstable_segments=[], verdict="No stable segments: 15% of "
+                                 "respondents are unassigned.")
+    store = _store(tmp_path / "u", personas=[_persona(0, 0.9), _persona(1, 0.9)],
+                   stability=unassigned, survey=survey)
+    html = str(summary_section(store).html)
+    assert "The solution as a whole is not stable (see Stability above)" in html
+    assert "reproduce on resampling" not in html
+    quiz = golden_html(store, golden)
+    assert "the solution as a whole is not stable; see Stability" in quiz
+    assert "reproduce on resampling" not in quiz
+    # a solution that does not reproduce keeps the resampling wording
+    ari = SimpleNamespace(**base, mean_ari=0.78, unassigned_share=0.0, unstable_segments=[],
+                          verdict=NO_STABLE)
+    store = _store(tmp_path / "a", personas=[_persona(0, 0.9), _persona(1, 0.9)],
+                   stability=ari, survey=survey)
+    assert "The segments as a whole do not reproduce on resampling (see Stability above)" \
+        in str(summary_section(store).html)
+    assert "the solution does not reproduce on resampling" in golden_html(store, golden)
