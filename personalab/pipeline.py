@@ -228,7 +228,10 @@ class _Kernel:
         its client's channels only for a kernel manager of its own; handed one (``km=``) it
         leaves them open, so every step left a heartbeat thread (and its socket) behind in
         the calling process: 16 after one run in the test suite, more in a notebook that
-        runs several waves."""
+        runs several waves. A channel is this kernel's when its whole address is the
+        kernel's heartbeat URL (transport, ip and port, as the client built it:
+        ``tcp://127.0.0.1:<port>``, ``ipc://<path>-<port>``), so a heartbeat of this process
+        to a kernel on another host or ip with the same port number is left running."""
         import threading
 
         from jupyter_client.channels import HBChannel
@@ -236,9 +239,12 @@ class _Kernel:
         port = getattr(self.km, "hb_port", None)
         if not port:
             return
+        try:
+            url = self.km._make_url("hb")   # what the client connects its channel to
+        except Exception:
+            url = f"{self.km.transport}://{self.km.ip}:{port}"
         for t in threading.enumerate():
-            if isinstance(t, HBChannel) and str(getattr(t, "address", "")) \
-                    .endswith(f":{port}"):
+            if isinstance(t, HBChannel) and str(getattr(t, "address", "")) == url:
                 with contextlib.suppress(Exception):
                     t.stop()
 

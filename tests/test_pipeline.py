@@ -313,3 +313,42 @@ def test_every_module_a_kernel_preloads_exists():
     for modules in _PRELOAD.values():
         for name in modules:
             importlib.import_module(name)
+
+
+def test_stopping_a_kernel_heartbeat_leaves_another_hosts_heartbeat_running():
+    """Review 3, item 6: a step's kernel stopped every heartbeat channel of the process whose
+    address ended in ":<its hb port>", also one to a kernel on another host or ip with the
+    same port number. Only the channel at the kernel's own heartbeat URL is stopped."""
+    import threading
+
+    from jupyter_client.channels import HBChannel
+    from jupyter_client.manager import AsyncKernelManager
+
+    from personalab.pipeline import _Kernel
+
+    class Beat(HBChannel):          # a heartbeat thread without a socket
+        def __init__(self, address):
+            threading.Thread.__init__(self, daemon=True)
+            self.address, self.stopped = address, threading.Event()
+
+        def run(self):
+            self.stopped.wait(30)
+
+        def stop(self):
+            self.stopped.set()
+
+    kernel = object.__new__(_Kernel)
+    kernel.km = AsyncKernelManager(transport="tcp", ip="127.0.0.1")
+    kernel.km.hb_port = 54321
+    ours, other, ipc = (Beat("tcp://127.0.0.1:54321"), Beat("tcp://10.1.2.3:54321"),
+                        Beat("ipc://127.0.0.1:54321"))
+    for t in (ours, other, ipc):
+        t.start()
+    try:
+        kernel._stop_heartbeat()
+        assert ours.stopped.is_set()
+        assert not other.stopped.is_set() and not ipc.stopped.is_set()
+    finally:
+        for t in (ours, other, ipc):
+            t.stop()
+            t.join(5)
