@@ -228,6 +228,12 @@ class PersonaDraft:
 _ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _ENV.filters["pct"] = lambda v: f"{v:.0%}" if v is not None and not _isnan(v) else "n/a"
 _ENV.filters["num"] = lambda v: v if isinstance(v, str) else _num(v)   # str: preformatted
+# an effect size printed as a magnitude, its sign said in words where it is negative (the
+# profile's number, segment_profiles.csv, keeps the sign)
+_ENV.filters["num_abs"] = lambda v: v if isinstance(v, str) or _isnan(v) else _num(abs(float(v)))
+_ENV.filters["sign_note"] = lambda v: (
+    "" if isinstance(v, str) or _isnan(v) or float(v) >= 0 else
+    f" ({_num(v)} in segment_profiles.csv: the segment is below the rest on it)")
 
 #: The sentence templates. Every placeholder is filled from the evidence row. The trait
 #: templates are verb phrases without a subject ("agree more than most that ..."): a bullet
@@ -293,7 +299,8 @@ TEMPLATES = {
                       "sample by more than a small effect (the largest difference, on "
                       "{{ what }}, is {{ reader|num }} in size against the whole sample, which "
                       "includes this segment, under the {{ min_effect|num }} a trait needs; "
-                      "its effect size against the rest of the sample is {{ effect|num }}; "
+                      "its effect size against the rest of the sample is {{ effect|num_abs }}"
+                      "{{ effect|sign_note }}; "
                       "{{ share|pct }} of respondents): treat this {{ kind }} with caution.",
     "narrative_unsig": "No answer to a closed question sets {{ who }} apart from the whole "
                        "sample significantly ({{ share|pct }} of respondents): treat this "
@@ -313,7 +320,7 @@ TEMPLATES = {
     "lead_none": "No answer to a closed question differs from the total by more than a small "
                  "effect (the largest, on {{ what }}, is {{ reader|num }} in size against the "
                  "total, under {{ min_effect|num }}; its effect size against the rest of the "
-                 "sample is {{ effect|num }}): treat with caution.",
+                 "sample is {{ effect|num_abs }}{{ effect|sign_note }}): treat with caution.",
     "lead_unsig": "No answer to a closed question differs significantly from the total: treat "
                   "with caution.",
     "lead_few": "Too few respondents (n = {{ n }}) to describe reliably: a trait needs at "

@@ -750,7 +750,8 @@ def segment_rating(rating, segment, solution_reproduces: bool,
     true, so "highly stable" never stands alone under "No stable segments" nor beside a
     segment the checks refuse as a persona. A solution that reproduces but that the guards
     refuse ("Not personas") reads "highly stable on its own; not a persona", never "not
-    stable"."""
+    stable"; a segment that dissolves reads "dissolves; not a persona" (it is not stable on
+    its own either)."""
     text = "–" if rating is None or (not isinstance(rating, str) and pd.isna(rating)) \
         else str(rating)
     parts = []
@@ -758,7 +759,8 @@ def segment_rating(rating, segment, solution_reproduces: bool,
         parts.append("not a persona (why: the executive summary's Not personas table)")
     if not solution_reproduces and text not in ("dissolves", "–"):
         parts.append("the solution as a whole is not stable")
-    return "; ".join([f"{text} on its own", *parts]) if parts else text
+    own = text if text in ("dissolves", "–") else f"{text} on its own"
+    return "; ".join([own, *parts]) if parts else text
 
 
 def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:

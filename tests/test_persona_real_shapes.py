@@ -112,6 +112,13 @@ def test_no_large_enough_effect_says_so_with_the_largest_effect():
         "than a small effect (the largest, on “I plan ahead”, is 0.12 in size against the "
         "total, under 0.2; its effect size against the rest of the sample is 0.23): treat "
         "with caution.")
+    # review 3, item 8: the other segment's effect (-0.23) prints as a size, the sign in words
+    q = personas[1]
+    below = "0.23 (-0.23 in segment_profiles.csv: the segment is below the rest on it)"
+    assert f"its effect size against the rest of the sample is {below}; 50% of" \
+        in q.narrative[0].text
+    assert q.headline.text.endswith(
+        f"its effect size against the rest of the sample is {below}): treat with caution.")
 
 
 def test_a_large_segment_whose_distinctive_answer_is_rare_says_how_few_give_it():

@@ -514,3 +514,33 @@ def test_exploratory_notes_say_do_not_reproduce_only_when_that_is_the_reason(tmp
     assert "The segments as a whole do not reproduce on resampling (see Stability above)" \
         in str(summary_section(store).html)
     assert "the solution does not reproduce on resampling" in golden_html(store, golden)
+
+
+def test_a_dissolving_segment_reads_dissolves_not_a_persona_without_on_its_own():
+    """Review 3, item 8 (typeform segment 1): "dissolves on its own; not a persona"."""
+    from personalab.report import segment_rating
+
+    refused = {1: "one input explains the segments"}
+    assert segment_rating("dissolves", 1, False, refused).startswith("dissolves; not a persona")
+    assert segment_rating("highly stable", 1, True, refused).startswith(
+        "highly stable on its own; not a persona")
+    assert segment_rating("stable", 0, False, refused) == (
+        "stable on its own; the solution as a whole is not stable")
+    assert segment_rating("dissolves", 0, False, refused) == "dissolves"
+
+
+def test_an_exploratory_card_carries_an_exploratory_badge_unless_not_a_persona():
+    """Review 3, item 7: personas.md and personas.json marked a dissolving segment
+    exploratory, the HTML cards did not."""
+    from personalab.report import persona_cards_html
+
+    note = "dissolves on resampling (Jaccard 0.54, below 0.6)"
+    a, b, c = _persona(0, 0.54), _persona(1, 0.54), _persona(2, 0.9)
+    a.exploratory = b.exploratory = note
+    c.exploratory = None
+    html = persona_cards_html([a, b, c], not_personas={1: "segment 1 was not asked"})
+    cards = html.split('<article class="card"')[1:]
+    badge = f'<span class="badge low" title="{note}">exploratory</span>'
+    assert badge in cards[0]
+    assert "exploratory</span>" not in cards[1] and "not a persona</span>" in cards[1]
+    assert "exploratory</span>" not in cards[2]
