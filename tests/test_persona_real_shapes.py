@@ -682,3 +682,21 @@ def test_the_auxiliary_do_and_a_motivation_do_not_make_a_behaviour(text, doing):
 
     q = Question("m", text, "multi", "segment", separator="|", options=["a", "b"])
     assert _about_doing(q, {}) is doing
+
+
+@pytest.mark.parametrize("text, topic", [
+    ("My job provided sufficient variety", False),     # TAFE: a statement
+    ("Staff morale improved", False),
+    ("IT support", True),                               # the noun, not the pronoun "it"
+    ("Kept informed", True),
+    ("My say", True),                                   # DETE's topics
+    ("Performance of supervisor", True),
+    ("Customer service speed", True),                   # "-eed" is no past tense
+    ("It is easy to use", False),
+])
+def test_a_statement_with_a_past_tense_verb_is_not_rated_as_a_topic(text, topic):
+    """Review 3, item 5: TAFE's "My job provided sufficient variety" counted as a topic
+    ("rate “My job provided…”"), and "IT support" as a statement (the pronoun "it")."""
+    from personalab.personas import _names_a_topic
+
+    assert _names_a_topic(text) is topic
