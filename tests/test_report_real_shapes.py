@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _persona_drafts import artifact_store, persona_draft
 from _planted_survey import ReportSurvey, survey_from_frame
 from personalab.artifacts import ArtifactStore
 from personalab.codebook import Codebook, Question, ScaleOption
 from personalab.diagnostics import StabilityResult
-from personalab.personas import Evidence, PersonaDraft, Statement, not_a_persona_reason
+from personalab.personas import PersonaDraft, not_a_persona_reason
 from personalab.report import (methods_section, personas_section, profiles_section,
                                summary_section)
 
@@ -67,25 +68,10 @@ def _stability(jaccard, *, stable, verdict, not_asked=(), not_asked_flags=None, 
 
 
 def _persona(seg: int, name: str, jaccard: float = 0.95) -> PersonaDraft:
-    st = Statement(f"People like {name} agree more than most that “x” (mean 4.1 vs 3.0 of 5).",
-                   [Evidence("profile", "profile:x", question="x", value=4.1, total=3.0)], "over")
-    return PersonaDraft(
-        segment=seg, name=name, first_name=name, descriptor="", headline=st,
-        size={"n": 100, "share": 0.25, "weighted_share": 0.25, "ci_low": 0.2, "ci_high": 0.3},
-        size_statement=Statement("100 respondents.", [Evidence("size", f"size:{seg}")]),
-        confidence="high",
-        confidence_statement=Statement(
-            f"High confidence: the segment reproduces at Jaccard {jaccard:.2f} across "
-            "resamples and 0% of respondents are unassigned.",
-            [Evidence("stability", f"stability:{seg}", value=jaccard)]),
-        distinctive=[st], narrative=[st])
+    return persona_draft(seg, name, jaccard)
 
 
-def _store(tmp_path, **artifacts) -> ArtifactStore:
-    store = ArtifactStore(tmp_path)
-    for name, obj in artifacts.items():
-        store.save(name, obj)
-    return store
+_store = artifact_store
 
 
 def _text(html) -> str:

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from _persona_drafts import artifact_store, persona_draft
 from _planted_survey import ReportSurvey
-from personalab.artifacts import ArtifactStore
-from personalab.personas import Evidence, PersonaDraft, Statement
+from personalab.personas import PersonaDraft, Statement
 from personalab.report import guard_warnings, personas_section, scaling_sentence
 
 NO_STABLE = ("No stable segments: mean ARI 0.78 is below 0.90 over 10 refits on random 80% "
@@ -19,25 +19,11 @@ NO_STABLE = ("No stable segments: mean ARI 0.78 is below 0.90 over 10 refits on 
 
 
 def _persona(seg: int, jaccard: float) -> PersonaDraft:
-    st = Statement("Agree more than most that “x” (mean 4.1 vs 3.0 of 5).",
-                   [Evidence("profile", "profile:x", question="x", value=4.1, total=3.0)], "over")
-    return PersonaDraft(
-        segment=seg, name=f"Ann{seg}", first_name=f"Ann{seg}", descriptor="", headline=st,
-        size={"n": 100, "share": 0.5, "weighted_share": 0.5, "ci_low": 0.4, "ci_high": 0.6},
-        size_statement=Statement("100 respondents.", [Evidence("size", f"size:{seg}")]),
-        confidence="high",
-        confidence_statement=Statement(
-            f"High confidence: the segment reproduces at Jaccard {jaccard:.2f} across "
-            "resamples and 0% of respondents are unassigned.",
-            [Evidence("stability", f"stability:{seg}", value=jaccard)]),
-        distinctive=[st], narrative=[st])
+    return persona_draft(seg, f"Ann{seg}", jaccard, share=0.5, ci=(0.4, 0.6),
+                         text="Agree more than most that “x” (mean 4.1 vs 3.0 of 5).")
 
 
-def _store(tmp_path, **artifacts) -> ArtifactStore:
-    store = ArtifactStore(tmp_path)
-    for name, obj in artifacts.items():
-        store.save(name, obj)
-    return store
+_store = artifact_store
 
 
 def _badges(html: str) -> list[str]:
