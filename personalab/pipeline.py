@@ -227,9 +227,8 @@ class _Kernel:
         """Stop the heartbeat thread papermill's client left for this kernel. nbclient stops
         its client's channels only for a kernel manager of its own; handed one (``km=``) it
         leaves them open, so every step left a heartbeat thread (and its socket) behind in
-        the calling process: one per step (the test suite's process held 29 heartbeat and
-        channel threads after its pipeline and run-safety tests), more in a notebook that
-        runs several waves. A channel is this kernel's when its whole address is the
+        the calling process: one per step (the test suite's process held 25 of them after
+        its pipeline and run-safety tests), more in a notebook that runs several waves. A channel is this kernel's when its whole address is the
         kernel's heartbeat URL (transport, ip and port, as the client built it:
         ``tcp://127.0.0.1:<port>``, ``ipc://<path>-<port>``), so a heartbeat of this process
         to a kernel on another host or ip with the same port number is left running."""
