@@ -1731,6 +1731,9 @@ _DEMOGRAPHIC_PHRASE = re.compile(r"how old|where do you live|describe yourself|"
                                  r"\bnumber of siblings\b|\bhow many siblings\b|"
                                  r"\bblock of flats\b|\btype of (?:home|housing|house)\b|"
                                  r"\b(?:length|years) of service\b|"
+                                 r"\byears (?:at|with|in) (?:the |this |your )?(?:company|"
+                                 r"organi[sz]ation|firm|business)\b|"
+                                 r"\bhow many (?:people|employees|staff) report to you\b|"
                                  r"\bhow long have you (?:worked|been employed)\b|"
                                  r"\bsemester (?:in which|that) you (?:are|were)\b|"
                                  r"\b(?:which|what) (?:semester|year of study) (?:are|were) "
@@ -1757,7 +1760,10 @@ _ROLE_HEADER = re.compile(
     r"^(?:(?:current |your )?(?:institute|campus|faculty|work area|business unit|work unit|"
     r"organi[sz]ation(?:al)? unit|position|job title|classification|separation type|"
     r"type of separation|semester|year of study|place of residence|residence|"
-    r"political party|party (?:id|identification|affiliation)))$")
+    r"political party|party (?:id|identification|affiliation)|"
+    # HR, patient and course surveys: where someone works, their level, what they study
+    r"department|division|directorate|team|site|location|office|ward|clinic|"
+    r"job level|job grade|grade|pay grade|major|programme|program|course))$")
 _COUNT_WORDS = {"count", "number", "num", "many", "children", "kids", "size", "year", "years",
                 "hours", "hour", "minutes", "days", "times", "duration", "seconds", "amount",
                 "spend", "price", "cost", "salary"}

@@ -1070,3 +1070,32 @@ def test_review_probes_ids_employers_and_careless_answers():
         == "segment"
     assert role["How often do you provide humorous or insincere responses to survey "
                 "questions?"][1] == "ignore"
+
+
+def test_hr_patient_and_course_units_describe_personas():
+    """Who someone is in HR, patient and course surveys: a whole header "Department",
+    "Team", "Job level", "Ward", "Course", or "Years at company", "How many employees report
+    to you?" describes (profile); a rating item under such a header, or a statement that
+    mentions a team, still segments."""
+    rng = np.random.default_rng(79)
+    n = 150
+    cols = {
+        "Department": _pick(rng, ["Sales", "Finance", "IT", "Operations"], n),
+        "Team": _pick(rng, ["North", "South", "East"], n),
+        "Job level": _pick(rng, ["Junior", "Senior", "Manager"], n),
+        "Ward": _pick(rng, ["Cardiology", "Oncology", "Maternity"], n),
+        "Course": _pick(rng, ["Statistics 101", "Biology 201", "History 110"], n),
+        "Years at company": _pick(rng, ["Under 1", "1-5", "6-10", "Over 10"], n),
+        "How many employees report to you?": _pick(rng, ["None", "1-3", "4-10", "More"], n),
+        "Team. My team supports me": _pick(rng, AGREE5, n),
+        "Team. My team shares information": _pick(rng, AGREE5, n),
+        "Team. My team meets its deadlines": _pick(rng, AGREE5, n),
+        "I feel valued by my team": _pick(rng, AGREE5, n),
+    }
+    cb = infer_codebook(_plain(cols))
+    for c in ("Department", "Team", "Job level", "Ward", "Course", "Years at company",
+              "How many employees report to you?"):
+        assert cb[c].role == "profile", c
+    for c in ("Team. My team supports me", "Team. My team shares information",
+              "I feel valued by my team"):
+        assert (cb[c].type, cb[c].role) == ("likert", "segment"), c
