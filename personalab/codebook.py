@@ -1986,15 +1986,16 @@ _QUANTITY_RANKS = [
 #: first pattern that matches ranks the answer
 _USAGE_RANKS = [
     (r"\b(?:not|never) (?:\w+ )?heard\b|\bhave ?n[o']t heard\b|\b(?:not|un)aware\b", 0),
-    # past use ("I used to use it often", "I no longer use it") is not use now
+    # past use ("I used to use it often", "I no longer use it") is not use now, but more
+    # than having heard of it or tried it once
     (r"\bused to use\b|\bno longer use\b|\bstopped using\b|\bdo ?n[o']t use (?:it |this |"
-     r"them )?any ?more\b", 1),
+     r"them )?any ?more\b|\bin the past\b|\bpreviously\b|\bformerly\b", 1.5),
     (r"\buse(?:d)? (?:it |this |them )?(?:very )?(?:often|regularly|frequently|a lot|daily|"
      r"every day|all the time|heavily)\b|\b(?:often|regularly|frequently) use\b", 3),
     (r"\buse(?:d)? (?:it |this |them )?(?:sometimes|occasionally|now and then|from time to "
      r"time)\b|\b(?:sometimes|occasionally) use\b", 2),
-    (r"\bheard of\b|\baware of\b|\b(?:do ?n[o']t|do not|never) (?:really |actually )?use\b|"
-     r"\bonly used (?:it |this )?once\b", 1),
+    (r"\bheard of\b|\baware of\b|\b(?:do ?n[o']t|do not|never) (?:really |actually )?"
+     r"used?\b|\b(?:only )?used (?:it |this )?once\b", 1),
 ]
 _ORDINALS = [
     ("education levels", _EDUCATION_RANKS, False,

@@ -840,6 +840,16 @@ def test_past_use_ranks_below_use_now(tmp_path):
     cb = infer_codebook(raw)
     assert validate_codebook(cb, raw).ok
     assert [(cb[q].type, cb[q].scale_labels) for q in cols] == [("likert", use)] * 2
+    # use in the past ranks below use now, and "Not heard of it" below "Used it once"
+    past = ["I have not heard of it", "I used it once", "I used it regularly in the past",
+            "I use it sometimes", "I use it often"]
+    cols = {"q31_1": _pick(rng, past, n), "q31_2": _pick(rng, past, n)}
+    texts = {"q31_1": stem + "Forum", "q31_2": stem + "Mailing list"}
+    cb = infer_codebook(load_export(_qualtrics(tmp_path / "past_use2.csv", cols, texts, n)))
+    for q in cols:
+        assert cb[q].type == "likert", q
+        labels = cb[q].scale_labels
+        assert labels[0] == "I have not heard of it" and labels[-2:] == past[-2:], labels
 
 
 def test_a_preference_between_two_designs_outside_a_conjoint_is_a_view(tmp_path):
