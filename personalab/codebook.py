@@ -2469,7 +2469,7 @@ def _draft_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
                                               for i, lab in enumerate(labels)],
                      missing=_renumber(missing, len(labels)))
         return q, []
-    asked = re.sub(r"\s*\(duplicate column name.*$", "", text)   # the loader's note
+    asked = _LOADER_NOTE.sub("", text)   # the loader's note
     if _NAME_COLUMN.search(asked) or (asked == text and _NAME_COLUMN.search(str(c))):
         return Question(c, text, "text", "ignore", missing=missing), [
             f"{c}: free text that names people or organisations; role: ignore keeps it out of "
@@ -2484,7 +2484,7 @@ _NAME_COLUMN = re.compile(
     r"street|postal address|home address|contact details)\b", re.IGNORECASE)
 
 
-def _strip_block_prefixes(questions: list[Question], raw) -> None:
+def _strip_block_prefixes(questions: list[Question]) -> None:
     """The wording of a question whose export header carries its block's name ("InstituteViews.
     Topic:12. If I had a workplace issue it was dealt with efficiently", "Gender. What is
     your Gender?", the TAFE exit survey): the part after the prefix, so cards quote the
@@ -2502,7 +2502,8 @@ def _strip_block_prefixes(questions: list[Question], raw) -> None:
         words = m.group(1).split()
         return m if all(w[0].isupper() or w[0].isdigit() for w in words) else None
 
-    bare = [q for q in questions if q.type not in ("id", "weight", "meta") and block(q)]
+    bare = {id(q): m for q in questions if q.type not in ("id", "weight", "meta")
+            and (m := block(q)) is not None}
     styled = len(bare) + sum(1 for q in questions if q.type not in ("id", "weight", "meta")
                              and _TOPIC_PREFIX.match(str(q.text or "")))
     for q in questions:
@@ -2517,8 +2518,8 @@ def _strip_block_prefixes(questions: list[Question], raw) -> None:
                 q.text = re.sub(r"\s*\.?\s*;\s*Category\s*:.*$", "", t[m.end():]).strip() \
                     or t[m.end():].strip()
             continue
-        if styled >= 3 and q in bare:
-            rest = t[block(q).end(1) + 1:].strip()
+        if styled >= 3 and id(q) in bare:
+            rest = t[bare[id(q)].end(1) + 1:].strip()
             if rest:
                 q.text = rest
 
@@ -3349,7 +3350,8 @@ def _tick_boxes(questions: list[Question], data, notes: list[str]) -> list[Quest
                          "nobody apart: drafted role: ignore")
             continue
         s = data[q.id]
-        counts = s.map(_norm, na_action="ignore").value_counts()
+        vc = s.value_counts()      # count first, then normalise the distinct answers
+        counts = vc.groupby(vc.index.map(_norm)).sum()
         ticked = int(counts.get(_norm(only.label), 0)) + int(
             counts.get(_norm(only.code), 0) if _norm(only.code) != _norm(only.label) else 0)
         others = [m for m in q.missing if counts.get(_norm(m.label), 0) or
@@ -3561,7 +3563,7 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                     and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
-    _strip_block_prefixes(questions, raw)
+    _strip_block_prefixes(questions)
     _battery_peers(questions, notes, data)
     _flag_peers(questions, notes)
     questions = _tick_boxes(questions, data, notes)

@@ -84,7 +84,7 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
     """
     from .config import check_read_options
     from .errors import ConfigError, InputError
-    from .quality import QualityRules, exclusion_list
+    from .quality import QualityRules
 
     options = {k: v for k, v in dict(decimal=decimal, thousands=thousands, dayfirst=dayfirst,
                                      encoding=encoding, encoding_errors=encoding_errors).items()
@@ -92,9 +92,9 @@ def ingest(input_path, *, output_dir, codebook_path=None, wave=None, file_format
     check_read_options(options)
     kw = {} if exclude_flags is None else {"exclude": tuple(exclude_flags)}
     if exclude_respondents is not None:
-        kw["exclude_respondents"] = exclusion_list(exclude_respondents, file=config_file)
-    rules = QualityRules(**kw)          # checked before the export is read
+        kw["exclude_respondents"] = exclude_respondents
     try:
+        rules = QualityRules(**kw)      # checked (exclusion_list) before the export is read
         return _ingest(input_path, output_dir=output_dir, codebook_path=codebook_path,
                        wave=wave, file_format=file_format, rules=rules,
                        engine=engine, scheduler=scheduler, options=options)
