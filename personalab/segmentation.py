@@ -797,7 +797,7 @@ class PersonaModel(ClusterMixin, TransformerMixin, BaseEstimator):
         n = len(C)
         if c == "hdbscan":
             hdbscan = _import_hdbscan()
-            mcs = max(2, int(math.ceil(self.min_segment_share * n)))
+            mcs = self.min_segment_size(n)
             ms = self.min_samples
             if ms == "auto":
                 ms = min(_AUTO_MIN_SAMPLES, mcs)
