@@ -360,11 +360,6 @@ def _dissolving(stab, segments) -> dict:
     return out
 
 
-def _not_persona_name(name: str) -> str:
-    name = str(name)
-    return name if name.rstrip().endswith(NOT_A_PERSONA) else f"{name} {NOT_A_PERSONA}"
-
-
 _MODEL_GUARD_WORDS = ("one input alone", "one input dominates", "missing-answer pattern")
 #: How the sweep's flag on the setting it fell back to begins (``Recommendation.flags``)
 _CLOSEST_FLAGGED = "The closest setting is flagged:"
@@ -475,10 +470,13 @@ def summary_section(store: ArtifactStore) -> Section | None:
     elif rec is not None:
         parts.append(f"<p><b>Stability.</b> {esc(rec.verdict)}</p>")
     if personas:
+        from .personas import not_a_persona_name
+
         colors = _segment_colors(store, [p.segment for p in personas])
         refused = not_persona_reasons(store, personas)
-        names = {p.segment: p.name + (" (not a fit)" if p.negative else "") for p in personas}
-        names.update({s: _not_persona_name(n) for s, n in names.items() if s in refused})
+        # a refused segment is named plainly, never with a persona's (or not-a-fit) name
+        names = {p.segment: not_a_persona_name(p.segment) if p.segment in refused
+                 else p.name + (" (not a fit)" if p.negative else "") for p in personas}
 
         def row(p):
             return {"persona": names[p.segment],
@@ -810,6 +808,7 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
     html_parts = [_guard_html(store), str(table_html(table, cells={"value": [
         v if isinstance(v, Markup) else Markup(esc(v)) for _, v in rows]}))]
     if stab is not None:
+        from .personas import not_a_persona_name
         from .plotting import segment_label
 
         seg = stab.segments.reset_index()
@@ -817,7 +816,7 @@ def methods_section(store: ArtifactStore, run_info: dict | None) -> Section:
         key = seg.columns[0]
         refused = not_persona_reasons(store)
         names = {**{s: f"Segment {s}" for s in seg[key]}, **names}
-        names.update({s: _not_persona_name(n) for s, n in names.items() if s in refused})
+        names.update({s: not_a_persona_name(s) for s in names if s in refused})
         seg.insert(0, "persona", [segment_label(s, names) for s in seg[key]])
         colors = _segment_colors(store, seg[key])
         reproduces = solution_reproduces(stab)

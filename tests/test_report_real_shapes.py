@@ -156,6 +156,22 @@ def test_a_not_asked_segment_is_listed_under_not_personas(tmp_path):
     assert "not a persona<" not in michael
 
 
+def test_a_refused_not_a_fit_segment_is_named_once(tmp_path):
+    """A refused segment that the not-a-fit rules also match read "Segment 2 (not a persona)
+    (not a fit) (not a persona)" in the summary: it is named plainly, once."""
+    import dataclasses
+
+    stab = _stability([0.9, 0.8, 0.95], stable=False,
+                      verdict=YPS_VERDICT + " Segment(s) 2 are respondents who were not asked "
+                                            "(or skipped) a block of questions, not personas.",
+                      not_asked=(2,), not_asked_flags={2: OSMI_FLAG}, flags=[OSMI_FLAG])
+    guarded = dataclasses.replace(_persona(2, "Joshua"), negative=True)
+    store = _summary_store(tmp_path, stab, [_persona(0, "Michael"), _persona(1, "Laura"),
+                                            guarded])
+    refused = _table_rows(str(summary_section(store).html), "<h3>Not personas</h3>")
+    assert [r[0] for r in refused] == ["Segment 2 (not a persona)"]
+
+
 def test_a_solution_of_categorical_cells_has_no_personas(tmp_path):
     """projoint: the two segments were the two cells of one answer ('Not personas' verdict,
     dominated_by set); the summary listed them as personas Jessica and Jennifer."""
