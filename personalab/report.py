@@ -209,6 +209,22 @@ def questions_section(store: ArtifactStore) -> Section | None:
                                                                           cells=cells))))
 
 
+class _ReadOnce(ArtifactStore):
+    """The run's artifacts as one report build reads them: each loaded once and shared by
+    the sections (the stability result was loaded 21 times, the personas 14 and the survey
+    7 for one report of the sample wave; a survey of a million respondents costs seconds a
+    load). Nothing is saved while a report is built."""
+
+    def __init__(self, output_dir):
+        super().__init__(output_dir)
+        self._read: dict = {}
+
+    def load(self, name: str):
+        if name not in self._read:
+            self._read[name] = super().load(name)
+        return self._read[name]
+
+
 def _load(store: ArtifactStore, name: str):
     return store.load(name) if store.has(name) else None
 
@@ -871,7 +887,7 @@ def build_report(output_dir, *, wave: str | None = None, title: str | None = Non
         The written ``index.html``.
     """
     output_dir = Path(output_dir)
-    store = ArtifactStore(output_dir)
+    store = _ReadOnce(output_dir)
     wave = wave or output_dir.name
     from .wave_report import changes_section
 
