@@ -212,8 +212,8 @@ def questions_section(store: ArtifactStore) -> Section | None:
 class _ReadOnce(ArtifactStore):
     """The run's artifacts as one report build reads them: each loaded once and shared by
     the sections (the stability result was loaded 21 times, the personas 14 and the survey
-    7 for one report of the sample wave; a survey of a million respondents costs seconds a
-    load). Nothing is saved while a report is built."""
+    7 for one report of the sample wave; each survey load grows with the wave). Nothing is
+    saved while a report is built."""
 
     def __init__(self, output_dir):
         super().__init__(output_dir)
