@@ -660,12 +660,6 @@ def _about_doing(q, row) -> bool:
     return bool(_DOING.search(text)) and not _NOT_DOING.search(text)
 
 
-def _statement_for(row, q) -> Statement:
-    """One profile row as a bullet, with its evidence."""
-    phrase, direction = _phrase_for(row, q)
-    return Statement(_sentence(phrase), [_profile_evidence(row)], direction)
-
-
 def _problem_pole(q, survey) -> str:
     """Which answer holds the pain point or objection of a pain-point/objection question:
     'high' (agreeing with it) unless the question is a positively worded item of a keyed
@@ -742,13 +736,6 @@ def _is_code(row, q) -> bool:
                 & _CODE_WORDS)
 
 
-def _highlightable(row, q, *, min_effect: float, min_cell: int, share: float = 0.0,
-                   given: int | None = None) -> bool:
-    """A profile row may become a sentence (:func:`_why_not` finds nothing against it)."""
-    return _why_not(row, q, min_effect=min_effect, min_cell=min_cell, share=share,
-                    given=given) is None
-
-
 def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0,
              given: int | None = None) -> str | None:
     """A profile row may become a sentence: significant, at least a small effect, and not
@@ -788,7 +775,7 @@ def _why_not(row, q, *, min_effect: float, min_cell: int, share: float = 0.0,
 
 
 def _reader_effect(row, share: float = 0.0) -> float:
-    """The effect size as a reader sees it against the total (see :func:`_highlightable`)."""
+    """The effect size as a reader sees it against the total (see :func:`_why_not`)."""
     share = 0.0 if share is None or _isnan(share) else min(max(float(share), 0.0), 1.0)
     return abs(float(row["effect_size"])) * (1.0 - share)
 

@@ -766,13 +766,8 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
                           persona_names=dict(baseline.personas), params=params, notes=notes)
 
 
-#: Membership of its own persona that the baseline's median respondent gets under
-#: :func:`kmeans_membership` (a clear majority: 3 to 1 against all other personas together).
-_MEDIAN_MEMBERSHIP = MEDIAN_MEMBERSHIP
-
-
 def kmeans_membership(model, baseline_survey, baseline_labels, survey,
-                      median_membership=_MEDIAN_MEMBERSHIP):
+                      median_membership=MEDIAN_MEMBERSHIP):
     """Soft membership of ``survey``'s respondents in a k-means model's personas.
 
     A softmax over the squared distances to the personas' centres (the k-means centres,
