@@ -129,14 +129,15 @@ def persona_cards_html(personas, *, wave: str | None = None, standalone: bool = 
 
 
 def _question_names(codebook) -> dict:
-    """{question id: (short label, full wording)} of a codebook (empty without one)."""
-    from .codebook import short_label
+    """{question id: (short label, full wording)} of a codebook (empty without one); the
+    labels are the charts' and heat maps' (:func:`personalab.codebook.distinct_labels`), so
+    look-alike questions read apart in tables as they do in the figures."""
+    from .codebook import distinct_labels
 
-    out = {}
-    for q in (codebook or []):
-        label = short_label(q)
-        out[str(q.id)] = (label, str(getattr(q, "text", "") or label))
-    return out
+    qs = list(codebook or [])
+    labels = distinct_labels(qs)
+    return {str(q.id): (labels[str(q.id)], str(getattr(q, "text", "") or labels[str(q.id)]))
+            for q in qs}
 
 
 # --------------------------------------------------------------------------- sections

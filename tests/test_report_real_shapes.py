@@ -499,3 +499,19 @@ def test_the_data_quality_total_row_has_no_none(tmp_path):
     assert len(total) == 1 and total[0][col] == ""
     assert {r[col] for r in rows if r[0] != "total"} <= {"True", "False"}
     assert ">None<" not in html
+
+
+def test_report_tables_name_look_alike_questions_apart_as_the_charts_do():
+    """Without ``short``, OSMI's two 'interferes with your work' questions cut to one label;
+    the heat map told them apart while the report's tables and glossary did not."""
+    from personalab.plotting._common import question_labels
+    from personalab.report import _question_names
+
+    stem = ("If you have a mental health issue, do you feel that it interferes with your work "
+            "when ")
+    qs = [Question("Q1", stem + "being treated effectively?"),
+          Question("Q2", stem + "NOT being treated effectively?")]
+    names = _question_names(qs)
+    assert names["Q1"][0] != names["Q2"][0]
+    assert {k: v[0] for k, v in names.items()} == question_labels(qs)
+    assert names["Q2"][1] == stem + "NOT being treated effectively?"
