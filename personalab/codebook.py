@@ -1997,6 +1997,21 @@ _USAGE_RANKS = [
     (r"\bheard of\b|\baware of\b|\b(?:do ?n[o']t|do not|never) (?:really |actually )?"
      r"used?\b|\b(?:only )?used (?:it |this )?once\b", 1),
 ]
+#: stages of someone's use of a substance or product, by how much of it they have had:
+#: never < tried it < used to (former) < now and then (social, occasional) < now
+#: (current, regular, daily) < a lot (heavy). Young People Survey's "Smoking" (never
+#: smoked < tried smoking < former smoker < current smoker) and "Alcohol" (never < social
+#: drinker < drink a lot); the first pattern that matches ranks the answer
+_USE_STAGE_RANKS = [
+    (r"^never\b|\bnever (?:smoked|drank|drunk|drink|used|tried|vaped)\b|"
+     r"\bnon-? ?(?:smoker|drinker|user|vaper)s?\b", 0),
+    (r"\b(?:tried|experimented|once or twice)\b", 1),
+    (r"\b(?:former|formerly|ex-? ?(?:smoker|drinker|user|vaper)s?|quit|stopped|used to|"
+     r"no longer|gave up|given up)\b", 2),
+    (r"\b(?:a lot|heavy|heavily|excessive(?:ly)?|binge)\b", 4),
+    (r"\b(?:social|socially|occasional|occasionally|light|moderate)\b", 3),
+    (r"\b(?:current|currently|regular|regularly|daily|every day)\b", 3.5),
+]
 _ORDINALS = [
     ("education levels", _EDUCATION_RANKS, False,
      re.compile(r"educat|degree|qualification|school|studies", re.IGNORECASE)),
@@ -2005,12 +2020,15 @@ _ORDINALS = [
     ("time spent", _TIME_SPENT_RANKS, True, None),
     ("quantity (none, some, all)", _QUANTITY_RANKS, True, None),
     ("use (not heard of it ... use it often)", _USAGE_RANKS, True, None),
+    ("stages of use (never ... tried ... former ... current)", _USE_STAGE_RANKS, False, None),
 ]
 
 
 def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
-    """(labels low -> high, kind, as_likert) for education levels, frequencies and
-    quantities; ``None`` when the answers are not one of them (then they are nominal)."""
+    """(labels low -> high, kind, as_likert) for education levels, frequencies,
+    quantities, stages of use and numeric bands (:func:`_range_rank`: every answer a
+    number, band or bound, not all bare numbers); ``None`` when the answers are not one of
+    them (then they are nominal)."""
     if len(labels) < 3:
         return None
     context = f"{qid} {text}"
@@ -2028,32 +2046,65 @@ def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
             if len(set(score.values())) == len(score):
                 return sorted(labels, key=score.get), kind, as_likert
     ranks = {lab: _range_rank(lab) for lab in labels}
-    if all(r is not None for r in ranks.values()) and len(set(ranks.values())) == len(ranks):
+    # every answer a number, a band or a bound, not all of them bare numbers
+    if all(r is not None for r in ranks.values()) and len(set(ranks.values())) == len(ranks) \
+            and not all(_ONE_NUMBER.match(_WS.sub(" ", str(lab)).strip()) for lab in labels):
         return sorted(labels, key=ranks.get), "numeric ranges", False
     return None
 
 
 _NUM = r"(\d[\d,]*(?:\.\d+)?)\s*%?"
-#: "1-5", "26-100", "1-25%", "More than 1000", "Less than 1", "10+", "50 or more"
-_RANGE = re.compile(rf"^{_NUM}\s*(?:-|\u2013|to|\s)\s*{_NUM}$")
+#: "1-5", "26-100", "1-25%", "More than 1000", "Less than 1", "10+", "50 or more",
+#: "between 5 and 10" (after :func:`_bare_amounts` took units and currency off)
+_RANGE = re.compile(rf"^(?:between\s+)?{_NUM}\s*(?:-|\u2013|\u2014|to|and|\s)\s*{_NUM}$")
 _BELOW = re.compile(rf"^(?:less than|fewer than|under|below|up to|<)\s*{_NUM}$|"
                     rf"^{_NUM}\s*(?:or (?:less|fewer|younger|under)|and (?:under|below|younger))$")
 _ABOVE = re.compile(rf"^(?:more than|over|above|greater than|>)\s*{_NUM}$|"
                     rf"^{_NUM}\s*(?:\+|or (?:more|older|over)|and (?:over|above|more|older))$")
+_ONE_NUMBER = re.compile(rf"^{_NUM}$")
+#: "1st semester", "2nd year", "3rd": an ordinal number, then at most three words
+_ORDINAL_NUMBER = re.compile(r"^(\d+)(?:st|nd|rd|th)\b(?:\s+[a-z]+){0,3}$")
+#: currency before or after an amount ("$10", "Rs. 500", "\u20ac20", "100 USD")
+_CURRENCY = re.compile(r"[$\u00a3\u20ac\u00a5\u20b9]\s*|\b(?:rs\.?|inr|usd|eur|gbp|aud|cad)"
+                       r"\s*(?=\d)|(?<=\d)\s*(?:usd|eur|gbp|inr|aud|cad|dollars?|euros?|"
+                       r"pounds?|rupees?)\b")
+#: a unit after an amount ("1-2 years", "Less than 1 year", "10 hours or more", "18 years old")
+_UNIT = re.compile(r"(?<=\d)\s*(?:years?|yrs?|months?|weeks?|wks?|days?|hours?|hrs?|"
+                   r"minutes?|mins?|times|km|kms|miles?|kg|kgs|lbs?|people|persons|employees|"
+                   r"staff|members|children|kids|items)\b(?:\s+old\b)?")
+#: "per month", "a year", "annually" closing an amount band ("$10-$50 per month")
+_PER = re.compile(r"\s*(?:(?:per|a|an|/|each)\s*(?:day|week|month|year|annum|hour)|annually|"
+                  r"monthly|weekly|daily|yearly|p\.?\s?a\.?)$")
+
+
+def _bare_amounts(low: str) -> str:
+    """An answer band with its currency, units, thousands suffix and "per month" taken off
+    ("$10k - $50k per year" -> "10000 - 50000", "Less than 1 year" -> "less than 1")."""
+    t = _CURRENCY.sub("", low)
+    t = re.sub(r"(\d+(?:\.\d+)?)\s*k\b", lambda m: f"{float(m.group(1)) * 1000:g}", t)
+    t = _PER.sub("", _UNIT.sub("", t))
+    return _WS.sub(" ", t).strip()
 
 
 def _range_rank(label) -> tuple | None:
-    """Sort key of a numeric-range answer ("6-25" -> (6, 0)), None for other answers."""
-    low = _WS.sub(" ", str(label).casefold()).strip()
+    """Sort key of a numeric-range answer ("6-25" -> (6, 0, 25), "Less than 1 year" ->
+    (1, -1, 1), "$10-$50" -> (10, 0, 50), "2nd semester" -> (2, 0, 2)), None for other
+    answers. Currency, units and "per month" are read past (:func:`_bare_amounts`)."""
+    low = _bare_amounts(_WS.sub(" ", str(label).casefold()).strip())
 
     def num(x):
         return float(x.replace(",", ""))
     if m := _RANGE.match(low):
-        return (num(m.group(1)), 0)
+        return (num(m.group(1)), 0, num(m.group(2)))
     if m := _BELOW.match(low):
-        return (num(m.group(1) or m.group(2)), -1)
+        n = num(m.group(1) or m.group(2))
+        return (n, -1, n)
     if m := _ABOVE.match(low):
-        return (num(m.group(1) or m.group(2)), 1)
+        n = num(m.group(1) or m.group(2))
+        return (n, 1, n)
+    if m := (_ONE_NUMBER.match(low) or _ORDINAL_NUMBER.match(low)):
+        n = num(m.group(1))
+        return (n, 0, n)
     return None
 
 
@@ -2357,6 +2408,11 @@ def _draft_column(c, raw, sample, full_data, grid) -> tuple[Question | None, lis
             numeric.append(float(k))
         except ValueError:
             break
+    if rest and _names_postcode(c, text) and _code_answers([st.text[k] for k in rest]):
+        return Question(c, text, "id", "ignore", missing=missing), [
+            f"{c}: a ZIP / postal code: it labels a place, it is no amount; drafted type id, "
+            "role ignore (never averaged or profiled) - map it to a region or area type in "
+            "a column of its own to describe personas by it"]
     if rest and len(numeric) == len(rest):
         return _infer_numeric(c, text, st, numeric, missing, toks, demographic, seg, grid)
     # A number column with a stray word or two ("Enter your age": "Rahul Rai"): still numbers;
@@ -2484,6 +2540,25 @@ _NAME_COLUMN = re.compile(
     r"street|postal address|home address|contact details)\b", re.IGNORECASE)
 
 
+def _loader_notes_out(questions: list[Question], notes: list[str]) -> None:
+    """The loader's note on a renamed header (:data:`_LOADER_NOTE`: OSMI's second "Why or
+    why not?", read as ``Why or why not?__2``) taken out of the wording and written as a
+    drafting note instead: the wording is what respondents read; two questions worded
+    alike are told apart by their ``short`` labels (:func:`_draft_shorts`) and ids."""
+    for q in questions:
+        m = _LOADER_NOTE.search(str(q.text or ""))
+        if m is None:
+            continue
+        q.text = str(q.text)[:m.start()].rstrip() or str(q.id)
+        what = m.group(0).strip()[1:-1]
+        if what.startswith("duplicate"):
+            notes.append(f"{q.id}: the loader renamed this column ({what}); the wording is "
+                         "kept as asked and the short label tells it apart - check it")
+        else:
+            notes.append(f"{q.id}: the file gives this column no header ({what}); write its "
+                         "wording")
+
+
 def _strip_block_prefixes(questions: list[Question]) -> None:
     """The wording of a question whose export header carries its block's name ("InstituteViews.
     Topic:12. If I had a workplace issue it was dealt with efficiently", "Gender. What is
@@ -2601,12 +2676,24 @@ _NA_HINT = re.compile(r"\bn/?a\b|not applicable|does ?n[o']t apply|0 ?= ?(none|n
                       re.IGNORECASE)
 
 
+def _sentinel_like(v) -> bool:
+    """A number exports use for "no answer" in an amount column: one of
+    :data:`_BIG_SENTINELS`, or nines ending in 7, 8 or 9 (99, 9998, 999999, -99)."""
+    if not float(v).is_integer():
+        return False
+    return v in _BIG_SENTINELS or bool(re.fullmatch(r"9+[789]", str(abs(int(v)))))
+
+
 def _split_sentinels(values: list[float]) -> tuple[list[float], list[float]]:
     """(answers, sentinel codes): 88/99/-9-style codes set apart from a short code range."""
     vals = sorted(set(values))
     if len(vals) < 3 or not all(float(v).is_integer() for v in vals):
         return vals, []
     out = []
+    # negative codes first: "-5 refused" must not widen the range 99 is set apart from
+    while len(vals) >= 3 and vals[0] <= -2 and vals[1] >= 0:
+        out.append(vals[0])
+        vals = vals[1:]
     while len(vals) >= 3:
         v, rest = vals[-1], vals[:-1]
         if v in _SENTINELS and v - rest[-1] >= 2 and rest[-1] - rest[0] <= 10:
@@ -2614,10 +2701,30 @@ def _split_sentinels(values: list[float]) -> tuple[list[float], list[float]]:
             vals = rest
         else:
             break
-    while len(vals) >= 3 and vals[0] <= -2 and vals[1] >= 0:
-        out.append(vals[0])
-        vals = vals[1:]
     return vals, out
+
+
+#: a header that names a ZIP / postal code ("zip", "ZipCode", "Postcode", "What is your ZIP
+#: code?", "PIN code"), read on its words (:func:`_tokens`)
+_POSTCODE_WORDS = re.compile(r"\b(?:zip|zipcode|zip code|postcode|post code|postal code|"
+                             r"postal|pin code|pincode|plz)\b")
+#: a ZIP / postal code answer: 3 to 10 letters, digits, spaces or dashes, with a digit
+_POSTCODE_ANSWER = re.compile(r"^(?=.*\d)[a-z0-9][a-z0-9 -]{2,9}$", re.IGNORECASE)
+
+
+def _names_postcode(c, text) -> bool:
+    """True when the column's id, or its wording of up to 8 words, names a ZIP / postal
+    code (:data:`_POSTCODE_WORDS`)."""
+    heads = [str(c)] + ([str(text)] if len(str(text).split()) <= 8 else [])
+    return any(_POSTCODE_WORDS.search(" ".join(_tokens(_LOADER_NOTE.sub("", h))))
+               for h in heads)
+
+
+def _code_answers(answers) -> bool:
+    """True when nearly all (95%) distinct answers read like postal codes
+    (:data:`_POSTCODE_ANSWER`: "02062", "10001-1234", "SW1A 1AA")."""
+    texts = [_WS.sub(" ", str(a)).strip() for a in answers]
+    return bool(texts) and sum(bool(_POSTCODE_ANSWER.match(t)) for t in texts) >= 0.95 * len(texts)
 
 
 def _names_identifier(c, text) -> bool:
@@ -2662,9 +2769,13 @@ def _infer_numeric(c, text, st, values, missing, toks, demographic, seg, grid):
         main, sentinels = _split_sentinels(values)
     else:       # an amount (age 18..90) with 999 = refused: far above every real answer
         main, sentinels = sorted(values), []
-        while len(main) >= 3 and main[-1] in _BIG_SENTINELS and main[-1] > 2 * max(main[-2], 1):
+        while len(main) >= 3 and _sentinel_like(main[-1]) and main[-1] > 2 * max(main[-2], 1):
             sentinels.append(main.pop())
-        while len(main) >= 3 and main[0] in _BIG_SENTINELS and main[1] >= 0:
+        # a negative code under answers that are never negative: -9 / -99 (listed or all
+        # nines), or any whole number far below them (projoint's hhi 1..24 with -3105)
+        while len(main) >= 3 and main[1] >= 0 and main[0] <= -2 and \
+                float(main[0]).is_integer() and (
+                    _sentinel_like(main[0]) or -main[0] > 2 * max(main[-1], 1)):
             sentinels.append(main.pop(0))
     if sentinels:
         missing = list(missing) + [MissingCode(int(v), f"{int(v)} (unlabelled code)", "unlabelled")
@@ -2857,7 +2968,10 @@ _LEAD = re.compile(r"^(?:please\s+(?:indicate|rate|select|tell us|choose|state)\
                    r"(?: statements?)?)?\s*:?\s*)", re.IGNORECASE)
 
 
-_LOADER_NOTE = re.compile(r"\s*\(duplicate column name.*$")
+#: the note the loader appends to a header it had to rename (``loaders._unique_ids``): a
+#: repeated column name ("Why or why not? (duplicate column name 'Why or why not?',
+#: occurrence 2, file column 40)") or a blank one ("column_7 (no header; column 7)")
+_LOADER_NOTE = re.compile(r"\s*\((?:duplicate column name\b.*|no header; column \d+\))$")
 
 
 def _clean_text(text) -> str:
@@ -3430,7 +3544,9 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     single choice, numeric, free text, dates, metadata and id-like columns, and groups
     batteries (Q3_1, Q3_2, ...) into grids. Types are decided on a sample of rows; answer
     sets are read from the whole column so no rare answer is left off a scale. Numeric
-    ranges ("1-5", "6-25", "More than 1000") are ordered low to high; a column named like a
+    ranges ("1-5", "6-25", "More than 1000", also with units or currency: "Less than 1
+    year", "$10-$50", "2nd semester") and stages of use ("never smoked" < "tried smoking" <
+    "former smoker" < "current smoker") are ordered low to high; a column named like a
     demographic or a count inside a battery of 1-5 ratings, answered on the battery's codes,
     is one more rating; a yes/no flag named like a demographic inside a run of flags takes
     their role. A text scale holds the answers offered: a known scale's point nobody chose
@@ -3453,7 +3569,14 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
     typed-in gender of more than 12 answers is free text of role ``ignore``; usage scales
     are ordered from "not heard of it" to "use it often". An export's block prefix
     ("InstituteViews. Topic:12. ") is dropped from the wording (see
-    ``_strip_block_prefixes``; "St. ", "Mr. " and other abbreviations are no block).
+    ``_strip_block_prefixes``; "St. ", "Mr. " and other abbreviations are no block), and
+    so is the loader's note on a renamed header ("(duplicate column name ...)": a drafting
+    note instead). A ZIP / postal code is type ``id``, role ``ignore`` (never averaged). In
+    a number column, a negative code far below answers that are never negative (-3105
+    under 1..24), nines above them (999999) and a sentinel code the draft declares missing
+    in another question (-5, 99) below or above all its answers are missing codes. Piping
+    placeholders in answer labels are noted (scale labels must match the data), and made
+    readable in tick-box option labels.
 
     Parameters
     ----------
@@ -3563,14 +3686,17 @@ def infer_codebook(raw, survey_name: str | None = None) -> Codebook:
                     and all(_is_number(o.code) for o in q.scale) and not raw.value_labels.get(q.id):
                 q.scale = [ScaleOption(o.code, o.label) for o in fullest.scale]
                 q.missing = _renumber(q.missing, len(q.scale))
+    _loader_notes_out(questions, notes)
     _strip_block_prefixes(questions)
     _battery_peers(questions, notes, data)
     _flag_peers(questions, notes)
     questions = _tick_boxes(questions, data, notes)
     _flag_reversed(questions, raw, sample, notes)
+    _shared_missing_codes(questions, data, notes)
     _declare_leftovers(questions, raw, notes)
     _draft_shorts(questions)
     _readable_wordings(questions, notes)
+    _piped_answers(questions, notes)
     name = survey_name or (Path(raw.path).stem if raw.path is not None else "survey")
     return Codebook(survey=name, respondent_id=id_col, weight=weight_col, questions=questions,
                     notes=_merge_notes(notes, [q.id for q in questions]))
@@ -3854,6 +3980,84 @@ def _readable_wordings(questions: list[Question], notes: list[str]) -> None:
         notes.append(f"{q.id}: the wording held the export's piping placeholder(s) "
                      f"{', '.join(found)}; shown as {q.text!r} - write the text respondents "
                      "saw")
+
+
+def _numbers_in(s: pd.Series) -> pd.Series:
+    """The distinct answers of a column that read as numbers, as floats."""
+    u = pd.Series(pd.unique(s.dropna()))
+    return pd.to_numeric(u.astype(str).str.strip(), errors="coerce").dropna()
+
+
+def _shared_missing_codes(questions: list[Question], data, notes: list[str]) -> None:
+    """A number column holding a sentinel code (negative, or :func:`_sentinel_like`: 99,
+    998, ...) that the draft declares missing in another question of the same file, where
+    that file column holds the code itself (projoint's -3105 set apart in ``education``,
+    also under ``hhi``'s 1..24): declared missing here too, with the other question's label
+    and reason, when it lies below or above all of this column's other answers, so it is
+    never averaged. A code inside the answers' range (99 among ages 18..100) stays."""
+    shared: dict[float, tuple[str, MissingCode]] = {}
+    for q in questions:
+        if q.columns or q.id not in getattr(data, "columns", ()):
+            continue
+        codes = [m for m in q.missing if _is_number(m.code) and float(m.code).is_integer()
+                 and (float(m.code) < 0 or _sentinel_like(float(m.code)))]
+        if not codes:
+            continue
+        held = set(_numbers_in(data[q.id]).tolist())
+        for m in codes:
+            if float(m.code) in held:
+                shared.setdefault(float(m.code), (q.id, m))
+    if not shared:
+        return
+    for q in questions:
+        if q.type != "numeric" or q.id not in data.columns:
+            continue
+        values = set(_numbers_in(data[q.id]).tolist())
+        have = {float(m.code) for m in q.missing if _is_number(m.code)}
+        found = sorted(v for v in values & set(shared) - have
+                       if shared[v][0] != q.id)
+        for v in found:
+            rest = values - {v} - have - set(found)
+            if not rest or min(rest) <= v <= max(rest):
+                continue
+            src, m = shared[v]
+            q.missing.append(MissingCode(int(v), m.label, m.reason))
+            notes.append(f"{q.id}: code {int(v)} is drafted as missing in {src} (reason: "
+                         f"{m.reason}) and lies outside this column's other answers "
+                         f"({_fmt_num(min(rest))}..{_fmt_num(max(rest))}); drafted as missing "
+                         "here too, so it is never averaged - check")
+
+
+def _fmt_num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _piped_answers(questions: list[Question], notes: list[str]) -> None:
+    """Export piping placeholders in answer labels (TAFE's main-factor answer "Dissatisfaction
+    with %[Institute]Q25LBL%"): an option label of a multi-select answered one column per
+    option only names its column, so it is made readable (:func:`readable_piping`); a scale
+    label, a joined multi-select option or a missing code's label must match the answers
+    as the data holds them, so it is kept and named in a note with its readable form (show
+    it through :func:`readable_piping`, or recode the data)."""
+    for q in questions:
+        if q.columns:
+            piped = {c: lab for c, lab in q.columns.items() if _PIPED.search(str(lab))}
+            if piped:
+                q.columns = {c: readable_piping(lab) if c in piped else lab
+                             for c, lab in q.columns.items()}
+                notes.append(f"{q.id}: option label(s) held the export's piping placeholder "
+                             f"({'; '.join(map(repr, piped.values()))}); shown as "
+                             f"{'; '.join(repr(q.columns[c]) for c in piped)} - write the "
+                             "option respondents saw")
+        kept = [str(o.label) for o in q.scale] + [str(o) for o in q.options] + \
+            [str(m.label) for m in q.missing]
+        kept = [lab for lab in kept if _PIPED.search(lab)]
+        if kept:
+            notes.append(f"{q.id}: answer label(s) {'; '.join(map(repr, kept))} hold the "
+                         "export's piping placeholder; kept as the data holds them so the "
+                         "answers match - show them as "
+                         f"{'; '.join(repr(readable_piping(lab)) for lab in kept)} "
+                         "(codebook.readable_piping) or recode the answers")
 
 
 def _merge_notes(notes: list[str], ids: list[str]) -> list[str]:
