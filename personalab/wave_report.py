@@ -7,10 +7,11 @@ segments map onto the baseline personas. Every piece of text is HTML-escaped.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-__all__ = ["changes_section"]
+__all__ = ["changes_section", "baseline_colors", "fit_sentence", "drift_coverage"]
 
 
 def _pct(v) -> str:
@@ -37,6 +38,150 @@ def _text(codebook, qid) -> str:
     return str(getattr(q, "text", "") or qid)
 
 
+def _int_segment(seg):
+    """A persona id (int) of a size/drift row, else None (``emerging``, ``unassigned``)."""
+    if isinstance(seg, (bool, np.bool_)):
+        return None
+    if isinstance(seg, (int, np.integer)):
+        return int(seg)
+    if isinstance(seg, str) and seg.lstrip("-").isdigit():
+        return int(seg)
+    return None
+
+
+def _lookup(colors, seg):
+    if seg in colors:
+        return colors[seg]
+    k = _int_segment(seg)
+    return colors.get(k) if k is not None else None
+
+
+def baseline_colors(comparison, colors_now) -> dict:
+    """Each baseline persona's colour on this wave's page, keyed by baseline id (and
+    ``emerging``, ``unassigned``).
+
+    ``colors_now`` is this wave's own segments' colours (what the persona cards, the map and
+    every other chart use, :func:`personalab.report._segment_colors`). A persona carried
+    over (its segment is ``same`` as it in ``comparison.correspondence``) takes its
+    segment's colour, so "Linda" is one colour on the whole page whatever the two waves'
+    ids are. Any other baseline persona, and ``emerging``, take a palette colour no segment
+    of this wave uses (its own id's colour where that one is free), so it is never drawn
+    in the colour of a different persona; ``unassigned`` is grey.
+    """
+    from .plotting._common import _PALETTE, UNASSIGNED_COLOR
+
+    corr = comparison.correspondence
+    out = {}
+    for r in (corr.to_dict("records") if corr is not None else []):
+        m = r.get("matched_segment", -1)
+        if r.get("kind") != "same" or m is None or pd.isna(m) or int(m) == -1:
+            continue
+        c = _lookup(colors_now, int(r["refit_segment"]))
+        if c is not None and int(m) not in out:
+            out[int(m)] = c
+    used = {c for s, c in colors_now.items() if c != UNASSIGNED_COLOR} | set(out.values())
+    free = [c for c in _PALETTE if c not in used] or list(_PALETTE)
+    rest = [s for s in comparison.sizes["segment"] if _int_segment(s) is not None
+            and _int_segment(s) not in out]
+    for s in sorted({_int_segment(s) for s in rest}):
+        own = _PALETTE[s % len(_PALETTE)]
+        c = own if own in free else free[0]
+        out[s] = c
+        if c in free and len(free) > 1:
+            free.remove(c)
+    out["emerging"] = free[0]
+    out["unassigned"] = UNASSIGNED_COLOR
+    return out
+
+
+def fit_sentence(comparison) -> str:
+    """The section's opening sentence (HTML-escaped): how the new wave's respondents fit
+    the baseline personas, in four disjoint counts that add up to the wave: in an emerging
+    segment; else placed into no persona; else fitting a persona weakly (membership below
+    ``params["min_membership"]``); else fitting one well. When the threshold is at most
+    1/k for k personas no respondent can fall below it (the memberships add up to 1), and
+    the sentence says so."""
+    from .report import esc
+
+    a = comparison.assignments
+    p = comparison.params
+    base_wave = str(p.get("baseline_wave") or "the baseline")
+    new_wave = str(p.get("new_wave") or "this wave")
+    thr = float(p.get("min_membership", 0.5))
+    n = len(a)
+    emerging = (a["candidate"] >= 0).to_numpy() if "candidate" in a else np.zeros(n, bool)
+    seg = a["segment"].to_numpy()
+    member = a["membership"].to_numpy(dtype=float)
+    none = ~emerging & (seg < 0)
+    weak = ~emerging & (seg >= 0) & (member < thr)
+    strong = ~emerging & (seg >= 0) & ~(member < thr)
+    n_cand = len(comparison.candidates)
+    k = sum(_int_segment(s) is not None for s in comparison.sizes["segment"])
+    segs = "segment" if n_cand == 1 else "segments"
+    text = (f"Each of the {n:,} analysed respondents of {esc(new_wave)} was placed into "
+            f"the personas of {esc(base_wave)} by the baseline model: "
+            f"{int(strong.sum()):,} fit a persona well (membership ≥ {thr:.0%}), "
+            f"{int(weak.sum()):,} fit one only weakly (below {thr:.0%}), "
+            f"{int(none.sum()):,} fit none, and {int(emerging.sum()):,} are in "
+            f"{n_cand} emerging {segs} that no baseline persona describes.")
+    if k >= 1 and thr <= 1 / k:
+        text += (f" With {k} personas a respondent's strongest membership is never below "
+                 f"{1 / k:.0%}, so a {thr:.0%} threshold cannot flag a weak fit.")
+    return text
+
+
+_NOT_IN_DRIFT = {
+    "added": "no: not in the baseline",
+    "dropped": "no: not asked this wave",
+    "renamed": "no: looks renamed; give a mapping to test it",
+    "changed_scale": "no: an answer not in the baseline codebook; give a scale_mapping "
+                     "to test it",
+    "changed_type": "no: its type changed",
+}
+_PROFILE_TYPES = ("likert", "numeric", "single", "multi")
+
+
+def drift_coverage(comparison) -> pd.DataFrame:
+    """The codebook comparison (:meth:`CodebookDiff.table`) with an ``in drift tests``
+    column: ``yes`` when the drift table tests the question within some persona, else
+    ``no:`` and why (not in the baseline, an answer not in the baseline codebook, not a
+    profile question, no test possible, ...)."""
+    diff = comparison.codebook_diff.table().copy()
+    drift = comparison.drift
+    tested, untestable = set(), {}
+    if drift is not None and len(drift):
+        has_p = drift.groupby("question")["p_value"].apply(lambda p: p.notna().any()) \
+            if "p_value" in drift else drift.groupby("question").size() > 0
+        tested = {q for q, ok in has_p.items() if ok}
+        for q, ok in has_p.items():
+            if not ok:
+                notes = []
+                if "note" in drift:
+                    notes = [n for n in drift.loc[drift["question"] == q, "note"].dropna()
+                             .astype(str).unique() if n]
+                untestable[q] = ("no: no test possible" + (f" ({notes[0]})" if notes else
+                                                          " (no p-value in any persona)"))
+
+    def why(r):
+        status = r.get("status")
+        if status in _NOT_IN_DRIFT:
+            return _NOT_IN_DRIFT[status]
+        q = r.get("baseline_id")
+        if q in tested:
+            return "yes"
+        if q in untestable:
+            return untestable[q]
+        qtype, role = r.get("type"), r.get("role")
+        if (qtype is not None and not pd.isna(qtype) and qtype not in _PROFILE_TYPES) \
+                or role == "ignore":
+            what = ", ".join(str(v) for v in (qtype, role) if v is not None and not pd.isna(v))
+            return f"no: not a profile question ({what})"
+        return "no: no answers to compare in one of the waves"
+
+    diff["in drift tests"] = [why(r) for r in diff.to_dict("records")]
+    return diff
+
+
 def changes_section(store):
     """The "What changed" section, or None when the run has no wave comparison."""
     if not store.has("wave_comparison"):
@@ -50,41 +195,40 @@ def changes_section(store):
     quotes = store.load("emerging_quotes") if store.has("emerging_quotes") else pd.DataFrame()
     base_wave = str(cmp.params.get("baseline_wave") or "the baseline")
     new_wave = str(cmp.params.get("new_wave") or "this wave")
-    a = cmp.assignments
-    n_new = len(a)
-    typed = int((a["segment"] >= 0).sum())
-    strong = int(((a["segment"] >= 0) & (a["membership"] >= cmp.params.get("min_membership",
-                                                                             0.5))).sum())
-    n_emerging = int((a["candidate"] >= 0).sum())
-    parts = [
-        f"<p class='lead'>Every one of the {n_new:,} analysed respondents of {esc(new_wave)} "
-        f"was typed into the personas of {esc(base_wave)}: {typed:,} fit one, {strong:,} of "
-        f"them strongly (membership ≥ {cmp.params.get('min_membership', 0.5):.0%}); "
-        f"{n_emerging:,} belong to {len(cmp.candidates)} emerging segment(s) that no "
-        "baseline persona describes.</p>"]
+    parts = [f"<p class='lead'>{fit_sentence(cmp)}</p>"]
     if cmp.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in cmp.notes) + "</ul>")
 
     # questionnaire
-    diff = cmp.codebook_diff.table()
+    diff = drift_coverage(cmp)
     changed = diff[diff["status"] != "same"]
+    left_out = diff[(diff["status"] == "same") & (diff["in drift tests"] != "yes")]
     parts.append("<h3>Questionnaire</h3>")
+    cols = [c for c in ["baseline_id", "new_id", "status", "segment_input", "detail",
+                        "in drift tests"] if c in diff]
     if changed.empty:
         parts.append("<p>The questionnaire is unchanged: every question has the same id, "
                      "type and answer scale as in the baseline.</p>")
     else:
         parts.append("<p>Questions renamed, added, dropped or with a changed scale. Renamed "
                      "questions are only used when mapped; a changed scale of a segmentation "
-                     "question is refused unless mapped.</p>")
-        parts.append(str(table_html(changed[["baseline_id", "new_id", "status",
-                                             "segment_input", "detail"]])))
+                     "question is refused unless mapped. <i>in drift tests</i>: whether the "
+                     "drift table below compares the question within each persona, and "
+                     "why not.</p>")
+        parts.append(str(table_html(changed[cols])))
+    if len(left_out):
+        parts.append("<p>Unchanged questions that are not in the drift tests, and why:</p>")
+        parts.append(str(table_html(left_out[cols])))
 
     codebook = store.load("survey").codebook if store.has("survey") else None
-    names_now = ({p.segment: p.name for p in store.load("personas")}
-                 if store.has("personas") else {})
-    # one colour per persona, as in every other chart (a persona keeps its label, so its
-    # colour, across waves)
-    colors = _segment_colors(store, cmp.sizes["segment"])
+    personas_now = {p.segment: p for p in store.load("personas")} \
+        if store.has("personas") else {}
+    names_now = {s: p.name for s, p in personas_now.items()}
+    # this wave's segments keep the colours of every other chart of the page; a baseline
+    # persona carried over takes its segment's colour, any other one a colour no segment
+    # of this wave has (baseline_colors)
+    colors_now = _segment_colors(store)
+    colors = baseline_colors(cmp, colors_now)
 
     def persona_cells(segments, personas):
         return [persona_cell(s, {s: p}, colors) for s, p in zip(segments, personas)]
@@ -95,20 +239,50 @@ def changes_section(store):
     # sizes
     fig = visualize_size_shift(cmp, title=f"Persona sizes: {base_wave} vs {new_wave}",
                                colors=colors)
+    carried = {}
+    corr = cmp.correspondence
+    for r in (corr.to_dict("records") if corr is not None else []):
+        m = r.get("matched_segment", -1)
+        if r.get("kind") == "same" and m is not None and not pd.isna(m) and int(m) != -1:
+            carried.setdefault(int(m), int(r["refit_segment"]))
+
+    def own_segment(seg):
+        b = _int_segment(seg)
+        if b is None:
+            return ""
+        if b not in carried:
+            return "none: not carried over"
+        p = personas_now.get(carried[b])
+        if p is None or not getattr(p, "size", None):
+            return f"Segment {carried[b]}"
+        return (f"{int(p.size['n']):,} ({float(p.size['weighted_share']):.1%}), "
+                f"segment {carried[b]}")
+
     sizes = cmp.sizes.assign(
         **{base_wave: cmp.sizes["share_baseline"].map(_pct),
            new_wave: cmp.sizes["share_new"].map(_pct),
            "shift (points)": cmp.sizes["shift"].map(lambda v: f"{v:+.1f}"),
            "95% CI": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in
                       zip(cmp.sizes["ci_low"], cmp.sizes["ci_high"])]})
-    cols = ["persona", base_wave, new_wave, "shift (points)", "95% CI", "p_adjusted",
-            "significant"]
+    own_col = f"{new_wave}'s own segment (persona card)"
+    n_col = f"n placed ({new_wave})"
+    sizes[own_col] = [own_segment(s) for s in sizes["segment"]]
+    if "n_new" in sizes:
+        sizes[n_col] = sizes["n_new"]
+    cols = ["persona", base_wave, new_wave, n_col, "shift (points)", "95% CI", "p_adjusted",
+            "significant", own_col]
     if base_wave == new_wave:
-        cols = ["persona", "shift (points)", "95% CI", "p_adjusted", "significant"]
-    parts += ["<h3>Size shift</h3><p>Weighted share of all analysed respondents in each "
-              "persona, in both waves, and the shift with its 95% confidence interval "
-              "(red: significant after Benjamini–Hochberg correction). Emerging and "
-              "unassigned respondents are rows of their own.</p>",
+        cols = ["persona", n_col, "shift (points)", "95% CI", "p_adjusted", "significant",
+                own_col]
+    cols = [c for c in cols if c in sizes]
+    parts += [f"<h3>Size shift</h3><p>Weighted share of all analysed respondents in each "
+              f"persona: in {esc(base_wave)} its own personas, in {esc(new_wave)} the "
+              f"respondents the baseline model places into each of them; the shift with its "
+              "95% confidence interval (red: significant after Benjamini–Hochberg "
+              "correction). Emerging and unassigned respondents are rows of their own. "
+              f"The persona cards describe {esc(new_wave)}'s own segmentation instead: "
+              "the last column gives the card's size of a persona carried over, which "
+              "differs from the placed count when the two segmentations differ.</p>",
               f"<div class='figure'>{figure_html(fig, 'fig-size-shift')}</div>",
               str(table_html(sizes[cols], float_format="{:.3g}".format, cells={
                   "persona": persona_cells(sizes["segment"], sizes["persona"])}))]
@@ -189,23 +363,38 @@ def changes_section(store):
         parts.append("".join(card))
 
     # personas now
-    corr = cmp.correspondence
-    if len(corr):
-        t = corr.assign(**{"persona now": [segment_label(s, names_now)
-                                           for s in corr["refit_segment"]]})
-        t = t.rename(columns={"persona": "baseline persona", "kind": "vs baseline",
-                              "composition": "made of"})
-        parts += ["<h3>Personas now</h3><p>This wave was also segmented on its own. Each of "
-                  "its segments is matched to a baseline persona (Hungarian matching on the "
-                  "overlap); a matched segment keeps the persona's name, and the persona "
-                  "cards show its new numbers. <i>new</i>: mostly respondents who fit no "
-                  "persona; <i>split</i>/<i>merge</i>: the persona divided or joined "
-                  "another.</p>",
-                  str(table_html(t[["persona now", "n", "baseline persona", "vs baseline",
-                                    "made of"]], cells={
-                      "persona now": [persona_cell(s, names_now, colors)
-                                      for s in t["refit_segment"]],
-                      "baseline persona": [
-                          persona_cell(m, {m: p}, colors) if p else Markup("")
-                          for m, p in zip(t["matched_segment"], t["baseline persona"])]}))]
+    if corr is not None and len(corr):
+        from .wave_step import resembles
+
+        def carries(r):
+            m = r.get("matched_segment", -1)
+            return (r.get("kind") == "same" and m is not None and not pd.isna(m)
+                    and int(m) != -1 and (not names_now or names_now.get(r["refit_segment"])
+                                          == r.get("persona")))
+
+        recs = corr.to_dict("records")
+        t = pd.DataFrame({
+            "persona now": [segment_label(r["refit_segment"], names_now) for r in recs],
+            "n": [r.get("n") for r in recs],
+            "vs baseline": [r.get("kind") for r in recs],
+            "carries the name of": ["" for _ in recs],
+            f"made of (placed into {base_wave}'s personas)": [
+                r.get("composition", "") if carries(r)
+                else resembles(r.get("composition"), base_wave) or r.get("composition", "")
+                for r in recs]})
+        parts += [f"<h3>Personas now</h3><p>{esc(new_wave)} was also segmented on its own "
+                  "(the persona cards). Each of its segments is compared with the baseline "
+                  "personas by where the baseline model places its respondents. Only a "
+                  "segment that <i>is</i> a baseline persona (<i>same</i>) keeps that "
+                  "persona's name; a <i>split</i> (the persona divided), <i>merge</i> "
+                  "(personas joined) or <i>new</i> segment (mostly respondents who fit no "
+                  "persona) keeps a name of its own, never a baseline persona's, and says "
+                  "what it resembles.</p>",
+                  str(table_html(t, cells={
+                      "persona now": [persona_cell(r["refit_segment"], names_now, colors_now)
+                                      for r in recs],
+                      "carries the name of": [
+                          persona_cell(int(r["matched_segment"]),
+                                       {int(r["matched_segment"]): r["persona"]}, colors)
+                          if carries(r) else Markup("–") for r in recs]}))]
     return Section("changes", f"What changed since {base_wave}", Markup("\n".join(parts)))

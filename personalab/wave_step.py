@@ -4,9 +4,10 @@
 the baseline run's, checks the new codebook against the baseline's, types every new
 respondent into the baseline personas (with a membership strength), finds emerging
 segments, and matches this run's own segmentation (the refit on the new wave) to the
-baseline personas. Matched personas keep their baseline names (:func:`renamed_personas`);
-the persona artifact and exports of this run are rewritten with those names so the report's
-persona cards show them.
+baseline personas. A segment that is the same as a baseline persona keeps that persona's
+name; every other segment keeps a name of its own, never a baseline persona's, and says what
+it resembles (:func:`renamed_personas`); the persona artifact and exports of this run are
+rewritten so the report's persona cards show them.
 
 Saves the artifacts ``wave_comparison`` (:class:`~personalab.waves.WaveComparison`),
 ``emerging_quotes`` (redacted representative quotes of each emerging candidate) and, when
@@ -18,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .artifacts import ArtifactStore
 from .errors import InputError
+from .personas import Evidence
 
-__all__ = ["load_baseline", "track", "renamed_personas"]
+__all__ = ["load_baseline", "track", "renamed_personas", "resembles", "segmentation_note"]
 
 
 def load_baseline(baseline_dir):
@@ -115,10 +118,21 @@ def track(output_dir, *, baseline_dir, seed=42, mapping=None, scale_mapping=None
                 cmp.refit_model = load_model(out / "model.joblib")
             except Exception:  # the comparison stands without it
                 cmp.refit_model = None
-        kinds = cmp.correspondence.loc[cmp.correspondence["kind"] != "same", "kind"]
-        if len(kinds):
-            cmp.notes.append("This wave's segmentation differs from the personas: " + ", ".join(
-                f"{v} {k}" for k, v in kinds.value_counts().items()) + " segment(s).")
+    # the persona cards keep their baseline names where the segment is the same persona
+    personas = renamed = None
+    if store.has("personas"):
+        base_store = ArtifactStore(baseline_dir)
+        base_personas = base_store.load("personas") if base_store.has("personas") else None
+        personas = store.load("personas")
+        renamed = renamed_personas(personas, cmp, base_personas or cmp.persona_names)
+    if labels is not None:
+        refused_now = {int(p.segment) for p in (renamed or [])
+                       if getattr(p, "not_a_persona", None)}
+        note = segmentation_note(cmp.correspondence, cmp.persona_names, refused_now,
+                                 baseline.survey.wave,
+                                 names_now={p.segment: p.name for p in (renamed or [])})
+        if note:
+            cmp.notes.append(note)
     cmp.params["baseline_dir"] = str(Path(baseline_dir).resolve())
 
     # redacted representative quotes of each emerging candidate (flagged respondents never)
@@ -149,20 +163,72 @@ def track(output_dir, *, baseline_dir, seed=42, mapping=None, scale_mapping=None
     to_safe_csv(cmp.candidates.drop(columns="respondent_ids", errors="ignore"),
                 out / "wave_emerging.csv")
 
-    # the persona cards keep their baseline names where the segment is the same persona
-    if store.has("personas"):
+    if renamed is not None:
         from .personas import write_persona_exports
 
-        base_store = ArtifactStore(baseline_dir)
-        base_personas = base_store.load("personas") if base_store.has("personas") else None
-        personas = store.load("personas")
-        renamed = renamed_personas(personas, cmp, base_personas or cmp.persona_names)
-        if [p.name for p in renamed] != [p.name for p in personas]:
+        if renamed != personas:
             store.save("personas", renamed)
             profile = store.load("profile") if store.has("profile") else None
             write_persona_exports(renamed, out / "personas", wave=survey.wave, profile=profile,
                                   codebook=survey.codebook)
     return cmp
+
+
+def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_wave=None,
+                      names_now=None):
+    """The note on how this wave's own segmentation differs from the baseline personas, or
+    None when it does not.
+
+    Only real differences are listed, each by name: a baseline persona no segment of this
+    wave is ``same`` as ("Linda has no segment of its own this wave"), and a segment that
+    is ``split``, ``merge`` or ``new`` with what it is made of. Not differences: a segment
+    ``same`` as its persona, and a segment this wave's checks refuse (``refused_now``)
+    that is mostly respondents of a baseline segment that was not a persona either, or of
+    no persona (neither side is a persona; the report lists refused segments of its own).
+
+    Parameters
+    ----------
+    correspondence : DataFrame
+        :attr:`WaveComparison.correspondence`.
+    baseline_names : dict
+        ``{baseline segment: name}`` (:attr:`WaveComparison.persona_names`).
+    refused_now : iterable of int
+        This wave's segments its checks refuse (``not_a_persona``).
+    baseline_wave : str, optional
+    names_now : dict, optional
+        ``{segment: name}`` of this wave's personas (after :func:`renamed_personas`): a
+        segment is named "segment 1 (Keen Karen)".
+    """
+    wave = baseline_wave or "the baseline"
+    names_now = {int(k): str(v) for k, v in (names_now or {}).items()}
+    names = {int(k): str(v) for k, v in (baseline_names or {}).items()}
+    refused_now = {int(s) for s in refused_now}
+    persona_names = {v for v in names.values() if not v.endswith("(not a persona)")}
+    corr = correspondence if correspondence is not None else pd.DataFrame()
+    found, parts = set(), []
+    for r in corr.to_dict("records"):
+        seg, kind = int(r["refit_segment"]), r.get("kind")
+        if kind == "same":
+            m = r.get("matched_segment", -1)
+            found.add(names.get(int(m), "") if m is not None and not pd.isna(m) else "")
+            continue
+        comp = _composition_parts(r.get("composition"))
+        if seg in refused_now and (not comp or comp[0][0] not in persona_names):
+            continue
+        made = f" (made of {r['composition']})" if r.get("composition") else ""
+        what = {"split": "part of a persona that divided",
+                "merge": "a merge of several personas",
+                "new": "new: mostly respondents who fit no persona"}.get(kind, str(kind))
+        label = f"segment {seg}" + (f" ({names_now[seg]})" if seg in names_now else "")
+        parts.append(f"{label} is {what}{made}")
+    lost = [n for s, n in sorted(names.items()) if n in persona_names and n not in found]
+    if lost:
+        parts.append(", ".join(lost) + (" has no segment of its own" if len(lost) == 1
+                                        else " have no segment of their own") + " this wave")
+    if not parts:
+        return None
+    return f"This wave's own segmentation differs from the {wave} personas: " \
+        + "; ".join(parts) + "."
 
 
 def _renamed_narrative(narrative, old: str | None, new: str | None):
@@ -178,22 +244,92 @@ def _renamed_narrative(narrative, old: str | None, new: str | None):
     return out
 
 
-def renamed_personas(personas, comparison, baseline_personas):
-    """This wave's personas, named after the baseline persona their segment matches.
+def _composition_parts(composition) -> list[tuple[str, float]]:
+    """``[(name, share), ...]`` of a correspondence ``composition`` ("Linda 49%, Mary 48%",
+    the largest first, parts of 5% or more)."""
+    import re
 
-    A segment matched to a baseline persona in ``comparison.correspondence`` (kind
-    ``same``, ``split``'s matched part, or ``merge``'s matched part: Hungarian matching
-    gives each persona at most one segment) takes that persona's name (and first name
-    and descriptor); ``new`` and unmatched segments keep their freshly drafted names,
-    marked "(new)" if one would collide with a carried-over name. A segment this wave's
-    checks refuse (``not_a_persona``) keeps its plain "Segment N (not a persona)" name,
-    and no segment takes such a name from the baseline.
+    if not isinstance(composition, str) or not composition.strip():
+        return []
+    return [(m.group(1), int(m.group(2)) / 100)
+            for m in re.finditer(r"\s*(.+?) (\d+)%(?:,|$)", composition)]
+
+
+def resembles(composition, baseline_wave) -> str:
+    """What a segment that is not carried over resembles among the baseline personas:
+    "Resembles 2012's Linda (49%) and Mary (48%)" (the shares of its respondents that the
+    baseline model places into each persona; "emerging" and "unassigned" parts read as
+    respondents who fit no persona). Empty when the composition is unknown."""
+    named, other = [], []
+    for name, share in _composition_parts(composition):
+        if name == "emerging":
+            other.append(f"{share:.0%} in an emerging segment")
+        elif name == "unassigned":
+            other.append(f"{share:.0%} fit no persona")
+        else:
+            named.append(f"{name} ({share:.0%})")
+    if not named and not other:
+        return ""
+    text = ""
+    if named:
+        joined = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        text = f"Resembles {baseline_wave}'s {joined}"
+    if other:
+        text += ("; " if text else "Of its respondents, ") + ", ".join(other)
+    return text + "."
+
+
+def _fresh_first_name(first: str, descriptor: str, used: set) -> str:
+    """A first name of the same birth decade and sex as ``first`` (the popular-name table the
+    personas draw from), alliterating with ``descriptor`` where one does, not in ``used``."""
+    from .personas import _pick_name, name_table
+
+    table = name_table()
+    rows = table[table["name"] == first]
+    decade, sex = ((int(rows.iloc[0]["decade"]), str(rows.iloc[0]["sex"])) if len(rows)
+                   else (1980, "N"))
+    return _pick_name(decade, sex, descriptor or "", set(used) | {first})
+
+
+def renamed_personas(personas, comparison, baseline_personas):
+    """This wave's personas, named after the baseline persona their segment *is*.
+
+    A segment takes a baseline persona's name (and first name and descriptor) only when
+    ``comparison.correspondence`` calls it ``same`` as that persona (:mod:`personalab.waves`
+    decides ``same``: the matched persona is the one most of the segment's respondents
+    are placed into, with a substantial overlap). A ``split`` part, a ``merge``, a ``new``
+    segment or one without a match is not that persona: it keeps the name this wave drafted
+    for it, and its card says what it resembles ("Resembles 2012's Linda (49%) and
+    Mary (48%)", from the correspondence ``composition``).
+
+    No segment that is not carried over keeps a name, or a first name, of ANY baseline
+    persona (carried or not): a reader would take "Linda" for last wave's Linda. Such a
+    segment gets another first name of the same birth decade and sex (alliterating with
+    its descriptor where one does, as drafting does), and its narrative says
+    "People like <new name>"; a name without a known first name gets " (new this wave)".
+
+    Sizes: a carried persona's card counts this wave's own segment (the refit), while the
+    "What changed" size table counts the respondents the baseline model places into the
+    baseline persona; the two differ (DETE 2013: Linda's segment holds 118 respondents,
+    31%; 58 respondents, 15.3%, are placed into Linda). Rather than drop either number,
+    the card shows both, each said for what it is, with the baseline share: "118
+    respondents, 31% of the sample (…) in this wave's own segmentation. Placed into 2012's
+    personas by the baseline model, 58 respondents (15.3%) fit Linda, against 21.5% in
+    2012: the size shift under "What changed" compares these." A stakeholder then reads one
+    trend (the placed count, the one the significance test is about) and knows why the
+    card's headline number differs; the size table says the same from its side
+    (:func:`personalab.wave_report.changes_section`).
+
+    A segment this wave's checks refuse (``not_a_persona``) keeps its plain
+    "Segment N (not a persona)" name, and no segment takes such a name from the baseline.
 
     Parameters
     ----------
     personas : list of PersonaDraft
         This wave's drafted personas (``segment`` = this wave's segment id).
     comparison : WaveComparison
+        Its ``correspondence`` (refit_segment, matched_segment, kind, optionally
+        composition), ``sizes`` and ``params["baseline_wave"]`` are read.
     baseline_personas : list of PersonaDraft or dict
         The baseline's personas, or ``{segment: name}``.
 
@@ -208,28 +344,80 @@ def renamed_personas(personas, comparison, baseline_personas):
     else:
         for p in baseline_personas or []:
             base[int(p.segment)] = (p.name, p.first_name, p.descriptor)
+    params = getattr(comparison, "params", None) or {}
+    base_wave = str(params.get("baseline_wave") or "the baseline")
     corr = comparison.correspondence
-    match = {}
-    for r in corr.itertuples():
-        if r.kind != "new" and int(r.matched_segment) != -1:
-            match[int(r.refit_segment)] = int(r.matched_segment)
-    out, taken = [], set()
+    rows, same = {}, {}
+    for r in (corr.to_dict("records") if corr is not None else []):
+        seg = int(r["refit_segment"])
+        rows[seg] = r
+        m = r.get("matched_segment", -1)
+        m = -1 if m is None or pd.isna(m) else int(m)
+        # one segment per persona (the matching guarantees it; a repeat is not carried)
+        if r.get("kind") == "same" and m != -1 and m not in same.values():
+            same[seg] = m
+    sizes = getattr(comparison, "sizes", None)
+    placed = {}
+    if sizes is not None and len(sizes):
+        for r in sizes.to_dict("records"):
+            s = r.get("segment")
+            if isinstance(s, (int, np.integer)) or (isinstance(s, str) and s.isdigit()):
+                placed[int(s)] = r
+    base_names = {str(v[0]) for v in base.values()}
+    base_firsts = {str(v[1]) for v in base.values() if v[1]}
+    used = base_firsts | {p.first_name for p in personas if p.first_name}
+
+    out = []
     for p in personas:
-        b = match.get(int(p.segment))
-        # a segment the checks refuse keeps its plain name, and a persona never takes the
-        # plain name of a refused baseline segment: neither is a persona carried over
-        if b is not None and b in base and not getattr(p, "not_a_persona", None) \
+        b = same.get(int(p.segment))
+        refused = bool(getattr(p, "not_a_persona", None))
+        if b is not None and b in base and not refused \
                 and not str(base[b][0]).endswith("(not a persona)"):
             name, first, descriptor = base[b]
             q = dataclasses.replace(p, name=name, first_name=first or p.first_name,
                                     descriptor=descriptor or p.descriptor,
                                     narrative=_renamed_narrative(p.narrative, p.first_name,
                                                                  first))
-            taken.add(name)
-        else:
-            q = dataclasses.replace(p)
+            r = placed.get(b)
+            if r is not None and p.size_statement is not None:
+                extra = (f" Placed into {base_wave}'s personas by the baseline model, "
+                         f"{int(r['n_new']):,} respondents ({float(r['share_new']):.1%}) fit "
+                         f"{name}, against {float(r['share_baseline']):.1%} in {base_wave}: "
+                         "the size shift under “What changed” compares these.")
+                ev = Evidence(kind="wave_size", ref=f"wave_sizes:{b}", n=int(r["n_new"]),
+                              value=float(r["share_new"]))
+                q.size_statement = dataclasses.replace(
+                    p.size_statement,
+                    text=_own_segment(p.size_statement.text) + extra,
+                    evidence=[*p.size_statement.evidence, ev])
+            out.append(q)
+            continue
+        q = dataclasses.replace(p)
+        if not refused:
+            clash = p.name in base_names or (p.first_name and p.first_name in base_firsts)
+            if clash and p.first_name:
+                first = _fresh_first_name(p.first_name, p.descriptor, used)
+                used.add(first)
+                q = dataclasses.replace(
+                    q, first_name=first,
+                    name=f"{p.descriptor} {first}" if p.descriptor else first,
+                    narrative=_renamed_narrative(p.narrative, p.first_name, first))
+            elif clash:
+                q = dataclasses.replace(q, name=f"{p.name} (new this wave)")
+            like = resembles(rows.get(int(p.segment), {}).get("composition"), base_wave)
+            if p.size_statement is not None:
+                note = f" Not one of {base_wave}'s personas carried over."
+                q.size_statement = dataclasses.replace(
+                    p.size_statement, text=p.size_statement.text + note
+                    + (f" {like}" if like else ""))
         out.append(q)
-    for i, p in enumerate(out):
-        if match.get(int(p.segment)) is None and p.name in taken:
-            out[i] = dataclasses.replace(p, name=f"{p.name} (new)")
     return out
+
+
+def _own_segment(text: str) -> str:
+    """A size sentence ("118 respondents, 31% of the sample (95% CI 27%–36%).") said to be
+    this wave's own segment."""
+    text = text.rstrip()
+    if text.endswith("."):
+        text = text[:-1]
+    return text + " in this wave's own segmentation."

@@ -71,33 +71,40 @@ def test_emerging_segment_is_detected(runs):
     assert (cmp.codebook_diff.table()["status"] == "same").all()
 
 
-def test_persona_names_carry_over_for_matched_segments(runs):
+def test_persona_names_carry_over_only_to_segments_that_are_the_same_persona(runs):
     cmp = runs["cmp"]
     base = {p.segment: p.name for p in ArtifactStore(runs["base"]).load("personas")}
     now = {p.segment: p.name for p in ArtifactStore(runs["new"]).load("personas")}
-    matched = cmp.correspondence[(cmp.correspondence["kind"] != "new")
-                                 & (cmp.correspondence["matched_segment"] != -1)]
-    assert len(matched) >= 4
-    for r in matched.itertuples():
+    corr = cmp.correspondence
+    same = corr[(corr["kind"] == "same") & (corr["matched_segment"] != -1)]
+    assert len(same) >= 1
+    for r in same.itertuples():
         assert now[r.refit_segment] == base[r.matched_segment]
-    # unmatched segments keep a name of their own, never a carried-over one twice
+    # a split, merge or new segment keeps a name of its own, never a baseline persona's
+    for r in corr[corr["kind"] != "same"].itertuples():
+        assert now[r.refit_segment] not in set(base.values()), r
     assert len(set(now.values())) == len(now)
     # the exports were rewritten with the carried-over names
     exported = json.loads((runs["new"] / "personas" / "personas.json").read_text("utf-8"))
     text = json.dumps(exported)
-    for r in matched.itertuples():
+    for r in same.itertuples():
         assert base[r.matched_segment] in text
 
 
 def test_renamed_personas_known_answer(runs):
+    """Only the ``same`` segment takes the baseline name; the ``split`` segment keeps its
+    drafted name, and the ``new`` segment whose drafted name is a baseline persona's
+    (one not carried over) gets another first name."""
     drafted = runs["drafted"][:3]
     corr = pd.DataFrame({"refit_segment": [p.segment for p in drafted],
                          "matched_segment": [5, -1, 2], "kind": ["same", "new", "split"]})
     cmp = dataclasses.replace(runs["cmp"], correspondence=corr)
     base = {5: "Careful Carol", 2: drafted[1].name}
     out = renamed_personas(drafted, cmp, base)
-    assert [p.name for p in out] == ["Careful Carol", drafted[1].name + " (new)",
-                                     drafted[1].name]
+    assert out[0].name == "Careful Carol"
+    assert out[2].name == drafted[2].name            # a split part is not the persona
+    assert out[1].name != drafted[1].name and out[1].name not in base.values()
+    assert out[1].first_name != drafted[1].first_name
     assert [p.name for p in drafted][:1] != ["Careful Carol"]  # input untouched
 
 
