@@ -2027,7 +2027,8 @@ _ORDINALS = [
 def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
     """(labels low -> high, kind, as_likert) for education levels, frequencies,
     quantities, stages of use and numeric bands (:func:`_range_rank`: every answer a
-    number, band or bound, not all bare numbers); ``None`` when the answers are not one of
+    number, band or bound, one at least a band or bound, or every one an ordinal number);
+    ``None`` when the answers are not one of
     them (then they are nominal)."""
     if len(labels) < 3:
         return None
@@ -2046,9 +2047,13 @@ def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
             if len(set(score.values())) == len(score):
                 return sorted(labels, key=score.get), kind, as_likert
     ranks = {lab: _range_rank(lab) for lab in labels}
-    # every answer a number, a band or a bound, not all of them bare numbers
+    # every answer a number, a band or a bound, and one of them at least a band or bound
+    # ("Less than 1 year", "1-2", "3 or more"), or every one an ordinal ("1st semester");
+    # typed-in amounts ("5 years", "10 years") are no answer bands
     if all(r is not None for r in ranks.values()) and len(set(ranks.values())) == len(ranks) \
-            and not all(_ONE_NUMBER.match(_WS.sub(" ", str(lab)).strip()) for lab in labels):
+            and (any(r[1] != 0 or r[0] != r[2] for r in ranks.values()) or all(
+                _ORDINAL_NUMBER.match(_WS.sub(" ", str(lab).casefold()).strip())
+                for lab in labels)):
         return sorted(labels, key=ranks.get), "numeric ranges", False
     return None
 
@@ -2696,7 +2701,8 @@ def _split_sentinels(values: list[float]) -> tuple[list[float], list[float]]:
         vals = vals[1:]
     while len(vals) >= 3:
         v, rest = vals[-1], vals[:-1]
-        if v in _SENTINELS and v - rest[-1] >= 2 and rest[-1] - rest[0] <= 10:
+        if (v in _SENTINELS or _sentinel_like(v)) and v - rest[-1] >= 2 and \
+                rest[-1] - rest[0] <= 10:
             out.append(v)
             vals = rest
         else:

@@ -122,8 +122,14 @@ def test_all_nines_codes_above_an_amount_are_missing():
     n = 200
     income = rng.integers(1000, 90000, n).astype(object)
     income[:6] = 999999
-    cb = infer_codebook(_raw({"household income": [str(v) for v in income]}))
+    rating = rng.integers(1, 6, n).astype(object)
+    rating[:5] = 99999                      # 99999 = no answer, on a 1..5 rating
+    cb = infer_codebook(_raw({"household income": [str(v) for v in income],
+                              "How would you rate the service?": [str(v) for v in rating]}))
     assert [m.code for m in cb["household income"].missing] == [999999]
+    q = cb["How would you rate the service?"]
+    assert (q.type, q.scale_codes, [m.code for m in q.missing]) == \
+        ("likert", [1, 2, 3, 4, 5], [99999])
 
 
 def test_a_code_missing_in_one_question_is_missing_in_a_number_column_that_holds_it():
@@ -192,19 +198,25 @@ def test_answer_bands_with_units_and_currency_are_ordered_by_their_bounds():
             "How long have you been a customer?": rng.choice(years, n),
             "Which semester are you in?": rng.choice(semester, n),
             "Monthly spend": rng.choice(monthly, n),
+            "Number of children": rng.choice(["0", "1", "2", "3 or more"], n),
+            "How long have you used it?": rng.choice(["5 years", "10 years", "2 years",
+                                                       "1 year"], n),
             "Favourite shop": rng.choice(["Shop 1", "Shop 2", "Shop 10"], n)}
     raw = _raw(cols)
     cb = infer_codebook(raw)
     assert validate_codebook(cb, raw).ok
     expect = {"Length of Service (in years)": service,
               "How much do you spend per order?": dollars,
-              "Which semester are you in?": semester, "Monthly spend": monthly}
+              "Which semester are you in?": semester, "Monthly spend": monthly,
+              "Number of children": ["0", "1", "2", "3 or more"]}
     for qid, labels in expect.items():
         q = cb[qid]
         assert (q.type, q.ordered, q.scale_labels) == ("single", True, labels), qid
     # "less than a year" has no number: not a band, so the answers stay unordered
     assert not cb["How long have you been a customer?"].is_ordered
     assert not cb["Favourite shop"].is_ordered
+    # single amounts with a unit and no band among them: left as answered
+    assert not cb["How long have you used it?"].is_ordered
     categories = Survey.from_raw(raw, cb).categorical()["Length of Service (in years)"]
     assert categories.cat.ordered and list(categories.cat.categories) == service
 
