@@ -350,8 +350,11 @@ class GuardResult:
     reason : str or None
         Why the solution should not become personas (None: nothing found).
     dominated_by : str or None
-        The input (question id) that alone reproduces the segments, the categorical
-        inputs whose answers do (ids joined by " + "), or ``"missing-answer pattern"``.
+        The input that alone reproduces the segments, the categorical inputs whose
+        answers do (joined by " + "), or ``"missing-answer pattern"``, named as a reader
+        knows them: by the codebook's short labels (as the report's charts and tables
+        name them, :func:`personalab.codebook.distinct_labels`) when X is a Survey, else
+        by the feature map's question ids. The report and the persona cards print it.
     accuracy : float
         Balanced accuracy with which the best single input reproduces the segments.
     missing_accuracy : float
@@ -371,6 +374,9 @@ class GuardResult:
         ``flags``: "segment(s) 3, 5: defined by not answering 24 questions (...)".
     not_asked_flags : dict
         Segment -> its line of ``segment_flags``.
+    dominated_ids : tuple of str
+        The question ids behind ``dominated_by`` (empty for none, and for the
+        missing-answer pattern).
     """
 
     reason: str | None
@@ -382,6 +388,21 @@ class GuardResult:
     not_asked: dict = field(default_factory=dict)
     segment_flags: list = field(default_factory=list)
     not_asked_flags: dict = field(default_factory=dict)
+    dominated_ids: tuple = ()
+
+
+def _reader_labels(X) -> dict:
+    """{question id: how the report names it} for a Survey's questions
+    (:func:`personalab.codebook.distinct_labels`: the short label, the same in the charts
+    and tables); empty for anything else (then ids are shown)."""
+    if not _is_survey(X):
+        return {}
+    from .codebook import distinct_labels
+
+    try:
+        return distinct_labels(list(X.codebook.questions))
+    except (AttributeError, TypeError):
+        return {}
 
 
 def segment_guards(X, labels, *, features=None, feature_map=None,
@@ -460,10 +481,19 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
     runner_up = float(inputs["tree_accuracy"].iloc[1]) if len(inputs) > 1 else 0.0
     miss_acc = nan
     reason = dominated = None
+    dominated_ids: tuple = ()
+    # a reader knows a question by its label, not by the export's column (the ids stay in
+    # ``dominated_ids``)
+    reader = _reader_labels(X)
+
+    def name(qid):
+        return " ".join(str(reader.get(str(qid), qid)).split())
+
     # one input, not every input: well-separated segments differ on many inputs, and
     # then several reproduce them about as well as the best one does
     if acc >= max_accuracy and runner_up <= acc - DOMINANCE_GAP:
-        dominated = str(best["input"])
+        dominated_ids = (str(best["input"]),)
+        dominated = name(best["input"])
         reason = (f"one input alone explains the segments: {dominated!r} reproduces "
                   f"{acc:.0%} of them (balanced accuracy), so they are bands of one answer, "
                   "not personas")
@@ -471,7 +501,9 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
         cells = _categorical_cells(frame.iloc[pick].to_numpy(), y, list(frame.columns),
                                    feature_map or {}, inputs, max_accuracy)
         if cells is not None:
-            names, acc_cells = cells
+            ids, acc_cells = cells
+            dominated_ids = tuple(str(q) for q in ids)
+            names = [name(q) for q in ids]
             dominated = " + ".join(names)
             quoted = ", ".join(repr(q) for q in names)
             reason = (f"the segments are cells of categorical answers: {quoted} alone "
@@ -503,7 +535,7 @@ def segment_guards(X, labels, *, features=None, feature_map=None,
     if M is not None and M.shape[1]:
         not_asked, segment_flags, flag_of = _skip_segments(M[pick], y, qids, X)
     return GuardResult(reason, dominated, acc, miss_acc, separation, inputs,
-                       not_asked, segment_flags, flag_of)
+                       not_asked, segment_flags, flag_of, dominated_ids)
 
 
 def _skip_segments(M, y, qids, survey, max_accuracy=MAX_SEGMENT_MISSING_ACCURACY):
@@ -697,6 +729,7 @@ def stability_verdict(stab) -> str:
 def _flag_result(res, guard):
     """Mark a StabilityResult whose solution the guards refuse."""
     res.dominated_by = guard.dominated_by
+    res.dominated_ids = tuple(getattr(guard, "dominated_ids", ()) or ())
     res.flags = [guard.reason]
     res.stable = False
     if res.verdict.startswith("Stable"):
@@ -1011,8 +1044,12 @@ class StabilityResult:
         no guard refuses the solution (see ``flags``).
     verdict : str
     dominated_by : str or None
-        The input (question id), or "missing-answer pattern", that alone reproduces the
-        segments; None when none does.
+        The input, or "missing-answer pattern", that alone reproduces the segments, named
+        as a reader knows it (``GuardResult.dominated_by``: its short label); None when
+        none does.
+    dominated_ids : tuple of str
+        The question ids behind ``dominated_by`` (empty on results pickled before it
+        existed).
     flags : list of str
         Why the guards refuse these segments as personas (:func:`segment_guards`): one
         input or a missing-answer pattern explains them, or two are look-alikes; and one
@@ -1040,6 +1077,7 @@ class StabilityResult:
     flags: list | tuple = ()
     not_asked_segments: list | tuple = ()
     not_asked_flags: dict | None = None
+    dominated_ids: tuple = ()
 
     def __str__(self):
         return self.verdict

@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, StrictUndefined
 
-from .codebook import SHORT_LABEL_CHARS, short_label
+from .codebook import SHORT_LABEL_CHARS, distinct_labels, short_label
 from .diagnostics import MIN_JACCARD, stability_verdict
 from .errors import ConfigError
 from .paths import RESOURCES_DIR
@@ -85,7 +85,8 @@ _FACET_ALIASES = {"goal": "goals", "goals": "goals", "pain_point": "pain_points"
 @dataclass
 class Evidence:
     """What one statement stands on. ``kind`` is 'profile', 'theme', 'size', 'quote' or
-    'stability'; ``ref`` is a stable key into the table it comes from."""
+    'stability'; ``ref`` is a stable key into the table it comes from (the exports keep it;
+    the footnote a reader sees names the question or theme by ``label`` instead)."""
 
     kind: str
     ref: str
@@ -93,6 +94,8 @@ class Evidence:
     variable: str | None = None
     level: str | None = None
     value: float | None = None
+    #: what ``value`` is compared with: the total (profile rows), the share of all
+    #: respondents who answered the open questions (themes); ``index`` is value / total x 100
     total: float | None = None
     index: float | None = None
     test: str | None = None
@@ -100,11 +103,36 @@ class Evidence:
     n: int | None = None
     #: a size on a weighted survey (the footnote says "weighted" only then)
     weighted: bool = False
+    #: how a reader knows the question (its codebook short label) or the theme (its label
+    #: in the theme codebook); None on evidence pickled before it existed (the footnote
+    #: then falls back to ``ref``)
+    label: str | None = None
+    #: the answer as a reader reads it: the codebook's label for the code, or "code 10
+    #: (no label in the codebook)" (:func:`level_text`); None for a mean
+    level_label: str | None = None
+    #: the answer is a bare code the codebook gives no label (the footnote says so)
+    unlabelled_code: bool = False
+    #: the profile's effect size (segment vs the rest of the sample) and its measure
+    #: ('cohen_h' for shares, 'cohen_d' for means)
+    effect_size: float | None = None
+    effect_measure: str | None = None
+    #: the question was a segmentation input: the segments were formed to differ on it, so
+    #: its test is circular and the footnote does not cite it (:func:`is_segmentation_input`)
+    segmentation_input: bool = False
+    #: a theme's share among the other respondents (the sentence's comparison)
+    rest: float | None = None
+    #: what a theme share is counted over: "any open answer" when the survey has several
+    #: open questions (a respondent counts once, whichever answer mentions the theme), or
+    #: the one open question's label
+    scope: str | None = None
 
     def footnote(self) -> str:
         """One line a reader can check against the tables (the card names its persona, so a
         size or stability note reads by what it measures, not by segment number; ``ref``
-        keeps the table key in the evidence exports)."""
+        keeps the table key in the evidence exports, the footnote names the question or
+        theme by its label). A segmentation input's row gives its numbers and effect size
+        and says it was used to form the segments, never a p-value: the segments were built
+        to differ on it, so its test says nothing (the profile-only rows keep theirs)."""
         if self.kind == "size" and self.value is not None:
             n = f", n = {self.n:,}" if self.n is not None else ""
             how = " (weighted)" if self.weighted else ""
@@ -113,17 +141,88 @@ class Evidence:
             if self.value is None:
                 return "stability: not measured in this run"
             return f"stability: mean Jaccard {self.value:.2f} with itself over the refits"
-        parts = [self.ref]
+        if self.kind == "theme":
+            return self._theme_footnote()
+        label = getattr(self, "label", None)
+        if self.kind == "profile" and label:
+            level = getattr(self, "level_label", None) or self.level
+            head = f"“{label}”" + (f" = “{level}”" if level is not None else "")
+            if level is not None and getattr(self, "unlabelled_code", False):
+                head += UNLABELLED
+        else:
+            head = self.ref
+        parts = [head]
         if self.value is not None and self.total is not None:
             parts.append(f"segment {_num(self.value)} vs total {_num(self.total)}")
         if self.index is not None:
             parts.append(f"index {self.index:.0f}")
-        if self.test:
-            p = self.p_adjusted
-            parts.append(f"{self.test} test, adjusted p {'< 0.001' if p is not None and p < 0.001 else _num(p, 3)}")
+        effect = _effect_text(getattr(self, "effect_size", None),
+                              getattr(self, "effect_measure", None))
+        if getattr(self, "segmentation_input", False):
+            if effect:
+                parts.append(effect)
+            parts.append("a segmentation input: used to form the segments, so not tested "
+                         "(they were built to differ on it)")
+        else:
+            if effect:
+                parts.append(effect)
+            if self.test:
+                parts.append(f"{_test_name(self.test)}, adjusted p {_p_text(self.p_adjusted)}")
         if self.n is not None:
             parts.append(f"n = {self.n:,}")
         return "; ".join(parts)
+
+    def _theme_footnote(self) -> str:
+        label = getattr(self, "label", None)
+        scope = getattr(self, "scope", None)
+        rest = getattr(self, "rest", None)
+        head = f"theme “{label}”" if label else self.ref
+        if scope:
+            head += f" ({scope})"
+        parts = [head]
+        if self.value is not None and rest is not None:
+            parts.append(f"segment {_pct(self.value)} vs rest {_pct(rest)}")
+            if self.total is not None:
+                parts.append(f"all who answered {_pct(self.total)}")
+        elif self.value is not None and self.total is not None:
+            parts.append(f"segment {_pct(self.value)} vs total {_pct(self.total)}")
+        if self.index is not None:
+            parts.append(f"index {self.index:.0f} (segment / all who answered x 100)"
+                         if rest is not None else f"index {self.index:.0f}")
+        if self.test:
+            parts.append(f"{_test_name(self.test)}, adjusted p {_p_text(self.p_adjusted)}")
+        if self.n is not None:
+            parts.append(f"n = {self.n:,}")
+        return "; ".join(parts)
+
+
+#: How a footnote names a profile's or theme table's test.
+TEST_NAMES = {"two_proportion_z": "two-proportion z-test", "welch_t": "Welch t-test",
+              "z": "two-proportion z-test", "fisher": "Fisher exact test",
+              "mannwhitney": "Mann-Whitney U test", "mann_whitney": "Mann-Whitney U test",
+              "fisher_exact": "Fisher exact test", "chi2": "chi-square test"}
+#: How a footnote names an effect size measure.
+EFFECT_NAMES = {"cohen_h": "Cohen's h", "cohen_d": "Cohen's d"}
+
+
+def _test_name(test) -> str:
+    t = str(test)
+    return TEST_NAMES.get(t, f"{t} test")
+
+
+def _p_text(p) -> str:
+    return "< 0.001" if p is not None and not _isnan(p) and p < 0.001 else _num(p, 3)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None or _isnan(v) else f"{float(v):.0%}"
+
+
+def _effect_text(effect, measure) -> str | None:
+    if effect is None or _isnan(effect):
+        return None
+    name = EFFECT_NAMES.get(str(measure)) if measure else None
+    return f"effect size {_num(effect)} ({name + ', ' if name else ''}segment vs the rest)"
 
 
 @dataclass
@@ -146,6 +245,9 @@ class Quote:
     #: how a reader knows the question: its text, after the closed question it follows up
     #: when it is one ("Would you bring up … in an interview? — Why or why not?")
     question_text: str | None = None
+    #: the themes as a reader knows them (their labels in the theme codebook), in the order
+    #: of ``themes``; None on quotes pickled before it existed (the cards then show the ids)
+    theme_labels: list[str] | None = None
 
     @property
     def ref(self) -> str:
@@ -251,30 +353,33 @@ TEMPLATES = {
     "rate_under": "rate “{{ text }}” lower than {{ than }} ({{ value|num }} vs {{ total|num }} "
                   "{{ of }}{{ scale }})",
     # shares are among those who answered the question (profiles.py): "of all respondents"
-    # (``of_whom``) only when everyone answered it, else "of those who answered"
-    "share_over": "answer “{{ level }}” to “{{ text }}” more often than {{ than }} ({{ value|pct }} "
-                  "vs {{ total|pct }} {{ of_whom }})",
-    "share_under": "answer “{{ level }}” to “{{ text }}” less often than {{ than }} "
-                   "({{ value|pct }} vs {{ total|pct }} {{ of_whom }})",
-    "multi_over": "choose “{{ level }}” for “{{ text }}” more often than {{ than }} ({{ value|pct }} "
-                  "vs {{ total|pct }} {{ overall }})",
-    "multi_under": "choose “{{ level }}” for “{{ text }}” less often than {{ than }} "
-                   "({{ value|pct }} vs {{ total|pct }} {{ overall }})",
+    # (``of_whom``) only when everyone answered it, else "of those who answered";
+    # ``level_note`` says when the answer is a bare code the codebook gives no label
+    "share_over": "answer “{{ level }}”{{ level_note }} to “{{ text }}” more often than "
+                  "{{ than }} ({{ value|pct }} vs {{ total|pct }} {{ of_whom }})",
+    "share_under": "answer “{{ level }}”{{ level_note }} to “{{ text }}” less often than "
+                   "{{ than }} ({{ value|pct }} vs {{ total|pct }} {{ of_whom }})",
+    "multi_over": "choose “{{ level }}”{{ level_note }} for “{{ text }}” more often than "
+                  "{{ than }} ({{ value|pct }} vs {{ total|pct }} {{ overall }})",
+    "multi_under": "choose “{{ level }}”{{ level_note }} for “{{ text }}” less often than "
+                   "{{ than }} ({{ value|pct }} vs {{ total|pct }} {{ overall }})",
     "numeric_over": "report a higher “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                     "{{ total|num }} overall)",
     "numeric_under": "report a lower “{{ text }}” than {{ than }} ({{ value|num }} on average vs "
                      "{{ total|num }} overall)",
     # theme shares are among the respondents who answered the open questions (steps.py):
     # ``answered`` is " who answered" unless every respondent did
-    "theme_over": "bring up “{{ label }}” in their own words more often than others "
+    # ``where``: " in their own words", or " in any of their open answers" when the share
+    # counts several open questions at once
+    "theme_over": "bring up “{{ label }}”{{ where }} more often than others "
                   "({{ value|pct }} vs {{ total|pct }} of other respondents{{ answered }})",
     "yes_over": "say yes to “{{ text }}” more often than {{ than }} ({{ value|pct }} vs "
                 "{{ total|pct }} {{ of_whom }})",
     "yes_under": "say yes to “{{ text }}” less often than {{ than }} ({{ value|pct }} vs "
                  "{{ total|pct }} {{ of_whom }})",
     "demo_yes": "{{ text }}: yes for {{ value|pct }}, against {{ total|pct }} {{ overall }}.",
-    "demo_share": "{{ text }} “{{ level }}”: {{ value|pct }}, against {{ total|pct }} "
-                  "{{ overall }}.",
+    "demo_share": "{{ text }} “{{ level }}”{{ level_note }}: {{ value|pct }}, against "
+                  "{{ total|pct }} {{ overall }}.",
     "demo_mean": "{{ text }}: {{ value|num }} on average ({{ total|num }} overall).",
     # ``weighted``: the survey has a weight column (its codebook's ``weight``); only then is
     # the share "of the weighted sample"
@@ -346,6 +451,7 @@ def render(key: str, **values) -> str:
     values.setdefault("than", "most")
     values.setdefault("of_whom", ANSWERED)
     values.setdefault("overall", ANSWERED)
+    values.setdefault("level_note", "")
     return _ENV.from_string(TEMPLATES[key]).render(**values)
 
 
@@ -517,14 +623,85 @@ def _scale_words(info: dict) -> str:
     return f"; {lo} = {info['lo_label']}, {hi} = {info['hi_label']}"
 
 
-def _profile_evidence(row) -> Evidence:
+def is_segmentation_input(row, q) -> bool:
+    """Whether a profile row's question was a segmentation input: the profile's
+    ``segmentation_input`` column when it has one, else the codebook's role
+    (``role: segment``). The segments were formed to differ on such a question, so a test
+    of the difference is circular: its footnote gives the numbers and the effect size and
+    says so, never a p-value (:meth:`Evidence.footnote`)."""
+    v = row.get("segmentation_input") if hasattr(row, "get") else None
+    if v is not None and not _isnan(v):
+        try:
+            return bool(v)
+        except (TypeError, ValueError):   # pd.NA
+            pass
+    return q is not None and getattr(q, "role", None) == "segment"
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _code_str(code) -> str:
+    """A code as a reader writes it (10, not 10.0)."""
+    if isinstance(code, (np.generic,)):
+        code = code.item()
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code).strip()
+
+
+def level_label(q, level) -> tuple[str | None, bool]:
+    """(the answer as a reader reads it, whether it is a bare code the codebook gives no
+    label). A single-choice level that matches a code or a label of the question's scale
+    reads as that label; a number whose codebook label is the number itself (a drafted
+    codebook's ``{code: 10, label: '10'}``), or a number the codebook has no option for,
+    is an unlabelled code. Multi-select options and other text read as they are."""
+    if level is None or _isnan(level):
+        return None, False
+    lv = str(level).strip()
+    if q is None or getattr(q, "type", None) != "single":
+        return lv, False
+    for o in getattr(q, "scale", None) or []:
+        code, label = _code_str(o.code), str(o.label).strip()
+        if lv in (label, code):
+            if label and label != code:
+                return label, False
+            return lv, bool(_NUMBER.fullmatch(lv))
+    return lv, bool(_NUMBER.fullmatch(lv))
+
+
+#: What follows an answer that is a bare code without a label in the codebook.
+UNLABELLED = " (an unlabelled code)"
+
+
+def _level_values(row, q) -> dict:
+    """``level`` and ``level_note`` for a template: the answer's label, and
+    :data:`UNLABELLED` after a bare code (:func:`level_label`)."""
+    text, code = level_label(q, row.get("level"))
+    return {"level": text if text is not None else row.get("level"),
+            "level_note": UNLABELLED if code else ""}
+
+
+def _profile_evidence(row, q=None, label: str | None = None) -> Evidence:
+    """A profile row as evidence. ``q`` (the codebook's question) and ``label`` (its name
+    in the report's tables: :func:`personalab.codebook.distinct_labels`) let the footnote
+    name the question and the answer as a reader knows them; the ``ref`` stays the table
+    key."""
+    level = None if _isnan(row.get("level")) or row.get("level") is None else str(row["level"])
+    shown, code = level_label(q, level)
+    if label is None:
+        label = question_label(q, row.get("question_text") or row["question"])
     return Evidence(kind="profile", ref=f"profile:{row['variable']}", question=row["question"],
-                    variable=row["variable"],
-                    level=None if _isnan(row.get("level")) or row.get("level") is None
-                    else str(row["level"]),
+                    variable=row["variable"], level=level,
                     value=_f(row["value"]), total=_f(row["total"]), index=_f(row["index"]),
                     test=row.get("test"), p_adjusted=_f(row.get("p_adjusted")),
-                    n=int(row["n"]) if not _isnan(row.get("n")) else None)
+                    n=int(row["n"]) if not _isnan(row.get("n")) else None,
+                    label=label,
+                    level_label=shown, unlabelled_code=code,
+                    effect_size=_f(row.get("effect_size")),
+                    effect_measure=(None if _isnan(row.get("effect_measure"))
+                                    else row.get("effect_measure")),
+                    segmentation_input=is_segmentation_input(row, q))
 
 
 def _phrase_for(row, q, share: float = 0.0) -> tuple[str, str]:
@@ -580,8 +757,8 @@ def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
         return render(f"rate_{direction}", than=than, text=label, value=row["value"],
                       total=row["total"], of=of, scale=_scale_words(info)), direction
     if qtype == "multi":
-        return render(f"multi_{direction}", than=than, text=label, level=row["level"],
-                      value=row["value"], total=row["total"], **_of_whom(row)), direction
+        return render(f"multi_{direction}", than=than, text=label, value=row["value"],
+                      total=row["total"], **_level_values(row, q), **_of_whom(row)), direction
     if qtype == "numeric" or row.get("measure") == "mean":
         value, total = _year_values(row, q, row["value"], row["total"])
         return render(f"numeric_{direction}", than=than, text=label, value=value,
@@ -589,8 +766,8 @@ def _phrase_for_type(row, q, than: str = "most") -> tuple[str, str]:
     if _binary_yes(row, q):
         return render(f"yes_{direction}", than=than, text=label, value=row["value"],
                       total=row["total"], **_of_whom(row)), direction
-    return render(f"share_{direction}", than=than, text=label, level=row["level"],
-                  value=row["value"], total=row["total"], **_of_whom(row)), direction
+    return render(f"share_{direction}", than=than, text=label, value=row["value"],
+                  total=row["total"], **_level_values(row, q), **_of_whom(row)), direction
 
 
 #: Words of a clause: a subject pronoun, or a form of be / have / do or a modal verb. A
@@ -909,10 +1086,15 @@ def _not_a_fit_rules(not_a_fit) -> list[dict]:
     return out
 
 
-def _match_not_a_fit(profile_seg: pd.DataFrame, rules) -> Statement | None:
-    """A segment is a negative persona when every rule holds on its profile values."""
+def _match_not_a_fit(profile_seg: pd.DataFrame, rules, survey=None,
+                     names: dict | None = None) -> Statement | None:
+    """A segment is a negative persona when every rule holds on its profile values. The
+    reason names each question by its label (``names``: question id -> the report's label,
+    else :func:`question_label` of the ``survey``'s question) and its answer by the
+    codebook's label, never by the export's column."""
     if not rules:
         return None
+    names = names or {}
     evidence, reasons = [], []
     for r in rules:
         rows = profile_seg[profile_seg["question"] == r["question"]]
@@ -933,13 +1115,14 @@ def _match_not_a_fit(profile_seg: pd.DataFrame, rules) -> Statement | None:
             ok = False
         if not ok:
             return None
-        evidence.append(_profile_evidence(row))
-        label = question_label(None, row.get("question_text") or row["question"])
-        what = (f"the share answering “{row['level']}” to “{label}”"
-                if row.get("level") is not None and not _isnan(row["level"])
-                else f"the mean answer to “{label}”")
+        q = _question(survey, row["question"]) if survey is not None else None
+        ev = _profile_evidence(row, q, names.get(str(row["question"])))
+        evidence.append(ev)
+        what = (f"the share answering “{ev.level_label}”"
+                f"{UNLABELLED if ev.unlabelled_code else ''} to “{ev.label}”"
+                if ev.level_label is not None else f"the mean answer to “{ev.label}”")
         bound = (f"above {_num(r['above'])}" if "above" in r else f"below {_num(r['below'])}")
-        reasons.append(f"{what} ({row['question']}) is {_num(v)} ({bound})")
+        reasons.append(f"{what} is {_num(v)} ({bound})")
     return Statement(render("negative", reason="; ".join(reasons) + "."), evidence)
 
 
@@ -1418,7 +1601,8 @@ def quote_fit(quote: Quote, answers, defining: list[Evidence], others: list[Evid
 
 
 def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=(),
-                check=None, question_text=None) -> tuple[list[Quote], list[dict], int]:
+                check=None, question_text=None,
+                theme_info: dict | None = None) -> tuple[list[Quote], list[dict], int]:
     """The segment's quotes, checked against the persona.
 
     A quote tagged with a theme the segment mentions significantly *less* than others
@@ -1427,10 +1611,18 @@ def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()
     one of the persona's own (over-represented) themes come first, in their rank order; then
     untagged ones and quotes on other themes, in rank order.
 
+    A quote's themes are named by their labels in ``theme_info`` (theme id -> {label, ...})
+    where it has one (``Quote.theme_labels``), as the charts name them.
+
     Returns (quotes shown, quotes left out with their reasons, the segment's quotes).
     """
     if quotes is None or quotes.empty:
         return [], [], 0
+    theme_info = theme_info or {}
+
+    def label(t):
+        return str((theme_info.get(t) or {}).get("label") or t)
+
     q = quotes[quotes["segment"] == seg].sort_values("rank", kind="stable")
     themes, avoid = set(themes), set(avoid)
     carrying, rest, left_out = [], [], []
@@ -1439,11 +1631,12 @@ def _quotes_for(quotes: pd.DataFrame | None, seg, n: int, *, themes=(), avoid=()
         quote = Quote(respondent_id=str(r["respondent_id"]), question=str(r["question"]),
                       text=str(r["text"]), themes=tags, sentiment=_f(r.get("sentiment")),
                       question_text=(question_text(str(r["question"])) if question_text
-                                     else None))
+                                     else None),
+                      theme_labels=[label(t) for t in tags])
         reasons = []
         if avoid & set(tags):
             reasons.append("carries a theme the persona mentions less than others: "
-                           + ", ".join(sorted(avoid & set(tags))))
+                           + ", ".join(label(t) for t in sorted(avoid & set(tags))))
         if check is not None:
             reasons += check(quote)
         if reasons:
@@ -1557,12 +1750,21 @@ def _segment_themes(theme_profile, seg, min_cell: int = MIN_CELL) -> tuple[list[
 
 def _theme_statements(theme_profile, seg, theme_info, max_items,
                       min_cell: int = MIN_CELL,
-                      answered_all: bool = False) -> dict[str, list[Statement]]:
+                      answered_all: bool = False,
+                      scope: str | None = None) -> dict[str, list[Statement]]:
     """Over-represented themes, by facet: a theme's ``facet`` if given, else negative
     polarity -> pain points, anything else -> goals. A theme mentioned by fewer than
     ``min_cell`` of the segment's answers is not written up. Theme shares are among the
     respondents who answered the open questions: the sentence says "of other respondents
-    who answered" unless ``answered_all`` (:func:`_themes_answered_by_all`)."""
+    who answered" unless ``answered_all`` (:func:`_themes_answered_by_all`).
+
+    The sentence compares the segment with the other respondents (``share_rest``); the
+    evidence keeps that as ``rest`` and, as ``total``, the share among everyone who
+    answered (the theme table's index is share / that total x 100), so its footnote's
+    numbers give its index. ``scope`` (:func:`_theme_scope`) says what a share counts:
+    "any open answer" when the survey has several open questions (a respondent counts
+    once, whichever of their answers mentions the theme: a per-question chart shows
+    other numbers), else the one question's answers."""
     out: dict[str, list[Statement]] = {}
     if theme_profile is None or theme_profile.empty:
         return out
@@ -1573,16 +1775,42 @@ def _theme_statements(theme_profile, seg, theme_info, max_items,
     rows = rows.sort_values(["index", "theme"], ascending=[False, True], kind="stable")
     for _, r in rows.head(max_items).iterrows():
         info = theme_info.get(r["theme"], {})
+        label = str(info.get("label") or r["theme"])
         facet = _FACET_ALIASES.get(str(info.get("facet") or "").lower())
         if facet is None or facet == "demographics":
             facet = "pain_points" if info.get("polarity") == "negative" else "goals"
+        share, index = _f(r["share"]), _f(r["index"])
+        # the index is share / (share of all who answered) x 100
+        total = share * 100.0 / index if share is not None and index else None
         ev = Evidence(kind="theme", ref=f"theme:{r['theme']}", variable=str(r["theme"]),
-                      value=_f(r["share"]), total=_f(r["share_rest"]), index=_f(r["index"]),
-                      test=str(r["test"]), p_adjusted=_f(r["p_adjusted"]), n=int(r["n"]))
-        phrase = render("theme_over", label=info.get("label", r["theme"]), value=r["share"],
-                        total=r["share_rest"], answered="" if answered_all else " who answered")
+                      value=share, total=total, index=index,
+                      test=str(r["test"]), p_adjusted=_f(r["p_adjusted"]), n=int(r["n"]),
+                      label=label, rest=_f(r["share_rest"]), scope=scope)
+        phrase = render("theme_over", label=label, value=r["share"],
+                        total=r["share_rest"], answered="" if answered_all else " who answered",
+                        where=(" in any of their open answers" if scope == ANY_OPEN
+                               else " in their own words"))
         out.setdefault(facet, []).append(Statement(_sentence(phrase), [ev], "over"))
     return out
+
+
+#: What a theme share counts when the survey has several open questions.
+ANY_OPEN = "any open answer"
+
+
+def _theme_scope(survey) -> str | None:
+    """What a theme share counts (:func:`_theme_statements`): :data:`ANY_OPEN` when the
+    survey has several open questions (the theme profile combines them), "answers to
+    “<label>”" when it has one, None when it has none (or cannot say)."""
+    try:
+        qids = list(survey.text().columns)
+    except (AttributeError, KeyError, TypeError):
+        return None
+    if len(qids) > 1:
+        return ANY_OPEN
+    if len(qids) == 1:
+        return f"answers to “{question_label(_question(survey, qids[0]), qids[0])}”"
+    return None
 
 
 def _themes_answered_by_all(theme_profile, sizes) -> bool:
@@ -1734,6 +1962,13 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
     themes_everyone = _themes_answered_by_all(theme_profile, sizes)
     reverse = {q.id for q in survey.codebook.questions if getattr(q, "reverse", False)}
     weighted = getattr(survey.codebook, "weight", None) is not None
+    # footnotes name questions as the report's tables and charts do
+    names = distinct_labels(list(survey.codebook.questions))
+
+    def evidence_of(row, q):
+        return _profile_evidence(row, q, names.get(str(row["question"])))
+
+    theme_scope = _theme_scope(survey)
     for seg in segments:
         prof = profile[profile["segment"] == seg]
         seg_share = float(sizes.loc[sizes["segment"] == seg, "weighted_share"].iloc[0])
@@ -1794,12 +2029,12 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
                     st = render("demo_yes", text=text, value=row["value"], total=row["total"],
                                 **_of_whom(row))
                 else:
-                    st = render("demo_share", text=text, level=row["level"],
-                                value=row["value"], total=row["total"], **_of_whom(row))
-                demographics.append(Statement(st, [_profile_evidence(row)]))
+                    st = render("demo_share", text=text, value=row["value"],
+                                total=row["total"], **_level_values(row, q), **_of_whom(row))
+                demographics.append(Statement(st, [evidence_of(row, q)]))
                 continue
             phrase, direction = _phrase_for(row, q, seg_share)
-            st = Statement(_sentence(phrase), [_profile_evidence(row)], direction)
+            st = Statement(_sentence(phrase), [evidence_of(row, q)], direction)
             if not _holds_facet(row, q, facet, survey):
                 # "agrees less than most that X is a goal" is not one of their goals: it is
                 # still a finding, listed with what sets them apart
@@ -1813,7 +2048,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
             if len(facets[facet]) < max_items:
                 facets[facet].append(st)
         theme_sts = _theme_statements(theme_profile, seg, theme_info, max_items, min_cell,
-                                      answered_all=themes_everyone)
+                                      answered_all=themes_everyone, scope=theme_scope)
         for facet, sts in theme_sts.items():
             facets[facet] = (facets.get(facet, []) + sts)[: max_items + len(sts)]
         own_themes, avoid_themes = _segment_themes(theme_profile, seg, min_cell)
@@ -1866,7 +2101,7 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
             reason = f"{reason} {render('too_few', n=f'{seg_n:,}', min_cell=min_cell)}"
         badge, reason = cap_confidence(badge, reason, stab, verdict, seg)
         conf_ev = [Evidence(kind="stability", ref=f"stability:{seg}", value=_f(stab))]
-        negative = _match_not_a_fit(prof, rules)
+        negative = _match_not_a_fit(prof, rules, survey, names)
         narrative = _narrative(first, traits, top_theme, size_ev, size["weighted_share"],
                                who=who, kind=kind, none=none)
         defining, others = _card_split(narrative, demographics[:max_items], facets)
@@ -1882,7 +2117,8 @@ def draft_personas(survey, labels, profile: pd.DataFrame, sizes: pd.DataFrame, *
 
         persona_quotes, left_out, n_candidates = _quotes_for(
             quotes, seg, n_quotes, themes=own_themes, avoid=avoid_themes, check=check,
-            question_text=lambda qid: _quote_question_text(survey, qid))
+            question_text=lambda qid: _quote_question_text(survey, qid),
+            theme_info=theme_info)
         quotes_note = None
         if n_candidates and not persona_quotes:
             quotes_note = (f"No quote is shown: none of the segment's {n_candidates} "
@@ -1912,7 +2148,9 @@ def personas_to_json(personas: list[PersonaDraft], *, wave: str | None = None) -
 
 
 def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = None) -> str:
-    """Markdown, one section per persona, evidence as numbered footnotes."""
+    """Markdown, one section per persona, evidence as numbered footnotes. A quote is
+    credited to its respondent and question as a reader knows it (``question_text``) with
+    its themes' labels; its ``ref`` stays in the JSON and CSV exports."""
     lines = [f"# Personas{f' — {wave}' if wave else ''}", ""]
     notes: list[str] = []
 
@@ -1931,7 +2169,8 @@ def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = Non
             lines += [f"*{cite(p.headline)}*", ""]
         if p.headline_quote is not None:
             hq = p.headline_quote
-            lines += [f"> *“{hq.text}”* — respondent {hq.respondent_id} ({hq.ref})", ""]
+            lines += [f"> *“{hq.text}”* — respondent {hq.respondent_id}, "
+                      f"{hq.question_text or hq.question}{_md_themes(hq)}", ""]
         lines += [f"- **Size:** {cite(p.size_statement)}",
                   f"- **Confidence:** {cite(p.confidence_statement)}"]
         if getattr(p, "exploratory", None) and not getattr(p, "not_a_persona", None):
@@ -1950,13 +2189,19 @@ def personas_to_markdown(personas: list[PersonaDraft], *, wave: str | None = Non
             for q in p.quotes:
                 lines.append(f"> {q.text}")
                 lines.append(f">\n> — respondent {q.respondent_id}, "
-                             f"{q.question_text or q.question} ({q.ref})")
+                             f"{q.question_text or q.question}{_md_themes(q)}")
                 lines.append("")
         elif p.quotes_note:
             lines += ["### In their own words", "", f"*{p.quotes_note}*", ""]
     if notes:
         lines += ["---", ""] + [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"
+
+
+def _md_themes(q: Quote) -> str:
+    """A quote's themes for its Markdown footer, by label (ids on old pickles)."""
+    names = getattr(q, "theme_labels", None) or q.themes
+    return f" · {', '.join(names)}" if names else ""
 
 
 def evidence_table(personas: list[PersonaDraft]) -> pd.DataFrame:

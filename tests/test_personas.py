@@ -115,7 +115,10 @@ def test_negative_persona_from_not_a_fit_rules(planted):
     # agrees the app is hard to use (about 4.6 of 5)
     personas = _draft(planted, not_a_fit={"question": "L_hard", "above": 4.0})
     assert [p.negative for p in personas] == [False, True, False]
-    assert "L_hard" in personas[1].negative_statement.text
+    # named by its wording, not its export column (the evidence keeps the id)
+    assert "“The app is hard to use”" in personas[1].negative_statement.text
+    assert "L_hard" not in personas[1].negative_statement.text
+    assert personas[1].negative_statement.evidence[0].question == "L_hard"
     with pytest.raises(ConfigError, match="not in the profile"):
         _draft(planted, not_a_fit={"question": "nope", "above": 1})
     with pytest.raises(ConfigError, match="needs a 'question'"):
