@@ -1713,7 +1713,9 @@ _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ",
                 "state",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
                 "zip", "postcode", "province", "language", "religion",
-                "nationality", "dwelling", "tenure"}
+                "nationality", "dwelling", "tenure",
+                # Hispanic origin, asked apart from race (a panel's "hispanic" codes 1..16)
+                "hispanic", "latino", "latina", "latinx"}
 #: wording that says who someone is, where they live, how long they have worked or what
 #: they study (Young People Survey "Left - right handed", "Village - town", "Only child",
 #: "House - block of flats", "Number of siblings"; TAFE "Overall Length of Service at
@@ -2054,7 +2056,9 @@ def _ordinal_order(labels: list[str], text: str, qid) -> tuple | None:
             and (any(r[1] != 0 or r[0] != r[2] for r in ranks.values()) or all(
                 _ORDINAL_NUMBER.match(_WS.sub(" ", str(lab).casefold()).strip())
                 for lab in labels)):
-        return sorted(labels, key=ranks.get), "numeric ranges", False
+        kind = "numeric ranges" if any(r[1] != 0 or r[0] != r[2] for r in ranks.values()) \
+            else "ordinal numbers (1st, 2nd, ...)"
+        return sorted(labels, key=ranks.get), kind, False
     return None
 
 

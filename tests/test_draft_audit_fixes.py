@@ -243,3 +243,17 @@ def test_stages_of_use_are_ordered_never_to_current():
     _note(cb, "Smoking", "stages of use")
     # "current account" alone is no stage of use; "Lying" mixes words of no known order
     assert not cb["Bank"].is_ordered and not cb["Lying"].is_ordered
+
+
+def test_panel_codes_of_hispanic_origin_are_categories_not_an_amount():
+    # projoint's embedded "hispanic" (Lucid codes 1..16, 11 of them used) was drafted
+    # numeric and averaged next to "ethnicity", which was drafted as categories
+    rng = np.random.default_rng(16)
+    n = 300
+    codes = [1, 2, 3, 4, 5, 7, 12, 13, 14, 15, 16]
+    cols = {"hispanic": [str(v) for v in rng.choice(codes, n)],
+            "ethnicity": [str(v) for v in rng.choice(codes, n)]}
+    cb = infer_codebook(_raw(cols))
+    q = cb["hispanic"]
+    assert (q.type, q.role, q.scale_codes) == ("single", "profile", codes)
+    assert (cb["ethnicity"].type, cb["ethnicity"].role) == ("single", "profile")
