@@ -1714,8 +1714,9 @@ _DEMOGRAPHIC = {"age", "gender", "sex", "income", "region", "education", "educ",
                 "city", "ethnicity", "race", "occupation", "employment", "marital", "household",
                 "zip", "postcode", "province", "language", "religion",
                 "nationality", "dwelling", "tenure",
-                # Hispanic origin, asked apart from race (a panel's "hispanic" codes 1..16)
-                "hispanic", "latino", "latina", "latinx"}
+                # Hispanic origin, asked apart from race (a panel's "hispanic" codes 1..16);
+                # not "latino", a music genre rated in the Young People Survey
+                "hispanic"}
 #: wording that says who someone is, where they live, how long they have worked or what
 #: they study (Young People Survey "Left - right handed", "Village - town", "Only child",
 #: "House - block of flats", "Number of siblings"; TAFE "Overall Length of Service at
