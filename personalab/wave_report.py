@@ -83,12 +83,18 @@ def baseline_colors(comparison, colors_now) -> dict:
     free = [c for c in _PALETTE if c not in used] or list(_PALETTE)
     rest = [s for s in comparison.sizes["segment"] if _int_segment(s) is not None
             and _int_segment(s) not in out]
-    for s in sorted({_int_segment(s) for s in rest}):
+    rest = sorted({_int_segment(s) for s in rest})
+    for s in rest:                       # first those whose own colour is free
         own = _PALETTE[s % len(_PALETTE)]
-        c = own if own in free else free[0]
-        out[s] = c
-        if c in free and len(free) > 1:
-            free.remove(c)
+        if own in free:
+            out[s] = own
+            if len(free) > 1:
+                free.remove(own)
+    for s in rest:
+        if s not in out:
+            out[s] = free[0]
+            if len(free) > 1:
+                free.remove(free[0])
     out["emerging"] = free[0]
     out["unassigned"] = UNASSIGNED_COLOR
     return out
@@ -118,12 +124,14 @@ def fit_sentence(comparison) -> str:
     n_cand = len(comparison.candidates)
     k = sum(_int_segment(s) is not None for s in comparison.sizes["segment"])
     segs = "segment" if n_cand == 1 else "segments"
+    last = (f"{int(emerging.sum()):,} are in {n_cand} emerging {segs} that no baseline "
+            "persona describes" if n_cand or emerging.any()
+            else "none is in an emerging segment")
     text = (f"Each of the {n:,} analysed respondents of {esc(new_wave)} was placed into "
             f"the personas of {esc(base_wave)} by the baseline model: "
             f"{int(strong.sum()):,} fit a persona well (membership ≥ {thr:.0%}), "
             f"{int(weak.sum()):,} fit one only weakly (below {thr:.0%}), "
-            f"{int(none.sum()):,} fit none, and {int(emerging.sum()):,} are in "
-            f"{n_cand} emerging {segs} that no baseline persona describes.")
+            f"{int(none.sum()):,} fit none, and {last}.")
     if k >= 1 and thr <= 1 / k:
         text += (f" With {k} personas a respondent's strongest membership is never below "
                  f"{1 / k:.0%}, so a {thr:.0%} threshold cannot flag a weak fit.")
@@ -387,9 +395,10 @@ def changes_section(store):
                   "personas by where the baseline model places its respondents. Only a "
                   "segment that <i>is</i> a baseline persona (<i>same</i>) keeps that "
                   "persona's name; a <i>split</i> (the persona divided), <i>merge</i> "
-                  "(personas joined) or <i>new</i> segment (mostly respondents who fit no "
-                  "persona) keeps a name of its own, never a baseline persona's, and says "
-                  "what it resembles.</p>",
+                  "(personas, or a persona and emerging respondents, joined), <i>new</i> "
+                  "(mostly respondents who fit no persona) or <i>mixed</i> segment (made "
+                  "of personas' respondents but none of them) keeps a name of its own, "
+                  "never a baseline persona's, and says what it resembles.</p>",
                   str(table_html(t, cells={
                       "persona now": [persona_cell(r["refit_segment"], names_now, colors_now)
                                       for r in recs],

@@ -180,7 +180,8 @@ def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_w
     None when it does not.
 
     Only real differences are listed, each by name: a baseline persona no segment of this
-    wave is ``same`` as ("Linda has no segment of its own this wave"), and a segment that
+    wave is ``same`` as ("no segment of this wave is the same persona as Linda"), and a
+    segment that
     is ``split``, ``merge`` or ``new`` with what it is made of. Not differences: a segment
     ``same`` as its persona, and a segment this wave's checks refuse (``refused_now``)
     that is mostly respondents of a baseline segment that was not a persona either, or of
@@ -216,15 +217,19 @@ def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_w
         if seg in refused_now and (not comp or comp[0][0] not in persona_names):
             continue
         made = f" (made of {r['composition']})" if r.get("composition") else ""
+        emerging = any(n == "emerging" for n, _ in comp)
         what = {"split": "part of a persona that divided",
-                "merge": "a merge of several personas",
-                "new": "new: mostly respondents who fit no persona"}.get(kind, str(kind))
+                "merge": ("a merge of a persona and emerging respondents" if emerging
+                          else "a merge of personas"),
+                "new": "new: mostly respondents who fit no persona",
+                "mixed": "mixed: made of personas' respondents but none of them"
+                }.get(kind, str(kind))
         label = f"segment {seg}" + (f" ({names_now[seg]})" if seg in names_now else "")
         parts.append(f"{label} is {what}{made}")
     lost = [n for s, n in sorted(names.items()) if n in persona_names and n not in found]
     if lost:
-        parts.append(", ".join(lost) + (" has no segment of its own" if len(lost) == 1
-                                        else " have no segment of their own") + " this wave")
+        parts.append("no segment of this wave is the same persona as "
+                     + " or ".join(lost))
     if not parts:
         return None
     return f"This wave's own segmentation differs from the {wave} personas: " \
@@ -297,10 +302,10 @@ def renamed_personas(personas, comparison, baseline_personas):
     A segment takes a baseline persona's name (and first name and descriptor) only when
     ``comparison.correspondence`` calls it ``same`` as that persona (:mod:`personalab.waves`
     decides ``same``: the matched persona is the one most of the segment's respondents
-    are placed into, with a substantial overlap). A ``split`` part, a ``merge``, a ``new``
-    segment or one without a match is not that persona: it keeps the name this wave drafted
-    for it, and its card says what it resembles ("Resembles 2012's Linda (49%) and
-    Mary (48%)", from the correspondence ``composition``).
+    are placed into, with a substantial overlap). A ``split`` part, a ``merge``, a
+    ``new`` or ``mixed`` segment, or one without a match, is not that persona: it keeps
+    the name this wave drafted for it, and its card says what it resembles ("Resembles
+    2012's Linda (49%) and Mary (48%)", from the correspondence ``composition``).
 
     No segment that is not carried over keeps a name, or a first name, of ANY baseline
     persona (carried or not): a reader would take "Linda" for last wave's Linda. Such a
@@ -310,14 +315,15 @@ def renamed_personas(personas, comparison, baseline_personas):
 
     Sizes: a carried persona's card counts this wave's own segment (the refit), while the
     "What changed" size table counts the respondents the baseline model places into the
-    baseline persona; the two differ (DETE 2013: Linda's segment holds 118 respondents,
-    31%; 58 respondents, 15.3%, are placed into Linda). Rather than drop either number,
-    the card shows both, each said for what it is, with the baseline share: "118
-    respondents, 31% of the sample (…) in this wave's own segmentation. Placed into 2012's
-    personas by the baseline model, 58 respondents (15.3%) fit Linda, against 21.5% in
-    2012: the size shift under "What changed" compares these." A stakeholder then reads one
-    trend (the placed count, the one the significance test is about) and knows why the
-    card's headline number differs; the size table says the same from its side
+    baseline persona; the two differ (DETE exit survey 2012 -> 2013: Mary's segment holds
+    260 respondents, 69%, while 291, 77.0%, are placed into Mary). Rather than drop either
+    number, the card shows both, each said for what it is, with the baseline share: "260
+    respondents, 69% of the sample (…) in this wave's own segmentation. Placed into 2012's
+    personas by the baseline model, 291 respondents (77.0%) fit Mary, against 69.1% in
+    2012: the size shift under "What changed" compares these." The card is where a
+    stakeholder reads a persona's size, so that is where the second number and the reason
+    for the difference go; the trend (and its significance test) is the placed count, and
+    the size table shows the card's number beside it from its side
     (:func:`personalab.wave_report.changes_section`).
 
     A segment this wave's checks refuse (``not_a_persona``) keeps its plain
@@ -386,10 +392,11 @@ def renamed_personas(personas, comparison, baseline_personas):
                          "the size shift under “What changed” compares these.")
                 ev = Evidence(kind="wave_size", ref=f"wave_sizes:{b}", n=int(r["n_new"]),
                               value=float(r["share_new"]))
+                kept = [e for e in p.size_statement.evidence
+                        if not str(getattr(e, "ref", "")).startswith("wave_sizes:")]
                 q.size_statement = dataclasses.replace(
-                    p.size_statement,
-                    text=_own_segment(p.size_statement.text) + extra,
-                    evidence=[*p.size_statement.evidence, ev])
+                    p.size_statement, text=_own_segment(p.size_statement.text) + extra,
+                    evidence=[*kept, ev])
             out.append(q)
             continue
         q = dataclasses.replace(p)
@@ -406,18 +413,34 @@ def renamed_personas(personas, comparison, baseline_personas):
                 q = dataclasses.replace(q, name=f"{p.name} (new this wave)")
             like = resembles(rows.get(int(p.segment), {}).get("composition"), base_wave)
             if p.size_statement is not None:
-                note = f" Not one of {base_wave}'s personas carried over."
+                note = f"{_NOT_CARRIED}{base_wave}'s personas carried over."
                 q.size_statement = dataclasses.replace(
-                    p.size_statement, text=p.size_statement.text + note
+                    p.size_statement, text=_drafted_size_text(p.size_statement.text) + note
                     + (f" {like}" if like else ""))
         out.append(q)
     return out
 
 
+_OWN_SEGMENT = " in this wave's own segmentation."
+_NOT_CARRIED = " Not one of "
+
+
+def _drafted_size_text(text: str) -> str:
+    """The size sentence as drafted, without what an earlier :func:`renamed_personas` of
+    the same run added (so running the wave step again does not repeat it)."""
+    for marker in (_OWN_SEGMENT, _NOT_CARRIED):
+        i = text.find(marker)
+        if i >= 0:
+            text = text[:i].rstrip()
+            if marker == _OWN_SEGMENT and not text.endswith("."):
+                text += "."
+    return text
+
+
 def _own_segment(text: str) -> str:
     """A size sentence ("118 respondents, 31% of the sample (95% CI 27%–36%).") said to be
     this wave's own segment."""
-    text = text.rstrip()
+    text = _drafted_size_text(text).rstrip()
     if text.endswith("."):
         text = text[:-1]
-    return text + " in this wave's own segmentation."
+    return text + _OWN_SEGMENT

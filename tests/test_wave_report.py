@@ -154,6 +154,18 @@ def test_a_dict_baseline_name_clash_without_first_name_is_marked():
     assert out[0].name == "Careful Mary (new this wave)"
 
 
+def test_running_the_wave_step_again_changes_nothing():
+    """The wave step rewrites the persona artifact; run again on its output, it gives the
+    same cards (no size sentence said twice, no second evidence, no new name)."""
+    now = [_persona(0, "Sarah", "Sunny", 260, 0.69), _persona(1, "Linda", "Keen", 118, 0.31)]
+    corr = _corr([(0, 260, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same"),
+                  (1, 118, -1, "", 0.0, "Loyal Linda 55%, Careful Mary 45%", "mixed")])
+    cmp = _comparison(corr)
+    once = renamed_personas(now, cmp, BASELINE)
+    assert renamed_personas(once, cmp, BASELINE) == once
+    assert once[1].first_name != "Linda"
+
+
 # ----------------------------------------------------------------------------- note
 def test_segmentation_note_lists_only_real_differences():
     """Two segments the same as Mary and Linda, a refused segment made of the refused
@@ -171,10 +183,11 @@ def test_segmentation_note_lists_only_real_differences():
     corr = _corr([(0, 260, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same"),
                   (1, 118, 1, "Loyal Linda", 0.55, "Loyal Linda 55%, Nervous Nora 45%",
                    "merge")])
-    note = segmentation_note(corr, names, baseline_wave="2012")
+    note = segmentation_note(corr, names, baseline_wave="2012", names_now={1: "Keen Karen"})
     assert note == ("This wave's own segmentation differs from the 2012 personas: segment 1 "
-                    "is a merge of several personas (made of Loyal Linda 55%, Nervous Nora "
-                    "45%); Loyal Linda, Nervous Nora have no segment of their own this wave.")
+                    "(Keen Karen) is a merge of personas (made of Loyal Linda 55%, Nervous "
+                    "Nora 45%); no segment of this wave is the same persona as Loyal Linda "
+                    "or Nervous Nora.")
 
 
 # ----------------------------------------------------------------------------- report
@@ -194,10 +207,14 @@ def test_opening_sentence_counts_are_disjoint_and_add_up(store):
                       "membership": [0.9, 0.8, 0.95, 0.7, 0.55, 0.52, 0.59, 0.0, 0.4, 0.9],
                       "candidate": [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0]})
     corr = _corr([(0, 5, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same")])
-    store.save("wave_comparison", _comparison(corr, assignments=a, min_membership=0.6))
+    cmp = _comparison(corr, assignments=a, min_membership=0.6)
+    cmp.candidates = pd.DataFrame({"candidate": [0], "n": [2], "weighted_share": [0.2],
+                                   "from_personas": ["Loyal Linda 50%, Careful Mary 50%"]})
+    store.save("wave_comparison", cmp)
     lead = _lead(str(changes_section(store).html))
     assert ("4 fit a persona well (membership ≥ 60%), 3 fit one only weakly (below 60%), "
-            "1 fit none, and 2 are in 0 emerging segments") in lead
+            "1 fit none, and 2 are in 1 emerging segment that no baseline persona "
+            "describes.") in lead
     assert "of them strongly" not in lead
 
 
@@ -209,7 +226,8 @@ def test_opening_sentence_says_a_threshold_of_one_over_k_flags_nobody(store):
     cmp.sizes = sizes
     store.save("wave_comparison", cmp)
     lead = _lead(str(changes_section(store).html))
-    assert "2 fit a persona well (membership ≥ 50%), 0 fit one only weakly" in lead
+    assert ("2 fit a persona well (membership ≥ 50%), 0 fit one only weakly (below 50%), "
+            "0 fit none, and none is in an emerging segment.") in lead
     assert ("With 2 personas a respondent's strongest membership is never below 50%, so a "
             "50% threshold cannot flag a weak fit.") in lead
 
