@@ -97,6 +97,14 @@ def _effective(w: np.ndarray) -> np.ndarray:
 
 
 def _mean_test(xs, ws, xr, wr, test):
+    """(statistic, p, effect) of ``xs`` against ``xr``: Mann-Whitney U with the
+    rank-biserial correlation, or Welch's t on Kish-effective weights with Cohen's d.
+
+    NaN throughout when a group has fewer than two values. Welch: when neither group
+    varies (e.g. a year column that defines the wave: 2011 in one, 2012 in the other)
+    there is no sampling variance to test against, so statistic, p and d are NaN too
+    (not p = 0 or 1 and d = 0): such a difference is a fact of the data, not a finding.
+    """
     if len(xs) < 2 or len(xr) < 2:
         return np.nan, np.nan, np.nan
     if test == "mannwhitney":
@@ -106,10 +114,10 @@ def _mean_test(xs, ws, xr, wr, test):
     ws_e, wr_e = _effective(ws), _effective(wr)
     ds, dr = DescrStatsW(xs, weights=ws_e, ddof=1), DescrStatsW(xr, weights=wr_e, ddof=1)
     ns, nr = ws_e.sum(), wr_e.sum()
-    pooled = np.sqrt(((ns - 1) * ds.var + (nr - 1) * dr.var) / max(ns + nr - 2, 1))
-    d = (ds.mean - dr.mean) / pooled if pooled > 0 else 0.0
     if ds.var == 0 and dr.var == 0:
-        return np.nan, (1.0 if ds.mean == dr.mean else 0.0), float(d)
+        return np.nan, np.nan, np.nan
+    pooled = np.sqrt(((ns - 1) * ds.var + (nr - 1) * dr.var) / max(ns + nr - 2, 1))
+    d = (ds.mean - dr.mean) / pooled if pooled > 0 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         tstat, pvalue, _ = ttest_ind(xs, xr, usevar="unequal", weights=(ws_e, wr_e))
     return float(tstat), float(pvalue), float(d)

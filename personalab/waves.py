@@ -23,9 +23,15 @@ Decisions
   answer scale changed stops the comparison (:class:`~personalab.errors.CodebookError`) until
   it is mapped: typing respondents through a model whose inputs mean something else gives
   confident nonsense.
-* **Shares are over everyone.** Persona shares in both waves are shares of all (kept)
-  respondents, with "unassigned" and, in the new wave, "emerging" as their own rows, so the
-  rows of each wave sum to 1 and an emerging segment is not forced into old personas.
+* **Shares are over everyone, each respondent where it is typed.** Persona shares in both
+  waves are shares of all (kept) respondents, each counted in the persona the baseline
+  model types it into, with "unassigned" as a row of its own: the persona and unassigned
+  rows of each wave sum to 1. Emerging respondents stay in their persona for the size
+  shift and the drift tests (the size table's ``n_emerging``/``share_emerging`` say how many
+  of a persona's new-wave respondents are emerging, and an ``emerging`` row gives their
+  total, untested), so that setting a candidate aside can neither flip a persona's size
+  change nor create drift. (A real new group typed into a persona therefore also shows in
+  that persona's drift; the emerging row and card say which.)
 * **Weights and tests as in** :mod:`personalab.profiles`: weighted shares and means; tests use
   Kish's effective sample size; two-proportion z for shares, Welch t for means; every family
   of tests is corrected (``correction``, Benjamini-Hochberg by default).
@@ -45,20 +51,29 @@ Decisions
 * **Emerging segments are new relative to the baseline, not just badly fitted.** A soft
   membership is relative (a Gaussian mixture is 99% sure of a point far from every
   component), so "fits no persona well" means: unassigned, or membership below
-  ``min_membership``, or *off the baseline map*: among the respondent's ``n_neighbors``
-  nearest neighbours in the model's feature space (both waves pooled), new-wave respondents
-  are at least ``novelty_ratio`` times as common as the two waves' sizes predict. These
-  respondents are clustered (Gaussian mixture, BIC); a cluster of at least ``min_size`` whose
-  members are off the map is a candidate. Each candidate is then completed: every new-wave
-  respondent closer to the candidate than to any baseline persona (a naive-Bayes rule with
-  the personas' baseline profiles) joins it. Hybrids who sit between personas in both waves
-  are not candidates: they are familiar.
+  ``min_membership`` (by default set on the baseline: below what 90% of its respondents
+  reach, and always at 0.5 or less; see :func:`track_wave`), or *off the baseline map*:
+  among the respondent's ``n_neighbors`` nearest neighbours in the model's feature space
+  (both waves pooled), new-wave respondents are at least ``novelty_ratio`` times as common
+  as the two waves' sizes predict. These respondents (the *pool*) are clustered (Gaussian
+  mixture, BIC); a cluster of at least ``min_size`` whose median novelty is at least
+  ``novelty_ratio`` is a candidate. Each candidate is then completed within the pool: a
+  pool respondent closer to the candidate than to any baseline persona (a naive-Bayes rule
+  with the personas' baseline profiles) joins it; a respondent who fits a persona well
+  never does. A completed candidate is kept only if it still has ``min_size`` members
+  whose median novelty is at least ``novelty_ratio``. Hybrids who sit between personas in
+  both waves are not candidates: they are familiar.
 * **The refit is independent.** The new wave is segmented again on its own with a clone of
   the baseline model (same parameters, same seed); refit segments are matched to personas
-  with the Hungarian algorithm on the overlap table, and each is called ``new`` (mostly
-  respondents who fit no persona), ``merge`` (at least 20% from each of two or more personas,
-  the emerging respondents counting as one), ``split`` (one of several refit segments made
-  up mostly of the same persona) or ``same``.
+  with the Hungarian algorithm on the Jaccard table (segment vs the respondents typed into
+  each persona), and each is called ``new`` (mostly emerging or unassigned respondents),
+  ``same`` (its largest persona, matched, Jaccard above ``SAME_JACCARD`` = 0.5, unless it
+  also holds most of another persona's members or a fifth of the emerging respondents),
+  ``merge`` (at least 20% of the typed members of each of two or more personas, the
+  emerging respondents counting as one), ``split`` (at least 20% of its largest persona's
+  members, and another segment holds at least 20% of them too) or ``mixed`` (none of
+  these). Only a ``same`` segment *is* a baseline persona (``matched_segment``); see
+  :attr:`WaveComparison.correspondence`.
 
 Examples
 --------
@@ -157,6 +172,26 @@ def _scale_change(bq, nq, label_map=None) -> str | None:
         parts.append("the answers were reordered" if n_labels != b_labels
                      else f"the codes changed ({b_codes} -> {n_codes})")
     return "; ".join(parts)
+
+
+def _scale_fix(bq, nq) -> str:
+    """The fix of a changed scale: a ``scale_mapping`` entry for the answers the new wave
+    added (each still to be pointed at a baseline answer), and where it goes."""
+    b_labels = _answer_set(bq)[0]
+    n_labels = _answer_set(nq)[0]
+    added = [lab for lab in n_labels if lab not in b_labels]
+    where = ("in study.yml under the key 'scale_mapping:' (or as the scale_mapping "
+             "parameter of notebooks/06_waves.ipynb)")
+    if added:
+        ex = {lab: "<baseline answer>" for lab in added[:4]}
+        more = f" (and the other {len(added) - 4} new answers)" if len(added) > 4 else ""
+        return (f"Map each new answer onto the baseline answer it means: scale_mapping="
+                f"{{{bq.id!r}: {ex!r}}}{more} {where}, or refit the personas.")
+    # no new answer (reordered, recoded or fewer answers): mapping the answers by label
+    # onto themselves recodes them to the baseline's codes
+    ex = {lab: lab for lab in n_labels[:2]}
+    return (f"The answers are the baseline's, read by label: scale_mapping={{{bq.id!r}: "
+            f"{ex!r}}} {where} recodes them to the baseline's codes; or refit the personas.")
 
 
 @dataclass
@@ -414,10 +449,8 @@ def compare_codebooks(baseline_cb, new_cb, mapping=None, scale_mapping=None, *,
                     continue
                 change = f"{change} (scale_mapping leaves: {still})"
             if change:
-                ex = {lab: "<baseline answer>" for lab in _answer_set(nq)[0][:2]}
                 add(bq.id, nid, "changed_scale", bq, f"scale changed: {change}",
-                    f"Give scale_mapping={{{bq.id!r}: {ex!r}}} (new answer -> baseline "
-                    "answer) if the answers mean the same, or refit the personas.")
+                    _scale_fix(bq, nq))
                 continue
             if renamed:
                 add(bq.id, nid, "mapped", bq, f"renamed {bq.id!r} -> {nid!r} (mapping given)",
@@ -568,17 +601,31 @@ class WaveComparison:
     ----------
     assignments : DataFrame
         One row per new respondent (index ``respondent_id``): ``segment`` (baseline persona
-        it is typed into, -1 = none), ``membership`` (its soft membership), ``novelty``
-        (how many times as common such respondents are in the new wave as in the baseline,
-        locally), ``fit`` (``persona``, ``weak``: unassigned or low membership, ``off_map``),
-        ``candidate`` (emerging candidate id, -1 = none) and ``category`` (what the size
-        table counts it as: the persona id, ``"emerging"`` or ``"unassigned"``).
+        it is typed into, -1 = none; what the size table and drift count it as),
+        ``membership`` (its soft membership), ``novelty`` (how many times as common such
+        respondents are in the new wave as in the baseline, locally), ``fit`` (``persona``,
+        ``weak``: unassigned or membership below ``params["min_membership"]``,
+        ``off_map``), ``candidate`` (emerging candidate id, -1 = none) and ``category``
+        (what :attr:`correspondence` counts it as: the persona id as a string,
+        ``"emerging"`` for a candidate's member, or ``"unassigned"``).
     sizes : DataFrame
-        Size shift per persona (+ ``emerging`` and ``unassigned`` rows): segment, persona,
+        Size shift per persona (+ ``unassigned`` and ``emerging`` rows): segment, persona,
         n_baseline, n_new, share_baseline, share_new (weighted), shift (points), ci_low,
-        ci_high, unweighted_shift, statistic, p_value, p_adjusted, significant.
+        ci_high, unweighted_shift, statistic, p_value, effect_size, n_emerging,
+        share_emerging, p_adjusted, significant. Each respondent counts in the persona it
+        is typed into (``assignments["segment"]``), emerging ones included: the persona
+        and unassigned rows of each wave sum to 1. ``n_emerging``/``share_emerging``:
+        how many of the row's new-wave respondents belong to an emerging candidate (count;
+        weighted share of the whole new wave). The ``emerging`` row (only when there is a
+        candidate) is their total, already counted in the rows above: its baseline share
+        is 0 by construction, so it has no test (statistic, p_value, p_adjusted NaN;
+        never significant; not in the correction's family) and its CI is that of the new
+        share alone.
     drift : DataFrame
-        Per persona and variable, baseline vs new wave within the persona.
+        Per persona and variable, baseline vs new wave within the persona (respondents
+        typed into it, emerging ones included: ``n_emerging`` of its ``n_new``).
+        Questions that take one value for everyone in each wave are left out (named in
+        ``notes``).
     theme_shifts : DataFrame
         Per persona, question and theme (empty without tags).
     candidates : DataFrame
@@ -588,8 +635,20 @@ class WaveComparison:
         ``profile_segments`` rows of each candidate against everyone else (segment =
         candidate id).
     correspondence : DataFrame
-        Refit segment -> baseline persona: refit_segment, n, matched_segment, persona,
-        overlap_share, composition, kind (same/split/merge/new).
+        One row per refit segment (this wave segmented on its own), against the baseline
+        personas' *placed members* (new respondents by ``assignments["category"]``):
+
+        * ``refit_segment``, ``n``: the segment and its size;
+        * ``kind``: ``same``, ``merge``, ``split``, ``new`` or ``mixed`` (module doc;
+          ``_correspondence`` has the rules);
+        * ``matched_segment``, ``persona``: the baseline persona this segment *is*, only
+          when ``kind == "same"``; -1 and "" for every other kind (a name may be carried
+          over only there);
+        * ``closest_segment``, ``closest``: the baseline segment with the highest Jaccard
+          with this one, whatever the kind (-1 / "" when it shares nobody with any);
+        * ``jaccard``: |segment ∩ closest's placed members| / |union| (0 to 1);
+        * ``overlap_share``: share of the segment's respondents placed in ``closest``;
+        * ``composition``: the segment's make-up, e.g. "Mary 65%, emerging 25%".
     refit_model : PersonaModel or None
     codebook_diff : CodebookDiff
     baseline_sizes : DataFrame
@@ -625,7 +684,7 @@ class WaveComparison:
 
 
 def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=None,
-               new_tags=None, min_membership=0.5, novelty_ratio=2.5, n_neighbors=30,
+               new_tags=None, min_membership=None, novelty_ratio=2.5, n_neighbors=30,
                min_size=None, refit=True, weights=True, alpha=0.05, correction="fdr_bh",
                strict=True, random_state=0) -> WaveComparison:
     """Type a new wave into the baseline personas and measure what changed.
@@ -641,11 +700,17 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     new_tags : dict or DataFrame, optional
         The new wave's theme tags, keyed like ``baseline.tags``; both are needed for
         ``theme_shifts``.
-    min_membership : float, default 0.5
-        Below this soft membership a respondent fits their persona only weakly. For a
-        k-means model the membership is calibrated (the median fitted respondent holds 0.75
-        of its persona; :func:`kmeans_membership` for models pickled before that); for
-        others, the model's own.
+    min_membership : float, optional
+        Below this soft membership a respondent fits their persona only weakly. Default
+        (None): set on the baseline, as the larger of the membership that 90% of the
+        baseline's respondents reach in the persona they are typed into
+        (``WEAK_QUANTILE``) and a bare majority (just over 0.5). So a respondent fits
+        weakly when fewer than 1 in 10 baseline respondents fit as loosely, and always when
+        it sits half-way between two personas (at most 0.5): with two personas the top
+        membership is never below 0.5, so a fixed 0.5 would call nobody weak. For a k-means
+        model the membership is calibrated (the median fitted respondent holds 0.75 of its
+        persona; :func:`kmeans_membership` for models pickled before that); for others,
+        the model's own. ``params["min_membership"]`` holds the threshold used.
     novelty_ratio : float, default 2.5
         A respondent is *off the baseline map* when, among their ``n_neighbors`` nearest
         neighbours (both waves pooled, model feature space), new-wave respondents are this
@@ -701,10 +766,14 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     # membership_temperature_), so the typed confidence is already calibrated; a baseline
     # model pickled before that is calibrated here, on the baseline
     temperature = getattr(model, "membership_temperature_", None)
-    if temperature is None and type(getattr(model, "clusterer_", None)).__name__ == "KMeans":
+    own_kmeans = (temperature is None
+                  and type(getattr(model, "clusterer_", None)).__name__ == "KMeans")
+    if own_kmeans:
         member, temperature = kmeans_membership(model, baseline.survey, lab1, new)
         typed_in = seg2 >= 0
         conf = np.where(typed_in, member[np.arange(len(seg2)), np.clip(seg2, 0, None)], 0.0)
+    if min_membership is None:
+        min_membership = _weak_threshold(model, baseline, lab1, own_kmeans)
 
     # 2. who fits no persona: weak membership, or off the baseline map
     F1, F2 = _features(model, baseline.survey), _features(model, new)
@@ -717,8 +786,8 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     if min_size is None:
         share = getattr(model, "min_segment_share", 0.05)
         min_size = max(10, int(np.ceil(share * len(ids2))))
-    cand = _emerging(Z1, lab1, Z2, seg2, weak | off_map, off_map, novelty, novelty_ratio,
-                     min_size, random_state)
+    cand = _emerging(Z1, lab1, Z2, seg2, weak | off_map, novelty, novelty_ratio, min_size,
+                     random_state)
     fit = np.where(off_map, "off_map", np.where(weak, "weak", "persona"))
     category = np.where(cand >= 0, "emerging",
                         np.where(seg2 == -1, "unassigned", seg2.astype(str))).astype(object)
@@ -730,16 +799,26 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
         notes.append(f"{n_cand} emerging candidate(s): {int((cand >= 0).sum())} respondents "
                      "fit no baseline persona and are new relative to the baseline.")
 
-    # 3. size shifts
+    # 3. size shifts: every respondent counts in the persona it is typed into, emerging
+    # ones too (reported as "of which emerging"), so that cutting a candidate out can
+    # neither flip a persona's change nor create one
     cat1 = np.where(lab1 == -1, "unassigned", lab1.astype(str)).astype(object)
-    sizes = _size_shift(baseline, cat1, w1, category, w2, alpha, correction)
+    cat2 = np.where(seg2 == -1, "unassigned", seg2.astype(str)).astype(object)
+    sizes = _size_shift(baseline, cat1, w1, cat2, cand >= 0, w2, alpha, correction)
 
-    # 4. drift within personas (respondents of the persona in both waves, candidates out)
-    in2 = np.where(cand >= 0, -1, seg2)
-    drift = _drift(baseline, new, lab1, w1, in2, w2, diff, alpha, correction)
+    # 4. drift within personas: respondents typed into the persona in both waves (emerging
+    # ones included, for the same reason); questions with one answer per wave left out
+    drift, constant = _drift(baseline, new, lab1, w1, seg2, w2, diff, alpha, correction,
+                             emerging=cand >= 0)
+    if constant:
+        notes.append("Left out of the drift tests: " + ", ".join(
+            f"{q!r} ({a} in {baseline.survey.wave or 'the baseline'}, {b} in "
+            f"{new_survey.wave or 'the new wave'})" for q, a, b in constant)
+            + ": one answer for everyone in each wave (e.g. the column that defines the "
+            "wave), so there is no variation within a wave to test a change against.")
 
     # 5. theme shifts
-    themes = _theme_shifts(baseline, lab1, w1, new_tags, in2, w2, ids2, alpha, correction)
+    themes = _theme_shifts(baseline, lab1, w1, new_tags, seg2, w2, ids2, alpha, correction)
 
     # 6. candidates: size, where they would have gone, profile against everyone else
     candidates, cand_profiles = _describe_candidates(new, cand, seg2, w2, novelty, baseline,
@@ -750,7 +829,7 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     if refit:
         refit_model = clone(model).fit(new)
         corr = _correspondence(refit_model.labels_, category, baseline)
-        if corr["kind"].isin(["split", "merge", "new"]).any():
+        if (corr["kind"] != "same").any():
             kinds = corr.loc[corr["kind"] != "same", "kind"].value_counts()
             notes.append("The refit differs from the personas: " + ", ".join(
                 f"{v} {k}" for k, v in kinds.items()) + " segment(s).")
@@ -828,6 +907,34 @@ def kmeans_membership(model, baseline_survey, baseline_labels, survey,
     return distance_membership(d2(C2), T), T
 
 
+#: Default weak-fit line (:func:`track_wave`'s ``min_membership=None``): a new respondent
+#: fits its persona weakly when its membership is below what 90% of the baseline's
+#: respondents reach in theirs, and always at a bare majority or less.
+WEAK_QUANTILE = 0.10
+
+
+def _weak_threshold(model, baseline, lab1, own_kmeans, quantile=WEAK_QUANTILE) -> float:
+    """The membership under which a respondent fits weakly, set on the baseline itself.
+
+    The baseline's respondents are typed into the personas exactly as the new wave is
+    (``assign_wave``; a k-means model pickled before calibration: :func:`kmeans_membership`)
+    and the ``quantile`` of their membership in the persona they are typed into is taken;
+    never below just over 0.5, so a respondent half-way between two personas (membership
+    0.5 or less, whatever the number of personas) is always weak.
+    """
+    from personalab.segmentation import assign_wave
+
+    typed = assign_wave(model, baseline.survey)
+    seg = typed["segment"].to_numpy().astype(int)
+    conf = typed["confidence"].to_numpy(dtype=float)
+    if own_kmeans:
+        member, _ = kmeans_membership(model, baseline.survey, lab1, baseline.survey)
+        conf = member[np.arange(len(seg)), np.clip(seg, 0, None)]
+    placed = seg >= 0
+    q = float(np.quantile(conf[placed], quantile)) if placed.any() else 0.0
+    return float(max(q, np.nextafter(0.5, 1.0)))
+
+
 # --------------------------------------------------------------------------- internals
 def _wts(survey, weights) -> np.ndarray:
     if weights is True:
@@ -876,8 +983,14 @@ def _novelty(Z1, Z2, k) -> np.ndarray:
     return ((c + 0.5) / (b + 0.5)) / ((n2 - 1) / n1)
 
 
-def _emerging(Z1, lab1, Z2, seg2, pool, off_map, novelty, ratio, min_size, seed):
-    """Emerging candidate per new respondent (-1 = none); see the module doc."""
+def _emerging(Z1, lab1, Z2, seg2, pool, novelty, ratio, min_size, seed):
+    """Emerging candidate per new respondent (-1 = none); see the module doc.
+
+    Only respondents of ``pool`` (those who fit no persona well, or are off the map) are
+    clustered, and only they can join a candidate when it is completed; a completed
+    candidate is kept when it still has ``min_size`` members whose median novelty is at
+    least ``ratio``.
+    """
     from sklearn.mixture import GaussianMixture
 
     out = np.full(len(Z2), -1)
@@ -901,12 +1014,14 @@ def _emerging(Z1, lab1, Z2, seg2, pool, off_map, novelty, ratio, min_size, seed)
             seeds.append(members)
     if not seeds:
         return out
-    # complete each candidate: naive-Bayes rule (pooled variances) among baseline personas
-    # and candidates; the new wave's persona shares are the priors
+    # complete each candidate within the pool: naive-Bayes rule (pooled variances) among
+    # baseline personas and candidates; the new wave's persona shares are the priors. A
+    # respondent who fits a persona well never joins (it is familiar, not new)
     personas = sorted(s for s in np.unique(lab1) if s != -1)
     var = np.vstack([Z1[lab1 == s] - Z1[lab1 == s].mean(0) for s in personas]).var(0)
     var = np.maximum(var, 1e-3)
     means_p = np.array([Z1[lab1 == s].mean(0) for s in personas])
+    Zp = Z2[idx]
     members = [m for m in seeds]
     for _ in range(10):
         means_c = np.array([Z2[m].mean(0) for m in members])
@@ -917,20 +1032,18 @@ def _emerging(Z1, lab1, Z2, seg2, pool, off_map, novelty, ratio, min_size, seed)
         prior_p = np.array([np.sum((seg2 == s) & ~taken) for s in personas], dtype=float)
         prior = np.concatenate([prior_p, prior_c]) + 1.0
         means = np.vstack([means_p, means_c])
-        ll = -0.5 * (((Z2[:, None, :] - means[None]) ** 2) / var).sum(-1) + np.log(prior)
+        ll = -0.5 * (((Zp[:, None, :] - means[None]) ** 2) / var).sum(-1) + np.log(prior)
         pick = ll.argmax(1) - len(personas)
-        new_members = [np.flatnonzero(pick == j) for j in range(len(members))]
+        new_members = [idx[pick == j] for j in range(len(members))]
         same = all(len(a) == len(b) and np.array_equal(a, b)
                    for a, b in zip(new_members, members))
         members = new_members
         if same:
             break
-    order = np.argsort([-len(m) for m in members], kind="stable")
-    j = 0
-    for i in order:
-        if len(members[i]) >= min_size:
-            out[members[i]] = j
-            j += 1
+    # completed, a candidate must still be new relative to the baseline
+    kept = [m for m in members if len(m) >= min_size and np.median(novelty[m]) >= ratio]
+    for j, i in enumerate(np.argsort([-len(m) for m in kept], kind="stable")):
+        out[kept[i]] = j
     return out
 
 
@@ -940,18 +1053,21 @@ def _share_test(p1, n1, p2, n2):
     return _prop_test(p2, n2, p1, n1)
 
 
-def _size_shift(baseline, cat1, w1, cat2, w2, alpha, correction) -> pd.DataFrame:
+def _size_shift(baseline, cat1, w1, cat2, emerging, w2, alpha, correction) -> pd.DataFrame:
+    """Persona (and unassigned) shares in both waves, everyone counted where typed; the
+    ``emerging`` row is an "of which" row with no test (see :class:`WaveComparison`)."""
     from personalab.profiles import kish_n
 
     z = stats.norm.ppf(1 - alpha / 2)
-    order = [str(s) for s in baseline.segments] + ["emerging", "unassigned"]
+    order = [str(s) for s in baseline.segments] + ["unassigned"]
     ne1, ne2 = kish_n(w1), kish_n(w2)
+    W1, W2 = w1.sum(), w2.sum()
     rows = []
     for c in order:
         i1, i2 = cat1 == c, cat2 == c
-        if c in ("emerging", "unassigned") and not i1.any() and not i2.any():
+        if c == "unassigned" and not i1.any() and not i2.any():
             continue
-        p1, p2 = w1[i1].sum() / w1.sum(), w2[i2].sum() / w2.sum()
+        p1, p2 = w1[i1].sum() / W1, w2[i2].sum() / W2
         u1, u2 = i1.mean(), i2.mean()
         se = np.sqrt(p1 * (1 - p1) / ne1 + p2 * (1 - p2) / ne2)
         stat, p, h = _share_test(p1, ne1, p2, ne2)
@@ -960,7 +1076,21 @@ def _size_shift(baseline, cat1, w1, cat2, w2, alpha, correction) -> pd.DataFrame
                          n_baseline=int(i1.sum()), n_new=int(i2.sum()), share_baseline=p1,
                          share_new=p2, shift=100 * (p2 - p1), ci_low=100 * (p2 - p1 - z * se),
                          ci_high=100 * (p2 - p1 + z * se), unweighted_shift=100 * (u2 - u1),
-                         statistic=stat, p_value=p, effect_size=h))
+                         statistic=stat, p_value=p, effect_size=h,
+                         n_emerging=int((i2 & emerging).sum()),
+                         share_emerging=w2[i2 & emerging].sum() / W2))
+    if emerging.any():
+        # the baseline has no emerging respondents by construction: nothing to test the
+        # share against, so no p-value (and no place in the correction's family); the CI
+        # is the new share's own
+        p2 = w2[emerging].sum() / W2
+        se = np.sqrt(p2 * (1 - p2) / ne2)
+        rows.insert(len(baseline.segments), dict(
+            segment="emerging", persona="emerging", n_baseline=0, n_new=int(emerging.sum()),
+            share_baseline=0.0, share_new=p2, shift=100 * p2, ci_low=100 * (p2 - z * se),
+            ci_high=100 * (p2 + z * se), unweighted_shift=100 * float(emerging.mean()),
+            statistic=np.nan, p_value=np.nan, effect_size=np.nan,
+            n_emerging=int(emerging.sum()), share_emerging=p2))
     out = pd.DataFrame(rows)
     out["p_adjusted"] = _adjust(out["p_value"], correction)
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
@@ -981,10 +1111,11 @@ def _adjust(p, correction) -> pd.Series:
 _DRIFT_COLUMNS = ["segment", "persona", "question", "question_text", "variable", "level",
                   "type", "measure", "baseline", "new", "diff", "test", "statistic", "p_value",
                   "p_adjusted", "effect_size", "effect_measure", "n_baseline", "n_new",
-                  "n_eff_baseline", "n_eff_new", "significant"]
+                  "n_eff_baseline", "n_eff_new", "n_emerging", "significant"]
 
 
-def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction) -> pd.DataFrame:
+def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction, emerging=None):
+    """(drift table, [(question, baseline answer, new answer)] left out as constant)."""
     from personalab.profiles import _mean_test, _prop_test, _variables, _wmean, kish_n
 
     ok_ids = set(diff.rows.loc[diff.rows["status"].isin(["same", "mapped", "scale_mapped"]),
@@ -992,9 +1123,11 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction) -> pd.Dat
     v1 = {(q, var): (text, level, t, m, s) for q, text, var, level, t, m, s
           in _variables(baseline.survey) if q in ok_ids}
     v2 = {(q, var): s for q, _, var, _, _, _, s in _variables(new) if q in ok_ids}
+    constant = _constant_questions(v1, v2, w1, w2)
+    in_em = np.zeros(len(lab2), bool) if emerging is None else np.asarray(emerging, bool)
     rows = []
     for key, (text, level, qtype, measure, s1) in v1.items():
-        if key not in v2:
+        if key not in v2 or key[0] in constant:
             continue
         x1_all, x2_all = s1.to_numpy(dtype=float), v2[key].to_numpy(dtype=float)
         for seg in baseline.segments:
@@ -1013,14 +1146,42 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction) -> pd.Dat
                 stat, p, eff = _mean_test(x2, ww2, x1, ww1, "welch")
             rows.append((seg, baseline.name(seg), key[0], text, key[1], level, qtype, measure,
                          a, b, b - a, test, stat, p, np.nan, eff, em, int(m1.sum()),
-                         int(m2.sum()), n1, n2, False))
+                         int(m2.sum()), n1, n2, int((m2 & in_em).sum()), False))
     out = pd.DataFrame(rows, columns=_DRIFT_COLUMNS)
     out["p_adjusted"] = _adjust(out["p_value"], correction)
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["_s"] = out["effect_size"].abs()
     out = out.sort_values(["segment", "significant", "_s"], ascending=[True, False, False],
                           kind="stable").drop(columns="_s")
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), [(q,) + constant[q] for q in constant]
+
+
+def _constant_questions(v1, v2, w1, w2) -> dict:
+    """``{question: (baseline answer, new answer)}`` of the questions every variable of
+    which takes one value in each wave (among weighted, answered respondents): nothing
+    varies within a wave, so a within-persona test of the change has no noise to measure
+    against (a year column that defines the wave: 2011 -> 2012 at "p = 0")."""
+    by_q = {}
+    for key, (_, level, _, measure, s1) in v1.items():
+        if key not in v2:
+            continue
+        x1, x2 = s1.to_numpy(dtype=float), v2[key].to_numpy(dtype=float)
+        x1, x2 = x1[np.isfinite(x1) & (w1 > 0)], x2[np.isfinite(x2) & (w2 > 0)]
+        one = len(x1) > 0 and len(x2) > 0 and np.ptp(x1) == 0 and np.ptp(x2) == 0
+        by_q.setdefault(key[0], []).append((one, measure, level, key[1],
+                                            x1[0] if one else None, x2[0] if one else None))
+    out = {}
+    for q, vs in by_q.items():
+        if not all(v[0] for v in vs):
+            continue
+
+        def answer(i):
+            if vs[0][1] != "share":
+                return ", ".join(f"{v[i]:g}" for v in vs)
+            chosen = [str(v[2] if v[2] is not None else v[3]) for v in vs if v[i] == 1]
+            return ", ".join(chosen) or "none"
+        out[q] = (answer(4), answer(5))
+    return out
 
 
 _THEME_COLUMNS = ["segment", "persona", "question", "theme", "share_baseline", "share_new",
@@ -1099,53 +1260,106 @@ def _describe_candidates(new, cand, seg2, w2, novelty, baseline, weights, alpha)
     return table, profile
 
 
-_CORR_COLUMNS = ["refit_segment", "n", "matched_segment", "persona", "overlap_share",
-                 "composition", "kind"]
+_CORR_COLUMNS = ["refit_segment", "n", "matched_segment", "persona", "closest_segment",
+                 "closest", "jaccard", "overlap_share", "composition", "kind"]
+
+#: A refit segment is the *same* as a baseline persona only when the two sets of
+#: respondents overlap on more than this share of their union (Jaccard): then more than
+#: half of the segment is the persona's and more than half of the persona's placed
+#: members are in the segment. An even split of a persona (Jaccard 0.5 each) is no "same".
+SAME_JACCARD = 0.5
 
 
 def _empty_correspondence():
     return pd.DataFrame(columns=_CORR_COLUMNS)
 
 
-def _correspondence(refit_labels, category, baseline, min_part=0.2) -> pd.DataFrame:
-    """Refit segments vs baseline personas: Hungarian matching on the overlap counts."""
+def _correspondence(refit_labels, category, baseline, min_part=0.2,
+                    same_jaccard=SAME_JACCARD) -> pd.DataFrame:
+    """Refit segments vs baseline personas (see :class:`WaveComparison.correspondence`).
+
+    ``category`` is each new respondent's ``assignments["category"]``: the baseline
+    persona it is typed into (as a string), ``"emerging"`` or ``"unassigned"``. A
+    persona's *placed members* are the respondents of that category (refit-unassigned
+    ones included). Each refit segment gets one kind, the first that applies:
+
+    * ``new``: its largest group is emerging (or unassigned) respondents;
+    * ``merge`` that no match overrides: at least ``min_part`` of the emerging
+      respondents and of a persona's placed members fall into it, or more than half of
+      the placed members of each of two personas do (a part of it is a group the matched
+      persona did not have);
+    * ``same``: its largest group is persona P, P is its Hungarian match (on the Jaccard
+      table, so each persona is matched at most once) and its Jaccard with P's placed
+      members is above ``same_jaccard``;
+    * ``merge``: at least ``min_part`` of the placed members of each of two or more
+      personas (the emerging respondents counting as one; baseline segments named
+      "... (not a persona)" not counting) fall into it;
+    * ``split``: at least ``min_part`` of its largest persona's placed members fall into
+      it, and at least ``min_part`` of them into another refit segment too;
+    * ``mixed``: none of these: it is made of baseline personas' respondents but is none
+      of them (``closest`` and ``jaccard`` say what it resembles).
+    """
     from scipy.optimize import linear_sum_assignment
 
     refit = np.asarray(refit_labels)
+    cat = pd.Series(np.asarray(category, dtype=object), name="category").astype(str)
     segs = sorted(s for s in np.unique(refit) if s != -1)
     personas = [str(s) for s in baseline.segments]
-    table = pd.crosstab(pd.Series(refit, name="refit"), pd.Series(category, name="category"))
+    table = pd.crosstab(pd.Series(refit, name="refit"), cat)
     table = table.reindex(index=segs, fill_value=0)
-    C = table.reindex(columns=personas, fill_value=0).to_numpy()
-    r_idx, c_idx = linear_sum_assignment(-C) if C.size else ([], [])
-    match = {segs[r]: int(personas[c]) for r, c in zip(r_idx, c_idx) if C[r, c] > 0}
+    totals = cat.value_counts()                       # placed members, everyone counted
+    n_seg = table.sum(axis=1).to_numpy(dtype=float)
+    C = table.reindex(columns=personas, fill_value=0).to_numpy(dtype=float)
+    N = totals.reindex(personas, fill_value=0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        J = np.where(C > 0, C / (n_seg[:, None] + N[None, :] - C), 0.0)
+    r_idx, c_idx = linear_sum_assignment(-J) if J.size else ([], [])
+    match = {segs[r]: personas[c] for r, c in zip(r_idx, c_idx) if J[r, c] > 0}
     comp = table.div(table.sum(axis=1), axis=0)
+    reach = table.div(totals.reindex(table.columns).to_numpy(dtype=float), axis=1)
     dominant = comp.idxmax(axis=1)
     fresh = ("emerging", "unassigned")
+    refused = {p for p in personas if baseline.name(int(p)).endswith("(not a persona)")}
     kinds = {}
-    for s in segs:
-        # a refit segment that takes in emerging respondents too merges them into a persona
-        big = [p for p in comp.columns[comp.loc[s] >= min_part] if p != "unassigned"]
-        if dominant.loc[s] in fresh:
+    for i, s in enumerate(segs):
+        dom = dominant.loc[s]
+        if dom in fresh:
             kinds[s] = "new"
-        elif len(big) >= 2:
+            continue
+        parts = [c for c in table.columns if c != "unassigned" and c not in refused
+                 and reach.loc[s, c] >= min_part]
+        j_dom = J[i, personas.index(dom)] if dom in personas else 0.0
+        most = [c for c in parts if reach.loc[s, c] > 0.5]
+        if len(parts) >= 2 and ("emerging" in parts or len(most) >= 2):
+            # a persona with the emerging respondents, or most of two personas, in one:
+            # not either persona, however well it matches one of them
             kinds[s] = "merge"
-    # a split: two or more refit segments (not merges) made up mostly of one persona
-    plain = [s for s in segs if s not in kinds]
-    for s in plain:
-        twins = sum(dominant.loc[t] == dominant.loc[s] for t in plain)
-        kinds[s] = "split" if twins >= 2 else ("same" if s in match else "new")
+        elif match.get(s) == dom and j_dom > same_jaccard:
+            kinds[s] = "same"
+        elif len(parts) >= 2:
+            kinds[s] = "merge"
+        elif reach.loc[s, dom] >= min_part and any(
+                reach.loc[t, dom] >= min_part for t in segs if t != s):
+            kinds[s] = "split"
+        else:
+            kinds[s] = "mixed"
     rows = []
-    for s in segs:
+    for i, s in enumerate(segs):
         kind = kinds[s]
-        m = match.get(s)
+        best = int(np.argmax(J[i])) if J.shape[1] and J[i].max() > 0 else None
+        closest = int(personas[best]) if best is not None else -1
         describe = ", ".join(
             f"{baseline.name(int(k)) if k.lstrip('-').isdigit() else k} {v:.0%}"
             for k, v in comp.loc[s].sort_values(ascending=False).items() if v >= 0.05)
+        same = kind == "same"
         rows.append(dict(refit_segment=int(s), n=int(table.loc[s].sum()),
-                         matched_segment=m if m is not None else -1,
-                         persona=baseline.name(m) if m is not None else "",
-                         overlap_share=float(comp.loc[s, str(m)]) if m is not None else 0.0,
+                         matched_segment=closest if same else -1,
+                         persona=baseline.name(closest) if same else "",
+                         closest_segment=closest,
+                         closest=baseline.name(closest) if best is not None else "",
+                         jaccard=float(J[i, best]) if best is not None else 0.0,
+                         overlap_share=(float(comp.loc[s, str(closest)])
+                                        if best is not None else 0.0),
                          composition=describe, kind=kind))
     return pd.DataFrame(rows, columns=_CORR_COLUMNS)
 

@@ -265,3 +265,23 @@ def test_partition_statistics_merge_to_the_whole_profile(planted):
     alone = profile_from_statistics(tables[0])
     assert not np.allclose(alone["value"].to_numpy(float)[:20], profile["value"].to_numpy(float)[:20],
                            equal_nan=True)
+
+
+def test_mean_test_of_two_constant_groups_has_no_p_value_or_effect():
+    """A column that is constant within each group (a year column that defines the wave:
+    2011 in one, 2012 in the other) has no sampling variance to test a difference against:
+    NaN p and effect, not "p = 0, d = 0" (which read as a certain change of no size)."""
+    from personalab.profiles import _mean_test
+
+    w = np.ones(50)
+    stat, p, d = _mean_test(np.full(50, 2012.0), w, np.full(50, 2011.0), w, "welch")
+    assert np.isnan(stat) and np.isnan(p) and np.isnan(d)
+    stat, p, d = _mean_test(np.full(50, 3.0), w, np.full(50, 3.0), w, "welch")
+    assert np.isnan(p) and np.isnan(d)
+    # one group varying: an ordinary Welch test, as scipy computes it
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.5, 1, 50)
+    stat, p, d = _mean_test(x, w, np.full(50, 3.0), w, "welch")
+    ref = stats.ttest_ind(x, np.full(50, 3.0), equal_var=False)
+    assert p == pytest.approx(ref.pvalue, rel=1e-6)
+    assert d == pytest.approx((x.mean() - 3.0) / np.sqrt(x.var(ddof=1) / 2), rel=1e-6)

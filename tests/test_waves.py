@@ -129,18 +129,27 @@ def test_every_persona_size_shift_is_within_3_points_of_the_planted_shift(compar
     sizes["truth"] = [comparison.persona_names.get(s, "investors" if s == "emerging" else s)
                       for s in sizes["segment"]]
     assert set(planted) <= set(sizes["truth"])
-    err = sizes.set_index("truth")["unweighted_shift"] - pd.Series(planted)
-    assert err.dropna().abs().max() <= 3.0, err
-    # the check has teeth: counting everyone in the persona they are typed into (no
-    # emerging row) misses the planted shifts by more than 3 points
+    # every respondent counts in the persona it is typed into, emerging ones too; without
+    # the "of which emerging" part, each persona's shift is the planted one
     a = comparison.assignments
-    naive = 100 * a["segment"].map(comparison.persona_names).value_counts(normalize=True)
-    base = sizes.set_index("truth")["share_baseline"] * 100
-    naive_err = (naive - base.reindex(naive.index)) - pd.Series(planted).reindex(naive.index)
-    assert naive_err.abs().max() > 3.0
-    # the shares of each wave sum to one (emerging and unassigned are rows of their own)
-    assert sizes["share_baseline"].sum() == pytest.approx(1.0)
-    assert sizes["share_new"].sum() == pytest.approx(1.0)
+    own = sizes.set_index("truth")
+    without = own["unweighted_shift"] - 100 * own["n_emerging"] / len(a)
+    without["investors"] = own.loc["investors", "unweighted_shift"]
+    err = without - pd.Series(planted)
+    assert err.dropna().abs().max() <= 3.0, err
+    # the check has teeth: the placed share alone (emerging included) misses the planted
+    # shifts by more than 3 points, so n_emerging is what tells the two apart
+    assert (own["unweighted_shift"] - pd.Series(planted)).drop("investors").abs().max() > 3.0
+    # a persona's row is everyone typed into it; the emerging row counts them again
+    for seg, row in sizes.set_index("segment").drop("emerging").iterrows():
+        assert row["n_new"] == (a["segment"] == seg).sum()
+        assert row["n_emerging"] == ((a["segment"] == seg) & (a["candidate"] >= 0)).sum()
+    emerging = sizes.set_index("segment").loc["emerging"]
+    assert emerging["n_new"] == (a["candidate"] >= 0).sum() == sizes["n_emerging"].sum() / 2
+    # the persona (and unassigned) rows of each wave sum to one
+    rows = sizes[sizes["segment"] != "emerging"]
+    assert rows["share_baseline"].sum() == pytest.approx(1.0)
+    assert rows["share_new"].sum() == pytest.approx(1.0)
 
 
 def test_weighted_size_shift_matches_the_truth_labels_weighted_shift(comparison, waves):
@@ -155,11 +164,15 @@ def test_weighted_size_shift_matches_the_truth_labels_weighted_shift(comparison,
     sizes = comparison.sizes
     names = [comparison.persona_names.get(s, "investors" if s == "emerging" else s)
              for s in sizes["segment"]]
-    err = pd.Series(sizes["shift"].to_numpy(), index=names) - true_shift.reindex(names)
+    without = np.where(sizes["segment"] == "emerging", sizes["shift"],
+                       sizes["shift"] - 100 * sizes["share_emerging"])
+    err = pd.Series(without, index=names) - true_shift.reindex(names)
     assert err.dropna().abs().max() <= 3.0, err
-    # the emerging segment's growth is significant; its CI holds the true shift
+    # the emerging row: its CI (of the new share alone) holds the true share; no test
+    # against a baseline share that is zero by construction
     row = sizes.set_index("segment").loc["emerging"]
-    assert row["significant"] and row["ci_low"] <= true_shift["investors"] <= row["ci_high"]
+    assert row["ci_low"] <= true_shift["investors"] <= row["ci_high"]
+    assert np.isnan(row["p_value"]) and np.isnan(row["p_adjusted"]) and not row["significant"]
 
 
 def test_size_shift_ci_and_test_agree_with_statsmodels(comparison, baseline, waves):
@@ -170,7 +183,7 @@ def test_size_shift_ci_and_test_agree_with_statsmodels(comparison, baseline, wav
     row = comparison.sizes.iloc[0]
     w1, w2 = waves["s1"].weights().to_numpy(), waves["s2"].weights().to_numpy()
     in1 = baseline.labels.to_numpy() == row["segment"]
-    in2 = (comparison.assignments["category"] == str(row["segment"])).to_numpy()
+    in2 = (comparison.assignments["segment"] == row["segment"]).to_numpy()
     p1, p2 = w1[in1].sum() / w1.sum(), w2[in2].sum() / w2.sum()
     n1, n2 = kish_n(w1), kish_n(w2)
     z, p = proportions_ztest([p2 * n2, p1 * n1], [n2, n1])
@@ -178,7 +191,15 @@ def test_size_shift_ci_and_test_agree_with_statsmodels(comparison, baseline, wav
     assert row["statistic"] == pytest.approx(z) and row["p_value"] == pytest.approx(p)
     half = 1.959964 * np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     assert row["ci_high"] - row["shift"] == pytest.approx(100 * half, rel=1e-4)
-    assert (comparison.sizes["p_adjusted"] >= comparison.sizes["p_value"] - 1e-12).all()
+    tested = comparison.sizes["p_value"].notna()
+    assert (comparison.sizes["p_adjusted"] >= comparison.sizes["p_value"] - 1e-12)[tested].all()
+    # the correction's family is the tested rows only (the emerging row has no p-value)
+    from statsmodels.stats.multitest import multipletests
+
+    tested = comparison.sizes.dropna(subset=["p_value"])
+    assert len(tested) == len(comparison.sizes) - 1
+    assert np.allclose(tested["p_adjusted"],
+                       multipletests(tested["p_value"], method="fdr_bh")[1])
 
 
 def test_every_new_respondent_is_typed_with_a_membership(comparison, waves):
@@ -194,9 +215,15 @@ def test_every_new_respondent_is_typed_with_a_membership(comparison, waves):
 
 def test_no_drift_where_none_is_planted_and_planted_drift_is_found(baseline, waves,
                                                                    comparison):
-    # the generator keeps every persona's answers fixed between waves
+    # the generator keeps every persona's answers fixed between waves; the emerging
+    # respondents stay in the persona they are typed into, so a persona that took many of
+    # them in moves on the emerging segment's own items, and no other persona moves
     d = comparison.drift
-    assert not d[d["type"] == "likert"]["significant"].any(), comparison.top_drift(3)
+    moved = d[(d["type"] == "likert") & d["significant"]]
+    assert (moved["n_emerging"] >= 50).all(), moved
+    cand = comparison.candidate_profiles
+    own = set(cand.loc[cand["significant"], "variable"])
+    assert set(moved["variable"]) <= own
     # plant drift: one persona spends three times as much in wave 2 (a profile variable)
     s2 = waves["s2"]
     planners = waves["t2"] == "planners"
@@ -233,12 +260,16 @@ def test_theme_shifts_per_persona(baseline, waves):
 def test_refit_correspondence_on_the_sample(comparison):
     corr = comparison.correspondence
     assert len(corr) == comparison.refit_model.n_segments_
-    assert set(corr["kind"]) <= {"same", "split", "merge", "new"}
+    assert set(corr["kind"]) <= {"same", "split", "merge", "new", "mixed"}
     same = corr[corr["kind"] == "same"]
     # the stable personas come back: each matched once, mostly the same respondents
     assert same["matched_segment"].is_unique
-    assert (same["overlap_share"] >= 0.6).all()
+    assert (same["overlap_share"] >= 0.6).all() and (same["jaccard"] > 0.5).all()
+    assert (same["matched_segment"] == same["closest_segment"]).all()
     assert len(same) >= 5
+    # only a "same" segment is a baseline persona
+    assert (corr.loc[corr["kind"] != "same", "matched_segment"] == -1).all()
+    assert (corr.loc[corr["kind"] != "same", "persona"] == "").all()
     # six refit segments cannot hold six personas and the emerging one: the emerging
     # respondents show up as a new segment or merged into a persona, never hidden
     odd = corr[corr["kind"].isin(["new", "merge"])]
@@ -489,3 +520,186 @@ def test_wave_charts_draw_each_persona_in_its_one_colour(comparison):
         assert base.marker.opacity < new.marker.opacity == 1
     titles = [a.text for a in drift.layout.annotations]
     assert titles[0].startswith(f"<span style='color:{colors[segs[0]]}'>")
+
+
+# --------------------------------------------------------------------------- synthetic pairs
+def _synthetic(X, wave, prefix, year=None):
+    """A Survey of numeric segmentation items ``x0, x1, ...`` (and a profile ``year``)."""
+    cols = {f"x{j}": X[:, j] for j in range(X.shape[1])}
+    qs = [{"id": f"x{j}", "text": f"item {j}", "type": "numeric", "role": "segment"}
+          for j in range(X.shape[1])]
+    if year is not None:
+        cols["year"] = np.full(len(X), float(year))
+        qs.append({"id": "year", "text": "Year of the wave", "type": "numeric",
+                   "role": "profile"})
+    ids = pd.Index([f"{prefix}{i}" for i in range(len(X))], name="rid")
+    cb = Codebook.from_dict({"schema_version": 1, "survey": "synthetic",
+                             "respondent_id": "rid", "questions": qs})
+    return Survey(pd.DataFrame(cols, index=ids), cb, wave=wave,
+                  no_answer={c: np.ones(len(X), bool) for c in cols})
+
+
+def _bare_baseline(names, labels=(0, 1)):
+    base = Baseline.__new__(Baseline)
+    base.personas = dict(names)
+    base.model = type("M", (), {"n_segments_": len(names)})()
+    base.labels = pd.Series(list(labels))
+    return base
+
+
+def test_correspondence_a_segment_mostly_of_another_persona_is_not_named_after_it():
+    # the audit's case: Mary has 150 placed members, Linda 50. Refit 0 holds 40 Mary and 5
+    # Linda; refit 1 the other 110 Mary and 45 Linda. Hungarian matching on the counts
+    # gave refit 0 to Linda ("same", overlap 0.11): its largest part is Mary
+    base = _bare_baseline({0: "Mary", 1: "Linda"})
+    refit = np.array([0] * 45 + [1] * 155)
+    cat = np.array(["0"] * 40 + ["1"] * 5 + ["0"] * 110 + ["1"] * 45, dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    r0, r1 = corr.loc[0], corr.loc[1]
+    assert r0["kind"] == "split"            # 27% of Mary here, 73% in refit 1
+    assert r0["matched_segment"] == -1 and r0["persona"] == ""
+    assert r0["closest"] == "Mary" and r0["jaccard"] == pytest.approx(40 / 155)
+    assert r0["overlap_share"] == pytest.approx(40 / 45)
+    # refit 1 holds 73% of Mary's and 90% of Linda's members: both merged
+    assert r1["kind"] == "merge" and r1["matched_segment"] == -1 and r1["persona"] == ""
+    assert r1["closest"] == "Mary" and r1["jaccard"] == pytest.approx(110 / 195)
+
+
+def test_correspondence_merge_needs_a_fifth_of_each_personas_members():
+    base = _bare_baseline({0: "Emily", 1: "Jacob"})
+    # a 77/23 mix whose 23 are 11.5% of Jacob's 200 members is Emily's segment (the old
+    # rule, 20% of the segment's own make-up, called it a merge)
+    refit = np.array([0] * 100 + [1] * 200)
+    cat = np.array(["0"] * 77 + ["1"] * 23 + ["0"] * 23 + ["1"] * 177, dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    assert corr.loc[0, "kind"] == "same" and corr.loc[0, "persona"] == "Emily"
+    assert corr.loc[0, "jaccard"] == pytest.approx(77 / 123)
+    assert corr.loc[1, "kind"] == "same" and corr.loc[1, "persona"] == "Jacob"
+    # a 50/50 mix of two personas' members takes no name: half of each is in it
+    refit = np.array([0] * 100 + [1] * 100)
+    cat = np.array(["0"] * 50 + ["1"] * 50 + ["0"] * 50 + ["1"] * 50, dtype=object)
+    corr = _correspondence(refit, cat, base)
+    assert set(corr["kind"]) == {"merge"} and set(corr["matched_segment"]) == {-1}
+    # a small segment of one persona's fringe, too little of anyone to be a part: mixed
+    refit = np.array([0] * 40 + [1] * 360)
+    cat = np.array(["0"] * 30 + ["1"] * 10 + ["0"] * 170 + ["1"] * 190, dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    assert corr.loc[0, "kind"] == "mixed" and corr.loc[0, "matched_segment"] == -1
+    assert corr.loc[0, "closest"] == "Emily"
+
+
+def test_emerging_candidate_is_completed_from_the_poorly_fitting_only_and_sizes_keep_it():
+    """Two personas (one long along x0) in both waves, plus 60 new respondents in a tight
+    clump on the long persona's flank. The old completion pulled 36 well-fitting persona
+    members into the candidate and cut them out of the persona, so its share fell
+    significantly (-9 points) though it did not change."""
+    rng = np.random.default_rng(0)
+
+    def personas():
+        return np.vstack([rng.normal((0, 0), (3, 1), (400, 2)),
+                          rng.normal((0, 8), 1, (300, 2))])
+
+    new_people = rng.normal((7, 0), 0.3, (60, 2))
+    s1 = _synthetic(personas(), "w2011", "a", year=2011)
+    s2 = _synthetic(np.vstack([personas(), new_people]), "w2012", "b", year=2012)
+    model = PersonaModel(reducer=None, clusterer="kmeans", n_segments=2,
+                         random_state=0).fit(s1)
+    cmp = track_wave(Baseline(model=model, survey=s1), s2, refit=False, min_size=20,
+                     random_state=SEED)
+    a = cmp.assignments
+    members = a[a["candidate"] >= 0]
+    planted = {f"b{i}" for i in range(700, 760)}
+    assert planted <= set(members.index)
+    assert (members["fit"] != "persona").all()       # nobody who fits a persona well
+    assert len(members) <= 60 + 20
+    assert np.median(members["novelty"]) >= cmp.params["novelty_ratio"]
+    # sizes: everyone counted where typed; no persona's share changed significantly
+    sizes = cmp.sizes.set_index("segment")
+    assert not sizes.loc[[0, 1], "significant"].any(), sizes
+    assert sizes.loc[[0, 1], "n_new"].sum() == len(a)
+    assert sizes.loc[[0, 1], "n_emerging"].sum() == len(members)
+    # the emerging row: no test against a baseline share of zero by construction
+    row = sizes.loc["emerging"]
+    assert row["n_new"] == len(members) and row["share_baseline"] == 0
+    assert np.isnan(row["p_value"]) and not row["significant"]
+    assert row["ci_low"] < 100 * len(members) / len(a) < row["ci_high"]
+    # the wave's own year is constant in each wave: no drift test, a note names it
+    assert "year" not in set(cmp.drift["question"])
+    assert any("'year' (2011 in w2011, 2012 in w2012)" in n for n in cmp.notes), cmp.notes
+
+
+def test_emerging_candidate_whose_completion_is_not_new_is_dropped():
+    """A tight clump of 25 very new respondents (novelty 4) inside a cloud of 60 poorly
+    fitting but familiar ones (novelty 1): completed, the candidate's median novelty is 1,
+    below the ratio, so it is no emerging segment (the old code kept all 85)."""
+    from personalab.waves import _emerging
+
+    rng = np.random.default_rng(0)
+    Z1 = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((8, 0), 1, (300, 2))])
+    lab1 = np.repeat([0, 1], 300)
+    Z2 = np.vstack([Z1, rng.normal((4, 6), 0.2, (25, 2)), rng.normal((4, 6), 1.5, (60, 2))])
+    seg2 = np.r_[lab1, np.zeros(85, int)]
+    pool = np.r_[np.zeros(600, bool), np.ones(85, bool)]
+    novelty = np.r_[np.ones(600), np.full(25, 4.0), np.full(60, 1.0)]
+    assert (_emerging(Z1, lab1, Z2, seg2, pool, novelty, 2.5, 20, 0) == -1).all()
+    # the clump alone (the cloud fits well, so it is not in the pool) is a candidate
+    pool[625:] = False
+    out = _emerging(Z1, lab1, Z2, seg2, pool, novelty, 2.5, 20, 0)
+    assert (out[600:625] == 0).all() and (out[625:] == -1).all() and (out[:600] == -1).all()
+
+
+def test_weak_fit_threshold_makes_half_way_weak_with_two_personas():
+    """With two personas the top membership is never below 0.5, so the old fixed 0.5 line
+    called nobody weak, even a respondent exactly half-way between the two."""
+    rng = np.random.default_rng(2)
+    X1 = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((6, 0), 1, (300, 2))])
+    s1 = _synthetic(X1, "w1", "a")
+    model = PersonaModel(reducer=None, clusterer="kmeans", n_segments=2,
+                         random_state=0).fit(s1)
+    baseline = Baseline(model=model, survey=s1)
+    X2 = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((6, 0), 1, (300, 2)),
+                    [[3.0, 0.0], [3.0, 1.0], [0.0, 0.0]]])
+    cmp = track_wave(baseline, _synthetic(X2, "w2", "b"), refit=False, random_state=SEED)
+    a = cmp.assignments
+    thr = cmp.params["min_membership"]
+    assert 0.5 < thr < 0.75                      # the calibrated median is 0.75
+    assert a.loc[["b600", "b601"], "membership"].max() < 0.55
+    assert (a.loc[["b600", "b601"], "fit"] != "persona").all()      # half-way: weak
+    assert a.loc["b602", "fit"] == "persona"                         # at a centre
+    # the line is the baseline's own: about 1 in 10 baseline respondents fit as loosely
+    again = track_wave(baseline, s1, refit=False, random_state=SEED)
+    assert again.params["min_membership"] == pytest.approx(thr)
+    assert (again.assignments["membership"] < thr).mean() == pytest.approx(0.10, abs=0.01)
+    # a threshold given is the one used
+    assert track_wave(baseline, s1, refit=False, min_membership=0.6,
+                      random_state=SEED).params["min_membership"] == 0.6
+
+
+def test_changed_scale_fix_maps_the_added_answers_and_says_where():
+    def cb(labels):
+        return Codebook.from_dict({"schema_version": 1, "survey": "exit",
+                                   "respondent_id": "rid", "questions": [
+                                       {"id": "reason", "text": "Main factor for leaving",
+                                        "type": "single", "role": "segment",
+                                        "scale": [{"code": i + 1, "label": lab}
+                                                  for i, lab in enumerate(labels)]}]})
+
+    old = ["Career Move - Private Sector", "Career Move - Public Sector", "Retirement"]
+    diff = compare_codebooks(cb(old), cb(old + ["Study"]))
+    row = diff.table().set_index("baseline_id").loc["reason"]
+    assert row["status"] == "changed_scale"
+    assert "{'reason': {'Study': '<baseline answer>'}}" in row["fix"]
+    assert "Career Move" not in row["fix"]
+    assert "scale_mapping:" in row["fix"] and "06_waves" in row["fix"]
+    # the fix, filled in, is accepted
+    done = compare_codebooks(cb(old), cb(old + ["Study"]),
+                             scale_mapping={"reason": {"Study": "Retirement"}})
+    assert done.table().set_index("baseline_id").loc["reason", "status"] == "scale_mapped"
+    # reordered answers: no new answer; mapping them by label onto themselves recodes them
+    diff = compare_codebooks(cb(old), cb(old[::-1]))
+    fix = diff.table().set_index("baseline_id").loc["reason", "fix"]
+    assert "{'reason': {'Retirement': 'Retirement', 'Career Move - Public Sector': " \
+           "'Career Move - Public Sector'}}" in fix
+    same = compare_codebooks(cb(old), cb(old[::-1]), scale_mapping={
+        "reason": {"Retirement": "Retirement"}})
+    assert same.table().set_index("baseline_id").loc["reason", "status"] == "scale_mapped"
