@@ -386,13 +386,20 @@ def changes_section(store):
             "n": [r.get("n") for r in recs],
             "vs baseline": [r.get("kind") for r in recs],
             "carries the name of": ["" for _ in recs],
+            "closest persona (Jaccard)": [
+                f"{r['closest']} ({float(r['jaccard']):.2f})"
+                if r.get("closest") and pd.notna(r.get("jaccard")) else "–" for r in recs],
             f"made of (placed into {base_wave}'s personas)": [
                 r.get("composition", "") if carries(r)
                 else resembles(r.get("composition"), base_wave) or r.get("composition", "")
                 for r in recs]})
+        if "jaccard" not in corr:
+            t = t.drop(columns="closest persona (Jaccard)")
         parts += [f"<h3>Personas now</h3><p>{esc(new_wave)} was also segmented on its own "
                   "(the persona cards). Each of its segments is compared with the baseline "
-                  "personas by where the baseline model places its respondents. Only a "
+                  "personas by where the baseline model places its respondents (Jaccard: "
+                  "the overlap of the segment with the respondents placed into its closest "
+                  "persona, 1 = the same people). Only a "
                   "segment that <i>is</i> a baseline persona (<i>same</i>) keeps that "
                   "persona's name; a <i>split</i> (the persona divided), <i>merge</i> "
                   "(personas, or a persona and emerging respondents, joined), <i>new</i> "

@@ -390,10 +390,11 @@ def renamed_personas(personas, comparison, baseline_personas):
                          f"{int(r['n_new']):,} respondents ({float(r['share_new']):.1%}) fit "
                          f"{name}, against {float(r['share_baseline']):.1%} in {base_wave}: "
                          "the size shift under “What changed” compares these.")
-                ev = Evidence(kind="wave_size", ref=f"wave_sizes:{b}", n=int(r["n_new"]),
+                ev = Evidence(kind="wave_size", ref=f"wave_sizes.csv, segment {b}",
+                              n=int(r["n_new"]),
                               value=float(r["share_new"]))
                 kept = [e for e in p.size_statement.evidence
-                        if not str(getattr(e, "ref", "")).startswith("wave_sizes:")]
+                        if not str(getattr(e, "ref", "")).startswith("wave_sizes")]
                 q.size_statement = dataclasses.replace(
                     p.size_statement, text=_own_segment(p.size_statement.text) + extra,
                     evidence=[*kept, ev])

@@ -115,7 +115,8 @@ def test_a_carried_persona_card_states_both_counts_for_what_they_are():
     assert ("Placed into 2012's personas by the baseline model, 227 respondents (60.0%) "
             "fit Careful Mary, against 69.0% in 2012") in text
     refs = [ev.ref for ev in p.size_statement.evidence]
-    assert refs == ["size:0", "wave_sizes:0"]
+    assert refs == ["size:0", "wave_sizes.csv, segment 0"]
+    assert p.size_statement.evidence[1].footnote() == "wave_sizes.csv, segment 0; n = 227"
     assert now[0].size_statement.text.endswith("(95% CI 65%–73%).")     # input untouched
 
 
@@ -299,3 +300,22 @@ def test_a_carried_persona_keeps_its_colour_on_the_whole_page(store):
     assert lines["Loyal Linda"] == card[0] and lines["Careful Mary"] == card[1]
     assert lines["Nervous Nora"] not in card.values()
     assert f"style='background:{card[0]}'></span>Loyal Linda" in html
+
+
+def test_personas_now_says_what_a_segment_not_carried_resembles(store):
+    """A "mixed" segment (Jaccard 0.49 with Linda's placed respondents) is listed under its
+    own name, carries no baseline name, and its row says what it resembles."""
+    now = [_persona(0, "Sarah", "Sunny", 260, 0.69), _persona(1, "Karen", "Keen", 118, 0.31)]
+    corr = _corr([(0, 260, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same"),
+                  (1, 118, -1, "", 0.49, "Loyal Linda 49%, Careful Mary 48%", "mixed")])
+    corr["closest"], corr["jaccard"] = ["Careful Mary", "Loyal Linda"], [0.74, 0.49]
+    cmp = _comparison(corr)
+    store.save("personas", renamed_personas(now, cmp, BASELINE))
+    store.save("wave_comparison", cmp)
+    html = str(changes_section(store).html)
+    table = html[html.index("<h3>Personas now</h3>"):]
+    karen = table[table.index("Keen Karen</td>"):]
+    karen = karen[:karen.index("</tr>")]
+    cells = re.findall(r"<td>([^<]*)</td>", karen)
+    assert cells == ["118", "mixed", "–", "Loyal Linda (0.49)",
+                     "Resembles 2012's Loyal Linda (49%) and Careful Mary (48%)."]
