@@ -153,7 +153,8 @@ def drift_coverage(comparison) -> pd.DataFrame:
     """The codebook comparison (:meth:`CodebookDiff.table`) with an ``in drift tests``
     column: ``yes`` when the drift table tests the question within some persona, else
     ``no:`` and why (not in the baseline, an answer not in the baseline codebook, not a
-    profile question, no test possible, ...)."""
+    profile question, one answer for everyone in each wave (the comparison's "Left out of
+    the drift tests" note names it), no test possible, ...)."""
     diff = comparison.codebook_diff.table().copy()
     drift = comparison.drift
     tested, untestable = set(), {}
@@ -170,6 +171,14 @@ def drift_coverage(comparison) -> pd.DataFrame:
                 untestable[q] = ("no: no test possible" + (f" ({notes[0]})" if notes else
                                                           " (no p-value in any persona)"))
 
+    # questions waves.track_wave leaves out as constant within each wave: its note names
+    # them by repr ("Left out of the drift tests: 'CESSATION YEAR' (2011 in ..., ...)")
+    left_out = [n for n in (getattr(comparison, "notes", None) or [])
+                if str(n).startswith("Left out of the drift tests")]
+
+    def constant(q):
+        return q is not None and any(repr(str(q)) in n for n in left_out)
+
     def why(r):
         status = r.get("status")
         if status in _NOT_IN_DRIFT:
@@ -179,6 +188,9 @@ def drift_coverage(comparison) -> pd.DataFrame:
             return "yes"
         if q in untestable:
             return untestable[q]
+        if constant(q):
+            return ("no: one answer for everyone in each wave, so no variation within a "
+                    "wave to test a change against")
         qtype, role = r.get("type"), r.get("role")
         if (qtype is not None and not pd.isna(qtype) and qtype not in _PROFILE_TYPES) \
                 or role == "ignore":

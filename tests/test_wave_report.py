@@ -235,14 +235,15 @@ def test_opening_sentence_says_a_threshold_of_one_over_k_flags_nobody(store):
 
 def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
     diff_rows = pd.DataFrame({
-        "baseline_id": ["Q1", "Position", "ID", "Year", None],
-        "new_id": ["Q1", "Position", "ID", "Year", "Q9"],
-        "status": ["same", "changed_scale", "same", "same", "added"],
-        "type": ["likert", "single", "id", "numeric", "likert"],
-        "role": ["segment", "profile", "ignore", "profile", "profile"],
-        "segment_input": [True, False, False, False, False], "similarity": [np.nan] * 5,
-        "detail": ["", "scale changed: new answers 'Therapist'", "", "", "new"],
-        "fix": [""] * 5})
+        "baseline_id": ["Q1", "Position", "ID", "Year", None, "CESSATION YEAR"],
+        "new_id": ["Q1", "Position", "ID", "Year", "Q9", "CESSATION YEAR"],
+        "status": ["same", "changed_scale", "same", "same", "added", "same"],
+        "type": ["likert", "single", "id", "numeric", "likert", "numeric"],
+        "role": ["segment", "profile", "ignore", "profile", "profile", "profile"],
+        "segment_input": [True, False, False, False, False, False],
+        "similarity": [np.nan] * 6,
+        "detail": ["", "scale changed: new answers 'Therapist'", "", "", "new", ""],
+        "fix": [""] * 6})
     drift = pd.DataFrame({
         "segment": [0, 0, 1], "persona": ["Careful Mary"] * 2 + ["Loyal Linda"],
         "question": ["Q1", "Year", "Year"], "question_text": ["Pay", "Year", "Year"],
@@ -250,7 +251,11 @@ def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
         "baseline": [3.0, 2012.0, 2012.0], "new": [3.1, 2013.0, 2013.0],
         "p_value": [0.5, np.nan, np.nan], "p_adjusted": [0.5, np.nan, np.nan],
         "effect_size": [0.1, np.nan, np.nan], "significant": [False] * 3})
-    store.save("wave_comparison", _comparison(_corr([]), drift=drift, diff_rows=diff_rows))
+    cmp = _comparison(_corr([]), drift=drift, diff_rows=diff_rows)
+    cmp.notes = ["Left out of the drift tests: 'CESSATION YEAR' (2011 in 2012, 2012 in "
+                 "2013): one answer for everyone in each wave (e.g. the column that defines "
+                 "the wave), so there is no variation within a wave to test a change against."]
+    store.save("wave_comparison", cmp)
     html = str(changes_section(store).html)
     q = html[html.index("<h3>Questionnaire</h3>"):html.index("<h3>Size shift</h3>")]
     rows = {m.group(1): m.group(2) for m in re.finditer(
@@ -259,6 +264,7 @@ def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
     assert rows["Position"].startswith("no: an answer not in the baseline codebook")
     assert rows["ID"] == "no: not a profile question (id, ignore)"
     assert rows["Year"].startswith("no: no test possible")
+    assert rows["CESSATION YEAR"].startswith("no: one answer for everyone in each wave")
     assert "Q1" not in rows          # unchanged and tested: not listed
     assert "no: not in the baseline" in q       # the added question
 
