@@ -627,7 +627,7 @@ class WaveComparison:
         Questions that take one value for everyone in each wave are left out (named in
         ``notes``).
     theme_shifts : DataFrame
-        Per persona, question and theme (empty without tags).
+        Per persona, question and theme (empty without tags); respondents as in ``drift``.
     candidates : DataFrame
         Emerging candidates: candidate, n, share, weighted_share, novelty, from_personas,
         respondent_ids.
