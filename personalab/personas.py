@@ -161,8 +161,8 @@ class Evidence:
         if getattr(self, "segmentation_input", False):
             if effect:
                 parts.append(effect)
-            parts.append("a segmentation input: used to form the segments, so not tested "
-                         "(they were built to differ on it)")
+            parts.append("used to form the segments, so not tested (they were built to "
+                         "differ on it)")
         else:
             if effect:
                 parts.append(effect)
@@ -187,7 +187,7 @@ class Evidence:
         elif self.value is not None and self.total is not None:
             parts.append(f"segment {_pct(self.value)} vs total {_pct(self.total)}")
         if self.index is not None:
-            parts.append(f"index {self.index:.0f} (segment / all who answered x 100)"
+            parts.append(f"index {self.index:.0f} (segment / all who answered × 100)"
                          if rest is not None else f"index {self.index:.0f}")
         if self.test:
             parts.append(f"{_test_name(self.test)}, adjusted p {_p_text(self.p_adjusted)}")
