@@ -15,11 +15,35 @@ Decisions
   weighted sample does not look more certain than it is. Unweighted, the tests reduce
   to the textbook ones.
 * Proportions (single-choice levels, multi-select options): two-proportion z-test
-  (``statsmodels.stats.proportion.proportions_ztest``), Cohen's h. Means (Likert,
+  (``statsmodels.stats.proportion.proportions_ztest``), Cohen's h; Fisher's exact test
+  (``scipy.stats.fisher_exact``, test ``"fisher_exact"``, statistic = its odds ratio)
+  instead when an expected count of the segment-vs-rest 2x2 table is below
+  :data:`MIN_EXPECTED` (5), where the z-test's normal approximation fails (1 of 4 against 0
+  of 500: z-test p 4e-29, Fisher 0.008). Weighted, the table holds the Kish-effective
+  counts the z-test uses (share x effective n), rounded to whole respondents: unweighted
+  they are the head counts. Means (Likert,
   numeric): Welch t-test (``statsmodels.stats.weightstats.ttest_ind``), Cohen's d with
   the weighted pooled standard deviation. ``likert_test="mannwhitney"`` uses
   ``scipy.stats.mannwhitneyu`` (unweighted) with the rank-biserial correlation.
 * Missing answers are left out per variable: shares are among those who answered.
+* Support: a row is ``significant`` only when it rests on at least :data:`MIN_SUPPORT` (5)
+  respondents (:func:`supported`): for an answer share, at least 5 respondents in the whole
+  sample gave the answer, and at least 5 of the segment's respondents are on the side the
+  row reports (gave it, when the segment is over the rest; did not, when under); for a mean,
+  the segment has at least 5 answers. The test still runs (its p-value is in the table and
+  in the multiple-testing correction); the flag is withheld. :func:`top_traits` and the
+  heat map never show an unsupported row, so a write-in answer typed by one respondent
+  (OSMI: a health self-disclosure) is never a trait.
+* Segmentation inputs are tested like every other question (the personas rank their traits
+  by these tests), but the column ``segmentation_input`` says which rows are on questions
+  the segments were formed on: there a difference is expected by construction, and a
+  p-value does not test anything (8 uniform noise items cut by k-means k=2: 6 of 8 at
+  adjusted p < 0.001, tests/test_profile_significance.py). Reports show those rows as
+  descriptive, with no significance mark.
+* ``index`` (100 x segment / total) is for answer shares. For a mean it is a ratio of
+  scale positions that depends on where the scale starts: NaN when the total is 0 or below
+  (it flips or explodes there), and reports read a mean by the difference
+  ``value - total`` in scale points instead.
 * Reverse-keyed Likert items are profiled on the scale respondents answered (the flip that
   ``Survey.likert`` applies for segmentation is undone), so a value, its index and its
   direction read the way the question text reads: one direction for tables, heat maps and
@@ -42,15 +66,25 @@ from personalab.features import PersonaLabWarning, _qattr, question_blocks
 
 __all__ = ["profile_segments", "profile_statistics", "merge_profile_statistics",
            "profile_from_statistics", "top_traits", "segment_sizes", "kish_n",
-           "respondent_values", "UNASSIGNED"]
+           "respondent_values", "supported", "mirror_rows", "UNASSIGNED", "MIN_SUPPORT",
+           "MIN_EXPECTED"]
 
 #: How the unassigned label (-1) is shown in tables.
 UNASSIGNED = "unassigned"
 
+#: Fewest respondents a row may rest on to be significant, a top trait or a heat-map row
+#: (see the module doc and :func:`supported`).
+MIN_SUPPORT = 5
+
+#: Below this expected count in the 2x2 table an answer share is tested with Fisher's exact
+#: test instead of the z-test (Cochran's rule).
+MIN_EXPECTED = 5
+
 PROFILE_COLUMNS = [
     "segment", "question", "question_text", "variable", "level", "type", "measure",
     "value", "total", "index", "test", "statistic", "p_value", "p_adjusted",
-    "effect_size", "effect_measure", "n", "n_eff", "significant",
+    "effect_size", "effect_measure", "n", "n_eff", "n_answer", "n_answer_total",
+    "significant", "segmentation_input",
 ]
 
 
@@ -124,6 +158,8 @@ def _mean_test(xs, ws, xr, wr, test):
 
 
 def _prop_test(ps, ns_eff, pr, nr_eff):
+    """(z, p, Cohen's h): the two-proportion z-test of share ``ps`` among ``ns_eff``
+    against ``pr`` among ``nr_eff`` (also used by :mod:`personalab.waves`)."""
     h = float(proportion_effectsize(ps, pr))
     if ns_eff < 1 or nr_eff < 1:
         return np.nan, np.nan, h
@@ -132,6 +168,21 @@ def _prop_test(ps, ns_eff, pr, nr_eff):
         return 0.0, 1.0, h
     z, p = proportions_ztest([ps * ns_eff, pr * nr_eff], [ns_eff, nr_eff])
     return float(z), float(p), h
+
+
+def _share_test(ps, ns_eff, pr, nr_eff):
+    """(test, statistic, p, Cohen's h) of a profile's answer share: the z-test
+    (:func:`_prop_test`), or Fisher's exact test when an expected count of the 2x2 table
+    of Kish-effective counts is below :data:`MIN_EXPECTED` (module doc)."""
+    z, p, h = _prop_test(ps, ns_eff, pr, nr_eff)
+    if ns_eff < 1 or nr_eff < 1 or not 0 < (ps * ns_eff + pr * nr_eff) / (ns_eff + nr_eff) < 1:
+        return "two_proportion_z", z, p, h      # nothing to test (see _prop_test)
+    table = np.array([[ps * ns_eff, (1 - ps) * ns_eff], [pr * nr_eff, (1 - pr) * nr_eff]])
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    if expected.min() < MIN_EXPECTED:
+        odds, p = stats.fisher_exact(np.rint(table).astype(np.int64))
+        return "fisher_exact", float(odds), float(p), h
+    return "two_proportion_z", z, p, h
 
 
 def _wmean(x, w):
@@ -207,7 +258,7 @@ def respondent_values(survey, variables=None) -> pd.DataFrame:
 
 #: Columns of a :func:`profile_statistics` table.
 STAT_COLUMNS = ["order", "question", "question_text", "variable", "level", "type", "measure",
-                "group", "n", "w", "w2", "mean", "m2"]
+                "segmentation_input", "group", "n", "w", "w2", "mean", "m2", "x_sum"]
 
 
 def profile_statistics(survey, labels, *, weights=True) -> pd.DataFrame:
@@ -215,11 +266,14 @@ def profile_statistics(survey, labels, *, weights=True) -> pd.DataFrame:
 
     For every variable (as :func:`profile_segments` lists them) and every label (segments
     and -1), over the respondents who answered it with a positive weight: ``n`` (count),
-    ``w`` (sum of weights), ``w2`` (sum of squared weights), ``mean`` (weighted mean) and
-    ``m2`` (weighted sum of squared deviations from ``mean``). Tables of disjoint sets of
-    respondents (partitions of a wave) combine exactly with :func:`merge_profile_statistics`
-    and give the profile with :func:`profile_from_statistics`; that is how the Dask engine
-    profiles a wave partition by partition (see docs/scale.md).
+    ``w`` (sum of weights), ``w2`` (sum of squared weights), ``mean`` (weighted mean),
+    ``m2`` (weighted sum of squared deviations from ``mean``) and ``x_sum`` (unweighted sum
+    of the values: for an answer share, how many respondents gave the answer);
+    ``segmentation_input`` says whether the question's codebook role is ``segment``.
+    Tables of disjoint sets of respondents (partitions of a wave) combine exactly with
+    :func:`merge_profile_statistics` and give the profile with
+    :func:`profile_from_statistics`; that is how the Dask engine profiles a wave partition
+    by partition (see docs/scale.md).
 
     Parameters
     ----------
@@ -239,6 +293,8 @@ def profile_statistics(survey, labels, *, weights=True) -> pd.DataFrame:
     w_all = _weights(survey, weights).to_numpy()
     groups, codes = np.unique(lab, return_inverse=True)
     k = len(groups)
+    inputs = {str(_qattr(q, "id")) for q in survey.questions()
+              if _qattr(q, "role") == "segment"}
     parts = []
     for order, (qid, text, var, level, qtype, measure, values) in enumerate(_variables(survey)):
         x_all = values.to_numpy(dtype=float)
@@ -251,11 +307,13 @@ def profile_statistics(survey, labels, *, weights=True) -> pd.DataFrame:
             mean = np.bincount(g, weights=w * x, minlength=k) / sw
         dev = x - mean[g]
         m2 = np.bincount(g, weights=w * dev * dev, minlength=k)
+        x_sum = np.bincount(g, weights=x, minlength=k)
         # every label gets a row, answered or not, so segments are listed as the labels say
         parts.append(pd.DataFrame({
             "order": order, "question": qid, "question_text": text, "variable": var,
-            "level": level, "type": qtype, "measure": measure, "group": groups,
-            "n": n, "w": sw, "w2": sw2, "mean": mean, "m2": m2}))
+            "level": level, "type": qtype, "measure": measure,
+            "segmentation_input": qid in inputs, "group": groups,
+            "n": n, "w": sw, "w2": sw2, "mean": mean, "m2": m2, "x_sum": x_sum}))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in STAT_COLUMNS})
     out = pd.concat(parts, ignore_index=True)
@@ -279,7 +337,7 @@ def merge_profile_statistics(tables) -> pd.DataFrame:
     """Combine :func:`profile_statistics` tables of disjoint sets of respondents.
 
     The result is the table the whole set would give (to floating-point rounding):
-    counts and weight sums add; means and squared deviations combine by Chan et al.'s
+    counts, weight sums and ``x_sum`` add; means and squared deviations combine by Chan et al.'s
     parallel formula, so no respondent-level data is needed.
     """
     tables = [t for t in tables if len(t)]
@@ -288,7 +346,8 @@ def merge_profile_statistics(tables) -> pd.DataFrame:
     if len(tables) == 1:
         return tables[0].reset_index(drop=True)
     keys = ["variable", "group"]
-    describe = ["order", "question", "question_text", "level", "type", "measure"]
+    describe = ["order", "question", "question_text", "level", "type", "measure",
+                "segmentation_input"]
     # variables are numbered per table; the first table that has a variable names its order
     all_rows = pd.concat(tables, ignore_index=True)
     first = all_rows.drop_duplicates("variable", keep="first")
@@ -305,6 +364,8 @@ def merge_profile_statistics(tables) -> pd.DataFrame:
         b = t.loc[both, ["n", "w", "w2", "mean", "m2"]].to_numpy(float).T
         merged = _merge_moments(a, b)
         acc.loc[both, ["n", "w", "w2", "mean", "m2"]] = np.column_stack(merged)
+        acc.loc[both, "x_sum"] = (acc.loc[both, "x_sum"].to_numpy(float)
+                                  + t.loc[both, "x_sum"].to_numpy(float))
         if len(only_new):
             acc = pd.concat([acc, t.loc[only_new]])
     out = acc.reset_index()
@@ -351,7 +412,10 @@ def profile_from_statistics(table, *, alpha=0.05, correction="fdr_bh") -> pd.Dat
 
     Each segment is compared with the merged moments of every other label (unassigned
     included); the total merges every label. Welch t-tests for means, two-proportion
-    z-tests for shares, multiple-testing correction over all rows.
+    z-tests (Fisher's exact test on small expected counts) for shares, multiple-testing
+    correction over all rows. A table without ``x_sum`` (written before it existed) counts
+    the respondents who gave an answer as ``mean x n`` rounded (exact unweighted); one
+    without ``segmentation_input`` marks no row as an input.
     """
     rows = []
     cols = ["n", "w", "w2", "mean", "m2"]
@@ -359,7 +423,14 @@ def profile_from_statistics(table, *, alpha=0.05, correction="fdr_bh") -> pd.Dat
     for _, block in table.groupby("order", sort=True):
         first = block.iloc[0]
         level = None if pd.isna(first["level"]) else first["level"]
+        is_input = bool(first["segmentation_input"]) if "segmentation_input" in block else False
         moments = {int(g): tuple(v) for g, v in zip(block["group"], block[cols].to_numpy(float))}
+        if "x_sum" in block:
+            x_sums = dict(zip(block["group"].astype(int), block["x_sum"].to_numpy(float)))
+        else:
+            x_sums = {int(g): float(np.rint(m[3] * m[0])) if m[0] else 0.0
+                      for g, m in moments.items()}
+        given_total = float(np.nansum(list(x_sums.values())))
         total_m = None
         for m in moments.values():
             total_m = m if total_m is None else _merge_moments(total_m, m)
@@ -373,36 +444,80 @@ def profile_from_statistics(table, *, alpha=0.05, correction="fdr_bh") -> pd.Dat
             r = rest if rest is not None else (0, 0.0, 0.0, np.nan, 0.0)
             value = float(s[3]) if s[0] and s[1] > 0 else np.nan
             n_eff = float(s[1] ** 2 / s[2]) if s[2] > 0 else 0.0
-            if first["measure"] == "share":
+            share = first["measure"] == "share"
+            if share:
                 test, em = "two_proportion_z", "cohen_h"
                 if s[0] and r[0]:
                     rest_v = float(r[3]) if r[1] > 0 else np.nan
                     n_eff_r = float(r[1] ** 2 / r[2]) if r[2] > 0 else 0.0
-                    stat, p, eff = _prop_test(value, n_eff, rest_v, n_eff_r)
+                    test, stat, p, eff = _share_test(value, n_eff, rest_v, n_eff_r)
                 else:
                     stat = p = eff = np.nan
+                given, given_all = float(x_sums.get(seg, 0.0)), given_total
             else:
                 test, em = "welch_t", "cohen_d"
                 stat, p, eff = _welch_from_moments(tuple(float(v) for v in s),
                                                    tuple(float(v) for v in r))
-            idx = 100.0 * value / total if total and np.isfinite(total) and total != 0 else np.nan
+                given = given_all = np.nan
+            # an index of means is a ratio of scale positions: meaningless when the total
+            # is 0 or below (it flips or explodes), so NaN there (module doc)
+            ok_total = np.isfinite(total) and (total > 0 if not share else total != 0)
+            idx = 100.0 * value / total if ok_total else np.nan
             rows.append((seg, first["question"], first["question_text"], first["variable"],
                          level, first["type"], first["measure"], value, total, idx,
-                         test, stat, p, eff, em, int(s[0]), n_eff))
+                         test, stat, p, eff, em, int(s[0]), n_eff, given, given_all,
+                         is_input))
     out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS
                                       if c not in ("p_adjusted", "significant")])
     return _adjust(out, alpha, correction)
 
 
 def _adjust(out, alpha, correction) -> pd.DataFrame:
-    """Multiple-testing adjusted p-values over all tested rows, and the significance flag."""
+    """Multiple-testing adjusted p-values over all tested rows, and the significance flag
+    (adjusted p below ``alpha`` on a row :func:`supported` by enough respondents)."""
     out["p_adjusted"] = out["p_value"]
     tested = out["p_value"].notna().to_numpy()
     if correction and tested.any():
         out.loc[tested, "p_adjusted"] = multipletests(
             out.loc[tested, "p_value"].to_numpy(), alpha=alpha, method=correction)[1]
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    out["significant"] = ((out["p_adjusted"] < alpha).fillna(False).to_numpy(bool)
+                          & supported(out))
+    out["segmentation_input"] = out["segmentation_input"].astype(bool)
     return out[PROFILE_COLUMNS]
+
+
+def supported(profile: pd.DataFrame, min_support: int = MIN_SUPPORT) -> np.ndarray:
+    """Whether each profile row rests on at least ``min_support`` respondents.
+
+    An answer share: at least ``min_support`` respondents in the whole sample gave the
+    answer (``n_answer_total``), and at least ``min_support`` of the segment's respondents
+    are on the side the row reports: gave it (``n_answer``) when the segment is over the
+    rest (``effect_size > 0``), did not (``n - n_answer``) when under, the fewer of the two
+    when there is no difference. A mean: the segment has at least ``min_support`` answers
+    (``n``). A table without ``n_answer`` (written before it existed) counts it as
+    ``value x n`` rounded and skips the whole-sample rule; one without ``n`` is taken as
+    supported throughout.
+    """
+    if "n" not in profile:
+        return np.ones(len(profile), dtype=bool)
+    n = pd.to_numeric(profile["n"], errors="coerce").to_numpy(float)
+    ok = n >= min_support
+    if "measure" not in profile:
+        return ok
+    share = (profile["measure"] == "share").to_numpy()
+    if "n_answer" in profile:
+        given = pd.to_numeric(profile["n_answer"], errors="coerce").to_numpy(float)
+    else:
+        given = np.rint(pd.to_numeric(profile["value"], errors="coerce").to_numpy(float) * n)
+    effect = pd.to_numeric(profile["effect_size"], errors="coerce").to_numpy(float)
+    side = np.where(effect > 0, given, np.where(effect < 0, n - given,
+                                                np.minimum(given, n - given)))
+    with np.errstate(invalid="ignore"):
+        share_ok = side >= min_support
+        if "n_answer_total" in profile:
+            total = pd.to_numeric(profile["n_answer_total"], errors="coerce").to_numpy(float)
+            share_ok &= total >= min_support
+    return np.where(share, ok & share_ok, ok)
 
 
 def table_groups(table) -> list[int]:
@@ -435,9 +550,15 @@ def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fd
         One row per segment x variable (x level), columns: segment, question,
         question_text, variable, level, type, measure ('share' or 'mean'), value
         (segment, weighted), total (everyone, weighted), index (100 * value / total),
-        test, statistic, p_value, p_adjusted, effect_size, effect_measure ('cohen_h',
-        'cohen_d', 'rank_biserial'), n (segment respondents who answered), n_eff (their
-        Kish effective n), significant (p_adjusted < alpha).
+        test ('two_proportion_z', 'fisher_exact', 'welch_t', 'mann_whitney_u'), statistic
+        (z, odds ratio, t or U), p_value, p_adjusted, effect_size, effect_measure
+        ('cohen_h', 'cohen_d', 'rank_biserial'), n (segment respondents who answered), n_eff
+        (their Kish effective n), n_answer and n_answer_total (respondents who gave the
+        answer, in the segment and in the whole sample; NaN for means), significant
+        (p_adjusted < alpha on a row :func:`supported` by :data:`MIN_SUPPORT` respondents),
+        segmentation_input (the question's codebook role is ``segment``: the segments were
+        formed on it, so its differences are expected, not tested findings). ``index`` is
+        NaN for a mean whose total is 0 or below.
 
     Notes
     -----
@@ -475,6 +596,9 @@ def profile_segments(survey, labels, *, weights=True, alpha=0.05, correction="fd
 def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataFrame:
     """Each segment's ``n`` most distinguishing rows of a profile, by absolute effect size.
 
+    Only rows :func:`supported` by :data:`MIN_SUPPORT` respondents are listed (with
+    ``significant_only=False`` too), and a two-answer question once (:func:`mirror_rows`).
+
     Parameters
     ----------
     profile : DataFrame
@@ -491,8 +615,9 @@ def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataF
         profile's columns.
     """
     rows = profile[profile["significant"]] if significant_only else profile
-    rows = rows[rows["effect_size"].notna()].copy()
-    rows = rows[~_mirror_rows(rows, profile)]
+    rows = rows[rows["effect_size"].notna()]
+    rows = rows[supported(rows)].copy()
+    rows = rows[~mirror_rows(rows, profile)]
     rows["_strength"] = rows["effect_size"].abs()
     rows = rows.sort_values(["segment", "_strength"], ascending=[True, False], kind="stable")
     rows = rows.groupby("segment", sort=True).head(n).drop(columns="_strength")
@@ -501,18 +626,25 @@ def top_traits(profile: pd.DataFrame, n=5, *, significant_only=True) -> pd.DataF
     return rows.reset_index(drop=True)
 
 
-def _mirror_rows(rows: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
+def mirror_rows(rows: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
     """True for the 'under' row of a two-answer question whose other answer's row is the
     same difference seen from the other side ("diagnosed: No" under the total mirrors
-    "diagnosed: Yes" over it): listing both spends two of a segment's traits on one fact."""
+    "diagnosed: Yes" over it): listing both spends two of a segment's traits on one fact.
+
+    Only single-choice questions (``type`` 'single' where the table has it): two options of
+    a multi-select question can both be chosen, so neither mirrors the other."""
     if not len(rows) or "level" not in profile:
         return np.zeros(len(rows), dtype=bool)
     shares = profile[profile["measure"] == "share"] if "measure" in profile else profile
+    if "type" in shares:
+        shares = shares[shares["type"] == "single"]
     n_levels = shares.groupby(["segment", "question"])["level"].nunique()
     key = pd.MultiIndex.from_frame(rows[["segment", "question"]])
     two = n_levels.reindex(key).to_numpy() == 2
     if "measure" in rows:
         two &= (rows["measure"] == "share").to_numpy()
+    if "type" in rows:
+        two &= (rows["type"] == "single").to_numpy()
     return two & (rows["effect_size"].to_numpy() < 0)
 
 

@@ -153,6 +153,10 @@ def quality_section(store: ArtifactStore) -> Section | None:
     n_excl = len(quality.exclusions)
     n_kept = n_total - n_excl
     table = quality_report_table(quality, survey)
+    if "share" in table:
+        # a share of respondents, as the lead sentence gives it (3 of 822 is "0.4%", not the
+        # "0.00" of a two-decimal fraction)
+        table["share"] = ["–" if pd.isna(v) else f"{float(v):.1%}" for v in table["share"]]
     if "excludes" in table:
         # the total row has no 'excludes' of its own (None, which pandas prints "None"):
         # its threshold column says which flags exclude
@@ -190,7 +194,16 @@ def questions_section(store: ArtifactStore) -> Section | None:
     if not store.has("survey"):
         return None
     survey = store.load("survey")
-    summary = survey.summary().reset_index(drop=True)
+    analysed, note = survey, ""
+    if store.has("quality"):
+        quality = store.load("quality")
+        if len(quality.exclusions):
+            analysed = quality.apply(survey)
+            n_excl = len(survey.data) - len(analysed.data)
+            note = (f" (the {n_excl:,} excluded in Data quality are left out)" if n_excl
+                    else "")
+    n_an = len(analysed.data)
+    summary = analysed.summary().reset_index(drop=True)
     names = _question_names(survey.codebook)
     ids = [str(q) for q in summary["question"]]
     label = {q: names.get(q, (q, q))[0] for q in ids}
@@ -205,7 +218,9 @@ def questions_section(store: ArtifactStore) -> Section | None:
              "questions define the segments, <b>profile</b> questions only describe them. "
              "Charts and tables name a question by its short label; its full wording is "
              "here and on hover. "
-             "Missing answers keep their reason (for example “Don't know”).</p>")
+             "Missing answers keep their reason (for example “Don't know”). Answered and "
+             f"missing counts are over the {n_an:,} analysed "
+             f"{'respondent' if n_an == 1 else 'respondents'}{note}.</p>")
     return Section("questions", "Questions", Markup(intro + str(table_html(summary,
                                                                           cells=cells))))
 
@@ -606,8 +621,12 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     from .plotting import segment_label, visualize_profile_heatmap
     from .profiles import top_traits
 
+    from .plotting.profiles import INPUT_MARKER, effect_text, vs_total
+    from .profiles import MIN_SUPPORT
+
     names = _persona_names(store)
     codebook = _codebook(store)
+    profile = _with_inputs(profile, codebook)
     fig = visualize_profile_heatmap(profile, top_n=30, names=names or None, labels=codebook)
     top = top_traits(profile, n=5).reset_index(drop=True)
     colors = _segment_colors(store, top["segment"])
@@ -623,26 +642,75 @@ def profiles_section(store: ArtifactStore) -> Section | None:
     full = [str(t or q) for q, t in zip(top["question"], top["question_text"])]
     top = top.assign(question=[label(q, t) for q, t in zip(top["question"],
                                                            top["question_text"])])
-    cols = ["persona", "rank", "question", "level", "direction", "value", "total",
-            "index", "p_adjusted"]
+    cols = ["persona", "rank", "question", "level", "direction", "n", "value", "total",
+            "vs total", "effect size", "adjusted p"]
     cells = {"persona": [persona_cell(s, names, colors) for s in top["segment"]],
              "question": [question_cell(lab, f) for lab, f in zip(top["question"], full)]}
-    top = top.assign(index=top["index"].round(0).astype("Int64"), p_adjusted=[
-        "–" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
-        for p in top["p_adjusted"]])
-    parts = ["<p>Index against the whole sample (100 = average): how much more (or less) "
-             "common an answer is in each segment. * marks differences that are significant "
-             "after correcting for multiple comparisons (Benjamini–Hochberg). Questions are "
+    inputs = top["segmentation_input"].to_numpy(bool)
+    top = top.assign(**{
+        "n": [_n_text(r) for _, r in top.iterrows()],
+        "vs total": [vs_total(r) + (" points" if r.get("measure") == "mean" and vs_total(r)
+                                    else "") for _, r in top.iterrows()],
+        "effect size": [effect_text(r) or "–" for _, r in top.iterrows()],
+        "adjusted p": [f"{INPUT_MARKER} not tested" if inp else "–" if pd.isna(p) else
+                       ("< 0.001" if p < 0.001 else f"{p:.3f}")
+                       for p, inp in zip(top["p_adjusted"], inputs)]})
+    any_input = bool(profile["segmentation_input"].any())
+    parts = ["<p>Each row is an answer (the share of a segment's respondents who gave it) or "
+             "a scale question (the segment's mean). Colour is the effect size of the "
+             "segment against the rest of the sample, Cohen's h for an answer and Cohen's d "
+             "for a mean (0.2 small, 0.5 medium, 0.8 large; blue above, red below). The "
+             "number in a cell compares the segment with the whole sample: for an answer, "
+             "its index (100 = as common as in the whole sample, 200 = twice as common); for "
+             "a mean, the difference in scale points. "
+             + (f"{INPUT_MARKER} marks questions used to form the segments: the segments were "
+                "built to differ on them, so their differences are expected, not tested, "
+                "and carry no *. " if any_input else "")
+             + "* marks differences on the other questions that are significant after "
+             "correcting for multiple comparisons (Benjamini–Hochberg). An answer given by "
+             f"fewer than {MIN_SUPPORT} respondents is never counted significant, drawn or "
+             "listed as a trait. The chart shows 30 rows: those with a * first, then questions "
+             "the segments were formed on, each by its largest effect; a yes/no question "
+             "shows one answer. Questions are "
              "named by their short label; hover a row or a question for its full wording. "
              "Reverse-keyed items are shown as respondents answered them, as in the persona "
              "cards.</p>",
              f"<div class='figure'>{figure_html(fig, 'fig-profile-heatmap')}</div>",
-             "<h3>Top distinguishing traits</h3>", str(table_html(top[cols], cells=cells))]
+             "<h3>Top distinguishing traits</h3>",
+             "<p class='muted'>n: the segment's respondents who gave the answer, of those "
+             "who answered the question (for a mean, how many answered). vs total: the "
+             "index or the difference in scale points, as in the chart.</p>",
+             str(table_html(top[cols], cells=cells))]
     golden = _load(store, "golden")
     if golden is not None:
         parts += ["<h3>Golden questions</h3>", golden_html(store, golden)]
         parts += [f"<p class='note'>{esc(n)}</p>" for n in getattr(golden, "notes_", [])]
     return Section("profiles", "Profiles", Markup("\n".join(parts)))
+
+
+def _with_inputs(profile: pd.DataFrame, codebook) -> pd.DataFrame:
+    """The profile with its ``segmentation_input`` column; a table saved before the column
+    existed gets it from the codebook's roles (``segment``), else False throughout."""
+    if "segmentation_input" in profile:
+        return profile.assign(segmentation_input=profile["segmentation_input"]
+                              .fillna(False).astype(bool))
+    roles = {str(q.id): getattr(q, "role", None) for q in (codebook or [])}
+    return profile.assign(segmentation_input=[roles.get(str(q)) == "segment"
+                                              for q in profile["question"]])
+
+
+def _n_text(row) -> str:
+    """A top trait's head count: '12 of 40' for an answer (who gave it, of those who
+    answered), '40' for a mean."""
+    n = row.get("n")
+    if n is None or pd.isna(n):
+        return "–"
+    if row.get("measure", "mean" if pd.isna(row.get("level")) else "share") == "share":
+        given = row.get("n_answer")
+        if given is None or pd.isna(given):
+            given = round(float(row["value"]) * float(n))
+        return f"{int(given):,} of {int(n):,}"
+    return f"{int(n):,}"
 
 
 def golden_html(store: ArtifactStore, golden) -> str:

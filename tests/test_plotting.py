@@ -102,17 +102,19 @@ def _profile():
     return pd.DataFrame(rows)
 
 
-def test_profile_heatmap_holds_index_values_and_marks_significance():
+def test_profile_heatmap_holds_effect_sizes_and_marks_significance():
     fig = visualize_profile_heatmap(_profile())
     (hm,) = fig.data
     assert list(hm.x) == ["Segment 0", "Segment 1"]
     assert list(hm.y) == ["Q1", "plan: &lt;i&gt;Pro&lt;/i&gt;", "Q2"]
+    # colour: the signed effect size, centred on 0
     np.testing.assert_allclose(np.asarray(hm.z, dtype=float),
-                               [[133.3, 66.7], [100.0, 100.0], [103.3, 96.7]])
+                               [[1.2, -1.2], [0.01, 0.01], [0.3, 0.3]])
+    assert hm.zmid == 0
+    # text: a mean's difference in scale points, an answer's index
     text = np.asarray(hm.text)
-    assert text[0, 0] == "133*" and text[0, 1] == "67*"
-    assert text[1, 0] == "100" and text[2, 0] == "103*" and text[2, 1] == "97"
-    assert hm.zmid == 100
+    assert text[0, 0] == "+1.0*" and text[0, 1] == "-1.0*"
+    assert text[1, 0] == "100" and text[2, 0] == "+0.1*" and text[2, 1] == "+0.1"
     assert "<i>" not in "".join(np.asarray(hm.hovertext).ravel())
     top = visualize_profile_heatmap(_profile(), top_n=1)
     assert list(top.data[0].y) == ["Q1"]

@@ -162,7 +162,8 @@ def test_report_names_personas_in_one_colour_and_questions_by_short_label(named_
     # profile heat map: rows by short label (full wording on hover), columns by persona
     # name, each with a square in the persona's colour
     data, layout = _figures(profiles)["fig-profile-heatmap"]
-    assert data[0]["y"] == ["Employer takes MH seriously"]
+    # (a segmentation input, by the codebook's role: marked, as the table's note says)
+    assert data[0]["y"] == ["◆ Employer takes MH seriously"]
     assert LONG_Q in data[0]["hovertext"][0][0].replace("<br>", " ")
     assert data[0]["x"] == ["Ann0", "Ann2", "unassigned"]
     ticks = dict(zip(layout["xaxis"]["tickvals"], layout["xaxis"]["ticktext"]))
