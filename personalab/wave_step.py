@@ -222,7 +222,7 @@ def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_w
                 "merge": ("a merge of a persona and emerging respondents" if emerging
                           else "a merge of personas"),
                 "new": "new: mostly respondents who fit no persona",
-                "mixed": "mixed: made of personas' respondents but none of them"
+                "mixed": "mixed, none of the personas"
                 }.get(kind, str(kind))
         label = f"segment {seg}" + (f" ({names_now[seg]})" if seg in names_now else "")
         parts.append(f"{label} is {what}{made}")
