@@ -38,6 +38,15 @@ The text never contradicts its data:
   its number: too few respondents (n), answers resting on too few of them (a head count),
   no difference past a small effect (the largest, as read against the total, and its
   effect size in the profile), or none significant (:func:`_no_trait_reason`);
+* footnotes name questions, answers and themes as a reader knows them (the codebook's
+  short label, the answer's label or "(an unlabelled code)", the theme's label), never by
+  the export's ids, which stay in the evidence exports (``ref``); a statement on a
+  segmentation input (:func:`is_segmentation_input`) cites its effect size and says the
+  question formed the segments, never a p-value: the segments were built to differ on it,
+  so that test is circular (profile-only questions keep their adjusted p);
+* a theme's footnote compares the segment with the rest of the respondents, as its
+  sentence does, and gives the share among all who answered that its index divides by;
+  with several open questions the share counts any open answer, and both say so;
 * shares are among those who answered the question (:mod:`personalab.profiles`): a
   sentence says "of all respondents" only when everyone answered it, else "of those who
   answered"; theme shares are among those who answered the open questions ("of other
@@ -66,8 +75,10 @@ from .diagnostics import MIN_JACCARD, stability_verdict
 from .errors import ConfigError
 from .paths import RESOURCES_DIR
 
-#: JSON export schema: bump the number when fields change meaning or disappear.
-PERSONA_SCHEMA = "personalab.persona/1"
+#: JSON export schema: bump the number when fields change meaning or disappear. /2: a theme's
+#: evidence ``total`` is the share among all who answered the open questions (its index's
+#: denominator; /1 held the other respondents' share there, now ``rest``).
+PERSONA_SCHEMA = "personalab.persona/2"
 
 FACETS = ("goals", "pain_points", "motivations", "behaviours", "objections", "distinctive")
 FACET_TITLES = {"goals": "Goals", "pain_points": "Pain points and frustrations",
