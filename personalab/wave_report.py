@@ -181,6 +181,8 @@ def drift_coverage(comparison) -> pd.DataFrame:
 
     def why(r):
         status = r.get("status")
+        if status == "changed_scale" and "new answer" not in str(r.get("detail") or ""):
+            return "no: its answer scale changed; give a scale_mapping to test it"
         if status in _NOT_IN_DRIFT:
             return _NOT_IN_DRIFT[status]
         q = r.get("baseline_id")

@@ -235,15 +235,17 @@ def test_opening_sentence_says_a_threshold_of_one_over_k_flags_nobody(store):
 
 def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
     diff_rows = pd.DataFrame({
-        "baseline_id": ["Q1", "Position", "ID", "Year", None, "CESSATION YEAR"],
-        "new_id": ["Q1", "Position", "ID", "Year", "Q9", "CESSATION YEAR"],
-        "status": ["same", "changed_scale", "same", "same", "added", "same"],
-        "type": ["likert", "single", "id", "numeric", "likert", "numeric"],
-        "role": ["segment", "profile", "ignore", "profile", "profile", "profile"],
-        "segment_input": [True, False, False, False, False, False],
-        "similarity": [np.nan] * 6,
-        "detail": ["", "scale changed: new answers 'Therapist'", "", "", "new", ""],
-        "fix": [""] * 6})
+        "baseline_id": ["Q1", "Position", "ID", "Year", None, "CESSATION YEAR", "Grade"],
+        "new_id": ["Q1", "Position", "ID", "Year", "Q9", "CESSATION YEAR", "Grade"],
+        "status": ["same", "changed_scale", "same", "same", "added", "same",
+                   "changed_scale"],
+        "type": ["likert", "single", "id", "numeric", "likert", "numeric", "single"],
+        "role": ["segment", "profile", "ignore", "profile", "profile", "profile", "profile"],
+        "segment_input": [True, False, False, False, False, False, False],
+        "similarity": [np.nan] * 7,
+        "detail": ["", "scale changed: new answers 'Therapist'", "", "", "new", "",
+                   "scale changed: answers reordered"],
+        "fix": [""] * 7})
     drift = pd.DataFrame({
         "segment": [0, 0, 1], "persona": ["Careful Mary"] * 2 + ["Loyal Linda"],
         "question": ["Q1", "Year", "Year"], "question_text": ["Pay", "Year", "Year"],
@@ -265,6 +267,7 @@ def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
     assert rows["ID"] == "no: not a profile question (id, ignore)"
     assert rows["Year"].startswith("no: no test possible")
     assert rows["CESSATION YEAR"].startswith("no: one answer for everyone in each wave")
+    assert rows["Grade"] == "no: its answer scale changed; give a scale_mapping to test it"
     assert "Q1" not in rows          # unchanged and tested: not listed
     assert "no: not in the baseline" in q       # the added question
 
