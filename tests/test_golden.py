@@ -23,7 +23,11 @@ def test_recovers_the_planted_discriminating_items(planted):
     assert gq.accuracy_ >= 0.85
     assert list(gq.steps_["question"]) == gq.questions_
     assert gq.steps_["cv_accuracy"].is_monotonic_increasing
-    assert gq.accuracy_ == gq.steps_["cv_accuracy"].iloc[-1]
+    assert gq.selection_accuracy_ == gq.steps_["cv_accuracy"].iloc[-1]
+    # held out of the selection (nested): every outer fold recovers both planted items
+    assert len(gq.nested_) == 3 and gq.nested_["n_test"].sum() == 450
+    assert all({"L_a", "L_b"} <= set(q) for q in gq.nested_["questions"])
+    assert gq.baseline_accuracy_ == pytest.approx(1 / 3)
 
 
 def _score_with_table(table, answers: pd.DataFrame):
@@ -155,7 +159,8 @@ def test_sample_wave_typing_accuracy_reaches_target():
 def test_below_the_cap_every_respondent_is_used_as_before(planted):
     survey, labels, gq = planted
     assert gq.respondents_.equals(survey.data.index)
-    uncapped = golden_questions(survey, labels, random_state=0, max_respondents=None)
+    uncapped = golden_questions(survey, labels, random_state=0, max_respondents=None,
+                                outer_cv=None)
     assert uncapped.questions_ == gq.questions_
     pd.testing.assert_frame_equal(uncapped.steps_, gq.steps_)
     pd.testing.assert_frame_equal(uncapped.table(), gq.table())
@@ -169,7 +174,7 @@ def test_a_capped_selection_recovers_the_planted_items_from_a_sample():
     assert gq.accuracy_ >= 0.85
     # the sampled model types the whole wave about as well as it cross-validated
     assert (gq.predict(survey).to_numpy() == labels).mean() >= gq.accuracy_ - 0.03
-    again = golden_questions(survey, labels, random_state=0, max_respondents=600)
+    again = golden_questions(survey, labels, random_state=0, max_respondents=600, outer_cv=None)
     assert again.respondents_.equals(gq.respondents_)
     assert again.questions_ == gq.questions_
     pd.testing.assert_frame_equal(again.table(), gq.table())
@@ -185,14 +190,14 @@ def test_the_sample_is_stratified_by_segment_and_set_by_random_state():
     labels[rng.choice(np.flatnonzero(labels == 1), 300, replace=False)] = -1
     lab = pd.Series(labels, index=survey.data.index)
     assigned = lab[lab != -1]
-    gq = golden_questions(survey, labels, random_state=0, max_respondents=400)
+    gq = golden_questions(survey, labels, random_state=0, max_respondents=400, outer_cv=None)
     sample = lab[gq.respondents_]
     assert len(sample) == 400 and (sample != -1).all()
     expected = assigned.value_counts(normalize=True) * 400
     counts = sample.value_counts().reindex(expected.index)
     assert (counts - expected).abs().max() < 1.0
     assert counts[2] >= 5
-    other = golden_questions(survey, labels, random_state=1, max_respondents=400)
+    other = golden_questions(survey, labels, random_state=1, max_respondents=400, outer_cv=None)
     assert not other.respondents_.equals(gq.respondents_)
     assert (lab[other.respondents_].value_counts() == sample.value_counts()).all()
     with pytest.raises(ConfigError, match="max_respondents"):
@@ -201,7 +206,7 @@ def test_the_sample_is_stratified_by_segment_and_set_by_random_state():
 
 def test_parallel_candidate_fits_select_the_same_questions_and_weights(planted):
     survey, labels, gq = planted
-    two = golden_questions(survey, labels, random_state=0, n_jobs=2)
+    two = golden_questions(survey, labels, random_state=0, n_jobs=2, outer_cv=None)
     pd.testing.assert_frame_equal(two.steps_, gq.steps_, check_exact=True)
     pd.testing.assert_frame_equal(two.table(), gq.table(), check_exact=True)
 
@@ -222,6 +227,7 @@ def test_unassigned_respondents_change_nothing_so_no_subset_is_needed():
     pd.testing.assert_frame_equal(whole.steps_, sub.steps_)
     pd.testing.assert_frame_equal(whole.table(), sub.table())
     assert list(whole.respondents_) == list(sub.respondents_)
+    assert (whole.accuracy_, whole.baseline_accuracy_) == (sub.accuracy_, sub.baseline_accuracy_)
 
 
 def test_a_one_respondent_segment_is_left_out_with_a_note(planted):
@@ -230,7 +236,7 @@ def test_a_one_respondent_segment_is_left_out_with_a_note(planted):
     survey, labels, gq = planted
     lone = labels.copy()
     lone[7] = 3                                  # one respondent in a segment of its own
-    got = golden_questions(survey, lone, random_state=0)
+    got = golden_questions(survey, lone, random_state=0, outer_cv=None)
     assert got.left_out_ == {3: 1}
     assert got.notes_ == ["Left out of the golden questions: segment 3 (1 respondent), "
                           "fewer than 2 respondents, too few to cross-validate; the tool "
@@ -239,7 +245,7 @@ def test_a_one_respondent_segment_is_left_out_with_a_note(planted):
     # exactly the tool built without that respondent (as if unassigned)
     out = labels.copy()
     out[7] = -1
-    same = golden_questions(survey, out, random_state=0)
+    same = golden_questions(survey, out, random_state=0, outer_cv=None)
     assert same.left_out_ == {} and same.notes_ == []
     pd.testing.assert_frame_equal(got.steps_, same.steps_)
     pd.testing.assert_frame_equal(got.table(), same.table())
@@ -255,3 +261,86 @@ def test_too_few_segments_left_after_the_tiny_ones_is_a_clear_error(planted):
     msg = str(err.value)
     assert "segment 5 (1 respondent), segment 6 (1 respondent)" in msg
     assert "two segments with 2 or more respondents" in msg and "Fix:" in msg
+
+
+def _noise_survey(n, items, levels, random_state):
+    """``n`` respondents, exactly 75% in segment 0 and 25% in segment 1, answering
+    ``items`` single-choice questions of ``levels`` options at random: nothing types them."""
+    rng = np.random.default_rng(random_state)
+    labels = np.repeat([0, 1], [3 * n // 4, n // 4])
+    rng.shuffle(labels)
+    frame = {"ResponseId": [f"r{i}" for i in range(n)]}
+    for j in range(items):
+        frame[f"N{j}"] = rng.choice([f"option {k}" for k in range(levels)], n)
+    questions = [Question(f"N{j}", type="single", role="segment") for j in range(items)]
+    return survey_from_frame(pd.DataFrame(frame), questions), labels
+
+
+def test_on_pure_noise_the_held_out_accuracy_is_no_better_than_the_largest_segment():
+    """A small wave with many many-option questions: the selection chases chance (its own
+    folds score 81% against a 75% majority), the respondents it never saw do not."""
+    survey, labels = _noise_survey(120, items=30, levels=8, random_state=2)
+    gq = golden_questions(survey, labels, random_state=0)
+    assert gq.baseline_accuracy_ == 0.75
+    assert gq.accuracy_ <= gq.baseline_accuracy_ + 0.02
+    assert gq.balanced_accuracy_ == pytest.approx(0.5, abs=0.05)
+    # the selection's own score is the optimistic one (what accuracy_ used to report)
+    assert gq.selection_accuracy_ >= 0.80 > gq.accuracy_
+    assert gq.nested_["n_test"].sum() == 120
+    assert (gq.nested_["balanced_accuracy"] < 0.6).all()
+
+
+def test_a_question_that_fixes_the_segment_scores_one_held_out():
+    """The segment is a function of one single-choice question (60/25/15 shares, ten
+    noise Likert items beside it): every outer fold finds it and types everyone right."""
+    rng = np.random.default_rng(4)
+    n = 300
+    role = rng.choice(["Nurse", "Doctor", "Porter", "Clerk", "Cook"], n,
+                      p=[0.35, 0.25, 0.15, 0.15, 0.10])
+    segment = {"Nurse": 0, "Doctor": 1, "Porter": 2, "Clerk": 0, "Cook": 0}
+    labels = np.array([segment[r] for r in role])
+    frame = {"ResponseId": [f"r{i}" for i in range(n)], "role": role}
+    frame.update({f"N{j}": rng.integers(1, 6, n) for j in range(10)})
+    survey = survey_from_frame(pd.DataFrame(frame), [
+        Question("role", type="single", role="segment")] + [
+        Question(f"N{j}", type="likert", role="segment", scale=LIKERT5) for j in range(10)])
+    gq = golden_questions(survey, labels, random_state=0)
+    assert gq.questions_ == ["role"]
+    assert gq.baseline_accuracy_ == pytest.approx(np.mean(labels == 0))
+    assert gq.baseline_accuracy_ < 0.7
+    assert gq.accuracy_ == 1.0 and gq.balanced_accuracy_ == 1.0
+    assert list(gq.nested_["questions"]) == [["role"]] * 3
+
+
+def test_a_segment_too_small_to_hold_out_is_said_and_not_estimated(planted):
+    survey, labels, _ = planted
+    few = labels.copy()
+    few[[3, 9]] = 7                              # two respondents: one per outer fold
+    gq = golden_questions(survey, few, random_state=0)
+    assert 7 in set(gq.classes_) and not gq.left_out_
+    assert np.isnan(gq.accuracy_) and np.isnan(gq.balanced_accuracy_) and gq.nested_ is None
+    assert gq.selection_accuracy_ >= 0.85
+    assert gq.baseline_accuracy_ == pytest.approx(np.mean(few == np.bincount(few).argmax()))
+    assert len(gq.notes_) == 1 and "segment 7 (2 respondents) is too small" in gq.notes_[0]
+    skipped = golden_questions(survey, labels, random_state=0, outer_cv=None)
+    assert np.isnan(skipped.accuracy_) and skipped.nested_ is None and skipped.notes_ == []
+
+
+def test_a_tool_saved_before_the_nested_estimate_loads_with_its_score_named_as_such(planted):
+    """Run folders keep pickled tools: an old one's accuracy_ was the selection's score."""
+    import pickle
+
+    _, _, gq = planted
+    old = {k: v for k, v in gq.__dict__.items()
+           if k not in ("selection_accuracy_", "balanced_accuracy_", "baseline_accuracy_",
+                        "nested_")}
+    old["accuracy_"] = gq.selection_accuracy_
+    blank = object.__new__(type(gq))
+    blank.__dict__.update(old)
+    loaded = pickle.loads(pickle.dumps(blank))
+    assert loaded.selection_accuracy_ == gq.selection_accuracy_
+    assert np.isnan(loaded.accuracy_) and np.isnan(loaded.baseline_accuracy_)
+    assert "older PersonaLab" in loaded.notes_[-1]
+    assert loaded.questions_ == gq.questions_
+    again = pickle.loads(pickle.dumps(gq))       # a current tool round-trips unchanged
+    assert again.accuracy_ == gq.accuracy_ and again.notes_ == gq.notes_
