@@ -183,9 +183,11 @@ def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_w
     wave is ``same`` as ("no segment of this wave is the same persona as Linda"), and a
     segment that
     is ``split``, ``merge`` or ``new`` with what it is made of. Not differences: a segment
-    ``same`` as its persona, and a segment this wave's checks refuse (``refused_now``)
-    that is mostly respondents of a baseline segment that was not a persona either, or of
-    no persona (neither side is a persona; the report lists refused segments of its own).
+    ``same`` as its persona, and a segment this wave's checks refuse (``refused_now``):
+    it is not a persona, whatever it is made of, and its card and the summary say so and
+    why (TAFE 2011 -> 2012: a segment of non-answerers, 55% Lisa and 45% Mary, was listed
+    as "segment 2 (Segment 2 (not a persona)) is mixed"). A persona such a segment takes
+    respondents from is still listed when no segment is the same persona as it.
 
     Parameters
     ----------
@@ -213,9 +215,9 @@ def segmentation_note(correspondence, baseline_names, refused_now=(), baseline_w
             m = r.get("matched_segment", -1)
             found.add(names.get(int(m), "") if m is not None and not pd.isna(m) else "")
             continue
-        comp = _composition_parts(r.get("composition"))
-        if seg in refused_now and (not comp or comp[0][0] not in persona_names):
+        if seg in refused_now:
             continue
+        comp = _composition_parts(r.get("composition"))
         made = f" (made of {r['composition']})" if r.get("composition") else ""
         emerging = any(n == "emerging" for n, _ in comp)
         what = {"split": "part of a persona that divided",

@@ -180,6 +180,10 @@ def test_segmentation_note_lists_only_real_differences():
                   (2, 30, 2, "Segment 2 (not a persona)", 0.7,
                    "Segment 2 (not a persona) 70%, Careful Mary 30%", "merge")])
     assert segmentation_note(corr, names, refused_now={2}, baseline_wave="2012") is None
+    # a refused segment made of personas' respondents is not a persona difference either
+    corr.loc[2, "composition"], corr.loc[2, "kind"] = "Careful Mary 55%, Loyal Linda 45%", \
+        "mixed"
+    assert segmentation_note(corr, names, refused_now={2}, baseline_wave="2012") is None
     names[2] = "Nervous Nora"
     corr = _corr([(0, 260, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same"),
                   (1, 118, 1, "Loyal Linda", 0.55, "Loyal Linda 55%, Nervous Nora 45%",
