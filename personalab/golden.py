@@ -200,7 +200,8 @@ class GoldenQuestions:
     questions_ : list of str
         Selected question ids, in the order they were added.
     steps_ : DataFrame
-        step, question, cv_accuracy, cv_std, n_features: the selection path.
+        step, question, cv_accuracy, cv_std, n_features: the selection path (scores on
+        the folds the questions were chosen on, see ``selection_accuracy_``).
     accuracy_ : float
         Share of respondents typed into their assigned segment by golden questions
         selected *without them*: nested cross-validation, the whole selection rerun in
@@ -212,8 +213,8 @@ class GoldenQuestions:
         saved by PersonaLab before this estimate existed.
     balanced_accuracy_ : float
         The same held-out predictions scored by balanced accuracy (mean of the
-        per-segment recall): 1/(number of segments) for a tool that ignores the answers,
-        1.0 for a perfect one; it does not reward typing everyone into the largest segment.
+        per-segment recall): 1/(number of segments) for a tool that types everyone into
+        one segment, 1.0 for a perfect one; it does not reward typing everyone into the largest segment.
     baseline_accuracy_ : float
         Accuracy of typing everyone into the largest segment (its share of the respondents
         in ``respondents_``): the floor ``accuracy_`` must be read against.
