@@ -196,7 +196,7 @@ def test_support_rule_by_hand():
 def heat():
     """300 respondents. Segment 0 (2 respondents) both chose 'Constant-density', which
     nobody else chose (Cohen's h = pi); segment 1 scores 1 point higher on a Likert item
-    (d about 0.8, significant); a yes/no question differs between segments 1 and 2."""
+    (d about 0.8, significant); 'Yes' to a yes/no question is common in segment 1 only."""
     rng = np.random.default_rng(1)
     labels = np.array([0] * 2 + [1] * 149 + [2] * 149)
     n = len(labels)
@@ -204,7 +204,7 @@ def heat():
         "ResponseId": [f"R{i:03d}" for i in range(n)],
         "model": ["Constant-density"] * 2 + list(rng.choice(["Ideal", "Real"], n - 2)),
         "L": np.clip(np.round(rng.normal(np.where(labels == 1, 3.5, 2.5), 1.1)), 1, 5),
-        "yn": np.where(rng.random(n) < np.where(labels == 1, 0.7, 0.3), "Yes", "No")})
+        "yn": np.where(rng.random(n) < np.where(labels == 1, 0.3, 0.1), "Yes", "No")})
     survey = survey_from_frame(frame, [
         Question("model", "Which model do you use?", "single", "profile"),
         Question("L", "I like the docs", "likert", "profile", scale=LIKERT5),
@@ -230,7 +230,7 @@ def test_heatmap_never_draws_a_row_resting_on_fewer_than_5_respondents(heat):
 def test_heatmap_shows_one_answer_of_a_yes_no_question(heat):
     rows = list(visualize_profile_heatmap(heat).data[0].y)
     yn = [y for y in rows if y.startswith("Do you teach with it?")]
-    assert yn == ["Do you teach with it?: Yes"]     # over-represented in segment 1
+    assert yn == ["Do you teach with it?: Yes"]     # the less common answer (about 17%)
 
 
 # ------------------------------------------------------------------ 4. colour by effect

@@ -91,9 +91,9 @@ def effect_text(row) -> str:
 
 def _drop_mirrors(df: pd.DataFrame) -> pd.DataFrame:
     """A two-answer single-choice question once: its two rows are one difference seen from
-    both sides (Cohen's h of 'No' is minus that of 'Yes'), so keep the answer with the
-    larger over-representation in some segment (among cells resting on enough respondents,
-    column ``_ok``), as top traits list it."""
+    both sides (Cohen's h of 'No' is minus that of 'Yes'), so keep one, the less common
+    answer in the whole sample ('Lack of recognition: TRUE', 15%, not FALSE), whose index
+    says the most; the first listed on a tie."""
     if "level" not in df or not len(df):
         return df
     kind = df["type"] if "type" in df else pd.Series("single", index=df.index)
@@ -103,10 +103,9 @@ def _drop_mirrors(df: pd.DataFrame) -> pd.DataFrame:
         variables = list(dict.fromkeys(block["variable"]))
         if len(variables) != 2:
             continue
-        peak = (block["effect_size"].where(block["_ok"])
-                .groupby(block["variable"], sort=False).max())
-        keep = max(variables, key=lambda v: (np.nan_to_num(peak.get(v, np.nan), nan=-np.inf),
-                                             -variables.index(v)))
+        total = block.groupby("variable", sort=False)["total"].first()
+        keep = min(variables, key=lambda v: (np.nan_to_num(total.get(v, np.nan), nan=np.inf),
+                                             variables.index(v)))
         drop.update(v for v in variables if v != keep)
     return df[~df["variable"].isin(drop)]
 
@@ -175,8 +174,8 @@ def visualize_profile_heatmap(profile_df: pd.DataFrame, *, top_n=None, questions
     Returns
     -------
     plotly.graph_objects.Figure
-        One ``Heatmap`` trace: rows = variables (question label: level; the second answer
-        of a two-answer single-choice question is left out, as in
+        One ``Heatmap`` trace: rows = variables (question label: level; a two-answer
+        single-choice question shows its less common answer only, one fact as in
         :func:`personalab.profiles.top_traits`), columns = segments (named, with a square in
         each segment's colour on the axis), ``z`` = effect size (NaN in a cell resting on
         fewer than :data:`~personalab.profiles.MIN_SUPPORT` respondents), ``text`` = index
