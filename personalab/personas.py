@@ -95,9 +95,12 @@ _FACET_ALIASES = {"goal": "goals", "goals": "goals", "pain_point": "pain_points"
 # --------------------------------------------------------------------------- data model
 @dataclass
 class Evidence:
-    """What one statement stands on. ``kind`` is 'profile', 'theme', 'size', 'quote' or
-    'stability'; ``ref`` is a stable key into the table it comes from (the exports keep it;
-    the footnote a reader sees names the question or theme by ``label`` instead)."""
+    """What one statement stands on. ``kind`` is 'profile', 'theme', 'size', 'quote',
+    'stability' or 'wave_size' (a carried persona's placed count in a later wave: ``value``
+    the new wave's share, ``n`` the respondents the baseline model places into the persona,
+    ``label`` its name; ``personalab.wave_step.renamed_personas``); ``ref`` is a stable key
+    into the table it comes from (the exports keep it; the footnote a reader sees names the
+    question, theme or persona by ``label`` instead)."""
 
     kind: str
     ref: str
@@ -155,6 +158,10 @@ class Evidence:
         if self.kind == "theme":
             return self._theme_footnote()
         label = getattr(self, "label", None)
+        if self.kind == "wave_size" and self.value is not None:
+            n = f" (n = {self.n:,})" if self.n is not None else ""
+            who = label or f"the persona of {self.ref}"
+            return f"placed into {who} by the baseline model: {self.value:.1%}{n}"
         if self.kind == "profile" and label:
             level = getattr(self, "level_label", None) or self.level
             head = f"“{label}”" + (f" = “{level}”" if level is not None else "")

@@ -153,8 +153,8 @@ def drift_coverage(comparison) -> pd.DataFrame:
     """The codebook comparison (:meth:`CodebookDiff.table`) with an ``in drift tests``
     column: ``yes`` when the drift table tests the question within some persona, else
     ``no:`` and why (not in the baseline, an answer not in the baseline codebook, not a
-    profile question, one answer for everyone in each wave (the comparison's "Left out of
-    the drift tests" note names it), no test possible, ...)."""
+    profile question, one answer for everyone in each wave (as the comparison's
+    ``params["drift_left_out"]`` records it), no test possible, ...)."""
     diff = comparison.codebook_diff.table().copy()
     drift = comparison.drift
     tested, untestable = set(), {}
@@ -171,13 +171,9 @@ def drift_coverage(comparison) -> pd.DataFrame:
                 untestable[q] = ("no: no test possible" + (f" ({notes[0]})" if notes else
                                                           " (no p-value in any persona)"))
 
-    # questions waves.track_wave leaves out as constant within each wave: its note names
-    # them by repr ("Left out of the drift tests: 'CESSATION YEAR' (2011 in ..., ...)")
-    left_out = [n for n in (getattr(comparison, "notes", None) or [])
-                if str(n).startswith("Left out of the drift tests")]
-
-    def constant(q):
-        return q is not None and any(repr(str(q)) in n for n in left_out)
+    # questions waves.track_wave leaves out of drift, with the reason
+    # (params["drift_left_out"]: one answer for everyone in each wave)
+    left_out = dict((getattr(comparison, "params", None) or {}).get("drift_left_out") or {})
 
     def why(r):
         status = r.get("status")
@@ -190,9 +186,9 @@ def drift_coverage(comparison) -> pd.DataFrame:
             return "yes"
         if q in untestable:
             return untestable[q]
-        if constant(q):
-            return ("no: one answer for everyone in each wave, so no variation within a "
-                    "wave to test a change against")
+        if q in left_out:
+            return (f"no: {left_out[q]}, so no variation within a wave to test a change "
+                    "against")
         qtype, role = r.get("type"), r.get("role")
         if (qtype is not None and not pd.isna(qtype) and qtype not in _PROFILE_TYPES) \
                 or role == "ignore":
@@ -301,7 +297,9 @@ def changes_section(store):
               f"persona: in {esc(base_wave)} its own personas, in {esc(new_wave)} the "
               f"respondents the baseline model places into each of them; the shift with its "
               "95% confidence interval (red: significant after Benjamini–Hochberg "
-              "correction). Emerging and unassigned respondents are rows of their own. "
+              "correction). Emerging and unassigned respondents are rows of their own: "
+              "a respondent of an emerging segment fits no persona, so it counts in no "
+              "persona's row, and the emerging row (new this wave) has no test. "
               f"The persona cards describe {esc(new_wave)}'s own segmentation instead: "
               "the last column gives the card's size of a persona carried over, which "
               "differs from the placed count when the two segmentations differ.</p>",
@@ -321,7 +319,7 @@ def changes_section(store):
                                                     top["measure"])])
         parts.append("<p>Each persona's answers that moved most (significant after "
                      "correction), among respondents typed into the persona in both "
-                     "waves.</p>")
+                     "waves (emerging respondents left out: they fit no persona).</p>")
         drift_fig = visualize_drift(cmp, 5, significant_only=True, colors=colors,
                                     title="What changed within each persona")
         parts.append(f"<div class='figure'>{figure_html(drift_fig, 'fig-drift')}</div>")

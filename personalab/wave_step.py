@@ -326,7 +326,11 @@ def renamed_personas(personas, comparison, baseline_personas):
     stakeholder reads a persona's size, so that is where the second number and the reason
     for the difference go; the trend (and its significance test) is the placed count, and
     the size table shows the card's number beside it from its side
-    (:func:`personalab.wave_report.changes_section`).
+    (:func:`personalab.wave_report.changes_section`). Respondents of an emerging segment
+    fit no persona and are not in the placed count (the size table's ``n_emerging``); when
+    the model would place some into the persona, the card says how many: "... fit Mary
+    (not counting 12 more it places there who are in an emerging segment: they fit no
+    persona), against ...".
 
     A segment this wave's checks refuse (``not_a_persona``) keeps its plain
     "Segment N (not a persona)" name, and no segment takes such a name from the baseline.
@@ -388,13 +392,16 @@ def renamed_personas(personas, comparison, baseline_personas):
                                                                  first))
             r = placed.get(b)
             if r is not None and p.size_statement is not None:
+                k = r.get("n_emerging")
+                k = int(k) if k is not None and not pd.isna(k) else 0
+                aside = (f" (not counting {k:,} more it places there who are in an emerging "
+                         "segment: they fit no persona)" if k else "")
                 extra = (f" Placed into {base_wave}'s personas by the baseline model, "
                          f"{int(r['n_new']):,} respondents ({float(r['share_new']):.1%}) fit "
-                         f"{name}, against {float(r['share_baseline']):.1%} in {base_wave}: "
-                         "the size shift under “What changed” compares these.")
+                         f"{name}{aside}, against {float(r['share_baseline']):.1%} in "
+                         f"{base_wave}: the size shift under “What changed” compares these.")
                 ev = Evidence(kind="wave_size", ref=f"wave_sizes.csv, segment {b}",
-                              n=int(r["n_new"]),
-                              value=float(r["share_new"]))
+                              n=int(r["n_new"]), value=float(r["share_new"]), label=name)
                 kept = [e for e in p.size_statement.evidence
                         if not str(getattr(e, "ref", "")).startswith("wave_sizes")]
                 q.size_statement = dataclasses.replace(

@@ -23,15 +23,16 @@ Decisions
   answer scale changed stops the comparison (:class:`~personalab.errors.CodebookError`) until
   it is mapped: typing respondents through a model whose inputs mean something else gives
   confident nonsense.
-* **Shares are over everyone, each respondent where it is typed.** Persona shares in both
-  waves are shares of all (kept) respondents, each counted in the persona the baseline
-  model types it into, with "unassigned" as a row of its own: the persona and unassigned
-  rows of each wave sum to 1. Emerging respondents stay in their persona for the size
-  shift and the drift tests (the size table's ``n_emerging``/``share_emerging`` say how many
-  of a persona's new-wave respondents are emerging, and an ``emerging`` row gives their
-  total, untested), so that setting a candidate aside can neither flip a persona's size
-  change nor create drift. (A real new group typed into a persona therefore also shows in
-  that persona's drift; the emerging row and card say which.)
+* **Shares are over everyone; an emerging respondent is in no persona.** Persona shares in
+  both waves are shares of all (kept) respondents, with "unassigned" and, in the new wave,
+  "emerging" as rows of their own: the rows of each wave sum to 1. A respondent of an
+  emerging candidate fits no persona (candidates come only from the poorly-fitting or
+  off-map respondents, and are kept only when still new relative to the baseline, below),
+  so it counts in neither a persona's size nor its drift: a new group that the baseline
+  model would type into a persona shows as the emerging row, not as that persona growing
+  or drifting (bundled sample: the planted investors take share from the planners, and
+  the planners' row shows the decline). The emerging row has no test (its baseline share
+  is 0 by construction).
 * **Weights and tests as in** :mod:`personalab.profiles`: weighted shares and means; tests use
   Kish's effective sample size; two-proportion z for shares, Welch t for means; every family
   of tests is corrected (``correction``, Benjamini-Hochberg by default).
@@ -248,6 +249,9 @@ class CodebookDiff:
         ----------
         strict : bool, default True
             Raise :class:`~personalab.errors.CodebookError` on problems; with False, warn.
+            Only segmentation inputs are checked: any other question that differs is left
+            out of the drift tests without a warning (:meth:`table` lists it, and the
+            report's Questionnaire table says why).
 
         Returns
         -------
@@ -260,11 +264,9 @@ class CodebookDiff:
             changed type, or whose scale changed without a scale mapping, and the fix.
         """
         bad = self.problems
-        soft = self.rows[~self.rows["segment_input"]
-                         & self.rows["status"].isin(_BLOCKING)]
-        for r in soft.itertuples():
-            warnings.warn(f"question {r.baseline_id!r} ({r.status}): {r.detail} - it is left "
-                          "out of the drift tables. " + r.fix, UserWarning, stacklevel=2)
+        # other questions that differ are no problem here: they are left out of the drift
+        # tests, and the report's Questionnaire table says why for each one
+        # (:func:`personalab.wave_report.drift_coverage`)
         if bad.empty:
             return self
         lines = [f"{r.baseline_id!r} {r.status.replace('_', ' ')}: {r.detail}"
@@ -612,20 +614,20 @@ class WaveComparison:
         Size shift per persona (+ ``unassigned`` and ``emerging`` rows): segment, persona,
         n_baseline, n_new, share_baseline, share_new (weighted), shift (points), ci_low,
         ci_high, unweighted_shift, statistic, p_value, effect_size, n_emerging,
-        share_emerging, p_adjusted, significant. Each respondent counts in the persona it
-        is typed into (``assignments["segment"]``), emerging ones included: the persona
-        and unassigned rows of each wave sum to 1. ``n_emerging``/``share_emerging``:
-        how many of the row's new-wave respondents belong to an emerging candidate (count;
-        weighted share of the whole new wave). The ``emerging`` row (only when there is a
-        candidate) is their total, already counted in the rows above: its baseline share
-        is 0 by construction, so it has no test (statistic, p_value, p_adjusted NaN;
-        never significant; not in the correction's family) and its CI is that of the new
-        share alone.
+        p_adjusted, significant. Each new respondent counts in one row, by
+        ``assignments["category"]``: the persona it is typed into, ``emerging`` (a member
+        of an emerging candidate, whatever persona the model would type it into) or
+        ``unassigned``; the rows of each wave sum to 1. ``n_emerging`` (persona rows): how
+        many respondents the baseline model types into the persona are emerging instead,
+        so not in ``n_new`` (they are in the ``emerging`` row). The ``emerging`` row (only
+        when there is a candidate): its baseline share is 0 by construction, so it has no
+        test (statistic, p_value, p_adjusted NaN; never significant; not in the
+        correction's family) and its CI is that of the new share alone.
     drift : DataFrame
-        Per persona and variable, baseline vs new wave within the persona (respondents
-        typed into it, emerging ones included: ``n_emerging`` of its ``n_new``).
+        Per persona and variable, baseline vs new wave within the persona (new-wave
+        respondents typed into it, emerging ones left out: they fit no persona).
         Questions that take one value for everyone in each wave are left out (named in
-        ``notes``).
+        ``notes`` and in ``params["drift_left_out"]``).
     theme_shifts : DataFrame
         Per persona, question and theme (empty without tags); respondents as in ``drift``.
     candidates : DataFrame
@@ -653,6 +655,9 @@ class WaveComparison:
     codebook_diff : CodebookDiff
     baseline_sizes : DataFrame
     params : dict
+        The settings used (``min_membership`` as applied, ``novelty_ratio``, ...), the
+        waves' names, and ``drift_left_out``: ``{baseline question id: reason}`` for the
+        questions the drift tests leave out as one answer for everyone in each wave.
     notes : list of str
     """
 
@@ -791,6 +796,8 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
     fit = np.where(off_map, "off_map", np.where(weak, "weak", "persona"))
     category = np.where(cand >= 0, "emerging",
                         np.where(seg2 == -1, "unassigned", seg2.astype(str))).astype(object)
+    # persona per new respondent for sizes, drift and themes: an emerging one is in none
+    in_persona = np.where(cand >= 0, -1, seg2)
     assignments = pd.DataFrame({"segment": seg2, "membership": conf, "novelty": novelty,
                                 "fit": fit, "candidate": cand, "category": category},
                                index=ids2)
@@ -799,26 +806,26 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
         notes.append(f"{n_cand} emerging candidate(s): {int((cand >= 0).sum())} respondents "
                      "fit no baseline persona and are new relative to the baseline.")
 
-    # 3. size shifts: every respondent counts in the persona it is typed into, emerging
-    # ones too (reported as "of which emerging"), so that cutting a candidate out can
-    # neither flip a persona's change nor create one
+    # 3. size shifts: each respondent in one row (persona, emerging or unassigned)
     cat1 = np.where(lab1 == -1, "unassigned", lab1.astype(str)).astype(object)
-    cat2 = np.where(seg2 == -1, "unassigned", seg2.astype(str)).astype(object)
-    sizes = _size_shift(baseline, cat1, w1, cat2, cand >= 0, w2, alpha, correction)
+    sizes = _size_shift(baseline, cat1, w1, category, seg2, w2, alpha, correction)
 
-    # 4. drift within personas: respondents typed into the persona in both waves (emerging
-    # ones included, for the same reason); questions with one answer per wave left out
-    drift, constant = _drift(baseline, new, lab1, w1, seg2, w2, diff, alpha, correction,
-                             emerging=cand >= 0)
+    # 4. drift within personas: respondents typed into the persona in both waves, emerging
+    # ones left out; questions with one answer per wave left out too
+    drift, constant = _drift(baseline, new, lab1, w1, in_persona, w2, diff, alpha,
+                             correction)
+    b_wave, n_wave = baseline.survey.wave or "the baseline", new_survey.wave or "the new wave"
+    drift_left_out = {q: (f"one answer for everyone in each wave ({a} in {b_wave}, {b} in "
+                          f"{n_wave})") for q, a, b in constant}
     if constant:
         notes.append("Left out of the drift tests: " + ", ".join(
-            f"{q!r} ({a} in {baseline.survey.wave or 'the baseline'}, {b} in "
-            f"{new_survey.wave or 'the new wave'})" for q, a, b in constant)
+            f"{q!r} ({a} in {b_wave}, {b} in {n_wave})" for q, a, b in constant)
             + ": one answer for everyone in each wave (e.g. the column that defines the "
             "wave), so there is no variation within a wave to test a change against.")
 
-    # 5. theme shifts
-    themes = _theme_shifts(baseline, lab1, w1, new_tags, seg2, w2, ids2, alpha, correction)
+    # 5. theme shifts (respondents as in drift)
+    themes = _theme_shifts(baseline, lab1, w1, new_tags, in_persona, w2, ids2, alpha,
+                           correction)
 
     # 6. candidates: size, where they would have gone, profile against everyone else
     candidates, cand_profiles = _describe_candidates(new, cand, seg2, w2, novelty, baseline,
@@ -837,7 +844,7 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
                   n_neighbors=n_neighbors, min_size=min_size, refit=refit, weights=weights,
                   alpha=alpha, correction=correction, random_state=random_state,
                   baseline_wave=baseline.survey.wave, new_wave=new_survey.wave,
-                  membership_temperature=temperature)
+                  membership_temperature=temperature, drift_left_out=drift_left_out)
     return WaveComparison(assignments=assignments, sizes=sizes, drift=drift,
                           theme_shifts=themes, candidates=candidates,
                           candidate_profiles=cand_profiles, correspondence=corr,
@@ -1053,15 +1060,20 @@ def _share_test(p1, n1, p2, n2):
     return _prop_test(p2, n2, p1, n1)
 
 
-def _size_shift(baseline, cat1, w1, cat2, emerging, w2, alpha, correction) -> pd.DataFrame:
-    """Persona (and unassigned) shares in both waves, everyone counted where typed; the
-    ``emerging`` row is an "of which" row with no test (see :class:`WaveComparison`)."""
+def _size_shift(baseline, cat1, w1, cat2, typed2, w2, alpha, correction) -> pd.DataFrame:
+    """Persona, emerging and unassigned shares in both waves, each respondent in one row
+    (``cat2``: ``assignments["category"]``); ``typed2`` is the persona the model types each
+    new respondent into (for ``n_emerging``). The ``emerging`` row has no test (see
+    :class:`WaveComparison`)."""
     from personalab.profiles import kish_n
 
     z = stats.norm.ppf(1 - alpha / 2)
     order = [str(s) for s in baseline.segments] + ["unassigned"]
     ne1, ne2 = kish_n(w1), kish_n(w2)
     W1, W2 = w1.sum(), w2.sum()
+    emerging = np.asarray(cat2 == "emerging", bool)
+    typed2 = np.asarray(typed2, dtype=int)
+    typed2 = np.where(typed2 == -1, "unassigned", typed2.astype(str)).astype(object)
     rows = []
     for c in order:
         i1, i2 = cat1 == c, cat2 == c
@@ -1077,8 +1089,7 @@ def _size_shift(baseline, cat1, w1, cat2, emerging, w2, alpha, correction) -> pd
                          share_new=p2, shift=100 * (p2 - p1), ci_low=100 * (p2 - p1 - z * se),
                          ci_high=100 * (p2 - p1 + z * se), unweighted_shift=100 * (u2 - u1),
                          statistic=stat, p_value=p, effect_size=h,
-                         n_emerging=int((i2 & emerging).sum()),
-                         share_emerging=w2[i2 & emerging].sum() / W2))
+                         n_emerging=int(((typed2 == c) & emerging).sum())))
     if emerging.any():
         # the baseline has no emerging respondents by construction: nothing to test the
         # share against, so no p-value (and no place in the correction's family); the CI
@@ -1090,7 +1101,7 @@ def _size_shift(baseline, cat1, w1, cat2, emerging, w2, alpha, correction) -> pd
             share_baseline=0.0, share_new=p2, shift=100 * p2, ci_low=100 * (p2 - z * se),
             ci_high=100 * (p2 + z * se), unweighted_shift=100 * float(emerging.mean()),
             statistic=np.nan, p_value=np.nan, effect_size=np.nan,
-            n_emerging=int(emerging.sum()), share_emerging=p2))
+            n_emerging=int(emerging.sum())))
     out = pd.DataFrame(rows)
     out["p_adjusted"] = _adjust(out["p_value"], correction)
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
@@ -1111,10 +1122,10 @@ def _adjust(p, correction) -> pd.Series:
 _DRIFT_COLUMNS = ["segment", "persona", "question", "question_text", "variable", "level",
                   "type", "measure", "baseline", "new", "diff", "test", "statistic", "p_value",
                   "p_adjusted", "effect_size", "effect_measure", "n_baseline", "n_new",
-                  "n_eff_baseline", "n_eff_new", "n_emerging", "significant"]
+                  "n_eff_baseline", "n_eff_new", "significant"]
 
 
-def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction, emerging=None):
+def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
     """(drift table, [(question, baseline answer, new answer)] left out as constant)."""
     from personalab.profiles import _mean_test, _prop_test, _variables, _wmean, kish_n
 
@@ -1124,7 +1135,6 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction, emerging=
           in _variables(baseline.survey) if q in ok_ids}
     v2 = {(q, var): s for q, _, var, _, _, _, s in _variables(new) if q in ok_ids}
     constant = _constant_questions(v1, v2, w1, w2)
-    in_em = np.zeros(len(lab2), bool) if emerging is None else np.asarray(emerging, bool)
     rows = []
     for key, (text, level, qtype, measure, s1) in v1.items():
         if key not in v2 or key[0] in constant:
@@ -1146,7 +1156,7 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction, emerging=
                 stat, p, eff = _mean_test(x2, ww2, x1, ww1, "welch")
             rows.append((seg, baseline.name(seg), key[0], text, key[1], level, qtype, measure,
                          a, b, b - a, test, stat, p, np.nan, eff, em, int(m1.sum()),
-                         int(m2.sum()), n1, n2, int((m2 & in_em).sum()), False))
+                         int(m2.sum()), n1, n2, False))
     out = pd.DataFrame(rows, columns=_DRIFT_COLUMNS)
     out["p_adjusted"] = _adjust(out["p_value"], correction)
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)

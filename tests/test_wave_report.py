@@ -116,8 +116,41 @@ def test_a_carried_persona_card_states_both_counts_for_what_they_are():
             "fit Careful Mary, against 69.0% in 2012") in text
     refs = [ev.ref for ev in p.size_statement.evidence]
     assert refs == ["size:0", "wave_sizes.csv, segment 0"]
-    assert p.size_statement.evidence[1].footnote() == "wave_sizes.csv, segment 0; n = 227"
+    # the footnote says what the number is (was the generic "wave_sizes.csv, segment 0;
+    # n = 227"); the export keeps the table key
+    assert p.size_statement.evidence[1].footnote() == \
+        "placed into Careful Mary by the baseline model: 60.0% (n = 227)"
+    assert p.size_statement.evidence[1].ref == "wave_sizes.csv, segment 0"
     assert now[0].size_statement.text.endswith("(95% CI 65%–73%).")     # input untouched
+
+
+def test_wave_size_evidence_footnote_reads_as_the_placed_share():
+    from personalab.personas import Evidence
+
+    ev = Evidence(kind="wave_size", ref="wave_sizes.csv, segment 1", value=0.1534, n=58,
+                  label="Loyal Linda")
+    assert ev.footnote() == "placed into Loyal Linda by the baseline model: 15.3% (n = 58)"
+    # evidence pickled without a label names the table row instead
+    ev = Evidence(kind="wave_size", ref="wave_sizes.csv, segment 1", value=0.1534, n=1234)
+    assert ev.footnote() == ("placed into the persona of wave_sizes.csv, segment 1 by the "
+                             "baseline model: 15.3% (n = 1,234)")
+
+
+def test_a_carried_persona_card_says_how_many_placed_there_are_emerging_instead():
+    """The model would place 12 more respondents into Mary, but they are in an emerging
+    segment: they fit no persona, so the placed count (227) leaves them out, and the card
+    says so."""
+    now = [_persona(0, "Sarah", "Sunny", 260, 0.69)]
+    corr = _corr([(0, 260, 0, "Careful Mary", 0.9, "Careful Mary 90%", "same")])
+    cmp = _comparison(corr)
+    cmp.sizes["n_emerging"] = [12, 0, 0, 65]
+    text = renamed_personas(now, cmp, BASELINE)[0].size_statement.text
+    assert ("227 respondents (60.0%) fit Careful Mary (not counting 12 more it places there "
+            "who are in an emerging segment: they fit no persona), against 69.0% in 2012") \
+        in text
+    # run again on its own output: said once
+    again = renamed_personas(renamed_personas(now, cmp, BASELINE), cmp, BASELINE)[0]
+    assert again.size_statement.text == text
 
 
 def test_no_segment_that_is_not_carried_keeps_a_baseline_persona_name():
@@ -258,9 +291,11 @@ def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
         "p_value": [0.5, np.nan, np.nan], "p_adjusted": [0.5, np.nan, np.nan],
         "effect_size": [0.1, np.nan, np.nan], "significant": [False] * 3})
     cmp = _comparison(_corr([]), drift=drift, diff_rows=diff_rows)
-    cmp.notes = ["Left out of the drift tests: 'CESSATION YEAR' (2011 in 2012, 2012 in "
-                 "2013): one answer for everyone in each wave (e.g. the column that defines "
-                 "the wave), so there is no variation within a wave to test a change against."]
+    # the column reads the comparison's record of what drift left out, not its notes'
+    # wording (the old code searched the notes for repr(question): nothing here to find)
+    cmp.params["drift_left_out"] = {
+        "CESSATION YEAR": "one answer for everyone in each wave (2011 in 2012, 2012 in 2013)"}
+    cmp.notes = ["Left out of the drift tests: CESSATION YEAR, as one answer per wave."]
     store.save("wave_comparison", cmp)
     html = str(changes_section(store).html)
     q = html[html.index("<h3>Questionnaire</h3>"):html.index("<h3>Size shift</h3>")]
@@ -270,7 +305,9 @@ def test_questionnaire_table_says_which_questions_are_in_the_drift_tests(store):
     assert rows["Position"].startswith("no: an answer not in the baseline codebook")
     assert rows["ID"] == "no: not a profile question (id, ignore)"
     assert rows["Year"].startswith("no: no test possible")
-    assert rows["CESSATION YEAR"].startswith("no: one answer for everyone in each wave")
+    assert rows["CESSATION YEAR"] == ("no: one answer for everyone in each wave (2011 in "
+                                      "2012, 2012 in 2013), so no variation within a wave "
+                                      "to test a change against")
     assert rows["Grade"] == "no: its answer scale changed; give a scale_mapping to test it"
     assert "Q1" not in rows          # unchanged and tested: not listed
     assert "no: not in the baseline" in q       # the added question
