@@ -719,8 +719,18 @@ def golden_html(store: ArtifactStore, golden) -> str:
     :func:`solution_is_exploratory`); when the checks refuse every segment
     (:func:`not_persona_reasons`), only which answers the segments are cut on."""
     n = len(golden.questions_)
+    nan = float("nan")
+    acc, bal, base = (getattr(golden, a, nan) for a in
+                      ("accuracy_", "balanced_accuracy_", "baseline_accuracy_"))
     what = (f"{n} {'question reproduces' if n == 1 else 'questions reproduce'} the segment "
-            f"assignment with {golden.accuracy_:.0%} cross-validated accuracy")
+            "assignment")
+    if acc == acc:      # NaN when not estimated (an older run's tool; its note says why)
+        what += f" for {acc:.0%} of respondents held out of their selection (nested cross-validation"
+        if bal == bal:
+            what += f"; balanced accuracy {bal:.0%}, chance {1 / len(golden.classes_):.0%}"
+        what += ")"
+        if base == base:
+            what += f", against {base:.0%} for putting everyone in the largest segment"
     labels = _load(store, "labels")
     segs = [p.segment for p in (_load(store, "personas") or [])]
     if labels is not None:

@@ -436,7 +436,7 @@ def test_an_unstable_run_says_its_personas_are_exploratory(tmp_path):
     assert "read as" not in html and "exploratory" not in html.lower()
 
 
-def _golden_store(tmp_path, stab, n_questions):
+def _golden_store(tmp_path, stab, n_questions, **golden):
     store = _summary_store(tmp_path, stab, [_persona(0, "Jessica"), _persona(1, "Jennifer")])
     store.save("profile", pd.DataFrame([dict(
         segment=s, question="x", question_text="x", variable="x", level=None, type="likert",
@@ -444,8 +444,9 @@ def _golden_store(tmp_path, stab, n_questions):
         p_adjusted=0.001, effect_size=0.9 * d) for s, d in ((0, 1), (1, -1))]))
     store.save("labels", pd.Series([0] * 200 + [1] * 200,
                                    index=[f"r{i}" for i in range(400)], name="segment"))
+    golden = {"accuracy_": 1.0, **golden}
     store.save("golden", SimpleNamespace(questions_=[f"Q{i}" for i in range(n_questions)],
-                                         accuracy_=1.0, notes_=[]))
+                                         notes_=[], **golden))
     return _text(profiles_section(store).html)
 
 
@@ -459,7 +460,8 @@ def test_golden_questions_are_no_typing_quiz_when_no_segment_is_a_persona(tmp_pa
                          dominated_by="Q2.5", verdict="Not personas: the segments reproduce "
                                                       f"on resampling (mean ARI 1.00) but {reason}.")
     text = " ".join(_golden_store(tmp_path / "a", refused, 1).split())
-    assert "1 question reproduces the segment assignment with 100%" in text
+    assert ("1 question reproduces the segment assignment for 100% of respondents held out "
+            "of their selection (nested cross-validation)") in text
     assert "typing quiz for future surveys" not in text
     assert "No segment of this run is a persona" in text
     assert "which answers the segments are cut on" in text
@@ -467,9 +469,32 @@ def test_golden_questions_are_no_typing_quiz_when_no_segment_is_a_persona(tmp_pa
     stable = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
                         mean_ari=0.95)
     text = " ".join(_golden_store(tmp_path / "b", stable, 2).split())
-    assert "2 questions reproduce the segment assignment with 100% cross-validated accuracy: " \
-           "a short typing quiz for future surveys" in text
+    assert "2 questions reproduce the segment assignment for 100% of respondents held out of " \
+           "their selection (nested cross-validation): a short typing quiz for future " \
+           "surveys" in text
     assert "exploratory" not in text
+
+
+def test_golden_questions_give_the_nested_accuracy_beside_chance_and_the_largest_segment(
+        tmp_path):
+    """golden.accuracy_ is nested cross-validation (selection rerun per outer fold); the
+    report gives it with the balanced accuracy against chance (1 in 2 segments) and the
+    accuracy of putting everyone in the largest segment. An older run's tool has no nested
+    estimate (accuracy_ NaN): no number at all, rather than its selection score."""
+    stable = _stability([0.9, 0.9], stable=True, verdict="Stable: 2 segments reproduce.",
+                        mean_ari=0.95)
+    text = " ".join(_golden_store(tmp_path / "a", stable, 2, accuracy_=0.9,
+                                  balanced_accuracy_=0.85, baseline_accuracy_=0.5,
+                                  classes_=[0, 1]).split())
+    assert ("2 questions reproduce the segment assignment for 90% of respondents held out of "
+            "their selection (nested cross-validation; balanced accuracy 85%, chance 50%), "
+            "against 50% for putting everyone in the largest segment: a short typing quiz "
+            "for future surveys") in text
+    assert "cross-validated accuracy" not in text
+    text = " ".join(_golden_store(tmp_path / "b", stable, 2, accuracy_=float("nan"),
+                                  selection_accuracy_=0.97).split())
+    assert "2 questions reproduce the segment assignment: a short typing quiz" in text
+    assert "97%" not in text and "nan" not in text
 
 
 def test_the_not_a_fit_legend_needs_a_not_a_fit_persona(tmp_path):
