@@ -391,12 +391,14 @@ def _welch_from_moments(s, r):
     with np.errstate(divide="ignore", invalid="ignore"):
         var_s, var_r = ss / (ns - 1), sr / (nr - 1)      # ddof=1, as DescrStatsW(ddof=1).var
         pooled = np.sqrt(((ns - 1) * var_s + (nr - 1) * var_r) / max(ns + nr - 2, 1))
-        d = (mean_s - mean_r) / pooled if pooled > 0 else 0.0
+        d = (mean_s - mean_r) / pooled if pooled > 0 else np.nan
         # exactly constant groups (rounding in merged moments aside)
         tiny_s = m2_s <= 1e-12 * w_s * max(1.0, mean_s * mean_s)
         tiny_r = m2_r <= 1e-12 * w_r * max(1.0, mean_r * mean_r)
         if tiny_s and tiny_r:
-            return np.nan, (1.0 if np.isclose(mean_s, mean_r, rtol=1e-12, atol=0) else 0.0), float(d)
+            # two constant groups: no variance to test against, no effect size (as
+            # _mean_test), never a starred row with effect 0
+            return np.nan, np.nan, np.nan
         # statsmodels CompareMeans: ddof=0 variances over (nobs - 1), Satterthwaite dof
         sem_s, sem_r = (ss / ns) / (ns - 1), (sr / nr) / (nr - 1)
         stdm = np.sqrt(sem_s + sem_r)

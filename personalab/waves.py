@@ -777,7 +777,8 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
         member, temperature = kmeans_membership(model, baseline.survey, lab1, new)
         typed_in = seg2 >= 0
         conf = np.where(typed_in, member[np.arange(len(seg2)), np.clip(seg2, 0, None)], 0.0)
-    if min_membership is None:
+    weak_default = min_membership is None
+    if weak_default:
         min_membership = _weak_threshold(model, baseline, lab1, own_kmeans)
 
     # 2. who fits no persona: weak membership, or off the baseline map
@@ -840,7 +841,8 @@ def track_wave(baseline: Baseline, new_survey, *, mapping=None, scale_mapping=No
             kinds = corr.loc[corr["kind"] != "same", "kind"].value_counts()
             notes.append("The refit differs from the personas: " + ", ".join(
                 f"{v} {k}" for k, v in kinds.items()) + " segment(s).")
-    params = dict(min_membership=min_membership, novelty_ratio=novelty_ratio,
+    params = dict(min_membership=min_membership, min_membership_default=weak_default,
+                  novelty_ratio=novelty_ratio,
                   n_neighbors=n_neighbors, min_size=min_size, refit=refit, weights=weights,
                   alpha=alpha, correction=correction, random_state=random_state,
                   baseline_wave=baseline.survey.wave, new_wave=new_survey.wave,
@@ -1031,6 +1033,11 @@ def _emerging(Z1, lab1, Z2, seg2, pool, novelty, ratio, min_size, seed):
     Zp = Z2[idx]
     members = [m for m in seeds]
     for _ in range(10):
+        # a candidate left with no member has no mean (NaN would win every argmax below
+        # and pull the whole pool into it): drop it
+        members = [m for m in members if len(m)]
+        if not members:
+            break
         means_c = np.array([Z2[m].mean(0) for m in members])
         taken = np.zeros(len(Z2), bool)
         for m in members:
@@ -1339,8 +1346,11 @@ def _correspondence(refit_labels, category, baseline, min_part=0.2,
         parts = [c for c in table.columns if c != "unassigned" and c not in refused
                  and reach.loc[s, c] >= min_part]
         j_dom = J[i, personas.index(dom)] if dom in personas else 0.0
-        most = [c for c in parts if reach.loc[s, c] > 0.5]
-        if len(parts) >= 2 and ("emerging" in parts or len(most) >= 2):
+        most = [c for c in parts if c != "emerging" and reach.loc[s, c] > 0.5]
+        # the emerging respondents make a merge only when they are a real part of the
+        # segment (min_part of it), not when a few of a small candidate land in a persona
+        em_part = "emerging" in comp.columns and comp.loc[s, "emerging"] >= min_part
+        if len(parts) >= 2 and (em_part or len(most) >= 2):
             # a persona with the emerging respondents, or most of two personas, in one:
             # not either persona, however well it matches one of them
             kinds[s] = "merge"

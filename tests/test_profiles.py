@@ -285,3 +285,15 @@ def test_mean_test_of_two_constant_groups_has_no_p_value_or_effect():
     ref = stats.ttest_ind(x, np.full(50, 3.0), equal_var=False)
     assert p == pytest.approx(ref.pvalue, rel=1e-6)
     assert d == pytest.approx((x.mean() - 3.0) / np.sqrt(x.var(ddof=1) / 2), rel=1e-6)
+
+
+def test_merged_moments_of_two_constant_groups_have_no_p_value_or_effect():
+    """The moments path (profile_segments' Welch test, the Dask engine) agrees with
+    _mean_test: two constant groups give NaN p and effect, never "p = 0, d = 0", which
+    starred a row of no size."""
+    from personalab.profiles import _welch_from_moments
+
+    stat, p, d = _welch_from_moments((50, 50.0, 50.0, 2012.0, 0.0), (80, 80.0, 80.0, 2011.0, 0.0))
+    assert np.isnan(p) and np.isnan(d)
+    stat, p, d = _welch_from_moments((50, 50.0, 50.0, 3.0, 0.0), (80, 80.0, 80.0, 3.0, 0.0))
+    assert np.isnan(p) and np.isnan(d)

@@ -714,3 +714,21 @@ def test_changed_scale_fix_maps_the_added_answers_and_says_where():
     same = compare_codebooks(cb(old), cb(old[::-1]), scale_mapping={
         "reason": {"Retirement": "Retirement"}})
     assert same.table().set_index("baseline_id").loc["reason", "status"] == "scale_mapped"
+
+
+def test_correspondence_a_few_emerging_respondents_do_not_unmake_a_persona():
+    # two personas of 500; an emerging candidate of 50 whose members the refit put 10 in
+    # Mary's segment and 40 in Linda's: each segment is still its persona (Jaccard 0.98
+    # and 0.92); the emerging part is 2% and 8% of them, under min_part of the segment
+    base = _bare_baseline({0: "Mary", 1: "Linda"})
+    refit = np.array([0] * 500 + [1] * 520)
+    cat = np.array(["0"] * 490 + ["emerging"] * 10 + ["1"] * 480 + ["emerging"] * 40,
+                   dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    assert corr.loc[0, "kind"] == "same" and corr.loc[0, "persona"] == "Mary"
+    assert corr.loc[1, "kind"] == "same" and corr.loc[1, "persona"] == "Linda"
+    # a real part of the segment (25% emerging) still makes it a merge
+    refit = np.array([0] * 600)
+    cat = np.array(["0"] * 450 + ["emerging"] * 150, dtype=object)
+    corr = _correspondence(refit, cat, base).set_index("refit_segment")
+    assert corr.loc[0, "kind"] == "merge"
