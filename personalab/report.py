@@ -669,7 +669,7 @@ def profiles_section(store: ArtifactStore) -> Section | None:
              + "* marks differences on the other questions that are significant after "
              "correcting for multiple comparisons (Benjamini–Hochberg). An answer given by "
              f"fewer than {MIN_SUPPORT} respondents is never counted significant, drawn or "
-             "listed as a trait. The chart shows 30 rows: those with a * first, then questions "
+             "listed as a trait. The chart shows up to 30 questions: those with a * first, then questions "
              "the segments were formed on, each by its largest effect; a yes/no question "
              "shows one answer. Questions are "
              "named by their short label; hover a row or a question for its full wording. "

@@ -108,6 +108,7 @@ def fit_sentence(comparison) -> str:
     1/k for k personas no respondent can fall below it (the memberships add up to 1), and
     the sentence says so."""
     from .report import esc
+    from .waves import WEAK_QUANTILE as WEAK_SHARE
 
     a = comparison.assignments
     p = comparison.params
@@ -130,7 +131,9 @@ def fit_sentence(comparison) -> str:
     text = (f"Each of the {n:,} analysed respondents of {esc(new_wave)} was placed into "
             f"the personas of {esc(base_wave)} by the baseline model: "
             f"{int(strong.sum()):,} fit a persona well (membership ≥ {thr:.0%}), "
-            f"{int(weak.sum()):,} fit one only weakly (below {thr:.0%}), "
+            f"{int(weak.sum()):,} fit one only weakly (below {thr:.0%}"
+            + (f", a line about {WEAK_SHARE:.0%} of {esc(base_wave)}'s own respondents "
+               "fall below" if p.get("min_membership_default") else "") + "), "
             f"{int(none.sum()):,} fit none, and {last}.")
     if k >= 1 and thr <= 1 / k:
         text += (f" With {k} personas a respondent's strongest membership is never below "

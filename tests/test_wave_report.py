@@ -369,3 +369,18 @@ def test_personas_now_says_what_a_segment_not_carried_resembles(store):
     cells = re.findall(r"<td>([^<]*)</td>", karen)
     assert cells == ["118", "mixed", "–", "Loyal Linda (0.49)",
                      "Resembles 2012's Loyal Linda (49%) and Careful Mary (48%)."]
+
+
+def test_opening_sentence_says_a_defaulted_weak_line_is_set_on_the_baseline(store):
+    """The default weak-fit line is the baseline's own 10% membership quantile: about 10%
+    of the baseline fall below it by construction, so the sentence says so (a weak count
+    of about 10% in the new wave is no finding)."""
+    cmp = _comparison(_corr([]), min_membership=0.58)
+    cmp.params["min_membership_default"] = True
+    store.save("wave_comparison", cmp)
+    lead = _lead(str(changes_section(store).html))
+    assert "fit one only weakly (below 58%, a line about 10% of " in lead
+    assert "own respondents fall below)" in lead
+    cmp.params["min_membership_default"] = False
+    store.save("wave_comparison", cmp)
+    assert "a line about" not in _lead(str(changes_section(store).html))
