@@ -627,9 +627,15 @@ class WaveComparison:
         Per persona and variable, baseline vs new wave within the persona (new-wave
         respondents typed into it, emerging ones left out: they fit no persona).
         Questions that take one value for everyone in each wave are left out (named in
-        ``notes`` and in ``params["drift_left_out"]``).
+        ``notes`` and in ``params["drift_left_out"]``). Tests as the profiles': Welch for
+        means; for answer shares the z-test, or Fisher's exact test when an expected count
+        is below 5 (``test`` says which). A row resting on fewer than 5 respondents (an
+        answer given by fewer than 5 in the wave where it is more common, or a mean over
+        fewer than 5 answers in a wave) keeps its p in the correction but is never
+        ``significant``.
     theme_shifts : DataFrame
-        Per persona, question and theme (empty without tags); respondents as in ``drift``.
+        Per persona, question and theme (empty without tags); respondents, tests and the
+        5-respondent rule as in ``drift``.
     candidates : DataFrame
         Emerging candidates: candidate, n, share, weighted_share, novelty, from_personas,
         respondent_ids.
@@ -1061,10 +1067,28 @@ def _emerging(Z1, lab1, Z2, seg2, pool, novelty, ratio, min_size, seed):
     return out
 
 
-def _share_test(p1, n1, p2, n2):
+def _size_test(p1, n1, p2, n2):
+    """z-test of a persona's share of the wave, new against baseline (sizes are counts of
+    whole waves; the small-count rules of drift are in :func:`_change_test`)."""
     from personalab.profiles import _prop_test
 
     return _prop_test(p2, n2, p1, n1)
+
+
+def _change_test(b, n2, a, n1):
+    """(test, statistic, p, Cohen's h) of a share's change within a persona, new ``b`` vs
+    baseline ``a`` with Kish-effective ``n2``/``n1``: the profiles' rule (z-test, Fisher's
+    exact test when an expected count is below ``profiles.MIN_EXPECTED``)."""
+    from personalab.profiles import _share_test
+
+    return _share_test(b, n2, a, n1)
+
+
+def _withhold_unsupported(out, supported, alpha):
+    """``significant`` after the correction, withheld from rows resting on fewer than
+    ``profiles.MIN_SUPPORT`` respondents (their p stays in the correction's family, as in
+    the profiles: a handful of people is no change of a persona)."""
+    return ((out["p_adjusted"] < alpha).fillna(False) & supported).astype(bool)
 
 
 def _size_shift(baseline, cat1, w1, cat2, typed2, w2, alpha, correction) -> pd.DataFrame:
@@ -1089,7 +1113,7 @@ def _size_shift(baseline, cat1, w1, cat2, typed2, w2, alpha, correction) -> pd.D
         p1, p2 = w1[i1].sum() / W1, w2[i2].sum() / W2
         u1, u2 = i1.mean(), i2.mean()
         se = np.sqrt(p1 * (1 - p1) / ne1 + p2 * (1 - p2) / ne2)
-        stat, p, h = _share_test(p1, ne1, p2, ne2)
+        stat, p, h = _size_test(p1, ne1, p2, ne2)
         seg = int(c) if c.lstrip("-").isdigit() else c
         rows.append(dict(segment=seg, persona=baseline.name(seg) if isinstance(seg, int) else c,
                          n_baseline=int(i1.sum()), n_new=int(i2.sum()), share_baseline=p1,
@@ -1134,7 +1158,7 @@ _DRIFT_COLUMNS = ["segment", "persona", "question", "question_text", "variable",
 
 def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
     """(drift table, [(question, baseline answer, new answer)] left out as constant)."""
-    from personalab.profiles import _mean_test, _prop_test, _variables, _wmean, kish_n
+    from personalab.profiles import MIN_SUPPORT, _mean_test, _variables, _wmean, kish_n
 
     ok_ids = set(diff.rows.loc[diff.rows["status"].isin(["same", "mapped", "scale_mapped"]),
                                "baseline_id"])
@@ -1142,7 +1166,7 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
           in _variables(baseline.survey) if q in ok_ids}
     v2 = {(q, var): s for q, _, var, _, _, _, s in _variables(new) if q in ok_ids}
     constant = _constant_questions(v1, v2, w1, w2)
-    rows = []
+    rows, support = [], []
     for key, (text, level, qtype, measure, s1) in v1.items():
         if key not in v2 or key[0] in constant:
             continue
@@ -1155,18 +1179,23 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
             b = _wmean(x2, ww2) if len(x2) else np.nan
             n1, n2 = kish_n(ww1), kish_n(ww2)
             if measure == "share":
-                test, em = "two_proportion_z", "cohen_h"
-                stat, p, eff = (_prop_test(b, n2, a, n1) if len(x1) and len(x2)
-                                else (np.nan, np.nan, np.nan))
+                em = "cohen_h"
+                test, stat, p, eff = (_change_test(b, n2, a, n1) if len(x1) and len(x2)
+                                      else ("two_proportion_z", np.nan, np.nan, np.nan))
+                # the answer given by MIN_SUPPORT respondents in the wave where it is more
+                # common (the side the change reports)
+                gave = int((x2 > 0.5).sum()) if b >= a else int((x1 > 0.5).sum())
+                support.append(gave >= MIN_SUPPORT)
             else:
                 test, em = "welch_t", "cohen_d"
                 stat, p, eff = _mean_test(x2, ww2, x1, ww1, "welch")
+                support.append(min(len(x1), len(x2)) >= MIN_SUPPORT)
             rows.append((seg, baseline.name(seg), key[0], text, key[1], level, qtype, measure,
                          a, b, b - a, test, stat, p, np.nan, eff, em, int(m1.sum()),
                          int(m2.sum()), n1, n2, False))
     out = pd.DataFrame(rows, columns=_DRIFT_COLUMNS)
     out["p_adjusted"] = _adjust(out["p_value"], correction)
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    out["significant"] = _withhold_unsupported(out, np.asarray(support, bool), alpha)
     out["_s"] = out["effect_size"].abs()
     out = out.sort_values(["segment", "significant", "_s"], ascending=[True, False, False],
                           kind="stable").drop(columns="_s")
@@ -1225,11 +1254,11 @@ def _tag_frames(tags, index):
 
 
 def _theme_shifts(baseline, lab1, w1, new_tags, lab2, w2, ids2, alpha, correction):
-    from personalab.profiles import _prop_test, kish_n
+    from personalab.profiles import MIN_SUPPORT, kish_n
 
     t1 = _tag_frames(baseline.tags, baseline.survey.data.index)
     t2 = _tag_frames(new_tags, ids2)
-    rows = []
+    rows, support = [], []
     for q in t1:
         if q not in t2:
             continue
@@ -1242,13 +1271,15 @@ def _theme_shifts(baseline, lab1, w1, new_tags, lab2, w2, ids2, alpha, correctio
             for theme in m1.columns.intersection(m2.columns):
                 p1 = np.average(m1[theme].to_numpy()[i1], weights=w1[i1])
                 p2 = np.average(m2[theme].to_numpy()[i2], weights=w2[i2])
-                stat, p, h = _prop_test(p2, n2, p1, n1)
+                _, stat, p, h = _change_test(p2, n2, p1, n1)
+                tagged = m2[theme].to_numpy()[i2] if p2 >= p1 else m1[theme].to_numpy()[i1]
+                support.append(int((tagged > 0.5).sum()) >= MIN_SUPPORT)
                 rows.append((seg, baseline.name(seg), q, theme, p1, p2, p2 - p1, stat, p,
                              np.nan, h, int(i1.sum()), int(i2.sum()), False))
     out = pd.DataFrame(rows, columns=_THEME_COLUMNS)
     if len(out):
         out["p_adjusted"] = _adjust(out["p_value"], correction)
-        out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+        out["significant"] = _withhold_unsupported(out, np.asarray(support, bool), alpha)
     return out
 
 

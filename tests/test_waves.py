@@ -732,3 +732,23 @@ def test_correspondence_a_few_emerging_respondents_do_not_unmake_a_persona():
     cat = np.array(["0"] * 450 + ["emerging"] * 150, dtype=object)
     corr = _correspondence(refit, cat, base).set_index("refit_segment")
     assert corr.loc[0, "kind"] == "merge"
+
+
+def test_drift_on_a_handful_of_respondents_is_never_significant():
+    """A persona of 400 in each wave: one answer goes from 0 to 4 respondents (a z-test
+    gives p ~ 0.04 uncorrected; too few people to call a change), another from 10% to 40%
+    (a real change). Only the second is significant; a small cell is tested with Fisher's
+    exact test."""
+    from personalab.profiles import MIN_SUPPORT
+    from personalab.waves import _change_test, _withhold_unsupported
+
+    test, _, p, _ = _change_test(4 / 400, 400, 0.0, 400)
+    assert test == "fisher_exact" and p == pytest.approx(stats_fisher(4, 396, 0, 400))
+    out = pd.DataFrame({"p_adjusted": [0.01, 0.001, np.nan]})
+    sig = _withhold_unsupported(out, np.array([4 >= MIN_SUPPORT, True, True]), 0.05)
+    assert sig.tolist() == [False, True, False]
+
+
+def stats_fisher(a, b, c, d):
+    from scipy import stats
+    return stats.fisher_exact([[a, b], [c, d]])[1]
