@@ -1067,23 +1067,6 @@ def _emerging(Z1, lab1, Z2, seg2, pool, novelty, ratio, min_size, seed):
     return out
 
 
-def _size_test(p1, n1, p2, n2):
-    """z-test of a persona's share of the wave, new against baseline (sizes are counts of
-    whole waves; the small-count rules of drift are in :func:`_change_test`)."""
-    from personalab.profiles import _prop_test
-
-    return _prop_test(p2, n2, p1, n1)
-
-
-def _change_test(b, n2, a, n1):
-    """(test, statistic, p, Cohen's h) of a share's change within a persona, new ``b`` vs
-    baseline ``a`` with Kish-effective ``n2``/``n1``: the profiles' rule (z-test, Fisher's
-    exact test when an expected count is below ``profiles.MIN_EXPECTED``)."""
-    from personalab.profiles import _share_test
-
-    return _share_test(b, n2, a, n1)
-
-
 def _withhold_unsupported(out, supported, alpha):
     """``significant`` after the correction, withheld from rows resting on fewer than
     ``profiles.MIN_SUPPORT`` respondents (their p stays in the correction's family, as in
@@ -1096,7 +1079,7 @@ def _size_shift(baseline, cat1, w1, cat2, typed2, w2, alpha, correction) -> pd.D
     (``cat2``: ``assignments["category"]``); ``typed2`` is the persona the model types each
     new respondent into (for ``n_emerging``). The ``emerging`` row has no test (see
     :class:`WaveComparison`)."""
-    from personalab.profiles import kish_n
+    from personalab.profiles import _prop_test, kish_n
 
     z = stats.norm.ppf(1 - alpha / 2)
     order = [str(s) for s in baseline.segments] + ["unassigned"]
@@ -1113,7 +1096,7 @@ def _size_shift(baseline, cat1, w1, cat2, typed2, w2, alpha, correction) -> pd.D
         p1, p2 = w1[i1].sum() / W1, w2[i2].sum() / W2
         u1, u2 = i1.mean(), i2.mean()
         se = np.sqrt(p1 * (1 - p1) / ne1 + p2 * (1 - p2) / ne2)
-        stat, p, h = _size_test(p1, ne1, p2, ne2)
+        stat, p, h = _prop_test(p2, ne2, p1, ne1)
         seg = int(c) if c.lstrip("-").isdigit() else c
         rows.append(dict(segment=seg, persona=baseline.name(seg) if isinstance(seg, int) else c,
                          n_baseline=int(i1.sum()), n_new=int(i2.sum()), share_baseline=p1,
@@ -1158,7 +1141,8 @@ _DRIFT_COLUMNS = ["segment", "persona", "question", "question_text", "variable",
 
 def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
     """(drift table, [(question, baseline answer, new answer)] left out as constant)."""
-    from personalab.profiles import MIN_SUPPORT, _mean_test, _variables, _wmean, kish_n
+    from personalab.profiles import (MIN_SUPPORT, _mean_test, _share_test, _variables, _wmean,
+                                     kish_n)
 
     ok_ids = set(diff.rows.loc[diff.rows["status"].isin(["same", "mapped", "scale_mapped"]),
                                "baseline_id"])
@@ -1180,7 +1164,7 @@ def _drift(baseline, new, lab1, w1, lab2, w2, diff, alpha, correction):
             n1, n2 = kish_n(ww1), kish_n(ww2)
             if measure == "share":
                 em = "cohen_h"
-                test, stat, p, eff = (_change_test(b, n2, a, n1) if len(x1) and len(x2)
+                test, stat, p, eff = (_share_test(b, n2, a, n1) if len(x1) and len(x2)
                                       else ("two_proportion_z", np.nan, np.nan, np.nan))
                 # the answer given by MIN_SUPPORT respondents in the wave where it is more
                 # common (the side the change reports)
@@ -1254,7 +1238,7 @@ def _tag_frames(tags, index):
 
 
 def _theme_shifts(baseline, lab1, w1, new_tags, lab2, w2, ids2, alpha, correction):
-    from personalab.profiles import MIN_SUPPORT, kish_n
+    from personalab.profiles import MIN_SUPPORT, _share_test, kish_n
 
     t1 = _tag_frames(baseline.tags, baseline.survey.data.index)
     t2 = _tag_frames(new_tags, ids2)
@@ -1271,7 +1255,7 @@ def _theme_shifts(baseline, lab1, w1, new_tags, lab2, w2, ids2, alpha, correctio
             for theme in m1.columns.intersection(m2.columns):
                 p1 = np.average(m1[theme].to_numpy()[i1], weights=w1[i1])
                 p2 = np.average(m2[theme].to_numpy()[i2], weights=w2[i2])
-                _, stat, p, h = _change_test(p2, n2, p1, n1)
+                _, stat, p, h = _share_test(p2, n2, p1, n1)
                 tagged = m2[theme].to_numpy()[i2] if p2 >= p1 else m1[theme].to_numpy()[i1]
                 support.append(int((tagged > 0.5).sum()) >= MIN_SUPPORT)
                 rows.append((seg, baseline.name(seg), q, theme, p1, p2, p2 - p1, stat, p,

@@ -740,7 +740,8 @@ def test_drift_on_a_handful_of_respondents_is_never_significant():
     (a real change). Only the second is significant; a small cell is tested with Fisher's
     exact test."""
     from personalab.profiles import MIN_SUPPORT
-    from personalab.waves import _change_test, _withhold_unsupported
+    from personalab.profiles import _share_test as _change_test
+    from personalab.waves import _withhold_unsupported
 
     test, _, p, _ = _change_test(4 / 400, 400, 0.0, 400)
     assert test == "fisher_exact" and p == pytest.approx(stats_fisher(4, 396, 0, 400))
